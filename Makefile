@@ -1,0 +1,58 @@
+# The two commands of the README, and a few more for developers.
+#   make run    install missing Debian packages, build a release binary, start the demo plant
+#   make test   install missing packages, build with -Werror and ASan+UBSan, run every test
+# Everything else is a CMake build in build/<flavour>.
+
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
+LISTEN  ?= 127.0.0.1:8080
+DATA    ?= ./gemba-data
+FUZZ_SECONDS ?= 300
+
+.PHONY: run test build release debug asan fuzz clean deps deps-test format
+
+deps:
+	@scripts/deps.sh
+
+deps-test:
+	@scripts/deps.sh --test
+
+release: deps
+	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build/release -j $(JOBS)
+
+build: release
+
+run: release
+	@echo "gemba: starting the demo plant; open http://$(LISTEN)/ (Ctrl-C stops it)"
+	@exec build/release/gemba serve --demo --data $(DATA) --listen $(LISTEN)
+
+debug: deps
+	@cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build/debug -j $(JOBS)
+
+asan: deps-test
+	@cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DGB_SANITIZE=ON -DGB_WERROR=ON -DGB_TESTS=ON >/dev/null
+	@cmake --build build/asan -j $(JOBS)
+
+# Fuzz targets need clang's libFuzzer; they get a build of their own.
+fuzz-build: deps-test
+	@cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DGB_FUZZ=ON -DGB_WERROR=ON >/dev/null
+	@cmake --build build/fuzz -j $(JOBS)
+
+test: asan fuzz-build
+	@cd build/asan && ctest --output-on-failure -j $(JOBS)
+	@cd build/fuzz && ctest --output-on-failure -L fuzz
+
+fuzz: fuzz-build
+	@for t in build/fuzz/fuzz_*; do \
+	  name=$$(basename $$t); corpus=tests/fuzz/corpus/$${name#fuzz_}; \
+	  mkdir -p build/fuzz/corpus-$$name; \
+	  echo "== $$name for $(FUZZ_SECONDS)s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus-$$name $$corpus || exit 1; \
+	done
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

@@ -1,0 +1,52 @@
+/*
+ * The HTTP API under /api/v1/ (libmicrohttpd, JSON through jansson) and the status page at /.
+ * Errors are RFC 9457 problem details (application/problem+json).
+ *
+ * The API reads the daemon's parts through gb_api_source_t, borrowed for the server's lifetime.
+ * Requests run on libmicrohttpd's threads; everything they read is thread-safe.
+ */
+#ifndef GEMBA_API_H
+#define GEMBA_API_H
+
+#include "gemba/adapter.h"
+#include "gemba/bus.h"
+#include "gemba/latest.h"
+#include "gemba/plant.h"
+#include "gemba/tags.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct gb_api_source {
+    const gb_plant_t *plant;
+    const gb_tags_t *tags;
+    gb_bus_t *bus;
+    gb_latest_t *latest;
+    gb_adapter_t *adapters;
+    size_t nadapters;
+    gb_time_t started;      /* wall clock at start */
+    int64_t started_mono;   /* gb_mono_ns() at start */
+    const char *data_dir;
+    bool demo;
+} gb_api_source_t;
+
+typedef struct gb_api gb_api_t;
+
+/*
+ * Opens a listening TCP socket on HOSTPORT ("127.0.0.1:8080", "[::1]:0", "localhost:8080";
+ * port 0 takes a free one). *FD gets the socket and URL its base URL ("http://127.0.0.1:40123").
+ * Returns 0, GB_EINVAL for a malformed HOSTPORT (with a message in ERR), or GB_EIO when it
+ * cannot bind (the reason in ERR).
+ */
+int gb_api_listen(const char *hostport, int *fd, char *url, size_t urlsz, char *err, size_t errsz);
+
+/* Serves the API on FD (taken). Returns NULL on failure (logged). */
+gb_api_t *gb_api_start(int fd, const gb_api_source_t *src);
+
+/* Stops serving; waits for running requests. NULL is fine. */
+void gb_api_stop(gb_api_t *api);
+
+/* The /api/v1/health document (new reference). */
+json_t *gb_api_health(const gb_api_source_t *src);
+
+#endif

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gemba needs to build, run and test, when any is missing.
+# Fast when everything is there (one dpkg-query), uses sudo only when not root, and fetches
+# nothing from anywhere but the configured Debian mirrors.
+set -euo pipefail
+
+runtime=(libyaml-0-2 libmicrohttpd12 libjansson4 zlib1g tzdata)
+build=(gcc make cmake pkg-config libyaml-dev libmicrohttpd-dev libjansson-dev zlib1g-dev)
+testing=(libcmocka-dev curl jq clang libclang-rt-14-dev)
+
+want=("${runtime[@]}" "${build[@]}")
+if [ "${1:-}" = "--test" ]; then want+=("${testing[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+  case "$st" in ii*) ;; *) missing+=("$p") ;; esac
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "gemba: installing Debian packages: ${missing[*]}" >&2
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "gemba: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  as_root=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}"; then
+  # A fresh machine may have empty package lists: refresh them once and retry.
+  "${as_root[@]}" apt-get update
+  "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,250 @@
+/*
+ * The HTTP server: libmicrohttpd on its own polling thread, a table of routes, JSON bodies. We
+ * open the listening socket ourselves so that a busy port or a bad address is a clear error before
+ * anything else starts, and so port 0 can report the port the kernel chose.
+ */
+#include "gemba/api.h"
+#include "gemba/error.h"
+#include "gemba/log.h"
+#include "gemba/time.h"
+#include "util/str.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+extern const char gb_status_page_html[];
+extern const size_t gb_status_page_html_len;
+
+struct gb_api {
+    struct MHD_Daemon *mhd;
+    gb_api_source_t src;
+};
+
+int gb_api_listen(const char *hostport, int *fd_out, char *url, size_t urlsz, char *err,
+                  size_t errsz)
+{
+    char host[256], port[16];
+    const char *colon;
+    if (hostport[0] == '[') {
+        const char *close = strchr(hostport, ']');
+        if (!close || close[1] != ':' || (size_t)(close - hostport - 1) >= sizeof host) goto bad;
+        memcpy(host, hostport + 1, (size_t)(close - hostport - 1));
+        host[close - hostport - 1] = 0;
+        colon = close + 1;
+    } else {
+        colon = strrchr(hostport, ':');
+        if (!colon || (size_t)(colon - hostport) >= sizeof host || colon == hostport) goto bad;
+        memcpy(host, hostport, (size_t)(colon - hostport));
+        host[colon - hostport] = 0;
+        if (strchr(host, ':')) goto bad; /* an IPv6 address needs brackets */
+    }
+    gb_strlcpy(port, colon + 1, sizeof port);
+    char *end;
+    long pn = strtol(port, &end, 10);
+    if (!*port || *end || pn < 0 || pn > 65535) goto bad;
+
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE}, *res;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai) {
+        snprintf(err, errsz, "cannot resolve listen address '%s': %s", host, gai_strerror(gai));
+        return GB_EINVAL;
+    }
+    int fd = -1, saved = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) { saved = errno; continue; }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0) break;
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(err, errsz, "cannot listen on %s: %s", hostport, strerror(saved));
+        return GB_EIO;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    char addr[INET6_ADDRSTRLEN];
+    int bound_port;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof addr);
+        bound_port = ntohs(s6->sin6_port);
+        snprintf(url, urlsz, "http://[%s]:%d", addr, bound_port);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof addr);
+        bound_port = ntohs(s4->sin_port);
+        snprintf(url, urlsz, "http://%s:%d", addr, bound_port);
+    }
+    *fd_out = fd;
+    return 0;
+bad:
+    snprintf(err, errsz,
+             "bad listen address '%s': expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080",
+             hostport);
+    return GB_EINVAL;
+}
+
+static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, const char *type,
+                                 const char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, mode);
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *doc,
+                                 const char *type)
+{
+    char *s = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (!s) return MHD_NO;
+    return send_body(c, status, type, s, strlen(s), MHD_RESPMEM_MUST_FREE);
+}
+
+/* RFC 9457 problem details. */
+static enum MHD_Result problem(struct MHD_Connection *c, unsigned status, const char *title,
+                               const char *detail, const char *allow)
+{
+    json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", title, "status",
+                          (int)status, "detail", detail);
+    char *s = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    if (!s) return MHD_NO;
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "application/problem+json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (allow) MHD_add_response_header(r, "Allow", allow);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static json_t *value_json(const gb_latest_value_t *v)
+{
+    switch (v->type) {
+    case GB_VT_F64: return json_real(v->f64);
+    case GB_VT_I64: return json_integer(v->i64);
+    case GB_VT_BOOL: return json_boolean(v->b);
+    case GB_VT_STR: return json_string(v->str);
+    }
+    return json_null();
+}
+
+static json_t *tags_json(const gb_api_source_t *src)
+{
+    static const char *const quality[] = {"good", "uncertain", "bad"};
+    json_t *arr = json_array();
+    for (uint32_t i = 0; i < gb_tags_count(src->tags); i++) {
+        const gb_tag_t *t = gb_tags_get(src->tags, i);
+        const gb_asset_t *m = gb_tags_asset(src->tags, t->machine);
+        json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s}", "id", (int)t->id, "path", t->path,
+                              "machine", m->name, "name", t->name, "type",
+                              gb_vtype_name(t->type));
+        if (t->unit) json_object_set_new(o, "unit", json_string(t->unit));
+        gb_latest_value_t v;
+        if (src->latest && gb_latest_get(src->latest, i, &v) == 0 && v.has) {
+            char ts[40];
+            gb_time_format_ms(v.t, ts, sizeof ts);
+            json_object_set_new(o, "time", json_string(ts));
+            json_object_set_new(o, "value", value_json(&v));
+            json_object_set_new(o, "quality", json_string(quality[v.quality % 3]));
+        } else {
+            json_object_set_new(o, "value", json_null());
+        }
+        json_array_append_new(arr, o);
+    }
+    return json_pack("{s:o}", "tags", arr);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **req_cls)
+{
+    (void)version;
+    (void)upload;
+    gb_api_t *api = cls;
+    /* first call per request: headers only; answer on the second */
+    if (!*req_cls) {
+        *req_cls = (void *)1;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0; /* no route takes a body yet */
+        return MHD_YES;
+    }
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    static const char *const routes[] = {"/", "/api/v1/health", "/api/v1/tags", NULL};
+    int route = -1;
+    for (int i = 0; routes[i]; i++)
+        if (!strcmp(url, routes[i])) route = i;
+    if (route < 0) {
+        char detail[300];
+        snprintf(detail, sizeof detail, "no resource at %.200s", url);
+        return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", detail, NULL);
+    }
+    if (!get) {
+        char detail[300];
+        snprintf(detail, sizeof detail, "%.200s takes GET, not %.20s", url, method);
+        return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed", detail, "GET, HEAD");
+    }
+    switch (route) {
+    case 0:
+        return send_body(c, MHD_HTTP_OK, "text/html; charset=utf-8", gb_status_page_html,
+                         gb_status_page_html_len, MHD_RESPMEM_PERSISTENT);
+    case 1: return send_json(c, MHD_HTTP_OK, gb_api_health(&api->src), "application/json");
+    default: return send_json(c, MHD_HTTP_OK, tags_json(&api->src), "application/json");
+    }
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n && buf[n - 1] == '\n') buf[--n] = 0;
+    gb_warn("http", "%s", buf);
+}
+
+gb_api_t *gb_api_start(int fd, const gb_api_source_t *src)
+{
+    gb_api_t *api = gb_xcalloc(1, sizeof *api);
+    api->src = *src;
+    api->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO, 0, NULL, NULL, handle,
+        api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+        MHD_OPTION_END);
+    if (!api->mhd) {
+        gb_error("http", "cannot start the HTTP server");
+        close(fd);
+        free(api);
+        return NULL;
+    }
+    return api;
+}
+
+void gb_api_stop(gb_api_t *api)
+{
+    if (!api) return;
+    MHD_stop_daemon(api->mhd);
+    free(api);
+}

@@ -1,0 +1,142 @@
+/* The command table, `gemba help`, `gemba version`, and dispatch. */
+#include "cli/cli.h"
+#include "gemba/adapter.h"
+#include "sim/demo.h"
+#include "util/str.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const gb_command_t commands[] = {
+    {"serve", "run the daemon: connect machines, keep their signals, serve the API",
+     "usage: gemba serve (--config FILE | --demo) [--data DIR] [--listen HOST:PORT]\n"
+     "                   [--ready-file PATH] [--log-level LEVEL]\n"
+     "\n"
+     "Runs gemba: loads the plant file, starts its adapters, keeps every sample in the data\n"
+     "directory and serves the HTTP API and status page.\n"
+     "\n"
+     "  --config FILE      the plant file (see docs/plant-file.md)\n"
+     "  --demo             run the built-in simulated plant instead (no file needed)\n"
+     "  --data DIR         data directory, created when missing (default ./gemba-data)\n"
+     "  --listen HOST:PORT address to serve on (default 127.0.0.1:8080; port 0 takes a free\n"
+     "                     port). Only loopback unless you name another address.\n"
+     "  --ready-file PATH  when ready, write the base URL (e.g. http://127.0.0.1:40123) here\n"
+     "  --log-level LEVEL  error, warn, info (default) or debug\n"
+     "\n"
+     "Logs go to stderr, one logfmt line per event. SIGINT or SIGTERM stop the daemon within\n"
+     "two seconds after storing every sample it accepted.\n"
+     "Exit: 0 after a clean stop, 1 on a runtime failure (port busy, data lost), 2 on bad\n"
+     "usage or a plant file with problems.\n",
+     gb_cmd_serve},
+    {"check-config", "check a plant file and report every problem with its line and column",
+     "usage: gemba check-config FILE...\n"
+     "\n"
+     "Checks each plant file as `gemba serve` would load it, without connecting to anything.\n"
+     "Prints one line per problem on stderr, FILE:LINE:COL: message, and a summary of each\n"
+     "valid file on stdout.\n"
+     "Exit: 0 when every file is valid, 2 when any has problems or cannot be read.\n",
+     gb_cmd_check_config},
+    {"store", "inspect the data directory (store stats)",
+     "usage: gemba store stats [--data DIR] [--format text|json]\n"
+     "\n"
+     "Reports what the data directory holds: series, points, bytes on disk, bytes per point,\n"
+     "and points per series. Safe to run while the daemon writes.\n"
+     "Exit: 0 ok, 1 when the store cannot be read, 2 on bad usage.\n",
+     gb_cmd_store},
+    {"version", "print the version", "usage: gemba version\n", cmd_version},
+    {"help", "explain a command", "usage: gemba help [COMMAND]\n", cmd_help},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+void gb_cli_register_adapters(void)
+{
+    gb_adapter_register(&gb_demo_adapter);
+}
+
+int gb_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "gemba %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nsee 'gemba help %s'\n", cmd);
+    return GB_EXIT_USAGE;
+}
+
+static void overview(FILE *out)
+{
+    fprintf(out, "gemba %s: the shop-floor platform: connect machines, keep their signals, "
+                 "compute OEE.\n\nusage: gemba COMMAND [OPTIONS]\n\ncommands:\n",
+            GB_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'gemba help COMMAND' explains one. Exit codes: 0 ok, 1 runtime failure, "
+                 "2 bad usage or bad input.\n");
+}
+
+static const gb_command_t *find(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(commands[i].name, name)) return &commands[i];
+    return NULL;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *names[NCOMMANDS + 1];
+    for (size_t i = 0; i < NCOMMANDS; i++) names[i] = commands[i].name;
+    names[NCOMMANDS] = NULL;
+    const char *near = gb_did_you_mean(name, names);
+    if (near)
+        fprintf(stderr, "gemba: unknown command '%s'; did you mean '%s'?\n", name, near);
+    else
+        fprintf(stderr, "gemba: unknown command '%s'\n", name);
+    fprintf(stderr, "see 'gemba help' for the list\n");
+    return GB_EXIT_USAGE;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) return gb_cli_usage_error("version", "takes no arguments");
+    printf("gemba %s\n", GB_VERSION);
+    return GB_EXIT_OK;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        overview(stdout);
+        return GB_EXIT_OK;
+    }
+    if (argc > 2) return gb_cli_usage_error("help", "takes at most one command name");
+    const gb_command_t *c = find(argv[1]);
+    if (!c) return unknown_command(argv[1]);
+    fputs(c->usage, stdout);
+    return GB_EXIT_OK;
+}
+
+int gb_cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        overview(stderr);
+        return GB_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) return cmd_help(1, argv + 1);
+    if (!strcmp(name, "--version")) return cmd_version(1, argv + 1);
+    const gb_command_t *c = find(name);
+    if (!c) return unknown_command(name);
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(c->usage, stdout);
+            return GB_EXIT_OK;
+        }
+    gb_cli_register_adapters();
+    return c->run(argc - 1, argv + 1);
+}

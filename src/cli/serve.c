@@ -1,0 +1,211 @@
+/*
+ * gemba serve: the daemon. Startup goes from what most often fails to what rarely does -- the
+ * plant file, the data directory, the listening socket -- so a mistake is reported before any
+ * machine is contacted. The main thread then only waits for a signal (every signal this process
+ * handles is blocked in all threads and taken here with sigtimedwait) and syncs the store on its
+ * interval.
+ *
+ * Shutdown order makes "nothing accepted is lost" hold: stop serving HTTP, stop the adapters (no
+ * more publishing), let the bus drain every queue into its consumer, then sync and close the
+ * store. Only then is the accepted count compared with the stored count and logged.
+ */
+#include "cli/cli.h"
+#include "gemba/adapter.h"
+#include "gemba/api.h"
+#include "gemba/bus.h"
+#include "gemba/error.h"
+#include "gemba/latest.h"
+#include "gemba/log.h"
+#include "gemba/plant.h"
+#include "gemba/store.h"
+#include "gemba/time.h"
+#include "util/str.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STORE_QUEUE_SAMPLES (1u << 20)
+#define LATEST_QUEUE_SAMPLES (1u << 18)
+
+typedef struct store_ctx {
+    gb_store_t *store;
+    const gb_tags_t *tags;
+} store_ctx_t;
+
+static int store_deliver(void *ctx, const gb_batch_t *b)
+{
+    store_ctx_t *s = ctx;
+    return gb_store_append(s->store, s->tags, b);
+}
+
+static const gb_consumer_ops_t store_consumer = {GB_CONSUMER_API_VERSION, store_deliver, NULL};
+
+static int write_ready_file(const char *path, const char *url)
+{
+    char *tmp = gb_xasprintf("%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    int rc = 0;
+    if (!f || fprintf(f, "%s\n", url) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+        gb_error("serve", "cannot write ready file %s: %s", path, strerror(errno));
+        unlink(tmp);
+        rc = -1;
+    }
+    free(tmp);
+    return rc;
+}
+
+int gb_cmd_serve(int argc, char **argv)
+{
+    const char *config = NULL, *data = "./gemba-data", *listen = "127.0.0.1:8080",
+               *ready = NULL, *level = NULL;
+    bool demo = false;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"demo", no_argument, NULL, 'D'},
+        {"data", required_argument, NULL, 'd'},   {"listen", required_argument, NULL, 'l'},
+        {"ready-file", required_argument, NULL, 'r'}, {"log-level", required_argument, NULL, 'L'},
+        {NULL, 0, NULL, 0}};
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'D': demo = true; break;
+        case 'd': data = optarg; break;
+        case 'l': listen = optarg; break;
+        case 'r': ready = optarg; break;
+        case 'L': level = optarg; break;
+        case ':': return gb_cli_usage_error("serve", "option '%s' needs a value", argv[optind - 1]);
+        default: return gb_cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return gb_cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (!config && !demo)
+        return gb_cli_usage_error("serve", "say which plant to run: --config FILE, or --demo");
+    if (config && demo) return gb_cli_usage_error("serve", "give --config FILE or --demo, not both");
+    if (level) {
+        gb_log_level_t lv;
+        if (gb_log_level_parse(level, &lv) != 0)
+            return gb_cli_usage_error("serve", "--log-level is error, warn, info or debug, not '%s'",
+                                      level);
+        gb_log_set_level(lv);
+    }
+
+    /* 1. the plant */
+    gb_diag_t diag;
+    gb_diag_init(&diag, demo ? GB_DEMO_PLANT_NAME : config);
+    gb_plant_t *plant = NULL;
+    int rc = demo ? gb_plant_load_mem(GB_DEMO_PLANT_NAME, gb_demo_plant_yaml,
+                                      gb_demo_plant_yaml_len, &plant, &diag)
+                  : gb_plant_load_file(config, &plant, &diag);
+    if (rc) {
+        gb_diag_print(&diag, stderr);
+        gb_diag_clear(&diag);
+        gb_error("serve", "the plant file has problems (listed above); not starting");
+        return GB_EXIT_USAGE;
+    }
+    gb_diag_clear(&diag);
+
+    /* every thread started from here on inherits this mask; signals arrive in sigtimedwait */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int exit_code = GB_EXIT_FAIL;
+    gb_tags_t *tags = gb_plant_build_tags(plant);
+    gb_bus_t *bus = NULL;
+    gb_store_t *store = NULL;
+    gb_latest_t *latest = NULL;
+    gb_adapter_t *adapters = NULL;
+    size_t nadapters = 0;
+    gb_api_t *api = NULL;
+    int fd = -1;
+    char url[128], err[256];
+
+    /* 2. the data directory */
+    if (gb_store_open(data, NULL, &store) != 0) goto out;
+
+    /* 3. the socket */
+    rc = gb_api_listen(listen, &fd, url, sizeof url, err, sizeof err);
+    if (rc) {
+        gb_error("serve", "%s", err);
+        exit_code = rc == GB_EINVAL ? GB_EXIT_USAGE : GB_EXIT_FAIL;
+        goto out;
+    }
+
+    /* 4. the bus and its consumers, then the adapters that feed it */
+    bus = gb_bus_new(tags);
+    latest = gb_latest_new(tags);
+    store_ctx_t sctx = {store, tags};
+    gb_bus_subscribe(bus, "store", GB_BUS_BLOCK, STORE_QUEUE_SAMPLES, &store_consumer, &sctx);
+    gb_bus_subscribe(bus, "latest", GB_BUS_DROP, LATEST_QUEUE_SAMPLES, &gb_latest_consumer, latest);
+    if (gb_bus_start(bus) != 0) goto out;
+    if (gb_adapters_create(plant, tags, bus, &adapters, &nadapters) != 0) goto out;
+
+    gb_api_source_t src = {plant, tags, bus, latest, adapters, nadapters, gb_now(), gb_mono_ns(),
+                           data, demo};
+    api = gb_api_start(fd, &src);
+    fd = -1; /* taken */
+    if (!api) goto out;
+    if (gb_adapters_start(adapters, nadapters) != 0) goto out;
+
+    gb_info("serve", "gemba %s serving plant '%s' (%zu machines, %u tags, %zu adapters%s), data in %s",
+            GB_VERSION, plant->site, plant->nmachines, gb_tags_count(tags), nadapters,
+            demo ? ", demo" : "", data);
+    gb_info("serve", "listening on %s", url);
+    if (ready && write_ready_file(ready, url) != 0) goto out;
+
+    /* 5. wait for a signal; sync the store on its interval meanwhile */
+    bool store_failing = false;
+    for (;;) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) {
+            gb_info("serve", "received %s; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        int src_rc = gb_store_tick(store);
+        if (src_rc && !store_failing)
+            gb_error("store", "cannot write to %s: %s; holding data in memory and retrying", data,
+                     gb_strerror(src_rc));
+        else if (!src_rc && store_failing)
+            gb_info("store", "writing to %s again", data);
+        store_failing = src_rc != 0;
+    }
+    exit_code = GB_EXIT_OK;
+
+out:
+    /* 6. shut down in the order that loses nothing */
+    gb_api_stop(api);
+    if (fd >= 0) close(fd);
+    gb_adapters_stop(adapters, nadapters);
+    uint64_t lost = 0;
+    if (bus) gb_bus_stop(bus, gb_mono_ns() + 1500 * GB_NS_PER_MS, &lost);
+    gb_bus_stats_t st = {0};
+    if (bus) gb_bus_stats(bus, &st, NULL, 0);
+    uint64_t stored = store ? gb_store_appended(store) : 0;
+    if (store && gb_store_close(store) != 0) {
+        gb_error("serve", "the data directory could not take everything accepted");
+        exit_code = GB_EXIT_FAIL;
+    }
+    if (bus)
+        gb_info("serve", "stopped: %llu samples accepted, %llu stored, %llu lost",
+                (unsigned long long)st.published, (unsigned long long)stored,
+                (unsigned long long)lost);
+    if (lost) exit_code = GB_EXIT_FAIL;
+    if (ready && exit_code == GB_EXIT_OK) unlink(ready);
+    gb_adapters_destroy(adapters, nadapters);
+    gb_bus_free(bus);
+    gb_latest_free(latest);
+    gb_tags_free(tags);
+    gb_plant_free(plant);
+    return exit_code;
+}

@@ -1,0 +1,67 @@
+/* gemba store stats: what the data directory holds. */
+#include "cli/cli.h"
+#include "gemba/error.h"
+#include "gemba/store.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static void add_series(void *ctx, const char *path, gb_vtype_t type, uint64_t points)
+{
+    json_array_append_new(ctx, json_pack("{s:s, s:s, s:I}", "series", path, "type",
+                                         gb_vtype_name(type), "points", (json_int_t)points));
+}
+
+int gb_cmd_store(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "stats"))
+        return gb_cli_usage_error("store", argc < 2 ? "needs a subcommand: stats"
+                                                    : "unknown subcommand; expected: stats");
+    const char *data = "./gemba-data", *format = "text";
+    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {NULL, 0, NULL, 0}};
+    opterr = 0;
+    optind = 2;
+    int c;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (c == 'd') data = optarg;
+        else if (c == 'f') format = optarg;
+        else if (c == ':') return gb_cli_usage_error("store", "option '%s' needs a value", argv[optind - 1]);
+        else return gb_cli_usage_error("store", "unknown option '%s'", argv[optind - 1]);
+    }
+    if (optind < argc) return gb_cli_usage_error("store", "unexpected argument '%s'", argv[optind]);
+    if (strcmp(format, "text") && strcmp(format, "json"))
+        return gb_cli_usage_error("store", "--format is text or json, not '%s'", format);
+    gb_store_info_t info;
+    json_t *series = json_array();
+    int rc = gb_store_scan(data, &info, add_series, series);
+    if (rc) {
+        fprintf(stderr, "gemba store: cannot read the store in %s: %s\n", data,
+                rc == GB_ENOENT ? "no store there (no wal/00000001.wal)" : gb_strerror(rc));
+        json_decref(series);
+        return GB_EXIT_FAIL;
+    }
+    double bpp = info.points ? (double)info.bytes / (double)info.points : 0;
+    if (!strcmp(format, "json")) {
+        json_t *doc = json_pack("{s:s, s:I, s:I, s:I, s:f, s:I, s:o}", "data", data, "series",
+                                (json_int_t)info.series, "points", (json_int_t)info.points,
+                                "bytes", (json_int_t)info.bytes, "bytes_per_point", bpp,
+                                "torn_bytes", (json_int_t)info.torn_bytes, "by_series", series);
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(doc);
+        return GB_EXIT_OK;
+    }
+    printf("data:            %s\nseries:          %llu\npoints:          %llu\n"
+           "bytes on disk:   %llu\nbytes per point: %.2f (write-ahead log, uncompressed)\n",
+           data, (unsigned long long)info.series, (unsigned long long)info.points,
+           (unsigned long long)info.bytes, bpp);
+    if (info.torn_bytes)
+        printf("unreadable tail: %llu bytes (cut off when the daemon next opens the store)\n",
+               (unsigned long long)info.torn_bytes);
+    json_decref(series);
+    return GB_EXIT_OK;
+}

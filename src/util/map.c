@@ -1,0 +1,66 @@
+/* Open-addressing string map; FNV-1a hashes, load factor kept under 1/2. */
+#include "util/map.h"
+#include "util/str.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+void gb_map_init(gb_map_t *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void gb_map_clear(gb_map_t *m)
+{
+    for (size_t i = 0; i < m->cap; i++) free(m->slots[i].key);
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+static gb_map_slot_t *find(const gb_map_t *m, const char *key, uint32_t h)
+{
+    size_t mask = m->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        gb_map_slot_t *s = &m->slots[i];
+        if (!s->key || (s->hash == h && strcmp(s->key, key) == 0)) return s;
+    }
+}
+
+static void grow(gb_map_t *m)
+{
+    gb_map_t bigger = {gb_xcalloc(m->cap ? m->cap * 2 : 16, sizeof(gb_map_slot_t)),
+                       m->cap ? m->cap * 2 : 16, m->n};
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].key) *find(&bigger, m->slots[i].key, m->slots[i].hash) = m->slots[i];
+    free(m->slots);
+    *m = bigger;
+}
+
+bool gb_map_put(gb_map_t *m, const char *key, uint32_t value)
+{
+    if ((m->n + 1) * 2 > m->cap) grow(m);
+    uint32_t h = hash(key);
+    gb_map_slot_t *s = find(m, key, h);
+    if (s->key) return false;
+    s->key = gb_xstrdup(key);
+    s->hash = h;
+    s->value = value;
+    m->n++;
+    return true;
+}
+
+bool gb_map_get(const gb_map_t *m, const char *key, uint32_t *value)
+{
+    if (!m->cap) return false;
+    gb_map_slot_t *s = find(m, key, hash(key));
+    if (!s->key) return false;
+    *value = s->value;
+    return true;
+}
