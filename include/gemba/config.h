@@ -32,7 +32,9 @@ typedef struct gb_cnode {
 
 /*
  * Parses one YAML document from BUF. On success *ROOT gets the tree (free with gb_cnode_free).
- * Syntax errors, duplicate keys and exceeded limits go to DIAG; returns 0 or GB_EINVAL.
+ * Syntax errors and exceeded limits go to DIAG and return GB_EINVAL (no tree). Problems that
+ * leave a usable tree -- duplicate keys, non-text keys -- go to DIAG too, but the tree is returned
+ * (0) so that later checks can report everything else: callers must check DIAG as well.
  * An empty document gives an empty map.
  */
 int gb_config_parse(const char *buf, size_t len, gb_cnode_t **root, gb_diag_t *diag);

@@ -62,7 +62,7 @@ typedef struct gb_ruleset {
 
 typedef struct gb_plant_tag {
     char *name;
-    gb_vtype_t type;
+    gb_vtype_t type;      /* 0 only inside a load that fails: the file gave an unknown type */
     char *unit, *description;
     uint32_t adapter;     /* index in plant->adapters, GB_NONE when none */
     char *address;        /* defaults to the name */

@@ -193,10 +193,13 @@ static void parse_cond(ld_t *L, const gb_cnode_t *n, gb_cond_t *c, int depth)
     c->tag_line = gb_cnode_get(n, "tag")->line;
     c->tag_col = gb_cnode_get(n, "tag")->col;
     int found = 0;
-    for (int op = 0; op_names[op]; op++) {
-        if (!(v = gb_cnode_get(n, op_names[op]))) continue;
+    for (size_t k = 0; k < n->n; k++) { /* in file order, so the second comparison is blamed */
+        int op = 0;
+        while (op_names[op] && (!n->keys[k]->str || strcmp(n->keys[k]->str, op_names[op]))) op++;
+        if (!op_names[op]) continue;
+        v = n->items[k];
         if (found++) {
-            gb_diag_add(L->d, v->line, v->col,
+            gb_diag_add(L->d, n->keys[k]->line, n->keys[k]->col,
                         "a condition compares once; split it with 'all' or 'any'");
             continue;
         }
@@ -263,7 +266,7 @@ static void parse_rules(ld_t *L, const gb_cnode_t *seq, gb_ruleset_t *rs)
                 gb_diag_add(L->d, sn->line, sn->col,
                             "unknown state '%s'%s%s%s; expected running, idle, down, setup or "
                             "planned_stop",
-                            s, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+                            s, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
             } else
                 r->state = (gb_state_t)k;
         }
@@ -332,6 +335,7 @@ static void check_cond(ld_t *L, const gb_cond_t *c, const gb_machine_t *m)
     for (size_t i = 0; i < c->nsub; i++) check_cond(L, &c->sub[i], m);
     if (c->kind != GB_COND_CMP) return;
     const gb_plant_tag_t *t = machine_tag(m, c->tag);
+    if (t && t->type == 0) return; /* its type was already reported */
     if (!t) {
         const char **names = gb_xcalloc(m->ntags + 1, sizeof *names);
         for (size_t i = 0; i < m->ntags; i++) names[i] = m->tags[i].name;
@@ -679,6 +683,7 @@ static void load_tag(ld_t *L, gb_machine_t *m, const gb_cnode_t *n, uint32_t dfl
         for (int j = 0; type_names[j]; j++)
             if (!strcmp(s, type_names[j])) k = j;
         if (k < 0) {
+            t.type = 0; /* unknown: skip the checks that depend on the type */
             const gb_cnode_t *tn = gb_cnode_get(n, "type");
             const char *near = gb_did_you_mean(s, type_names);
             gb_diag_add(L->d, tn->line, tn->col,
@@ -693,7 +698,9 @@ static void load_tag(ld_t *L, gb_machine_t *m, const gb_cnode_t *n, uint32_t dfl
         double v;
         if (gb_cfg_double(n, fkeys[j], false, "tag", &v, L->d) != 0) continue;
         const gb_cnode_t *vn = gb_cnode_get(n, fkeys[j]);
-        if (j < 2 && t.type != GB_VT_F64)
+        if (t.type == 0)
+            continue;
+        else if (j < 2 && t.type != GB_VT_F64)
             gb_diag_add(L->d, vn->line, vn->col,
                         "'%s' applies to float tags only; this tag is %s (declare 'type: float' "
                         "to scale a raw value)",
@@ -805,7 +812,7 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
                 gb_diag_add(L->d, vn->line, vn->col,
                             "counts.%s names tag '%s', which machine '%s' does not have", ckeys[j],
                             s, m.name);
-            else if (t->type != GB_VT_I64 && t->type != GB_VT_F64)
+            else if (t->type != GB_VT_I64 && t->type != GB_VT_F64 && t->type != 0)
                 gb_diag_add(L->d, vn->line, vn->col, "counts.%s needs a number tag; '%s' is %s",
                             ckeys[j], s, gb_vtype_name(t->type));
             else
@@ -937,7 +944,13 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
                                       "calendar", "reasons", "scrap_reasons", "areas", NULL};
     gb_cfg_check_keys(root, "the plant file", top, diag);
     int64_t version;
-    gb_cfg_int(root, "version", false, "plant", 1, 1, &version, diag); /* reports a wrong one */
+    if (gb_cfg_int(root, "version", false, "plant", INT64_MIN, INT64_MAX, &version, diag) == 0 &&
+        version != 1) {
+        const gb_cnode_t *vn = gb_cnode_get(root, "version");
+        gb_diag_add(diag, vn->line, vn->col,
+                    "plant-file version %lld is not supported; this gemba reads version 1",
+                    (long long)version);
+    }
     const char *s;
     if (gb_cfg_name(root, "enterprise", false, "plant", &s, diag) == 0) L.p->enterprise = gb_xstrdup(s);
     const gb_cnode_t *site;

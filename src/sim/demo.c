@@ -141,7 +141,7 @@ static int demo_check(const gb_adapter_cfg_t *cfg, const gb_adapter_binding_t *b
                         t->name, t->address, near ? "; did you mean '" : "", near ? near : "",
                         near ? "'?" : "");
             bad++;
-        } else if (signals[k].type != t->type) {
+        } else if (t->type != 0 && signals[k].type != t->type) {
             gb_diag_add(diag, t->line, t->col,
                         "tag '%s': demo signal '%s' is %s (%s), but the tag is declared %s",
                         t->name, t->address, gb_vtype_name(signals[k].type), signals[k].what,

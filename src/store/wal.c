@@ -91,9 +91,11 @@ static int flush_locked(gb_store_t *s)
         }
         off += (size_t)w;
     }
-    memmove(s->buf, s->buf + off, s->len - off);
-    s->len -= off;
-    if (off) s->dirty = true;
+    if (off) {
+        memmove(s->buf, s->buf + off, s->len - off);
+        s->len -= off;
+        s->dirty = true;
+    }
     return rc;
 }
 

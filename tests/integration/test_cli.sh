@@ -1,0 +1,58 @@
+# The command line: exit codes, help, and check-config on good and broken plant files.
+source "$(dirname "$0")/lib.sh"
+cd "$GB_SRC"
+
+expect_exit() { # CODE CMD...
+  local want=$1 rc=0; shift
+  "$@" >"$T/out" 2>"$T/err" || rc=$?
+  [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want; stderr: $(cat "$T/err")"
+  check_sanitizers "$T/err"
+}
+
+expect_exit 0 "$GEMBA" version
+grep -qE '^gemba [0-9]+\.[0-9]+\.[0-9]+$' "$T/out" || fail "version output: $(cat "$T/out")"
+expect_exit 0 "$GEMBA" --version
+expect_exit 0 "$GEMBA" help
+for cmd in serve check-config store version help; do grep -q "^  $cmd " "$T/out" || fail "help lacks $cmd"; done
+expect_exit 0 "$GEMBA" help serve
+grep -q -- '--ready-file' "$T/out" || fail "help serve lacks --ready-file"
+expect_exit 0 "$GEMBA" serve --help
+expect_exit 2 "$GEMBA"
+expect_exit 2 "$GEMBA" frobnicate
+expect_exit 2 "$GEMBA" serv
+grep -q "did you mean 'serve'" "$T/err" || fail "no suggestion for 'serv': $(cat "$T/err")"
+expect_exit 2 "$GEMBA" help nosuch
+expect_exit 2 "$GEMBA" version extra
+expect_exit 2 "$GEMBA" serve
+grep -q -- '--config FILE, or --demo' "$T/err" || fail "serve without a plant: $(cat "$T/err")"
+expect_exit 2 "$GEMBA" serve --demo --config x.yaml
+expect_exit 2 "$GEMBA" serve --demo --bogus
+expect_exit 2 "$GEMBA" serve --demo --log-level chatty
+expect_exit 2 "$GEMBA" serve --demo --listen nonsense
+grep -q "expected HOST:PORT" "$T/err" || fail "bad listen message: $(cat "$T/err")"
+expect_exit 2 "$GEMBA" check-config
+expect_exit 2 "$GEMBA" store
+expect_exit 2 "$GEMBA" store stats --format xml
+
+# the example plant is valid
+expect_exit 0 "$GEMBA" check-config examples/demo-plant.yaml
+grep -q '^examples/demo-plant.yaml: ok: site plant1, 2 areas, 2 lines, 8 machines, 88 tags' "$T/out" \
+  || fail "summary: $(cat "$T/out")"
+[ ! -s "$T/err" ] || fail "valid file printed on stderr: $(cat "$T/err")"
+
+# the broken plant: every problem, in order, at its line and column, and nothing else
+expect_exit 2 "$GEMBA" check-config tests/data/plants/broken.yaml
+diff -u tests/data/plants/broken.expected "$T/err" || fail "check-config output differs from the golden file"
+[ "$(wc -l < "$T/err")" -eq 30 ] || fail "expected 30 problems"
+
+# several files: one bad makes the run fail, the good one is still summarised
+expect_exit 2 "$GEMBA" check-config examples/demo-plant.yaml tests/data/plants/broken.yaml
+grep -q '^examples/demo-plant.yaml: ok' "$T/out" || fail "good file not summarised"
+
+# unreadable and syntactically broken files
+expect_exit 2 "$GEMBA" check-config "$T/missing.yaml"
+grep -q "^$T/missing.yaml: cannot open: No such file or directory$" "$T/err" || fail "missing file: $(cat "$T/err")"
+printf 'site:\n  name: [unclosed\nareas: []\n' > "$T/syntax.yaml"
+expect_exit 2 "$GEMBA" check-config "$T/syntax.yaml"
+grep -qE "^$T/syntax.yaml:[0-9]+:[0-9]+: YAML syntax: " "$T/err" || fail "syntax error: $(cat "$T/err")"
+echo "ok"

@@ -1,0 +1,66 @@
+# The daemon with the demo plant: health, tags, errors as problem details, the status page,
+# a clean stop on SIGTERM that keeps every accepted sample, and a restart on the same data.
+source "$(dirname "$0")/lib.sh"
+
+gb_start --demo
+grep -q 'level=info module=serve msg="listening on http://127.0.0.1:' "$T/stderr" || fail "no listening log line"
+
+# health answers with the adapter connected and the bus counters
+for _ in $(seq 1 100); do
+  h=$(get /api/v1/health)
+  [ "$(jq -r '.adapters[0].state' <<<"$h")" = connected ] && [ "$(jq '.bus.published' <<<"$h")" -gt 0 ] && break
+  sleep 0.1
+done
+[ "$(jq -r .status <<<"$h")" = ok ] || fail "health status: $h"
+[ "$(jq -r .version <<<"$h")" = "$("$GEMBA" version | cut -d' ' -f2)" ] || fail "health version: $h"
+[ "$(jq -r '.plant.machines' <<<"$h")" = 8 ] || fail "machines: $h"
+[ "$(jq -r '.adapters[0].name' <<<"$h")" = sim ] || fail "adapter name: $h"
+[ "$(jq -r '.adapters[0].last_error' <<<"$h")" = null ] || fail "adapter error: $h"
+jq -e '.uptime_s >= 0' <<<"$h" >/dev/null || fail "uptime: $h"
+for c in store latest; do
+  jq -e --arg c "$c" '.bus.consumers[] | select(.name == $c) | has("queued") and has("dropped") and has("late") and has("delivered")' <<<"$h" >/dev/null \
+    || fail "consumer $c counters missing: $h"
+done
+[ "$(jq -r '.bus.consumers[] | select(.name=="store") | .policy' <<<"$h")" = block ] || fail "store must block, not drop"
+
+# tags with live values
+tags=$(get /api/v1/tags)
+[ "$(jq '.tags | length' <<<"$tags")" = 88 ] || fail "tag count"
+[ "$(jq -r '.tags[] | select(.path=="acme/plant1/machining/line1/lathe01/execution") | .value' <<<"$tags")" != null ] \
+  || fail "lathe01 execution has no value: $(jq -c '.tags[0]' <<<"$tags")"
+jq -e '[.tags[] | select(.name=="part_count")] | all(.value | type == "number")' <<<"$tags" >/dev/null || fail "part counts"
+
+# errors are RFC 9457 problem details
+[ "$(status /api/v1/nope)" = 404 ] || fail "unknown route"
+ct=$(curl -sS -o /dev/null -w '%{content_type}' "$GB_URL/api/v1/nope")
+[ "$ct" = application/problem+json ] || fail "404 content type $ct"
+[ "$(get /api/v1/nope | jq -r '.status, .title' | paste -sd' ')" = "404 Not Found" ] || fail "problem body"
+[ "$(status /api/v1/health -X POST)" = 405 ] || fail "POST health"
+curl -sSI -X DELETE "$GB_URL/api/v1/health" | grep -qi '^Allow: GET, HEAD' || fail "405 without Allow"
+
+# the status page
+[ "$(status /)" = 200 ] || fail "status page"
+get / | grep -q '<title>gemba</title>' || fail "status page content"
+
+sleep 1
+gb_stop
+grep -q 'msg="received SIGTERM; stopping"' "$T/stderr" || fail "no shutdown log line"
+line=$(grep -o 'stopped: [0-9]* samples accepted, [0-9]* stored, [0-9]* lost' "$T/stderr") || fail "no final counts"
+read -r accepted stored lost < <(sed -E 's/stopped: ([0-9]+) samples accepted, ([0-9]+) stored, ([0-9]+) lost/\1 \2 \3/' <<<"$line")
+[ "$accepted" -gt 0 ] || fail "nothing accepted"
+[ "$accepted" = "$stored" ] && [ "$lost" = 0 ] || fail "accepted $accepted, stored $stored, lost $lost"
+
+# what the store holds is exactly what was accepted
+points=$("$GEMBA" store stats --data "$T/data" --format json | jq .points)
+[ "$points" = "$accepted" ] || fail "store holds $points points, daemon accepted $accepted"
+"$GEMBA" store stats --data "$T/data" | grep -q "^points: *$accepted\$" || fail "text stats"
+
+# a restart on the same data directory appends to it
+gb_start --demo
+sleep 0.5
+gb_stop
+line=$(grep -o 'stopped: [0-9]* samples accepted' "$T/stderr" | tail -1)
+second=$(grep -oE '[0-9]+' <<<"$line")
+points=$("$GEMBA" store stats --data "$T/data" --format json | jq .points)
+[ "$points" = $((accepted + second)) ] || fail "after restart: $points points, expected $((accepted + second))"
+echo "ok: stop took ${GB_STOP_MS} ms; $points points kept"

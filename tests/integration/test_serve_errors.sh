@@ -1,0 +1,42 @@
+# What a user sees when serve cannot start: a broken plant file, a busy port, a data directory in
+# use. Each gets a clear message and the documented exit code.
+source "$(dirname "$0")/lib.sh"
+cd "$GB_SRC"
+
+rc=0
+"$GEMBA" serve --config tests/data/plants/broken.yaml --data "$T/d0" --listen 127.0.0.1:0 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] || fail "broken plant: exit $rc"
+grep -q '^tests/data/plants/broken.yaml:5:13: unknown time zone' "$T/err" || fail "broken plant: $(head -3 "$T/err")"
+grep -q 'not starting' "$T/err" || fail "no 'not starting'"
+check_sanitizers "$T/err"
+
+# a port that is taken: exit 1, the address named
+gb_start --demo
+port=${GB_URL##*:}
+rc=0
+"$GEMBA" serve --demo --data "$T/d1" --listen "127.0.0.1:$port" 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] || fail "busy port: exit $rc"
+grep -q "cannot listen on 127.0.0.1:$port: Address already in use" "$T/err" || fail "busy port: $(cat "$T/err")"
+check_sanitizers "$T/err"
+
+# the data directory of a running daemon
+rc=0
+"$GEMBA" serve --demo --data "$T/data" --listen 127.0.0.1:0 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] || fail "shared data dir: exit $rc"
+grep -q "is in use by another gemba process" "$T/err" || fail "shared data dir: $(cat "$T/err")"
+check_sanitizers "$T/err"
+gb_stop
+
+# a data directory that cannot be created
+rc=0
+"$GEMBA" serve --demo --data /proc/gemba-cannot --listen 127.0.0.1:0 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] || fail "bad data dir: exit $rc"
+grep -q "cannot create data directory" "$T/err" || fail "bad data dir: $(cat "$T/err")"
+
+# not a gemba log
+mkdir -p "$T/d2/wal" && echo "not a log" > "$T/d2/wal/00000001.wal"
+rc=0
+"$GEMBA" serve --demo --data "$T/d2" --listen 127.0.0.1:0 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] || fail "foreign log: exit $rc"
+grep -q "is not a gemba write-ahead log" "$T/err" || fail "foreign log: $(cat "$T/err")"
+echo ok
