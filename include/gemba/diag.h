@@ -27,7 +27,7 @@ void gb_diag_init(gb_diag_t *d, const char *file);
 /* Frees everything D owns; D may be reused after gb_diag_init. */
 void gb_diag_clear(gb_diag_t *d);
 
-/* Records a problem at LINE:COL. */
+/* Records a problem at LINE:COL. D may be NULL (the problem is ignored). */
 void gb_diag_add(gb_diag_t *d, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -54,7 +54,8 @@ typedef struct gb_rule {
 
 /* An ordered list of rules: the first that matches decides the state (its index is its priority). */
 typedef struct gb_ruleset {
-    char *name;
+    char *name;      /* "<machine> (inline)" for a machine's own list */
+    bool is_inline;  /* a machine's own list: not addressable by name */
     gb_rule_t *rules;
     size_t n;
     int line, col;

@@ -75,7 +75,7 @@ const gb_asset_t *gb_tags_asset(const gb_tags_t *r, uint32_t id);
 /* By full path or "machine/tag"; NULL when unknown. */
 const gb_tag_t *gb_tags_find(const gb_tags_t *r, const char *path);
 
-/* By full asset path, or by machine name alone; NULL when unknown. */
+/* By full asset path, else by machine name alone; NULL when unknown. */
 const gb_asset_t *gb_tags_find_asset(const gb_tags_t *r, const char *path);
 
 #endif

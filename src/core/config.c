@@ -360,7 +360,13 @@ int gb_cfg_duration(const gb_cnode_t *m, const char *key, bool required, const c
     const gb_cnode_t *n = lookup(m, key, required, what, d);
     if (!n || (!required && gb_cnode_is_null(n))) return GB_ENOENT;
     if (need_scalar(n, key, "a duration", d)) return GB_EINVAL;
-    if (gb_duration_parse(n->str, out_ns) != 0) {
+    int prc = gb_duration_parse(n->str, out_ns);
+    if (prc == GB_ERANGE) {
+        gb_diag_add(d, n->line, n->col, "'%s' is out of range: a duration is not negative and at "
+                    "most about 140 years", n->str);
+        return GB_EINVAL;
+    }
+    if (prc != 0) {
         gb_diag_add(d, n->line, n->col,
                     "'%s' is not a valid duration: expected a number with a unit (ns, us, ms, s, "
                     "m, h, d) such as 90s, 2m or 1h30m",

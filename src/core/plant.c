@@ -79,7 +79,15 @@ static void reason_tree(ld_t *L, const gb_cnode_t *n, const char *prefix, bool p
                             "a reason in a list must be a plain name such as 'breakage'");
                 continue;
             }
-            add_reason(arr, cnt, gb_xasprintf("%s/%s", prefix, it->str), planned, true);
+            char *path = gb_xasprintf("%s/%s", prefix, it->str);
+            bool dup = false;
+            for (size_t j = 0; j < *cnt && !dup; j++) dup = !strcmp((*arr)[j].path, path);
+            if (dup) {
+                gb_diag_add(L->d, it->line, it->col, "reason '%s' is listed twice", path);
+                free(path);
+                continue;
+            }
+            add_reason(arr, cnt, path, planned, true);
         }
         return;
     }
@@ -348,14 +356,14 @@ static void check_cond(ld_t *L, const gb_cond_t *c, const gb_machine_t *m)
     }
     if (c->op >= GB_OP_LT && c->op <= GB_OP_GE && t->type != GB_VT_F64 && t->type != GB_VT_I64) {
         gb_diag_add(L->d, c->line, c->col,
-                    "'%s' needs a number tag, but '%s' of machine '%s' is a %s tag", op_names[c->op],
+                    "'%s' needs a number tag, but '%s' of machine '%s' is a tag of type %s", op_names[c->op],
                     t->name, m->name, gb_vtype_name(t->type));
         return;
     }
     for (size_t i = 0; i < c->nvalues; i++)
         if (!literal_fits(c->values[i], t->type))
             gb_diag_add(L->d, c->line, c->col,
-                        "'%s' cannot be a value of tag '%s' of machine '%s', which is a %s tag%s",
+                        "'%s' cannot be a value of tag '%s' of machine '%s', whose type is %s%s",
                         c->values[i], t->name, m->name, gb_vtype_name(t->type),
                         t->type == GB_VT_BOOL ? " (true or false)" : "");
 }
@@ -371,6 +379,11 @@ static int parse_days(ld_t *L, const gb_cnode_t *n, uint8_t *out)
         cnt = n->n;
     }
     uint8_t days = 0;
+    if (cnt == 0) {
+        gb_diag_add(L->d, n->line, n->col,
+                    "'days' is empty: name the days the shift starts on, e.g. [mon-fri]");
+        return GB_EINVAL;
+    }
     for (size_t i = 0; i < cnt; i++) {
         const gb_cnode_t *it = items[i];
         int a = -1, b = -1;
@@ -413,8 +426,8 @@ static int clock_field(ld_t *L, const gb_cnode_t *m, const char *key, const char
     if (gb_clock_parse(s, out) != 0) {
         const gb_cnode_t *n = gb_cnode_get(m, key);
         gb_diag_add(L->d, n->line, n->col,
-                    "'%s' is not a time of day: expected HH:MM between 00:00 and 24:00 (quote "
-                    "it: \"06:00\")",
+                    "'%s' is not a time of day: expected HH:MM between 00:00 and 24:00, "
+                    "such as \"06:00\"",
                     s);
         return GB_EINVAL;
     }
@@ -760,7 +773,9 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
         }
     gb_machine_t m = {.line = line, .ruleset = GB_NONE, .disconnected_after_ns = 60 * GB_NS_PER_S,
                       .pos_line = n->line, .pos_col = n->col};
-    m.name = gb_xstrdup(name ? name : "?");
+    const char *shown = NULL;
+    gb_cfg_str(n, "name", false, "machine", &shown, NULL);
+    m.name = shown ? gb_xstrdup(shown) : gb_xasprintf("(machine at line %d)", n->line);
     if (gb_cfg_str(n, "description", false, "machine", &s, L->d) == 0) m.description = gb_xstrdup(s);
     if (gb_cfg_str(n, "kind", false, "machine", &s, L->d) == 0) m.kind = gb_xstrdup(s);
     uint32_t dflt_adapter = adapter_ref(L, n, "machine", GB_NONE);
@@ -822,10 +837,13 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
     const gb_cnode_t *sr = gb_cnode_get(n, "state_rules");
     if (sr && sr->kind == GB_CNODE_SCALAR) {
         for (size_t i = 0; i < L->p->nrulesets; i++)
-            if (!strcmp(L->p->rulesets[i].name, sr->str)) m.ruleset = (uint32_t)i;
+            if (!L->p->rulesets[i].is_inline && !strcmp(L->p->rulesets[i].name, sr->str))
+                m.ruleset = (uint32_t)i;
         if (m.ruleset == GB_NONE) {
             const char **names = gb_xcalloc(L->p->nrulesets + 1, sizeof *names);
-            for (size_t i = 0; i < L->p->nrulesets; i++) names[i] = L->p->rulesets[i].name;
+            size_t nn = 0;
+            for (size_t i = 0; i < L->p->nrulesets; i++)
+                if (!L->p->rulesets[i].is_inline) names[nn++] = L->p->rulesets[i].name;
             unknown_ref(L, sr, "rule set", sr->str, names);
             free(names);
         }
@@ -833,6 +851,7 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
         gb_ruleset_t *rs = GROW(L->p->rulesets, L->p->nrulesets);
         memset(rs, 0, sizeof *rs);
         rs->name = gb_xasprintf("%s (inline)", m.name);
+        rs->is_inline = true;
         rs->line = sr->line;
         rs->col = sr->col;
         parse_rules(L, sr, rs);
@@ -1117,7 +1136,8 @@ gb_tags_t *gb_plant_build_tags(const gb_plant_t *p)
     for (size_t i = 0; i < p->nmachines; i++) {
         const gb_machine_t *m = &p->machines[i];
         uint32_t mid;
-        gb_tags_add_asset(r, GB_ASSET_MACHINE, lines[m->line], m->name, &mid);
+        /* the loader has checked every name and its uniqueness */
+        if (gb_tags_add_asset(r, GB_ASSET_MACHINE, lines[m->line], m->name, &mid) != 0) abort();
         for (size_t j = 0; j < m->ntags; j++) {
             const gb_plant_tag_t *pt = &m->tags[j];
             gb_tag_t t = {.name = pt->name, .type = pt->type, .unit = pt->unit,

@@ -15,7 +15,8 @@ struct gb_tags {
     uint32_t nassets, cap_assets;
     gb_tag_t *tags;
     uint32_t ntags, cap_tags;
-    gb_map_t asset_by_path; /* full path, and machine name alone */
+    gb_map_t asset_by_path; /* full path */
+    gb_map_t machine_by_name; /* machine name alone (unique in a plant) */
     gb_map_t tag_by_path;   /* full path, and "machine/tag" */
 };
 
@@ -23,6 +24,7 @@ gb_tags_t *gb_tags_new(void)
 {
     gb_tags_t *r = gb_xcalloc(1, sizeof *r);
     gb_map_init(&r->asset_by_path);
+    gb_map_init(&r->machine_by_name);
     gb_map_init(&r->tag_by_path);
     return r;
 }
@@ -43,6 +45,7 @@ void gb_tags_free(gb_tags_t *r)
     free(r->assets);
     free(r->tags);
     gb_map_clear(&r->asset_by_path);
+    gb_map_clear(&r->machine_by_name);
     gb_map_clear(&r->tag_by_path);
     free(r);
 }
@@ -55,12 +58,12 @@ int gb_tags_add_asset(gb_tags_t *r, gb_asset_kind_t kind, uint32_t parent, const
                                    : gb_xasprintf("%s/%s", r->assets[parent].path, name);
     uint32_t nid = r->nassets, other;
     /* machine names are unique in the plant: they are also keys on their own */
-    if ((kind == GB_ASSET_MACHINE && gb_map_get(&r->asset_by_path, name, &other)) ||
+    if ((kind == GB_ASSET_MACHINE && gb_map_get(&r->machine_by_name, name, &other)) ||
         !gb_map_put(&r->asset_by_path, path, nid)) {
         free(path);
         return GB_EEXIST;
     }
-    if (kind == GB_ASSET_MACHINE) gb_map_put(&r->asset_by_path, name, nid);
+    if (kind == GB_ASSET_MACHINE) gb_map_put(&r->machine_by_name, name, nid);
     if (r->nassets == r->cap_assets) {
         r->cap_assets = r->cap_assets ? r->cap_assets * 2 : 16;
         r->assets = gb_xrealloc(r->assets, r->cap_assets * sizeof *r->assets);
@@ -136,5 +139,7 @@ const gb_tag_t *gb_tags_find(const gb_tags_t *r, const char *path)
 const gb_asset_t *gb_tags_find_asset(const gb_tags_t *r, const char *path)
 {
     uint32_t id;
-    return gb_map_get(&r->asset_by_path, path, &id) ? &r->assets[id] : NULL;
+    if (gb_map_get(&r->asset_by_path, path, &id) || gb_map_get(&r->machine_by_name, path, &id))
+        return &r->assets[id];
+    return NULL;
 }

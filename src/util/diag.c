@@ -22,6 +22,7 @@ void gb_diag_clear(gb_diag_t *d)
 
 void gb_diag_add(gb_diag_t *d, int line, int col, const char *fmt, ...)
 {
+    if (!d) return; /* a caller that only wants the value, not the complaint */
     size_t limit = d->limit ? d->limit : 1000;
     if (d->n >= limit) return;
     if (d->n == d->cap) {

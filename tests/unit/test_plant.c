@@ -227,8 +227,13 @@ static void test_rules_and_references(void **state)
            "p.yaml:4:56: condition on tag 'x' needs one comparison: eq, ne, lt, le, gt, ge or in\n");
     expect(HEAD "areas: [{name: a, lines: [{name: l, machines: [{name: m, state_rules: "
                 "[{state: idle, when: {tag: flag, in: [yes]}}], tags: [{name: flag, type: bool}]}]}]}]\n",
-           "p.yaml:3:92: 'yes' cannot be a value of tag 'flag' of machine 'm', which is a bool tag "
+           "p.yaml:3:92: 'yes' cannot be a value of tag 'flag' of machine 'm', whose type is bool "
            "(true or false)\n");
+    /* a machine's inline rules are its own: another machine cannot name them */
+    expect(HEAD "areas: [{name: a, lines: [{name: l, machines: [\n"
+                "  {name: m1, state_rules: [{state: idle}], tags: []},\n"
+                "  {name: m2, state_rules: \"m1 (inline)\", tags: []}]}]}]\n",
+           "p.yaml:5:27: unknown rule set 'm1 (inline)'\n");
 }
 
 static void test_calendar(void **state)
@@ -250,6 +255,33 @@ static void test_calendar(void **state)
            "p.yaml:8:7: 'to' is before 'from'\n"
            "p.yaml:9:7: calendar exception needs 'shifts': the shifts that run on those days, or "
            "[] when the plant is closed\n");
+    expect(HEAD "calendar: {shifts: [{name: a, days: [], start: \"06:00\", end: \"14:00\"}]}\n"
+                "reasons: {unplanned: [jam, jam]}\nareas: []\n",
+           "p.yaml:3:37: 'days' is empty: name the days the shift starts on, e.g. [mon-fri]\n"
+           "p.yaml:4:28: reason 'unplanned/jam' is listed twice\n");
+}
+
+/* A machine may share its name with the site or the enterprise: paths keep them apart. */
+static void test_machine_named_like_site(void **state)
+{
+    (void)state;
+    const char *text = "enterprise: acme\nsite: {name: plant1, timezone: UTC}\n"
+                       "areas: [{name: a, lines: [{name: l, machines: [\n"
+                       "  {name: plant1, tags: [{name: x}]}, {name: acme, tags: [{name: y}]}]}]}]\n";
+    expect(text, NULL);
+    gb_diag_t d;
+    gb_diag_init(&d, "p.yaml");
+    gb_plant_t *p;
+    assert_int_equal(gb_plant_load_mem("p.yaml", text, strlen(text), &p, &d), 0);
+    gb_tags_t *tags = gb_plant_build_tags(p);
+    assert_int_equal(gb_tags_count(tags), 2);
+    assert_non_null(gb_tags_find(tags, "acme/plant1/a/l/plant1/x"));
+    assert_non_null(gb_tags_find(tags, "acme/y"));
+    assert_int_equal(gb_tags_find_asset(tags, "acme")->kind, GB_ASSET_ENTERPRISE);
+    assert_int_equal(gb_tags_find_asset(tags, "acme/plant1/a/l/acme")->kind, GB_ASSET_MACHINE);
+    gb_tags_free(tags);
+    gb_plant_free(p);
+    gb_diag_clear(&d);
 }
 
 static void test_alias_bomb_is_refused(void **state)
@@ -313,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_yaml_syntax),        cmocka_unit_test(test_empty_and_wrong_shapes),
         cmocka_unit_test(test_minimal_valid),      cmocka_unit_test(test_rules_and_references),
         cmocka_unit_test(test_calendar),           cmocka_unit_test(test_alias_bomb_is_refused),
+        cmocka_unit_test(test_machine_named_like_site),
         cmocka_unit_test(test_durations_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
