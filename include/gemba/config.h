@@ -21,7 +21,7 @@ typedef struct gb_cnode {
     char *str;     /* scalar text (owned); NULL for maps and sequences */
     bool plain;    /* scalar written without quotes (so `null` differs from "null") */
     size_t n;      /* map pairs or sequence items */
-    struct gb_cnode **keys;  /* map keys (scalars), owned */
+    struct gb_cnode **keys;  /* map keys, owned; always scalars (str is never NULL) */
     struct gb_cnode **items; /* map values or sequence items, owned */
 } gb_cnode_t;
 

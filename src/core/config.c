@@ -90,8 +90,12 @@ static gb_cnode_t *convert(conv_t *cv, int index, int depth)
                 break;
             }
             if (k->kind != GB_CNODE_SCALAR) {
+                /* reported and left out, so every key in the tree is text */
                 gb_diag_add(cv->diag, k->line, k->col, "a key must be plain text, not %s",
                             gb_cnode_kind_name(k));
+                gb_cnode_free(k);
+                gb_cnode_free(v);
+                continue;
             } else {
                 for (size_t j = 0; j < n->n; j++) {
                     if (strcmp(n->keys[j]->str, k->str) == 0) {

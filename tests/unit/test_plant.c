@@ -187,6 +187,11 @@ static void test_yaml_syntax(void **state)
            "mapping (from line 1)\n");
     expect("site:\n  name: a\n   bad: b\n",
            "p.yaml:3:7: YAML syntax: mapping values are not allowed in this context\n");
+    /* a key that is not text, then text keys (found by the fuzzer: crashed the duplicate check) */
+    expect(HEAD "areas: []\nversion: {[a]: 1, b: 2, b: 3}\n",
+           "p.yaml:4:10: expected a whole number, got a mapping (key: value)\n"
+           "p.yaml:4:11: a key must be plain text, not a list\n"
+           "p.yaml:4:25: duplicate key 'b' (first given at line 4)\n");
     expect(HEAD "areas: []\n---\nb: 2\n",
            "p.yaml:4:1: a plant file holds one YAML document; found a second one here\n");
 }
