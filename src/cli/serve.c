@@ -161,6 +161,9 @@ int gb_cmd_serve(int argc, char **argv)
             GB_VERSION, plant->site, plant->nmachines, gb_tags_count(tags), nadapters,
             demo ? ", demo" : "", data);
     gb_info("serve", "listening on %s", url);
+    if (strncmp(url, "http://127.", 11) && strncmp(url, "http://[::1]", 12))
+        gb_warn("serve", "%s is reachable from other hosts; the API has no login yet, so put it "
+                "behind a firewall or listen on 127.0.0.1", url);
     if (ready && write_ready_file(ready, url) != 0) goto out;
 
     /* 5. wait for a signal; sync the store on its interval meanwhile */

@@ -274,6 +274,16 @@ int gb_cfg_name(const gb_cnode_t *m, const char *key, bool required, const char 
     return 0;
 }
 
+/* Reports that N is not EXPECTED, quoting a scalar or naming the kind of anything else. */
+static int wrong_value(const gb_cnode_t *n, const char *expected, gb_diag_t *d)
+{
+    if (n->kind == GB_CNODE_SCALAR)
+        gb_diag_add(d, n->line, n->col, "expected %s, got '%s'", expected, n->str);
+    else
+        gb_diag_add(d, n->line, n->col, "expected %s, got %s", expected, gb_cnode_kind_name(n));
+    return GB_EINVAL;
+}
+
 int gb_cfg_scalar_double(const gb_cnode_t *n, double *out, gb_diag_t *d)
 {
     if (n->kind == GB_CNODE_SCALAR && *n->str) {
@@ -285,11 +295,7 @@ int gb_cfg_scalar_double(const gb_cnode_t *n, double *out, gb_diag_t *d)
             return 0;
         }
     }
-    gb_diag_add(d, n->line, n->col, "expected a number, got %s%s%s",
-                n->kind == GB_CNODE_SCALAR ? "'" : "",
-                n->kind == GB_CNODE_SCALAR ? n->str : gb_cnode_kind_name(n),
-                n->kind == GB_CNODE_SCALAR ? "'" : "");
-    return GB_EINVAL;
+    return wrong_value(n, "a number", d);
 }
 
 int gb_cfg_scalar_int(const gb_cnode_t *n, int64_t *out, gb_diag_t *d)
@@ -303,11 +309,7 @@ int gb_cfg_scalar_int(const gb_cnode_t *n, int64_t *out, gb_diag_t *d)
             return 0;
         }
     }
-    gb_diag_add(d, n->line, n->col, "expected a whole number, got %s%s%s",
-                n->kind == GB_CNODE_SCALAR ? "'" : "",
-                n->kind == GB_CNODE_SCALAR ? n->str : gb_cnode_kind_name(n),
-                n->kind == GB_CNODE_SCALAR ? "'" : "");
-    return GB_EINVAL;
+    return wrong_value(n, "a whole number", d);
 }
 
 int gb_cfg_scalar_bool(const gb_cnode_t *n, bool *out, gb_diag_t *d)
@@ -319,11 +321,7 @@ int gb_cfg_scalar_bool(const gb_cnode_t *n, bool *out, gb_diag_t *d)
             if (!strcmp(n->str, f[i])) return *out = false, 0;
         }
     }
-    gb_diag_add(d, n->line, n->col, "expected true or false, got %s%s%s",
-                n->kind == GB_CNODE_SCALAR ? "'" : "",
-                n->kind == GB_CNODE_SCALAR ? n->str : gb_cnode_kind_name(n),
-                n->kind == GB_CNODE_SCALAR ? "'" : "");
-    return GB_EINVAL;
+    return wrong_value(n, "true or false", d);
 }
 
 int gb_cfg_double(const gb_cnode_t *m, const char *key, bool required, const char *what,

@@ -51,6 +51,13 @@ static const signal_def_t signals[SIG_COUNT_] = {
 
 static const char *const demo_keys[] = {"seed", "speed", "interval", NULL};
 
+/* Chosen so that an eight-machine plant shows a failure, a changeover or a starved machine
+ * about every minute at wall-clock speed: lively enough to watch, still plausible. */
+#define MTBF_S 1200.0     /* mean operating time between failures */
+#define MTTR_S 150.0      /* mean repair time, plus 30 s to respond */
+#define PARTS_PER_LOT 30  /* a changeover (setup) after this many parts */
+#define P_STARVED 0.05    /* chance, after each part, of waiting for material */
+
 typedef struct machine {
     const gb_machine_t *cfg;
     uint32_t tag[SIG_COUNT_]; /* GB_NONE when the plant file does not bind the signal */
@@ -182,7 +189,7 @@ static int demo_create(const gb_adapter_env_t *env, void **state)
             m->cycle = b->machine->ideal_cycle_ns ? (double)b->machine->ideal_cycle_ns / 1e9 : 30;
             m->state = M_RUNNING;
             m->cycle_left = m->cycle * (0.2 + urand(d));
-            m->ttf = m->ttf0 = expo(d, 2700);
+            m->ttf = m->ttf0 = expo(d, MTBF_S);
             m->temp = 35 + 5 * urand(d);
             m->program = 1000 + (int)(urand(d) * 8) * 10;
             m->parts_since_setup = (int)(urand(d) * 30);
@@ -241,7 +248,7 @@ static void step(demo_t *d, machine_t *m, double dt, gb_time_t t, gb_batch_t *b)
                 m->state = M_DOWN;
                 m->alarm = alarms[(int)(urand(d) * 5) % 5];
                 m->estop = urand(d) < 0.1;
-                m->state_left = expo(d, 240) + 30;
+                m->state_left = expo(d, MTTR_S) + 30;
                 changed = true;
             } else if (m->cycle_left <= 0) {
                 m->parts++;
@@ -252,12 +259,12 @@ static void step(demo_t *d, machine_t *m, double dt, gb_time_t t, gb_batch_t *b)
                 emit_i64(b, m, SIG_GOOD_COUNT, t, m->good);
                 emit_i64(b, m, SIG_SCRAP_COUNT, t, m->scrap);
                 m->cycle_left = m->cycle * (1 + fabs(0.06 * gauss(d)));
-                if (++m->parts_since_setup >= 40) {
+                if (++m->parts_since_setup >= PARTS_PER_LOT) {
                     m->state = M_SETUP;
                     m->state_left = expo(d, 300) + 60;
                     m->parts_since_setup = 0;
                     changed = true;
-                } else if (urand(d) < 0.03) {
+                } else if (urand(d) < P_STARVED) {
                     m->state = M_IDLE; /* starved: waiting for material */
                     m->state_left = expo(d, 90);
                     changed = true;
@@ -269,7 +276,7 @@ static void step(demo_t *d, machine_t *m, double dt, gb_time_t t, gb_batch_t *b)
             dt -= run;
             if (m->state_left <= 0) {
                 if (m->state == M_DOWN) {
-                    m->ttf = m->ttf0 = expo(d, 2700);
+                    m->ttf = m->ttf0 = expo(d, MTBF_S);
                     m->alarm = NULL;
                     m->estop = false;
                     m->temp -= 5;
