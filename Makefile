@@ -18,7 +18,7 @@ deps-test:
 
 release: deps
 	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build build/release -j $(JOBS)
+	@cmake --build build/release -j $(JOBS) -- --no-print-directory
 
 build: release
 

@@ -55,6 +55,10 @@ points=$("$GEMBA" store stats --data "$T/data" --format json | jq .points)
 [ "$points" = "$accepted" ] || fail "store holds $points points, daemon accepted $accepted"
 "$GEMBA" store stats --data "$T/data" | grep -q "^points: *$accepted\$" || fail "text stats"
 
+# every log line is logfmt: time, level, module, quoted message
+bad=$(grep -cvE '^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z level=(error|warn|info|debug) module=[a-z]+ msg=".*"$' "$T/stderr" || true)
+[ "$bad" = 0 ] || fail "$bad log lines are not logfmt: $(grep -vE '^ts=' "$T/stderr" | head -3)"
+
 # a restart on the same data directory appends to it
 gb_start --demo
 sleep 0.5

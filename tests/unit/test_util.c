@@ -1,0 +1,115 @@
+/* util: the string map, edit distance and suggestions, names, log-once, diagnostics order. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gemba/diag.h"
+#include "gemba/log.h"
+#include "util/map.h"
+#include "util/str.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_map(void **state)
+{
+    (void)state;
+    gb_map_t m;
+    gb_map_init(&m);
+    char key[32];
+    for (uint32_t i = 0; i < 10000; i++) {
+        snprintf(key, sizeof key, "machine%u/tag", i);
+        assert_true(gb_map_put(&m, key, i * 3));
+    }
+    assert_false(gb_map_put(&m, "machine42/tag", 1));
+    uint32_t v;
+    for (uint32_t i = 0; i < 10000; i += 7) {
+        snprintf(key, sizeof key, "machine%u/tag", i);
+        assert_true(gb_map_get(&m, key, &v));
+        assert_int_equal(v, i * 3);
+    }
+    assert_false(gb_map_get(&m, "machine10000/tag", &v));
+    assert_int_equal(m.n, 10000);
+    gb_map_clear(&m);
+    assert_false(gb_map_get(&m, "x", &v));
+}
+
+static void test_suggestions(void **state)
+{
+    (void)state;
+    assert_int_equal(gb_edit_distance("tags", "tags"), 0);
+    assert_int_equal(gb_edit_distance("tgas", "tags"), 1); /* transposition */
+    assert_int_equal(gb_edit_distance("kitten", "sitting"), 3);
+    assert_int_equal(gb_edit_distance("", "abc"), 3);
+    static const char *const keys[] = {"name", "tags", "adapter", "ideal_cycle_time", NULL};
+    assert_string_equal(gb_did_you_mean("tgas", keys), "tags");
+    assert_string_equal(gb_did_you_mean("adaptor", keys), "adapter");
+    assert_string_equal(gb_did_you_mean("ideal_cycletime", keys), "ideal_cycle_time");
+    assert_null(gb_did_you_mean("speed", keys));
+    assert_null(gb_did_you_mean("x", keys));
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_true(gb_name_valid("cnc07"));
+    assert_true(gb_name_valid("Line_2.a-b"));
+    assert_false(gb_name_valid(""));
+    assert_false(gb_name_valid("-x"));
+    assert_false(gb_name_valid(".x"));
+    assert_false(gb_name_valid("a b"));
+    assert_false(gb_name_valid("a/b"));
+    assert_false(gb_name_valid("0123456789012345678901234567890123456789012345678901234567890123456789"));
+    char buf[4];
+    gb_strlcpy(buf, "abcdef", sizeof buf);
+    assert_string_equal(buf, "abc");
+}
+
+static void test_log_once_and_levels(void **state)
+{
+    (void)state;
+    gb_log_level_t lv;
+    assert_int_equal(gb_log_level_parse("debug", &lv), 0);
+    assert_int_equal(lv, GB_LOG_DEBUG);
+    assert_int_equal(gb_log_level_parse("warning", &lv), 0);
+    assert_int_equal(lv, GB_LOG_WARN);
+    assert_int_not_equal(gb_log_level_parse("loud", &lv), 0);
+    bool key = false;
+    assert_true(gb_log_once(&key, GB_LOG_INFO, "test", "first"));
+    assert_false(gb_log_once(&key, GB_LOG_INFO, "test", "second"));
+    key = false;
+    assert_true(gb_log_once(&key, GB_LOG_INFO, "test", "after reset"));
+}
+
+static void test_diag_sorted(void **state)
+{
+    (void)state;
+    gb_diag_t d;
+    gb_diag_init(&d, "f.yaml");
+    gb_diag_add(&d, 9, 1, "c");
+    gb_diag_add(&d, 2, 5, "b");
+    gb_diag_add(&d, 2, 3, "a");
+    gb_diag_add(&d, 0, 0, "whole file");
+    gb_diag_add(NULL, 1, 1, "ignored");
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    gb_diag_print(&d, f);
+    fclose(f);
+    assert_string_equal(out, "f.yaml: whole file\nf.yaml:2:3: a\nf.yaml:2:5: b\nf.yaml:9:1: c\n");
+    free(out);
+    gb_diag_clear(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_map),   cmocka_unit_test(test_suggestions),
+        cmocka_unit_test(test_names), cmocka_unit_test(test_log_once_and_levels),
+        cmocka_unit_test(test_diag_sorted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
