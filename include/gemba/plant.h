@@ -86,6 +86,9 @@ typedef struct gb_machine {
     gb_cycle_time_t *cycle_times;
     size_t ncycle_times;
     char *count_total, *count_good, *count_scrap; /* tag names, or NULL */
+    int64_t counter_max;        /* a counter wraps to 0 after this value; 0 = a drop is a reset */
+    char *cycle_times_by;       /* tag whose value picks the cycle_times entry, or NULL */
+    int64_t micro_stop_ns;      /* stops shorter than this are speed loss (plant default if 0) */
     int64_t disconnected_after_ns;
     int pos_line, pos_col;
 } gb_machine_t;
@@ -130,6 +133,7 @@ typedef struct gb_plant {
     char *file;
     char *enterprise; /* NULL when not given */
     char *site, *site_description, *timezone;
+    int64_t micro_stop_ns;       /* oee.micro_stop: default 2 min */
     gb_adapter_cfg_t *adapters;  size_t nadapters;
     gb_ruleset_t *rulesets;      size_t nrulesets;
     gb_area_t *areas;            size_t nareas;

@@ -753,7 +753,8 @@ static void load_tag(ld_t *L, gb_machine_t *m, const gb_cnode_t *n, uint32_t dfl
 static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
 {
     static const char *const keys[] = {"name", "description", "kind", "adapter", "tags",
-                                       "state_rules", "ideal_cycle_time", "cycle_times", "counts",
+                                       "state_rules", "ideal_cycle_time", "cycle_times",
+                                       "cycle_times_by", "counts", "micro_stop",
                                        "disconnected_after", NULL};
     if (n->kind != GB_CNODE_MAP) {
         gb_diag_add(L->d, n->line, n->col, "a machine is a mapping with at least 'name' and 'tags'");
@@ -814,10 +815,21 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
             c->ns = d;
         }
     }
+    if (gb_cfg_duration(n, "micro_stop", false, "machine", &ns, L->d) == 0) m.micro_stop_ns = ns;
+    if (gb_cfg_str(n, "cycle_times_by", false, "machine", &s, L->d) == 0) {
+        const gb_plant_tag_t *t = machine_tag(&m, s);
+        const gb_cnode_t *vn = gb_cnode_get(n, "cycle_times_by");
+        if (!t)
+            gb_diag_add(L->d, vn->line, vn->col,
+                        "cycle_times_by names tag '%s', which machine '%s' does not have", s, m.name);
+        else
+            m.cycle_times_by = gb_xstrdup(s);
+    }
     const gb_cnode_t *cn;
     if (gb_cfg_node(n, "counts", false, "machine", GB_CNODE_MAP, &cn, L->d) == 0) {
-        static const char *const ckeys[] = {"total", "good", "scrap", NULL};
+        static const char *const ckeys[] = {"total", "good", "scrap", "counter_max", NULL};
         gb_cfg_check_keys(cn, "counts", ckeys, L->d);
+        gb_cfg_int(cn, "counter_max", false, "counts", 1, INT64_MAX, &m.counter_max, L->d);
         char **dst[] = {&m.count_total, &m.count_good, &m.count_scrap};
         for (int j = 0; j < 3; j++) {
             if (gb_cfg_str(cn, ckeys[j], false, "counts", &s, L->d) != 0) continue;
@@ -960,7 +972,7 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
         goto out;
     }
     static const char *const top[] = {"version", "enterprise", "site", "adapters", "state_rules",
-                                      "calendar", "reasons", "scrap_reasons", "areas", NULL};
+                                      "calendar", "reasons", "scrap_reasons", "oee", "areas", NULL};
     gb_cfg_check_keys(root, "the plant file", top, diag);
     int64_t version;
     if (gb_cfg_int(root, "version", false, "plant", INT64_MIN, INT64_MAX, &version, diag) == 0 &&
@@ -990,6 +1002,13 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
             else
                 L.p->timezone = gb_xstrdup(s);
         }
+    }
+    L.p->micro_stop_ns = 120 * GB_NS_PER_S;
+    const gb_cnode_t *oee;
+    if (gb_cfg_node(root, "oee", false, "plant", GB_CNODE_MAP, &oee, diag) == 0) {
+        static const char *const okeys[] = {"micro_stop", NULL};
+        gb_cfg_check_keys(oee, "oee", okeys, diag);
+        gb_cfg_duration(oee, "micro_stop", false, "oee", &L.p->micro_stop_ns, diag);
     }
     load_adapters(&L, root);
     load_reasons(&L, root);
@@ -1093,6 +1112,7 @@ void gb_plant_free(gb_plant_t *p)
         free(m->count_total);
         free(m->count_good);
         free(m->count_scrap);
+        free(m->cycle_times_by);
     }
     free(p->machines);
     for (size_t i = 0; i < p->nshifts; i++) {

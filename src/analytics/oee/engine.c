@@ -1,0 +1,511 @@
+/*
+ * The per-machine engine. Rules are compiled once (literals parsed to the tag's type, tags to
+ * indices), so evaluating them on every sample is a few comparisons. The timeline is kept as
+ * closed segments plus the open current state; stops and KPIs are derived from it on demand, so
+ * a reason set or a scrap entry never rewrites history, and live and offline use one code path.
+ */
+#include "gemba/oee.h"
+#include "gemba/error.h"
+#include "util/str.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STR_MAX 128 /* longest string value compared by rules; longer values compare by prefix */
+
+typedef struct cval {
+    bool has;
+    gb_vtype_t type;
+    double f64;
+    int64_t i64;
+    bool b;
+    char str[STR_MAX];
+    size_t len;
+} cval_t;
+
+typedef struct ccond {
+    gb_cond_kind_t kind;
+    gb_op_t op;
+    int32_t tag;        /* machine tag index */
+    size_t nvals;
+    double *f64;        /* literals, for number tags */
+    int *b;             /* for bool tags */
+    char **str;         /* for string tags */
+    struct ccond *sub;
+    size_t nsub;
+} ccond_t;
+
+struct gb_mengine {
+    const gb_plant_t *p;
+    const gb_machine_t *m;
+    const gb_ruleset_t *rs;
+    ccond_t *rules;      /* compiled, one per rule */
+    int32_t *rule_reason; /* reason index per rule, -1 none */
+    cval_t *vals;        /* current value per tag */
+    int total_tag, good_tag, scrap_tag, key_tag;
+    int64_t last_count[3];
+    bool has_count[3];
+    gb_time_t last_t, last_data;
+    bool any_data;
+    uint8_t cur_state;
+    int32_t cur_rule;
+    gb_time_t cur_since;
+    gb_seg_t *segs;
+    size_t nsegs, cap_segs;
+    gb_seg_t *view; /* segs plus the open tail, for gb_mengine_timeline */
+    size_t cap_view;
+    gb_part_t *parts;
+    size_t nparts, cap_parts;
+    gb_scrap_entry_t *scraps;
+    size_t nscraps;
+    gb_reason_set_t *reasons;
+    size_t nreasons;
+    gb_stop_t *stops;
+    size_t cap_stops;
+    int64_t micro_ns, disc_ns;
+};
+
+/* ---- rules -------------------------------------------------------------------------------- */
+
+static int tag_index(const gb_machine_t *m, const char *name)
+{
+    for (size_t i = 0; i < m->ntags; i++)
+        if (!strcmp(m->tags[i].name, name)) return (int)i;
+    return -1;
+}
+
+static void compile(const gb_machine_t *m, const gb_cond_t *c, ccond_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = c->kind;
+    out->op = c->op;
+    if (c->nsub) {
+        out->sub = gb_xcalloc(c->nsub, sizeof *out->sub);
+        out->nsub = c->nsub;
+        for (size_t i = 0; i < c->nsub; i++) compile(m, &c->sub[i], &out->sub[i]);
+    }
+    if (c->kind != GB_COND_CMP) return;
+    out->tag = tag_index(m, c->tag); /* the loader checked it exists */
+    out->nvals = c->nvalues;
+    gb_vtype_t t = m->tags[out->tag].type;
+    if (t == GB_VT_STR) {
+        out->str = gb_xcalloc(c->nvalues, sizeof *out->str);
+        for (size_t i = 0; i < c->nvalues; i++) out->str[i] = gb_xstrdup(c->values[i]);
+    } else if (t == GB_VT_BOOL) {
+        out->b = gb_xcalloc(c->nvalues, sizeof *out->b);
+        for (size_t i = 0; i < c->nvalues; i++) out->b[i] = !strcmp(c->values[i], "true");
+    } else {
+        out->f64 = gb_xcalloc(c->nvalues, sizeof *out->f64);
+        for (size_t i = 0; i < c->nvalues; i++) out->f64[i] = strtod(c->values[i], NULL);
+    }
+}
+
+static void ccond_clear(ccond_t *c)
+{
+    for (size_t i = 0; i < c->nsub; i++) ccond_clear(&c->sub[i]);
+    free(c->sub);
+    free(c->f64);
+    free(c->b);
+    for (size_t i = 0; c->str && i < c->nvals; i++) free(c->str[i]);
+    free(c->str);
+}
+
+/* -1, 0, 1 comparing the tag's current value with literal I. */
+static int cmp_lit(const ccond_t *c, const cval_t *v, size_t i)
+{
+    switch (v->type) {
+    case GB_VT_STR: {
+        int r = strcmp(v->str, c->str[i]);
+        return r < 0 ? -1 : r > 0;
+    }
+    case GB_VT_BOOL: return (int)v->b - c->b[i];
+    case GB_VT_I64: {
+        double x = (double)v->i64;
+        return x < c->f64[i] ? -1 : x > c->f64[i];
+    }
+    default: return v->f64 < c->f64[i] ? -1 : v->f64 > c->f64[i];
+    }
+}
+
+static bool eval(const ccond_t *c, const cval_t *vals)
+{
+    switch (c->kind) {
+    case GB_COND_ALWAYS: return true;
+    case GB_COND_ALL:
+        for (size_t i = 0; i < c->nsub; i++)
+            if (!eval(&c->sub[i], vals)) return false;
+        return true;
+    case GB_COND_ANY:
+        for (size_t i = 0; i < c->nsub; i++)
+            if (eval(&c->sub[i], vals)) return true;
+        return false;
+    case GB_COND_NOT: return !eval(&c->sub[0], vals);
+    case GB_COND_CMP: break;
+    }
+    const cval_t *v = &vals[c->tag];
+    if (!v->has) return false; /* a tag never seen matches nothing */
+    if (c->op == GB_OP_IN) {
+        for (size_t i = 0; i < c->nvals; i++)
+            if (cmp_lit(c, v, i) == 0) return true;
+        return false;
+    }
+    int r = cmp_lit(c, v, 0);
+    switch (c->op) {
+    case GB_OP_EQ: return r == 0;
+    case GB_OP_NE: return r != 0;
+    case GB_OP_LT: return r < 0;
+    case GB_OP_LE: return r <= 0;
+    case GB_OP_GT: return r > 0;
+    case GB_OP_GE: return r >= 0;
+    default: return false;
+    }
+}
+
+static int32_t reason_index(const gb_plant_t *p, const char *path)
+{
+    for (size_t i = 0; i < p->nreasons; i++)
+        if (!strcmp(p->reasons[i].path, path)) return (int32_t)i;
+    return -1;
+}
+
+/* ---- life ---------------------------------------------------------------------------------- */
+
+gb_mengine_t *gb_mengine_new(const gb_plant_t *p, const gb_machine_t *m, gb_time_t start)
+{
+    gb_mengine_t *e = gb_xcalloc(1, sizeof *e);
+    e->p = p;
+    e->m = m;
+    e->rs = m->ruleset != GB_NONE ? &p->rulesets[m->ruleset] : NULL;
+    if (e->rs) {
+        e->rules = gb_xcalloc(e->rs->n, sizeof *e->rules);
+        e->rule_reason = gb_xcalloc(e->rs->n, sizeof *e->rule_reason);
+        for (size_t i = 0; i < e->rs->n; i++) {
+            compile(m, &e->rs->rules[i].when, &e->rules[i]);
+            e->rule_reason[i] = e->rs->rules[i].reason ? reason_index(p, e->rs->rules[i].reason) : -1;
+        }
+    }
+    e->vals = gb_xcalloc(m->ntags ? m->ntags : 1, sizeof *e->vals);
+    e->total_tag = m->count_total ? tag_index(m, m->count_total) : -1;
+    e->good_tag = m->count_good ? tag_index(m, m->count_good) : -1;
+    e->scrap_tag = m->count_scrap ? tag_index(m, m->count_scrap) : -1;
+    e->key_tag = m->cycle_times_by ? tag_index(m, m->cycle_times_by) : -1;
+    e->micro_ns = m->micro_stop_ns ? m->micro_stop_ns : p->micro_stop_ns;
+    e->disc_ns = m->disconnected_after_ns;
+    e->cur_state = GB_STATE_DISCONNECTED;
+    e->cur_rule = GB_RULE_NODATA;
+    e->cur_since = start;
+    e->last_t = start;
+    return e;
+}
+
+void gb_mengine_free(gb_mengine_t *e)
+{
+    if (!e) return;
+    for (size_t i = 0; e->rs && i < e->rs->n; i++) ccond_clear(&e->rules[i]);
+    free(e->rules);
+    free(e->rule_reason);
+    free(e->vals);
+    free(e->segs);
+    free(e->view);
+    free(e->parts);
+    free(e->scraps);
+    free(e->reasons);
+    free(e->stops);
+    free(e);
+}
+
+const gb_machine_t *gb_mengine_machine(const gb_mengine_t *e)
+{
+    return e->m;
+}
+
+/* ---- feeding ------------------------------------------------------------------------------- */
+
+static void set_state(gb_mengine_t *e, gb_time_t t, uint8_t state, int32_t rule)
+{
+    if (state == e->cur_state && rule == e->cur_rule) return;
+    if (t > e->cur_since) {
+        if (e->nsegs == e->cap_segs) {
+            e->cap_segs = e->cap_segs ? e->cap_segs * 2 : 64;
+            e->segs = gb_xrealloc(e->segs, e->cap_segs * sizeof *e->segs);
+        }
+        e->segs[e->nsegs++] = (gb_seg_t){e->cur_since, t, e->cur_state, e->cur_rule};
+    }
+    e->cur_state = state;
+    e->cur_rule = rule;
+    if (t > e->cur_since) e->cur_since = t;
+}
+
+static void evaluate(gb_mengine_t *e, gb_time_t t)
+{
+    if (!e->rs) {
+        set_state(e, t, GB_STATE_RUNNING, GB_RULE_NORULES);
+        return;
+    }
+    for (size_t i = 0; i < e->rs->n; i++) {
+        if (eval(&e->rules[i], e->vals)) {
+            set_state(e, t, (uint8_t)e->rs->rules[i].state, (int32_t)i);
+            return;
+        }
+    }
+    set_state(e, t, GB_STATE_IDLE, GB_RULE_NOMATCH);
+}
+
+static int64_t ideal_now(const gb_mengine_t *e)
+{
+    if (e->key_tag >= 0 && e->vals[e->key_tag].has) {
+        const cval_t *k = &e->vals[e->key_tag];
+        char buf[64];
+        const char *key = k->str;
+        if (k->type == GB_VT_I64) {
+            snprintf(buf, sizeof buf, "%lld", (long long)k->i64);
+            key = buf;
+        }
+        for (size_t i = 0; i < e->m->ncycle_times; i++)
+            if (!strcmp(e->m->cycle_times[i].key, key)) return e->m->cycle_times[i].ns;
+    }
+    return e->m->ideal_cycle_ns;
+}
+
+/* A counter's increase since its last value: resets restart from 0, roll-over wraps. */
+static int64_t counter_delta(gb_mengine_t *e, int which, int64_t v)
+{
+    if (!e->has_count[which]) {
+        e->has_count[which] = true;
+        e->last_count[which] = v;
+        return 0; /* the first value is the baseline */
+    }
+    int64_t old = e->last_count[which], d;
+    if (v >= old)
+        d = v - old;
+    else if (e->m->counter_max && old > e->m->counter_max / 2 && v <= e->m->counter_max / 2)
+        d = e->m->counter_max - old + 1 + v; /* wrapped past counter_max to 0 */
+    else
+        d = v; /* reset to 0, then counted up to v */
+    e->last_count[which] = v;
+    return d;
+}
+
+static void add_part(gb_mengine_t *e, gb_time_t t, int which, int64_t d)
+{
+    if (d <= 0) return;
+    if (e->nparts == e->cap_parts) {
+        e->cap_parts = e->cap_parts ? e->cap_parts * 2 : 64;
+        e->parts = gb_xrealloc(e->parts, e->cap_parts * sizeof *e->parts);
+    }
+    gb_part_t *p = &e->parts[e->nparts++];
+    *p = (gb_part_t){t, 0, 0, 0, ideal_now(e)};
+    if (which == 0) p->total = d;
+    else if (which == 1) p->good = d;
+    else p->scrap = d;
+}
+
+int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t *v)
+{
+    if (tag >= e->m->ntags) return GB_EINVAL;
+    if (t < e->last_t) return GB_ERANGE;
+    const gb_plant_tag_t *pt = &e->m->tags[tag];
+    cval_t *c = &e->vals[tag];
+    cval_t nv = {.has = true, .type = pt->type};
+    switch (pt->type) {
+    case GB_VT_F64:
+        if (v->type == GB_VT_F64) nv.f64 = v->f64;
+        else if (v->type == GB_VT_I64) nv.f64 = (double)v->i64;
+        else return GB_EINVAL;
+        break;
+    case GB_VT_I64:
+        if (v->type != GB_VT_I64) return GB_EINVAL;
+        nv.i64 = v->i64;
+        break;
+    case GB_VT_BOOL:
+        if (v->type != GB_VT_BOOL) return GB_EINVAL;
+        nv.b = v->b;
+        break;
+    default:
+        if (v->type != GB_VT_STR) return GB_EINVAL;
+        nv.len = v->len < STR_MAX - 1 ? v->len : STR_MAX - 1;
+        memcpy(nv.str, v->str, nv.len);
+        nv.str[nv.len] = 0;
+    }
+    /* a silence longer than disconnected_after was a disconnection */
+    if (e->any_data && t - e->last_data > e->disc_ns)
+        set_state(e, e->last_data + e->disc_ns, GB_STATE_DISCONNECTED, GB_RULE_NODATA);
+    e->last_t = t;
+    e->last_data = t;
+    e->any_data = true;
+    *c = nv;
+    int which = (int)tag == e->total_tag ? 0 : (int)tag == e->good_tag ? 1
+              : (int)tag == e->scrap_tag ? 2 : -1;
+    if (which >= 0) {
+        int64_t raw = pt->type == GB_VT_I64 ? nv.i64 : (int64_t)llround(nv.f64);
+        add_part(e, t, which, counter_delta(e, which, raw));
+    }
+    evaluate(e, t);
+    return 0;
+}
+
+int gb_mengine_scrap(gb_mengine_t *e, gb_time_t t, int64_t n, const char *who)
+{
+    if (n <= 0) return GB_EINVAL;
+    e->scraps = gb_xrealloc(e->scraps, (e->nscraps + 1) * sizeof *e->scraps);
+    gb_scrap_entry_t *s = &e->scraps[e->nscraps++];
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->n = n;
+    gb_strlcpy(s->who, who ? who : "", sizeof s->who);
+    return 0;
+}
+
+int gb_mengine_reason(gb_mengine_t *e, gb_time_t t, const char *reason, const char *who,
+                      gb_time_t at)
+{
+    int32_t r = reason_index(e->p, reason);
+    if (r < 0) return GB_ENOENT;
+    e->reasons = gb_xrealloc(e->reasons, (e->nreasons + 1) * sizeof *e->reasons);
+    gb_reason_set_t *s = &e->reasons[e->nreasons++];
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->reason = r;
+    gb_strlcpy(s->who, who ? who : "", sizeof s->who);
+    s->at = at;
+    return 0;
+}
+
+/* ---- views --------------------------------------------------------------------------------- */
+
+size_t gb_mengine_timeline(gb_mengine_t *e, gb_time_t until, const gb_seg_t **out)
+{
+    size_t need = e->nsegs + 2;
+    if (need > e->cap_view) {
+        e->cap_view = need * 2;
+        e->view = gb_xrealloc(e->view, e->cap_view * sizeof *e->view);
+    }
+    memcpy(e->view, e->segs, e->nsegs * sizeof *e->segs);
+    size_t n = e->nsegs;
+    gb_time_t since = e->cur_since;
+    if (until > since) {
+        /* the open state, cut short by a silence that has already lasted too long */
+        gb_time_t cut = e->any_data && e->cur_state != GB_STATE_DISCONNECTED
+                            ? e->last_data + e->disc_ns : until;
+        if (cut < until && cut > since) {
+            e->view[n++] = (gb_seg_t){since, cut, e->cur_state, e->cur_rule};
+            e->view[n++] = (gb_seg_t){cut, until, GB_STATE_DISCONNECTED, GB_RULE_NODATA};
+        } else if (cut < until) {
+            e->view[n++] = (gb_seg_t){since, until, GB_STATE_DISCONNECTED, GB_RULE_NODATA};
+        } else {
+            e->view[n++] = (gb_seg_t){since, until, e->cur_state, e->cur_rule};
+        }
+    }
+    *out = e->view;
+    return n;
+}
+
+void gb_mengine_current(const gb_mengine_t *e, gb_time_t now, gb_state_t *state, int32_t *rule,
+                        gb_time_t *since)
+{
+    if (e->any_data && e->cur_state != GB_STATE_DISCONNECTED && now - e->last_data > e->disc_ns) {
+        *state = GB_STATE_DISCONNECTED;
+        *rule = GB_RULE_NODATA;
+        *since = e->last_data + e->disc_ns;
+        return;
+    }
+    *state = (gb_state_t)e->cur_state;
+    *rule = e->cur_rule;
+    *since = e->cur_since;
+}
+
+static bool is_stop(uint8_t s)
+{
+    return s == GB_STATE_IDLE || s == GB_STATE_DOWN || s == GB_STATE_DISCONNECTED;
+}
+
+size_t gb_mengine_stops(gb_mengine_t *e, gb_time_t until, const gb_stop_t **out)
+{
+    const gb_seg_t *seg;
+    size_t nseg = gb_mengine_timeline(e, until, &seg), n = 0;
+    for (size_t i = 0; i < nseg; i++) {
+        if (!is_stop(seg[i].state)) continue;
+        if (n && e->stops[n - 1].end == seg[i].start) {
+            gb_stop_t *s = &e->stops[n - 1];
+            s->end = seg[i].end;
+            if (s->reason < 0 && seg[i].rule >= 0 && e->rule_reason[seg[i].rule] >= 0) {
+                s->reason = e->rule_reason[seg[i].rule];
+                s->reason_auto = true;
+            }
+            continue;
+        }
+        if (n == e->cap_stops) {
+            e->cap_stops = e->cap_stops ? e->cap_stops * 2 : 32;
+            e->stops = gb_xrealloc(e->stops, e->cap_stops * sizeof *e->stops);
+        }
+        gb_stop_t *s = &e->stops[n++];
+        *s = (gb_stop_t){seg[i].start, seg[i].end, seg[i].state, seg[i].rule, false, -1, false, 0, NULL};
+        if (seg[i].rule >= 0 && e->rule_reason[seg[i].rule] >= 0) {
+            s->reason = e->rule_reason[seg[i].rule];
+            s->reason_auto = true;
+        }
+    }
+    for (size_t i = 0; i < n; i++) e->stops[i].micro = e->stops[i].end - e->stops[i].start < e->micro_ns;
+    /* people's classifications, in the order they were made: each lands on the stop containing
+     * its time, or on the last stop that ended before it */
+    for (size_t r = 0; r < e->nreasons; r++) {
+        const gb_reason_set_t *rs = &e->reasons[r];
+        gb_stop_t *hit = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (e->stops[i].start > rs->t) break;
+            hit = &e->stops[i]; /* starts at or before t: contains it or ended before it */
+        }
+        if (!hit) continue;
+        hit->reason = rs->reason;
+        hit->reason_auto = false;
+        hit->nchanges++;
+        hit->last_change = rs;
+    }
+    *out = e->stops;
+    return n;
+}
+
+size_t gb_mengine_parts(const gb_mengine_t *e, const gb_part_t **out)
+{
+    *out = e->parts;
+    return e->nparts;
+}
+
+size_t gb_mengine_scraps(const gb_mengine_t *e, const gb_scrap_entry_t **out)
+{
+    *out = e->scraps;
+    return e->nscraps;
+}
+
+size_t gb_mengine_reason_log(const gb_mengine_t *e, const gb_reason_set_t **out)
+{
+    *out = e->reasons;
+    return e->nreasons;
+}
+
+void gb_mengine_rule_name(const gb_mengine_t *e, int32_t rule, char *buf, size_t size)
+{
+    char d[32];
+    switch (rule) {
+    case GB_RULE_NODATA:
+        gb_duration_format(e->disc_ns, d, sizeof d);
+        snprintf(buf, size, "no data for %s", d);
+        return;
+    case GB_RULE_NOMATCH: snprintf(buf, size, "no rule matched"); return;
+    case GB_RULE_NORULES: snprintf(buf, size, "no state rules"); return;
+    }
+    if (!e->rs || rule < 0 || (size_t)rule >= e->rs->n) {
+        snprintf(buf, size, "?");
+    } else if (e->rs->rules[rule].name) {
+        snprintf(buf, size, "%s", e->rs->rules[rule].name);
+    } else {
+        snprintf(buf, size, "rule %d of %s", rule + 1, e->rs->name);
+    }
+}
+
+const gb_plant_t *gb_mengine_plant(const gb_mengine_t *e)
+{
+    return e->p;
+}

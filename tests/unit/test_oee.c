@@ -1,0 +1,369 @@
+/*
+ * The OEE engine against numbers worked out by hand from ISO 22400-2's definitions (docs/oee.md).
+ * Times in the comments are local (Europe/Berlin); the arithmetic is in minutes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "gemba/calendar.h"
+#include "gemba/error.h"
+#include "gemba/oee.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const PLANT =
+    "site: {name: s1, timezone: Europe/Berlin}\n"
+    "reasons:\n"
+    "  planned: [maintenance]\n"
+    "  unplanned: {tooling: [breakage]}\n"
+    "state_rules:\n"
+    "  default:\n"
+    "    - {name: manual mode, state: setup, when: {tag: mode, eq: MANUAL}}\n"
+    "    - {name: stopped, state: down, when: {tag: execution, eq: STOPPED}}\n"
+    "    - {name: cutting, state: running, when: {tag: execution, eq: ACTIVE}}\n"
+    "    - {state: idle, when: always}\n"
+    "calendar:\n"
+    "  shifts:\n"
+    "    - {name: day, days: [mon-fri], start: \"06:00\", end: \"14:00\",\n"
+    "       breaks: [{start: \"10:00\", duration: 15m}]}\n"
+    "    - {name: night, days: [sat], start: \"22:00\", end: \"06:00\"}\n"
+    "areas: [{name: a, lines: [{name: l, machines: [\n"
+    "  {name: m1, ideal_cycle_time: 60s, disconnected_after: 2h,\n"
+    "   counts: {total: part_count, scrap: scrap_count},\n"
+    "   tags: [{name: execution, type: string}, {name: mode, type: string},\n"
+    "          {name: part_count, type: int}, {name: scrap_count, type: int}]},\n"
+    "  {name: m2, ideal_cycle_time: 30s, disconnected_after: 10m,\n"
+    "   counts: {total: count, counter_max: 65535},\n"
+    "   tags: [{name: execution, type: string}, {name: mode, type: string},\n"
+    "          {name: count, type: int}]}\n"
+    "]}]}]\n";
+
+static gb_plant_t *plant;
+enum { EXEC, MODE, PARTS, SCRAP };
+
+static int setup(void **state)
+{
+    (void)state;
+    gb_diag_t d;
+    gb_diag_init(&d, "plant");
+    int rc = gb_plant_load_mem("plant", PLANT, strlen(PLANT), &plant, &d);
+    if (rc) gb_diag_print(&d, stderr);
+    gb_diag_clear(&d);
+    assert_int_equal(rc, 0);
+    assert_int_equal(gb_tz_set("Europe/Berlin"), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    gb_plant_free(plant);
+    return 0;
+}
+
+/* Local time on a date, e.g. at(20261123, "07:30"). */
+static gb_time_t at(int day, const char *hhmm)
+{
+    int min;
+    assert_int_equal(gb_clock_parse(hhmm, &min), 0);
+    return gb_tz_local_to_utc(day, min);
+}
+
+static void str(gb_mengine_t *e, gb_time_t t, uint32_t tag, const char *v)
+{
+    gb_value_t val = {.type = GB_VT_STR, .str = v, .len = strlen(v)};
+    assert_int_equal(gb_mengine_feed(e, t, tag, &val), 0);
+}
+
+static void num(gb_mengine_t *e, gb_time_t t, uint32_t tag, int64_t v)
+{
+    gb_value_t val = {.type = GB_VT_I64, .i64 = v};
+    assert_int_equal(gb_mengine_feed(e, t, tag, &val), 0);
+}
+
+#define MIN 60.0
+#define near(a, b) assert_float_equal((a), (b), 1e-9)
+
+/*
+ * Monday 2026-11-23, shift 06:00-14:00 (480 min), break 10:00-10:15.
+ *   06:00-07:00 running 60 | 07:00-07:30 down 30 (failure) | 07:30-08:00 running 30
+ *   08:00-08:01 idle 1 (micro-stop) | 08:01-09:00 running 59 | 09:00-09:20 setup 20
+ *   09:20-10:00 running 40 | 10:00-10:15 break 15 | 10:15-11:00 running 45
+ *   11:00-11:10 idle 10 (stop) | 11:10-12:00 running 50
+ *   12:00-12:20 down 20, classified unplanned then reclassified planned/maintenance
+ *   12:20-14:00 running 100
+ * APT = 384 running + 1 micro = 385; AUST 20; ADET 30; ADOT 10; PDOT 15 + 20 = 35 -> sums to 480.
+ * Parts: counter 100 -> 150 (07:00) -> 200 (09:00) -> reset to 0 (09:20) -> 100 (13:00): PQ 200.
+ * Scrap counter 5 -> 15 (+10), operator scrap 3: SQ 13, GQ 187. PRI 60 s.
+ */
+static gb_mengine_t *monday(void)
+{
+    int d = 20261123;
+    gb_mengine_t *e = gb_mengine_new(plant, &plant->machines[0], at(d, "00:00"));
+    str(e, at(d, "05:50"), EXEC, "READY");
+    str(e, at(d, "05:50"), MODE, "AUTOMATIC");
+    num(e, at(d, "05:50"), PARTS, 100);
+    num(e, at(d, "05:50"), SCRAP, 5);
+    str(e, at(d, "06:00"), EXEC, "ACTIVE");
+    str(e, at(d, "07:00"), EXEC, "STOPPED");
+    num(e, at(d, "07:00"), PARTS, 150);
+    str(e, at(d, "07:30"), EXEC, "ACTIVE");
+    str(e, at(d, "08:00"), EXEC, "READY");
+    str(e, at(d, "08:01"), EXEC, "ACTIVE");
+    str(e, at(d, "09:00"), MODE, "MANUAL");
+    num(e, at(d, "09:00"), PARTS, 200);
+    str(e, at(d, "09:20"), MODE, "AUTOMATIC");
+    num(e, at(d, "09:20"), PARTS, 0);
+    str(e, at(d, "11:00"), EXEC, "READY");
+    str(e, at(d, "11:10"), EXEC, "ACTIVE");
+    str(e, at(d, "12:00"), EXEC, "STOPPED");
+    assert_int_equal(gb_mengine_reason(e, at(d, "12:05"), "unplanned/tooling/breakage", "bob", 1), 0);
+    str(e, at(d, "12:20"), EXEC, "ACTIVE");
+    assert_int_equal(gb_mengine_reason(e, at(d, "12:30"), "planned/maintenance", "carol", 2), 0);
+    assert_int_equal(gb_mengine_scrap(e, at(d, "12:30"), 3, "dave"), 0);
+    num(e, at(d, "13:00"), PARTS, 100);
+    num(e, at(d, "13:00"), SCRAP, 15);
+    str(e, at(d, "14:00"), EXEC, "READY");
+    return e;
+}
+
+static void test_shift_by_hand(void **state)
+{
+    (void)state;
+    int d = 20261123;
+    gb_mengine_t *e = monday();
+    gb_time_t from = at(d, "00:00"), to = at(20261124, "00:00");
+    gb_plan_t plan;
+    gb_plan_build(plant, from, to, &plan);
+    gb_oee_t k = {.ideal_known = true};
+    gb_mengine_oee(e, &plan, from, to, NULL, &k);
+    gb_oee_finish(&k);
+    near(k.pot, 480 * MIN);
+    near(k.pdot, 35 * MIN);
+    near(k.pbt, 445 * MIN);
+    near(k.apt, 385 * MIN);
+    near(k.micro, 1 * MIN);
+    near(k.aust, 20 * MIN);
+    near(k.adet, 30 * MIN);
+    near(k.adet_down, 30 * MIN);
+    near(k.adot, 10 * MIN);
+    near(k.outside_run, 0);
+    assert_int_equal(k.pq, 200);
+    assert_int_equal(k.sq, 13);
+    assert_int_equal(k.gq, 187);
+    near(k.ideal, 200 * MIN);
+    near(k.availability, 385.0 / 445);
+    near(k.effectiveness, 200.0 / 385);
+    near(k.quality, 187.0 / 200);
+    near(k.oee, 187.0 / 445);
+    /* property: A x E x Q = GQ x PRI / PBT (one PRI) */
+    near(k.oee, 187 * MIN / k.pbt);
+    near(k.nee, 405.0 / 445 * 200.0 / 385 * 187.0 / 200);
+    near(k.setup_ratio, 20.0 / 405);
+    near(k.scrap_ratio, 13.0 / 200);
+    near(k.allocation, 435.0 / 445);
+    near(k.utilisation, 385.0 / 435);
+    near(k.technical, 385.0 / 415);
+    assert_int_equal(k.failures, 1);
+    assert_int_equal(k.stops, 2);
+    assert_int_equal(k.micro_stops, 1);
+    near(k.mtbf, 405 * MIN);
+    near(k.mttr, 30 * MIN);
+    /* the six big losses, and their identity: PBT = fully productive time + losses */
+    near(k.loss_breakdowns, 40 * MIN);
+    near(k.loss_setup, 20 * MIN);
+    near(k.loss_small_stops, 1 * MIN);
+    near(k.loss_reduced_speed, 184 * MIN);
+    near(k.loss_rejects, 13 * MIN);
+    near(187 * MIN + k.loss_breakdowns + k.loss_setup + k.loss_small_stops +
+             k.loss_reduced_speed + k.loss_rejects,
+         k.pbt);
+
+    /* the timeline says why: the 07:00 stop came from the rule "stopped" */
+    const gb_seg_t *seg;
+    size_t n = gb_mengine_timeline(e, to, &seg);
+    bool found = false;
+    for (size_t i = 0; i < n; i++) {
+        if (seg[i].start != at(d, "07:00")) continue;
+        found = true;
+        assert_int_equal(seg[i].state, GB_STATE_DOWN);
+        assert_int_equal(seg[i].end, at(d, "07:30"));
+        char name[64];
+        gb_mengine_rule_name(e, seg[i].rule, name, sizeof name);
+        assert_string_equal(name, "stopped");
+    }
+    assert_true(found);
+    /* the first segment: no data until 05:50 */
+    assert_int_equal(seg[0].state, GB_STATE_DISCONNECTED);
+    assert_int_equal(seg[0].rule, GB_RULE_NODATA);
+    assert_int_equal(seg[0].end, at(d, "05:50"));
+    /* after the last sample (14:00) the machine is disconnected from 16:00 */
+    assert_int_equal(seg[n - 1].state, GB_STATE_DISCONNECTED);
+    assert_int_equal(seg[n - 1].start, at(d, "16:00"));
+
+    /* the reclassified stop keeps its history */
+    const gb_stop_t *stops;
+    size_t ns = gb_mengine_stops(e, to, &stops);
+    const gb_stop_t *noon = NULL;
+    for (size_t i = 0; i < ns; i++)
+        if (stops[i].start == at(d, "12:00")) noon = &stops[i];
+    assert_non_null(noon);
+    assert_int_equal(noon->nchanges, 2);
+    assert_string_equal(noon->last_change->who, "carol");
+    assert_string_equal(plant->reasons[noon->reason].path, "planned/maintenance");
+    assert_false(noon->micro);
+    gb_plan_clear(&plan);
+    gb_mengine_free(e);
+}
+
+/* Per shift and per day give the same numbers as the whole window when only one shift ran. */
+static void test_filters(void **state)
+{
+    (void)state;
+    int d = 20261123;
+    gb_mengine_t *e = monday();
+    gb_time_t from = at(d, "00:00"), to = at(20261124, "00:00");
+    gb_plan_t plan;
+    gb_plan_build(plant, from, to, &plan);
+    assert_int_equal(plan.nshifts, 1);
+    gb_oee_t all = {.ideal_known = true}, one = {.ideal_known = true}, day = {.ideal_known = true},
+             other = {.ideal_known = true};
+    gb_mengine_oee(e, &plan, from, to, NULL, &all);
+    gb_oee_filter_t f1 = {.shift = &plan.shifts[0]};
+    gb_mengine_oee(e, &plan, from, to, &f1, &one);
+    gb_oee_filter_t f2 = {.day = d};
+    gb_mengine_oee(e, &plan, from, to, &f2, &day);
+    gb_oee_filter_t f3 = {.day = 20261124};
+    gb_mengine_oee(e, &plan, from, to, &f3, &other);
+    near(one.apt, all.apt);
+    near(day.pbt, all.pbt);
+    assert_int_equal(day.gq, all.gq);
+    near(other.pot, 0);
+    assert_int_equal(other.pq, 0);
+    /* roll-up of two identical machines: times and counts add, ratios stay */
+    gb_oee_t sum = {.ideal_known = true};
+    gb_mengine_oee(e, &plan, from, to, NULL, &sum);
+    gb_mengine_oee(e, &plan, from, to, NULL, &sum);
+    gb_oee_finish(&sum);
+    gb_oee_finish(&all);
+    near(sum.pbt, 2 * all.pbt);
+    assert_int_equal(sum.pq, 400);
+    near(sum.oee, all.oee);
+    gb_plan_clear(&plan);
+    gb_mengine_free(e);
+}
+
+/* The Saturday night shift, 22:00-06:00: 7 h when the clocks go forward (2026-03-29), 9 h when
+ * they go back (2026-10-25), 8 h otherwise. A machine running throughout has A = 1. */
+static void test_night_shift_across_dst(void **state)
+{
+    (void)state;
+    struct { int sat; double hours; } cases[] = {{20260328, 7}, {20261024, 9}, {20261107, 8}};
+    for (size_t c = 0; c < 3; c++) {
+        int sat = cases[c].sat, sun = gb_date_add_days(sat, 1);
+        gb_time_t from = at(sat, "12:00"), to = at(sun, "12:00");
+        gb_plan_t plan;
+        gb_plan_build(plant, from, to, &plan);
+        assert_int_equal(plan.nshifts, 1);
+        assert_int_equal(plan.shifts[0].start, at(sat, "22:00"));
+        assert_int_equal(plan.shifts[0].end, at(sun, "06:00"));
+        assert_int_equal(plan.shifts[0].day, sat);
+        near((double)(plan.shifts[0].end - plan.shifts[0].start) / 3.6e12, cases[c].hours);
+        gb_mengine_t *e = gb_mengine_new(plant, &plant->machines[0], from);
+        str(e, at(sat, "21:00"), EXEC, "ACTIVE");
+        num(e, at(sat, "21:00"), PARTS, 0);
+        for (int h = 22; h < 30; h++) { /* hourly counts keep the machine connected */
+            int day = h < 24 ? sat : sun;
+            char hhmm[6];
+            snprintf(hhmm, sizeof hhmm, "%02d:30", h % 24);
+            num(e, at(day, hhmm), PARTS, (h - 21) * 40);
+        }
+        gb_oee_t k = {.ideal_known = true};
+        gb_mengine_oee(e, &plan, from, to, NULL, &k);
+        gb_oee_finish(&k);
+        near(k.pot, cases[c].hours * 3600);
+        near(k.apt, cases[c].hours * 3600);
+        near(k.availability, 1.0);
+        gb_plan_clear(&plan);
+        gb_mengine_free(e);
+    }
+}
+
+/* Counters: a repeated value adds nothing, a drop is a reset, a wrap past counter_max is not. */
+static void test_counters(void **state)
+{
+    (void)state;
+    int d = 20261124;
+    gb_mengine_t *e = gb_mengine_new(plant, &plant->machines[1], at(d, "05:00"));
+    enum { E2, M2, C2 };
+    str(e, at(d, "05:55"), E2, "ACTIVE");
+    num(e, at(d, "06:00"), C2, 65500);  /* baseline */
+    num(e, at(d, "06:05"), C2, 65530);  /* +30 */
+    num(e, at(d, "06:06"), C2, 65530);  /* repeated: +0 */
+    num(e, at(d, "06:10"), C2, 4);      /* wrapped at 65535: +6 to 65535, +1 to 0, +4 = +10 */
+    num(e, at(d, "06:15"), C2, 24);     /* +20 */
+    num(e, at(d, "06:20"), C2, 24);     /* +0 */
+    num(e, at(d, "06:25"), C2, 50);     /* +26 */
+    gb_value_t late = {.type = GB_VT_I64, .i64 = 30};
+    assert_int_equal(gb_mengine_feed(e, at(d, "06:21"), C2, &late), GB_ERANGE);
+    gb_plan_t plan;
+    gb_plan_build(plant, at(d, "00:00"), at(d, "23:00"), &plan);
+    gb_oee_t k = {.ideal_known = true};
+    gb_mengine_oee(e, &plan, at(d, "00:00"), at(d, "06:30"), NULL, &k);
+    gb_oee_finish(&k);
+    assert_int_equal(k.pq, 86);
+    /* 30 s a part, 86 parts in the 30 minutes since 06:00 */
+    near(k.ideal, 86 * 30.0);
+    near(k.apt, 30 * MIN);
+    near(k.effectiveness, 86 * 30.0 / (30 * MIN));
+    gb_plan_clear(&plan);
+    gb_mengine_free(e);
+}
+
+/* A machine that goes quiet is disconnected from disconnected_after on, and that time is ADET. */
+static void test_disconnected(void **state)
+{
+    (void)state;
+    int d = 20261124;
+    gb_mengine_t *e = gb_mengine_new(plant, &plant->machines[1], at(d, "06:00"));
+    str(e, at(d, "06:00"), 0, "ACTIVE");
+    str(e, at(d, "07:00"), 0, "ACTIVE"); /* after 60 min of silence: disconnected 06:10-07:00 */
+    gb_plan_t plan;
+    gb_plan_build(plant, at(d, "00:00"), at(d, "23:00"), &plan);
+    gb_oee_t k = {.ideal_known = true};
+    gb_mengine_oee(e, &plan, at(d, "06:00"), at(d, "07:30"), NULL, &k);
+    gb_oee_finish(&k);
+    /* running 06:00-06:10 and 07:00-07:10; silent again from 07:00, so disconnected from 07:10 */
+    near(k.apt, 20 * MIN);
+    near(k.adet_disconnected, 50 * MIN + 20 * MIN);
+    assert_int_equal(k.failures, 0);
+    assert_int_equal(k.stops, 2);
+    gb_state_t st;
+    int32_t rule;
+    gb_time_t since;
+    gb_mengine_current(e, at(d, "07:05"), &st, &rule, &since);
+    assert_int_equal(st, GB_STATE_RUNNING);
+    gb_mengine_current(e, at(d, "07:20"), &st, &rule, &since);
+    assert_int_equal(st, GB_STATE_DISCONNECTED);
+    assert_int_equal(since, at(d, "07:10"));
+    gb_plan_clear(&plan);
+    gb_mengine_free(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shift_by_hand),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_night_shift_across_dst),
+        cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_disconnected),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
