@@ -33,6 +33,16 @@ void gb_duration_format(int64_t ns, char *buf, size_t size);
 /* Formats T as RFC 3339 UTC with milliseconds, "2026-11-22T10:00:00.123Z". BUF needs 32 bytes. */
 void gb_time_format_ms(gb_time_t t, char *buf, size_t size);
 
+/*
+ * Parses an RFC 3339 time, "2026-11-23T06:00:00Z" or "2026-11-23T07:00:00.5+01:00" (up to 9
+ * fraction digits; 'T', 't' or a space between date and time; 'Z', 'z' or an offset), from 1970
+ * to 2261 (int64 nanoseconds end in 2262). Returns 0 or GB_EINVAL.
+ */
+int gb_time_parse_rfc3339(const char *s, size_t len, gb_time_t *out);
+
+/* Formats T as RFC 3339 UTC with as many fraction digits as it needs (none, 3, 6 or 9). */
+void gb_time_format(gb_time_t t, char *buf, size_t size);
+
 /* Parses "HH:MM" (00:00 to 24:00) into minutes since midnight. Returns 0 or GB_EINVAL. */
 int gb_clock_parse(const char *s, int *out_minutes);
 

@@ -40,6 +40,25 @@ static const gb_command_t commands[] = {
      "valid file on stdout.\n"
      "Exit: 0 when every file is valid, 2 when any has problems or cannot be read.\n",
      gb_cmd_check_config},
+    {"oee", "compute OEE, states and downtime from a plant file and recorded signals",
+     "usage: gemba oee --plant FILE --events FILE [--from T] [--to T]\n"
+     "                 [--by machine|shift|day|reason] [--asset NAME] [--format json|csv]\n"
+     "\n"
+     "Runs the same engine as `gemba serve` over a recording, for audits and tests. The events\n"
+     "file is CSV with the header time,machine,signal,value: time in RFC 3339, machine as named\n"
+     "in the plant file, signal one of its tags, or `reason` (a reason path classifying the stop\n"
+     "at that time) or `scrap` (parts an operator scrapped). Lines may be in any order.\n"
+     "\n"
+     "  --from T, --to T   the window (RFC 3339); default: first to last event\n"
+     "  --by GROUP         rows per machine (default), shift instance, production day, or\n"
+     "                     downtime reason (a loss Pareto); a total row sums every machine\n"
+     "  --asset NAME       only machines under this machine, line, area or site (name or path)\n"
+     "  --format F         json (default) or csv\n"
+     "\n"
+     "KPIs follow ISO 22400-2 (docs/oee.md). Exit: 0 ok, 2 bad usage or a file with problems\n"
+     "(every problem is listed as FILE:LINE:COL: message; nothing is computed from a partly\n"
+     "readable file).\n",
+     gb_cmd_oee},
     {"store", "inspect the data directory (store stats)",
      "usage: gemba store stats [--data DIR] [--format text|json]\n"
      "\n"

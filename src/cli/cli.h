@@ -28,6 +28,7 @@ int gb_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 int gb_cmd_serve(int argc, char **argv);
 int gb_cmd_check_config(int argc, char **argv);
 int gb_cmd_store(int argc, char **argv);
+int gb_cmd_oee(int argc, char **argv);
 
 extern const char gb_demo_plant_yaml[];
 extern const size_t gb_demo_plant_yaml_len;

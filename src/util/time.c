@@ -165,3 +165,91 @@ int gb_timezone_check(const char *name)
     close(fd);
     return n == 4 && memcmp(magic, "TZif", 4) == 0 ? 0 : GB_ENOENT;
 }
+
+static int digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i])) return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int gb_time_parse_rfc3339(const char *s, size_t len, gb_time_t *out)
+{
+    int y, mo, d, h, mi, se;
+    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        s[13] != ':' || s[16] != ':')
+        return GB_EINVAL;
+    if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
+        digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
+        return GB_EINVAL;
+    char date[11];
+    memcpy(date, s, 10);
+    date[10] = 0;
+    int yy, mm, dd;
+    /* int64 nanoseconds since 1970 reach 2262-04-11 */
+    if (gb_date_parse(date, &yy, &mm, &dd) || yy > 2261 || h > 23 || mi > 59 || se > 60)
+        return GB_EINVAL;
+    size_t p = 19;
+    int64_t frac = 0;
+    if (p < len && s[p] == '.') {
+        p++;
+        int nd = 0;
+        while (p < len && isdigit((unsigned char)s[p])) {
+            if (nd < 9) frac = frac * 10 + (s[p] - '0');
+            nd++;
+            p++;
+        }
+        if (nd == 0 || nd > 9) return GB_EINVAL;
+        for (int i = nd; i < 9; i++) frac *= 10;
+    }
+    int64_t off = 0;
+    if (p < len && (s[p] == 'Z' || s[p] == 'z')) {
+        p++;
+    } else if (p + 6 == len && (s[p] == '+' || s[p] == '-') && s[p + 3] == ':') {
+        int oh, om;
+        if (digits(s + p + 1, 2, &oh) || digits(s + p + 4, 2, &om) || oh > 23 || om > 59)
+            return GB_EINVAL;
+        off = (int64_t)(oh * 60 + om) * 60 * (s[p] == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return GB_EINVAL;
+    }
+    if (p != len) return GB_EINVAL;
+    struct tm tm = {0};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se == 60 ? 59 : se; /* a leap second is held at :59 */
+    int64_t secs = (int64_t)timegm(&tm) - off;
+    *out = secs * GB_NS_PER_S + frac;
+    return 0;
+}
+
+void gb_time_format(gb_time_t t, char *buf, size_t size)
+{
+    time_t sec = (time_t)(t / GB_NS_PER_S);
+    int64_t rem = t % GB_NS_PER_S;
+    if (rem < 0) {
+        rem += GB_NS_PER_S;
+        sec -= 1;
+    }
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    int n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (n < 0 || (size_t)n >= size) return;
+    if (rem == 0)
+        snprintf(buf + n, size - (size_t)n, "Z");
+    else if (rem % GB_NS_PER_MS == 0)
+        snprintf(buf + n, size - (size_t)n, ".%03lldZ", (long long)(rem / GB_NS_PER_MS));
+    else if (rem % GB_NS_PER_US == 0)
+        snprintf(buf + n, size - (size_t)n, ".%06lldZ", (long long)(rem / GB_NS_PER_US));
+    else
+        snprintf(buf + n, size - (size_t)n, ".%09lldZ", (long long)rem);
+}

@@ -7,6 +7,7 @@
 
 #include "gemba/diag.h"
 #include "gemba/log.h"
+#include "gemba/time.h"
 #include "util/map.h"
 #include "util/str.h"
 
@@ -104,12 +105,49 @@ static void test_diag_sorted(void **state)
     gb_diag_clear(&d);
 }
 
+static void test_rfc3339(void **state)
+{
+    (void)state;
+    gb_time_t t;
+#define P(s) gb_time_parse_rfc3339(s, strlen(s), &t)
+    assert_int_equal(P("2026-11-23T06:00:00Z"), 0);
+    assert_int_equal(t, INT64_C(1795413600) * GB_NS_PER_S);
+    assert_int_equal(P("2026-11-23T07:00:00+01:00"), 0);
+    assert_int_equal(t, INT64_C(1795413600) * GB_NS_PER_S);
+    assert_int_equal(P("2026-11-23t05:30:00.5-00:30"), 0);
+    assert_int_equal(t, INT64_C(1795413600) * GB_NS_PER_S + 500 * GB_NS_PER_MS);
+    assert_int_equal(P("2026-11-23 06:00:00.000000001Z"), 0);
+    assert_int_equal(t, INT64_C(1795413600) * GB_NS_PER_S + 1);
+    assert_int_equal(P("1970-01-01T00:00:00Z"), 0);
+    assert_int_equal(t, 0);
+    assert_int_equal(P("2261-12-31T23:59:59Z"), 0);
+    assert_true(t > 0); /* still representable */
+    assert_int_not_equal(P("2262-06-01T00:00:00Z"), 0); /* beyond int64 ns */
+    assert_int_not_equal(P("4052-11-23T05:00:00Z"), 0);
+    assert_int_not_equal(P("2026-11-23T06:00:00"), 0);   /* no zone */
+    assert_int_not_equal(P("2026-11-23T06:00Z"), 0);
+    assert_int_not_equal(P("2026-02-30T06:00:00Z"), 0);
+    assert_int_not_equal(P("2026-11-23T24:00:00Z"), 0);
+    assert_int_not_equal(P("2026-11-23T06:00:00.Z"), 0);
+    assert_int_not_equal(P("2026-11-23T06:00:00.1234567890Z"), 0);
+    assert_int_not_equal(P("2026-11-23T06:00:00+0100"), 0);
+    assert_int_not_equal(P("2026-11-23T06:00:00Zjunk"), 0);
+#undef P
+    char buf[40];
+    gb_time_format(INT64_C(1795413600) * GB_NS_PER_S, buf, sizeof buf);
+    assert_string_equal(buf, "2026-11-23T06:00:00Z");
+    gb_time_format(INT64_C(1795413600) * GB_NS_PER_S + 1500 * GB_NS_PER_US, buf, sizeof buf);
+    assert_string_equal(buf, "2026-11-23T06:00:00.001500Z");
+    gb_time_format(-1, buf, sizeof buf);
+    assert_string_equal(buf, "1969-12-31T23:59:59.999999999Z");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_map),   cmocka_unit_test(test_suggestions),
         cmocka_unit_test(test_names), cmocka_unit_test(test_log_once_and_levels),
-        cmocka_unit_test(test_diag_sorted),
+        cmocka_unit_test(test_diag_sorted),   cmocka_unit_test(test_rfc3339),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include "gemba/oee.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 static double secs(gb_time_t ns)
@@ -77,6 +78,26 @@ static void account(gb_oee_t *k, const gb_plant_t *p, gb_time_t a, gb_time_t b, 
 void gb_mengine_oee(gb_mengine_t *e, const gb_plan_t *plan, gb_time_t from, gb_time_t to,
                     const gb_oee_filter_t *filter, gb_oee_t *acc)
 {
+    /* a filter narrows the window to the shifts it keeps, so per-shift reports stay linear */
+    if (filter && filter->shift) {
+        if (filter->shift->start > from) from = filter->shift->start;
+        if (filter->shift->end < to) to = filter->shift->end;
+    } else if (filter && filter->day) {
+        /* instances are sorted by start, and so by the day they start on */
+        size_t lo = 0, hi = plan->nshifts;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (plan->shifts[mid].day < filter->day) lo = mid + 1;
+            else hi = mid;
+        }
+        gb_time_t a = INT64_MAX, b = INT64_MIN;
+        for (size_t j = lo; j < plan->nshifts && plan->shifts[j].day == filter->day; j++) {
+            if (plan->shifts[j].start < a) a = plan->shifts[j].start;
+            if (plan->shifts[j].end > b) b = plan->shifts[j].end;
+        }
+        if (a > from) from = a;
+        if (b < to) to = b;
+    }
     if (to <= from) return;
     const gb_machine_t *m = gb_mengine_machine(e);
     const gb_plant_t *p = gb_mengine_plant(e);
@@ -87,8 +108,18 @@ void gb_mengine_oee(gb_mengine_t *e, const gb_plan_t *plan, gb_time_t from, gb_t
     gb_oee_t k;
     memset(&k, 0, sizeof k);
     k.ideal_known = true;
-    size_t si_stop = 0;
-    for (size_t i = 0; i < nseg; i++) {
+    size_t si_stop = 0, first = 0;
+    {   /* the first segment that reaches into the window */
+        size_t lo = 0, hi = nseg;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (seg[mid].end <= from) lo = mid + 1;
+            else hi = mid;
+        }
+        first = lo;
+    }
+    for (size_t i = first; i < nseg; i++) {
+        if (seg[i].start >= to) break;
         gb_time_t a = seg[i].start > from ? seg[i].start : from;
         gb_time_t b = seg[i].end < to ? seg[i].end : to;
         if (b <= a) continue;
@@ -97,8 +128,14 @@ void gb_mengine_oee(gb_mengine_t *e, const gb_plan_t *plan, gb_time_t from, gb_t
             while (si_stop < nstops && stops[si_stop].end <= seg[i].start) si_stop++;
             if (si_stop < nstops && stops[si_stop].start <= seg[i].start) s = &stops[si_stop];
         }
-        /* walk the shift instances overlapping [a, b) */
-        for (size_t j = 0; j < plan->nshifts; j++) {
+        /* walk the shift instances overlapping [a, b), from the first that ends after a */
+        size_t lo = 0, hi = plan->nshifts;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (plan->shifts[mid].end <= a) lo = mid + 1;
+            else hi = mid;
+        }
+        for (size_t j = lo; j < plan->nshifts; j++) {
             const gb_shift_instance_t *si = &plan->shifts[j];
             if (si->end <= a) continue;
             if (si->start >= b) break;
@@ -119,7 +156,7 @@ void gb_mengine_oee(gb_mengine_t *e, const gb_plan_t *plan, gb_time_t from, gb_t
         if (!filter && seg[i].state == GB_STATE_RUNNING) {
             /* running outside every shift: the part of [a, b) no instance covers */
             gb_time_t covered = 0;
-            for (size_t j = 0; j < plan->nshifts; j++) {
+            for (size_t j = lo; j < plan->nshifts && plan->shifts[j].start < b; j++) {
                 const gb_shift_instance_t *si = &plan->shifts[j];
                 gb_time_t x = si->start > a ? si->start : a, y = si->end < b ? si->end : b;
                 if (y > x) covered += y - x;
@@ -128,9 +165,15 @@ void gb_mengine_oee(gb_mengine_t *e, const gb_plan_t *plan, gb_time_t from, gb_t
         }
     }
     /* stops that started inside the counted planned time */
-    for (size_t i = 0; i < nstops; i++) {
+    size_t i0 = 0;
+    for (size_t hi = nstops; i0 < hi;) { /* the first stop starting at or after from */
+        size_t mid = (i0 + hi) / 2;
+        if (stops[mid].start < from) i0 = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = i0; i < nstops && stops[i].start < to; i++) {
         const gb_stop_t *s = &stops[i];
-        if (s->start < from || s->start >= to || !shift_at(plan, s->start, filter)) continue;
+        if (!shift_at(plan, s->start, filter)) continue;
         if (s->micro) {
             k.micro_stops++;
             continue;
@@ -147,9 +190,14 @@ void gb_mengine_oee(gb_mengine_t *e, const gb_plan_t *plan, gb_time_t from, gb_t
     size_t nparts = gb_mengine_parts(e, &parts);
     int64_t total = 0, good = 0, scrap = 0;
     double ideal = 0;
-    for (size_t i = 0; i < nparts; i++) {
+    size_t p0 = 0;
+    for (size_t hi = nparts; p0 < hi;) { /* parts are in time order */
+        size_t mid = (p0 + hi) / 2;
+        if (parts[mid].t < from) p0 = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = p0; i < nparts && parts[i].t < to; i++) {
         const gb_part_t *pt = &parts[i];
-        if (pt->t < from || pt->t >= to) continue;
         int64_t produced = has_total ? pt->total : pt->good + pt->scrap;
         if (!shift_at(plan, pt->t, filter)) {
             if (!filter) k.pq_outside += produced;

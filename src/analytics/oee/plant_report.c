@@ -1,0 +1,219 @@
+/*
+ * OEE for a whole plant: an engine per machine and the grouped reports. Roll-ups add the time
+ * elements and counts of every machine in a group and compute ratios once from the sums, so a
+ * line's OEE is never an average of its machines' percentages.
+ */
+#include "gemba/oee_report.h"
+#include "gemba/error.h"
+#include "util/str.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gb_oee_by_parse(const char *s, gb_oee_by_t *out)
+{
+    static const char *const names[] = {"machine", "shift", "day", "reason"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i])) return *out = (gb_oee_by_t)i, 0;
+    return GB_EINVAL;
+}
+
+gb_oee_plant_t *gb_oee_plant_new(const gb_plant_t *p, gb_time_t start)
+{
+    gb_oee_plant_t *op = gb_xcalloc(1, sizeof *op);
+    op->plant = p;
+    op->m = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *op->m);
+    for (size_t i = 0; i < p->nmachines; i++) op->m[i] = gb_mengine_new(p, &p->machines[i], start);
+    return op;
+}
+
+void gb_oee_plant_free(gb_oee_plant_t *op)
+{
+    if (!op) return;
+    for (size_t i = 0; i < op->plant->nmachines; i++) gb_mengine_free(op->m[i]);
+    free(op->m);
+    free(op);
+}
+
+int gb_oee_plant_feed(gb_oee_plant_t *op, const gb_event_t *ev, const char *who)
+{
+    if (ev->machine >= op->plant->nmachines) return GB_EINVAL;
+    gb_mengine_t *e = op->m[ev->machine];
+    switch (ev->kind) {
+    case GB_EV_TAG: return gb_mengine_feed(e, ev->t, ev->tag, &ev->value);
+    case GB_EV_SCRAP: return gb_mengine_scrap(e, ev->t, ev->n, who);
+    case GB_EV_REASON: return gb_mengine_reason(e, ev->t, ev->value.str, who, ev->t);
+    }
+    return GB_EINVAL;
+}
+
+/* Does machine I lie under ASSET (its name, or a path prefix of its full path, or a bare name of
+ * one of its ancestors)? */
+static bool under(const gb_plant_t *p, size_t i, const char *asset)
+{
+    if (!asset) return true;
+    const gb_machine_t *m = &p->machines[i];
+    const gb_line_t *l = &p->lines[m->line];
+    const gb_area_t *a = &p->areas[l->area];
+    if (!strcmp(asset, m->name) || !strcmp(asset, l->name) || !strcmp(asset, a->name) ||
+        !strcmp(asset, p->site) || (p->enterprise && !strcmp(asset, p->enterprise)))
+        return true;
+    char *path = gb_plant_machine_path(p, m);
+    size_t n = strlen(asset);
+    bool hit = !strncmp(path, asset, n) && (path[n] == '/' || path[n] == 0);
+    free(path);
+    return hit;
+}
+
+typedef struct row {
+    char key[160];
+    gb_oee_t k;
+    int64_t stops;   /* by reason */
+    double seconds;  /* by reason */
+    bool planned;
+} row_t;
+
+typedef struct rows {
+    row_t *r;
+    size_t n;
+    gb_oee_t total;
+    bool any;
+} rows_t;
+
+static row_t *row_for(rows_t *rs, const char *key)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        if (!strcmp(rs->r[i].key, key)) return &rs->r[i];
+    rs->r = gb_xrealloc(rs->r, (rs->n + 1) * sizeof *rs->r);
+    row_t *r = &rs->r[rs->n++];
+    memset(r, 0, sizeof *r);
+    gb_strlcpy(r->key, key, sizeof r->key);
+    r->k.ideal_known = true;
+    return r;
+}
+
+static int by_seconds_desc(const void *a, const void *b)
+{
+    const row_t *x = a, *y = b;
+    return x->seconds < y->seconds ? 1 : x->seconds > y->seconds ? -1 : strcmp(x->key, y->key);
+}
+
+static void build(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_by_t by,
+                  const char *asset, rows_t *rs)
+{
+    const gb_plant_t *p = op->plant;
+    memset(rs, 0, sizeof *rs);
+    rs->total.ideal_known = true;
+    gb_plan_t plan;
+    gb_plan_build(p, from, to, &plan);
+    for (size_t i = 0; i < p->nmachines; i++) {
+        if (!under(p, i, asset)) continue;
+        rs->any = true;
+        gb_mengine_t *e = op->m[i];
+        gb_mengine_oee(e, &plan, from, to, NULL, &rs->total);
+        if (by == GB_BY_MACHINE) {
+            gb_mengine_oee(e, &plan, from, to, NULL, &row_for(rs, p->machines[i].name)->k);
+        } else if (by == GB_BY_SHIFT) {
+            for (size_t j = 0; j < plan.nshifts; j++) {
+                const gb_shift_instance_t *si = &plan.shifts[j];
+                char key[160], ts[40];
+                gb_time_format(si->start, ts, sizeof ts);
+                snprintf(key, sizeof key, "%d %s (%s)", si->day, p->shifts[si->shift].name, ts);
+                gb_oee_filter_t f = {.shift = si};
+                gb_mengine_oee(e, &plan, from, to, &f, &row_for(rs, key)->k);
+            }
+        } else if (by == GB_BY_DAY) {
+            for (size_t j = 0; j < plan.nshifts; j++) {
+                int day = plan.shifts[j].day;
+                bool seen = false;
+                for (size_t q = 0; q < j && !seen; q++) seen = plan.shifts[q].day == day;
+                if (seen) continue;
+                char key[16];
+                snprintf(key, sizeof key, "%04d-%02d-%02d", day / 10000, day / 100 % 100, day % 100);
+                gb_oee_filter_t f = {.day = day};
+                gb_mengine_oee(e, &plan, from, to, &f, &row_for(rs, key)->k);
+            }
+        } else {
+            const gb_stop_t *st;
+            size_t ns = gb_mengine_stops(e, to, &st);
+            for (size_t j = 0; j < ns; j++) {
+                if (st[j].micro) continue;
+                double s = gb_plan_busy_overlap(&plan, st[j].start > from ? st[j].start : from,
+                                                st[j].end < to ? st[j].end : to);
+                if (s <= 0) continue;
+                const char *key = st[j].reason >= 0 ? p->reasons[st[j].reason].path
+                                                    : "(unclassified)";
+                row_t *r = row_for(rs, key);
+                r->stops++;
+                r->seconds += s;
+                r->planned = st[j].reason >= 0 && p->reasons[st[j].reason].planned;
+            }
+        }
+    }
+    for (size_t i = 0; i < rs->n; i++) gb_oee_finish(&rs->r[i].k);
+    gb_oee_finish(&rs->total);
+    if (by == GB_BY_REASON && rs->n > 1) qsort(rs->r, rs->n, sizeof *rs->r, by_seconds_desc);
+    gb_plan_clear(&plan);
+}
+
+static const char *by_name(gb_oee_by_t by)
+{
+    static const char *const names[] = {"machine", "shift", "day", "reason"};
+    return names[by];
+}
+
+json_t *gb_oee_report(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_by_t by,
+                      const char *asset)
+{
+    rows_t rs;
+    build(op, from, to, by, asset, &rs);
+    if (!rs.any) {
+        free(rs.r);
+        return NULL;
+    }
+    char f[40], t[40];
+    gb_time_format(from, f, sizeof f);
+    gb_time_format(to, t, sizeof t);
+    json_t *rows = json_array();
+    for (size_t i = 0; i < rs.n; i++) {
+        json_t *o;
+        if (by == GB_BY_REASON) {
+            o = json_pack("{s:s, s:b, s:I, s:f}", "reason", rs.r[i].key, "planned",
+                          rs.r[i].planned, "stops", (json_int_t)rs.r[i].stops, "seconds",
+                          rs.r[i].seconds);
+        } else {
+            o = gb_oee_json(&rs.r[i].k);
+            json_object_set_new(o, by_name(by), json_string(rs.r[i].key));
+        }
+        json_array_append_new(rows, o);
+    }
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o, s:o}", "site", op->plant->site, "from",
+                            f, "to", t, "by", by_name(by), "asset", asset, "rows", rows, "total",
+                            gb_oee_json(&rs.total));
+    free(rs.r);
+    return doc;
+}
+
+int gb_oee_report_csv(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_by_t by,
+                      const char *asset, FILE *out)
+{
+    rows_t rs;
+    build(op, from, to, by, asset, &rs);
+    if (!rs.any) {
+        free(rs.r);
+        return GB_ENOENT;
+    }
+    if (by == GB_BY_REASON) {
+        fprintf(out, "reason,planned,stops,seconds\n");
+        for (size_t i = 0; i < rs.n; i++)
+            fprintf(out, "%s,%s,%lld,%.17g\n", rs.r[i].key, rs.r[i].planned ? "true" : "false",
+                    (long long)rs.r[i].stops, rs.r[i].seconds);
+    } else {
+        gb_oee_csv_header(out, by_name(by));
+        for (size_t i = 0; i < rs.n; i++) gb_oee_csv_row(out, rs.r[i].key, &rs.r[i].k);
+        gb_oee_csv_row(out, "total", &rs.total);
+    }
+    free(rs.r);
+    return 0;
+}

@@ -1,0 +1,81 @@
+# gemba oee on the hand-checked Monday (tests/unit/test_oee.c has the arithmetic): the recording's
+# lines are out of order and use three time-zone spellings; the numbers must still be exact.
+source "$(dirname "$0")/lib.sh"
+cd "$GB_SRC"
+P=tests/data/oee/plant.yaml
+E=tests/data/oee/monday.csv
+W=(--from 2026-11-22T23:00:00Z --to 2026-11-23T23:00:00Z)
+
+out=$("$GEMBA" oee --plant $P --events $E "${W[@]}") || fail "oee failed"
+check() { # JQ-EXPR EXPECTED
+  local got; got=$(jq -r "$1" <<<"$out")
+  [ "$got" = "$2" ] || fail "$1 = $got, expected $2"
+}
+check '.total.times_s | [.pot, .pdot, .pbt, .apt, .aust, .adet, .adot, .micro_stops] | join(" ")' \
+      "28800 2100 26700 23100 1200 1800 600 60"
+check '.total.counts | [.produced, .good, .scrap, .stops, .failures, .micro_stops] | join(" ")' "200 187 13 2 1 1"
+check '.total.availability * 445 | round' 385
+check '.total.oee * 445 | round' 187
+check '.total.effectiveness * 385 | round' 200
+check '.total.quality_ratio' 0.935
+check '.total.mtbf_s' 24300
+check '.total.mttr_s' 1800
+check '.total.nakajima.losses_s | [.breakdowns, .setup_and_adjustments, .small_stops, .reduced_speed, .rejects, .fully_productive] | join(" ")' \
+      "2400 1200 60 11040 780 11220"
+check '.rows | length' 1
+check '.rows[0].machine' m1
+
+# by reason: the loss Pareto, biggest first
+out=$("$GEMBA" oee --plant $P --events $E "${W[@]}" --by reason) || fail "by reason"
+check '[.rows[] | "\(.reason)=\(.stops)/\(.seconds)"] | join(" ")' "(unclassified)=2/2400 planned/maintenance=1/1200"
+
+# by shift and by day: one shift ran, so the same totals
+for by in shift day; do
+  out=$("$GEMBA" oee --plant $P --events $E "${W[@]}" --by $by) || fail "by $by"
+  check '.rows | length' 1
+  check '.rows[0].times_s.pbt' 26700
+done
+check '.rows[0].day' 2026-11-23
+
+# CSV: a header, a row per machine, a total
+csv=$("$GEMBA" oee --plant $P --events $E "${W[@]}" --format csv) || fail "csv"
+[ "$(wc -l <<<"$csv")" = 3 ] || fail "csv lines: $csv"
+head -1 <<<"$csv" | grep -q '^machine,availability,effectiveness,quality_ratio,oee,' || fail "csv header"
+grep -q '^total,0.8651685393258427,' <<<"$csv" || fail "csv total: $(tail -1 <<<"$csv")"
+
+# a broken recording: every bad line reported at its line, exit 2, nothing computed
+cat > "$T/bad.csv" <<'CSV'
+time,machine,signal,value
+2026-11-23T05:00:00Z,m1,execution,ACTIVE
+2026-11-23 06:00,m1,execution,STOPPED
+2026-11-23T06:00:00Z,m7,execution,STOPPED
+2026-11-23T06:00:00Z,m1,part_cnt,5
+2026-11-23T06:00:00Z,m1,part_count,five
+2026-11-23T06:00:00Z,m1,reason,unplanned/tooling/blunt
+2026-11-23T06:00:00Z,m1,scrap,-2
+2026-11-23T06:00:00Z,m1,execution
+CSV
+rc=0
+"$GEMBA" oee --plant $P --events "$T/bad.csv" >"$T/out" 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] || fail "bad events: exit $rc"
+[ ! -s "$T/out" ] || fail "bad events produced output"
+cat > "$T/want" <<WANT
+$T/bad.csv:3:1: '2026-11-23 06:00' is not an RFC 3339 time such as 2026-11-23T06:00:00Z
+$T/bad.csv:4:1: unknown machine 'm7'; did you mean 'm1'?
+$T/bad.csv:5:1: machine 'm1' has no tag 'part_cnt'; did you mean 'part_count'? (signals are its tags, 'reason' and 'scrap')
+$T/bad.csv:6:1: 'five' is not a value of tag 'part_count', which is int
+$T/bad.csv:7:1: unknown reason 'unplanned/tooling/blunt'; reasons are paths of the plant's reason tree
+$T/bad.csv:8:1: scrap takes a positive whole number of parts, not '-2'
+$T/bad.csv:9:1: expected 4 fields (time,machine,signal,value), found 3
+WANT
+diff -u "$T/want" "$T/err" || fail "bad events messages differ"
+check_sanitizers "$T/err"
+
+printf 'time,machine,signal,value\n2026-11-23T05:00:00Z,m1,execution,"ACT\n' > "$T/quote.csv"
+rc=0; "$GEMBA" oee --plant $P --events "$T/quote.csv" 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "quote.csv:2:1: malformed CSV" "$T/err" || fail "unterminated quote: $rc $(cat "$T/err")"
+rc=0; "$GEMBA" oee --plant $P --events $E --by job 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] || fail "--by job: $rc"
+rc=0; "$GEMBA" oee --plant $P --events $E --asset nowhere 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "no machine under 'nowhere'" "$T/err" || fail "unknown asset: $rc"
+echo ok
