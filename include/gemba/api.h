@@ -11,6 +11,7 @@
 #include "gemba/adapter.h"
 #include "gemba/bus.h"
 #include "gemba/latest.h"
+#include "gemba/oee_live.h"
 #include "gemba/plant.h"
 #include "gemba/tags.h"
 
@@ -22,6 +23,7 @@ typedef struct gb_api_source {
     const gb_tags_t *tags;
     gb_bus_t *bus;
     gb_latest_t *latest;
+    gb_oee_live_t *oee;     /* may be NULL */
     gb_adapter_t *adapters;
     size_t nadapters;
     gb_time_t started;      /* wall clock at start */

@@ -66,4 +66,15 @@ int gb_store_scan(const char *dir, gb_store_info_t *info,
                   void (*each)(void *ctx, const char *path, gb_vtype_t type, uint64_t points),
                   void *ctx);
 
+/*
+ * Reads every sample in the store in DIR, in the order it was written, calling EACH with its
+ * series path and the sample (string values point into a buffer valid during the call; the
+ * sample's tag field is 0). Stops early when EACH returns non-zero and returns that value.
+ * Returns 0, GB_ENOENT (no store) or GB_EIO.
+ */
+int gb_store_read_all(const char *dir,
+                      int (*each)(void *ctx, const char *path, const gb_sample_t *s,
+                                  const char *str, size_t len),
+                      void *ctx);
+
 #endif

@@ -66,7 +66,7 @@ json_t *gb_api_health(const gb_api_source_t *src)
     json_t *bus = counters(&tot);
     json_object_set_new(bus, "consumers", cons);
     char started[40];
-    gb_time_format_ms(src->started, started, sizeof started);
+    gb_time_format(src->started, started, sizeof started); /* exact: usable as a `from` */
     json_t *doc = json_pack(
         "{s:s, s:s, s:s, s:f, s:{s:s, s:i, s:i}, s:o, s:o, s:o}", "status",
         json_array_size(problems) ? "degraded" : "ok", "version", GB_VERSION, "started", started,
@@ -74,5 +74,11 @@ json_t *gb_api_health(const gb_api_source_t *src)
         src->plant->site, "machines", (int)src->plant->nmachines, "tags",
         (int)gb_tags_count(src->tags), "adapters", adapters, "bus", bus, "problems", problems);
     json_object_set_new(json_object_get(doc, "plant"), "demo", json_boolean(src->demo));
+    if (src->oee) {
+        uint64_t fed, late;
+        gb_oee_live_counters(src->oee, &fed, &late);
+        json_object_set_new(doc, "oee", json_pack("{s:I, s:I}", "samples", (json_int_t)fed,
+                                                  "late_ignored", (json_int_t)late));
+    }
     return doc;
 }

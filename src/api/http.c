@@ -4,6 +4,7 @@
  * anything else starts, and so port 0 can report the port the kernel chose.
  */
 #include "gemba/api.h"
+#include "gemba/calendar.h"
 #include "gemba/error.h"
 #include "gemba/log.h"
 #include "gemba/time.h"
@@ -174,6 +175,71 @@ static json_t *tags_json(const gb_api_source_t *src)
     return json_pack("{s:o}", "tags", arr);
 }
 
+static bool query_time(struct MHD_Connection *c, const char *key, gb_time_t dflt, gb_time_t *out,
+                       char *err, size_t errsz)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+    if (!v) {
+        *out = dflt;
+        return true;
+    }
+    if (gb_time_parse_rfc3339(v, strlen(v), out) == 0) return true;
+    snprintf(err, errsz, "'%s' takes an RFC 3339 time such as 2026-11-23T06:00:00Z, not '%.60s'",
+             key, v);
+    return false;
+}
+
+/* /api/v1/machines, /api/v1/machines/{name}/timeline|stops, /api/v1/oee */
+static enum MHD_Result oee_routes(struct MHD_Connection *c, gb_api_t *api, const char *url)
+{
+    gb_oee_live_t *l = api->src.oee;
+    gb_time_t now = gb_now();
+    if (!strcmp(url, "/api/v1/machines"))
+        return send_json(c, MHD_HTTP_OK, gb_oee_live_machines(l, now), "application/json");
+    /* windows default to today (local midnight, or the daemon's start if later) up to now */
+    gb_time_t midnight = gb_tz_local_to_utc(gb_tz_local_date(now, NULL), 0);
+    gb_time_t dfrom = midnight > api->src.started ? midnight : api->src.started;
+    gb_time_t from, to;
+    char err[200];
+    if (!query_time(c, "from", dfrom, &from, err, sizeof err) ||
+        !query_time(c, "to", now, &to, err, sizeof err))
+        return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request", err, NULL);
+    if (to <= from)
+        return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request", "'to' must be after 'from'", NULL);
+    if (!strcmp(url, "/api/v1/oee")) {
+        const char *by_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "by");
+        const char *asset = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "asset");
+        gb_oee_by_t by = GB_BY_MACHINE;
+        if (by_s && gb_oee_by_parse(by_s, &by) != 0)
+            return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
+                           "'by' is machine, shift, day or reason", NULL);
+        json_t *doc = gb_oee_live_report(l, from, to, by, asset);
+        if (!doc) {
+            snprintf(err, sizeof err, "no machine under '%.100s'", asset);
+            return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
+        }
+        return send_json(c, MHD_HTTP_OK, doc, "application/json");
+    }
+    const char *rest = url + strlen("/api/v1/machines/");
+    const char *slash = strchr(rest, '/');
+    char name[80];
+    if (!slash || (size_t)(slash - rest) >= sizeof name) goto nf;
+    memcpy(name, rest, (size_t)(slash - rest));
+    name[slash - rest] = 0;
+    json_t *doc = NULL;
+    if (!strcmp(slash, "/timeline")) doc = gb_oee_live_timeline(l, name, from, to);
+    else if (!strcmp(slash, "/stops")) doc = gb_oee_live_stops(l, name, from, to);
+    else goto nf;
+    if (!doc) {
+        snprintf(err, sizeof err, "no machine named '%.60s'", name);
+        return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
+    }
+    return send_json(c, MHD_HTTP_OK, doc, "application/json");
+nf:
+    snprintf(err, sizeof err, "no resource at %.150s", url);
+    return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **req_cls)
@@ -191,11 +257,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-    static const char *const routes[] = {"/", "/api/v1/health", "/api/v1/tags", NULL};
+    static const char *const routes[] = {"/", "/api/v1/health", "/api/v1/tags", "/api/v1/machines",
+                                         "/api/v1/oee", NULL};
     int route = -1;
     for (int i = 0; routes[i]; i++)
         if (!strcmp(url, routes[i])) route = i;
-    if (route < 0) {
+    if (route < 0 && !strncmp(url, "/api/v1/machines/", 17)) route = 3;
+    if (route < 0 || (route >= 3 && !api->src.oee)) {
         char detail[300];
         snprintf(detail, sizeof detail, "no resource at %.200s", url);
         return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", detail, NULL);
@@ -210,7 +278,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return send_body(c, MHD_HTTP_OK, "text/html; charset=utf-8", gb_status_page_html,
                          gb_status_page_html_len, MHD_RESPMEM_PERSISTENT);
     case 1: return send_json(c, MHD_HTTP_OK, gb_api_health(&api->src), "application/json");
-    default: return send_json(c, MHD_HTTP_OK, tags_json(&api->src), "application/json");
+    case 2: return send_json(c, MHD_HTTP_OK, tags_json(&api->src), "application/json");
+    default: return oee_routes(c, api, url);
     }
 }
 

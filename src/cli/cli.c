@@ -41,13 +41,14 @@ static const gb_command_t commands[] = {
      "Exit: 0 when every file is valid, 2 when any has problems or cannot be read.\n",
      gb_cmd_check_config},
     {"oee", "compute OEE, states and downtime from a plant file and recorded signals",
-     "usage: gemba oee --plant FILE --events FILE [--from T] [--to T]\n"
+     "usage: gemba oee --plant FILE (--events FILE | --data DIR) [--from T] [--to T]\n"
      "                 [--by machine|shift|day|reason] [--asset NAME] [--format json|csv]\n"
      "\n"
      "Runs the same engine as `gemba serve` over a recording, for audits and tests. The events\n"
      "file is CSV with the header time,machine,signal,value: time in RFC 3339, machine as named\n"
      "in the plant file, signal one of its tags, or `reason` (a reason path classifying the stop\n"
      "at that time) or `scrap` (parts an operator scrapped). Lines may be in any order.\n"
+     "With --data DIR it reads every sample the daemon stored there instead.\n"
      "\n"
      "  --from T, --to T   the window (RFC 3339); default: first to last event\n"
      "  --by GROUP         rows per machine (default), shift instance, production day, or\n"

@@ -4,6 +4,10 @@
 #include "gemba/error.h"
 #include "gemba/events.h"
 #include "gemba/oee_report.h"
+#include "gemba/store.h"
+#include "util/str.h"
+
+#include <stdlib.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +18,61 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+typedef struct from_store {
+    const gb_plant_t *p;
+    gb_tags_t *tags;
+    gb_events_t *ev;
+    uint64_t unknown;
+} from_store_t;
+
+/* One stored sample as an event of its machine; series the plant file no longer has are counted. */
+static int store_sample(void *ctx, const char *path, const gb_sample_t *s, const char *str,
+                        size_t len)
+{
+    from_store_t *fs = ctx;
+    const gb_tag_t *t = gb_tags_find(fs->tags, path);
+    if (!t || (gb_vtype_t)s->type != t->type) {
+        fs->unknown++;
+        return 0;
+    }
+    const gb_asset_t *a = gb_tags_asset(fs->tags, t->machine);
+    gb_event_t e = {.t = s->t, .kind = GB_EV_TAG, .value = {.type = t->type}};
+    for (size_t m = 0; m < fs->p->nmachines; m++) {
+        if (strcmp(fs->p->machines[m].name, a->name)) continue;
+        e.machine = (uint32_t)m;
+        for (size_t k = 0; k < fs->p->machines[m].ntags; k++)
+            if (!strcmp(fs->p->machines[m].tags[k].name, t->name)) e.tag = (uint32_t)k;
+    }
+    switch (t->type) {
+    case GB_VT_F64: e.value.f64 = s->v.f64; break;
+    case GB_VT_I64: e.value.i64 = s->v.i64; break;
+    case GB_VT_BOOL: e.value.b = s->v.b; break;
+    default: {
+        gb_events_t *ev = fs->ev;
+        if (ev->nstrs == ev->cap_strs) {
+            ev->cap_strs = ev->cap_strs ? ev->cap_strs * 2 : 64;
+            ev->strs = gb_xrealloc(ev->strs, ev->cap_strs * sizeof *ev->strs);
+        }
+        e.value.str = ev->strs[ev->nstrs++] = gb_xstrndup(str, len);
+        e.value.len = len;
+    }
+    }
+    if (fs->ev->n == fs->ev->cap) {
+        fs->ev->cap = fs->ev->cap ? fs->ev->cap * 2 : 1024;
+        fs->ev->ev = gb_xrealloc(fs->ev->ev, fs->ev->cap * sizeof *fs->ev->ev);
+    }
+    e.line = (uint32_t)fs->ev->n + 1; /* order written: keeps the sort stable */
+    fs->ev->ev[fs->ev->n++] = e;
+    return 0;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const gb_event_t *x = a, *y = b;
+    if (x->t != y->t) return x->t < y->t ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
 static int time_opt(const char *opt, const char *s, gb_time_t *out)
 {
     if (gb_time_parse_rfc3339(s, strlen(s), out) == 0) return 0;
@@ -23,13 +82,14 @@ static int time_opt(const char *opt, const char *s, gb_time_t *out)
 
 int gb_cmd_oee(int argc, char **argv)
 {
-    const char *plant_file = NULL, *events_file = NULL, *from_s = NULL, *to_s = NULL,
+    const char *plant_file = NULL, *events_file = NULL, *data_dir = NULL, *from_s = NULL, *to_s = NULL,
                *by_s = "machine", *format = "json", *asset = NULL;
     static const struct option opts[] = {
         {"plant", required_argument, NULL, 'p'}, {"events", required_argument, NULL, 'e'},
         {"from", required_argument, NULL, 'f'},  {"to", required_argument, NULL, 't'},
         {"by", required_argument, NULL, 'b'},    {"format", required_argument, NULL, 'F'},
-        {"asset", required_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
+        {"asset", required_argument, NULL, 'a'}, {"data", required_argument, NULL, 'd'},
+        {NULL, 0, NULL, 0}};
     opterr = 0;
     optind = 1;
     int c;
@@ -42,13 +102,14 @@ int gb_cmd_oee(int argc, char **argv)
         case 'b': by_s = optarg; break;
         case 'F': format = optarg; break;
         case 'a': asset = optarg; break;
+        case 'd': data_dir = optarg; break;
         case ':': return gb_cli_usage_error("oee", "option '%s' needs a value", argv[optind - 1]);
         default: return gb_cli_usage_error("oee", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) return gb_cli_usage_error("oee", "unexpected argument '%s'", argv[optind]);
-    if (!plant_file || !events_file)
-        return gb_cli_usage_error("oee", "needs --plant FILE and --events FILE");
+    if (!plant_file || (!events_file == !data_dir))
+        return gb_cli_usage_error("oee", "needs --plant FILE and either --events FILE or --data DIR");
     gb_oee_by_t by;
     if (!strcmp(by_s, "job"))
         return gb_cli_usage_error("oee", "--by job needs jobs, which this version cannot import "
@@ -75,6 +136,23 @@ int gb_cmd_oee(int argc, char **argv)
     int rc = GB_EXIT_USAGE;
     gb_events_t ev = {0};
     gb_oee_plant_t *op = NULL;
+    if (data_dir) {
+        from_store_t fs = {p, gb_plant_build_tags(p), &ev, 0};
+        int src = gb_store_read_all(data_dir, store_sample, &fs);
+        gb_tags_free(fs.tags);
+        if (src) {
+            fprintf(stderr, "gemba oee: cannot read the store in %s: %s\n", data_dir,
+                    src == GB_ENOENT ? "no store there" : gb_strerror(src));
+            rc = GB_EXIT_FAIL;
+            goto out;
+        }
+        if (fs.unknown)
+            fprintf(stderr, "gemba oee: %llu stored samples belong to tags this plant file does "
+                            "not have (or has with another type); they are left out\n",
+                    (unsigned long long)fs.unknown);
+        if (ev.n > 1) qsort(ev.ev, ev.n, sizeof *ev.ev, by_time);
+        goto run;
+    }
     int fd = open(events_file, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -102,9 +180,10 @@ int gb_cmd_oee(int argc, char **argv)
         goto out;
     }
     gb_diag_clear(&d);
+run:
     if (ev.n == 0 && (!from_s || !to_s)) {
         fprintf(stderr, "%s: no events; give --from and --to for a window without data\n",
-                events_file);
+                events_file ? events_file : data_dir);
         goto out;
     }
     if (!from_s) from = ev.ev[0].t;

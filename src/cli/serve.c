@@ -15,6 +15,8 @@
 #include "gemba/bus.h"
 #include "gemba/error.h"
 #include "gemba/latest.h"
+#include "gemba/calendar.h"
+#include "gemba/oee_live.h"
 #include "gemba/log.h"
 #include "gemba/plant.h"
 #include "gemba/store.h"
@@ -119,8 +121,10 @@ int gb_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    gb_tz_set(plant->timezone); /* process-wide, before any thread: shifts are local time */
     int exit_code = GB_EXIT_FAIL;
     gb_tags_t *tags = gb_plant_build_tags(plant);
+    gb_oee_live_t *oee = NULL;
     gb_bus_t *bus = NULL;
     gb_store_t *store = NULL;
     gb_latest_t *latest = NULL;
@@ -147,11 +151,17 @@ int gb_cmd_serve(int argc, char **argv)
     store_ctx_t sctx = {store, tags};
     gb_bus_subscribe(bus, "store", GB_BUS_BLOCK, STORE_QUEUE_SAMPLES, &store_consumer, &sctx);
     gb_bus_subscribe(bus, "latest", GB_BUS_DROP, LATEST_QUEUE_SAMPLES, &gb_latest_consumer, latest);
+    /* OEE must see every sample to be exact: it pushes back rather than drop */
+    /* one instant for "started": the engines' history and /api/v1/health agree on it */
+    gb_time_t started = gb_now();
+    int64_t started_mono = gb_mono_ns();
+    oee = gb_oee_live_new(plant, tags, started);
+    gb_bus_subscribe(bus, "oee", GB_BUS_BLOCK, STORE_QUEUE_SAMPLES, &gb_oee_live_consumer, oee);
     if (gb_bus_start(bus) != 0) goto out;
     if (gb_adapters_create(plant, tags, bus, &adapters, &nadapters) != 0) goto out;
 
-    gb_api_source_t src = {plant, tags, bus, latest, adapters, nadapters, gb_now(), gb_mono_ns(),
-                           data, demo};
+    gb_api_source_t src = {plant, tags, bus, latest, oee, adapters, nadapters, started,
+                           started_mono, data, demo};
     api = gb_api_start(fd, &src);
     fd = -1; /* taken */
     if (!api) goto out;
@@ -208,6 +218,7 @@ out:
     gb_adapters_destroy(adapters, nadapters);
     gb_bus_free(bus);
     gb_latest_free(latest);
+    gb_oee_live_free(oee);
     gb_tags_free(tags);
     gb_plant_free(plant);
     return exit_code;

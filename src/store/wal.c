@@ -232,6 +232,8 @@ uint64_t gb_store_appended(gb_store_t *s)
 typedef struct {
     void (*on_series)(void *ctx, uint32_t no, uint8_t type, const char *path, size_t len);
     void (*on_sample)(void *ctx, uint32_t no);
+    /* optional: the whole sample; a non-zero return stops the walk */
+    int (*on_value)(void *ctx, uint32_t no, const unsigned char *rec, size_t len);
     void *ctx;
 } walk_t;
 
@@ -281,6 +283,11 @@ static int walk(int fd, const walk_t *w, off_t *good_end, off_t *file_size)
                 if (type == GB_VT_STR) {
                     vlen += get32(payload + p);
                     if (p + vlen > plen) { bad = true; break; }
+                }
+                if (w->on_value && w->on_value(w->ctx, no, payload + p - 14, 14 + vlen)) {
+                    free(payload);
+                    *good_end = off;
+                    return 1;
                 }
                 p += vlen;
                 if (w->on_sample) w->on_sample(w->ctx, no);
@@ -359,7 +366,7 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     if (!s->opts.buffer_bytes) s->opts.buffer_bytes = 1 << 20;
     gb_map_init(&s->by_path);
     off_t good, size;
-    walk_t w = {load_series, count_sample, s};
+    walk_t w = {load_series, count_sample, NULL, s};
     int wrc = walk(fd, &w, &good, &size);
     if (wrc == GB_EPROTO) {
         gb_error("store", "%s is not a gemba write-ahead log", file);
@@ -421,7 +428,7 @@ int gb_store_scan(const char *dir, gb_store_info_t *info,
     if (fd < 0) return errno == ENOENT ? GB_ENOENT : GB_EIO;
     gb_store_t tmp = {0};
     gb_map_init(&tmp.by_path);
-    walk_t w = {load_series, count_sample, &tmp};
+    walk_t w = {load_series, count_sample, NULL, &tmp};
     off_t good = 0, size = 0;
     int rc = walk(fd, &w, &good, &size);
     close(fd);
@@ -438,5 +445,61 @@ int gb_store_scan(const char *dir, gb_store_info_t *info,
     for (uint32_t i = 0; i < tmp.nseries; i++) free(tmp.series[i].path);
     free(tmp.series);
     gb_map_clear(&tmp.by_path);
+    return rc;
+}
+
+typedef struct {
+    gb_store_t st; /* series table only */
+    int (*each)(void *ctx, const char *path, const gb_sample_t *s, const char *str, size_t len);
+    void *ctx;
+    int rc;
+} read_ctx_t;
+
+static void read_series(void *ctx, uint32_t no, uint8_t type, const char *path, size_t len)
+{
+    load_series(&((read_ctx_t *)ctx)->st, no, type, path, len);
+}
+
+static int read_value(void *ctx, uint32_t no, const unsigned char *rec, size_t len)
+{
+    read_ctx_t *r = ctx;
+    if (no >= r->st.nseries) return 0; /* a sample of a series never defined: skip it */
+    gb_sample_t s = {0};
+    memcpy(&s.t, rec + 4, 8);
+    s.type = rec[12];
+    s.quality = rec[13];
+    const char *str = NULL;
+    size_t slen = 0;
+    switch (s.type) {
+    case GB_VT_F64: memcpy(&s.v.f64, rec + 14, 8); break;
+    case GB_VT_I64: memcpy(&s.v.i64, rec + 14, 8); break;
+    case GB_VT_BOOL: s.v.b = rec[14] != 0; break;
+    default:
+        slen = len - 18;
+        str = (const char *)rec + 18;
+    }
+    r->rc = r->each(r->ctx, r->st.series[no].path, &s, str, slen);
+    return r->rc;
+}
+
+int gb_store_read_all(const char *dir,
+                      int (*each)(void *ctx, const char *path, const gb_sample_t *s,
+                                  const char *str, size_t len),
+                      void *ctx)
+{
+    char *file = gb_xasprintf("%s/wal/00000001.wal", dir);
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    free(file);
+    if (fd < 0) return errno == ENOENT ? GB_ENOENT : GB_EIO;
+    read_ctx_t r = {.each = each, .ctx = ctx};
+    gb_map_init(&r.st.by_path);
+    walk_t w = {read_series, NULL, read_value, &r};
+    off_t good = 0, size = 0;
+    int rc = walk(fd, &w, &good, &size);
+    close(fd);
+    for (uint32_t i = 0; i < r.st.nseries; i++) free(r.st.series[i].path);
+    free(r.st.series);
+    gb_map_clear(&r.st.by_path);
+    if (rc == 1) return r.rc;
     return rc;
 }

@@ -382,7 +382,7 @@ size_t gb_mengine_timeline(gb_mengine_t *e, gb_time_t until, const gb_seg_t **ou
         e->cap_view = need * 2;
         e->view = gb_xrealloc(e->view, e->cap_view * sizeof *e->view);
     }
-    memcpy(e->view, e->segs, e->nsegs * sizeof *e->segs);
+    if (e->nsegs) memcpy(e->view, e->segs, e->nsegs * sizeof *e->segs);
     size_t n = e->nsegs;
     gb_time_t since = e->cur_since;
     if (until > since) {

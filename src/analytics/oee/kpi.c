@@ -118,15 +118,18 @@ void gb_mengine_oee(gb_mengine_t *e, const gb_plan_t *plan, gb_time_t from, gb_t
         }
         first = lo;
     }
-    for (size_t i = first; i < nseg; i++) {
-        if (seg[i].start >= to) break;
-        gb_time_t a = seg[i].start > from ? seg[i].start : from;
-        gb_time_t b = seg[i].end < to ? seg[i].end : to;
+    /* window time before the engine's history is time without data: a gap with no stop */
+    gb_seg_t gap = {from, nseg ? seg[0].start : to, GB_STATE_DISCONNECTED, GB_RULE_NODATA};
+    for (size_t i = first - (gap.end > from ? 1 : 0); i != nseg; i++) {
+        const gb_seg_t *cur = i == (size_t)-1 ? &gap : &seg[i];
+        if (cur->start >= to) break;
+        gb_time_t a = cur->start > from ? cur->start : from;
+        gb_time_t b = cur->end < to ? cur->end : to;
         if (b <= a) continue;
         const gb_stop_t *s = NULL;
-        if (is_stop(seg[i].state)) {
-            while (si_stop < nstops && stops[si_stop].end <= seg[i].start) si_stop++;
-            if (si_stop < nstops && stops[si_stop].start <= seg[i].start) s = &stops[si_stop];
+        if (cur != &gap && is_stop(cur->state)) {
+            while (si_stop < nstops && stops[si_stop].end <= cur->start) si_stop++;
+            if (si_stop < nstops && stops[si_stop].start <= cur->start) s = &stops[si_stop];
         }
         /* walk the shift instances overlapping [a, b), from the first that ends after a */
         size_t lo = 0, hi = plan->nshifts;
@@ -147,13 +150,13 @@ void gb_mengine_oee(gb_mengine_t *e, const gb_plan_t *plan, gb_time_t from, gb_t
                 const gb_break_instance_t *br = &plan->breaks[q];
                 gb_time_t bx = br->start > x ? br->start : x, by = br->end < y ? br->end : y;
                 if (by <= bx) continue;
-                if (bx > cursor) account(&k, p, cursor, bx, seg[i].state, s);
+                if (bx > cursor) account(&k, p, cursor, bx, cur->state, s);
                 k.pdot += secs(by - bx);
                 cursor = by;
             }
-            if (y > cursor) account(&k, p, cursor, y, seg[i].state, s);
+            if (y > cursor) account(&k, p, cursor, y, cur->state, s);
         }
-        if (!filter && seg[i].state == GB_STATE_RUNNING) {
+        if (!filter && cur->state == GB_STATE_RUNNING) {
             /* running outside every shift: the part of [a, b) no instance covers */
             gb_time_t covered = 0;
             for (size_t j = lo; j < plan->nshifts && plan->shifts[j].start < b; j++) {

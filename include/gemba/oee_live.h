@@ -1,0 +1,40 @@
+/*
+ * The OEE engine live inside `gemba serve`: a bus consumer that feeds each sample to its
+ * machine's engine, and the JSON views the API serves (current states, timelines, stops, OEE).
+ * One lock guards the engines: the bus thread feeds, API threads read.
+ *
+ * A sample older than the last one its machine's engine has taken cannot be placed live; it is
+ * counted in `late_ignored` (and kept in the store, where `gemba oee --data` places it).
+ */
+#ifndef GEMBA_OEE_LIVE_H
+#define GEMBA_OEE_LIVE_H
+
+#include "gemba/bus.h"
+#include "gemba/oee_report.h"
+#include "gemba/tags.h"
+
+#include <jansson.h>
+
+typedef struct gb_oee_live gb_oee_live_t;
+
+gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_time_t start);
+void gb_oee_live_free(gb_oee_live_t *l);
+
+/* Subscribe with the live engine as context. */
+extern const gb_consumer_ops_t gb_oee_live_consumer;
+
+/* Every machine: state, rule, since, and its OEE for the current shift. */
+json_t *gb_oee_live_machines(gb_oee_live_t *l, gb_time_t now);
+
+/* One machine's timeline or stops over [FROM, TO); NULL for an unknown machine. */
+json_t *gb_oee_live_timeline(gb_oee_live_t *l, const char *machine, gb_time_t from, gb_time_t to);
+json_t *gb_oee_live_stops(gb_oee_live_t *l, const char *machine, gb_time_t from, gb_time_t to);
+
+/* gb_oee_report over the live engines. NULL when ASSET names nothing. */
+json_t *gb_oee_live_report(gb_oee_live_t *l, gb_time_t from, gb_time_t to, gb_oee_by_t by,
+                           const char *asset);
+
+/* Samples fed, and samples ignored because they came late. */
+void gb_oee_live_counters(gb_oee_live_t *l, uint64_t *fed, uint64_t *late);
+
+#endif

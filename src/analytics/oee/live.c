@@ -1,0 +1,223 @@
+/*
+ * Live OEE: registry tag ids map once to (machine, tag index), so feeding is an array lookup and
+ * an engine call per sample. Everything else here turns engine views into JSON under the lock.
+ */
+#include "gemba/oee_live.h"
+#include "gemba/error.h"
+#include "gemba/log.h"
+#include "util/str.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct map_entry {
+    int32_t machine; /* -1: not a machine tag */
+    uint32_t tag;
+} map_entry_t;
+
+struct gb_oee_live {
+    pthread_mutex_t mu;
+    const gb_plant_t *plant;
+    gb_oee_plant_t *op;
+    map_entry_t *map;
+    uint32_t nmap;
+    uint64_t fed, late;
+    bool late_logged;
+};
+
+gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_time_t start)
+{
+    gb_oee_live_t *l = gb_xcalloc(1, sizeof *l);
+    pthread_mutex_init(&l->mu, NULL);
+    l->plant = p;
+    l->op = gb_oee_plant_new(p, start);
+    l->nmap = gb_tags_count(tags);
+    l->map = gb_xcalloc(l->nmap ? l->nmap : 1, sizeof *l->map);
+    for (uint32_t i = 0; i < l->nmap; i++) {
+        const gb_tag_t *t = gb_tags_get(tags, i);
+        const gb_asset_t *a = gb_tags_asset(tags, t->machine);
+        l->map[i].machine = -1;
+        for (size_t m = 0; m < p->nmachines && l->map[i].machine < 0; m++) {
+            if (strcmp(p->machines[m].name, a->name)) continue;
+            for (size_t k = 0; k < p->machines[m].ntags; k++)
+                if (!strcmp(p->machines[m].tags[k].name, t->name)) {
+                    l->map[i] = (map_entry_t){(int32_t)m, (uint32_t)k};
+                    break;
+                }
+        }
+    }
+    return l;
+}
+
+void gb_oee_live_free(gb_oee_live_t *l)
+{
+    if (!l) return;
+    gb_oee_plant_free(l->op);
+    free(l->map);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+static int deliver(void *ctx, const gb_batch_t *b)
+{
+    gb_oee_live_t *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < b->n; i++) {
+        const gb_sample_t *s = &b->samples[i];
+        if (s->tag >= l->nmap || l->map[s->tag].machine < 0) continue;
+        gb_value_t v = {.type = (gb_vtype_t)s->type};
+        switch (s->type) {
+        case GB_VT_F64: v.f64 = s->v.f64; break;
+        case GB_VT_I64: v.i64 = s->v.i64; break;
+        case GB_VT_BOOL: v.b = s->v.b; break;
+        default: v.str = gb_sample_str(b, s, &v.len);
+        }
+        int rc = gb_mengine_feed(l->op->m[l->map[s->tag].machine], s->t, l->map[s->tag].tag, &v);
+        if (rc == GB_ERANGE) {
+            l->late++;
+            gb_log_once(&l->late_logged, GB_LOG_WARN, "oee",
+                        "a sample of machine %s arrived older than one already used; live OEE "
+                        "ignores such samples (counted in /api/v1/health), the store keeps them",
+                        l->plant->machines[l->map[s->tag].machine].name);
+        } else if (rc == 0) {
+            l->fed++;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+const gb_consumer_ops_t gb_oee_live_consumer = {GB_CONSUMER_API_VERSION, deliver, NULL};
+
+void gb_oee_live_counters(gb_oee_live_t *l, uint64_t *fed, uint64_t *late)
+{
+    pthread_mutex_lock(&l->mu);
+    *fed = l->fed;
+    *late = l->late;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static json_t *time_json(gb_time_t t)
+{
+    char buf[40];
+    gb_time_format(t, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static int machine_index(const gb_plant_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->nmachines; i++)
+        if (!strcmp(p->machines[i].name, name)) return (int)i;
+    return -1;
+}
+
+json_t *gb_oee_live_machines(gb_oee_live_t *l, gb_time_t now)
+{
+    const gb_plant_t *p = l->plant;
+    json_t *arr = json_array();
+    gb_plan_t plan;
+    gb_plan_build(p, now - 1, now + 1, &plan);
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < p->nmachines; i++) {
+        gb_mengine_t *e = l->op->m[i];
+        gb_state_t st;
+        int32_t rule;
+        gb_time_t since;
+        gb_mengine_current(e, now, &st, &rule, &since);
+        char rn[96];
+        gb_mengine_rule_name(e, rule, rn, sizeof rn);
+        const gb_machine_t *m = &p->machines[i];
+        char *path = gb_plant_machine_path(p, m);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:f}", "name", m->name, "path",
+                              path, "line", p->lines[m->line].name, "area",
+                              p->areas[p->lines[m->line].area].name, "state", gb_state_name(st),
+                              "rule", rn, "since", time_json(since), "seconds_in_state",
+                              (double)(now - since) / 1e9);
+        free(path);
+        /* this shift's OEE, when a shift is on */
+        const gb_shift_instance_t *cur = NULL;
+        for (size_t j = 0; j < plan.nshifts; j++)
+            if (plan.shifts[j].start <= now && now < plan.shifts[j].end) cur = &plan.shifts[j];
+        if (cur) {
+            gb_oee_t k = {.ideal_known = true};
+            gb_mengine_oee(e, &plan, cur->start, now, NULL, &k);
+            gb_oee_finish(&k);
+            json_t *sh = gb_oee_json(&k);
+            json_object_set_new(sh, "shift", json_string(p->shifts[cur->shift].name));
+            json_object_set_new(sh, "from", time_json(cur->start));
+            json_object_set_new(o, "this_shift", sh);
+        } else {
+            json_object_set_new(o, "this_shift", json_null());
+        }
+        json_array_append_new(arr, o);
+    }
+    pthread_mutex_unlock(&l->mu);
+    gb_plan_clear(&plan);
+    return json_pack("{s:o, s:o}", "time", time_json(now), "machines", arr);
+}
+
+json_t *gb_oee_live_timeline(gb_oee_live_t *l, const char *machine, gb_time_t from, gb_time_t to)
+{
+    int mi = machine_index(l->plant, machine);
+    if (mi < 0) return NULL;
+    json_t *arr = json_array();
+    pthread_mutex_lock(&l->mu);
+    gb_mengine_t *e = l->op->m[mi];
+    const gb_seg_t *seg;
+    size_t n = gb_mengine_timeline(e, to, &seg);
+    for (size_t i = 0; i < n; i++) {
+        if (seg[i].end <= from || seg[i].start >= to) continue;
+        char rn[96];
+        gb_mengine_rule_name(e, seg[i].rule, rn, sizeof rn);
+        json_array_append_new(arr, json_pack("{s:o, s:o, s:s, s:s}", "start",
+                                             time_json(seg[i].start > from ? seg[i].start : from),
+                                             "end", time_json(seg[i].end < to ? seg[i].end : to),
+                                             "state", gb_state_name((gb_state_t)seg[i].state),
+                                             "rule", rn));
+    }
+    pthread_mutex_unlock(&l->mu);
+    return json_pack("{s:s, s:o, s:o, s:o}", "machine", machine, "from", time_json(from), "to",
+                     time_json(to), "intervals", arr);
+}
+
+json_t *gb_oee_live_stops(gb_oee_live_t *l, const char *machine, gb_time_t from, gb_time_t to)
+{
+    int mi = machine_index(l->plant, machine);
+    if (mi < 0) return NULL;
+    json_t *arr = json_array();
+    pthread_mutex_lock(&l->mu);
+    gb_mengine_t *e = l->op->m[mi];
+    const gb_stop_t *st;
+    size_t n = gb_mengine_stops(e, to, &st);
+    for (size_t i = 0; i < n; i++) {
+        if (st[i].end <= from || st[i].start >= to) continue;
+        char rn[96];
+        gb_mengine_rule_name(e, st[i].rule, rn, sizeof rn);
+        json_t *o = json_pack("{s:o, s:o, s:f, s:s, s:s, s:b}", "start", time_json(st[i].start),
+                              "end", time_json(st[i].end), "seconds",
+                              (double)(st[i].end - st[i].start) / 1e9, "state",
+                              gb_state_name((gb_state_t)st[i].state), "rule", rn, "micro",
+                              st[i].micro);
+        json_object_set_new(o, "reason", st[i].reason >= 0
+                                             ? json_string(l->plant->reasons[st[i].reason].path)
+                                             : json_null());
+        json_object_set_new(o, "reason_by", st[i].reason < 0 ? json_null()
+                                            : st[i].reason_auto ? json_string("rule")
+                                            : json_string(st[i].last_change->who));
+        json_array_append_new(arr, o);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return json_pack("{s:s, s:o, s:o, s:o}", "machine", machine, "from", time_json(from), "to",
+                     time_json(to), "stops", arr);
+}
+
+json_t *gb_oee_live_report(gb_oee_live_t *l, gb_time_t from, gb_time_t to, gb_oee_by_t by,
+                           const char *asset)
+{
+    pthread_mutex_lock(&l->mu);
+    json_t *doc = gb_oee_report(l->op, from, to, by, asset);
+    pthread_mutex_unlock(&l->mu);
+    return doc;
+}
