@@ -8,7 +8,7 @@ LISTEN  ?= 127.0.0.1:8080
 DATA    ?= ./gemba-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: run test build release debug asan fuzz clean deps deps-test format
+.PHONY: run test build release debug asan fuzz clean deps deps-test format bench-oee
 
 deps:
 	@scripts/deps.sh
@@ -50,6 +50,11 @@ fuzz: fuzz-build
 	  echo "== $$name for $(FUZZ_SECONDS)s"; \
 	  $$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus-$$name $$corpus || exit 1; \
 	done
+
+# Benchmarks print a table of ratios; run them on a quiet machine.
+bench-oee: release
+	@cmake --build build/release --target bench_oee -j $(JOBS) -- --no-print-directory >/dev/null
+	@build/release/bench_oee $(ARGS)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -98,7 +98,7 @@ int gb_mengine_reason(gb_mengine_t *e, gb_time_t t, const char *reason, const ch
                       gb_time_t at);
 
 /* The timeline up to UNTIL (the open segment ends there). *OUT is the engine's; valid until the
- * next call on E. */
+ * next feed or timeline call on E. */
 size_t gb_mengine_timeline(gb_mengine_t *e, gb_time_t until, const gb_seg_t **out);
 
 /* Current state and rule, and since when. */

@@ -44,6 +44,7 @@ struct gb_mengine {
     ccond_t *rules;      /* compiled, one per rule */
     int32_t *rule_reason; /* reason index per rule, -1 none */
     cval_t *vals;        /* current value per tag */
+    bool *in_rules;      /* per tag: does any rule read it? (else no need to re-evaluate) */
     int total_tag, good_tag, scrap_tag, key_tag;
     int64_t last_count[3];
     bool has_count[3];
@@ -54,8 +55,6 @@ struct gb_mengine {
     gb_time_t cur_since;
     gb_seg_t *segs;
     size_t nsegs, cap_segs;
-    gb_seg_t *view; /* segs plus the open tail, for gb_mengine_timeline */
-    size_t cap_view;
     gb_part_t *parts;
     size_t nparts, cap_parts;
     gb_scrap_entry_t *scraps;
@@ -163,6 +162,12 @@ static bool eval(const ccond_t *c, const cval_t *vals)
     }
 }
 
+static void mark_tags(const ccond_t *c, bool *in_rules)
+{
+    if (c->kind == GB_COND_CMP) in_rules[c->tag] = true;
+    for (size_t i = 0; i < c->nsub; i++) mark_tags(&c->sub[i], in_rules);
+}
+
 static int32_t reason_index(const gb_plant_t *p, const char *path)
 {
     for (size_t i = 0; i < p->nreasons; i++)
@@ -187,6 +192,8 @@ gb_mengine_t *gb_mengine_new(const gb_plant_t *p, const gb_machine_t *m, gb_time
         }
     }
     e->vals = gb_xcalloc(m->ntags ? m->ntags : 1, sizeof *e->vals);
+    e->in_rules = gb_xcalloc(m->ntags ? m->ntags : 1, sizeof *e->in_rules);
+    for (size_t i = 0; e->rs && i < e->rs->n; i++) mark_tags(&e->rules[i], e->in_rules);
     e->total_tag = m->count_total ? tag_index(m, m->count_total) : -1;
     e->good_tag = m->count_good ? tag_index(m, m->count_good) : -1;
     e->scrap_tag = m->count_scrap ? tag_index(m, m->count_scrap) : -1;
@@ -207,8 +214,8 @@ void gb_mengine_free(gb_mengine_t *e)
     free(e->rules);
     free(e->rule_reason);
     free(e->vals);
+    free(e->in_rules);
     free(e->segs);
-    free(e->view);
     free(e->parts);
     free(e->scraps);
     free(e->reasons);
@@ -306,43 +313,35 @@ int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t
 {
     if (tag >= e->m->ntags) return GB_EINVAL;
     if (t < e->last_t) return GB_ERANGE;
-    const gb_plant_tag_t *pt = &e->m->tags[tag];
-    cval_t *c = &e->vals[tag];
-    cval_t nv = {.has = true, .type = pt->type};
-    switch (pt->type) {
-    case GB_VT_F64:
-        if (v->type == GB_VT_F64) nv.f64 = v->f64;
-        else if (v->type == GB_VT_I64) nv.f64 = (double)v->i64;
-        else return GB_EINVAL;
-        break;
-    case GB_VT_I64:
-        if (v->type != GB_VT_I64) return GB_EINVAL;
-        nv.i64 = v->i64;
-        break;
-    case GB_VT_BOOL:
-        if (v->type != GB_VT_BOOL) return GB_EINVAL;
-        nv.b = v->b;
-        break;
-    default:
-        if (v->type != GB_VT_STR) return GB_EINVAL;
-        nv.len = v->len < STR_MAX - 1 ? v->len : STR_MAX - 1;
-        memcpy(nv.str, v->str, nv.len);
-        nv.str[nv.len] = 0;
-    }
+    gb_vtype_t type = e->m->tags[tag].type;
+    /* check the type before touching anything, so a refused sample changes nothing */
+    if (type == GB_VT_F64 ? v->type != GB_VT_F64 && v->type != GB_VT_I64 : v->type != type)
+        return GB_EINVAL;
     /* a silence longer than disconnected_after was a disconnection */
     if (e->any_data && t - e->last_data > e->disc_ns)
         set_state(e, e->last_data + e->disc_ns, GB_STATE_DISCONNECTED, GB_RULE_NODATA);
     e->last_t = t;
     e->last_data = t;
     e->any_data = true;
-    *c = nv;
+    cval_t *c = &e->vals[tag];
+    c->has = true;
+    c->type = type;
+    switch (type) {
+    case GB_VT_F64: c->f64 = v->type == GB_VT_I64 ? (double)v->i64 : v->f64; break;
+    case GB_VT_I64: c->i64 = v->i64; break;
+    case GB_VT_BOOL: c->b = v->b; break;
+    default:
+        c->len = v->len < STR_MAX - 1 ? v->len : STR_MAX - 1;
+        memcpy(c->str, v->str, c->len);
+        c->str[c->len] = 0;
+    }
     int which = (int)tag == e->total_tag ? 0 : (int)tag == e->good_tag ? 1
               : (int)tag == e->scrap_tag ? 2 : -1;
     if (which >= 0) {
-        int64_t raw = pt->type == GB_VT_I64 ? nv.i64 : (int64_t)llround(nv.f64);
+        int64_t raw = type == GB_VT_I64 ? c->i64 : (int64_t)llround(c->f64);
         add_part(e, t, which, counter_delta(e, which, raw));
     }
-    evaluate(e, t);
+    if (e->in_rules[tag] || e->cur_state == GB_STATE_DISCONNECTED || !e->rs) evaluate(e, t);
     return 0;
 }
 
@@ -377,12 +376,13 @@ int gb_mengine_reason(gb_mengine_t *e, gb_time_t t, const char *reason, const ch
 
 size_t gb_mengine_timeline(gb_mengine_t *e, gb_time_t until, const gb_seg_t **out)
 {
-    size_t need = e->nsegs + 2;
-    if (need > e->cap_view) {
-        e->cap_view = need * 2;
-        e->view = gb_xrealloc(e->view, e->cap_view * sizeof *e->view);
+    /* the open tail is written just past the closed segments, in spare capacity, so a view costs
+     * nothing however long the history; the next feed overwrites it */
+    if (e->nsegs + 2 > e->cap_segs) {
+        e->cap_segs = (e->nsegs + 2) * 2;
+        e->segs = gb_xrealloc(e->segs, e->cap_segs * sizeof *e->segs);
     }
-    if (e->nsegs) memcpy(e->view, e->segs, e->nsegs * sizeof *e->segs);
+    gb_seg_t *tail = e->segs + e->nsegs;
     size_t n = e->nsegs;
     gb_time_t since = e->cur_since;
     if (until > since) {
@@ -390,15 +390,18 @@ size_t gb_mengine_timeline(gb_mengine_t *e, gb_time_t until, const gb_seg_t **ou
         gb_time_t cut = e->any_data && e->cur_state != GB_STATE_DISCONNECTED
                             ? e->last_data + e->disc_ns : until;
         if (cut < until && cut > since) {
-            e->view[n++] = (gb_seg_t){since, cut, e->cur_state, e->cur_rule};
-            e->view[n++] = (gb_seg_t){cut, until, GB_STATE_DISCONNECTED, GB_RULE_NODATA};
+            tail[0] = (gb_seg_t){since, cut, e->cur_state, e->cur_rule};
+            tail[1] = (gb_seg_t){cut, until, GB_STATE_DISCONNECTED, GB_RULE_NODATA};
+            n += 2;
         } else if (cut < until) {
-            e->view[n++] = (gb_seg_t){since, until, GB_STATE_DISCONNECTED, GB_RULE_NODATA};
+            tail[0] = (gb_seg_t){since, until, GB_STATE_DISCONNECTED, GB_RULE_NODATA};
+            n += 1;
         } else {
-            e->view[n++] = (gb_seg_t){since, until, e->cur_state, e->cur_rule};
+            tail[0] = (gb_seg_t){since, until, e->cur_state, e->cur_rule};
+            n += 1;
         }
     }
-    *out = e->view;
+    *out = e->segs;
     return n;
 }
 
