@@ -41,7 +41,7 @@ fuzz-build: deps-test
 
 test: asan fuzz-build
 	@cd build/asan && ctest --output-on-failure -j $(JOBS)
-	@cd build/fuzz && ctest --output-on-failure -L fuzz
+	@cd build/fuzz && ctest --output-on-failure -L fuzz -j $(JOBS)
 
 fuzz: fuzz-build
 	@for t in build/fuzz/fuzz_*; do \

@@ -36,6 +36,11 @@ json_t *gb_api_health(const gb_api_source_t *src)
         } else {
             json_object_set_new(o, "last_error", json_null());
         }
+        json_object_set_new(o, "connects", json_integer((json_int_t)st.connects));
+        json_object_set_new(o, "duplicates", json_integer((json_int_t)st.duplicates));
+        json_object_set_new(o, "clock_offset_ms", st.has_clock_offset
+                                                      ? json_real((double)st.clock_offset_ns / 1e6)
+                                                      : json_null());
         if (st.state != GB_CONN_CONNECTED)
             json_array_append_new(problems, json_sprintf("adapter %s is %s", a->cfg->name,
                                                          gb_conn_state_name(st.state)));

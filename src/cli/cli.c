@@ -1,6 +1,7 @@
 /* The command table, `gemba help`, `gemba version`, and dispatch. */
 #include "cli/cli.h"
 #include "gemba/adapter.h"
+#include "adapters/mtconnect/shdr.h"
 #include "sim/demo.h"
 #include "util/str.h"
 
@@ -60,6 +61,22 @@ static const gb_command_t commands[] = {
      "(every problem is listed as FILE:LINE:COL: message; nothing is computed from a partly\n"
      "readable file).\n",
      gb_cmd_oee},
+    {"replay-shdr", "serve a recorded MTConnect SHDR log like an adapter, for testing",
+     "usage: gemba replay-shdr FILE [--listen HOST:PORT] [--speed N|max] [--loop]\n"
+     "                         [--keep-time] [--ready-file PATH]\n"
+     "\n"
+     "Plays a recorded SHDR log to every client that connects, as an MTConnect adapter would,\n"
+     "so a plant file can be tried without the machine. Timestamps are moved so the recording\n"
+     "starts now, keeping its spacing (--keep-time sends them as recorded). Answers * PING.\n"
+     "\n"
+     "  --listen HOST:PORT  where to listen (default 127.0.0.1:7878; port 0 takes a free one)\n"
+     "  --speed N|max       N times the recorded pace (default 1); max sends as fast as the\n"
+     "                      client reads, with time stamps still spaced as recorded\n"
+     "  --loop              start over at the end, time moving on\n"
+     "  --ready-file PATH   when listening, write HOST:PORT here\n"
+     "\n"
+     "Exit: 0 after SIGINT/SIGTERM, 1 when it cannot listen, 2 on bad usage or an empty file.\n",
+     gb_cmd_replay_shdr},
     {"store", "inspect the data directory (store stats)",
      "usage: gemba store stats [--data DIR] [--format text|json]\n"
      "\n"
@@ -75,6 +92,7 @@ static const gb_command_t commands[] = {
 void gb_cli_register_adapters(void)
 {
     gb_adapter_register(&gb_demo_adapter);
+    gb_adapter_register(&gb_shdr_adapter);
 }
 
 int gb_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -29,6 +29,7 @@ int gb_cmd_serve(int argc, char **argv);
 int gb_cmd_check_config(int argc, char **argv);
 int gb_cmd_store(int argc, char **argv);
 int gb_cmd_oee(int argc, char **argv);
+int gb_cmd_replay_shdr(int argc, char **argv);
 
 extern const char gb_demo_plant_yaml[];
 extern const size_t gb_demo_plant_yaml_len;

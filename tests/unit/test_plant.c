@@ -344,7 +344,7 @@ static void test_durations_and_names(void **state)
 
 int main(void)
 {
-    gb_adapter_register(&gb_demo_adapter);
+    gb_cli_register_adapters(); /* the same adapter classes as the binary */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_demo_plant_model),   cmocka_unit_test(test_broken_golden),
         cmocka_unit_test(test_yaml_syntax),        cmocka_unit_test(test_empty_and_wrong_shapes),

@@ -48,7 +48,7 @@ struct gb_mengine {
     int total_tag, good_tag, scrap_tag, key_tag;
     int64_t last_count[3];
     bool has_count[3];
-    gb_time_t last_t, last_data;
+    gb_time_t last_t, last_data, first_data;
     bool any_data;
     uint8_t cur_state;
     int32_t cur_rule;
@@ -320,6 +320,7 @@ int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t
     /* a silence longer than disconnected_after was a disconnection */
     if (e->any_data && t - e->last_data > e->disc_ns)
         set_state(e, e->last_data + e->disc_ns, GB_STATE_DISCONNECTED, GB_RULE_NODATA);
+    if (!e->any_data) e->first_data = t;
     e->last_t = t;
     e->last_data = t;
     e->any_data = true;
@@ -430,6 +431,8 @@ size_t gb_mengine_stops(gb_mengine_t *e, gb_time_t until, const gb_stop_t **out)
     size_t nseg = gb_mengine_timeline(e, until, &seg), n = 0;
     for (size_t i = 0; i < nseg; i++) {
         if (!is_stop(seg[i].state)) continue;
+        /* before the first sample nothing was watched: that is no stop of the machine's */
+        if (!e->any_data || seg[i].end <= e->first_data) continue;
         if (n && e->stops[n - 1].end == seg[i].start) {
             gb_stop_t *s = &e->stops[n - 1];
             s->end = seg[i].end;
