@@ -25,6 +25,7 @@ struct gb_oee_live {
     uint32_t nmap;
     uint64_t fed, late;
     bool late_logged;
+    gb_time_t start; /* monitoring began: no data exists before it */
 };
 
 gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_time_t start)
@@ -32,6 +33,7 @@ gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_ti
     gb_oee_live_t *l = gb_xcalloc(1, sizeof *l);
     pthread_mutex_init(&l->mu, NULL);
     l->plant = p;
+    l->start = start;
     l->op = gb_oee_plant_new(p, start);
     l->nmap = gb_tags_count(tags);
     l->map = gb_xcalloc(l->nmap ? l->nmap : 1, sizeof *l->map);
@@ -141,12 +143,16 @@ json_t *gb_oee_live_machines(gb_oee_live_t *l, gb_time_t now)
         for (size_t j = 0; j < plan.nshifts; j++)
             if (plan.shifts[j].start <= now && now < plan.shifts[j].end) cur = &plan.shifts[j];
         if (cur) {
+            /* this shift as far as it was watched: a daemon started mid-shift has no data for
+             * the earlier part, which would otherwise read as hours of delay */
+            gb_time_t from = cur->start > l->start ? cur->start : l->start;
             gb_oee_t k = {.ideal_known = true};
-            gb_mengine_oee(e, &plan, cur->start, now, NULL, &k);
+            gb_mengine_oee(e, &plan, from, now, NULL, &k);
             gb_oee_finish(&k);
             json_t *sh = gb_oee_json(&k);
             json_object_set_new(sh, "shift", json_string(p->shifts[cur->shift].name));
-            json_object_set_new(sh, "from", time_json(cur->start));
+            json_object_set_new(sh, "shift_start", time_json(cur->start));
+            json_object_set_new(sh, "from", time_json(from));
             json_object_set_new(o, "this_shift", sh);
         } else {
             json_object_set_new(o, "this_shift", json_null());
