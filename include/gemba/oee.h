@@ -86,6 +86,15 @@ void gb_mengine_free(gb_mengine_t *e);
  */
 int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t *v);
 
+/*
+ * Data arrived at T for the machine without a value the engine reads (a sensor it has no rule
+ * for): it only proves the machine connected. Same ordering rules as gb_mengine_feed.
+ */
+int gb_mengine_touch(gb_mengine_t *e, gb_time_t t);
+
+/* True when the engine's state depends on tag TAG (a rule, a counter or the cycle-time key). */
+bool gb_mengine_reads(const gb_mengine_t *e, uint32_t tag);
+
 /* An operator's scrap entry of N parts at T. */
 int gb_mengine_scrap(gb_mengine_t *e, gb_time_t t, int64_t n, const char *who);
 

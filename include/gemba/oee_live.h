@@ -18,6 +18,14 @@
 typedef struct gb_oee_live gb_oee_live_t;
 
 gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_time_t start);
+
+/*
+ * Rebuilds the engines from what the store in DATA_DIR holds since SINCE, before the bus starts:
+ * every sample of a tag an engine reads, and at most one sample a second per machine of the
+ * others (they only show the machine was connected). The engines' history then starts at the
+ * first such sample. *N gets the number of samples fed. Returns 0, or the store's error.
+ */
+int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since, uint64_t *n);
 void gb_oee_live_free(gb_oee_live_t *l);
 
 /* Subscribe with the live engine as context. */
@@ -33,6 +41,9 @@ json_t *gb_oee_live_stops(gb_oee_live_t *l, const char *machine, gb_time_t from,
 /* gb_oee_report over the live engines. NULL when ASSET names nothing. */
 json_t *gb_oee_live_report(gb_oee_live_t *l, gb_time_t from, gb_time_t to, gb_oee_by_t by,
                            const char *asset);
+
+/* When the engines' history begins (the daemon's start, or the first sample rebuilt). */
+gb_time_t gb_oee_live_history_start(gb_oee_live_t *l);
 
 /* Samples fed, and samples ignored because they came late. */
 void gb_oee_live_counters(gb_oee_live_t *l, uint64_t *fed, uint64_t *late);

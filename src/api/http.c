@@ -196,9 +196,10 @@ static enum MHD_Result oee_routes(struct MHD_Connection *c, gb_api_t *api, const
     gb_time_t now = gb_now();
     if (!strcmp(url, "/api/v1/machines"))
         return send_json(c, MHD_HTTP_OK, gb_oee_live_machines(l, now), "application/json");
-    /* windows default to today (local midnight, or the daemon's start if later) up to now */
+    /* windows default to today (local midnight, or the start of the history if later) to now */
     gb_time_t midnight = gb_tz_local_to_utc(gb_tz_local_date(now, NULL), 0);
-    gb_time_t dfrom = midnight > api->src.started ? midnight : api->src.started;
+    gb_time_t hist = gb_oee_live_history_start(l);
+    gb_time_t dfrom = midnight > hist ? midnight : hist;
     gb_time_t from, to;
     char err[200];
     if (!query_time(c, "from", dfrom, &from, err, sizeof err) ||

@@ -156,6 +156,16 @@ int gb_cmd_serve(int argc, char **argv)
     gb_time_t started = gb_now();
     int64_t started_mono = gb_mono_ns();
     oee = gb_oee_live_new(plant, tags, started);
+    {
+        /* a restart keeps today's states and OEE: rebuild the engines from the store */
+        uint64_t fed = 0;
+        int64_t t0 = gb_mono_ns();
+        if (gb_oee_live_rebuild(oee, data, started - 8 * 86400 * GB_NS_PER_S, &fed) != 0)
+            gb_warn("oee", "could not rebuild machine states from %s; starting them afresh", data);
+        else if (fed)
+            gb_info("oee", "rebuilt machine states from %llu stored samples in %.0f ms",
+                    (unsigned long long)fed, (double)(gb_mono_ns() - t0) / 1e6);
+    }
     gb_bus_subscribe(bus, "oee", GB_BUS_BLOCK, STORE_QUEUE_SAMPLES, &gb_oee_live_consumer, oee);
     if (gb_bus_start(bus) != 0) goto out;
     if (gb_adapters_create(plant, tags, bus, &adapters, &nadapters) != 0) goto out;

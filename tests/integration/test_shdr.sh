@@ -91,6 +91,12 @@ check '.total.mttr_s | round' 420
 # the timeline names the rule behind each state
 jq -e '[.intervals[] | select(.state == "down") | .rule] == ["fault"]' <<<"$timeline" >/dev/null || fail "down intervals: $timeline"
 jq -e '[.intervals[] | select(.state == "setup") | .rule] == ["manual"]' <<<"$timeline" >/dev/null || fail "setup: $timeline"
+# a restart rebuilds the machines' history from the store: the same numbers afterwards
+gb_start --config "$T/plant.yaml"
+grep -q 'rebuilt machine states from [0-9]* stored samples' "$T/stderr" || fail "no rebuild at start"
+after=$(get "/api/v1/oee?from=$from&to=$to")
+gb_stop
+diff <(jq -S . <<<"$off") <(jq -S . <<<"$after") || fail "OEE changed across a restart"
 reasons=$("$GEMBA" oee --plant "$T/plant.yaml" --data "$T/data" --from "$from" --to "$to" --by reason)
 jq -e '.rows[] | select(.reason == "unplanned/tooling/breakage") | .seconds == 420' <<<"$reasons" >/dev/null \
   || fail "breakage not attributed: $reasons"

@@ -346,6 +346,26 @@ int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t
     return 0;
 }
 
+int gb_mengine_touch(gb_mengine_t *e, gb_time_t t)
+{
+    if (t < e->last_t) return GB_ERANGE;
+    if (e->any_data && t - e->last_data > e->disc_ns)
+        set_state(e, e->last_data + e->disc_ns, GB_STATE_DISCONNECTED, GB_RULE_NODATA);
+    if (!e->any_data) e->first_data = t;
+    e->last_t = t;
+    e->last_data = t;
+    e->any_data = true;
+    if (e->cur_state == GB_STATE_DISCONNECTED || !e->rs) evaluate(e, t);
+    return 0;
+}
+
+bool gb_mengine_reads(const gb_mengine_t *e, uint32_t tag)
+{
+    return tag < e->m->ntags && (e->in_rules[tag] || (int)tag == e->total_tag ||
+                                 (int)tag == e->good_tag || (int)tag == e->scrap_tag ||
+                                 (int)tag == e->key_tag);
+}
+
 int gb_mengine_scrap(gb_mengine_t *e, gb_time_t t, int64_t n, const char *who)
 {
     if (n <= 0) return GB_EINVAL;

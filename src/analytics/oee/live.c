@@ -5,6 +5,7 @@
 #include "gemba/oee_live.h"
 #include "gemba/error.h"
 #include "gemba/log.h"
+#include "gemba/store.h"
 #include "util/str.h"
 
 #include <math.h>
@@ -20,6 +21,7 @@ typedef struct map_entry {
 struct gb_oee_live {
     pthread_mutex_t mu;
     const gb_plant_t *plant;
+    const gb_tags_t *tags;
     gb_oee_plant_t *op;
     map_entry_t *map;
     uint32_t nmap;
@@ -33,6 +35,7 @@ gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_ti
     gb_oee_live_t *l = gb_xcalloc(1, sizeof *l);
     pthread_mutex_init(&l->mu, NULL);
     l->plant = p;
+    l->tags = tags;
     l->start = start;
     l->op = gb_oee_plant_new(p, start);
     l->nmap = gb_tags_count(tags);
@@ -92,6 +95,14 @@ static int deliver(void *ctx, const gb_batch_t *b)
 }
 
 const gb_consumer_ops_t gb_oee_live_consumer = {GB_CONSUMER_API_VERSION, deliver, NULL};
+
+gb_time_t gb_oee_live_history_start(gb_oee_live_t *l)
+{
+    pthread_mutex_lock(&l->mu);
+    gb_time_t t = l->start;
+    pthread_mutex_unlock(&l->mu);
+    return t;
+}
 
 void gb_oee_live_counters(gb_oee_live_t *l, uint64_t *fed, uint64_t *late)
 {
@@ -226,4 +237,93 @@ json_t *gb_oee_live_report(gb_oee_live_t *l, gb_time_t from, gb_time_t to, gb_oe
     json_t *doc = gb_oee_report(l->op, from, to, by, asset);
     pthread_mutex_unlock(&l->mu);
     return doc;
+}
+
+typedef struct rb_event {
+    gb_time_t t;
+    uint32_t tag;  /* registry id */
+    uint32_t seq;
+    bool touch;    /* connectivity only */
+    gb_sample_t s;
+    char *str;
+} rb_event_t;
+
+typedef struct rebuild {
+    gb_oee_live_t *l;
+    gb_time_t since;
+    rb_event_t *ev;
+    size_t n, cap;
+    gb_time_t *last_touch; /* per machine */
+} rebuild_t;
+
+static int rb_sample(void *ctx, const char *path, const gb_sample_t *s, const char *str, size_t len)
+{
+    rebuild_t *rb = ctx;
+    if (s->t < rb->since) return 0;
+    const gb_tag_t *t = gb_tags_find(rb->l->tags, path);
+    if (!t || t->id >= rb->l->nmap || rb->l->map[t->id].machine < 0 || (gb_vtype_t)s->type != t->type)
+        return 0;
+    map_entry_t me = rb->l->map[t->id];
+    bool reads = gb_mengine_reads(rb->l->op->m[me.machine], me.tag);
+    if (!reads) {
+        /* only connectivity: one a second per machine is plenty */
+        if (s->t - rb->last_touch[me.machine] < GB_NS_PER_S) return 0;
+        rb->last_touch[me.machine] = s->t;
+    }
+    if (rb->n == rb->cap) {
+        rb->cap = rb->cap ? rb->cap * 2 : 4096;
+        rb->ev = gb_xrealloc(rb->ev, rb->cap * sizeof *rb->ev);
+    }
+    rb_event_t *e = &rb->ev[rb->n];
+    *e = (rb_event_t){s->t, t->id, (uint32_t)rb->n, !reads, *s, NULL};
+    if (reads && s->type == GB_VT_STR) e->str = gb_xstrndup(str, len);
+    rb->n++;
+    return 0;
+}
+
+static int rb_cmp(const void *a, const void *b)
+{
+    const rb_event_t *x = a, *y = b;
+    if (x->t != y->t) return x->t < y->t ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since, uint64_t *n)
+{
+    rebuild_t rb = {.l = l, .since = since};
+    rb.last_touch = gb_xcalloc(l->plant->nmachines ? l->plant->nmachines : 1, sizeof *rb.last_touch);
+    for (size_t i = 0; i < l->plant->nmachines; i++) rb.last_touch[i] = INT64_MIN / 2;
+    int rc = gb_store_read_all(data_dir, rb_sample, &rb);
+    if (rc == GB_ENOENT) rc = 0; /* a new store: nothing to rebuild */
+    if (rc == 0 && rb.n) {
+        if (rb.n > 1) qsort(rb.ev, rb.n, sizeof *rb.ev, rb_cmp);
+        pthread_mutex_lock(&l->mu);
+        /* the engines' history starts at the first stored sample */
+        gb_oee_plant_free(l->op);
+        l->start = rb.ev[0].t;
+        l->op = gb_oee_plant_new(l->plant, l->start);
+        for (size_t i = 0; i < rb.n; i++) {
+            rb_event_t *e = &rb.ev[i];
+            map_entry_t me = l->map[e->tag];
+            gb_mengine_t *eng = l->op->m[me.machine];
+            if (e->touch) {
+                gb_mengine_touch(eng, e->t);
+                continue;
+            }
+            gb_value_t v = {.type = (gb_vtype_t)e->s.type};
+            switch (e->s.type) {
+            case GB_VT_F64: v.f64 = e->s.v.f64; break;
+            case GB_VT_I64: v.i64 = e->s.v.i64; break;
+            case GB_VT_BOOL: v.b = e->s.v.b; break;
+            default: v.str = e->str; v.len = strlen(e->str);
+            }
+            gb_mengine_feed(eng, e->t, me.tag, &v);
+        }
+        pthread_mutex_unlock(&l->mu);
+    }
+    if (n) *n = rb.n;
+    for (size_t i = 0; i < rb.n; i++) free(rb.ev[i].str);
+    free(rb.ev);
+    free(rb.last_touch);
+    return rc;
 }
