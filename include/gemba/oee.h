@@ -106,6 +106,13 @@ int gb_mengine_scrap(gb_mengine_t *e, gb_time_t t, int64_t n, const char *who);
 int gb_mengine_reason(gb_mengine_t *e, gb_time_t t, const char *reason, const char *who,
                       gb_time_t at);
 
+/*
+ * Splits the stop containing T (strictly inside it) into two at T, by WHO at AT, so each part can
+ * have its own reason. Returns 0 (a split outside any stop changes nothing when the stops are
+ * next derived).
+ */
+int gb_mengine_split(gb_mengine_t *e, gb_time_t t, const char *who, gb_time_t at);
+
 /* The timeline up to UNTIL (the open segment ends there). *OUT is the engine's; valid until the
  * next feed or timeline call on E. */
 size_t gb_mengine_timeline(gb_mengine_t *e, gb_time_t until, const gb_seg_t **out);

@@ -36,11 +36,11 @@ ct=$(curl -sS -o /dev/null -w '%{content_type}' "$GB_URL/api/v1/nope")
 [ "$ct" = application/problem+json ] || fail "404 content type $ct"
 [ "$(get /api/v1/nope | jq -r '.status, .title' | paste -sd' ')" = "404 Not Found" ] || fail "problem body"
 [ "$(status /api/v1/health -X POST)" = 405 ] || fail "POST health"
-curl -sSI -X DELETE "$GB_URL/api/v1/health" | grep -qi '^Allow: GET, HEAD' || fail "405 without Allow"
+hdrs=$(curl -sSI -X DELETE "$GB_URL/api/v1/health"); grep -qi '^Allow: GET, HEAD' <<<"$hdrs" || fail "405 without Allow"
 
 # the status page
 [ "$(status /)" = 200 ] || fail "status page"
-get / | grep -q '<title>gemba</title>' || fail "status page content"
+page=$(get /); grep -q '<title>gemba</title>' <<<"$page" || fail "status page content"
 
 sleep 1
 gb_stop
@@ -53,7 +53,7 @@ read -r accepted stored lost < <(sed -E 's/stopped: ([0-9]+) samples accepted, (
 # what the store holds is exactly what was accepted
 points=$("$GEMBA" store stats --data "$T/data" --format json | jq .points)
 [ "$points" = "$accepted" ] || fail "store holds $points points, daemon accepted $accepted"
-"$GEMBA" store stats --data "$T/data" | grep -q "^points: *$accepted\$" || fail "text stats"
+stats=$("$GEMBA" store stats --data "$T/data"); grep -q "^points: *$accepted\$" <<<"$stats" || fail "text stats"
 
 # every log line is logfmt: time, level, module, quoted message
 bad=$(grep -cvE '^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z level=(error|warn|info|debug) module=[a-z]+ msg=".*"$' "$T/stderr" || true)

@@ -61,6 +61,8 @@ struct gb_mengine {
     size_t nscraps;
     gb_reason_set_t *reasons;
     size_t nreasons;
+    gb_time_t *splits; /* kept sorted */
+    size_t nsplits;
     gb_stop_t *stops;
     size_t cap_stops;
     int64_t micro_ns, disc_ns;
@@ -219,6 +221,7 @@ void gb_mengine_free(gb_mengine_t *e)
     free(e->parts);
     free(e->scraps);
     free(e->reasons);
+    free(e->splits);
     free(e->stops);
     free(e);
 }
@@ -378,6 +381,21 @@ int gb_mengine_scrap(gb_mengine_t *e, gb_time_t t, int64_t n, const char *who)
     return 0;
 }
 
+int gb_mengine_split(gb_mengine_t *e, gb_time_t t, const char *who, gb_time_t at)
+{
+    (void)who; /* the audit log keeps who split what; the engine only needs where */
+    (void)at;
+    size_t i = e->nsplits;
+    e->splits = gb_xrealloc(e->splits, (e->nsplits + 1) * sizeof *e->splits);
+    while (i > 0 && e->splits[i - 1] > t) {
+        e->splits[i] = e->splits[i - 1];
+        i--;
+    }
+    e->splits[i] = t;
+    e->nsplits++;
+    return 0;
+}
+
 int gb_mengine_reason(gb_mengine_t *e, gb_time_t t, const char *reason, const char *who,
                       gb_time_t at)
 {
@@ -472,6 +490,29 @@ size_t gb_mengine_stops(gb_mengine_t *e, gb_time_t until, const gb_stop_t **out)
             s->reason = e->rule_reason[seg[i].rule];
             s->reason_auto = true;
         }
+    }
+    /* people's splits cut a stop in two; the second part starts afresh (its rule's reason) */
+    for (size_t q = 0, i = 0; q < e->nsplits && i < n;) {
+        gb_time_t t = e->splits[q];
+        if (e->stops[i].end <= t) {
+            i++;
+            continue;
+        }
+        if (t <= e->stops[i].start) {
+            q++;
+            continue;
+        }
+        if (n == e->cap_stops) {
+            e->cap_stops *= 2;
+            e->stops = gb_xrealloc(e->stops, e->cap_stops * sizeof *e->stops);
+        }
+        memmove(&e->stops[i + 2], &e->stops[i + 1], (n - i - 1) * sizeof *e->stops);
+        e->stops[i + 1] = e->stops[i];
+        e->stops[i].end = t;
+        e->stops[i + 1].start = t;
+        n++;
+        i++;
+        q++;
     }
     for (size_t i = 0; i < n; i++) e->stops[i].micro = e->stops[i].end - e->stops[i].start < e->micro_ns;
     /* people's classifications, in the order they were made: each lands on the stop containing

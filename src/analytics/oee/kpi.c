@@ -75,6 +75,40 @@ static void account(gb_oee_t *k, const gb_plant_t *p, gb_time_t a, gb_time_t b, 
     }
 }
 
+/* Accounts [A, B) in state ST (stop S or none) against the plan's shifts and breaks. */
+static void piece(gb_oee_t *k, const gb_plant_t *p, const gb_plan_t *plan,
+                  const gb_oee_filter_t *filter, gb_time_t a, gb_time_t b, uint8_t st,
+                  const gb_stop_t *s)
+{
+    size_t lo = 0, hi = plan->nshifts; /* the first instance that ends after a */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (plan->shifts[mid].end <= a) lo = mid + 1;
+        else hi = mid;
+    }
+    gb_time_t covered = 0;
+    for (size_t j = lo; j < plan->nshifts && plan->shifts[j].start < b; j++) {
+        const gb_shift_instance_t *si = &plan->shifts[j];
+        gb_time_t x = si->start > a ? si->start : a, y = si->end < b ? si->end : b;
+        if (y <= x) continue;
+        covered += y - x;
+        if (!in_filter(si, filter)) continue;
+        k->pot += secs(y - x);
+        gb_time_t cursor = x;
+        for (size_t q = si->first_break; q < si->first_break + si->nbreaks; q++) {
+            const gb_break_instance_t *br = &plan->breaks[q];
+            gb_time_t bx = br->start > x ? br->start : x, by = br->end < y ? br->end : y;
+            if (by <= bx) continue;
+            if (bx > cursor) account(k, p, cursor, bx, st, s);
+            k->pdot += secs(by - bx);
+            cursor = by;
+        }
+        if (y > cursor) account(k, p, cursor, y, st, s);
+    }
+    /* running outside every shift is reported beside the ratios */
+    if (!filter && st == GB_STATE_RUNNING) k->outside_run += secs((b - a) - covered);
+}
+
 void gb_mengine_oee(gb_mengine_t *e, const gb_plan_t *plan, gb_time_t from, gb_time_t to,
                     const gb_oee_filter_t *filter, gb_oee_t *acc)
 {
@@ -126,46 +160,21 @@ void gb_mengine_oee(gb_mengine_t *e, const gb_plan_t *plan, gb_time_t from, gb_t
         gb_time_t a = cur->start > from ? cur->start : from;
         gb_time_t b = cur->end < to ? cur->end : to;
         if (b <= a) continue;
-        const gb_stop_t *s = NULL;
-        if (cur != &gap && is_stop(cur->state)) {
-            while (si_stop < nstops && stops[si_stop].end <= cur->start) si_stop++;
-            if (si_stop < nstops && stops[si_stop].start <= cur->start) s = &stops[si_stop];
+        if (cur == &gap || !is_stop(cur->state)) {
+            piece(&k, p, plan, filter, a, b, cur->state, NULL);
+            continue;
         }
-        /* walk the shift instances overlapping [a, b), from the first that ends after a */
-        size_t lo = 0, hi = plan->nshifts;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (plan->shifts[mid].end <= a) lo = mid + 1;
-            else hi = mid;
+        /* a stop-state segment may belong to two stops when a person split one */
+        while (si_stop < nstops && stops[si_stop].end <= a) si_stop++;
+        gb_time_t x = a;
+        for (size_t j = si_stop; j < nstops && stops[j].start < b && x < b; j++) {
+            gb_time_t sa = stops[j].start > x ? stops[j].start : x;
+            gb_time_t sb = stops[j].end < b ? stops[j].end : b;
+            if (sa > x) piece(&k, p, plan, filter, x, sa, cur->state, NULL);
+            if (sb > sa) piece(&k, p, plan, filter, sa, sb, cur->state, &stops[j]);
+            x = sb > x ? sb : x;
         }
-        for (size_t j = lo; j < plan->nshifts; j++) {
-            const gb_shift_instance_t *si = &plan->shifts[j];
-            if (si->end <= a) continue;
-            if (si->start >= b) break;
-            gb_time_t x = si->start > a ? si->start : a, y = si->end < b ? si->end : b;
-            if (!in_filter(si, filter)) continue;
-            k.pot += secs(y - x);
-            gb_time_t cursor = x;
-            for (size_t q = si->first_break; q < si->first_break + si->nbreaks; q++) {
-                const gb_break_instance_t *br = &plan->breaks[q];
-                gb_time_t bx = br->start > x ? br->start : x, by = br->end < y ? br->end : y;
-                if (by <= bx) continue;
-                if (bx > cursor) account(&k, p, cursor, bx, cur->state, s);
-                k.pdot += secs(by - bx);
-                cursor = by;
-            }
-            if (y > cursor) account(&k, p, cursor, y, cur->state, s);
-        }
-        if (!filter && cur->state == GB_STATE_RUNNING) {
-            /* running outside every shift: the part of [a, b) no instance covers */
-            gb_time_t covered = 0;
-            for (size_t j = lo; j < plan->nshifts && plan->shifts[j].start < b; j++) {
-                const gb_shift_instance_t *si = &plan->shifts[j];
-                gb_time_t x = si->start > a ? si->start : a, y = si->end < b ? si->end : b;
-                if (y > x) covered += y - x;
-            }
-            k.outside_run += secs((b - a) - covered);
-        }
+        if (x < b) piece(&k, p, plan, filter, x, b, cur->state, NULL);
     }
     /* stops that started inside the counted planned time */
     size_t i0 = 0;
