@@ -9,6 +9,8 @@
 #define GEMBA_API_H
 
 #include "gemba/adapter.h"
+#include "gemba/audit.h"
+#include "gemba/auth.h"
 #include "gemba/bus.h"
 #include "gemba/latest.h"
 #include "gemba/oee_live.h"
@@ -30,6 +32,8 @@ typedef struct gb_api_source {
     int64_t started_mono;   /* gb_mono_ns() at start */
     const char *data_dir;
     bool demo;
+    const gb_auth_t *auth;  /* tokens for writes; NULL refuses every write */
+    gb_audit_t *audit;      /* where changes are recorded; NULL refuses every write */
 } gb_api_source_t;
 
 typedef struct gb_api gb_api_t;

@@ -132,6 +132,9 @@ size_t gb_mengine_reason_log(const gb_mengine_t *e, const gb_reason_set_t **out)
 void gb_mengine_rule_name(const gb_mengine_t *e, int32_t rule, char *buf, size_t size);
 
 const gb_machine_t *gb_mengine_machine(const gb_mengine_t *e);
+
+/* Time of the newest sample fed (the history's start when none). */
+gb_time_t gb_mengine_last_time(const gb_mengine_t *e);
 const gb_plant_t *gb_mengine_plant(const gb_mengine_t *e);
 
 /* ---- KPIs ----------------------------------------------------------------------------------- */

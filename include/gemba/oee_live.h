@@ -49,3 +49,27 @@ gb_time_t gb_oee_live_history_start(gb_oee_live_t *l);
 void gb_oee_live_counters(gb_oee_live_t *l, uint64_t *fed, uint64_t *late);
 
 #endif
+
+/* ---- changes people make: reasons, splits, scrap ------------------------------------------- */
+
+/*
+ * Opens DATA_DIR/oee/changes.jsonl: applies every change recorded there (those whose stop is no
+ * longer in the rebuilt history are skipped), then keeps it open to append new ones. Call after
+ * gb_oee_live_rebuild. Returns 0 or GB_EIO (logged).
+ */
+int gb_oee_live_changes_open(gb_oee_live_t *l, const char *data_dir);
+
+/*
+ * Each change is written to the changes log and synced before it is applied, so an accepted
+ * change survives a crash. BEFORE/AFTER (may be NULL) get short descriptions for the audit log.
+ * Returns 0; GB_ENOENT for an unknown machine; GB_ERANGE when no stop starts at STOP_START (or,
+ * for a split, AT is not strictly inside it; for scrap, T is before the history); GB_EINVAL for an
+ * unknown reason or a count below 1; GB_EIO when the log cannot be written.
+ */
+int gb_oee_live_set_reason(gb_oee_live_t *l, const char *machine, gb_time_t stop_start,
+                           const char *reason, const char *who, gb_time_t now, char *before,
+                           char *after, size_t size);
+int gb_oee_live_split(gb_oee_live_t *l, const char *machine, gb_time_t stop_start, gb_time_t at,
+                      const char *who, gb_time_t now, char *before, char *after, size_t size);
+int gb_oee_live_scrap(gb_oee_live_t *l, const char *machine, gb_time_t t, int64_t n,
+                      const char *who, gb_time_t now);

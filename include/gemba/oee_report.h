@@ -51,6 +51,15 @@ int gb_oee_plant_feed(gb_oee_plant_t *op, const gb_event_t *ev, const char *who)
 json_t *gb_oee_report(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_by_t by,
                       const char *asset);
 
+/*
+ * Applies the changes recorded in DATA_DIR/oee/changes.jsonl (reasons, splits, scrap, in the
+ * order made) to OP's engines. A change whose stop is not in the engines' history, or whose time
+ * is before HISTORY_START, is skipped. Counts go to the out-parameters (any may be NULL).
+ * A missing file is no change. Returns 0.
+ */
+int gb_oee_changes_replay(gb_oee_plant_t *op, const char *data_dir, gb_time_t history_start,
+                          size_t *applied, size_t *skipped, size_t *bad);
+
 /* The same report as CSV on OUT. Returns 0 or GB_ENOENT for an unknown asset. */
 int gb_oee_report_csv(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_by_t by,
                       const char *asset, FILE *out);

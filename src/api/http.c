@@ -28,6 +28,31 @@ struct gb_api {
     gb_api_source_t src;
 };
 
+#define BODY_MAX 65536
+
+/* Per request: the body of a POST, gathered across libmicrohttpd's calls. */
+typedef struct req {
+    char *body;
+    size_t len;
+    bool too_big;
+} req_t;
+
+static int no_body; /* the request context of a GET */
+
+static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                      enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)c;
+    (void)code;
+    if (*req_cls && *req_cls != &no_body) {
+        req_t *r = *req_cls;
+        free(r->body);
+        free(r);
+    }
+    *req_cls = NULL;
+}
+
 int gb_api_listen(const char *hostport, int *fd_out, char *url, size_t urlsz, char *err,
                   size_t errsz)
 {
@@ -241,23 +266,180 @@ nf:
     return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
 }
 
+/* POST /api/v1/machines/{name}/stops/{start}/reason|split and /api/v1/machines/{name}/scrap */
+static enum MHD_Result write_routes(struct MHD_Connection *c, gb_api_t *api, const char *url,
+                                    const req_t *r)
+{
+    char err[300];
+    const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *who = NULL, *role = NULL;
+    if (!api->src.auth || !api->src.audit || !gb_auth_check(api->src.auth, hdr, &who, &role)) {
+        json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title",
+                              "Unauthorized", "status", 401, "detail",
+                              hdr ? "the token is not valid" : "changes need an API token: "
+                              "Authorization: Bearer <token>");
+        char *body = json_dumps(p, JSON_COMPACT);
+        json_decref(p);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body,
+                                                                     MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(resp, "Content-Type", "application/problem+json");
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"gemba\"");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    if (r->too_big) return problem(c, MHD_HTTP_CONTENT_TOO_LARGE, "Content Too Large",
+                                   "the body is larger than 64 KiB", NULL);
+    json_error_t je;
+    json_t *body = json_loadb(r->body ? r->body : "", r->len, 0, &je);
+    if (!body || !json_is_object(body)) {
+        snprintf(err, sizeof err, "the body must be a JSON object: %s", body ? "not an object" : je.text);
+        json_decref(body);
+        return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request", err, NULL);
+    }
+    /* /api/v1/machines/NAME/... */
+    const char *rest = url + strlen("/api/v1/machines/");
+    const char *slash = strchr(rest, '/');
+    char name[80], stop_s[64] = "";
+    enum MHD_Result ret;
+    if (!slash || (size_t)(slash - rest) >= sizeof name) goto nf;
+    memcpy(name, rest, (size_t)(slash - rest));
+    name[slash - rest] = 0;
+    gb_time_t now = gb_now();
+    char before[400] = "", after[400] = "", target[200];
+    int rc;
+    const char *action;
+    if (!strcmp(slash, "/scrap")) {
+        json_t *cnt = json_object_get(body, "count");
+        const char *ts = json_string_value(json_object_get(body, "time"));
+        gb_time_t t = now;
+        if (!json_is_integer(cnt) || json_integer_value(cnt) < 1 ||
+            (ts && gb_time_parse_rfc3339(ts, strlen(ts), &t) != 0)) {
+            json_decref(body);
+            return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
+                           "expected {\"count\": N (at least 1), \"time\": optional RFC 3339}", NULL);
+        }
+        action = "scrap";
+        snprintf(target, sizeof target, "%s", name);
+        snprintf(after, sizeof after, "%lld parts scrapped at %s", (long long)json_integer_value(cnt),
+                 ts ? ts : "now");
+        rc = gb_oee_live_scrap(api->src.oee, name, t, json_integer_value(cnt), who, now);
+    } else {
+        if (strncmp(slash, "/stops/", 7)) goto nf;
+        const char *s2 = slash + 7, *s3 = strchr(s2, '/');
+        if (!s3 || (size_t)(s3 - s2) >= sizeof stop_s) goto nf;
+        memcpy(stop_s, s2, (size_t)(s3 - s2));
+        stop_s[s3 - s2] = 0;
+        gb_time_t start;
+        if (gb_time_parse_rfc3339(stop_s, strlen(stop_s), &start) != 0) {
+            json_decref(body);
+            return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
+                           "a stop is named by its start, an RFC 3339 time as /stops lists it", NULL);
+        }
+        snprintf(target, sizeof target, "%s stop %s", name, stop_s);
+        if (!strcmp(s3, "/reason")) {
+            const char *reason = json_string_value(json_object_get(body, "reason"));
+            if (!reason) {
+                json_decref(body);
+                return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
+                               "expected {\"reason\": \"a/path/of/the/reason/tree\"}", NULL);
+            }
+            action = "set reason";
+            rc = gb_oee_live_set_reason(api->src.oee, name, start, reason, who, now, before, after,
+                                        sizeof before);
+            if (rc == GB_EINVAL) {
+                snprintf(err, sizeof err, "unknown reason '%.100s': reasons are paths of the plant "
+                         "file's reason tree", reason);
+                json_decref(body);
+                return problem(c, MHD_HTTP_UNPROCESSABLE_CONTENT, "Unprocessable Content", err, NULL);
+            }
+        } else if (!strcmp(s3, "/split")) {
+            const char *at_s = json_string_value(json_object_get(body, "at"));
+            gb_time_t at;
+            if (!at_s || gb_time_parse_rfc3339(at_s, strlen(at_s), &at) != 0) {
+                json_decref(body);
+                return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
+                               "expected {\"at\": an RFC 3339 time inside the stop}", NULL);
+            }
+            action = "split stop";
+            rc = gb_oee_live_split(api->src.oee, name, start, at, who, now, before, after,
+                                   sizeof before);
+        } else {
+            goto nf;
+        }
+    }
+    json_decref(body);
+    body = NULL;
+    if (rc == GB_ENOENT) {
+        snprintf(err, sizeof err, "no machine named '%.60s'", name);
+        return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
+    }
+    if (rc == GB_ERANGE) {
+        snprintf(err, sizeof err, "%s", *stop_s ? "no stop of this machine starts at that time, "
+                 "or the split time is not inside it" : "the time is outside the machine's history");
+        return problem(c, MHD_HTTP_UNPROCESSABLE_CONTENT, "Unprocessable Content", err, NULL);
+    }
+    if (rc == GB_EINVAL)
+        return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request", "count must be at least 1", NULL);
+    if (rc) return problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal Server Error",
+                           "the change could not be recorded; nothing was changed", NULL);
+    if (gb_audit_write(api->src.audit, who, action, target, *before ? before : NULL, after) != 0)
+        gb_error("audit", "%s by %s on %s was applied but not audited", action, who, target);
+    gb_info("api", "%s by %s: %s", action, who, target);
+    ret = send_json(c, MHD_HTTP_OK,
+                    json_pack("{s:s, s:s, s:s?, s:s}", "action", action, "target", target,
+                              "before", *before ? before : NULL, "after", after),
+                    "application/json");
+    return ret;
+nf:
+    json_decref(body);
+    snprintf(err, sizeof err, "no resource at %.150s", url);
+    return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
+}
+
+static bool is_write_route(const char *url)
+{
+    if (strncmp(url, "/api/v1/machines/", 17)) return false;
+    size_t n = strlen(url);
+    return (n > 7 && !strcmp(url + n - 7, "/reason")) || (n > 6 && !strcmp(url + n - 6, "/split")) ||
+           (n > 6 && !strcmp(url + n - 6, "/scrap"));
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **req_cls)
 {
     (void)version;
-    (void)upload;
     gb_api_t *api = cls;
-    /* first call per request: headers only; answer on the second */
+    bool post = !strcmp(method, "POST");
+    /* first call per request: headers only; answer once the body (if any) is in */
     if (!*req_cls) {
-        *req_cls = (void *)1;
+        *req_cls = post ? (void *)gb_xcalloc(1, sizeof(req_t)) : (void *)&no_body;
         return MHD_YES;
     }
     if (*upload_size) {
-        *upload_size = 0; /* no route takes a body yet */
+        if (*req_cls != &no_body) {
+            req_t *r = *req_cls;
+            if (r->len + *upload_size > BODY_MAX) {
+                r->too_big = true;
+            } else {
+                r->body = gb_xrealloc(r->body, r->len + *upload_size + 1);
+                memcpy(r->body + r->len, upload, *upload_size);
+                r->len += *upload_size;
+            }
+        }
+        *upload_size = 0;
         return MHD_YES;
     }
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (is_write_route(url) && api->src.oee) {
+        if (!post) {
+            char detail[300];
+            snprintf(detail, sizeof detail, "%.200s takes POST, not %.20s", url, method);
+            return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed", detail, "POST");
+        }
+        return write_routes(c, api, url, *req_cls);
+    }
     static const char *const routes[] = {"/", "/api/v1/health", "/api/v1/tags", "/api/v1/machines",
                                          "/api/v1/oee", NULL};
     int route = -1;
@@ -300,7 +482,8 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src)
     api->src = *src;
     api->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO, 0, NULL, NULL, handle,
-        api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+        api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed,
+        NULL, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
         MHD_OPTION_END);
     if (!api->mhd) {

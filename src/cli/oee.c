@@ -199,6 +199,8 @@ run:
         snprintf(who, sizeof who, "events line %u", ev.ev[i].line);
         gb_oee_plant_feed(op, &ev.ev[i], who);
     }
+    /* from a data directory, the reasons, splits and scrap people entered count too */
+    if (data_dir) gb_oee_changes_replay(op, data_dir, start, NULL, NULL, NULL);
     if (!strcmp(format, "csv")) {
         if (gb_oee_report_csv(op, from, to, by, asset, stdout) != 0) {
             fprintf(stderr, "gemba oee: no machine under '%s'\n", asset);

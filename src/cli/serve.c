@@ -12,6 +12,8 @@
 #include "cli/cli.h"
 #include "gemba/adapter.h"
 #include "gemba/api.h"
+#include "gemba/audit.h"
+#include "gemba/auth.h"
 #include "gemba/bus.h"
 #include "gemba/error.h"
 #include "gemba/latest.h"
@@ -125,6 +127,8 @@ int gb_cmd_serve(int argc, char **argv)
     int exit_code = GB_EXIT_FAIL;
     gb_tags_t *tags = gb_plant_build_tags(plant);
     gb_oee_live_t *oee = NULL;
+    gb_auth_t *auth = NULL;
+    gb_audit_t *audit = NULL;
     gb_bus_t *bus = NULL;
     gb_store_t *store = NULL;
     gb_latest_t *latest = NULL;
@@ -136,6 +140,15 @@ int gb_cmd_serve(int argc, char **argv)
 
     /* 2. the data directory */
     if (gb_store_open(data, NULL, &store) != 0) goto out;
+
+    /* writes need a token; the first start makes one and shows it once */
+    char *first_token = NULL;
+    if (!(auth = gb_auth_open(data, &first_token)) || !(audit = gb_audit_open(data))) goto out;
+    if (first_token) {
+        gb_warn("auth", "created the first API token, shown only now -- keep it safe: %s "
+                "(send it as 'Authorization: Bearer <token>' to make changes)", first_token);
+        free(first_token);
+    }
 
     /* 3. the socket */
     rc = gb_api_listen(listen, &fd, url, sizeof url, err, sizeof err);
@@ -166,12 +179,13 @@ int gb_cmd_serve(int argc, char **argv)
             gb_info("oee", "rebuilt machine states from %llu stored samples in %.0f ms",
                     (unsigned long long)fed, (double)(gb_mono_ns() - t0) / 1e6);
     }
+    if (gb_oee_live_changes_open(oee, data) != 0) goto out;
     gb_bus_subscribe(bus, "oee", GB_BUS_BLOCK, STORE_QUEUE_SAMPLES, &gb_oee_live_consumer, oee);
     if (gb_bus_start(bus) != 0) goto out;
     if (gb_adapters_create(plant, tags, bus, &adapters, &nadapters) != 0) goto out;
 
     gb_api_source_t src = {plant, tags, bus, latest, oee, adapters, nadapters, started,
-                           started_mono, data, demo};
+                           started_mono, data, demo, auth, audit};
     api = gb_api_start(fd, &src);
     fd = -1; /* taken */
     if (!api) goto out;
@@ -229,6 +243,8 @@ out:
     gb_bus_free(bus);
     gb_latest_free(latest);
     gb_oee_live_free(oee);
+    gb_auth_free(auth);
+    gb_audit_close(audit);
     gb_tags_free(tags);
     gb_plant_free(plant);
     return exit_code;

@@ -71,6 +71,7 @@ rm -rf "$T/data"
 start_replay 0 --speed max
 sed "s/@PORT@/$RPORT/" "$GB_SRC/tests/data/shdr/plant.yaml.in" > "$T/plant.yaml"
 gb_start --config "$T/plant.yaml"
+TOKEN=$(grep -o 'gbt_admin-1_[0-9a-f]*' "$T/stderr") || fail "no first token shown"
 settle
 # the recording starts where the data set `tools` was stamped (it is sent once, at 00:00)
 from=$(get /api/v1/tags | jq -r '.tags[] | select(.name=="tools") | .time')
@@ -88,6 +89,7 @@ check '.total.availability * 1000 | round' 700
 check '.total.effectiveness * 2520 | round' 2220
 check '.total.oee * 3600 | round' 2100
 check '.total.mttr_s | round' 420
+oee_hand=$(jq .total.oee <<<"$off")
 # the timeline names the rule behind each state
 jq -e '[.intervals[] | select(.state == "down") | .rule] == ["fault"]' <<<"$timeline" >/dev/null || fail "down intervals: $timeline"
 jq -e '[.intervals[] | select(.state == "setup") | .rule] == ["manual"]' <<<"$timeline" >/dev/null || fail "setup: $timeline"
@@ -100,5 +102,52 @@ diff <(jq -S . <<<"$off") <(jq -S . <<<"$after") || fail "OEE changed across a r
 reasons=$("$GEMBA" oee --plant "$T/plant.yaml" --data "$T/data" --from "$from" --to "$to" --by reason)
 jq -e '.rows[] | select(.reason == "unplanned/tooling/breakage") | .seconds == 420' <<<"$reasons" >/dev/null \
   || fail "breakage not attributed: $reasons"
+# --- 3. people's changes: authenticated, audited, kept across a restart -----------------------
+gb_start --config "$T/plant.yaml"
+grep -q 'gbt_' "$T/stderr" && fail "the token was shown again on the second start"
+stops=$(get "/api/v1/machines/cnc07/stops?from=$from&to=$to")
+idle=$(jq -r '.stops[0] | select(.state=="idle") | .start' <<<"$stops")
+down=$(jq -r '.stops[] | select(.state=="down") | .start' <<<"$stops")
+[ -n "$idle" ] && [ -n "$down" ] || fail "stops: $stops"
+[ "$(jq -r '.stops[] | select(.state=="down") | .reason_by' <<<"$stops")" = rule ] || fail "no automatic reason"
+split_at=$(date -u -d "$down + 300 seconds" +%Y-%m-%dT%H:%M:%S.%3NZ)
+post() { # PATH JSON [TOKEN] -> status, body in $T/resp
+  curl -sS -o "$T/resp" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+       ${3:+-H "Authorization: Bearer $3"} --data "$2" "$GB_URL$1"
+}
+R="/api/v1/machines/cnc07/stops"
+[ "$(post "$R/$idle/reason" '{"reason":"planned/maintenance"}')" = 401 ] || fail "write without a token"
+[ "$(post "$R/$idle/reason" '{"reason":"planned/maintenance"}' gbt_admin-1_00)" = 401 ] || fail "write with a bad token"
+[ "$(post "$R/$idle/reason" '{"reason":"planned/maintenance"}' "$TOKEN")" = 200 ] || fail "set reason: $(cat "$T/resp")"
+[ "$(post "$R/$down/split" "{\"at\":\"$split_at\"}" "$TOKEN")" = 200 ] || fail "split: $(cat "$T/resp")"
+second=$(get "/api/v1/machines/cnc07/stops?from=$from&to=$to" | jq -r --arg d "$down" '[.stops[] | select(.state=="down")][1].start')
+[ "$(post "$R/$second/reason" '{"reason":"planned/maintenance"}' "$TOKEN")" = 200 ] || fail "reason of the split part"
+[ "$(post /api/v1/machines/cnc07/scrap "{\"count\":1,\"time\":\"$(date -u -d "$from + 3000 seconds" +%Y-%m-%dT%H:%M:%S.%3NZ)\"}" "$TOKEN")" = 200 ] \
+  || fail "scrap: $(cat "$T/resp")"
+[ "$(post "$R/$idle/reason" '{"reason":"planned/coffee"}' "$TOKEN")" = 422 ] || fail "unknown reason"
+[ "$(post "$R/2001-01-01T00:00:00Z/reason" '{"reason":"planned/maintenance"}' "$TOKEN")" = 422 ] || fail "unknown stop"
+[ "$(post "/api/v1/machines/nope/stops/$idle/reason" '{"reason":"planned/maintenance"}' "$TOKEN")" = 404 ] || fail "unknown machine"
+[ "$(post "$R/$idle/reason" '{"reason":' "$TOKEN")" = 400 ] || fail "bad JSON"
+[ "$(status "$R/$idle/reason")" = 405 ] || fail "GET on a write route"
+expect_changed() { # JSON: the hand numbers after the changes
+  check() { local got; got=$(jq -r "$1" <<<"$2"); [ "$got" = "$3" ] || fail "after changes: $1 = $got, expected $3"; }
+  check '.total.times_s | [.pot, .pdot, .pbt, .apt, .aust, .adet, .adot] | map(round) | join(" ")' "$1" "3600 300 3300 2520 480 300 0"
+  check '.total.counts | [.produced, .good, .scrap, .stops, .failures] | join(" ")' "$1" "37 34 3 1 1"
+}
+live=$(get "/api/v1/oee?from=$from&to=$to")
+expect_changed "$live"
+gb_stop
+[ "$(wc -l < "$T/data/audit.jsonl")" = 4 ] || fail "audit entries: $(cat "$T/data/audit.jsonl")"
+jq -se 'all(.who == "admin-1") and (map(.action) == ["set reason", "split stop", "set reason", "scrap"])' \
+   "$T/data/audit.jsonl" >/dev/null || fail "audit: $(cat "$T/data/audit.jsonl")"
+jq -se '.[0].before | test("reason \\(none\\)")' "$T/data/audit.jsonl" >/dev/null || fail "audit before: $(head -1 "$T/data/audit.jsonl")"
+gb_start --config "$T/plant.yaml"
+grep -q 'applied 4 recorded changes' "$T/stderr" || fail "changes not replayed: $(grep oee "$T/stderr")"
+again=$(get "/api/v1/oee?from=$from&to=$to")
+gb_stop
+diff <(jq -S . <<<"$live") <(jq -S . <<<"$again") || fail "changes not kept across a restart"
+off=$("$GEMBA" oee --plant "$T/plant.yaml" --data "$T/data" --from "$from" --to "$to") || fail "offline"
+diff <(jq -S . <<<"$live") <(jq -S . <<<"$off") || fail "offline does not see the changes"
+
 check_sanitizers "$T/replay.err"
-echo "ok: $first samples, reconnect without duplicates; OEE $(jq .total.oee <<<"$off") = 2100/3600"
+echo "ok: $first samples, reconnect without duplicates; OEE $oee_hand = 2100/3600; after the changes $(jq .total.oee <<<"$off") = 2040/3300"

@@ -572,6 +572,11 @@ void gb_mengine_rule_name(const gb_mengine_t *e, int32_t rule, char *buf, size_t
     }
 }
 
+gb_time_t gb_mengine_last_time(const gb_mengine_t *e)
+{
+    return e->last_t;
+}
+
 const gb_plant_t *gb_mengine_plant(const gb_mengine_t *e)
 {
     return e->p;

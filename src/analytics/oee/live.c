@@ -8,7 +8,10 @@
 #include "gemba/store.h"
 #include "util/str.h"
 
+#include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@ struct gb_oee_live {
     uint64_t fed, late;
     bool late_logged;
     gb_time_t start; /* monitoring began: no data exists before it */
+    FILE *changes;   /* DATA/oee/changes.jsonl, appended */
 };
 
 gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_time_t start)
@@ -59,6 +63,7 @@ gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_ti
 void gb_oee_live_free(gb_oee_live_t *l)
 {
     if (!l) return;
+    if (l->changes) fclose(l->changes);
     gb_oee_plant_free(l->op);
     free(l->map);
     pthread_mutex_destroy(&l->mu);
@@ -325,5 +330,151 @@ int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since,
     for (size_t i = 0; i < rb.n; i++) free(rb.ev[i].str);
     free(rb.ev);
     free(rb.last_touch);
+    return rc;
+}
+
+/* ---- changes ------------------------------------------------------------------------------- */
+
+/* The stop of machine MI starting exactly at T, or NULL. Caller holds the lock. */
+static const gb_stop_t *stop_at(gb_oee_live_t *l, int mi, gb_time_t t, gb_time_t now)
+{
+    const gb_stop_t *st;
+    gb_time_t last = gb_mengine_last_time(l->op->m[mi]); /* device clocks may run ahead */
+    size_t n = gb_mengine_stops(l->op->m[mi], now > last ? now : last, &st);
+    for (size_t i = 0; i < n; i++)
+        if (st[i].start == t) return &st[i];
+    return NULL;
+}
+
+static void describe(const gb_oee_live_t *l, const gb_stop_t *s, char *buf, size_t size)
+{
+    if (!buf) return;
+    char a[40], b[40];
+    gb_time_format(s->start, a, sizeof a);
+    gb_time_format(s->end, b, sizeof b);
+    snprintf(buf, size, "stop %s..%s reason %s", a, b,
+             s->reason >= 0 ? l->plant->reasons[s->reason].path : "(none)");
+}
+
+/* Appends one change and syncs it. Caller holds the lock. */
+static int record(gb_oee_live_t *l, json_t *change)
+{
+    if (!l->changes) return 0; /* no log (tests): changes live in memory only */
+    char *s = json_dumps(change, JSON_COMPACT);
+    json_decref(change);
+    int rc = 0;
+    if (!s || fprintf(l->changes, "%s\n", s) < 0 || fflush(l->changes) != 0 ||
+        fdatasync(fileno(l->changes)) != 0) {
+        gb_error("oee", "cannot record a change: %s", strerror(errno));
+        rc = GB_EIO;
+    }
+    free(s);
+    return rc;
+}
+
+static json_t *tjson(gb_time_t t)
+{
+    char buf[40];
+    gb_time_format(t, buf, sizeof buf);
+    return json_string(buf);
+}
+
+int gb_oee_live_set_reason(gb_oee_live_t *l, const char *machine, gb_time_t stop_start,
+                           const char *reason, const char *who, gb_time_t now, char *before,
+                           char *after, size_t size)
+{
+    int mi = machine_index(l->plant, machine);
+    if (mi < 0) return GB_ENOENT;
+    bool known = false;
+    for (size_t i = 0; i < l->plant->nreasons && !known; i++)
+        known = !strcmp(l->plant->reasons[i].path, reason);
+    if (!known) return GB_EINVAL;
+    pthread_mutex_lock(&l->mu);
+    int rc = GB_ERANGE;
+    const gb_stop_t *s = stop_at(l, mi, stop_start, now);
+    if (!s) goto out;
+    describe(l, s, before, size);
+    rc = record(l, json_pack("{s:s, s:s, s:o, s:s, s:s, s:o}", "kind", "reason", "machine", machine,
+                             "stop", tjson(stop_start), "reason", reason, "who", who, "at",
+                             tjson(now)));
+    if (rc) goto out;
+    gb_mengine_reason(l->op->m[mi], stop_start, reason, who, now);
+    if ((s = stop_at(l, mi, stop_start, now))) describe(l, s, after, size);
+out:
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+int gb_oee_live_split(gb_oee_live_t *l, const char *machine, gb_time_t stop_start, gb_time_t at,
+                      const char *who, gb_time_t now, char *before, char *after, size_t size)
+{
+    int mi = machine_index(l->plant, machine);
+    if (mi < 0) return GB_ENOENT;
+    pthread_mutex_lock(&l->mu);
+    int rc = GB_ERANGE;
+    const gb_stop_t *s = stop_at(l, mi, stop_start, now);
+    if (!s || at <= s->start || at >= s->end) goto out;
+    describe(l, s, before, size);
+    rc = record(l, json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "kind", "split", "machine", machine,
+                             "stop", tjson(stop_start), "split_at", tjson(at), "who", who, "at",
+                             tjson(now)));
+    if (rc) goto out;
+    gb_mengine_split(l->op->m[mi], at, who, now);
+    if (after) {
+        const gb_stop_t *a = stop_at(l, mi, stop_start, now), *b = stop_at(l, mi, at, now);
+        char x[160] = "", y[160] = "";
+        if (a) describe(l, a, x, sizeof x);
+        if (b) describe(l, b, y, sizeof y);
+        snprintf(after, size, "%s; %s", x, y);
+    }
+out:
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+int gb_oee_live_scrap(gb_oee_live_t *l, const char *machine, gb_time_t t, int64_t n,
+                      const char *who, gb_time_t now)
+{
+    int mi = machine_index(l->plant, machine);
+    if (mi < 0) return GB_ENOENT;
+    if (n < 1) return GB_EINVAL;
+    pthread_mutex_lock(&l->mu);
+    int rc = GB_ERANGE;
+    gb_time_t last = gb_mengine_last_time(l->op->m[mi]); /* device clocks may run ahead */
+    if (t < l->start || t > (now > last ? now : last)) goto out;
+    rc = record(l, json_pack("{s:s, s:s, s:o, s:I, s:s, s:o}", "kind", "scrap", "machine", machine,
+                             "time", tjson(t), "count", (json_int_t)n, "who", who, "at",
+                             tjson(now)));
+    if (rc) goto out;
+    gb_mengine_scrap(l->op->m[mi], t, n, who);
+out:
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+int gb_oee_live_changes_open(gb_oee_live_t *l, const char *data_dir)
+{
+    char *dir = gb_xasprintf("%s/oee", data_dir), *file = gb_xasprintf("%s/changes.jsonl", dir);
+    int rc = 0;
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        gb_error("oee", "cannot create %s: %s", dir, strerror(errno));
+        rc = GB_EIO;
+        goto out;
+    }
+    size_t applied = 0, skipped = 0, bad = 0;
+    pthread_mutex_lock(&l->mu);
+    gb_oee_changes_replay(l->op, data_dir, l->start, &applied, &skipped, &bad);
+    pthread_mutex_unlock(&l->mu);
+    if (applied || skipped || bad)
+        gb_info("oee", "applied %zu recorded changes (%zu outside the rebuilt history, %zu "
+                "unreadable)", applied, skipped, bad);
+    l->changes = fopen(file, "a");
+    if (!l->changes) {
+        gb_error("oee", "cannot open %s: %s", file, strerror(errno));
+        rc = GB_EIO;
+    }
+out:
+    free(dir);
+    free(file);
     return rc;
 }

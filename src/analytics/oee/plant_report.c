@@ -217,3 +217,74 @@ int gb_oee_report_csv(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_b
     free(rs.r);
     return 0;
 }
+
+static gb_time_t jtime(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    gb_time_t t = INT64_MIN;
+    if (s) gb_time_parse_rfc3339(s, strlen(s), &t);
+    return t;
+}
+
+static const gb_stop_t *stop_starting(gb_mengine_t *e, gb_time_t t, gb_time_t now)
+{
+    const gb_stop_t *st;
+    size_t n = gb_mengine_stops(e, now, &st);
+    for (size_t i = 0; i < n; i++)
+        if (st[i].start == t) return &st[i];
+    return NULL;
+}
+
+int gb_oee_changes_replay(gb_oee_plant_t *op, const char *data_dir, gb_time_t history_start,
+                          size_t *applied_out, size_t *skipped_out, size_t *bad_out)
+{
+    char *file = gb_xasprintf("%s/oee/changes.jsonl", data_dir);
+    FILE *f = fopen(file, "r");
+    free(file);
+    size_t applied = 0, skipped = 0, bad = 0;
+    if (f) {
+        char *line = NULL;
+        size_t cap = 0;
+        /* stops are judged up to the end of all data the engines hold */
+        gb_time_t now = INT64_MAX / 2;
+        while (getline(&line, &cap, f) > 0) {
+            json_t *o = json_loads(line, 0, NULL);
+            const char *kind = json_string_value(json_object_get(o, "kind"));
+            const char *mach = json_string_value(json_object_get(o, "machine"));
+            const char *who = json_string_value(json_object_get(o, "who"));
+            int mi = -1;
+            for (size_t i = 0; mach && i < op->plant->nmachines && mi < 0; i++)
+                if (!strcmp(op->plant->machines[i].name, mach)) mi = (int)i;
+            if (!o || !kind || mi < 0) {
+                bad++;
+                json_decref(o);
+                continue;
+            }
+            gb_mengine_t *e = op->m[mi];
+            gb_time_t at = jtime(o, "at"), stop = jtime(o, "stop");
+            bool ok = false;
+            if (!strcmp(kind, "reason")) {
+                const char *r = json_string_value(json_object_get(o, "reason"));
+                ok = r && stop_starting(e, stop, now) &&
+                     gb_mengine_reason(e, stop, r, who ? who : "?", at) == 0;
+            } else if (!strcmp(kind, "split")) {
+                const gb_stop_t *s = stop_starting(e, stop, now);
+                gb_time_t sp = jtime(o, "split_at");
+                ok = s && sp > s->start && sp < s->end && gb_mengine_split(e, sp, who, at) == 0;
+            } else if (!strcmp(kind, "scrap")) {
+                gb_time_t t = jtime(o, "time");
+                json_int_t n = json_integer_value(json_object_get(o, "count"));
+                ok = t >= history_start && n > 0 && gb_mengine_scrap(e, t, n, who) == 0;
+            }
+            if (ok) applied++;
+            else skipped++;
+            json_decref(o);
+        }
+        free(line);
+        fclose(f);
+    }
+    if (applied_out) *applied_out = applied;
+    if (skipped_out) *skipped_out = skipped;
+    if (bad_out) *bad_out = bad;
+    return 0;
+}
