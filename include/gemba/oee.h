@@ -17,6 +17,7 @@
 #define GEMBA_OEE_H
 
 #include "gemba/calendar.h"
+#include "gemba/jobs.h"
 #include "gemba/plant.h"
 
 #include <stdbool.h>
@@ -132,6 +133,21 @@ size_t gb_mengine_reason_log(const gb_mengine_t *e, const gb_reason_set_t **out)
 void gb_mengine_rule_name(const gb_mengine_t *e, int32_t rule, char *buf, size_t size);
 
 const gb_machine_t *gb_mengine_machine(const gb_mengine_t *e);
+
+/* Jobs: the table (borrowed; may grow) that job ids are looked up and interned in. */
+void gb_mengine_set_jobs(gb_mengine_t *e, gb_jobs_t *jobs);
+
+/* Starts job ID on the machine at T (NULL or "" ends the running one). Same ordering rules as
+ * gb_mengine_feed. GB_EINVAL when no job table was set. */
+int gb_mengine_job(gb_mengine_t *e, gb_time_t t, const char *id);
+
+typedef struct gb_job_interval {
+    gb_time_t start, end;
+    uint32_t job; /* index in the job table */
+} gb_job_interval_t;
+
+/* The jobs that ran up to UNTIL, in order. *OUT is the engine's, valid until the next call. */
+size_t gb_mengine_jobs(gb_mengine_t *e, gb_time_t until, const gb_job_interval_t **out);
 
 /* Time of the newest sample fed (the history's start when none). */
 gb_time_t gb_mengine_last_time(const gb_mengine_t *e);

@@ -42,6 +42,9 @@ json_t *gb_oee_live_stops(gb_oee_live_t *l, const char *machine, gb_time_t from,
 json_t *gb_oee_live_report(gb_oee_live_t *l, gb_time_t from, gb_time_t to, gb_oee_by_t by,
                            const char *asset);
 
+/* Takes a parsed job file as the live engines' job table (before gb_oee_live_rebuild). */
+void gb_oee_live_take_jobs(gb_oee_live_t *l, gb_jobs_t *jobs);
+
 /* When the engines' history begins (the daemon's start, or the first sample rebuilt). */
 gb_time_t gb_oee_live_history_start(gb_oee_live_t *l);
 

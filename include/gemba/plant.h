@@ -88,6 +88,7 @@ typedef struct gb_machine {
     char *count_total, *count_good, *count_scrap; /* tag names, or NULL */
     int64_t counter_max;        /* a counter wraps to 0 after this value; 0 = a drop is a reset */
     char *cycle_times_by;       /* tag whose value picks the cycle_times entry, or NULL */
+    char *job_tag;              /* tag whose value starts the job of that id, or NULL */
     int64_t micro_stop_ns;      /* stops shorter than this are speed loss (plant default if 0) */
     int64_t disconnected_after_ns;
     int pos_line, pos_col;

@@ -188,7 +188,7 @@ static json_t *tags_json(const gb_api_source_t *src)
         gb_latest_value_t v;
         if (src->latest && gb_latest_get(src->latest, i, &v) == 0 && v.has) {
             char ts[40];
-            gb_time_format_ms(v.t, ts, sizeof ts);
+            gb_time_format(v.t, ts, sizeof ts); /* exact: usable as a query bound */
             json_object_set_new(o, "time", json_string(ts));
             json_object_set_new(o, "value", value_json(&v));
             json_object_set_new(o, "quality", json_string(quality[v.quality % 3]));
@@ -238,7 +238,7 @@ static enum MHD_Result oee_routes(struct MHD_Connection *c, gb_api_t *api, const
         gb_oee_by_t by = GB_BY_MACHINE;
         if (by_s && gb_oee_by_parse(by_s, &by) != 0)
             return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
-                           "'by' is machine, shift, day or reason", NULL);
+                           "'by' is machine, shift, day, reason, job or product", NULL);
         json_t *doc = gb_oee_live_report(l, from, to, by, asset);
         if (!doc) {
             snprintf(err, sizeof err, "no machine under '%.100s'", asset);

@@ -31,6 +31,10 @@ int gb_cmd_store(int argc, char **argv);
 int gb_cmd_oee(int argc, char **argv);
 int gb_cmd_replay_shdr(int argc, char **argv);
 
+/* Reads and parses a job file, printing its problems (FILE:LINE:COL). 0 or a GB_E* code. */
+struct gb_jobs;
+int gb_cli_load_jobs(const char *file, struct gb_jobs *out);
+
 extern const char gb_demo_plant_yaml[];
 extern const size_t gb_demo_plant_yaml_len;
 #define GB_DEMO_PLANT_NAME "examples/demo-plant.yaml (built in)"

@@ -82,13 +82,15 @@ static int time_opt(const char *opt, const char *s, gb_time_t *out)
 
 int gb_cmd_oee(int argc, char **argv)
 {
-    const char *plant_file = NULL, *events_file = NULL, *data_dir = NULL, *from_s = NULL, *to_s = NULL,
+    const char *plant_file = NULL, *events_file = NULL, *data_dir = NULL, *jobs_file = NULL,
+               *from_s = NULL, *to_s = NULL,
                *by_s = "machine", *format = "json", *asset = NULL;
     static const struct option opts[] = {
         {"plant", required_argument, NULL, 'p'}, {"events", required_argument, NULL, 'e'},
         {"from", required_argument, NULL, 'f'},  {"to", required_argument, NULL, 't'},
         {"by", required_argument, NULL, 'b'},    {"format", required_argument, NULL, 'F'},
         {"asset", required_argument, NULL, 'a'}, {"data", required_argument, NULL, 'd'},
+        {"jobs", required_argument, NULL, 'j'},
         {NULL, 0, NULL, 0}};
     opterr = 0;
     optind = 1;
@@ -103,6 +105,7 @@ int gb_cmd_oee(int argc, char **argv)
         case 'F': format = optarg; break;
         case 'a': asset = optarg; break;
         case 'd': data_dir = optarg; break;
+        case 'j': jobs_file = optarg; break;
         case ':': return gb_cli_usage_error("oee", "option '%s' needs a value", argv[optind - 1]);
         default: return gb_cli_usage_error("oee", "unknown option '%s'", argv[optind - 1]);
         }
@@ -111,11 +114,9 @@ int gb_cmd_oee(int argc, char **argv)
     if (!plant_file || (!events_file == !data_dir))
         return gb_cli_usage_error("oee", "needs --plant FILE and either --events FILE or --data DIR");
     gb_oee_by_t by;
-    if (!strcmp(by_s, "job"))
-        return gb_cli_usage_error("oee", "--by job needs jobs, which this version cannot import "
-                                         "yet; use machine, shift, day or reason");
     if (gb_oee_by_parse(by_s, &by) != 0)
-        return gb_cli_usage_error("oee", "--by is machine, shift, day or reason, not '%s'", by_s);
+        return gb_cli_usage_error("oee", "--by is machine, shift, day, reason, job or product, "
+                                         "not '%s'", by_s);
     if (strcmp(format, "json") && strcmp(format, "csv"))
         return gb_cli_usage_error("oee", "--format is json or csv, not '%s'", format);
     gb_time_t from = 0, to = 0;
@@ -194,6 +195,11 @@ run:
     }
     gb_time_t start = ev.n && ev.ev[0].t < from ? ev.ev[0].t : from;
     op = gb_oee_plant_new(p, start);
+    if (jobs_file) {
+        gb_jobs_t jobs;
+        if (gb_cli_load_jobs(jobs_file, &jobs) != 0) goto out;
+        gb_oee_plant_take_jobs(op, &jobs);
+    }
     for (size_t i = 0; i < ev.n; i++) {
         char who[32];
         snprintf(who, sizeof who, "events line %u", ev.ev[i].line);
@@ -221,5 +227,33 @@ out:
     gb_oee_plant_free(op);
     gb_events_clear(&ev);
     gb_plant_free(p);
+    return rc;
+}
+
+int gb_cli_load_jobs(const char *file, gb_jobs_t *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: cannot open: %s\n", file, strerror(errno));
+        return GB_EIO;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
+    fclose(f);
+    fclose(m);
+    gb_diag_t d;
+    gb_diag_init(&d, file);
+    int rc = gb_jobs_parse(buf, len, out, &d);
+    if (rc) {
+        gb_diag_print(&d, stderr);
+        gb_jobs_clear(out);
+    }
+    gb_diag_clear(&d);
+    free(buf);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include "gemba/latest.h"
 #include "gemba/calendar.h"
 #include "gemba/oee_live.h"
+#include "gemba/jobs.h"
 #include "gemba/log.h"
 #include "gemba/plant.h"
 #include "gemba/store.h"
@@ -66,12 +67,13 @@ static int write_ready_file(const char *path, const char *url)
 int gb_cmd_serve(int argc, char **argv)
 {
     const char *config = NULL, *data = "./gemba-data", *listen = "127.0.0.1:8080",
-               *ready = NULL, *level = NULL;
+               *ready = NULL, *level = NULL, *jobs_file = NULL;
     bool demo = false;
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"demo", no_argument, NULL, 'D'},
         {"data", required_argument, NULL, 'd'},   {"listen", required_argument, NULL, 'l'},
         {"ready-file", required_argument, NULL, 'r'}, {"log-level", required_argument, NULL, 'L'},
+        {"jobs", required_argument, NULL, 'j'},
         {NULL, 0, NULL, 0}};
     opterr = 0;
     optind = 1;
@@ -84,6 +86,7 @@ int gb_cmd_serve(int argc, char **argv)
         case 'l': listen = optarg; break;
         case 'r': ready = optarg; break;
         case 'L': level = optarg; break;
+        case 'j': jobs_file = optarg; break;
         case ':': return gb_cli_usage_error("serve", "option '%s' needs a value", argv[optind - 1]);
         default: return gb_cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
         }
@@ -169,6 +172,15 @@ int gb_cmd_serve(int argc, char **argv)
     gb_time_t started = gb_now();
     int64_t started_mono = gb_mono_ns();
     oee = gb_oee_live_new(plant, tags, started);
+    if (jobs_file) {
+        gb_jobs_t jobs;
+        if (gb_cli_load_jobs(jobs_file, &jobs) != 0) {
+            exit_code = GB_EXIT_USAGE;
+            goto out;
+        }
+        gb_info("oee", "%zu jobs from %s", jobs.n, jobs_file);
+        gb_oee_live_take_jobs(oee, &jobs);
+    }
     {
         /* a restart keeps today's states and OEE: rebuild the engines from the store */
         uint64_t fed = 0;

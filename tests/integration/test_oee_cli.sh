@@ -74,8 +74,38 @@ check_sanitizers "$T/err"
 printf 'time,machine,signal,value\n2026-11-23T05:00:00Z,m1,execution,"ACT\n' > "$T/quote.csv"
 rc=0; "$GEMBA" oee --plant $P --events "$T/quote.csv" 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "quote.csv:2:1: malformed CSV" "$T/err" || fail "unterminated quote: $rc $(cat "$T/err")"
-rc=0; "$GEMBA" oee --plant $P --events $E --by job 2>"$T/err" || rc=$?
-[ "$rc" = 2 ] || fail "--by job: $rc"
+rc=0; "$GEMBA" oee --plant $P --events $E --by fortnight 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "by is machine, shift, day, reason, job or product" "$T/err" || fail "--by fortnight: $rc"
 rc=0; "$GEMBA" oee --plant $P --events $E --asset nowhere 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "no machine under 'nowhere'" "$T/err" || fail "unknown asset: $rc"
 echo ok
+
+# jobs: J1 (P-100, PRI 50 s) runs 06:00-09:20 local, J2 (P-200, the machine's 60 s) from 09:20.
+#   J1: POT 200 min = running 149 + micro 1 (APT 150) + down 30 + setup 20; 100 parts x 50 s
+#   J2: POT 280 min = break 15 + planned stop 20 (PDOT 35) + running 235 + idle 10; 100 parts
+#       x 60 s, scrap 10 + 3
+cp $E "$T/mj.csv"
+printf '2026-11-23T05:00:00Z,m1,job,J1\n2026-11-23T08:20:00Z,m1,job,J2\n' >> "$T/mj.csv"
+out=$("$GEMBA" oee --plant $P --events "$T/mj.csv" --jobs tests/data/oee/jobs.csv "${W[@]}" --by job) || fail "by job"
+check '[.rows[] | .job] | join(" ")' "(no job) J1 J2"
+check '.rows[1] | [.product, .quantity, .due] | join(" ")' "P-100 120 2026-11-24T00:00:00Z"
+check '.rows[1].times_s | [.pot, .apt, .aust, .adet] | join(" ")' "12000 9000 1200 1800"
+check '.rows[1].counts | [.produced, .scrap] | join(" ")' "100 0"
+check '.rows[1].effectiveness * 9000 | round' 5000
+check '.rows[2].times_s | [.pot, .pdot, .apt, .adot] | join(" ")' "16800 2100 14100 600"
+check '.rows[2].counts | [.produced, .scrap] | join(" ")' "100 13"
+check '.rows[2].effectiveness * 14100 | round' 6000
+check '.rows[0].times_s.pot' 0
+check '.total.times_s.ideal' 11000
+out=$("$GEMBA" oee --plant $P --events "$T/mj.csv" --jobs tests/data/oee/jobs.csv "${W[@]}" --by product) || fail "by product"
+check '[.rows[] | .product] | join(" ")' "(no job) P-100 P-200"
+# a job that is not in the file runs ad hoc, its product its id
+sed 's/,job,J2/,job,X9/' "$T/mj.csv" > "$T/mx.csv"
+out=$("$GEMBA" oee --plant $P --events "$T/mx.csv" --jobs tests/data/oee/jobs.csv "${W[@]}" --by product) || fail "ad hoc"
+check '[.rows[] | .product] | join(" ")' "(no job) P-100 X9"
+printf 'job,quantity\nJ1,many\n,5\nJ3,1\nJ3,2\n' > "$T/badjobs.csv"
+rc=0; "$GEMBA" oee --plant $P --events $E --jobs "$T/badjobs.csv" 2>"$T/err" >/dev/null || rc=$?
+[ "$rc" = 2 ] || fail "bad jobs: $rc"
+grep -q "badjobs.csv:2:1: quantity 'many' is not a whole number" "$T/err" && grep -q "badjobs.csv:3:1: a job needs its 'job' id" "$T/err" \
+  && grep -q "badjobs.csv:5:1: job 'J3' is listed twice" "$T/err" || fail "bad jobs messages: $(cat "$T/err")"
+echo "ok: jobs"

@@ -77,6 +77,7 @@ settle
 from=$(get /api/v1/tags | jq -r '.tags[] | select(.name=="tools") | .time')
 to=$(date -u -d "$from + 3600 seconds" +%Y-%m-%dT%H:%M:%S.%3NZ)
 live=$(get "/api/v1/oee?from=$from&to=$to")
+byjob=$(get "/api/v1/oee?from=$from&to=$to&by=job")
 timeline=$(get "/api/v1/machines/cnc07/timeline?from=$from&to=$to")
 stop_replay
 gb_stop
@@ -90,6 +91,9 @@ check '.total.effectiveness * 2520 | round' 2220
 check '.total.oee * 3600 | round' 2100
 check '.total.mttr_s | round' 420
 oee_hand=$(jq .total.oee <<<"$off")
+# jobs by program name: O1010 until 41:00 (16 + 12 parts), then O1020 (6 + 3)
+[ "$(jq -c '[.rows[] | [.job, .counts.produced]]' <<<"$byjob")" = '[["O1010",28],["O1020",9]]' ] \
+  || fail "by job: $(jq -c '[.rows[] | [.job, .counts.produced]]' <<<"$byjob")"
 # the timeline names the rule behind each state
 jq -e '[.intervals[] | select(.state == "down") | .rule] == ["fault"]' <<<"$timeline" >/dev/null || fail "down intervals: $timeline"
 jq -e '[.intervals[] | select(.state == "setup") | .rule] == ["manual"]' <<<"$timeline" >/dev/null || fail "setup: $timeline"

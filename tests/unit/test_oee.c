@@ -356,6 +356,38 @@ static void test_disconnected(void **state)
     gb_mengine_free(e);
 }
 
+static void test_job_files(void **state)
+{
+    (void)state;
+    gb_diag_t d;
+    gb_diag_init(&d, "jobs");
+    gb_jobs_t jobs;
+    const char *csv = "product,job,due,ideal_cycle_time,quantity,erp_note\n"
+                      "P-1,A100,2026-12-01,1m30s,40,rush\n"
+                      "P-2,A101,,,,\n";
+    assert_int_equal(gb_jobs_parse(csv, strlen(csv), &jobs, &d), 0);
+    assert_int_equal(jobs.n, 2);
+    assert_string_equal(jobs.j[0].id, "A100");
+    assert_string_equal(jobs.j[0].product, "P-1");
+    assert_int_equal(jobs.j[0].ideal_ns, 90 * GB_NS_PER_S);
+    assert_int_equal(jobs.j[0].quantity, 40);
+    assert_int_equal(jobs.j[0].due, INT64_C(1796083200) * GB_NS_PER_S);
+    assert_int_equal(jobs.j[1].ideal_ns, 0);
+    assert_int_equal(gb_jobs_intern(&jobs, "A101"), 1);
+    assert_int_equal(gb_jobs_intern(&jobs, "Z9"), 2);
+    assert_string_equal(jobs.j[2].product, "Z9");
+    gb_jobs_clear(&jobs);
+    const char *json = "[{\"job\": \"B1\", \"product\": \"P-7\", \"quantity\": 12, "
+                       "\"ideal_cycle_time\": \"45s\"}, {\"job\": 77}, {\"product\": \"x\"}]";
+    assert_int_equal(gb_jobs_parse(json, strlen(json), &jobs, &d), GB_EINVAL);
+    assert_int_equal(jobs.n, 2);
+    assert_string_equal(jobs.j[1].id, "77");
+    assert_int_equal(jobs.j[0].quantity, 12);
+    assert_int_equal(d.n, 1); /* the third has no id */
+    gb_jobs_clear(&jobs);
+    gb_diag_clear(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_night_shift_across_dst),
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_disconnected),
+        cmocka_unit_test(test_job_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -63,6 +63,12 @@ struct gb_mengine {
     size_t nreasons;
     gb_time_t *splits; /* kept sorted */
     size_t nsplits;
+    gb_jobs_t *jobs;            /* borrowed */
+    int job_tag;                /* machine tag index, -1 */
+    uint32_t cur_job;           /* UINT32_MAX: none */
+    gb_time_t job_since;
+    gb_job_interval_t *jobiv;   /* closed job intervals, then the open one in spare room */
+    size_t njobiv, cap_jobiv;
     gb_stop_t *stops;
     size_t cap_stops;
     int64_t micro_ns, disc_ns;
@@ -200,6 +206,8 @@ gb_mengine_t *gb_mengine_new(const gb_plant_t *p, const gb_machine_t *m, gb_time
     e->good_tag = m->count_good ? tag_index(m, m->count_good) : -1;
     e->scrap_tag = m->count_scrap ? tag_index(m, m->count_scrap) : -1;
     e->key_tag = m->cycle_times_by ? tag_index(m, m->cycle_times_by) : -1;
+    e->job_tag = m->job_tag ? tag_index(m, m->job_tag) : -1;
+    e->cur_job = UINT32_MAX;
     e->micro_ns = m->micro_stop_ns ? m->micro_stop_ns : p->micro_stop_ns;
     e->disc_ns = m->disconnected_after_ns;
     e->cur_state = GB_STATE_DISCONNECTED;
@@ -222,6 +230,7 @@ void gb_mengine_free(gb_mengine_t *e)
     free(e->scraps);
     free(e->reasons);
     free(e->splits);
+    free(e->jobiv);
     free(e->stops);
     free(e);
 }
@@ -265,6 +274,8 @@ static void evaluate(gb_mengine_t *e, gb_time_t t)
 
 static int64_t ideal_now(const gb_mengine_t *e)
 {
+    if (e->cur_job != UINT32_MAX && e->jobs->j[e->cur_job].ideal_ns > 0)
+        return e->jobs->j[e->cur_job].ideal_ns; /* the work order's own cycle time wins */
     if (e->key_tag >= 0 && e->vals[e->key_tag].has) {
         const cval_t *k = &e->vals[e->key_tag];
         char buf[64];
@@ -312,6 +323,46 @@ static void add_part(gb_mengine_t *e, gb_time_t t, int which, int64_t d)
     else p->scrap = d;
 }
 
+static void job_change(gb_mengine_t *e, gb_time_t t, uint32_t job)
+{
+    if (job == e->cur_job) return;
+    if (e->cur_job != UINT32_MAX && t > e->job_since) {
+        if (e->njobiv + 1 >= e->cap_jobiv) {
+            e->cap_jobiv = e->cap_jobiv ? e->cap_jobiv * 2 : 16;
+            e->jobiv = gb_xrealloc(e->jobiv, e->cap_jobiv * sizeof *e->jobiv);
+        }
+        e->jobiv[e->njobiv++] = (gb_job_interval_t){e->job_since, t, e->cur_job};
+    }
+    e->cur_job = job;
+    e->job_since = t;
+}
+
+void gb_mengine_set_jobs(gb_mengine_t *e, gb_jobs_t *jobs)
+{
+    e->jobs = jobs;
+}
+
+int gb_mengine_job(gb_mengine_t *e, gb_time_t t, const char *id)
+{
+    if (!e->jobs) return GB_EINVAL;
+    if (t < e->last_t) return GB_ERANGE;
+    job_change(e, t, id && *id ? gb_jobs_intern(e->jobs, id) : UINT32_MAX);
+    return 0;
+}
+
+size_t gb_mengine_jobs(gb_mengine_t *e, gb_time_t until, const gb_job_interval_t **out)
+{
+    if (e->njobiv + 1 >= e->cap_jobiv) {
+        e->cap_jobiv = e->cap_jobiv ? e->cap_jobiv * 2 : 16;
+        e->jobiv = gb_xrealloc(e->jobiv, e->cap_jobiv * sizeof *e->jobiv);
+    }
+    size_t n = e->njobiv;
+    if (e->cur_job != UINT32_MAX && until > e->job_since)
+        e->jobiv[n++] = (gb_job_interval_t){e->job_since, until, e->cur_job};
+    *out = e->jobiv;
+    return n;
+}
+
 int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t *v)
 {
     if (tag >= e->m->ntags) return GB_EINVAL;
@@ -338,6 +389,13 @@ int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t
         c->len = v->len < STR_MAX - 1 ? v->len : STR_MAX - 1;
         memcpy(c->str, v->str, c->len);
         c->str[c->len] = 0;
+    }
+    if ((int)tag == e->job_tag && e->jobs) {
+        /* the job tag's value (a program name, an order number) is the job that now runs */
+        char id[64];
+        if (type == GB_VT_I64) snprintf(id, sizeof id, "%lld", (long long)c->i64);
+        else gb_strlcpy(id, c->str, sizeof id);
+        job_change(e, t, *id ? gb_jobs_intern(e->jobs, id) : UINT32_MAX);
     }
     int which = (int)tag == e->total_tag ? 0 : (int)tag == e->good_tag ? 1
               : (int)tag == e->scrap_tag ? 2 : -1;
@@ -366,7 +424,7 @@ bool gb_mengine_reads(const gb_mengine_t *e, uint32_t tag)
 {
     return tag < e->m->ntags && (e->in_rules[tag] || (int)tag == e->total_tag ||
                                  (int)tag == e->good_tag || (int)tag == e->scrap_tag ||
-                                 (int)tag == e->key_tag);
+                                 (int)tag == e->key_tag || (int)tag == e->job_tag);
 }
 
 int gb_mengine_scrap(gb_mengine_t *e, gb_time_t t, int64_t n, const char *who)

@@ -101,6 +101,13 @@ static int deliver(void *ctx, const gb_batch_t *b)
 
 const gb_consumer_ops_t gb_oee_live_consumer = {GB_CONSUMER_API_VERSION, deliver, NULL};
 
+void gb_oee_live_take_jobs(gb_oee_live_t *l, gb_jobs_t *jobs)
+{
+    pthread_mutex_lock(&l->mu);
+    gb_oee_plant_take_jobs(l->op, jobs);
+    pthread_mutex_unlock(&l->mu);
+}
+
 gb_time_t gb_oee_live_history_start(gb_oee_live_t *l)
 {
     pthread_mutex_lock(&l->mu);
@@ -304,9 +311,12 @@ int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since,
         if (rb.n > 1) qsort(rb.ev, rb.n, sizeof *rb.ev, rb_cmp);
         pthread_mutex_lock(&l->mu);
         /* the engines' history starts at the first stored sample */
+        gb_jobs_t jobs = l->op->jobs; /* the job file outlives the engines it is handed to */
+        memset(&l->op->jobs, 0, sizeof jobs);
         gb_oee_plant_free(l->op);
         l->start = rb.ev[0].t;
         l->op = gb_oee_plant_new(l->plant, l->start);
+        gb_oee_plant_take_jobs(l->op, &jobs);
         for (size_t i = 0; i < rb.n; i++) {
             rb_event_t *e = &rb.ev[i];
             map_entry_t me = l->map[e->tag];

@@ -13,8 +13,8 @@
 
 int gb_oee_by_parse(const char *s, gb_oee_by_t *out)
 {
-    static const char *const names[] = {"machine", "shift", "day", "reason"};
-    for (int i = 0; i < 4; i++)
+    static const char *const names[] = {"machine", "shift", "day", "reason", "job", "product"};
+    for (int i = 0; i < 6; i++)
         if (!strcmp(s, names[i])) return *out = (gb_oee_by_t)i, 0;
     return GB_EINVAL;
 }
@@ -24,8 +24,18 @@ gb_oee_plant_t *gb_oee_plant_new(const gb_plant_t *p, gb_time_t start)
     gb_oee_plant_t *op = gb_xcalloc(1, sizeof *op);
     op->plant = p;
     op->m = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *op->m);
-    for (size_t i = 0; i < p->nmachines; i++) op->m[i] = gb_mengine_new(p, &p->machines[i], start);
+    for (size_t i = 0; i < p->nmachines; i++) {
+        op->m[i] = gb_mengine_new(p, &p->machines[i], start);
+        gb_mengine_set_jobs(op->m[i], &op->jobs);
+    }
     return op;
+}
+
+void gb_oee_plant_take_jobs(gb_oee_plant_t *op, gb_jobs_t *jobs)
+{
+    gb_jobs_clear(&op->jobs);
+    op->jobs = *jobs;
+    memset(jobs, 0, sizeof *jobs);
 }
 
 void gb_oee_plant_free(gb_oee_plant_t *op)
@@ -33,6 +43,7 @@ void gb_oee_plant_free(gb_oee_plant_t *op)
     if (!op) return;
     for (size_t i = 0; i < op->plant->nmachines; i++) gb_mengine_free(op->m[i]);
     free(op->m);
+    gb_jobs_clear(&op->jobs);
     free(op);
 }
 
@@ -44,6 +55,7 @@ int gb_oee_plant_feed(gb_oee_plant_t *op, const gb_event_t *ev, const char *who)
     case GB_EV_TAG: return gb_mengine_feed(e, ev->t, ev->tag, &ev->value);
     case GB_EV_SCRAP: return gb_mengine_scrap(e, ev->t, ev->n, who);
     case GB_EV_REASON: return gb_mengine_reason(e, ev->t, ev->value.str, who, ev->t);
+    case GB_EV_JOB: return gb_mengine_job(e, ev->t, ev->value.str);
     }
     return GB_EINVAL;
 }
@@ -68,6 +80,7 @@ static bool under(const gb_plant_t *p, size_t i, const char *asset)
 
 typedef struct row {
     char key[160];
+    int32_t job;     /* by job: index in the job table, -1 for time without a job */
     gb_oee_t k;
     int64_t stops;   /* by reason */
     double seconds;  /* by reason */
@@ -90,6 +103,7 @@ static row_t *row_for(rows_t *rs, const char *key)
     memset(r, 0, sizeof *r);
     gb_strlcpy(r->key, key, sizeof r->key);
     r->k.ideal_known = true;
+    r->job = -1;
     return r;
 }
 
@@ -134,6 +148,24 @@ static void build(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_by_t 
                 gb_oee_filter_t f = {.day = day};
                 gb_mengine_oee(e, &plan, from, to, &f, &row_for(rs, key)->k);
             }
+        } else if (by == GB_BY_JOB || by == GB_BY_PRODUCT) {
+            const gb_job_interval_t *jv;
+            size_t nj = gb_mengine_jobs(e, to, &jv);
+            gb_time_t cursor = from;
+            for (size_t j = 0; j <= nj; j++) {
+                /* the time before this job (since the last) ran without one */
+                gb_time_t js = j < nj ? (jv[j].start > from ? jv[j].start : from) : to;
+                if (js > to) js = to;
+                if (js > cursor) gb_mengine_oee(e, &plan, cursor, js, NULL, &row_for(rs, "(no job)")->k);
+                if (j == nj) break;
+                gb_time_t a = jv[j].start > from ? jv[j].start : from, b = jv[j].end < to ? jv[j].end : to;
+                if (b <= a) continue;
+                const gb_job_t *job = &op->jobs.j[jv[j].job];
+                row_t *r = row_for(rs, by == GB_BY_JOB ? job->id : job->product);
+                if (by == GB_BY_JOB) r->job = (int32_t)jv[j].job;
+                gb_mengine_oee(e, &plan, a, b, NULL, &r->k);
+                cursor = b;
+            }
         } else {
             const gb_stop_t *st;
             size_t ns = gb_mengine_stops(e, to, &st);
@@ -159,7 +191,7 @@ static void build(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_by_t 
 
 static const char *by_name(gb_oee_by_t by)
 {
-    static const char *const names[] = {"machine", "shift", "day", "reason"};
+    static const char *const names[] = {"machine", "shift", "day", "reason", "job", "product"};
     return names[by];
 }
 
@@ -185,6 +217,15 @@ json_t *gb_oee_report(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_b
         } else {
             o = gb_oee_json(&rs.r[i].k);
             json_object_set_new(o, by_name(by), json_string(rs.r[i].key));
+            if (by == GB_BY_JOB && rs.r[i].job >= 0) {
+                /* the work order beside what was made for it */
+                const gb_job_t *jb = &op->jobs.j[rs.r[i].job];
+                json_object_set_new(o, "product", json_string(jb->product));
+                json_object_set_new(o, "quantity", jb->quantity ? json_integer(jb->quantity) : json_null());
+                char due[40];
+                gb_time_format(jb->due, due, sizeof due);
+                json_object_set_new(o, "due", jb->due ? json_string(due) : json_null());
+            }
         }
         json_array_append_new(rows, o);
     }
