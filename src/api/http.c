@@ -22,6 +22,8 @@
 
 extern const char gb_status_page_html[];
 extern const size_t gb_status_page_html_len;
+extern const char gb_openapi_json[];
+extern const size_t gb_openapi_json_len;
 
 struct gb_api {
     struct MHD_Daemon *mhd;
@@ -441,12 +443,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return write_routes(c, api, url, *req_cls);
     }
     static const char *const routes[] = {"/", "/api/v1/health", "/api/v1/tags", "/api/v1/machines",
-                                         "/api/v1/oee", NULL};
+                                         "/api/v1/oee", "/api/v1/openapi.json", NULL};
     int route = -1;
     for (int i = 0; routes[i]; i++)
         if (!strcmp(url, routes[i])) route = i;
     if (route < 0 && !strncmp(url, "/api/v1/machines/", 17)) route = 3;
-    if (route < 0 || (route >= 3 && !api->src.oee)) {
+    if (route < 0 || ((route == 3 || route == 4) && !api->src.oee)) {
         char detail[300];
         snprintf(detail, sizeof detail, "no resource at %.200s", url);
         return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", detail, NULL);
@@ -462,6 +464,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                          gb_status_page_html_len, MHD_RESPMEM_PERSISTENT);
     case 1: return send_json(c, MHD_HTTP_OK, gb_api_health(&api->src), "application/json");
     case 2: return send_json(c, MHD_HTTP_OK, tags_json(&api->src), "application/json");
+    case 5:
+        return send_body(c, MHD_HTTP_OK, "application/json", gb_openapi_json, gb_openapi_json_len,
+                         MHD_RESPMEM_PERSISTENT);
     default: return oee_routes(c, api, url);
     }
 }
