@@ -28,6 +28,14 @@ gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_ti
 int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since, uint64_t *n);
 void gb_oee_live_free(gb_oee_live_t *l);
 
+/*
+ * Where the engines' results go: each machine's state changes (oee.state) and, when a shift
+ * ends, its KPIs (oee.availability, oee.effectiveness, oee.quality_ratio, oee.oee). SINK is called
+ * on the bus thread, outside the engines' lock; a non-zero return keeps the batch to retry.
+ */
+typedef int (*gb_oee_sink_fn)(void *ctx, const gb_batch_t *b);
+void gb_oee_live_set_sink(gb_oee_live_t *l, gb_oee_sink_fn sink, void *ctx);
+
 /* Subscribe with the live engine as context. */
 extern const gb_consumer_ops_t gb_oee_live_consumer;
 

@@ -45,7 +45,11 @@ typedef struct gb_tag {
     double deadband;  /* absolute; 0 = every change is kept */
     uint32_t adapter; /* index of the plant's adapter, GB_NONE when none */
     char *address;    /* owned, the source address in the adapter's terms */
+    bool derived;     /* gemba's own result (e.g. "oee.state"), not a signal of the machine */
 } gb_tag_t;
+
+/* The per-machine tags gemba derives and stores; plant tags may not start with "oee.". */
+#define GB_DERIVED_PREFIX "oee."
 
 typedef struct gb_tags gb_tags_t;
 

@@ -72,12 +72,14 @@ json_t *gb_api_health(const gb_api_source_t *src)
     json_object_set_new(bus, "consumers", cons);
     char started[40];
     gb_time_format(src->started, started, sizeof started); /* exact: usable as a `from` */
+    size_t ntags = 0; /* the plant's signals; the registry also holds gemba's derived results */
+    for (size_t i = 0; i < src->plant->nmachines; i++) ntags += src->plant->machines[i].ntags;
     json_t *doc = json_pack(
         "{s:s, s:s, s:s, s:f, s:{s:s, s:i, s:i}, s:o, s:o, s:o}", "status",
         json_array_size(problems) ? "degraded" : "ok", "version", GB_VERSION, "started", started,
         "uptime_s", (double)(gb_mono_ns() - src->started_mono) / 1e9, "plant", "site",
-        src->plant->site, "machines", (int)src->plant->nmachines, "tags",
-        (int)gb_tags_count(src->tags), "adapters", adapters, "bus", bus, "problems", problems);
+        src->plant->site, "machines", (int)src->plant->nmachines, "tags", (int)ntags, "adapters",
+        adapters, "bus", bus, "problems", problems);
     json_object_set_new(json_object_get(doc, "plant"), "demo", json_boolean(src->demo));
     if (src->oee) {
         uint64_t fed, late;

@@ -31,6 +31,7 @@ static int store_sample(void *ctx, const char *path, const gb_sample_t *s, const
 {
     from_store_t *fs = ctx;
     const gb_tag_t *t = gb_tags_find(fs->tags, path);
+    if (t && t->derived) return 0; /* gemba's own results, not signals to compute from */
     if (!t || (gb_vtype_t)s->type != t->type) {
         fs->unknown++;
         return 0;

@@ -50,6 +50,24 @@ static int store_deliver(void *ctx, const gb_batch_t *b)
 
 static const gb_consumer_ops_t store_consumer = {GB_CONSUMER_API_VERSION, store_deliver, NULL};
 
+/* The OEE engines' results (state changes, shift KPIs): into the store and the latest values. */
+typedef struct results_ctx {
+    store_ctx_t *store;
+    gb_latest_t *latest;
+    uint64_t written; /* touched only by the OEE consumer's thread until the bus has stopped */
+} results_ctx_t;
+
+static int results_sink(void *ctx, const gb_batch_t *b)
+{
+    results_ctx_t *r = ctx;
+    int rc = gb_store_append(r->store->store, r->store->tags, b);
+    if (rc == 0) {
+        gb_latest_consumer.deliver(r->latest, b);
+        r->written += b->n;
+    }
+    return rc;
+}
+
 static int write_ready_file(const char *path, const char *url)
 {
     char *tmp = gb_xasprintf("%s.tmp.%d", path, (int)getpid());
@@ -140,6 +158,7 @@ int gb_cmd_serve(int argc, char **argv)
     gb_api_t *api = NULL;
     int fd = -1;
     char url[128], err[256];
+    results_ctx_t rctx = {0};
 
     /* 2. the data directory */
     if (gb_store_open(data, NULL, &store) != 0) goto out;
@@ -193,6 +212,8 @@ int gb_cmd_serve(int argc, char **argv)
     }
     if (gb_oee_live_changes_open(oee, data) != 0) goto out;
     gb_bus_subscribe(bus, "oee", GB_BUS_BLOCK, STORE_QUEUE_SAMPLES, &gb_oee_live_consumer, oee);
+    rctx = (results_ctx_t){&sctx, latest, 0};
+    gb_oee_live_set_sink(oee, results_sink, &rctx);
     if (gb_bus_start(bus) != 0) goto out;
     if (gb_adapters_create(plant, tags, bus, &adapters, &nadapters) != 0) goto out;
 
@@ -203,8 +224,10 @@ int gb_cmd_serve(int argc, char **argv)
     if (!api) goto out;
     if (gb_adapters_start(adapters, nadapters) != 0) goto out;
 
-    gb_info("serve", "gemba %s serving plant '%s' (%zu machines, %u tags, %zu adapters%s), data in %s",
-            GB_VERSION, plant->site, plant->nmachines, gb_tags_count(tags), nadapters,
+    size_t ntags = 0;
+    for (size_t i = 0; i < plant->nmachines; i++) ntags += plant->machines[i].ntags;
+    gb_info("serve", "gemba %s serving plant '%s' (%zu machines, %zu tags, %zu adapters%s), data in %s",
+            GB_VERSION, plant->site, plant->nmachines, ntags, nadapters,
             demo ? ", demo" : "", data);
     gb_info("serve", "listening on %s", url);
     if (strncmp(url, "http://127.", 11) && strncmp(url, "http://[::1]", 12))
@@ -246,9 +269,10 @@ out:
         exit_code = GB_EXIT_FAIL;
     }
     if (bus)
-        gb_info("serve", "stopped: %llu samples accepted, %llu stored, %llu lost",
-                (unsigned long long)st.published, (unsigned long long)stored,
-                (unsigned long long)lost);
+        gb_info("serve", "stopped: %llu samples accepted, %llu stored, %llu lost; %llu OEE results "
+                "stored", (unsigned long long)st.published,
+                (unsigned long long)(stored - rctx.written), (unsigned long long)lost,
+                (unsigned long long)rctx.written);
     if (lost) exit_code = GB_EXIT_FAIL;
     if (ready && exit_code == GB_EXIT_OK) unlink(ready);
     gb_adapters_destroy(adapters, nadapters);

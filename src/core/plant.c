@@ -737,6 +737,12 @@ static void load_tag(ld_t *L, gb_machine_t *m, const gb_cnode_t *n, uint32_t dfl
     gb_cfg_str(n, "description", false, "tag", &desc, L->d);
     gb_cfg_str(n, "address", false, "tag", &addr, L->d);
     if (!name) return;
+    if (!strncmp(name, GB_DERIVED_PREFIX, strlen(GB_DERIVED_PREFIX))) {
+        const gb_cnode_t *nn = gb_cnode_get(n, "name");
+        gb_diag_add(L->d, nn->line, nn->col, "tag names starting with '%s' are gemba's own "
+                    "(the OEE results it stores); choose another name", GB_DERIVED_PREFIX);
+        return;
+    }
     if (machine_tag(m, name)) {
         const gb_cnode_t *nn = gb_cnode_get(n, "name");
         gb_diag_add(L->d, nn->line, nn->col, "machine '%s' already has a tag named '%s'", m->name,
@@ -1176,6 +1182,16 @@ gb_tags_t *gb_plant_build_tags(const gb_plant_t *p)
             gb_tag_t t = {.name = pt->name, .type = pt->type, .unit = pt->unit,
                           .scale = pt->scale, .offset = pt->offset, .deadband = pt->deadband,
                           .adapter = pt->adapter, .address = pt->address};
+            gb_tags_add(r, mid, &t, NULL);
+        }
+        /* what the OEE engine derives for the machine, kept in the store beside its signals */
+        static const struct { const char *name; gb_vtype_t type; } derived[] = {
+            {"oee.state", GB_VT_STR},         {"oee.availability", GB_VT_F64},
+            {"oee.effectiveness", GB_VT_F64}, {"oee.quality_ratio", GB_VT_F64},
+            {"oee.oee", GB_VT_F64}};
+        for (size_t j = 0; j < sizeof derived / sizeof derived[0]; j++) {
+            gb_tag_t t = {.name = (char *)derived[j].name, .type = derived[j].type, .scale = 1,
+                          .adapter = GB_NONE, .derived = true};
             gb_tags_add(r, mid, &t, NULL);
         }
     }

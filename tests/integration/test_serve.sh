@@ -25,7 +25,9 @@ done
 
 # tags with live values
 tags=$(get /api/v1/tags)
-[ "$(jq '.tags | length' <<<"$tags")" = 88 ] || fail "tag count"
+[ "$(jq '.tags | length' <<<"$tags")" = $((88 + 8 * 5)) ] || fail "tag count (88 signals, 5 derived results per machine)"
+[ "$(jq -r '.tags[] | select(.path=="acme/plant1/machining/line1/lathe01/oee.state") | .value' <<<"$tags")" != null ] \
+  || fail "lathe01's state is not among the stored results"
 [ "$(jq -r '.tags[] | select(.path=="acme/plant1/machining/line1/lathe01/execution") | .value' <<<"$tags")" != null ] \
   || fail "lathe01 execution has no value: $(jq -c '.tags[0]' <<<"$tags")"
 jq -e '[.tags[] | select(.name=="part_count")] | all(.value | type == "number")' <<<"$tags" >/dev/null || fail "part counts"
@@ -45,15 +47,15 @@ page=$(get /); grep -q '<title>gemba</title>' <<<"$page" || fail "status page co
 sleep 1
 gb_stop
 grep -q 'msg="received SIGTERM; stopping"' "$T/stderr" || fail "no shutdown log line"
-line=$(grep -o 'stopped: [0-9]* samples accepted, [0-9]* stored, [0-9]* lost' "$T/stderr") || fail "no final counts"
-read -r accepted stored lost < <(sed -E 's/stopped: ([0-9]+) samples accepted, ([0-9]+) stored, ([0-9]+) lost/\1 \2 \3/' <<<"$line")
+line=$(grep -o 'stopped: [0-9]* samples accepted, [0-9]* stored, [0-9]* lost; [0-9]* OEE results stored' "$T/stderr") || fail "no final counts"
+read -r accepted stored lost results < <(sed -E 's/stopped: ([0-9]+) samples accepted, ([0-9]+) stored, ([0-9]+) lost; ([0-9]+) OEE results stored/\1 \2 \3 \4/' <<<"$line")
 [ "$accepted" -gt 0 ] || fail "nothing accepted"
 [ "$accepted" = "$stored" ] && [ "$lost" = 0 ] || fail "accepted $accepted, stored $stored, lost $lost"
 
 # what the store holds is exactly what was accepted
 points=$("$GEMBA" store stats --data "$T/data" --format json | jq .points)
-[ "$points" = "$accepted" ] || fail "store holds $points points, daemon accepted $accepted"
-stats=$("$GEMBA" store stats --data "$T/data"); grep -q "^points: *$accepted\$" <<<"$stats" || fail "text stats"
+[ "$points" = $((accepted + results)) ] || fail "store holds $points points, daemon accepted $accepted and derived $results"
+stats=$("$GEMBA" store stats --data "$T/data"); grep -q "^points: *$((accepted + results))\$" <<<"$stats" || fail "text stats"
 
 # every log line is logfmt: time, level, module, quoted message
 bad=$(grep -cvE '^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z level=(error|warn|info|debug) module=[a-z]+ msg=".*"$' "$T/stderr" || true)
@@ -63,8 +65,8 @@ bad=$(grep -cvE '^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z level=(error|warn|info
 gb_start --demo
 sleep 0.5
 gb_stop
-line=$(grep -o 'stopped: [0-9]* samples accepted' "$T/stderr" | tail -1)
-second=$(grep -oE '[0-9]+' <<<"$line")
+line=$(grep -o 'stopped: [0-9]* samples accepted, [0-9]* stored, [0-9]* lost; [0-9]* OEE results stored' "$T/stderr" | tail -1)
+read -r second results2 < <(sed -E 's/stopped: ([0-9]+) samples accepted, .* ([0-9]+) OEE results stored/\1 \2/' <<<"$line")
 points=$("$GEMBA" store stats --data "$T/data" --format json | jq .points)
-[ "$points" = $((accepted + second)) ] || fail "after restart: $points points, expected $((accepted + second))"
+[ "$points" = $((accepted + results + second + results2)) ] || fail "after restart: $points points, expected $((accepted + results + second + results2))"
 echo "ok: stop took ${GB_STOP_MS} ms; $points points kept"

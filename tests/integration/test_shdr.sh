@@ -63,8 +63,12 @@ settle
 [ "$(health '.adapters[0].duplicates')" -ge "$first" ] || fail "resends not counted as duplicates"
 stop_replay
 gb_stop
+results=$(grep -o '[0-9]* OEE results stored' "$T/stderr" | grep -o '^[0-9]*')
 points=$("$GEMBA" store stats --data "$T/data" --format json | jq .points)
-[ "$points" = "$first" ] || fail "store holds $points points, adapter published $first"
+[ "$points" = $((first + results)) ] || fail "store holds $points points, adapter published $first, OEE derived $results"
+# the stored state changes are the machine's timeline: idle, running, down, running, setup, ...
+states=$("$GEMBA" store stats --data "$T/data" --format json | jq '.by_series[] | select(.series | endswith("cnc07/oee.state")) | .points')
+[ "$states" -ge 8 ] || fail "only $states state changes stored"
 
 # --- 2. the replayed hour, by hand ------------------------------------------------------------
 rm -rf "$T/data"

@@ -120,7 +120,8 @@ static void test_demo_plant_model(void **state)
     assert_int_equal(p->nscrap_reasons, 7);
 
     gb_tags_t *tags = gb_plant_build_tags(p);
-    assert_int_equal(gb_tags_count(tags), 88);
+    assert_int_equal(gb_tags_count(tags), 88 + 8 * 5); /* and 5 derived OEE results each */
+    assert_true(gb_tags_find(tags, "lathe02/oee.state")->derived);
     const gb_tag_t *t = gb_tags_find(tags, "acme/plant1/machining/line1/lathe02/temperature");
     assert_non_null(t);
     assert_ptr_equal(gb_tags_find(tags, "lathe02/temperature"), t);
@@ -279,7 +280,7 @@ static void test_machine_named_like_site(void **state)
     gb_plant_t *p;
     assert_int_equal(gb_plant_load_mem("p.yaml", text, strlen(text), &p, &d), 0);
     gb_tags_t *tags = gb_plant_build_tags(p);
-    assert_int_equal(gb_tags_count(tags), 2);
+    assert_int_equal(gb_tags_count(tags), 2 + 2 * 5);
     assert_non_null(gb_tags_find(tags, "acme/plant1/a/l/plant1/x"));
     assert_non_null(gb_tags_find(tags, "acme/y"));
     assert_int_equal(gb_tags_find_asset(tags, "acme")->kind, GB_ASSET_ENTERPRISE);

@@ -32,6 +32,14 @@ struct gb_oee_live {
     bool late_logged;
     gb_time_t start; /* monitoring began: no data exists before it */
     FILE *changes;   /* DATA/oee/changes.jsonl, appended */
+    gb_oee_sink_fn sink;
+    void *sink_ctx;
+    gb_batch_t *out;         /* results not yet taken by the sink */
+    uint32_t *derived;       /* per machine: registry id of oee.state, then the 4 KPIs */
+    uint8_t *last_state;     /* per machine: the state last written */
+    int32_t *last_rule;
+    gb_time_t *last_since;
+    gb_time_t checked;       /* shifts ending up to here have had their KPIs written */
 };
 
 gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_time_t start)
@@ -41,6 +49,23 @@ gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_ti
     l->plant = p;
     l->tags = tags;
     l->start = start;
+    l->checked = start;
+    l->out = gb_batch_new(64);
+    l->derived = gb_xcalloc((p->nmachines ? p->nmachines : 1) * 5, sizeof *l->derived);
+    l->last_state = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->last_state);
+    l->last_rule = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->last_rule);
+    l->last_since = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->last_since);
+    static const char *const dn[] = {"oee.state", "oee.availability", "oee.effectiveness",
+                                     "oee.quality_ratio", "oee.oee"};
+    for (size_t m = 0; m < p->nmachines; m++) {
+        l->last_state[m] = 0xff; /* nothing written yet */
+        for (int k = 0; k < 5; k++) {
+            char path[200];
+            snprintf(path, sizeof path, "%s/%s", p->machines[m].name, dn[k]);
+            const gb_tag_t *t = gb_tags_find(tags, path);
+            l->derived[m * 5 + (size_t)k] = t ? t->id : GB_NONE;
+        }
+    }
     l->op = gb_oee_plant_new(p, start);
     l->nmap = gb_tags_count(tags);
     l->map = gb_xcalloc(l->nmap ? l->nmap : 1, sizeof *l->map);
@@ -64,10 +89,68 @@ void gb_oee_live_free(gb_oee_live_t *l)
 {
     if (!l) return;
     if (l->changes) fclose(l->changes);
+    gb_batch_free(l->out);
+    free(l->derived);
+    free(l->last_state);
+    free(l->last_rule);
+    free(l->last_since);
     gb_oee_plant_free(l->op);
     free(l->map);
     pthread_mutex_destroy(&l->mu);
     free(l);
+}
+
+/* Results since the last call, into l->out: state changes, and KPIs of shifts that ended by NOW.
+ * Caller holds the lock. */
+static void derive(gb_oee_live_t *l, gb_time_t now)
+{
+    const gb_plant_t *p = l->plant;
+    if (!l->sink) return;
+    if (l->out->n > 100000) return; /* the sink is not taking them; do not grow without bound */
+    for (size_t m = 0; m < p->nmachines; m++) {
+        if (l->derived[m * 5] == GB_NONE) continue;
+        /* every new state interval since the last one written, in order: a batch may hold many */
+        gb_mengine_t *e = l->op->m[m];
+        const gb_seg_t *seg;
+        size_t n = gb_mengine_timeline(e, gb_mengine_last_time(e), &seg);
+        for (size_t i = 0; i < n; i++) {
+            if (seg[i].start <= l->last_since[m] && l->last_state[m] != 0xff) continue;
+            if (seg[i].state == GB_STATE_DISCONNECTED && seg[i].rule == GB_RULE_NODATA &&
+                seg[i].start <= l->start)
+                continue; /* before the first sample nothing was watched */
+            if (seg[i].state != l->last_state[m]) {
+                const char *name = gb_state_name((gb_state_t)seg[i].state);
+                gb_batch_add_str(l->out, seg[i].start, l->derived[m * 5], GB_Q_GOOD, name,
+                                 strlen(name));
+            }
+            l->last_state[m] = seg[i].state;
+            l->last_rule[m] = seg[i].rule;
+            l->last_since[m] = seg[i].start;
+        }
+    }
+    /* shifts that ended since the last check: their KPIs, stamped at the shift's end */
+    if (now <= l->checked) return;
+    gb_plan_t plan;
+    gb_plan_build(p, l->checked - 86400 * GB_NS_PER_S, now, &plan);
+    for (size_t j = 0; j < plan.nshifts; j++) {
+        const gb_shift_instance_t *si = &plan.shifts[j];
+        if (si->end <= l->checked || si->end > now) continue;
+        gb_time_t from = si->start > l->start ? si->start : l->start;
+        if (from >= si->end) continue;
+        for (size_t m = 0; m < p->nmachines; m++) {
+            if (l->derived[m * 5] == GB_NONE) continue;
+            gb_oee_t k = {.ideal_known = true};
+            gb_oee_filter_t f = {.shift = si};
+            gb_mengine_oee(l->op->m[m], &plan, from, si->end, &f, &k);
+            gb_oee_finish(&k);
+            double v[] = {k.availability, k.effectiveness, k.quality, k.oee};
+            for (int q = 0; q < 4; q++)
+                if (isfinite(v[q]))
+                    gb_batch_add_f64(l->out, si->end, l->derived[m * 5 + 1 + (size_t)q], GB_Q_GOOD, v[q]);
+        }
+    }
+    gb_plan_clear(&plan);
+    l->checked = now;
 }
 
 static int deliver(void *ctx, const gb_batch_t *b)
@@ -95,8 +178,19 @@ static int deliver(void *ctx, const gb_batch_t *b)
             l->fed++;
         }
     }
+    derive(l, b->n ? b->samples[b->n - 1].t : gb_now());
     pthread_mutex_unlock(&l->mu);
+    if (l->sink && l->out->n) {
+        /* a sink that cannot take the results now gets them again with the next batch */
+        if (l->sink(l->sink_ctx, l->out) == 0) gb_batch_reset(l->out);
+    }
     return 0;
+}
+
+void gb_oee_live_set_sink(gb_oee_live_t *l, gb_oee_sink_fn sink, void *ctx)
+{
+    l->sink = sink;
+    l->sink_ctx = ctx;
 }
 
 const gb_consumer_ops_t gb_oee_live_consumer = {GB_CONSUMER_API_VERSION, deliver, NULL};
@@ -333,6 +427,16 @@ int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since,
             default: v.str = e->str; v.len = strlen(e->str);
             }
             gb_mengine_feed(eng, e->t, me.tag, &v);
+        }
+        /* states the store already has from before the restart are not written again */
+        for (size_t m = 0; m < l->plant->nmachines; m++) {
+            gb_state_t st;
+            int32_t rule;
+            gb_time_t st_since;
+            gb_mengine_current(l->op->m[m], rb.ev[rb.n - 1].t, &st, &rule, &st_since);
+            l->last_state[m] = (uint8_t)st;
+            l->last_rule[m] = rule;
+            l->last_since[m] = st_since;
         }
         pthread_mutex_unlock(&l->mu);
     }
