@@ -4,8 +4,8 @@
 # nothing from anywhere but the configured Debian mirrors.
 set -euo pipefail
 
-runtime=(libyaml-0-2 libmicrohttpd12 libjansson4 zlib1g libcsv3 libsodium23 tzdata)
-build=(gcc make cmake pkg-config libyaml-dev libmicrohttpd-dev libjansson-dev zlib1g-dev libcsv-dev libsodium-dev)
+runtime=(libyaml-0-2 libmicrohttpd12 libjansson4 zlib1g libcsv3 libsodium23 libmodbus5 tzdata)
+build=(gcc make cmake pkg-config libyaml-dev libmicrohttpd-dev libjansson-dev zlib1g-dev libcsv-dev libsodium-dev libmodbus-dev)
 testing=(libcmocka-dev curl jq clang libclang-rt-14-dev)
 
 want=("${runtime[@]}" "${build[@]}")

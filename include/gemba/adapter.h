@@ -61,6 +61,7 @@ typedef struct gb_adapter_status {
     uint64_t pushback;       /* publish attempts that met a full queue */
     uint64_t connects;       /* successful connections so far */
     uint64_t duplicates;     /* values dropped as resends of data already published */
+    uint64_t exceptions;     /* requests the device refused (e.g. Modbus exception codes) */
     int64_t clock_offset_ns; /* arrival time minus device time of the latest stamped data */
     bool has_clock_offset;
 } gb_adapter_status_t;

@@ -636,7 +636,7 @@ static void load_adapters(ld_t *L, const gb_cnode_t *root)
             const char *near = gb_did_you_mean(type, known);
             const gb_cnode_t *tn = gb_cnode_get(a, "type");
             gb_diag_add(L->d, tn->line, tn->col, "unknown adapter type '%s'%s%s%s; this build has: %s",
-                        type, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "",
+                        type, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "",
                         list);
         }
         /* unknown keys: the common ones plus the class's own */

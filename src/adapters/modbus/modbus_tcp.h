@@ -1,0 +1,9 @@
+/* The Modbus TCP adapter, type "modbus-tcp". */
+#ifndef GB_ADAPTERS_MODBUS_TCP_H
+#define GB_ADAPTERS_MODBUS_TCP_H
+
+#include "gemba/adapter.h"
+
+extern const gb_adapter_class_t gb_modbus_tcp_adapter;
+
+#endif
