@@ -78,6 +78,13 @@ typedef struct gb_adapter_class {
     void (*stop)(void *state);
     void (*destroy)(void *state);
     void (*status)(void *state, gb_adapter_status_t *out);
+    /*
+     * Optional (NULL: nothing is writable): writes VALUE to the device for bound tag TAG and
+     * returns once the device answered. 0; GB_EACCES when the plant file does not allow writing
+     * the tag; GB_EINVAL when VALUE does not fit; GB_EIO / GB_ETIMEDOUT with ERR describing the
+     * device's refusal or silence. May be called from any thread.
+     */
+    int (*write)(void *state, uint32_t tag, const gb_value_t *value, char *err, size_t errsz);
 } gb_adapter_class_t;
 
 /* Registers CLS (borrowed, static). Returns 0, GB_EINVAL (bad version) or GB_EEXIST. */

@@ -17,7 +17,8 @@ enum {
     GB_ECLOSED = -8,   /* the object is shutting down and takes no more work */
     GB_ERANGE = -9,    /* a value is outside its allowed range or a configured limit */
     GB_ENOSPC = -10,   /* the disk is full */
-    GB_ETIMEDOUT = -11 /* a deadline passed */
+    GB_ETIMEDOUT = -11, /* a deadline passed */
+    GB_EACCES = -12     /* not allowed (by configuration or by role) */
 };
 
 /* Returns a static English description of a GB_E* code (or "unknown error"). */

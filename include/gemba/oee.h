@@ -28,15 +28,6 @@
 #define GB_RULE_NOMATCH (-2) /* idle: no rule matched */
 #define GB_RULE_NORULES (-3) /* running: the machine has no rule set; its counts decide */
 
-typedef struct gb_value {
-    gb_vtype_t type;
-    double f64;
-    int64_t i64;
-    bool b;
-    const char *str; /* borrowed for the call */
-    size_t len;
-} gb_value_t;
-
 typedef struct gb_seg {
     gb_time_t start, end;
     uint8_t state;  /* gb_state_t */

@@ -18,6 +18,16 @@ typedef enum { GB_VT_F64 = 1, GB_VT_I64 = 2, GB_VT_BOOL = 3, GB_VT_STR = 4 } gb_
 /* Quality follows the OPC UA severity classes. */
 typedef enum { GB_Q_GOOD = 0, GB_Q_UNCERTAIN = 1, GB_Q_BAD = 2 } gb_quality_t;
 
+/* One typed value, outside any batch (engine inputs, writes to devices). */
+typedef struct gb_value {
+    gb_vtype_t type;
+    double f64;
+    int64_t i64;
+    bool b;
+    const char *str; /* borrowed for the call */
+    size_t len;
+} gb_value_t;
+
 /* Set by the bus on a sample older than the newest one it has seen for the same tag. */
 #define GB_SAMPLE_LATE 0x01u
 

@@ -268,6 +268,9 @@ nf:
     return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
 }
 
+static enum MHD_Result tag_write(struct MHD_Connection *c, gb_api_t *api, const char *url,
+                                 json_t *body, const char *who);
+
 /* POST /api/v1/machines/{name}/stops/{start}/reason|split and /api/v1/machines/{name}/scrap */
 static enum MHD_Result write_routes(struct MHD_Connection *c, gb_api_t *api, const char *url,
                                     const req_t *r)
@@ -298,6 +301,11 @@ static enum MHD_Result write_routes(struct MHD_Connection *c, gb_api_t *api, con
         snprintf(err, sizeof err, "the body must be a JSON object: %s", body ? "not an object" : je.text);
         json_decref(body);
         return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request", err, NULL);
+    }
+    if (!strncmp(url, "/api/v1/tags/", 13)) {
+        enum MHD_Result r2 = tag_write(c, api, url, body, who);
+        json_decref(body);
+        return r2;
     }
     /* /api/v1/machines/NAME/... */
     const char *rest = url + strlen("/api/v1/machines/");
@@ -399,8 +407,81 @@ nf:
     return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
 }
 
+/* POST /api/v1/tags/{machine}/{tag}/value: write a value to the device, when the plant allows */
+static enum MHD_Result tag_write(struct MHD_Connection *c, gb_api_t *api, const char *url,
+                                 json_t *body, const char *who)
+{
+    char err[300], path[200];
+    const char *rest = url + strlen("/api/v1/tags/");
+    size_t n = strlen(rest) - strlen("/value");
+    if (n >= sizeof path) n = sizeof path - 1;
+    memcpy(path, rest, n);
+    path[n] = 0;
+    const gb_tag_t *t = gb_tags_find(api->src.tags, path);
+    if (!t || t->derived) {
+        snprintf(err, sizeof err, "no tag '%.100s' (machine/tag)", path);
+        return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
+    }
+    gb_adapter_t *ad = NULL;
+    for (size_t i = 0; i < api->src.nadapters && t->adapter != GB_NONE; i++)
+        if (api->src.adapters[i].cfg == &api->src.plant->adapters[t->adapter]) ad = &api->src.adapters[i];
+    if (!ad || !ad->cls->write) {
+        snprintf(err, sizeof err, "tag '%.100s' cannot be written: its source %s", path,
+                 ad ? "does not take writes" : "is not a running adapter");
+        return problem(c, MHD_HTTP_FORBIDDEN, "Forbidden", err, NULL);
+    }
+    json_t *jv = json_object_get(body, "value");
+    gb_value_t v = {.type = t->type};
+    bool ok = true;
+    switch (t->type) {
+    case GB_VT_F64:
+        ok = json_is_number(jv);
+        /* the device holds the raw value: undo the tag's scale and offset */
+        v.f64 = ok ? (json_number_value(jv) - t->offset) / t->scale : 0;
+        break;
+    case GB_VT_I64: ok = json_is_integer(jv); v.i64 = ok ? json_integer_value(jv) : 0; break;
+    case GB_VT_BOOL: ok = json_is_boolean(jv); v.b = ok && json_is_true(jv); break;
+    default:
+        ok = json_is_string(jv);
+        v.str = ok ? json_string_value(jv) : NULL;
+        v.len = ok ? json_string_length(jv) : 0;
+    }
+    if (!ok) {
+        snprintf(err, sizeof err, "expected {\"value\": a %s}", gb_vtype_name(t->type));
+        return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request", err, NULL);
+    }
+    char after[200], before[200] = "";
+    char *dump = json_dumps(jv, JSON_ENCODE_ANY);
+    snprintf(after, sizeof after, "%s", dump ? dump : "?");
+    free(dump);
+    gb_latest_value_t lv;
+    if (api->src.latest && gb_latest_get(api->src.latest, t->id, &lv) == 0 && lv.has) {
+        switch (lv.type) {
+        case GB_VT_F64: snprintf(before, sizeof before, "%.17g", lv.f64); break;
+        case GB_VT_I64: snprintf(before, sizeof before, "%lld", (long long)lv.i64); break;
+        case GB_VT_BOOL: snprintf(before, sizeof before, "%s", lv.b ? "true" : "false"); break;
+        default: snprintf(before, sizeof before, "\"%.180s\"", lv.str);
+        }
+    }
+    char derr[200] = "";
+    int rc = ad->cls->write(ad->state, t->id, &v, derr, sizeof derr);
+    if (rc == GB_EACCES) return problem(c, MHD_HTTP_FORBIDDEN, "Forbidden", derr, NULL);
+    if (rc == GB_EINVAL) return problem(c, MHD_HTTP_UNPROCESSABLE_CONTENT, "Unprocessable Content", derr, NULL);
+    if (rc == GB_ETIMEDOUT) return problem(c, MHD_HTTP_GATEWAY_TIMEOUT, "Gateway Timeout", derr, NULL);
+    if (rc) return problem(c, MHD_HTTP_BAD_GATEWAY, "Bad Gateway", derr, NULL);
+    if (gb_audit_write(api->src.audit, who, "write", path, *before ? before : NULL, after) != 0)
+        gb_error("audit", "write by %s on %s was done but not audited", who, path);
+    gb_info("api", "write by %s: %s = %s", who, path, after);
+    return send_json(c, MHD_HTTP_OK,
+                     json_pack("{s:s, s:s, s:s?, s:s}", "action", "write", "target", path, "before",
+                               *before ? before : NULL, "after", after),
+                     "application/json");
+}
+
 static bool is_write_route(const char *url)
 {
+    size_t len = strlen(url);
+    if (!strncmp(url, "/api/v1/tags/", 13) && len > 19 && !strcmp(url + len - 6, "/value")) return true;
     if (strncmp(url, "/api/v1/machines/", 17)) return false;
     size_t n = strlen(url);
     return (n > 7 && !strcmp(url + n - 7, "/reason")) || (n > 6 && !strcmp(url + n - 6, "/split")) ||
@@ -434,7 +515,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-    if (is_write_route(url) && api->src.oee) {
+    if (is_write_route(url) && (api->src.oee || !strncmp(url, "/api/v1/tags/", 13))) {
         if (!post) {
             char detail[300];
             snprintf(detail, sizeof detail, "%.200s takes POST, not %.20s", url, method);

@@ -16,6 +16,7 @@ const char *gb_strerror(int err)
     case GB_ERANGE: return "value out of range";
     case GB_ENOSPC: return "no space left on device";
     case GB_ETIMEDOUT: return "timed out";
+    case GB_EACCES: return "not allowed";
     }
     return "unknown error";
 }

@@ -18,7 +18,8 @@ cat > "$T/plant.yaml" <<YAML
 site: {name: mb, timezone: UTC}
 adapters:
   - {name: plc, type: modbus-tcp, host: 127.0.0.1, port: $MPORT, interval: 200ms,
-     groups: {fast: 100ms}, timeout: 500ms, retries: 1, reconnect_max: 500ms}
+     groups: {fast: 100ms}, timeout: 500ms, retries: 1, reconnect_max: 500ms,
+     writable: [press/speed, press/setpoint, press/door, press/running, press/recipe]}
 areas: [{name: a, lines: [{name: l, machines: [{name: press, adapter: plc, tags: [
   {name: speed, type: int, address: "hr:0:int16"},
   {name: neg, type: int, address: "hr:1:int16"},
@@ -38,6 +39,8 @@ areas: [{name: a, lines: [{name: l, machines: [{name: press, adapter: plc, tags:
   {name: running, type: bool, address: "coil:3"},
   {name: fault, type: bool, address: "coil:4"},
   {name: estop, type: bool, address: "di:7"},
+  {name: setpoint, type: float, address: "hr:60:int16", scale: 0.1},
+  {name: bit5, type: bool, address: "hr:10.5"},
   {name: missing, type: int, address: "hr:500"}]}]}]}]
 YAML
 gb_start --config "$T/plant.yaml"
@@ -67,6 +70,32 @@ grep -q 'req fc=3 addr=0 n=11' "$T/mb.err" || fail "hr 0..10 not read at once: $
 grep -q 'req fc=3 addr=20 n=24' "$T/mb.err" || fail "hr 20..43 not read at once"
 grep -q 'req fc=4 addr=0 n=3' "$T/mb.err" || fail "ir 0..2 not read at once"
 grep -q 'req fc=1 addr=3 n=2' "$T/mb.err" || fail "coils 3..4 not read at once"
+
+# write-back: only what the plant file allows, authenticated, audited
+TOKEN=$(grep -o 'gbt_admin-1_[0-9a-f]*' "$T/stderr") || fail "no token"
+w() { # TAG JSON-VALUE [TOKEN] -> status
+  curl -sS -o "$T/resp" -w '%{http_code}' -X POST ${3:+-H "Authorization: Bearer $3"} \
+       --data "{\"value\": $2}" "$GB_URL/api/v1/tags/press/$1/value"
+}
+[ "$(w speed 4321)" = 401 ] || fail "write without a token"
+[ "$(w speed 4321 "$TOKEN")" = 200 ] || fail "write speed: $(cat "$T/resp")"
+[ "$(w setpoint 12.5 "$TOKEN")" = 200 ] || fail "write setpoint: $(cat "$T/resp")"
+[ "$(w door false "$TOKEN")" = 200 ] || fail "write door: $(cat "$T/resp")"
+[ "$(w running false "$TOKEN")" = 200 ] || fail "write coil: $(cat "$T/resp")"
+[ "$(w recipe '"NEW-2"' "$TOKEN")" = 200 ] || fail "write string: $(cat "$T/resp")"
+[ "$(w neg 5 "$TOKEN")" = 403 ] || fail "a tag not listed as writable was written"
+[ "$(w estop true "$TOKEN")" = 403 ] || fail "a discrete input was written"
+[ "$(w speed 70000 "$TOKEN")" = 422 ] || fail "70000 into an int16: $(cat "$T/resp")"
+[ "$(w speed '"fast"' "$TOKEN")" = 400 ] || fail "text into a number"
+[ "$(w nosuch 1 "$TOKEN")" = 404 ] || fail "unknown tag"
+sleep 0.6
+tags=$(get /api/v1/tags)
+expect speed 4321; expect setpoint 12.5; expect door false; expect bit5 true
+expect running false; expect recipe '"NEW-2"'
+grep -q 'req fc=6 addr=60 n=125' "$T/mb.err" || fail "setpoint 12.5 not written as raw 125 (scale 0.1)"
+[ "$(grep -c '"action":"write"' "$T/data/audit.jsonl")" = 5 ] || fail "writes not audited: $(cat "$T/data/audit.jsonl")"
+jq -se '.[0] | .target == "press/speed" and .before == "1234" and .after == "4321"' "$T/data/audit.jsonl" >/dev/null \
+  || fail "audit entry: $(head -1 "$T/data/audit.jsonl")"
 
 # the device goes away and comes back
 kill -TERM "$MP"; wait "$MP" || true

@@ -8,6 +8,7 @@
 #include "adapters/modbus/codec_modbus.h"
 #include "gemba/error.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static gb_mb_addr_t addr(const char *s)
@@ -139,12 +140,46 @@ static void test_plan(void **state)
     assert_int_equal(reads[1].count, 65);
 }
 
+/* encoding is decoding's inverse, in every type and order */
+static void test_encode_roundtrip(void **state)
+{
+    (void)state;
+    const char *types[] = {"int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"};
+    const char *orders[] = {"abcd", "cdab", "badc", "dcba"};
+    const double values[] = {-2, 65534, -100000, 305419896, -9000000000.0, 12345678901.0, 123.5, 2.718281828};
+    for (int t = 0; t < 8; t++) {
+        for (int o = 0; o < 4; o++) {
+            char s[64];
+            snprintf(s, sizeof s, "hr:0:%s:%s", types[t], orders[o]);
+            gb_mb_addr_t a = addr(s);
+            uint16_t regs[4];
+            assert_int_equal(gb_mb_encode(&a, values[t], NULL, regs), 0);
+            gb_mb_value_t v;
+            gb_mb_decode(&a, regs, NULL, &v);
+            double back = v.kind == GB_MB_V_INT ? (double)v.i : v.kind == GB_MB_V_UINT ? (double)v.u : v.f;
+            assert_float_equal(back, values[t], t == 6 ? 0 : 1e-12);
+        }
+    }
+    gb_mb_addr_t a = addr("hr:0:int16");
+    uint16_t r[4];
+    assert_int_equal(gb_mb_encode(&a, 70000, NULL, r), GB_ERANGE);
+    assert_int_equal(gb_mb_encode(&a, 1.5, NULL, r), GB_ERANGE);
+    a = addr("hr:0:uint16");
+    assert_int_equal(gb_mb_encode(&a, -1, NULL, r), GB_ERANGE);
+    a = addr("hr:0:string:2");
+    assert_int_equal(gb_mb_encode(&a, 0, "ABC", r), 0);
+    assert_int_equal(r[0], 0x4142);
+    assert_int_equal(r[1], 0x4300);
+    assert_int_equal(gb_mb_encode(&a, 0, "ABCDE", r), GB_ERANGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_orders),
         cmocka_unit_test(test_plan),
+        cmocka_unit_test(test_encode_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -242,3 +242,48 @@ size_t gb_mb_plan(const gb_mb_addr_t *a, size_t n, unsigned max_gap, size_t *ord
     }
     return nr;
 }
+
+int gb_mb_encode(const gb_mb_addr_t *a, double num, const char *text, uint16_t *regs)
+{
+    if (a->type == GB_MB_STR) {
+        size_t len = text ? strlen(text) : 0;
+        if (len > 2u * a->count) return GB_ERANGE;
+        for (int w = 0; w < a->count; w++) {
+            uint8_t c0 = (size_t)(2 * w) < len ? (uint8_t)text[2 * w] : 0;
+            uint8_t c1 = (size_t)(2 * w + 1) < len ? (uint8_t)text[2 * w + 1] : 0;
+            regs[w] = a->order == GB_MB_BADC ? (uint16_t)(c1 << 8 | c0) : (uint16_t)(c0 << 8 | c1);
+        }
+        return 0;
+    }
+    uint64_t u = 0;
+    bool integral = num == (double)(int64_t)num;
+    switch (a->type) {
+    case GB_MB_I16: if (!integral || num < -32768 || num > 32767) return GB_ERANGE; u = (uint16_t)(int16_t)num; break;
+    case GB_MB_U16: if (!integral || num < 0 || num > 65535) return GB_ERANGE; u = (uint16_t)num; break;
+    case GB_MB_I32: if (!integral || num < -2147483648.0 || num > 2147483647.0) return GB_ERANGE; u = (uint32_t)(int32_t)num; break;
+    case GB_MB_U32: if (!integral || num < 0 || num > 4294967295.0) return GB_ERANGE; u = (uint32_t)num; break;
+    case GB_MB_I64: if (!integral || num < -9.2e18 || num > 9.2e18) return GB_ERANGE; u = (uint64_t)(int64_t)num; break;
+    case GB_MB_U64: if (!integral || num < 0 || num > 1.8e19) return GB_ERANGE; u = (uint64_t)num; break;
+    case GB_MB_F32: {
+        float f = (float)num;
+        uint32_t w;
+        memcpy(&w, &f, 4);
+        u = w;
+        break;
+    }
+    case GB_MB_F64: memcpy(&u, &num, 8); break;
+    default: return GB_ERANGE;
+    }
+    /* the value's bytes, most significant first, then laid out as gb_mb_decode reads them */
+    uint8_t b[8];
+    int n = 2 * a->count;
+    for (int i = 0; i < n; i++) b[i] = (uint8_t)(u >> (8 * (n - 1 - i)));
+    bool wswap = a->order == GB_MB_CDAB || a->order == GB_MB_DCBA;
+    bool bswap = a->order == GB_MB_BADC || a->order == GB_MB_DCBA;
+    for (int w = 0; w < a->count; w++) {
+        uint8_t hi = b[2 * w], lo = b[2 * w + 1];
+        uint16_t v = bswap ? (uint16_t)(lo << 8 | hi) : (uint16_t)(hi << 8 | lo);
+        regs[wswap ? a->count - 1 - w : w] = v;
+    }
+    return 0;
+}

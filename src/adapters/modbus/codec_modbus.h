@@ -59,6 +59,14 @@ typedef struct gb_mb_value {
 void gb_mb_decode(const gb_mb_addr_t *a, const uint16_t *regs, const uint8_t *bits,
                   gb_mb_value_t *out);
 
+/*
+ * Encodes a number (or, for strings, text) into A->count registers in A's order: the inverse of
+ * gb_mb_decode. Returns 0, or GB_ERANGE when it does not fit the type (e.g. 70000 as int16, or a
+ * fraction into an integer type). Bits are not encoded here (they are written as coils, or
+ * read-modified-written in their register).
+ */
+int gb_mb_encode(const gb_mb_addr_t *a, double num, const char *text, uint16_t *regs);
+
 /* A planned read: one request covering items ITEM[first .. first+n) of the sorted list. */
 typedef struct gb_mb_read {
     gb_mb_area_t area;

@@ -18,18 +18,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const mb_keys[] = {"host", "port", "unit_id", "timeout", "retries", "interval",
-                                      "groups", "max_gap", "reconnect_max", NULL};
+                                      "groups", "max_gap", "reconnect_max", "writable", NULL};
 
 typedef struct item {
     gb_mb_addr_t a;
     uint32_t tag;
     gb_vtype_t type;
     const char *name;
-    bool failing; /* its last read was refused: logged once until it recovers */
+    bool failing;  /* its last read was refused: logged once until it recovers */
+    bool writable; /* the plant file lists it in `writable` */
 } item_t;
+
+/* A write handed from an API thread to the polling thread, which owns the connection. */
+typedef struct write_req {
+    unsigned seq; /* which request an answer belongs to */
+    bool pending, done;
+    item_t *item;
+    gb_value_t value;
+    char text[2 * GB_MB_MAX_STRING + 1];
+    int rc;
+    char err[200];
+} write_req_t;
 
 typedef struct group {
     char name[32];
@@ -52,7 +65,10 @@ typedef struct mb {
     size_t ngroups;
     pthread_t thread;
     pthread_mutex_t mu;
-    bool stop, running;
+    pthread_cond_t wcv; /* a write was done */
+    write_req_t wr;
+    unsigned wseq;
+    bool stop, running, connected;
 } mb_t;
 
 static int64_t group_interval(const gb_cnode_t *cfg, const char *name, int64_t dflt)
@@ -90,6 +106,31 @@ static int mb_check(const gb_adapter_cfg_t *cfg, const gb_adapter_binding_t *b, 
                             "poll group '%s' needs an interval of at least 1ms, such as 100ms",
                             g->keys[i]->str);
     int bad = 0;
+    const gb_cnode_t *wl;
+    if (gb_cfg_node(c, "writable", false, "adapter", GB_CNODE_SEQ, &wl, diag) == 0) {
+        for (size_t i = 0; i < wl->n; i++) {
+            const gb_cnode_t *w = wl->items[i];
+            const gb_plant_tag_t *t = NULL;
+            gb_mb_addr_t a;
+            const char *why;
+            for (size_t k = 0; k < n && !t && w->kind == GB_CNODE_SCALAR; k++) {
+                char full[200];
+                snprintf(full, sizeof full, "%s/%s", b[k].machine->name, b[k].ptag->name);
+                if (!strcmp(w->str, full)) t = b[k].ptag;
+            }
+            if (!t) {
+                gb_diag_add(diag, w->line, w->col, "'writable' lists tags of this adapter as "
+                            "machine/tag, such as press1/setpoint; '%s' is not one",
+                            w->kind == GB_CNODE_SCALAR ? w->str : "?");
+                bad++;
+            } else if (gb_mb_parse_address(t->address, &a, &why) == 0 &&
+                       (a.area == GB_MB_IR || a.area == GB_MB_DI)) {
+                gb_diag_add(diag, w->line, w->col, "tag '%s' reads an %s, which Modbus cannot "
+                            "write", t->name, a.area == GB_MB_IR ? "input register" : "input");
+                bad++;
+            }
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         const gb_plant_tag_t *t = b[i].ptag;
         gb_mb_addr_t a;
@@ -158,9 +199,17 @@ static int mb_create(const gb_adapter_env_t *env, void **state)
             gb_strlcpy(g->name, a.group, sizeof g->name);
             g->interval_ns = group_interval(c, a.group, interval);
         }
+        bool writable = false;
+        const gb_cnode_t *wl = gb_cnode_get(c, "writable");
+        for (size_t k = 0; wl && wl->kind == GB_CNODE_SEQ && k < wl->n; k++) {
+            char full[200];
+            snprintf(full, sizeof full, "%s/%s", env->bindings[i].machine->name,
+                     env->bindings[i].ptag->name);
+            writable |= wl->items[k]->kind == GB_CNODE_SCALAR && !strcmp(wl->items[k]->str, full);
+        }
         g->items = gb_xrealloc(g->items, (g->n + 1) * sizeof *g->items);
         g->items[g->n++] = (item_t){a, env->bindings[i].tag, env->bindings[i].ptag->type,
-                                    env->bindings[i].ptag->name, false};
+                                    env->bindings[i].ptag->name, false, writable};
     }
     for (size_t k = 0; k < m->ngroups; k++) {
         group_t *g = &m->groups[k];
@@ -174,6 +223,7 @@ static int mb_create(const gb_adapter_env_t *env, void **state)
                 *g->name ? g->name : "default", g->n, g->nreads, (double)g->interval_ns / 1e6);
     }
     pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->wcv, NULL);
     *state = m;
     return 0;
 }
@@ -283,9 +333,67 @@ static bool poll_group(mb_t *m, modbus_t *ctx, group_t *g, gb_batch_t *b)
     return true;
 }
 
+/* Carries out a pending write on CTX (polling thread). Returns false when the connection is lost. */
+static bool do_write(mb_t *m, modbus_t *ctx)
+{
+    pthread_mutex_lock(&m->mu);
+    if (!m->wr.pending) {
+        pthread_mutex_unlock(&m->mu);
+        return true;
+    }
+    write_req_t w = m->wr;
+    pthread_mutex_unlock(&m->mu);
+    const gb_mb_addr_t *a = &w.item->a;
+    int rc = 0, err = 0;
+    char msg[200] = "";
+    if (a->area == GB_MB_COIL) {
+        bool on = w.value.type == GB_VT_BOOL ? w.value.b
+                : w.value.type == GB_VT_I64 ? w.value.i64 != 0 : w.value.f64 != 0;
+        if (modbus_write_bit(ctx, a->start, on) != 1) err = errno;
+    } else if (a->type == GB_MB_BIT) { /* one bit of a register: read, change, write */
+        uint16_t r;
+        bool on = w.value.type == GB_VT_BOOL ? w.value.b
+                : w.value.type == GB_VT_I64 ? w.value.i64 != 0 : w.value.f64 != 0;
+        if (modbus_read_registers(ctx, a->start, 1, &r) != 1) err = errno;
+        else {
+            r = on ? (uint16_t)(r | (1u << a->bit)) : (uint16_t)(r & ~(1u << a->bit));
+            if (modbus_write_register(ctx, a->start, r) != 1) err = errno;
+        }
+    } else {
+        uint16_t regs[GB_MB_MAX_STRING];
+        double num = w.value.type == GB_VT_I64 ? (double)w.value.i64 : w.value.f64;
+        if (gb_mb_encode(a, num, w.text, regs) != 0) {
+            rc = GB_EINVAL;
+            snprintf(msg, sizeof msg, "the value does not fit the register type");
+        } else if (a->count == 1 ? modbus_write_register(ctx, a->start, regs[0]) != 1
+                                 : modbus_write_registers(ctx, a->start, a->count, regs) != a->count) {
+            err = errno;
+        }
+    }
+    if (err) {
+        rc = err >= MODBUS_ENOBASE ? GB_EIO : GB_ETIMEDOUT;
+        snprintf(msg, sizeof msg, "the device %s: %s", err >= MODBUS_ENOBASE ? "refused" : "did not answer",
+                 modbus_strerror(err));
+    }
+    pthread_mutex_lock(&m->mu);
+    if (m->wr.seq == w.seq && m->wr.pending) { /* still wanted: the writer has not given up */
+        m->wr.rc = rc;
+        gb_strlcpy(m->wr.err, msg, sizeof m->wr.err);
+        m->wr.pending = false;
+        m->wr.done = true;
+        pthread_cond_broadcast(&m->wcv);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return !(err && err < MODBUS_ENOBASE);
+}
+
 static void sleep_until(mb_t *m, int64_t due)
 {
     while (!stopping(m)) {
+        pthread_mutex_lock(&m->mu);
+        bool w = m->wr.pending;
+        pthread_mutex_unlock(&m->mu);
+        if (w) return; /* a write is waiting: do it now */
         int64_t now = gb_mono_ns();
         if (now >= due) return;
         int64_t d = due - now;
@@ -347,8 +455,24 @@ static void *mb_main(void *arg)
                         gb_batch_reset(b);
                     }
                 }
-                if (ok) sleep_until(m, due);
+                if (ok) {
+                    pthread_mutex_lock(&m->mu);
+                    m->connected = true;
+                    pthread_mutex_unlock(&m->mu);
+                    sleep_until(m, due);
+                    ok = do_write(m, ctx);
+                }
             }
+            pthread_mutex_lock(&m->mu);
+            m->connected = false;
+            if (m->wr.pending) { /* the connection went with it: answer the writer */
+                m->wr.pending = false;
+                m->wr.done = true;
+                m->wr.rc = GB_EIO;
+                gb_strlcpy(m->wr.err, "the connection to the device was lost", sizeof m->wr.err);
+                pthread_cond_broadcast(&m->wcv);
+            }
+            pthread_mutex_unlock(&m->mu);
             modbus_close(ctx);
         }
         modbus_free(ctx);
@@ -381,6 +505,65 @@ static void mb_stop(void *state)
     m->running = false;
 }
 
+static int mb_write(void *state, uint32_t tag, const gb_value_t *value, char *err, size_t errsz)
+{
+    mb_t *m = state;
+    item_t *it = NULL;
+    for (size_t k = 0; k < m->ngroups && !it; k++)
+        for (size_t i = 0; i < m->groups[k].n && !it; i++)
+            if (m->groups[k].items[i].tag == tag) it = &m->groups[k].items[i];
+    if (!it || !it->writable) {
+        snprintf(err, errsz, "the plant file does not allow writing this tag (adapter 'writable')");
+        return GB_EACCES;
+    }
+    if ((it->a.type == GB_MB_STR) != (value->type == GB_VT_STR)) {
+        snprintf(err, errsz, "the tag takes %s", it->a.type == GB_MB_STR ? "text" : "a number or a bool");
+        return GB_EINVAL;
+    }
+    pthread_mutex_lock(&m->mu);
+    if (!m->connected) {
+        pthread_mutex_unlock(&m->mu);
+        snprintf(err, errsz, "the device is not connected");
+        return GB_EIO;
+    }
+    /* one write at a time: wait for the slot */
+    int64_t deadline = gb_mono_ns() + 5 * GB_NS_PER_S;
+    while (m->wr.pending && gb_mono_ns() < deadline) {
+        pthread_mutex_unlock(&m->mu);
+        usleep(10000);
+        pthread_mutex_lock(&m->mu);
+    }
+    if (m->wr.pending) {
+        pthread_mutex_unlock(&m->mu);
+        snprintf(err, errsz, "another write is still waiting for the device");
+        return GB_ETIMEDOUT;
+    }
+    m->wr = (write_req_t){.seq = ++m->wseq, .pending = true, .item = it, .value = *value};
+    if (value->type == GB_VT_STR)
+        snprintf(m->wr.text, sizeof m->wr.text, "%.*s", (int)value->len, value->str);
+    m->wr.value.str = NULL;
+    while (!m->wr.done && gb_mono_ns() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&m->wcv, &m->mu, &ts);
+    }
+    int rc = m->wr.done ? m->wr.rc : GB_ETIMEDOUT;
+    if (!m->wr.done) {
+        m->wr.pending = false; /* withdrawn: the device never got to it */
+        snprintf(err, errsz, "the device did not answer within 5 s");
+    } else {
+        gb_strlcpy(err, m->wr.err, errsz);
+    }
+    m->wr.done = false;
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
 static void mb_destroy(void *state)
 {
     mb_t *m = state;
@@ -392,6 +575,7 @@ static void mb_destroy(void *state)
         free(m->groups[k].reads);
     }
     free(m->groups);
+    pthread_cond_destroy(&m->wcv);
     pthread_mutex_destroy(&m->mu);
     gb_adapter_state_clear(&m->st);
     free(m);
@@ -413,4 +597,5 @@ const gb_adapter_class_t gb_modbus_tcp_adapter = {
     .stop = mb_stop,
     .destroy = mb_destroy,
     .status = mb_status,
+    .write = mb_write,
 };
