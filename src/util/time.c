@@ -103,7 +103,8 @@ void gb_duration_format(int64_t ns, char *buf, size_t size)
     }
 }
 
-void gb_time_format_ms(gb_time_t t, char *buf, size_t size)
+/* T as UTC calendar fields and the nanoseconds within the second (floored, also before 1970). */
+static int64_t split_time(gb_time_t t, struct tm *tm)
 {
     time_t sec = (time_t)(t / GB_NS_PER_S);
     int64_t rem = t % GB_NS_PER_S;
@@ -111,8 +112,14 @@ void gb_time_format_ms(gb_time_t t, char *buf, size_t size)
         rem += GB_NS_PER_S;
         sec -= 1;
     }
+    gmtime_r(&sec, tm);
+    return rem;
+}
+
+void gb_time_format_ms(gb_time_t t, char *buf, size_t size)
+{
     struct tm tm;
-    gmtime_r(&sec, &tm);
+    int64_t rem = split_time(t, &tm);
     snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem / GB_NS_PER_MS));
 }
@@ -233,14 +240,8 @@ int gb_time_parse_rfc3339(const char *s, size_t len, gb_time_t *out)
 
 void gb_time_format(gb_time_t t, char *buf, size_t size)
 {
-    time_t sec = (time_t)(t / GB_NS_PER_S);
-    int64_t rem = t % GB_NS_PER_S;
-    if (rem < 0) {
-        rem += GB_NS_PER_S;
-        sec -= 1;
-    }
     struct tm tm;
-    gmtime_r(&sec, &tm);
+    int64_t rem = split_time(t, &tm);
     int n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     if (n < 0 || (size_t)n >= size) return;
