@@ -21,6 +21,13 @@ typedef struct gb_auth gb_auth_t;
 gb_auth_t *gb_auth_open(const char *data_dir, char **created);
 void gb_auth_free(gb_auth_t *a);
 
+/*
+ * Adds an admin token named ID to DATA_DIR/auth/tokens (created when missing); *TOKEN gets its
+ * text (caller frees), which is never stored. A running daemon reads tokens at its start.
+ * Returns 0, GB_EINVAL for a bad or taken ID, GB_EIO.
+ */
+int gb_auth_create(const char *data_dir, const char *id, char **token);
+
 /* Checks an Authorization header value. true and *ID (the token's id, valid as long as A) and
  * *ROLE when a known token; false otherwise. Constant time in the secret. */
 bool gb_auth_check(const gb_auth_t *a, const char *header, const char **id, const char **role);

@@ -1,6 +1,7 @@
 /* API tokens: generated from libsodium's CSPRNG, stored as BLAKE2b hashes, compared in constant
  * time. */
 #include "gemba/auth.h"
+#include "gemba/error.h"
 #include "gemba/log.h"
 #include "util/str.h"
 
@@ -114,4 +115,45 @@ bool gb_auth_check(const gb_auth_t *a, const char *header, const char **id, cons
         }
     }
     return ok;
+}
+
+int gb_auth_create(const char *data_dir, const char *id, char **token)
+{
+    *token = NULL;
+    if (sodium_init() < 0) return GB_EIO;
+    if (!gb_name_valid(id) || strlen(id) > 31 || strchr(id, '_')) return GB_EINVAL;
+    char *dir = gb_xasprintf("%s/auth", data_dir), *file = gb_xasprintf("%s/tokens", dir);
+    int rc = GB_EIO;
+    if (mkdir(data_dir, 0750) != 0 && errno != EEXIST) goto out;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) goto out;
+    FILE *f = fopen(file, "r");
+    if (f) {
+        char line[256], have[32];
+        while (fgets(line, sizeof line, f))
+            if (line[0] != '#' && sscanf(line, "%31s", have) == 1 && !strcmp(have, id)) {
+                fclose(f);
+                rc = GB_EINVAL;
+                goto out;
+            }
+        fclose(f);
+    }
+    unsigned char raw[24], h[HASH_LEN];
+    randombytes_buf(raw, sizeof raw);
+    char hex[2 * sizeof raw + 1], hh[2 * HASH_LEN + 1];
+    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+    char *tok = gb_xasprintf("gbt_%s_%s", id, hex);
+    hash(tok, h);
+    sodium_bin2hex(hh, sizeof hh, h, HASH_LEN);
+    f = fopen(file, "a");
+    if (!f || fchmod(fileno(f), 0600) != 0 || fprintf(f, "%s admin %s\n", id, hh) < 0 ||
+        fclose(f) != 0) {
+        free(tok);
+        goto out;
+    }
+    *token = tok;
+    rc = 0;
+out:
+    free(dir);
+    free(file);
+    return rc;
 }

@@ -92,6 +92,15 @@ static const gb_command_t commands[] = {
      "and points per series. Safe to run while the daemon writes.\n"
      "Exit: 0 ok, 1 when the store cannot be read, 2 on bad usage.\n",
      gb_cmd_store},
+    {"token", "create an API token (for changes through the API)",
+     "usage: gemba token create [--data DIR] [--id NAME]\n"
+     "\n"
+     "Adds an admin API token to the data directory and prints it; only its hash is stored, so\n"
+     "this is the one time it can be read. A running daemon takes new tokens at its next start.\n"
+     "  --data DIR   the daemon's data directory (default ./gemba-data)\n"
+     "  --id NAME    a name for the token, shown as `who` in the audit log (default: admin-N)\n"
+     "Exit: 0 ok, 1 when the directory cannot be written, 2 on bad usage or a taken name.\n",
+     gb_cmd_token},
     {"version", "print the version", "usage: gemba version\n", cmd_version},
     {"help", "explain a command", "usage: gemba help [COMMAND]\n", cmd_help},
 };

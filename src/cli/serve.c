@@ -160,7 +160,15 @@ int gb_cmd_serve(int argc, char **argv)
     char url[128], err[256];
     results_ctx_t rctx = {0};
 
-    /* 2. the data directory */
+    /* 2. the socket: a bad or busy address is reported before anything is written */
+    rc = gb_api_listen(listen, &fd, url, sizeof url, err, sizeof err);
+    if (rc) {
+        gb_error("serve", "%s", err);
+        exit_code = rc == GB_EINVAL ? GB_EXIT_USAGE : GB_EXIT_FAIL;
+        goto out;
+    }
+
+    /* 3. the data directory */
     if (gb_store_open(data, NULL, &store) != 0) goto out;
 
     /* writes need a token; the first start makes one and shows it once */
@@ -170,14 +178,6 @@ int gb_cmd_serve(int argc, char **argv)
         gb_warn("auth", "created the first API token, shown only now -- keep it safe: %s "
                 "(send it as 'Authorization: Bearer <token>' to make changes)", first_token);
         free(first_token);
-    }
-
-    /* 3. the socket */
-    rc = gb_api_listen(listen, &fd, url, sizeof url, err, sizeof err);
-    if (rc) {
-        gb_error("serve", "%s", err);
-        exit_code = rc == GB_EINVAL ? GB_EXIT_USAGE : GB_EXIT_FAIL;
-        goto out;
     }
 
     /* 4. the bus and its consumers, then the adapters that feed it */

@@ -26,9 +26,10 @@ expect_exit 2 "$GEMBA" version extra
 expect_exit 2 "$GEMBA" serve
 grep -q -- '--config FILE, or --demo' "$T/err" || fail "serve without a plant: $(cat "$T/err")"
 expect_exit 2 "$GEMBA" serve --demo --config x.yaml
-expect_exit 2 "$GEMBA" serve --demo --bogus
-expect_exit 2 "$GEMBA" serve --demo --log-level chatty
-expect_exit 2 "$GEMBA" serve --demo --listen nonsense
+expect_exit 2 "$GEMBA" serve --demo --bogus --data "$T/never"
+expect_exit 2 "$GEMBA" serve --demo --log-level chatty --data "$T/never"
+expect_exit 2 "$GEMBA" serve --demo --listen nonsense --data "$T/never"
+[ ! -e "$T/never" ] || fail "bad usage created the data directory"
 grep -q "expected HOST:PORT" "$T/err" || fail "bad listen message: $(cat "$T/err")"
 expect_exit 2 "$GEMBA" check-config
 expect_exit 2 "$GEMBA" store
@@ -55,4 +56,14 @@ grep -q "^$T/missing.yaml: cannot open: No such file or directory$" "$T/err" || 
 printf 'site:\n  name: [unclosed\nareas: []\n' > "$T/syntax.yaml"
 expect_exit 2 "$GEMBA" check-config "$T/syntax.yaml"
 grep -qE "^$T/syntax.yaml:[0-9]+:[0-9]+: YAML syntax: " "$T/err" || fail "syntax error: $(cat "$T/err")"
+# tokens: printed once, stored hashed, names unique
+expect_exit 0 "$GEMBA" token create --data "$T/tk"
+grep -qE '^gbt_admin-2_[0-9a-f]{48}$' "$T/out" || fail "token: $(cat "$T/out")"
+tok=$(cat "$T/out")
+grep -q "^admin-2 admin [0-9a-f]\{64\}$" "$T/tk/auth/tokens" || fail "tokens file: $(cat "$T/tk/auth/tokens")"
+grep -q "${tok##*_}" "$T/tk/auth/tokens" && fail "the token itself was stored"
+expect_exit 0 "$GEMBA" token create --data "$T/tk" --id line-lead
+expect_exit 2 "$GEMBA" token create --data "$T/tk" --id line-lead
+expect_exit 2 "$GEMBA" token create --data "$T/tk" --id bad_name
+expect_exit 2 "$GEMBA" token
 echo "ok"

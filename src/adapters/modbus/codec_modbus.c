@@ -182,6 +182,7 @@ void gb_mb_decode(const gb_mb_addr_t *a, const uint16_t *regs, const uint8_t *bi
     }
     default: break;
     }
+    if (a->count > 4) return; /* numbers span at most four registers (the parser sees to it) */
     assemble(regs, a->count, a->order, b);
     for (int i = 0; i < 2 * a->count; i++) u = u << 8 | b[i];
     switch (a->type) {
