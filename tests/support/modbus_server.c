@@ -4,13 +4,15 @@
  * stderr as "req fc=F addr=A n=N" so a test can see how reads were merged. Addresses beyond the
  * mapping answer with exception 2 (illegal data address), as a real device does.
  *
- * usage: gb_modbus_server [--port N] [--ready-file PATH]     (port 0: a free one)
+ * usage: gb_modbus_server [--port N] [--ready-file PATH] [--registers N] [--quiet]
+ *        (port 0: a free one; --registers sizes the holding registers, for benchmarks)
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <modbus.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +35,21 @@ static void put64(uint16_t *r, uint64_t v)
 
 int main(int argc, char **argv)
 {
-    int port = 0;
+    int port = 0, nregs = 200;
+    bool quiet = false;
     const char *ready = NULL;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--ready-file")) ready = argv[i + 1];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quiet")) quiet = true;
+        else if (i + 1 < argc && !strcmp(argv[i], "--port")) port = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--ready-file")) ready = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--registers")) nregs = atoi(argv[++i]);
     }
+    if (nregs < 200 || nregs > 65536) nregs = 200;
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    modbus_mapping_t *mm = modbus_mapping_new(100, 100, 200, 50);
+    modbus_mapping_t *mm = modbus_mapping_new(100, 100, nregs, 50);
+    for (int i = 200; i < nregs; i++) mm->tab_registers[i] = (uint16_t)i;
     uint16_t *hr = mm->tab_registers, *ir = mm->tab_input_registers;
     hr[0] = 1234;
     hr[1] = 0xFFFE;                  /* int16 -2, uint16 65534 */
@@ -111,8 +118,9 @@ int main(int argc, char **argv)
             int n = modbus_receive(ctx, q);
             if (n > 0) {
                 int h = modbus_get_header_length(ctx);
-                fprintf(stderr, "req fc=%d addr=%d n=%d\n", q[h], q[h + 1] << 8 | q[h + 2],
-                        q[h + 3] << 8 | q[h + 4]);
+                if (!quiet)
+                    fprintf(stderr, "req fc=%d addr=%d n=%d\n", q[h], q[h + 1] << 8 | q[h + 2],
+                            q[h + 3] << 8 | q[h + 4]);
                 modbus_reply(ctx, q, n, mm);
             } else if (n == -1) {
                 close(client);
