@@ -3,7 +3,8 @@
  * change per line, as a recording or an export would give it. Time is RFC 3339; machine is as
  * named in the plant file; signal is one of that machine's tags, or `reason` (value: a path of the
  * reason tree, classifying the stop at that time), or `scrap` (value: a number of parts an
- * operator scrapped), or `job` (value: the job that starts running; empty ends it). Parsing is a pure function of the bytes (no I/O), so it can be fuzzed.
+ * operator scrapped), or `job` (value: the job that starts running; empty ends it), or
+ * `operator` (value: who logs in at the machine; empty logs out). Parsing is a pure function of the bytes (no I/O), so it can be fuzzed.
  */
 #ifndef GEMBA_EVENTS_H
 #define GEMBA_EVENTS_H
@@ -12,7 +13,7 @@
 #include "gemba/oee.h"
 #include "gemba/plant.h"
 
-typedef enum { GB_EV_TAG, GB_EV_REASON, GB_EV_SCRAP, GB_EV_JOB } gb_event_kind_t;
+typedef enum { GB_EV_TAG, GB_EV_REASON, GB_EV_SCRAP, GB_EV_JOB, GB_EV_OPERATOR } gb_event_kind_t;
 
 typedef struct gb_event {
     gb_time_t t;

@@ -140,6 +140,12 @@ typedef struct gb_job_interval {
 /* The jobs that ran up to UNTIL, in order. *OUT is the engine's, valid until the next call. */
 size_t gb_mengine_jobs(gb_mengine_t *e, gb_time_t until, const gb_job_interval_t **out);
 
+/* Operators, the same way: a name table (gb_jobs_t used for names: id = name), who logs in at T
+ * (NULL or "" logs out), and who ran the machine when (interval .job = index in the table). */
+void gb_mengine_set_operators(gb_mengine_t *e, gb_jobs_t *names);
+int gb_mengine_operator(gb_mengine_t *e, gb_time_t t, const char *id);
+size_t gb_mengine_operators(gb_mengine_t *e, gb_time_t until, const gb_job_interval_t **out);
+
 /* Time of the newest sample fed (the history's start when none). */
 gb_time_t gb_mengine_last_time(const gb_mengine_t *e);
 const gb_plant_t *gb_mengine_plant(const gb_mengine_t *e);

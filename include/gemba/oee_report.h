@@ -29,15 +29,16 @@ typedef struct gb_oee_plant {
     const gb_plant_t *plant;
     gb_mengine_t **m; /* one per plant->machines[i] */
     gb_jobs_t jobs;   /* owned: the job file's jobs, and ad-hoc ones as they start */
+    gb_jobs_t operators; /* owned: operators' names as they log in */
 } gb_oee_plant_t;
 
 typedef enum { GB_BY_MACHINE, GB_BY_SHIFT, GB_BY_DAY, GB_BY_REASON, GB_BY_JOB,
-               GB_BY_PRODUCT } gb_oee_by_t;
+               GB_BY_PRODUCT, GB_BY_OPERATOR, GB_BY_WEEK } gb_oee_by_t;
 
 /* Takes JOBS (a parsed job file) as OP's job table; OP must not have started any job yet. */
 void gb_oee_plant_take_jobs(gb_oee_plant_t *op, gb_jobs_t *jobs);
 
-/* Parses "machine", "shift", "day", "reason", "job", "product". 0 or GB_EINVAL. */
+/* Parses "machine", "shift", "day", "reason", "job", "product", "operator", "week". */
 int gb_oee_by_parse(const char *s, gb_oee_by_t *out);
 
 /* Engines for every machine of P, with history from START. */

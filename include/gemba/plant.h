@@ -89,6 +89,7 @@ typedef struct gb_machine {
     int64_t counter_max;        /* a counter wraps to 0 after this value; 0 = a drop is a reset */
     char *cycle_times_by;       /* tag whose value picks the cycle_times entry, or NULL */
     char *job_tag;              /* tag whose value starts the job of that id, or NULL */
+    char *operator_tag;         /* tag whose value is the operator logged in, or NULL */
     int64_t micro_stop_ns;      /* stops shorter than this are speed loss (plant default if 0) */
     int64_t disconnected_after_ns;
     int pos_line, pos_col;

@@ -240,7 +240,8 @@ static enum MHD_Result oee_routes(struct MHD_Connection *c, gb_api_t *api, const
         gb_oee_by_t by = GB_BY_MACHINE;
         if (by_s && gb_oee_by_parse(by_s, &by) != 0)
             return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
-                           "'by' is machine, shift, day, reason, job or product", NULL);
+                           "'by' is machine, shift, day, week, reason, job, product or operator",
+                           NULL);
         json_t *doc = gb_oee_live_report(l, from, to, by, asset);
         if (!doc) {
             snprintf(err, sizeof err, "no machine under '%.100s'", asset);

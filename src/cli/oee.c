@@ -116,8 +116,8 @@ int gb_cmd_oee(int argc, char **argv)
         return gb_cli_usage_error("oee", "needs --plant FILE and either --events FILE or --data DIR");
     gb_oee_by_t by;
     if (gb_oee_by_parse(by_s, &by) != 0)
-        return gb_cli_usage_error("oee", "--by is machine, shift, day, reason, job or product, "
-                                         "not '%s'", by_s);
+        return gb_cli_usage_error("oee", "--by is machine, shift, day, week, reason, job, "
+                                         "product or operator, not '%s'", by_s);
     if (strcmp(format, "json") && strcmp(format, "csv"))
         return gb_cli_usage_error("oee", "--format is json or csv, not '%s'", format);
     gb_time_t from = 0, to = 0;

@@ -760,7 +760,8 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
 {
     static const char *const keys[] = {"name", "description", "kind", "adapter", "tags",
                                        "state_rules", "ideal_cycle_time", "cycle_times",
-                                       "cycle_times_by", "job_tag", "counts", "micro_stop",
+                                       "cycle_times_by", "job_tag", "operator_tag", "counts",
+                                       "micro_stop",
                                        "disconnected_after", NULL};
     if (n->kind != GB_CNODE_MAP) {
         gb_diag_add(L->d, n->line, n->col, "a machine is a mapping with at least 'name' and 'tags'");
@@ -831,17 +832,20 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
         else
             m.cycle_times_by = gb_xstrdup(s);
     }
-    if (gb_cfg_str(n, "job_tag", false, "machine", &s, L->d) == 0) {
+    static const char *const label_keys[] = {"job_tag", "operator_tag"};
+    char **label_dst[] = {&m.job_tag, &m.operator_tag};
+    for (int k = 0; k < 2; k++) {
+        if (gb_cfg_str(n, label_keys[k], false, "machine", &s, L->d) != 0) continue;
         const gb_plant_tag_t *t = machine_tag(&m, s);
-        const gb_cnode_t *vn = gb_cnode_get(n, "job_tag");
+        const gb_cnode_t *vn = gb_cnode_get(n, label_keys[k]);
         if (!t)
-            gb_diag_add(L->d, vn->line, vn->col, "job_tag names tag '%s', which machine '%s' does "
-                        "not have", s, m.name);
+            gb_diag_add(L->d, vn->line, vn->col, "%s names tag '%s', which machine '%s' does "
+                        "not have", label_keys[k], s, m.name);
         else if (t->type != GB_VT_STR && t->type != GB_VT_I64 && t->type != 0)
-            gb_diag_add(L->d, vn->line, vn->col, "job_tag needs a string or int tag; '%s' is %s", s,
-                        gb_vtype_name(t->type));
+            gb_diag_add(L->d, vn->line, vn->col, "%s needs a string or int tag; '%s' is %s",
+                        label_keys[k], s, gb_vtype_name(t->type));
         else
-            m.job_tag = gb_xstrdup(s);
+            *label_dst[k] = gb_xstrdup(s);
     }
     const gb_cnode_t *cn;
     if (gb_cfg_node(n, "counts", false, "machine", GB_CNODE_MAP, &cn, L->d) == 0) {
@@ -1132,6 +1136,7 @@ void gb_plant_free(gb_plant_t *p)
         free(m->count_scrap);
         free(m->cycle_times_by);
         free(m->job_tag);
+        free(m->operator_tag);
     }
     free(p->machines);
     for (size_t i = 0; i < p->nshifts; i++) {

@@ -75,7 +75,7 @@ printf 'time,machine,signal,value\n2026-11-23T05:00:00Z,m1,execution,"ACT\n' > "
 rc=0; "$GEMBA" oee --plant $P --events "$T/quote.csv" 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "quote.csv:2:1: malformed CSV" "$T/err" || fail "unterminated quote: $rc $(cat "$T/err")"
 rc=0; "$GEMBA" oee --plant $P --events $E --by fortnight 2>"$T/err" || rc=$?
-[ "$rc" = 2 ] && grep -q "by is machine, shift, day, reason, job or product" "$T/err" || fail "--by fortnight: $rc"
+[ "$rc" = 2 ] && grep -q "by is machine, shift, day, week, reason, job, product or operator" "$T/err" || fail "--by fortnight: $rc"
 rc=0; "$GEMBA" oee --plant $P --events $E --asset nowhere 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "no machine under 'nowhere'" "$T/err" || fail "unknown asset: $rc"
 echo ok
@@ -108,4 +108,18 @@ rc=0; "$GEMBA" oee --plant $P --events $E --jobs "$T/badjobs.csv" 2>"$T/err" >/d
 [ "$rc" = 2 ] || fail "bad jobs: $rc"
 grep -q "badjobs.csv:2:1: quantity 'many' is not a whole number" "$T/err" && grep -q "badjobs.csv:3:1: a job needs its 'job' id" "$T/err" \
   && grep -q "badjobs.csv:5:1: job 'J3' is listed twice" "$T/err" || fail "bad jobs messages: $(cat "$T/err")"
-echo "ok: jobs"
+
+# operators: alice logs in at 06:00 local, bob takes over at 10:00
+#   alice: POT 240 min = running 189 + micro 1 (APT 190) + setup 20 + down 30
+#   bob:   POT 240 min = break 15 + planned stop 20 (PDOT 35) + running 195 + idle 10
+cp $E "$T/ops.csv"
+printf '2026-11-23T05:00:00Z,m1,operator,alice\n2026-11-23T09:00:00Z,m1,operator,bob\n' >> "$T/ops.csv"
+out=$("$GEMBA" oee --plant $P --events "$T/ops.csv" "${W[@]}" --by operator) || fail "by operator"
+check '[.rows[] | .operator] | join(" ")' "(nobody) alice bob"
+check '.rows[1].times_s | [.pot, .apt, .aust, .adet] | join(" ")' "14400 11400 1200 1800"
+check '.rows[2].times_s | [.pot, .pdot, .apt, .adot] | join(" ")' "14400 2100 11700 600"
+# weeks: Monday 2026-11-23 is in ISO week 48
+out=$("$GEMBA" oee --plant $P --events $E "${W[@]}" --by week) || fail "by week"
+check '[.rows[] | .week] | join(" ")' "2026-W48"
+check '.rows[0].times_s.pbt' 26700
+echo "ok: jobs, operators, weeks"

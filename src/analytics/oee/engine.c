@@ -37,6 +37,44 @@ typedef struct ccond {
     size_t nsub;
 } ccond_t;
 
+/* A timeline of labels (the job running, the operator logged in): closed intervals, then the
+ * open one written into spare room when viewed. */
+typedef struct label_tl {
+    int tag;              /* machine tag whose value sets it, -1 */
+    uint32_t cur;         /* index in its table, UINT32_MAX: none */
+    gb_time_t since;
+    gb_job_interval_t *iv;
+    size_t n, cap;
+} label_tl_t;
+
+static void label_room(label_tl_t *l)
+{
+    if (l->n + 1 >= l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->iv = gb_xrealloc(l->iv, l->cap * sizeof *l->iv);
+    }
+}
+
+static void label_change(label_tl_t *l, gb_time_t t, uint32_t v)
+{
+    if (v == l->cur) return;
+    if (l->cur != UINT32_MAX && t > l->since) {
+        label_room(l);
+        l->iv[l->n++] = (gb_job_interval_t){l->since, t, l->cur};
+    }
+    l->cur = v;
+    l->since = t;
+}
+
+static size_t label_view(label_tl_t *l, gb_time_t until, const gb_job_interval_t **out)
+{
+    label_room(l);
+    size_t n = l->n;
+    if (l->cur != UINT32_MAX && until > l->since) l->iv[n++] = (gb_job_interval_t){l->since, until, l->cur};
+    *out = l->iv;
+    return n;
+}
+
 struct gb_mengine {
     const gb_plant_t *p;
     const gb_machine_t *m;
@@ -63,12 +101,9 @@ struct gb_mengine {
     size_t nreasons;
     gb_time_t *splits; /* kept sorted */
     size_t nsplits;
-    gb_jobs_t *jobs;            /* borrowed */
-    int job_tag;                /* machine tag index, -1 */
-    uint32_t cur_job;           /* UINT32_MAX: none */
-    gb_time_t job_since;
-    gb_job_interval_t *jobiv;   /* closed job intervals, then the open one in spare room */
-    size_t njobiv, cap_jobiv;
+    gb_jobs_t *jobs;            /* borrowed: job table */
+    gb_jobs_t *operators;       /* borrowed: operator names (id = name) */
+    label_tl_t job, oper;       /* which job, which operator, over time */
     gb_stop_t *stops;
     size_t cap_stops;
     int64_t micro_ns, disc_ns;
@@ -206,8 +241,9 @@ gb_mengine_t *gb_mengine_new(const gb_plant_t *p, const gb_machine_t *m, gb_time
     e->good_tag = m->count_good ? tag_index(m, m->count_good) : -1;
     e->scrap_tag = m->count_scrap ? tag_index(m, m->count_scrap) : -1;
     e->key_tag = m->cycle_times_by ? tag_index(m, m->cycle_times_by) : -1;
-    e->job_tag = m->job_tag ? tag_index(m, m->job_tag) : -1;
-    e->cur_job = UINT32_MAX;
+    e->job = (label_tl_t){.tag = m->job_tag ? tag_index(m, m->job_tag) : -1, .cur = UINT32_MAX};
+    e->oper = (label_tl_t){.tag = m->operator_tag ? tag_index(m, m->operator_tag) : -1,
+                           .cur = UINT32_MAX};
     e->micro_ns = m->micro_stop_ns ? m->micro_stop_ns : p->micro_stop_ns;
     e->disc_ns = m->disconnected_after_ns;
     e->cur_state = GB_STATE_DISCONNECTED;
@@ -230,7 +266,8 @@ void gb_mengine_free(gb_mengine_t *e)
     free(e->scraps);
     free(e->reasons);
     free(e->splits);
-    free(e->jobiv);
+    free(e->job.iv);
+    free(e->oper.iv);
     free(e->stops);
     free(e);
 }
@@ -274,8 +311,8 @@ static void evaluate(gb_mengine_t *e, gb_time_t t)
 
 static int64_t ideal_now(const gb_mengine_t *e)
 {
-    if (e->cur_job != UINT32_MAX && e->jobs->j[e->cur_job].ideal_ns > 0)
-        return e->jobs->j[e->cur_job].ideal_ns; /* the work order's own cycle time wins */
+    if (e->job.cur != UINT32_MAX && e->jobs->j[e->job.cur].ideal_ns > 0)
+        return e->jobs->j[e->job.cur].ideal_ns; /* the work order's own cycle time wins */
     if (e->key_tag >= 0 && e->vals[e->key_tag].has) {
         const cval_t *k = &e->vals[e->key_tag];
         char buf[64];
@@ -323,44 +360,40 @@ static void add_part(gb_mengine_t *e, gb_time_t t, int which, int64_t d)
     else p->scrap = d;
 }
 
-static void job_change(gb_mengine_t *e, gb_time_t t, uint32_t job)
-{
-    if (job == e->cur_job) return;
-    if (e->cur_job != UINT32_MAX && t > e->job_since) {
-        if (e->njobiv + 1 >= e->cap_jobiv) {
-            e->cap_jobiv = e->cap_jobiv ? e->cap_jobiv * 2 : 16;
-            e->jobiv = gb_xrealloc(e->jobiv, e->cap_jobiv * sizeof *e->jobiv);
-        }
-        e->jobiv[e->njobiv++] = (gb_job_interval_t){e->job_since, t, e->cur_job};
-    }
-    e->cur_job = job;
-    e->job_since = t;
-}
-
 void gb_mengine_set_jobs(gb_mengine_t *e, gb_jobs_t *jobs)
 {
     e->jobs = jobs;
+}
+
+void gb_mengine_set_operators(gb_mengine_t *e, gb_jobs_t *names)
+{
+    e->operators = names;
 }
 
 int gb_mengine_job(gb_mengine_t *e, gb_time_t t, const char *id)
 {
     if (!e->jobs) return GB_EINVAL;
     if (t < e->last_t) return GB_ERANGE;
-    job_change(e, t, id && *id ? gb_jobs_intern(e->jobs, id) : UINT32_MAX);
+    label_change(&e->job, t, id && *id ? gb_jobs_intern(e->jobs, id) : UINT32_MAX);
+    return 0;
+}
+
+int gb_mengine_operator(gb_mengine_t *e, gb_time_t t, const char *id)
+{
+    if (!e->operators) return GB_EINVAL;
+    if (t < e->last_t) return GB_ERANGE;
+    label_change(&e->oper, t, id && *id ? gb_jobs_intern(e->operators, id) : UINT32_MAX);
     return 0;
 }
 
 size_t gb_mengine_jobs(gb_mengine_t *e, gb_time_t until, const gb_job_interval_t **out)
 {
-    if (e->njobiv + 1 >= e->cap_jobiv) {
-        e->cap_jobiv = e->cap_jobiv ? e->cap_jobiv * 2 : 16;
-        e->jobiv = gb_xrealloc(e->jobiv, e->cap_jobiv * sizeof *e->jobiv);
-    }
-    size_t n = e->njobiv;
-    if (e->cur_job != UINT32_MAX && until > e->job_since)
-        e->jobiv[n++] = (gb_job_interval_t){e->job_since, until, e->cur_job};
-    *out = e->jobiv;
-    return n;
+    return label_view(&e->job, until, out);
+}
+
+size_t gb_mengine_operators(gb_mengine_t *e, gb_time_t until, const gb_job_interval_t **out)
+{
+    return label_view(&e->oper, until, out);
 }
 
 int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t *v)
@@ -390,12 +423,16 @@ int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t
         memcpy(c->str, v->str, c->len);
         c->str[c->len] = 0;
     }
-    if ((int)tag == e->job_tag && e->jobs) {
-        /* the job tag's value (a program name, an order number) is the job that now runs */
+    /* a job tag's value (a program, an order number) is the job that now runs; an operator
+     * tag's, who runs the machine */
+    label_tl_t *lt[2] = {&e->job, &e->oper};
+    gb_jobs_t *tab[2] = {e->jobs, e->operators};
+    for (int k = 0; k < 2; k++) {
+        if ((int)tag != lt[k]->tag || !tab[k]) continue;
         char id[64];
         if (type == GB_VT_I64) snprintf(id, sizeof id, "%lld", (long long)c->i64);
         else gb_strlcpy(id, c->str, sizeof id);
-        job_change(e, t, *id ? gb_jobs_intern(e->jobs, id) : UINT32_MAX);
+        label_change(lt[k], t, *id ? gb_jobs_intern(tab[k], id) : UINT32_MAX);
     }
     int which = (int)tag == e->total_tag ? 0 : (int)tag == e->good_tag ? 1
               : (int)tag == e->scrap_tag ? 2 : -1;
@@ -424,7 +461,8 @@ bool gb_mengine_reads(const gb_mengine_t *e, uint32_t tag)
 {
     return tag < e->m->ntags && (e->in_rules[tag] || (int)tag == e->total_tag ||
                                  (int)tag == e->good_tag || (int)tag == e->scrap_tag ||
-                                 (int)tag == e->key_tag || (int)tag == e->job_tag);
+                                 (int)tag == e->key_tag || (int)tag == e->job.tag ||
+                                 (int)tag == e->oper.tag);
 }
 
 int gb_mengine_scrap(gb_mengine_t *e, gb_time_t t, int64_t n, const char *who)

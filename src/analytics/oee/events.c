@@ -119,8 +119,8 @@ static void record(ctx_t *c)
         }
         ev.kind = GB_EV_REASON;
         ev.value = (gb_value_t){.type = GB_VT_STR, .str = keep(c->out, val), .len = strlen(val)};
-    } else if (!strcmp(sig, "job")) {
-        ev.kind = GB_EV_JOB;
+    } else if (!strcmp(sig, "job") || !strcmp(sig, "operator")) {
+        ev.kind = !strcmp(sig, "job") ? GB_EV_JOB : GB_EV_OPERATOR;
         ev.value = (gb_value_t){.type = GB_VT_STR, .str = keep(c->out, val), .len = strlen(val)};
     } else if (!strcmp(sig, "scrap")) {
         if (!parse_i64(val, &ev.n) || ev.n <= 0) {
@@ -133,11 +133,12 @@ static void record(ctx_t *c)
         for (size_t i = 0; i < mc->ntags && t < 0; i++)
             if (!strcmp(mc->tags[i].name, sig)) t = (int)i;
         if (t < 0) {
-            const char **names = gb_xcalloc(mc->ntags + 4, sizeof *names);
+            const char **names = gb_xcalloc(mc->ntags + 5, sizeof *names);
             for (size_t i = 0; i < mc->ntags; i++) names[i] = mc->tags[i].name;
             names[mc->ntags] = "reason";
             names[mc->ntags + 1] = "scrap";
             names[mc->ntags + 2] = "job";
+            names[mc->ntags + 3] = "operator";
             const char *near = gb_did_you_mean(sig, names);
             gb_diag_add(d, L, 1, "machine '%s' has no tag '%s'%s%s%s (signals are its tags, "
                         "'reason' and 'scrap')", mc->name, sig, near ? "; did you mean '" : "",

@@ -10,11 +10,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int gb_oee_by_parse(const char *s, gb_oee_by_t *out)
 {
-    static const char *const names[] = {"machine", "shift", "day", "reason", "job", "product"};
-    for (int i = 0; i < 6; i++)
+    static const char *const names[] = {"machine", "shift", "day", "reason", "job", "product",
+                                        "operator", "week"};
+    for (int i = 0; i < 8; i++)
         if (!strcmp(s, names[i])) return *out = (gb_oee_by_t)i, 0;
     return GB_EINVAL;
 }
@@ -27,6 +29,7 @@ gb_oee_plant_t *gb_oee_plant_new(const gb_plant_t *p, gb_time_t start)
     for (size_t i = 0; i < p->nmachines; i++) {
         op->m[i] = gb_mengine_new(p, &p->machines[i], start);
         gb_mengine_set_jobs(op->m[i], &op->jobs);
+        gb_mengine_set_operators(op->m[i], &op->operators);
     }
     return op;
 }
@@ -44,6 +47,7 @@ void gb_oee_plant_free(gb_oee_plant_t *op)
     for (size_t i = 0; i < op->plant->nmachines; i++) gb_mengine_free(op->m[i]);
     free(op->m);
     gb_jobs_clear(&op->jobs);
+    gb_jobs_clear(&op->operators);
     free(op);
 }
 
@@ -56,6 +60,7 @@ int gb_oee_plant_feed(gb_oee_plant_t *op, const gb_event_t *ev, const char *who)
     case GB_EV_SCRAP: return gb_mengine_scrap(e, ev->t, ev->n, who);
     case GB_EV_REASON: return gb_mengine_reason(e, ev->t, ev->value.str, who, ev->t);
     case GB_EV_JOB: return gb_mengine_job(e, ev->t, ev->value.str);
+    case GB_EV_OPERATOR: return gb_mengine_operator(e, ev->t, ev->value.str);
     }
     return GB_EINVAL;
 }
@@ -148,20 +153,39 @@ static void build(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_by_t 
                 gb_oee_filter_t f = {.day = day};
                 gb_mengine_oee(e, &plan, from, to, &f, &row_for(rs, key)->k);
             }
-        } else if (by == GB_BY_JOB || by == GB_BY_PRODUCT) {
+        } else if (by == GB_BY_WEEK) {
+            /* ISO weeks of the days the shifts start on */
+            for (size_t j = 0; j < plan.nshifts; j++) {
+                int day = plan.shifts[j].day;
+                bool seen = false;
+                for (size_t q = 0; q < j && !seen; q++) seen = plan.shifts[q].day == day;
+                if (seen) continue;
+                struct tm tm = {.tm_year = day / 10000 - 1900, .tm_mon = day / 100 % 100 - 1,
+                                .tm_mday = day % 100, .tm_hour = 12};
+                time_t tt = timegm(&tm);
+                gmtime_r(&tt, &tm);
+                char key[16];
+                strftime(key, sizeof key, "%G-W%V", &tm);
+                gb_oee_filter_t f = {.day = day};
+                gb_mengine_oee(e, &plan, from, to, &f, &row_for(rs, key)->k);
+            }
+        } else if (by == GB_BY_JOB || by == GB_BY_PRODUCT || by == GB_BY_OPERATOR) {
             const gb_job_interval_t *jv;
-            size_t nj = gb_mengine_jobs(e, to, &jv);
+            size_t nj = by == GB_BY_OPERATOR ? gb_mengine_operators(e, to, &jv)
+                                             : gb_mengine_jobs(e, to, &jv);
+            const char *none = by == GB_BY_OPERATOR ? "(nobody)" : "(no job)";
             gb_time_t cursor = from;
             for (size_t j = 0; j <= nj; j++) {
                 /* the time before this job (since the last) ran without one */
                 gb_time_t js = j < nj ? (jv[j].start > from ? jv[j].start : from) : to;
                 if (js > to) js = to;
-                if (js > cursor) gb_mengine_oee(e, &plan, cursor, js, NULL, &row_for(rs, "(no job)")->k);
+                if (js > cursor) gb_mengine_oee(e, &plan, cursor, js, NULL, &row_for(rs, none)->k);
                 if (j == nj) break;
                 gb_time_t a = jv[j].start > from ? jv[j].start : from, b = jv[j].end < to ? jv[j].end : to;
                 if (b <= a) continue;
-                const gb_job_t *job = &op->jobs.j[jv[j].job];
-                row_t *r = row_for(rs, by == GB_BY_JOB ? job->id : job->product);
+                const gb_job_t *job = by == GB_BY_OPERATOR ? &op->operators.j[jv[j].job]
+                                                           : &op->jobs.j[jv[j].job];
+                row_t *r = row_for(rs, by == GB_BY_PRODUCT ? job->product : job->id);
                 if (by == GB_BY_JOB) r->job = (int32_t)jv[j].job;
                 gb_mengine_oee(e, &plan, a, b, NULL, &r->k);
                 cursor = b;
@@ -191,7 +215,8 @@ static void build(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_by_t 
 
 static const char *by_name(gb_oee_by_t by)
 {
-    static const char *const names[] = {"machine", "shift", "day", "reason", "job", "product"};
+    static const char *const names[] = {"machine", "shift", "day", "reason", "job", "product",
+                                        "operator", "week"};
     return names[by];
 }
 
