@@ -120,6 +120,10 @@ size_t gb_mengine_parts(const gb_mengine_t *e, const gb_part_t **out);
 size_t gb_mengine_scraps(const gb_mengine_t *e, const gb_scrap_entry_t **out);
 size_t gb_mengine_reason_log(const gb_mengine_t *e, const gb_reason_set_t **out);
 
+/* Moves the people's changes (reasons, splits, scrap entries) of FROM to TO, which has none yet:
+ * for rebuilding an engine's history without losing what people entered. */
+void gb_mengine_take_changes(gb_mengine_t *to, gb_mengine_t *from);
+
 /* A human-readable name for a segment's rule: the rule's name, "rule 3 of cnc", "no data for 30s". */
 void gb_mengine_rule_name(const gb_mengine_t *e, int32_t rule, char *buf, size_t size);
 

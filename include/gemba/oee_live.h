@@ -3,8 +3,9 @@
  * machine's engine, and the JSON views the API serves (current states, timelines, stops, OEE).
  * One lock guards the engines: the bus thread feeds, API threads read.
  *
- * A sample older than the last one its machine's engine has taken cannot be placed live; it is
- * counted in `late_ignored` (and kept in the store, where `gemba oee --data` places it).
+ * A sample older than the last one its machine's engine has taken is put in its place: the
+ * machine's engine is rebuilt (once per batch) from a compact history -- every sample of a tag it
+ * reads, and its connectivity as spans -- keeping people's changes.
  */
 #ifndef GEMBA_OEE_LIVE_H
 #define GEMBA_OEE_LIVE_H
@@ -56,10 +57,13 @@ void gb_oee_live_take_jobs(gb_oee_live_t *l, gb_jobs_t *jobs);
 /* When the engines' history begins (the daemon's start, or the first sample rebuilt). */
 gb_time_t gb_oee_live_history_start(gb_oee_live_t *l);
 
-/* Samples fed, and samples ignored because they came late. */
+/* Samples taken, and those among them that came out of order. */
 void gb_oee_live_counters(gb_oee_live_t *l, uint64_t *fed, uint64_t *late);
 
-#endif
+/* How often a machine's history was recomputed to place late samples. */
+uint64_t gb_oee_live_rebuilds(gb_oee_live_t *l);
+
+
 
 /* ---- changes people make: reasons, splits, scrap ------------------------------------------- */
 
@@ -84,3 +88,5 @@ int gb_oee_live_split(gb_oee_live_t *l, const char *machine, gb_time_t stop_star
                       const char *who, gb_time_t now, char *before, char *after, size_t size);
 int gb_oee_live_scrap(gb_oee_live_t *l, const char *machine, gb_time_t t, int64_t n,
                       const char *who, gb_time_t now);
+
+#endif

@@ -19,7 +19,7 @@ void gb_oee_csv_row(FILE *out, const char *key, const gb_oee_t *k);
 /* Seconds of [A, B) inside planned busy time as the plan knows it (shifts minus breaks). */
 double gb_plan_busy_overlap(const gb_plan_t *plan, gb_time_t a, gb_time_t b);
 
-#endif
+
 
 /* ---- a whole plant: one engine per machine, reports by machine, shift, day or reason ------- */
 
@@ -69,3 +69,5 @@ int gb_oee_changes_replay(gb_oee_plant_t *op, const char *data_dir, gb_time_t hi
 /* The same report as CSV on OUT. Returns 0 or GB_ENOENT for an unknown asset. */
 int gb_oee_report_csv(gb_oee_plant_t *op, gb_time_t from, gb_time_t to, gb_oee_by_t by,
                       const char *asset, FILE *out);
+
+#endif

@@ -85,8 +85,9 @@ json_t *gb_api_health(const gb_api_source_t *src)
     if (src->oee) {
         uint64_t fed, late;
         gb_oee_live_counters(src->oee, &fed, &late);
-        json_object_set_new(doc, "oee", json_pack("{s:I, s:I}", "samples", (json_int_t)fed,
-                                                  "late_ignored", (json_int_t)late));
+        json_object_set_new(doc, "oee", json_pack("{s:I, s:I, s:I}", "samples", (json_int_t)fed,
+                                                  "late", (json_int_t)late, "rebuilds",
+                                                  (json_int_t)gb_oee_live_rebuilds(src->oee)));
     }
     return doc;
 }

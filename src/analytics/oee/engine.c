@@ -677,3 +677,20 @@ const gb_plant_t *gb_mengine_plant(const gb_mengine_t *e)
 {
     return e->p;
 }
+
+void gb_mengine_take_changes(gb_mengine_t *to, gb_mengine_t *from)
+{
+    free(to->reasons);
+    free(to->scraps);
+    free(to->splits);
+    to->reasons = from->reasons;
+    to->nreasons = from->nreasons;
+    to->scraps = from->scraps;
+    to->nscraps = from->nscraps;
+    to->splits = from->splits;
+    to->nsplits = from->nsplits;
+    from->reasons = NULL;
+    from->scraps = NULL;
+    from->splits = NULL;
+    from->nreasons = from->nscraps = from->nsplits = 0;
+}

@@ -21,6 +21,27 @@ typedef struct map_entry {
     uint32_t tag;
 } map_entry_t;
 
+/* What a machine's engine has read, kept so a late sample can be put in its place: every sample
+ * of a tag the engine reads, and the machine's connectivity as spans (runs of samples no further
+ * apart than disconnected_after) instead of every sensor sample. */
+typedef struct hev {
+    gb_time_t t;
+    uint32_t tag; /* machine tag index */
+    gb_value_t v; /* str owned */
+} hev_t;
+
+typedef struct span {
+    gb_time_t a, b;
+} span_t;
+
+typedef struct mhist {
+    hev_t *ev;
+    size_t n, cap;
+    span_t *sp;
+    size_t nsp, capsp;
+    bool dirty; /* a late sample arrived: rebuild the engine from this */
+} mhist_t;
+
 struct gb_oee_live {
     pthread_mutex_t mu;
     const gb_plant_t *plant;
@@ -40,6 +61,8 @@ struct gb_oee_live {
     int32_t *last_rule;
     gb_time_t *last_since;
     gb_time_t checked;       /* shifts ending up to here have had their KPIs written */
+    mhist_t *hist;           /* per machine */
+    uint64_t rebuilds;
 };
 
 gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_time_t start)
@@ -51,6 +74,7 @@ gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_ti
     l->start = start;
     l->checked = start;
     l->out = gb_batch_new(64);
+    l->hist = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->hist);
     l->derived = gb_xcalloc((p->nmachines ? p->nmachines : 1) * 5, sizeof *l->derived);
     l->last_state = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->last_state);
     l->last_rule = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->last_rule);
@@ -90,6 +114,12 @@ void gb_oee_live_free(gb_oee_live_t *l)
     if (!l) return;
     if (l->changes) fclose(l->changes);
     gb_batch_free(l->out);
+    for (size_t m = 0; m < l->plant->nmachines; m++) {
+        for (size_t i = 0; i < l->hist[m].n; i++) free((char *)l->hist[m].ev[i].v.str);
+        free(l->hist[m].ev);
+        free(l->hist[m].sp);
+    }
+    free(l->hist);
     free(l->derived);
     free(l->last_state);
     free(l->last_rule);
@@ -153,13 +183,89 @@ static void derive(gb_oee_live_t *l, gb_time_t now)
     l->checked = now;
 }
 
+/* Records sample T of machine M's tag TAG in its history. Caller holds the lock. */
+static void remember(gb_oee_live_t *l, size_t m, gb_time_t t, uint32_t tag, const gb_value_t *v)
+{
+    mhist_t *h = &l->hist[m];
+    gb_time_t disc = l->plant->machines[m].disconnected_after_ns;
+    /* connectivity spans, merged as they touch */
+    size_t i = h->nsp;
+    while (i > 0 && h->sp[i - 1].a > t) i--;
+    if (i > 0 && t <= h->sp[i - 1].b + disc) {
+        if (t > h->sp[i - 1].b) h->sp[i - 1].b = t;
+    } else {
+        if (h->nsp == h->capsp) {
+            h->capsp = h->capsp ? h->capsp * 2 : 16;
+            h->sp = gb_xrealloc(h->sp, h->capsp * sizeof *h->sp);
+        }
+        memmove(&h->sp[i + 1], &h->sp[i], (h->nsp - i) * sizeof *h->sp);
+        h->sp[i] = (span_t){t, t};
+        h->nsp++;
+        i++;
+    }
+    while (i < h->nsp && h->sp[i].a <= h->sp[i - 1].b + disc) { /* the gap closed: join */
+        if (h->sp[i].b > h->sp[i - 1].b) h->sp[i - 1].b = h->sp[i].b;
+        memmove(&h->sp[i], &h->sp[i + 1], (h->nsp - i - 1) * sizeof *h->sp);
+        h->nsp--;
+    }
+    if (!gb_mengine_reads(l->op->m[m], tag)) return;
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 64;
+        h->ev = gb_xrealloc(h->ev, h->cap * sizeof *h->ev);
+    }
+    size_t k = h->n; /* after every event at or before t: arrival order among equals */
+    while (k > 0 && h->ev[k - 1].t > t) k--;
+    memmove(&h->ev[k + 1], &h->ev[k], (h->n - k) * sizeof *h->ev);
+    h->ev[k] = (hev_t){t, tag, *v};
+    if (v->type == GB_VT_STR) h->ev[k].v.str = gb_xstrndup(v->str, v->len);
+    h->n++;
+}
+
+/* Replays machine M's history into a fresh engine, keeping people's changes. Caller holds the
+ * lock. */
+static void rebuild_machine(gb_oee_live_t *l, size_t m)
+{
+    mhist_t *h = &l->hist[m];
+    gb_mengine_t *old = l->op->m[m];
+    gb_mengine_t *e = gb_mengine_new(l->plant, &l->plant->machines[m], l->start);
+    gb_mengine_set_jobs(e, &l->op->jobs);
+    gb_mengine_set_operators(e, &l->op->operators);
+    /* events and connectivity in time order (at equal times the event first); within a span
+     * the machine is touched at least every disconnected_after, as its sensors did */
+    gb_time_t step = l->plant->machines[m].disconnected_after_ns;
+    size_t i = 0, q = 0;
+    gb_time_t next = h->nsp ? h->sp[0].a : INT64_MAX;
+    while (i < h->n || q < h->nsp) {
+        gb_time_t te = i < h->n ? h->ev[i].t : INT64_MAX;
+        if (te <= next) {
+            gb_mengine_feed(e, te, h->ev[i].tag, &h->ev[i].v);
+            i++;
+            continue;
+        }
+        gb_mengine_touch(e, next);
+        if (next >= h->sp[q].b) {
+            q++;
+            next = q < h->nsp ? h->sp[q].a : INT64_MAX;
+        } else {
+            next = next + step < h->sp[q].b ? next + step : h->sp[q].b;
+        }
+    }
+    gb_mengine_take_changes(e, old);
+    gb_mengine_free(old);
+    l->op->m[m] = e;
+    h->dirty = false;
+    l->rebuilds++;
+}
+
 static int deliver(void *ctx, const gb_batch_t *b)
 {
     gb_oee_live_t *l = ctx;
     pthread_mutex_lock(&l->mu);
+    bool any_dirty = false;
     for (size_t i = 0; i < b->n; i++) {
         const gb_sample_t *s = &b->samples[i];
         if (s->tag >= l->nmap || l->map[s->tag].machine < 0) continue;
+        size_t m = (size_t)l->map[s->tag].machine;
         gb_value_t v = {.type = (gb_vtype_t)s->type};
         switch (s->type) {
         case GB_VT_F64: v.f64 = s->v.f64; break;
@@ -167,17 +273,22 @@ static int deliver(void *ctx, const gb_batch_t *b)
         case GB_VT_BOOL: v.b = s->v.b; break;
         default: v.str = gb_sample_str(b, s, &v.len);
         }
-        int rc = gb_mengine_feed(l->op->m[l->map[s->tag].machine], s->t, l->map[s->tag].tag, &v);
-        if (rc == GB_ERANGE) {
+        remember(l, m, s->t, l->map[s->tag].tag, &v);
+        l->fed++;
+        if (s->t < gb_mengine_last_time(l->op->m[m])) {
+            /* older than what the engine has taken: put it in its place by replaying */
             l->late++;
-            gb_log_once(&l->late_logged, GB_LOG_WARN, "oee",
-                        "a sample of machine %s arrived older than one already used; live OEE "
-                        "ignores such samples (counted in /api/v1/health), the store keeps them",
-                        l->plant->machines[l->map[s->tag].machine].name);
-        } else if (rc == 0) {
-            l->fed++;
+            l->hist[m].dirty = any_dirty = true;
+            gb_log_once(&l->late_logged, GB_LOG_INFO, "oee",
+                        "a sample of machine %s arrived out of order; its state history is "
+                        "recomputed to place it (counted in /api/v1/health)",
+                        l->plant->machines[m].name);
         }
+        if (l->hist[m].dirty) continue; /* rebuilt from its history below */
+        gb_mengine_feed(l->op->m[m], s->t, l->map[s->tag].tag, &v);
     }
+    for (size_t m = 0; any_dirty && m < l->plant->nmachines; m++)
+        if (l->hist[m].dirty) rebuild_machine(l, m);
     derive(l, b->n ? b->samples[b->n - 1].t : gb_now());
     pthread_mutex_unlock(&l->mu);
     if (l->sink && l->out->n) {
@@ -216,6 +327,14 @@ void gb_oee_live_counters(gb_oee_live_t *l, uint64_t *fed, uint64_t *late)
     *fed = l->fed;
     *late = l->late;
     pthread_mutex_unlock(&l->mu);
+}
+
+uint64_t gb_oee_live_rebuilds(gb_oee_live_t *l)
+{
+    pthread_mutex_lock(&l->mu);
+    uint64_t n = l->rebuilds;
+    pthread_mutex_unlock(&l->mu);
+    return n;
 }
 
 static json_t *time_json(gb_time_t t)
@@ -415,18 +534,16 @@ int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since,
             rb_event_t *e = &rb.ev[i];
             map_entry_t me = l->map[e->tag];
             gb_mengine_t *eng = l->op->m[me.machine];
-            if (e->touch) {
-                gb_mengine_touch(eng, e->t);
-                continue;
-            }
             gb_value_t v = {.type = (gb_vtype_t)e->s.type};
             switch (e->s.type) {
             case GB_VT_F64: v.f64 = e->s.v.f64; break;
             case GB_VT_I64: v.i64 = e->s.v.i64; break;
             case GB_VT_BOOL: v.b = e->s.v.b; break;
-            default: v.str = e->str; v.len = strlen(e->str);
+            default: v.str = e->str ? e->str : ""; v.len = strlen(v.str);
             }
-            gb_mengine_feed(eng, e->t, me.tag, &v);
+            remember(l, (size_t)me.machine, e->t, me.tag, &v);
+            if (e->touch) gb_mengine_touch(eng, e->t);
+            else gb_mengine_feed(eng, e->t, me.tag, &v);
         }
         /* states the store already has from before the restart are not written again */
         for (size_t m = 0; m < l->plant->nmachines; m++) {
@@ -473,7 +590,10 @@ static void describe(const gb_oee_live_t *l, const gb_stop_t *s, char *buf, size
 /* Appends one change and syncs it. Caller holds the lock. */
 static int record(gb_oee_live_t *l, json_t *change)
 {
-    if (!l->changes) return 0; /* no log (tests): changes live in memory only */
+    if (!l->changes) { /* no log (tests): changes live in memory only */
+        json_decref(change);
+        return 0;
+    }
     char *s = json_dumps(change, JSON_COMPACT);
     json_decref(change);
     int rc = 0;
