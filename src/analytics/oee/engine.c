@@ -427,7 +427,7 @@ int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t
      * tag's, who runs the machine */
     label_tl_t *lt[2] = {&e->job, &e->oper};
     gb_jobs_t *tab[2] = {e->jobs, e->operators};
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 2 && ((int)tag == e->job.tag || (int)tag == e->oper.tag); k++) {
         if ((int)tag != lt[k]->tag || !tab[k]) continue;
         char id[64];
         if (type == GB_VT_I64) snprintf(id, sizeof id, "%lld", (long long)c->i64);
