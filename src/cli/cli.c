@@ -113,6 +113,7 @@ void gb_cli_register_adapters(void)
     gb_adapter_register(&gb_demo_adapter);
     gb_adapter_register(&gb_shdr_adapter);
     gb_adapter_register(&gb_modbus_tcp_adapter);
+    gb_adapter_register(&gb_modbus_rtu_adapter);
 }
 
 int gb_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -4,7 +4,7 @@
  * stderr as "req fc=F addr=A n=N" so a test can see how reads were merged. Addresses beyond the
  * mapping answer with exception 2 (illegal data address), as a real device does.
  *
- * usage: gb_modbus_server [--port N] [--ready-file PATH] [--registers N] [--quiet]
+ * usage: gb_modbus_server [--port N | --rtu DEVICE] [--ready-file PATH] [--registers N] [--quiet]
  *        (port 0: a free one; --registers sizes the holding registers, for benchmarks)
  */
 #include <arpa/inet.h>
@@ -37,8 +37,12 @@ int main(int argc, char **argv)
 {
     int port = 0, nregs = 200;
     bool quiet = false;
-    const char *ready = NULL;
+    const char *ready = NULL, *rtu = NULL;
     for (int i = 1; i < argc; i++) {
+        if (i + 1 < argc && !strcmp(argv[i], "--rtu")) {
+            rtu = argv[++i];
+            continue;
+        }
         if (!strcmp(argv[i], "--quiet")) quiet = true;
         else if (i + 1 < argc && !strcmp(argv[i], "--port")) port = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--ready-file")) ready = argv[++i];
@@ -69,6 +73,33 @@ int main(int argc, char **argv)
     mm->tab_bits[3] = 1;
     mm->tab_input_bits[7] = 1;
 
+    if (rtu) { /* unit 1 on a serial line (a pty in the tests), 19200 8N1 */
+        modbus_t *r = modbus_new_rtu(rtu, 19200, 'N', 8, 1);
+        modbus_set_slave(r, 1);
+        if (modbus_connect(r) != 0) {
+            fprintf(stderr, "cannot open %s: %s\n", rtu, modbus_strerror(errno));
+            return 1;
+        }
+        if (ready) {
+            FILE *f = fopen(ready, "w");
+            fprintf(f, "%s\n", rtu);
+            fclose(f);
+        }
+        uint8_t rq[MODBUS_RTU_MAX_ADU_LENGTH];
+        modbus_set_indication_timeout(r, 0, 200000);
+        while (!stop) {
+            int n = modbus_receive(r, rq);
+            if (n > 0) {
+                hr[50]++;
+                if (!quiet) fprintf(stderr, "req fc=%d\n", rq[1]);
+                modbus_reply(r, rq, n, mm);
+            }
+        }
+        modbus_close(r);
+        modbus_free(r);
+        modbus_mapping_free(mm);
+        return 0;
+    }
     modbus_t *ctx = modbus_new_tcp("127.0.0.1", port);
     int ls = modbus_tcp_listen(ctx, 4);
     if (ls < 0) {

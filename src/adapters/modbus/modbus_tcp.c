@@ -1,5 +1,6 @@
 /*
- * The `modbus-tcp` adapter: polls a Modbus TCP device with libmodbus. Tags are grouped by poll
+ * The `modbus-tcp` and `modbus-rtu` adapters: poll a Modbus device with libmodbus, over TCP or a
+ * serial line; everything but opening the connection is shared. Tags are grouped by poll
  * group (`@group` in the address; each group has its own interval) and each group's addresses are
  * planned into as few reads as the protocol allows (adjacent addresses of one area merged, at
  * most 125 registers or 2000 bits a request, gaps up to `max_gap`). A read the device refuses
@@ -23,6 +24,9 @@
 
 static const char *const mb_keys[] = {"host", "port", "unit_id", "timeout", "retries", "interval",
                                       "groups", "max_gap", "reconnect_max", "writable", NULL};
+static const char *const rtu_keys[] = {"device", "baud", "parity", "data_bits", "stop_bits",
+                                       "unit_id", "timeout", "retries", "interval", "groups",
+                                       "max_gap", "reconnect_max", "writable", NULL};
 
 typedef struct item {
     gb_mb_addr_t a;
@@ -58,6 +62,10 @@ typedef struct mb {
     gb_adapter_state_t st;
     const gb_adapter_env_t *env;
     char host[256], port[16];
+    bool rtu;            /* serial line: device, baud, parity, data and stop bits */
+    char device[256];
+    int baud, data_bits, stop_bits;
+    char parity;
     int unit, retries;
     int64_t timeout_ns, reconnect_max_ns;
     unsigned max_gap;
@@ -86,8 +94,20 @@ static int mb_check(const gb_adapter_cfg_t *cfg, const gb_adapter_binding_t *b, 
     const gb_cnode_t *c = cfg->node;
     const char *s;
     int64_t v, ns;
-    gb_cfg_str(c, "host", true, "modbus-tcp adapter", &s, diag);
-    gb_cfg_int(c, "port", false, "adapter", 1, 65535, &v, diag);
+    if (!strcmp(cfg->type, "modbus-rtu")) {
+        gb_cfg_str(c, "device", true, "modbus-rtu adapter", &s, diag);
+        gb_cfg_int(c, "baud", false, "adapter", 50, 4000000, &v, diag);
+        gb_cfg_int(c, "data_bits", false, "adapter", 5, 8, &v, diag);
+        gb_cfg_int(c, "stop_bits", false, "adapter", 1, 2, &v, diag);
+        if (gb_cfg_str(c, "parity", false, "adapter", &s, diag) == 0 && strcmp(s, "none") &&
+            strcmp(s, "even") && strcmp(s, "odd")) {
+            const gb_cnode_t *pn = gb_cnode_get(c, "parity");
+            gb_diag_add(diag, pn->line, pn->col, "'parity' is none, even or odd, not '%s'", s);
+        }
+    } else {
+        gb_cfg_str(c, "host", true, "modbus-tcp adapter", &s, diag);
+        gb_cfg_int(c, "port", false, "adapter", 1, 65535, &v, diag);
+    }
     gb_cfg_int(c, "unit_id", false, "adapter", 0, 255, &v, diag);
     gb_cfg_int(c, "retries", false, "adapter", 0, 10, &v, diag);
     gb_cfg_int(c, "max_gap", false, "adapter", 0, 100, &v, diag);
@@ -182,6 +202,24 @@ static int mb_create(const gb_adapter_env_t *env, void **state)
     gb_cfg_duration(c, "reconnect_max", false, "", &m->reconnect_max_ns, NULL);
     gb_strlcpy(m->host, host, sizeof m->host);
     snprintf(m->port, sizeof m->port, "%lld", (long long)port);
+    m->rtu = !strcmp(env->cfg->type, "modbus-rtu");
+    if (m->rtu) {
+        const char *dev = "", *par = "none";
+        int64_t baud = 19200, db = 8, sb = 1;
+        gb_cfg_str(c, "device", false, "", &dev, NULL);
+        gb_cfg_int(c, "baud", false, "", 50, 4000000, &baud, NULL);
+        gb_cfg_int(c, "data_bits", false, "", 5, 8, &db, NULL);
+        gb_cfg_int(c, "stop_bits", false, "", 1, 2, &sb, NULL);
+        gb_cfg_str(c, "parity", false, "", &par, NULL);
+        gb_strlcpy(m->device, dev, sizeof m->device);
+        m->baud = (int)baud;
+        m->data_bits = (int)db;
+        m->stop_bits = (int)sb;
+        m->parity = !strcmp(par, "even") ? 'E' : !strcmp(par, "odd") ? 'O' : 'N';
+        /* messages name the line, not a host */
+        gb_strlcpy(m->host, dev, sizeof m->host);
+        snprintf(m->port, sizeof m->port, "%d", m->baud);
+    }
     m->unit = (int)unit;
     m->retries = (int)retries;
     m->max_gap = (unsigned)gap;
@@ -236,7 +274,15 @@ static bool stopping(mb_t *m)
     return s;
 }
 
-/* One request. 0, or errno of the failure (>= MODBUS_ENOBASE: the device's exception). */
+/* The device answered with an exception code (1..11): a refusal about that request. Other
+ * libmodbus errors (bad CRC, a reply that does not match the request) mean the line is out of
+ * step, which a flush and a retry -- or a reconnect -- put right. */
+static bool is_exception(int err)
+{
+    return err >= EMBXILFUN && err <= EMBXGTAR;
+}
+
+/* One request. 0, or errno of the failure (is_exception: the device's refusal). */
 static int request(modbus_t *ctx, gb_mb_area_t area, int start, int count, uint16_t *regs,
                    uint8_t *bits)
 {
@@ -291,9 +337,10 @@ static bool poll_group(mb_t *m, modbus_t *ctx, group_t *g, gb_batch_t *b)
         int err = 0;
         for (int attempt = 0; attempt <= m->retries; attempt++) {
             err = request(ctx, rd->area, rd->start, rd->count, regs, bits);
-            if (err == 0 || err >= MODBUS_ENOBASE) break;
+            if (err == 0 || is_exception(err)) break;
+            modbus_flush(ctx); /* drop whatever half-answer is on the line before retrying */
         }
-        if (err && err < MODBUS_ENOBASE) {
+        if (err && !is_exception(err)) {
             gb_adapter_state_error(&m->st, "read of %u at %u failed: %s", rd->count, rd->start,
                                    modbus_strerror(err));
             return false;
@@ -312,7 +359,7 @@ static bool poll_group(mb_t *m, modbus_t *ctx, group_t *g, gb_batch_t *b)
             int e = rd->n == 1 ? err : request(ctx, it->a.area, it->a.start, it->a.count, regs, bits);
             if (e == 0) {
                 add_item(m, it, regs, bits, b, t);
-            } else if (e >= MODBUS_ENOBASE) {
+            } else if (is_exception(e)) {
                 exceptions++;
                 if (!it->failing)
                     gb_adapter_state_error(&m->st, "tag %s (%s %u): %s", it->name,
@@ -371,9 +418,10 @@ static bool do_write(mb_t *m, modbus_t *ctx)
         }
     }
     if (err) {
-        rc = err >= MODBUS_ENOBASE ? GB_EIO : GB_ETIMEDOUT;
-        snprintf(msg, sizeof msg, "the device %s: %s", err >= MODBUS_ENOBASE ? "refused" : "did not answer",
+        rc = is_exception(err) ? GB_EIO : GB_ETIMEDOUT;
+        snprintf(msg, sizeof msg, "the device %s: %s", is_exception(err) ? "refused" : "did not answer",
                  modbus_strerror(err));
+        if (!is_exception(err)) modbus_flush(ctx);
     }
     pthread_mutex_lock(&m->mu);
     if (m->wr.seq == w.seq && m->wr.pending) { /* still wanted: the writer has not given up */
@@ -384,7 +432,7 @@ static bool do_write(mb_t *m, modbus_t *ctx)
         pthread_cond_broadcast(&m->wcv);
     }
     pthread_mutex_unlock(&m->mu);
-    return !(err && err < MODBUS_ENOBASE);
+    return !(err && !is_exception(err));
 }
 
 static void sleep_until(mb_t *m, int64_t due)
@@ -408,7 +456,9 @@ static void *mb_main(void *arg)
     gb_batch_t *b = gb_batch_new(64);
     while (!stopping(m)) {
         gb_adapter_state_set(&m->st, GB_CONN_CONNECTING);
-        modbus_t *ctx = modbus_new_tcp_pi(m->host, m->port);
+        modbus_t *ctx = m->rtu ? modbus_new_rtu(m->device, m->baud, m->parity, m->data_bits,
+                                                m->stop_bits)
+                               : modbus_new_tcp_pi(m->host, m->port);
         if (!ctx) {
             gb_adapter_state_error(&m->st, "cannot set up a connection to %s:%s", m->host, m->port);
             break;
@@ -420,6 +470,7 @@ static void *mb_main(void *arg)
             gb_adapter_state_error(&m->st, "cannot connect to %s:%s: %s", m->host, m->port,
                                    modbus_strerror(errno));
         } else {
+            modbus_flush(ctx); /* a serial line may hold bytes from before */
             pthread_mutex_lock(&m->st.mu);
             m->st.st.connects++;
             pthread_mutex_unlock(&m->st.mu);
@@ -591,6 +642,20 @@ const gb_adapter_class_t gb_modbus_tcp_adapter = {
     .type = "modbus-tcp",
     .summary = "Modbus TCP: polls registers, coils and inputs of PLCs and devices (libmodbus)",
     .keys = mb_keys,
+    .check = mb_check,
+    .create = mb_create,
+    .start = mb_start,
+    .stop = mb_stop,
+    .destroy = mb_destroy,
+    .status = mb_status,
+    .write = mb_write,
+};
+
+const gb_adapter_class_t gb_modbus_rtu_adapter = {
+    .version = GB_ADAPTER_API_VERSION,
+    .type = "modbus-rtu",
+    .summary = "Modbus RTU: polls devices on a serial line (RS-485/RS-232) with libmodbus",
+    .keys = rtu_keys,
     .check = mb_check,
     .create = mb_create,
     .start = mb_start,
