@@ -124,6 +124,10 @@ size_t gb_mengine_reason_log(const gb_mengine_t *e, const gb_reason_set_t **out)
  * for rebuilding an engine's history without losing what people entered. */
 void gb_mengine_take_changes(gb_mengine_t *to, gb_mengine_t *from);
 
+/* A copy of E as it stands -- its current values, timeline, parts, jobs and operators -- without
+ * people's changes: a checkpoint to replay newer samples onto. */
+gb_mengine_t *gb_mengine_clone(const gb_mengine_t *e);
+
 /* A human-readable name for a segment's rule: the rule's name, "rule 3 of cnc", "no data for 30s". */
 void gb_mengine_rule_name(const gb_mengine_t *e, int32_t rule, char *buf, size_t size);
 

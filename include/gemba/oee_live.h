@@ -57,8 +57,17 @@ void gb_oee_live_take_jobs(gb_oee_live_t *l, gb_jobs_t *jobs);
 /* When the engines' history begins (the daemon's start, or the first sample rebuilt). */
 gb_time_t gb_oee_live_history_start(gb_oee_live_t *l);
 
-/* Samples taken, and those among them that came out of order. */
-void gb_oee_live_counters(gb_oee_live_t *l, uint64_t *fed, uint64_t *late);
+/* How late a sample may arrive and still be placed in its machine's history, unless set. */
+#define GB_OEE_LATE_WINDOW (8 * 3600 * GB_NS_PER_S)
+
+/* Sets that window (0: the default). Older samples are stored but OEE does not count them. */
+void gb_oee_live_set_late_window(gb_oee_live_t *l, gb_time_t window);
+
+/* Samples and connectivity spans kept to place late samples, over all machines. */
+size_t gb_oee_live_history_size(gb_oee_live_t *l);
+
+/* Samples taken, those among them that came out of order, and those too late to place. */
+void gb_oee_live_counters(gb_oee_live_t *l, uint64_t *fed, uint64_t *late, uint64_t *too_late);
 
 /* How often a machine's history was recomputed to place late samples. */
 uint64_t gb_oee_live_rebuilds(gb_oee_live_t *l);

@@ -83,11 +83,14 @@ json_t *gb_api_health(const gb_api_source_t *src)
         adapters, "bus", bus, "problems", problems);
     json_object_set_new(json_object_get(doc, "plant"), "demo", json_boolean(src->demo));
     if (src->oee) {
-        uint64_t fed, late;
-        gb_oee_live_counters(src->oee, &fed, &late);
-        json_object_set_new(doc, "oee", json_pack("{s:I, s:I, s:I}", "samples", (json_int_t)fed,
-                                                  "late", (json_int_t)late, "rebuilds",
-                                                  (json_int_t)gb_oee_live_rebuilds(src->oee)));
+        uint64_t fed, late, too_late;
+        gb_oee_live_counters(src->oee, &fed, &late, &too_late);
+        json_object_set_new(
+            doc, "oee",
+            json_pack("{s:I, s:I, s:I, s:I, s:I}", "samples", (json_int_t)fed, "late",
+                      (json_int_t)late, "too_late", (json_int_t)too_late, "rebuilds",
+                      (json_int_t)gb_oee_live_rebuilds(src->oee), "history",
+                      (json_int_t)gb_oee_live_history_size(src->oee)));
     }
     return doc;
 }

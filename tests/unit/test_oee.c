@@ -392,33 +392,34 @@ static void test_job_files(void **state)
 
 /* The live engine places late samples: the Monday shift with its 07:00-07:30 failure arriving
  * last -- after a reason was set on the 12:00 stop and scrap was entered -- gives exactly the
- * numbers worked out by hand, with those changes kept. */
-static void test_live_late_samples(void **state)
+ * numbers worked out by hand, with those changes kept. WINDOW is the late window; LATE_SET picks
+ * which samples come late: 0 the failure, 1 the afternoon's counts and restart (placed onto the
+ * checkpoint even with a 2 h window), 2 nothing. */
+static gb_oee_live_t *live_monday(gb_tags_t *tags, gb_time_t window, int late_set)
 {
-    (void)state;
     int d = 20261123;
-    gb_tags_t *tags = gb_plant_build_tags(plant);
     gb_oee_live_t *live = gb_oee_live_new(plant, tags, at(d, "00:00"));
+    if (window) gb_oee_live_set_late_window(live, window);
     uint32_t ex = gb_tags_find(tags, "m1/execution")->id, mo = gb_tags_find(tags, "m1/mode")->id,
              pc = gb_tags_find(tags, "m1/part_count")->id, sc = gb_tags_find(tags, "m1/scrap_count")->id;
-    struct { const char *t; uint32_t tag; const char *s; int64_t i; bool late; } ev[] = {
-        {"05:50", ex, "READY", 0, false}, {"05:50", mo, "AUTOMATIC", 0, false},
-        {"05:50", pc, NULL, 100, false},  {"05:50", sc, NULL, 5, false},
-        {"06:00", ex, "ACTIVE", 0, false}, {"07:00", ex, "STOPPED", 0, true},
-        {"07:00", pc, NULL, 150, false},  {"07:30", ex, "ACTIVE", 0, true},
-        {"08:00", ex, "READY", 0, false}, {"08:01", ex, "ACTIVE", 0, false},
-        {"09:00", mo, "MANUAL", 0, false}, {"09:00", pc, NULL, 200, false},
-        {"09:20", mo, "AUTOMATIC", 0, false}, {"09:20", pc, NULL, 0, false},
-        {"11:00", ex, "READY", 0, false}, {"11:10", ex, "ACTIVE", 0, false},
-        {"12:00", ex, "STOPPED", 0, false}, {"12:20", ex, "ACTIVE", 0, false},
-        {"13:00", pc, NULL, 100, false},  {"13:00", sc, NULL, 15, false},
-        {"14:00", ex, "READY", 0, false},
+    struct { const char *t; uint32_t tag; const char *s; int64_t i; int late; } ev[] = {
+        {"05:50", ex, "READY", 0, -1}, {"05:50", mo, "AUTOMATIC", 0, -1},
+        {"05:50", pc, NULL, 100, -1},  {"05:50", sc, NULL, 5, -1},
+        {"06:00", ex, "ACTIVE", 0, -1}, {"07:00", ex, "STOPPED", 0, 0},
+        {"07:00", pc, NULL, 150, -1},  {"07:30", ex, "ACTIVE", 0, 0},
+        {"08:00", ex, "READY", 0, -1}, {"08:01", ex, "ACTIVE", 0, -1},
+        {"09:00", mo, "MANUAL", 0, -1}, {"09:00", pc, NULL, 200, -1},
+        {"09:20", mo, "AUTOMATIC", 0, -1}, {"09:20", pc, NULL, 0, -1},
+        {"11:00", ex, "READY", 0, -1}, {"11:10", ex, "ACTIVE", 0, -1},
+        {"12:00", ex, "STOPPED", 0, -1}, {"12:20", ex, "ACTIVE", 0, 1},
+        {"13:00", pc, NULL, 100, 1},  {"13:00", sc, NULL, 15, 1},
+        {"14:00", ex, "READY", 0, -1},
     };
     size_t n = sizeof ev / sizeof ev[0];
     for (int pass = 0; pass < 2; pass++) {
         gb_batch_t *b = gb_batch_new(32);
         for (size_t i = 0; i < n; i++) {
-            if (ev[i].late != (pass == 1)) continue;
+            if ((ev[i].late == late_set) != (pass == 1)) continue;
             if (ev[i].s) gb_batch_add_str(b, at(d, ev[i].t), ev[i].tag, GB_Q_GOOD, ev[i].s, strlen(ev[i].s));
             else gb_batch_add_i64(b, at(d, ev[i].t), ev[i].tag, GB_Q_GOOD, ev[i].i);
         }
@@ -430,10 +431,13 @@ static void test_live_late_samples(void **state)
             assert_int_equal(gb_oee_live_scrap(live, "m1", at(d, "12:30"), 3, "dave", at(d, "12:30")), 0);
         }
     }
-    uint64_t fed, late;
-    gb_oee_live_counters(live, &fed, &late);
-    assert_int_equal(late, 2);
-    assert_int_equal(gb_oee_live_rebuilds(live), 1);
+    return live;
+}
+
+/* The Monday report's times and counts, as worked out by hand (see test_engine_monday). */
+static void check_monday(gb_oee_live_t *live)
+{
+    int d = 20261123;
     json_t *r = gb_oee_live_report(live, at(d, "00:00"), at(20261124, "00:00"), GB_BY_MACHINE, "m1");
     json_t *times = json_object_get(json_object_get(r, "total"), "times_s");
     near(json_real_value(json_object_get(times, "apt")), 385 * MIN);
@@ -444,6 +448,52 @@ static void test_live_late_samples(void **state)
     assert_int_equal(json_integer_value(json_object_get(counts, "scrap")), 13);
     assert_int_equal(json_integer_value(json_object_get(counts, "failures")), 1);
     near(json_real_value(json_object_get(json_object_get(r, "total"), "oee")), 187.0 / 445);
+    json_decref(r);
+}
+
+static void test_live_late_samples(void **state)
+{
+    (void)state;
+    gb_tags_t *tags = gb_plant_build_tags(plant);
+    gb_oee_live_t *live = live_monday(tags, 0, 0);
+    uint64_t fed, late, too_late;
+    gb_oee_live_counters(live, &fed, &late, &too_late);
+    assert_int_equal(late, 2);
+    assert_int_equal(gb_oee_live_rebuilds(live), 1);
+    assert_int_equal(too_late, 0);
+    check_monday(live);
+    gb_oee_live_free(live);
+    gb_tags_free(tags);
+}
+
+/* With a 2 h late window, what is older than two hours before the newest sample is folded into a
+ * checkpoint and dropped from the kept history; samples inside the window are still placed onto
+ * that checkpoint exactly, and samples older than it are counted as too late. */
+static void test_live_late_window(void **state)
+{
+    (void)state;
+    gb_tags_t *tags = gb_plant_build_tags(plant);
+    gb_oee_live_t *all = live_monday(tags, 0, 2);
+    gb_oee_live_t *live = live_monday(tags, 2 * 3600 * GB_NS_PER_S, 1);
+    uint64_t fed, late, too_late;
+    gb_oee_live_counters(live, &fed, &late, &too_late);
+    assert_int_equal(late, 3);
+    assert_int_equal(too_late, 0);
+    assert_int_equal(gb_oee_live_rebuilds(live), 1);
+    assert_true(gb_oee_live_history_size(live) < gb_oee_live_history_size(all));
+    check_monday(live);
+    check_monday(all);
+    gb_oee_live_free(live);
+    gb_oee_live_free(all);
+
+    live = live_monday(tags, 2 * 3600 * GB_NS_PER_S, 0); /* the 07:00 failure comes hours late */
+    gb_oee_live_counters(live, &fed, &late, &too_late);
+    assert_int_equal(too_late, 2);
+    assert_int_equal(late, 0);
+    int d = 20261123;
+    json_t *r = gb_oee_live_report(live, at(d, "00:00"), at(20261124, "00:00"), GB_BY_MACHINE, "m1");
+    json_t *counts = json_object_get(json_object_get(r, "total"), "counts");
+    assert_int_equal(json_integer_value(json_object_get(counts, "failures")), 0); /* not counted */
     json_decref(r);
     gb_oee_live_free(live);
     gb_tags_free(tags);
@@ -459,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_disconnected),
         cmocka_unit_test(test_job_files),
         cmocka_unit_test(test_live_late_samples),
+        cmocka_unit_test(test_live_late_window),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -694,3 +694,42 @@ void gb_mengine_take_changes(gb_mengine_t *to, gb_mengine_t *from)
     from->splits = NULL;
     from->nreasons = from->nscraps = from->nsplits = 0;
 }
+
+static void *dup_array(const void *src, size_t n, size_t size)
+{
+    if (!n) return NULL;
+    void *d = gb_xmalloc(n * size);
+    memcpy(d, src, n * size);
+    return d;
+}
+
+static void label_copy(label_tl_t *to, const label_tl_t *from)
+{
+    *to = *from;
+    to->iv = dup_array(from->iv, from->n, sizeof *from->iv);
+    to->cap = from->n;
+}
+
+gb_mengine_t *gb_mengine_clone(const gb_mengine_t *src)
+{
+    gb_mengine_t *e = gb_mengine_new(src->p, src->m, src->cur_since);
+    memcpy(e->vals, src->vals, (src->m->ntags ? src->m->ntags : 1) * sizeof *e->vals);
+    memcpy(e->last_count, src->last_count, sizeof e->last_count);
+    memcpy(e->has_count, src->has_count, sizeof e->has_count);
+    e->last_t = src->last_t;
+    e->last_data = src->last_data;
+    e->first_data = src->first_data;
+    e->any_data = src->any_data;
+    e->cur_state = src->cur_state;
+    e->cur_rule = src->cur_rule;
+    e->cur_since = src->cur_since;
+    e->segs = dup_array(src->segs, src->nsegs, sizeof *src->segs);
+    e->nsegs = e->cap_segs = src->nsegs;
+    e->parts = dup_array(src->parts, src->nparts, sizeof *src->parts);
+    e->nparts = e->cap_parts = src->nparts;
+    e->jobs = src->jobs;
+    e->operators = src->operators;
+    label_copy(&e->job, &src->job);
+    label_copy(&e->oper, &src->oper);
+    return e;
+}

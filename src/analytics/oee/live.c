@@ -23,7 +23,9 @@ typedef struct map_entry {
 
 /* What a machine's engine has read, kept so a late sample can be put in its place: every sample
  * of a tag the engine reads, and the machine's connectivity as spans (runs of samples no further
- * apart than disconnected_after) instead of every sensor sample. */
+ * apart than disconnected_after) instead of every sensor sample. Only the last late window is
+ * kept: older samples are folded into a checkpoint engine (BASE), and a rebuild replays the
+ * window onto a copy of it, so memory and rebuild time stay bounded however long gemba runs. */
 typedef struct hev {
     gb_time_t t;
     uint32_t tag; /* machine tag index */
@@ -40,6 +42,8 @@ typedef struct mhist {
     span_t *sp;
     size_t nsp, capsp;
     bool dirty; /* a late sample arrived: rebuild the engine from this */
+    gb_mengine_t *base; /* everything before UNTIL, fed in time order */
+    gb_time_t until;
 } mhist_t;
 
 struct gb_oee_live {
@@ -49,8 +53,9 @@ struct gb_oee_live {
     gb_oee_plant_t *op;
     map_entry_t *map;
     uint32_t nmap;
-    uint64_t fed, late;
-    bool late_logged;
+    uint64_t fed, late, too_late;
+    bool late_logged, too_late_logged;
+    gb_time_t window; /* how late a sample may come and still be placed */
     gb_time_t start; /* monitoring began: no data exists before it */
     FILE *changes;   /* DATA/oee/changes.jsonl, appended */
     gb_oee_sink_fn sink;
@@ -65,6 +70,26 @@ struct gb_oee_live {
     uint64_t rebuilds;
 };
 
+static void hist_clear(mhist_t *h)
+{
+    for (size_t i = 0; i < h->n; i++) free((char *)h->ev[i].v.str);
+    free(h->ev);
+    free(h->sp);
+    gb_mengine_free(h->base);
+    memset(h, 0, sizeof *h);
+}
+
+/* Machine M's history, empty, from the engines' start. Caller holds the lock (or owns L). */
+static void hist_reset(gb_oee_live_t *l, size_t m)
+{
+    mhist_t *h = &l->hist[m];
+    hist_clear(h);
+    h->base = gb_mengine_new(l->plant, &l->plant->machines[m], l->start);
+    gb_mengine_set_jobs(h->base, &l->op->jobs);
+    gb_mengine_set_operators(h->base, &l->op->operators);
+    h->until = l->start;
+}
+
 gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_time_t start)
 {
     gb_oee_live_t *l = gb_xcalloc(1, sizeof *l);
@@ -74,6 +99,7 @@ gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_ti
     l->start = start;
     l->checked = start;
     l->out = gb_batch_new(64);
+    l->window = GB_OEE_LATE_WINDOW;
     l->hist = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->hist);
     l->derived = gb_xcalloc((p->nmachines ? p->nmachines : 1) * 5, sizeof *l->derived);
     l->last_state = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->last_state);
@@ -91,6 +117,7 @@ gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_ti
         }
     }
     l->op = gb_oee_plant_new(p, start);
+    for (size_t m = 0; m < p->nmachines; m++) hist_reset(l, m);
     l->nmap = gb_tags_count(tags);
     l->map = gb_xcalloc(l->nmap ? l->nmap : 1, sizeof *l->map);
     for (uint32_t i = 0; i < l->nmap; i++) {
@@ -114,11 +141,7 @@ void gb_oee_live_free(gb_oee_live_t *l)
     if (!l) return;
     if (l->changes) fclose(l->changes);
     gb_batch_free(l->out);
-    for (size_t m = 0; m < l->plant->nmachines; m++) {
-        for (size_t i = 0; i < l->hist[m].n; i++) free((char *)l->hist[m].ev[i].v.str);
-        free(l->hist[m].ev);
-        free(l->hist[m].sp);
-    }
+    for (size_t m = 0; m < l->plant->nmachines; m++) hist_clear(&l->hist[m]);
     free(l->hist);
     free(l->derived);
     free(l->last_state);
@@ -221,22 +244,28 @@ static void remember(gb_oee_live_t *l, size_t m, gb_time_t t, uint32_t tag, cons
     h->n++;
 }
 
-/* Replays machine M's history into a fresh engine, keeping people's changes. Caller holds the
- * lock. */
-static void rebuild_machine(gb_oee_live_t *l, size_t m)
+/* Feeds machine M's remembered samples and connectivity in [FROM, TO) to E, in time order (at
+ * equal times the sample first); within a span the machine is touched at a, a + step, ... and at
+ * its end, as its sensors did. */
+static void replay(gb_oee_live_t *l, size_t m, gb_mengine_t *e, gb_time_t from, gb_time_t to)
 {
     mhist_t *h = &l->hist[m];
-    gb_mengine_t *old = l->op->m[m];
-    gb_mengine_t *e = gb_mengine_new(l->plant, &l->plant->machines[m], l->start);
-    gb_mengine_set_jobs(e, &l->op->jobs);
-    gb_mengine_set_operators(e, &l->op->operators);
-    /* events and connectivity in time order (at equal times the event first); within a span
-     * the machine is touched at least every disconnected_after, as its sensors did */
     gb_time_t step = l->plant->machines[m].disconnected_after_ns;
+    if (step <= 0) step = GB_NS_PER_S;
     size_t i = 0, q = 0;
-    gb_time_t next = h->nsp ? h->sp[0].a : INT64_MAX;
-    while (i < h->n || q < h->nsp) {
+    while (i < h->n && h->ev[i].t < from) i++;
+    while (q < h->nsp && h->sp[q].b < from) q++;
+    /* the span's first touch at or after FROM */
+    gb_time_t next = INT64_MAX;
+    if (q < h->nsp) {
+        next = h->sp[q].a;
+        if (next < from) next += (from - next + step - 1) / step * step;
+        if (next > h->sp[q].b) next = h->sp[q].b;
+    }
+    for (;;) {
         gb_time_t te = i < h->n ? h->ev[i].t : INT64_MAX;
+        gb_time_t t = te <= next ? te : next;
+        if (t >= to || t == INT64_MAX) break;
         if (te <= next) {
             gb_mengine_feed(e, te, h->ev[i].tag, &h->ev[i].v);
             i++;
@@ -250,11 +279,41 @@ static void rebuild_machine(gb_oee_live_t *l, size_t m)
             next = next + step < h->sp[q].b ? next + step : h->sp[q].b;
         }
     }
+}
+
+/* Replays machine M's window onto a copy of its checkpoint, keeping people's changes. Caller
+ * holds the lock. */
+static void rebuild_machine(gb_oee_live_t *l, size_t m)
+{
+    mhist_t *h = &l->hist[m];
+    gb_mengine_t *old = l->op->m[m];
+    gb_mengine_t *e = gb_mengine_clone(h->base);
+    replay(l, m, e, h->until, INT64_MAX);
     gb_mengine_take_changes(e, old);
     gb_mengine_free(old);
     l->op->m[m] = e;
     h->dirty = false;
     l->rebuilds++;
+}
+
+/* Moves what is older than the late window out of machine M's history into its checkpoint, a
+ * slice at a time. Caller holds the lock. */
+static void fold(gb_oee_live_t *l, size_t m)
+{
+    mhist_t *h = &l->hist[m];
+    gb_time_t last = gb_mengine_last_time(l->op->m[m]);
+    if (last - l->window < h->until + l->window / 8 + 1) return;
+    gb_time_t cut = last - l->window;
+    replay(l, m, h->base, h->until, cut);
+    size_t i = 0;
+    while (i < h->n && h->ev[i].t < cut) free((char *)h->ev[i++].v.str);
+    memmove(h->ev, h->ev + i, (h->n - i) * sizeof *h->ev);
+    h->n -= i;
+    size_t q = 0;
+    while (q < h->nsp && h->sp[q].b < cut) q++; /* every touch of these is in the checkpoint */
+    memmove(h->sp, h->sp + q, (h->nsp - q) * sizeof *h->sp);
+    h->nsp -= q;
+    h->until = cut;
 }
 
 static int deliver(void *ctx, const gb_batch_t *b)
@@ -273,6 +332,15 @@ static int deliver(void *ctx, const gb_batch_t *b)
         case GB_VT_BOOL: v.b = s->v.b; break;
         default: v.str = gb_sample_str(b, s, &v.len);
         }
+        if (s->t < l->hist[m].until) {
+            /* older than the late window: the checkpoint has moved past it */
+            l->too_late++;
+            gb_log_once(&l->too_late_logged, GB_LOG_WARN, "oee",
+                        "a sample of machine %s arrived more than %lld s late; it is stored but "
+                        "OEE does not count it (counted as too_late in /api/v1/health)",
+                        l->plant->machines[m].name, (long long)(l->window / GB_NS_PER_S));
+            continue;
+        }
         remember(l, m, s->t, l->map[s->tag].tag, &v);
         l->fed++;
         if (s->t < gb_mengine_last_time(l->op->m[m])) {
@@ -289,6 +357,7 @@ static int deliver(void *ctx, const gb_batch_t *b)
     }
     for (size_t m = 0; any_dirty && m < l->plant->nmachines; m++)
         if (l->hist[m].dirty) rebuild_machine(l, m);
+    for (size_t m = 0; m < l->plant->nmachines; m++) fold(l, m);
     derive(l, b->n ? b->samples[b->n - 1].t : gb_now());
     pthread_mutex_unlock(&l->mu);
     if (l->sink && l->out->n) {
@@ -321,11 +390,28 @@ gb_time_t gb_oee_live_history_start(gb_oee_live_t *l)
     return t;
 }
 
-void gb_oee_live_counters(gb_oee_live_t *l, uint64_t *fed, uint64_t *late)
+void gb_oee_live_set_late_window(gb_oee_live_t *l, gb_time_t window)
+{
+    pthread_mutex_lock(&l->mu);
+    l->window = window > 0 ? window : GB_OEE_LATE_WINDOW;
+    pthread_mutex_unlock(&l->mu);
+}
+
+size_t gb_oee_live_history_size(gb_oee_live_t *l)
+{
+    pthread_mutex_lock(&l->mu);
+    size_t n = 0;
+    for (size_t m = 0; m < l->plant->nmachines; m++) n += l->hist[m].n + l->hist[m].nsp;
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
+void gb_oee_live_counters(gb_oee_live_t *l, uint64_t *fed, uint64_t *late, uint64_t *too_late)
 {
     pthread_mutex_lock(&l->mu);
     *fed = l->fed;
     *late = l->late;
+    *too_late = l->too_late;
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -530,6 +616,7 @@ int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since,
         l->start = rb.ev[0].t;
         l->op = gb_oee_plant_new(l->plant, l->start);
         gb_oee_plant_take_jobs(l->op, &jobs);
+        for (size_t m = 0; m < l->plant->nmachines; m++) hist_reset(l, m);
         for (size_t i = 0; i < rb.n; i++) {
             rb_event_t *e = &rb.ev[i];
             map_entry_t me = l->map[e->tag];
@@ -544,7 +631,9 @@ int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since,
             remember(l, (size_t)me.machine, e->t, me.tag, &v);
             if (e->touch) gb_mengine_touch(eng, e->t);
             else gb_mengine_feed(eng, e->t, me.tag, &v);
+            if ((i & 1023) == 1023 || i + 1 == rb.n) fold(l, (size_t)me.machine);
         }
+        for (size_t m = 0; m < l->plant->nmachines; m++) fold(l, m);
         /* states the store already has from before the restart are not written again */
         for (size_t m = 0; m < l->plant->nmachines; m++) {
             gb_state_t st;
