@@ -12,12 +12,20 @@ GB_URL=""
 
 fail() {
   echo "FAIL: $*" >&2
+  GB_FAILED=1
   if [ -f "$T/stderr" ]; then echo "--- daemon stderr (last 40 lines):" >&2; tail -40 "$T/stderr" >&2; fi
   exit 1
 }
 
 cleanup() {
+  local rc=$?
+  if [ "$rc" -ne 0 ] && [ -z "${GB_FAILED:-}" ] && [ -f "$T/stderr" ]; then
+    echo "--- exit $rc; daemon stderr (last 40 lines):" >&2; tail -40 "$T/stderr" >&2
+  fi
   if [ -n "$GB_PID" ] && kill -0 "$GB_PID" 2>/dev/null; then kill -KILL "$GB_PID" 2>/dev/null || true; fi
+  # the test's other peers (replay, Modbus server, socat) go with it, however it ended
+  local j
+  for j in $(jobs -p); do kill -KILL "$j" 2>/dev/null || true; done
   rm -rf "$T"
 }
 trap cleanup EXIT

@@ -44,6 +44,10 @@ typedef struct mhist {
     bool dirty; /* a late sample arrived: rebuild the engine from this */
     gb_mengine_t *base; /* everything before UNTIL, fed in time order */
     gb_time_t until;
+    gb_time_t redo;     /* states from here on changed with a late sample; INT64_MAX: none */
+    gb_time_t rekpi;    /* shift KPIs from here on changed (late sample, people's change) */
+    gb_time_t *wt;      /* times at which oee.state was written, ascending, from UNTIL on */
+    size_t nwt, capwt;
 } mhist_t;
 
 struct gb_oee_live {
@@ -75,6 +79,7 @@ static void hist_clear(mhist_t *h)
     for (size_t i = 0; i < h->n; i++) free((char *)h->ev[i].v.str);
     free(h->ev);
     free(h->sp);
+    free(h->wt);
     gb_mengine_free(h->base);
     memset(h, 0, sizeof *h);
 }
@@ -88,6 +93,16 @@ static void hist_reset(gb_oee_live_t *l, size_t m)
     gb_mengine_set_jobs(h->base, &l->op->jobs);
     gb_mengine_set_operators(h->base, &l->op->operators);
     h->until = l->start;
+    h->redo = h->rekpi = INT64_MAX;
+}
+
+static void wt_add(mhist_t *h, gb_time_t t)
+{
+    if (h->nwt == h->capwt) {
+        h->capwt = h->capwt ? h->capwt * 2 : 64;
+        h->wt = gb_xrealloc(h->wt, h->capwt * sizeof *h->wt);
+    }
+    h->wt[h->nwt++] = t;
 }
 
 gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_time_t start)
@@ -153,45 +168,64 @@ void gb_oee_live_free(gb_oee_live_t *l)
     free(l);
 }
 
-/* Results since the last call, into l->out: state changes, and KPIs of shifts that ended by NOW.
- * Caller holds the lock. */
-static void derive(gb_oee_live_t *l, gb_time_t now)
+static void put_state(gb_oee_live_t *l, size_t m, gb_time_t t, uint8_t state)
+{
+    const char *name = gb_state_name((gb_state_t)state);
+    gb_batch_add_str(l->out, t, l->derived[m * 5], GB_Q_GOOD, name, strlen(name));
+    wt_add(&l->hist[m], t);
+}
+
+/* The first interval is the time before the first sample: nothing was watched, nothing to write. */
+static bool unwatched(const gb_oee_live_t *l, const gb_seg_t *s)
+{
+    return s->state == GB_STATE_DISCONNECTED && s->rule == GB_RULE_NODATA && s->start <= l->start;
+}
+
+/*
+ * Machine M's history changed from h->redo on: writes its state again at every time from there
+ * at which a state was written before or the new timeline changes state, so that, the later
+ * write winning at equal times, the stored states read as the new timeline. Caller holds the lock.
+ */
+static void restate(gb_oee_live_t *l, size_t m, const gb_seg_t *seg, size_t n)
+{
+    mhist_t *h = &l->hist[m];
+    size_t k = h->nwt;
+    while (k > 0 && h->wt[k - 1] >= h->redo) k--;
+    size_t nold = h->nwt - k;
+    gb_time_t *old = gb_xmalloc((nold ? nold : 1) * sizeof *old);
+    if (nold) memcpy(old, h->wt + k, nold * sizeof *old);
+    h->nwt = k;
+    size_t i = 0, j = 0, at = 0; /* segments (changes), old times, segment holding the time */
+    for (;;) {
+        while (i < n && (seg[i].start < h->redo || unwatched(l, &seg[i]) ||
+                         (i > 0 && seg[i].state == seg[i - 1].state)))
+            i++;
+        gb_time_t tc = i < n ? seg[i].start : INT64_MAX, to = j < nold ? old[j] : INT64_MAX;
+        gb_time_t t = tc < to ? tc : to;
+        if (t == INT64_MAX) break;
+        if (tc == t) i++;
+        if (to == t) j++;
+        while (at + 1 < n && seg[at + 1].start <= t) at++;
+        if (n) put_state(l, m, t, seg[at].state);
+    }
+    free(old);
+    h->redo = INT64_MAX;
+}
+
+/* KPIs of the shifts ending in (LO, HI], stamped at the shift's end; of machine ONLY, or all when
+ * ONLY is -1. Caller holds the lock. */
+static void shift_kpis(gb_oee_live_t *l, gb_time_t lo, gb_time_t hi, long only)
 {
     const gb_plant_t *p = l->plant;
-    if (!l->sink) return;
-    if (l->out->n > 100000) return; /* the sink is not taking them; do not grow without bound */
-    for (size_t m = 0; m < p->nmachines; m++) {
-        if (l->derived[m * 5] == GB_NONE) continue;
-        /* every new state interval since the last one written, in order: a batch may hold many */
-        gb_mengine_t *e = l->op->m[m];
-        const gb_seg_t *seg;
-        size_t n = gb_mengine_timeline(e, gb_mengine_last_time(e), &seg);
-        for (size_t i = 0; i < n; i++) {
-            if (seg[i].start <= l->last_since[m] && l->last_state[m] != 0xff) continue;
-            if (seg[i].state == GB_STATE_DISCONNECTED && seg[i].rule == GB_RULE_NODATA &&
-                seg[i].start <= l->start)
-                continue; /* before the first sample nothing was watched */
-            if (seg[i].state != l->last_state[m]) {
-                const char *name = gb_state_name((gb_state_t)seg[i].state);
-                gb_batch_add_str(l->out, seg[i].start, l->derived[m * 5], GB_Q_GOOD, name,
-                                 strlen(name));
-            }
-            l->last_state[m] = seg[i].state;
-            l->last_rule[m] = seg[i].rule;
-            l->last_since[m] = seg[i].start;
-        }
-    }
-    /* shifts that ended since the last check: their KPIs, stamped at the shift's end */
-    if (now <= l->checked) return;
     gb_plan_t plan;
-    gb_plan_build(p, l->checked - 86400 * GB_NS_PER_S, now, &plan);
+    gb_plan_build(p, lo - 86400 * GB_NS_PER_S, hi, &plan);
     for (size_t j = 0; j < plan.nshifts; j++) {
         const gb_shift_instance_t *si = &plan.shifts[j];
-        if (si->end <= l->checked || si->end > now) continue;
+        if (si->end <= lo || si->end > hi) continue;
         gb_time_t from = si->start > l->start ? si->start : l->start;
         if (from >= si->end) continue;
         for (size_t m = 0; m < p->nmachines; m++) {
-            if (l->derived[m * 5] == GB_NONE) continue;
+            if (l->derived[m * 5] == GB_NONE || (only >= 0 && (size_t)only != m)) continue;
             gb_oee_t k = {.ideal_known = true};
             gb_oee_filter_t f = {.shift = si};
             gb_mengine_oee(l->op->m[m], &plan, from, si->end, &f, &k);
@@ -203,6 +237,44 @@ static void derive(gb_oee_live_t *l, gb_time_t now)
         }
     }
     gb_plan_clear(&plan);
+}
+
+/* Results since the last call, into l->out: state changes, and KPIs of shifts that ended by NOW;
+ * and, for a machine whose history a late sample changed, its results from there on again.
+ * Caller holds the lock. */
+static void derive(gb_oee_live_t *l, gb_time_t now)
+{
+    const gb_plant_t *p = l->plant;
+    if (!l->sink) return;
+    if (l->out->n > 100000) return; /* the sink is not taking them; do not grow without bound */
+    for (size_t m = 0; m < p->nmachines; m++) {
+        if (l->derived[m * 5] == GB_NONE) continue;
+        gb_mengine_t *e = l->op->m[m];
+        const gb_seg_t *seg;
+        size_t n = gb_mengine_timeline(e, gb_mengine_last_time(e), &seg);
+        if (l->hist[m].rekpi < l->checked) shift_kpis(l, l->hist[m].rekpi, l->checked, (long)m);
+        l->hist[m].rekpi = INT64_MAX;
+        if (l->hist[m].redo != INT64_MAX) {
+            restate(l, m, seg, n);
+            if (n) {
+                l->last_state[m] = seg[n - 1].state;
+                l->last_rule[m] = seg[n - 1].rule;
+                l->last_since[m] = seg[n - 1].start;
+            }
+            continue;
+        }
+        /* every new state interval since the last one written, in order: a batch may hold many */
+        for (size_t i = 0; i < n; i++) {
+            if (seg[i].start <= l->last_since[m] && l->last_state[m] != 0xff) continue;
+            if (unwatched(l, &seg[i])) continue;
+            if (seg[i].state != l->last_state[m]) put_state(l, m, seg[i].start, seg[i].state);
+            l->last_state[m] = seg[i].state;
+            l->last_rule[m] = seg[i].rule;
+            l->last_since[m] = seg[i].start;
+        }
+    }
+    if (now <= l->checked) return;
+    shift_kpis(l, l->checked, now, -1);
     l->checked = now;
 }
 
@@ -307,12 +379,16 @@ static void fold(gb_oee_live_t *l, size_t m)
     replay(l, m, h->base, h->until, cut);
     size_t i = 0;
     while (i < h->n && h->ev[i].t < cut) free((char *)h->ev[i++].v.str);
-    memmove(h->ev, h->ev + i, (h->n - i) * sizeof *h->ev);
+    if (h->n) memmove(h->ev, h->ev + i, (h->n - i) * sizeof *h->ev);
     h->n -= i;
     size_t q = 0;
     while (q < h->nsp && h->sp[q].b < cut) q++; /* every touch of these is in the checkpoint */
-    memmove(h->sp, h->sp + q, (h->nsp - q) * sizeof *h->sp);
+    if (h->nsp) memmove(h->sp, h->sp + q, (h->nsp - q) * sizeof *h->sp);
     h->nsp -= q;
+    size_t w = 0;
+    while (w < h->nwt && h->wt[w] < cut) w++;
+    if (h->nwt) memmove(h->wt, h->wt + w, (h->nwt - w) * sizeof *h->wt);
+    h->nwt -= w;
     h->until = cut;
 }
 
@@ -347,6 +423,8 @@ static int deliver(void *ctx, const gb_batch_t *b)
             /* older than what the engine has taken: put it in its place by replaying */
             l->late++;
             l->hist[m].dirty = any_dirty = true;
+            if (s->t < l->hist[m].redo) l->hist[m].redo = s->t;
+            if (s->t < l->hist[m].rekpi) l->hist[m].rekpi = s->t;
             gb_log_once(&l->late_logged, GB_LOG_INFO, "oee",
                         "a sample of machine %s arrived out of order; its state history is "
                         "recomputed to place it (counted in /api/v1/health)",
@@ -565,13 +643,41 @@ typedef struct rebuild {
     rb_event_t *ev;
     size_t n, cap;
     gb_time_t *last_touch; /* per machine */
+    struct { gb_time_t t; size_t m; } *st; /* stored oee.state points: what a correction rewrites */
+    size_t nst, capst;
 } rebuild_t;
+
+static void rb_state_point(rebuild_t *rb, const gb_tag_t *t, gb_time_t at)
+{
+    const gb_oee_live_t *l = rb->l;
+    for (size_t m = 0; m < l->plant->nmachines; m++) {
+        if (l->derived[m * 5] != t->id) continue;
+        if (rb->nst == rb->capst) {
+            rb->capst = rb->capst ? rb->capst * 2 : 256;
+            rb->st = gb_xrealloc(rb->st, rb->capst * sizeof *rb->st);
+        }
+        rb->st[rb->nst].t = at;
+        rb->st[rb->nst++].m = m;
+        return;
+    }
+}
+
+static int rb_state_cmp(const void *a, const void *b)
+{
+    gb_time_t x = *(const gb_time_t *)a, y = *(const gb_time_t *)b;
+    return (x > y) - (x < y);
+}
 
 static int rb_sample(void *ctx, const char *path, const gb_sample_t *s, const char *str, size_t len)
 {
     rebuild_t *rb = ctx;
     if (s->t < rb->since) return 0;
     const gb_tag_t *t = gb_tags_find(rb->l->tags, path);
+    if (t && t->id < rb->l->nmap && rb->l->map[t->id].machine < 0 && s->type == GB_VT_STR) {
+        size_t pl = strlen(path);
+        if (pl > 10 && !strcmp(path + pl - 10, "/oee.state")) rb_state_point(rb, t, s->t);
+        return 0;
+    }
     if (!t || t->id >= rb->l->nmap || rb->l->map[t->id].machine < 0 || (gb_vtype_t)s->type != t->type)
         return 0;
     map_entry_t me = rb->l->map[t->id];
@@ -617,6 +723,9 @@ int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since,
         l->op = gb_oee_plant_new(l->plant, l->start);
         gb_oee_plant_take_jobs(l->op, &jobs);
         for (size_t m = 0; m < l->plant->nmachines; m++) hist_reset(l, m);
+        if (rb.nst) qsort(rb.st, rb.nst, sizeof *rb.st, rb_state_cmp); /* t is the first member */
+        for (size_t i = 0; i < rb.nst; i++)
+            if (rb.st[i].t >= l->start) wt_add(&l->hist[rb.st[i].m], rb.st[i].t);
         for (size_t i = 0; i < rb.n; i++) {
             rb_event_t *e = &rb.ev[i];
             map_entry_t me = l->map[e->tag];
@@ -650,6 +759,7 @@ int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since,
     for (size_t i = 0; i < rb.n; i++) free(rb.ev[i].str);
     free(rb.ev);
     free(rb.last_touch);
+    free(rb.st);
     return rc;
 }
 
@@ -674,6 +784,13 @@ static void describe(const gb_oee_live_t *l, const gb_stop_t *s, char *buf, size
     gb_time_format(s->end, b, sizeof b);
     snprintf(buf, size, "stop %s..%s reason %s", a, b,
              s->reason >= 0 ? l->plant->reasons[s->reason].path : "(none)");
+}
+
+/* Machine M's shift KPIs from T on are to be written again, with the next results. Caller holds
+ * the lock. */
+static void kpis_changed(gb_oee_live_t *l, size_t m, gb_time_t t)
+{
+    if (t < l->hist[m].rekpi) l->hist[m].rekpi = t;
 }
 
 /* Appends one change and syncs it. Caller holds the lock. */
@@ -722,6 +839,7 @@ int gb_oee_live_set_reason(gb_oee_live_t *l, const char *machine, gb_time_t stop
                              tjson(now)));
     if (rc) goto out;
     gb_mengine_reason(l->op->m[mi], stop_start, reason, who, now);
+    kpis_changed(l, (size_t)mi, stop_start);
     if ((s = stop_at(l, mi, stop_start, now))) describe(l, s, after, size);
 out:
     pthread_mutex_unlock(&l->mu);
@@ -743,6 +861,7 @@ int gb_oee_live_split(gb_oee_live_t *l, const char *machine, gb_time_t stop_star
                              tjson(now)));
     if (rc) goto out;
     gb_mengine_split(l->op->m[mi], at, who, now);
+    kpis_changed(l, (size_t)mi, stop_start);
     if (after) {
         const gb_stop_t *a = stop_at(l, mi, stop_start, now), *b = stop_at(l, mi, at, now);
         char x[160] = "", y[160] = "";
@@ -770,6 +889,7 @@ int gb_oee_live_scrap(gb_oee_live_t *l, const char *machine, gb_time_t t, int64_
                              tjson(now)));
     if (rc) goto out;
     gb_mengine_scrap(l->op->m[mi], t, n, who);
+    kpis_changed(l, (size_t)mi, t);
 out:
     pthread_mutex_unlock(&l->mu);
     return rc;
