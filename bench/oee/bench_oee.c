@@ -199,12 +199,12 @@ static void live_latency(const gb_plant_t *p)
         const char *v = i % 2 ? "STOPPED" : "ACTIVE";
         gb_batch_t *b = gb_batch_new(1);
         gb_batch_add_str(b, gb_now(), exec, GB_Q_GOOD, v, strlen(v));
-        uint64_t fed0, late;
-        gb_oee_live_counters(live, &fed0, &late);
+        uint64_t fed0, late, too_late;
+        gb_oee_live_counters(live, &fed0, &late, &too_late);
         double t0 = now_s();
         gb_bus_publish(bus, b, GB_NS_PER_S);
         uint64_t fed = fed0;
-        while (fed == fed0) gb_oee_live_counters(live, &fed, &late);
+        while (fed == fed0) gb_oee_live_counters(live, &fed, &late, &too_late);
         lat[i] = now_s() - t0;
     }
     printf("%-8s %12s %10s %12.1f %12.1f   (signal on the bus -> live engine updated; p50 / p99 in us)\n",

@@ -432,10 +432,13 @@ static int deliver(void *ctx, const gb_batch_t *b)
         }
         if (l->hist[m].dirty) continue; /* rebuilt from its history below */
         gb_mengine_feed(l->op->m[m], s->t, l->map[s->tag].tag, &v);
+        fold(l, m);
     }
     for (size_t m = 0; any_dirty && m < l->plant->nmachines; m++)
-        if (l->hist[m].dirty) rebuild_machine(l, m);
-    for (size_t m = 0; m < l->plant->nmachines; m++) fold(l, m);
+        if (l->hist[m].dirty) {
+            rebuild_machine(l, m);
+            fold(l, m);
+        }
     derive(l, b->n ? b->samples[b->n - 1].t : gb_now());
     pthread_mutex_unlock(&l->mu);
     if (l->sink && l->out->n) {
