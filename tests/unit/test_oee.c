@@ -13,6 +13,7 @@
 #include "gemba/oee.h"
 #include "gemba/oee_live.h"
 #include "gemba/oee_report.h"
+#include "gemba/store.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -591,6 +592,84 @@ static void test_live_results_corrected(void **state)
     gb_tags_free(tags);
 }
 
+/* A sink that stores the results, as gemba serve does, and collects them. */
+typedef struct store_sink {
+    gb_store_t *st;
+    const gb_tags_t *tags;
+    written_t w;
+} store_sink_t;
+
+static int store_and_collect(void *ctx, const gb_batch_t *b)
+{
+    store_sink_t *ss = ctx;
+    assert_int_equal(gb_store_append(ss->st, ss->tags, b), 0);
+    return collect(&ss->w, b);
+}
+
+/* Corrections after a restart: the state points written before it are read back from the store,
+ * so a late change of mode that turns the stored 08:00 "idle" into setup rewrites that point too,
+ * and the stored states read as an in-order run's. */
+static void test_live_results_corrected_after_restart(void **state)
+{
+    (void)state;
+    int d = 20261123;
+    gb_tags_t *tags = gb_plant_build_tags(plant);
+    uint32_t ex = gb_tags_find(tags, "m1/execution")->id, mo = gb_tags_find(tags, "m1/mode")->id,
+             pc = gb_tags_find(tags, "m1/part_count")->id, sc = gb_tags_find(tags, "m1/scrap_count")->id,
+             st = gb_tags_find(tags, "m1/oee.state")->id;
+    struct { const char *t; uint32_t tag; const char *s; int64_t i; bool late; } ev[] = {
+        {"05:50", ex, "READY", 0, false}, {"05:50", mo, "AUTOMATIC", 0, false},
+        {"05:50", pc, NULL, 100, false},  {"05:50", sc, NULL, 5, false},
+        {"06:00", ex, "ACTIVE", 0, false}, {"07:55", mo, "MANUAL", 0, true},
+        {"08:00", ex, "READY", 0, false}, {"08:01", ex, "ACTIVE", 0, false},
+        {"08:30", mo, "AUTOMATIC", 0, true}, {"09:00", ex, "READY", 0, false},
+    };
+    size_t n = sizeof ev / sizeof ev[0];
+    char tmpl[] = "/tmp/gemba-oee-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    store_sink_t ss = {.tags = tags};
+    /* 0: the run before the restart, 1: after it with the late samples, 2: all in order */
+    written_t ref = {0};
+    for (int run = 0; run < 3; run++) {
+        gb_oee_live_t *live = gb_oee_live_new(plant, tags, at(d, "00:00"));
+        if (run < 2) {
+            assert_int_equal(gb_store_open(dir, NULL, &ss.st), 0);
+            gb_oee_live_set_sink(live, store_and_collect, &ss);
+        } else {
+            gb_oee_live_set_sink(live, collect, &ref);
+        }
+        if (run == 1) assert_int_equal(gb_oee_live_rebuild(live, dir, 0, NULL), 0);
+        gb_batch_t *b = gb_batch_new(16);
+        for (size_t i = 0; i < n; i++) {
+            if (run < 2 && ev[i].late != (run == 1)) continue;
+            if (ev[i].s) gb_batch_add_str(b, at(d, ev[i].t), ev[i].tag, GB_Q_GOOD, ev[i].s, strlen(ev[i].s));
+            else gb_batch_add_i64(b, at(d, ev[i].t), ev[i].tag, GB_Q_GOOD, ev[i].i);
+        }
+        if (run < 2) assert_int_equal(gb_store_append(ss.st, tags, b), 0); /* the signals */
+        assert_int_equal(gb_oee_live_consumer.deliver(live, b), 0);
+        gb_batch_free(b);
+        gb_oee_live_free(live);
+        if (run < 2) assert_int_equal(gb_store_close(ss.st), 0);
+    }
+    size_t setup = 0;
+    for (gb_time_t t = at(d, "05:50"); t <= at(d, "09:30"); t += 60 * GB_NS_PER_S) {
+        double f;
+        const char *a = seen_at(&ss.w, st, t, &f), *b = seen_at(&ref, st, t, &f);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_string_equal(a, b);
+        setup += !strcmp(a, "setup");
+    }
+    assert_int_equal(setup, 35); /* 07:55 to 08:30 */
+    free(ss.w.r);
+    free(ref.r);
+    char cmd[100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    gb_tags_free(tags);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -603,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_live_late_samples),
         cmocka_unit_test(test_live_late_window),
         cmocka_unit_test(test_live_results_corrected),
+        cmocka_unit_test(test_live_results_corrected_after_restart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
