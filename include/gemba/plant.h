@@ -136,6 +136,7 @@ typedef struct gb_plant {
     char *enterprise; /* NULL when not given */
     char *site, *site_description, *timezone;
     int64_t micro_stop_ns;       /* oee.micro_stop: default 2 min */
+    int64_t late_window_ns;      /* oee.late_window: default 8 h */
     gb_adapter_cfg_t *adapters;  size_t nadapters;
     gb_ruleset_t *rulesets;      size_t nrulesets;
     gb_area_t *areas;            size_t nareas;

@@ -1028,9 +1028,15 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
     L.p->micro_stop_ns = 120 * GB_NS_PER_S;
     const gb_cnode_t *oee;
     if (gb_cfg_node(root, "oee", false, "plant", GB_CNODE_MAP, &oee, diag) == 0) {
-        static const char *const okeys[] = {"micro_stop", NULL};
+        static const char *const okeys[] = {"micro_stop", "late_window", NULL};
         gb_cfg_check_keys(oee, "oee", okeys, diag);
         gb_cfg_duration(oee, "micro_stop", false, "oee", &L.p->micro_stop_ns, diag);
+        const gb_cnode_t *lw = gb_cnode_get(oee, "late_window");
+        if (gb_cfg_duration(oee, "late_window", false, "oee", &L.p->late_window_ns, diag) == 0 &&
+            L.p->late_window_ns <= 0)
+            gb_diag_add(diag, lw->line, lw->col,
+                        "oee.late_window must be above 0: it is how late a sample may arrive and "
+                        "still be placed, such as 8h");
     }
     load_adapters(&L, root);
     load_reasons(&L, root);

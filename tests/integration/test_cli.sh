@@ -44,7 +44,7 @@ grep -q '^examples/demo-plant.yaml: ok: site plant1, 2 areas, 2 lines, 8 machine
 # the broken plant: every problem, in order, at its line and column, and nothing else
 expect_exit 2 "$GEMBA" check-config tests/data/plants/broken.yaml
 diff -u tests/data/plants/broken.expected "$T/err" || fail "check-config output differs from the golden file"
-[ "$(wc -l < "$T/err")" -eq 30 ] || fail "expected 30 problems"
+[ "$(wc -l < "$T/err")" -eq 31 ] || fail "expected 31 problems"
 
 # several files: one bad makes the run fail, the good one is still summarised
 expect_exit 2 "$GEMBA" check-config examples/demo-plant.yaml tests/data/plants/broken.yaml

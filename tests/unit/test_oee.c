@@ -31,6 +31,7 @@ static const char *const PLANT =
     "    - {name: stopped, state: down, when: {tag: execution, eq: STOPPED}}\n"
     "    - {name: cutting, state: running, when: {tag: execution, eq: ACTIVE}}\n"
     "    - {state: idle, when: always}\n"
+    "oee: {late_window: 9h}\n"
     "calendar:\n"
     "  shifts:\n"
     "    - {name: day, days: [mon-fri], start: \"06:00\", end: \"14:00\",\n"
@@ -535,6 +536,7 @@ static void test_live_late_window(void **state)
     gb_oee_live_free(live);
     gb_oee_live_free(all);
 
+    assert_int_equal(plant->late_window_ns, 9 * 3600 * GB_NS_PER_S); /* oee.late_window */
     live = live_monday(tags, 2 * 3600 * GB_NS_PER_S, 0); /* the 07:00 failure comes hours late */
     gb_oee_live_counters(live, &fed, &late, &too_late);
     assert_int_equal(too_late, 2);

@@ -114,7 +114,7 @@ gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_ti
     l->start = start;
     l->checked = start;
     l->out = gb_batch_new(64);
-    l->window = GB_OEE_LATE_WINDOW;
+    l->window = p->late_window_ns > 0 ? p->late_window_ns : GB_OEE_LATE_WINDOW;
     l->hist = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->hist);
     l->derived = gb_xcalloc((p->nmachines ? p->nmachines : 1) * 5, sizeof *l->derived);
     l->last_state = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->last_state);
@@ -474,7 +474,7 @@ gb_time_t gb_oee_live_history_start(gb_oee_live_t *l)
 void gb_oee_live_set_late_window(gb_oee_live_t *l, gb_time_t window)
 {
     pthread_mutex_lock(&l->mu);
-    l->window = window > 0 ? window : GB_OEE_LATE_WINDOW;
+    l->window = window > 0 ? window : l->plant->late_window_ns > 0 ? l->plant->late_window_ns : GB_OEE_LATE_WINDOW;
     pthread_mutex_unlock(&l->mu);
 }
 
