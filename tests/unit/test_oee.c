@@ -439,6 +439,23 @@ static const char *seen_at(const written_t *w, uint32_t tag, gb_time_t t, double
     return s;
 }
 
+/* Asserts that W and REF read the same state of TAG minute by minute over [FROM, TO]; returns
+ * how many of those minutes were in state COUNT. */
+static size_t same_states(const written_t *w, const written_t *ref, uint32_t tag, gb_time_t from,
+                          gb_time_t to, const char *count)
+{
+    size_t n = 0;
+    for (gb_time_t t = from; t <= to; t += 60 * GB_NS_PER_S) {
+        double f;
+        const char *a = seen_at(w, tag, t, &f), *b = seen_at(ref, tag, t, &f);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_string_equal(a, b);
+        n += !strcmp(a, count);
+    }
+    return n;
+}
+
 static gb_oee_live_t *live_monday_to(gb_tags_t *tags, gb_time_t window, int late_set, written_t *w)
 {
     int d = 20261123;
@@ -568,15 +585,7 @@ static void test_live_results_corrected(void **state)
         written_t w = {0};
         gb_oee_live_t *live = live_monday_to(tags, sets[c][1] * 3600 * GB_NS_PER_S, sets[c][0], &w);
         int d = 20261123;
-        size_t down = 0;
-        for (gb_time_t t = at(d, "05:50"); t <= at(d, "14:00"); t += 60 * GB_NS_PER_S) {
-            double f;
-            const char *a = seen_at(&w, st, t, &f), *b = seen_at(&in_order, st, t, &f);
-            assert_non_null(b);
-            assert_non_null(a);
-            assert_string_equal(a, b);
-            down += !strcmp(a, "down");
-        }
+        size_t down = same_states(&w, &in_order, st, at(d, "05:50"), at(d, "14:00"), "down");
         if (c == 0) assert_int_equal(down, 50); /* the failure, written after the fact, and the 12:00 stop */
         double fa, fb;
         seen_at(&w, av, at(d, "14:00"), &fa);
@@ -654,15 +663,7 @@ static void test_live_results_corrected_after_restart(void **state)
         gb_oee_live_free(live);
         if (run < 2) assert_int_equal(gb_store_close(ss.st), 0);
     }
-    size_t setup = 0;
-    for (gb_time_t t = at(d, "05:50"); t <= at(d, "09:30"); t += 60 * GB_NS_PER_S) {
-        double f;
-        const char *a = seen_at(&ss.w, st, t, &f), *b = seen_at(&ref, st, t, &f);
-        assert_non_null(a);
-        assert_non_null(b);
-        assert_string_equal(a, b);
-        setup += !strcmp(a, "setup");
-    }
+    size_t setup = same_states(&ss.w, &ref, st, at(d, "05:50"), at(d, "09:30"), "setup");
     assert_int_equal(setup, 35); /* 07:55 to 08:30 */
     free(ss.w.r);
     free(ref.r);

@@ -396,6 +396,18 @@ size_t gb_mengine_operators(gb_mengine_t *e, gb_time_t until, const gb_job_inter
     return label_view(&e->oper, until, out);
 }
 
+/* The machine was heard from at T: a silence longer than disconnected_after before it was a
+ * disconnection. */
+static void data_at(gb_mengine_t *e, gb_time_t t)
+{
+    if (e->any_data && t - e->last_data > e->disc_ns)
+        set_state(e, e->last_data + e->disc_ns, GB_STATE_DISCONNECTED, GB_RULE_NODATA);
+    if (!e->any_data) e->first_data = t;
+    e->last_t = t;
+    e->last_data = t;
+    e->any_data = true;
+}
+
 int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t *v)
 {
     if (tag >= e->m->ntags) return GB_EINVAL;
@@ -404,13 +416,7 @@ int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t
     /* check the type before touching anything, so a refused sample changes nothing */
     if (type == GB_VT_F64 ? v->type != GB_VT_F64 && v->type != GB_VT_I64 : v->type != type)
         return GB_EINVAL;
-    /* a silence longer than disconnected_after was a disconnection */
-    if (e->any_data && t - e->last_data > e->disc_ns)
-        set_state(e, e->last_data + e->disc_ns, GB_STATE_DISCONNECTED, GB_RULE_NODATA);
-    if (!e->any_data) e->first_data = t;
-    e->last_t = t;
-    e->last_data = t;
-    e->any_data = true;
+    data_at(e, t);
     cval_t *c = &e->vals[tag];
     c->has = true;
     c->type = type;
@@ -447,12 +453,7 @@ int gb_mengine_feed(gb_mengine_t *e, gb_time_t t, uint32_t tag, const gb_value_t
 int gb_mengine_touch(gb_mengine_t *e, gb_time_t t)
 {
     if (t < e->last_t) return GB_ERANGE;
-    if (e->any_data && t - e->last_data > e->disc_ns)
-        set_state(e, e->last_data + e->disc_ns, GB_STATE_DISCONNECTED, GB_RULE_NODATA);
-    if (!e->any_data) e->first_data = t;
-    e->last_t = t;
-    e->last_data = t;
-    e->any_data = true;
+    data_at(e, t);
     if (e->cur_state == GB_STATE_DISCONNECTED || !e->rs) evaluate(e, t);
     return 0;
 }

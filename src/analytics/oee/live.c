@@ -67,7 +67,6 @@ struct gb_oee_live {
     gb_batch_t *out;         /* results not yet taken by the sink */
     uint32_t *derived;       /* per machine: registry id of oee.state, then the 4 KPIs */
     uint8_t *last_state;     /* per machine: the state last written */
-    int32_t *last_rule;
     gb_time_t *last_since;
     gb_time_t checked;       /* shifts ending up to here have had their KPIs written */
     mhist_t *hist;           /* per machine */
@@ -105,6 +104,12 @@ static void wt_add(mhist_t *h, gb_time_t t)
     h->wt[h->nwt++] = t;
 }
 
+/* The plant file's oee.late_window, or 8 h. */
+static gb_time_t default_window(const gb_plant_t *p)
+{
+    return p->late_window_ns > 0 ? p->late_window_ns : GB_OEE_LATE_WINDOW;
+}
+
 gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_time_t start)
 {
     gb_oee_live_t *l = gb_xcalloc(1, sizeof *l);
@@ -114,11 +119,10 @@ gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_ti
     l->start = start;
     l->checked = start;
     l->out = gb_batch_new(64);
-    l->window = p->late_window_ns > 0 ? p->late_window_ns : GB_OEE_LATE_WINDOW;
+    l->window = default_window(p);
     l->hist = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->hist);
     l->derived = gb_xcalloc((p->nmachines ? p->nmachines : 1) * 5, sizeof *l->derived);
     l->last_state = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->last_state);
-    l->last_rule = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->last_rule);
     l->last_since = gb_xcalloc(p->nmachines ? p->nmachines : 1, sizeof *l->last_since);
     static const char *const dn[] = {"oee.state", "oee.availability", "oee.effectiveness",
                                      "oee.quality_ratio", "oee.oee"};
@@ -160,7 +164,6 @@ void gb_oee_live_free(gb_oee_live_t *l)
     free(l->hist);
     free(l->derived);
     free(l->last_state);
-    free(l->last_rule);
     free(l->last_since);
     gb_oee_plant_free(l->op);
     free(l->map);
@@ -258,7 +261,6 @@ static void derive(gb_oee_live_t *l, gb_time_t now)
             restate(l, m, seg, n);
             if (n) {
                 l->last_state[m] = seg[n - 1].state;
-                l->last_rule[m] = seg[n - 1].rule;
                 l->last_since[m] = seg[n - 1].start;
             }
             continue;
@@ -269,7 +271,6 @@ static void derive(gb_oee_live_t *l, gb_time_t now)
             if (unwatched(l, &seg[i])) continue;
             if (seg[i].state != l->last_state[m]) put_state(l, m, seg[i].start, seg[i].state);
             l->last_state[m] = seg[i].state;
-            l->last_rule[m] = seg[i].rule;
             l->last_since[m] = seg[i].start;
         }
     }
@@ -474,7 +475,7 @@ gb_time_t gb_oee_live_history_start(gb_oee_live_t *l)
 void gb_oee_live_set_late_window(gb_oee_live_t *l, gb_time_t window)
 {
     pthread_mutex_lock(&l->mu);
-    l->window = window > 0 ? window : l->plant->late_window_ns > 0 ? l->plant->late_window_ns : GB_OEE_LATE_WINDOW;
+    l->window = window > 0 ? window : default_window(l->plant);
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -640,13 +641,18 @@ typedef struct rb_event {
     char *str;
 } rb_event_t;
 
+typedef struct state_point {
+    gb_time_t t;
+    size_t m;
+} state_point_t;
+
 typedef struct rebuild {
     gb_oee_live_t *l;
     gb_time_t since;
     rb_event_t *ev;
     size_t n, cap;
     gb_time_t *last_touch; /* per machine */
-    struct { gb_time_t t; size_t m; } *st; /* stored oee.state points: what a correction rewrites */
+    state_point_t *st; /* stored oee.state points: what a correction rewrites */
     size_t nst, capst;
 } rebuild_t;
 
@@ -667,7 +673,7 @@ static void rb_state_point(rebuild_t *rb, const gb_tag_t *t, gb_time_t at)
 
 static int rb_state_cmp(const void *a, const void *b)
 {
-    gb_time_t x = *(const gb_time_t *)a, y = *(const gb_time_t *)b;
+    gb_time_t x = ((const state_point_t *)a)->t, y = ((const state_point_t *)b)->t;
     return (x > y) - (x < y);
 }
 
@@ -676,9 +682,8 @@ static int rb_sample(void *ctx, const char *path, const gb_sample_t *s, const ch
     rebuild_t *rb = ctx;
     if (s->t < rb->since) return 0;
     const gb_tag_t *t = gb_tags_find(rb->l->tags, path);
-    if (t && t->id < rb->l->nmap && rb->l->map[t->id].machine < 0 && s->type == GB_VT_STR) {
-        size_t pl = strlen(path);
-        if (pl > 10 && !strcmp(path + pl - 10, "/oee.state")) rb_state_point(rb, t, s->t);
+    if (t && t->id < rb->l->nmap && rb->l->map[t->id].machine < 0) {
+        if (s->type == GB_VT_STR) rb_state_point(rb, t, s->t); /* when it is an oee.state */
         return 0;
     }
     if (!t || t->id >= rb->l->nmap || rb->l->map[t->id].machine < 0 || (gb_vtype_t)s->type != t->type)
@@ -726,7 +731,7 @@ int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since,
         l->op = gb_oee_plant_new(l->plant, l->start);
         gb_oee_plant_take_jobs(l->op, &jobs);
         for (size_t m = 0; m < l->plant->nmachines; m++) hist_reset(l, m);
-        if (rb.nst) qsort(rb.st, rb.nst, sizeof *rb.st, rb_state_cmp); /* t is the first member */
+        if (rb.nst) qsort(rb.st, rb.nst, sizeof *rb.st, rb_state_cmp);
         for (size_t i = 0; i < rb.nst; i++)
             if (rb.st[i].t >= l->start) wt_add(&l->hist[rb.st[i].m], rb.st[i].t);
         for (size_t i = 0; i < rb.n; i++) {
@@ -743,9 +748,8 @@ int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since,
             remember(l, (size_t)me.machine, e->t, me.tag, &v);
             if (e->touch) gb_mengine_touch(eng, e->t);
             else gb_mengine_feed(eng, e->t, me.tag, &v);
-            if ((i & 1023) == 1023 || i + 1 == rb.n) fold(l, (size_t)me.machine);
+            fold(l, (size_t)me.machine);
         }
-        for (size_t m = 0; m < l->plant->nmachines; m++) fold(l, m);
         /* states the store already has from before the restart are not written again */
         for (size_t m = 0; m < l->plant->nmachines; m++) {
             gb_state_t st;
@@ -753,7 +757,6 @@ int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since,
             gb_time_t st_since;
             gb_mengine_current(l->op->m[m], rb.ev[rb.n - 1].t, &st, &rule, &st_since);
             l->last_state[m] = (uint8_t)st;
-            l->last_rule[m] = rule;
             l->last_since[m] = st_since;
         }
         pthread_mutex_unlock(&l->mu);
