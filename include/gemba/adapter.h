@@ -62,6 +62,7 @@ typedef struct gb_adapter_status {
     uint64_t connects;       /* successful connections so far */
     uint64_t duplicates;     /* values dropped as resends of data already published */
     uint64_t exceptions;     /* requests the device refused (e.g. Modbus exception codes) */
+    uint64_t resyncs;        /* times the device was asked to resend its whole state (rebirth) */
     int64_t clock_offset_ns; /* arrival time minus device time of the latest stamped data */
     bool has_clock_offset;
 } gb_adapter_status_t;
@@ -115,6 +116,22 @@ void gb_adapter_state_error(gb_adapter_state_t *s, const char *fmt, ...)
 void gb_adapter_state_count(gb_adapter_state_t *s, uint64_t samples, uint64_t malformed,
                             uint64_t pushback);
 void gb_adapter_state_get(gb_adapter_state_t *s, gb_adapter_status_t *out);
+/*
+ * Counts one malformed input in S. The first time for a kind of problem (*LOGGED false) it also
+ * logs the message, saying that further ones are only counted, and sets *LOGGED: a device that
+ * sends garbage all day fills the counters, not the log.
+ */
+void gb_adapter_state_malformed(gb_adapter_state_t *s, bool *logged, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Publishes B (taken: freed or handed to the bus) and counts its samples in S. While the bus pushes
+ * back, retries, counting each refusal, until STOPPING(CTX) says the adapter is stopping. Returns
+ * 0; GB_ECLOSED when it gave up because of a stop (the batch was never acknowledged, so no
+ * accepted sample is lost); or the bus's error, recorded in S.
+ */
+int gb_adapter_publish(gb_adapter_state_t *s, gb_bus_t *bus, gb_batch_t *b,
+                       bool (*stopping)(void *ctx), void *ctx);
 
 /* A running adapter instance, as the daemon holds it. */
 typedef struct gb_adapter {

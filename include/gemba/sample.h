@@ -76,6 +76,23 @@ void gb_batch_add_bool(gb_batch_t *b, gb_time_t t, uint32_t tag, gb_quality_t q,
 int gb_batch_add_str(gb_batch_t *b, gb_time_t t, uint32_t tag, gb_quality_t q, const char *s,
                      size_t len);
 
+/* Adds V (of V->type) to B; a string longer than GB_SAMPLE_STR_MAX is cut to it. */
+void gb_batch_add_value(gb_batch_t *b, gb_time_t t, uint32_t tag, gb_quality_t q,
+                        const gb_value_t *v);
+
+/* A value kept beyond the call that produced it: a string value is copied into BUF (owned). */
+typedef struct gb_value_keep {
+    gb_value_t v;
+    char *buf;
+    bool set; /* false until the first gb_value_keep_set */
+} gb_value_keep_t;
+
+void gb_value_keep_set(gb_value_keep_t *k, const gb_value_t *v);
+void gb_value_keep_clear(gb_value_keep_t *k);
+
+/* True when A and B have the same type and value (floats compared bit for bit, NaN equal NaN). */
+bool gb_value_equal(const gb_value_t *a, const gb_value_t *b);
+
 /* The string value of S (a GB_VT_STR sample of B), not NUL-terminated; *LEN gets its length. */
 const char *gb_sample_str(const gb_batch_t *b, const gb_sample_t *s, size_t *len);
 

@@ -39,6 +39,7 @@ json_t *gb_api_health(const gb_api_source_t *src)
         json_object_set_new(o, "connects", json_integer((json_int_t)st.connects));
         json_object_set_new(o, "duplicates", json_integer((json_int_t)st.duplicates));
         json_object_set_new(o, "exceptions", json_integer((json_int_t)st.exceptions));
+        json_object_set_new(o, "resyncs", json_integer((json_int_t)st.resyncs));
         json_object_set_new(o, "clock_offset_ms", st.has_clock_offset
                                                       ? json_real((double)st.clock_offset_ns / 1e6)
                                                       : json_null());

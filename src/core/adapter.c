@@ -101,11 +101,49 @@ void gb_adapter_state_count(gb_adapter_state_t *s, uint64_t samples, uint64_t ma
     pthread_mutex_unlock(&s->mu);
 }
 
+void gb_adapter_state_malformed(gb_adapter_state_t *s, bool *logged, const char *fmt, ...)
+{
+    gb_adapter_state_count(s, 0, 1, 0);
+    if (*logged) return;
+    *logged = true;
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    gb_warn("adapter", "%s: %s (further ones are counted as malformed, not logged)", s->name, msg);
+}
+
 void gb_adapter_state_get(gb_adapter_state_t *s, gb_adapter_status_t *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->st;
     pthread_mutex_unlock(&s->mu);
+}
+
+int gb_adapter_publish(gb_adapter_state_t *s, gb_bus_t *bus, gb_batch_t *b,
+                       bool (*stopping)(void *ctx), void *ctx)
+{
+    size_t n = b->n;
+    int rc = 0;
+    while (n) {
+        rc = gb_bus_publish(bus, b, 200 * GB_NS_PER_MS);
+        if (rc == 0) {
+            gb_adapter_state_count(s, n, 0, 0);
+            return 0;
+        }
+        if (rc != GB_EBUSY) {
+            gb_adapter_state_error(s, "publish failed: %s", gb_strerror(rc));
+            break;
+        }
+        gb_adapter_state_count(s, 0, 0, 1);
+        if (stopping(ctx)) {
+            rc = GB_ECLOSED;
+            break;
+        }
+    }
+    gb_batch_free(b);
+    return rc;
 }
 
 int gb_adapters_create(const gb_plant_t *plant, const gb_tags_t *tags, gb_bus_t *bus,

@@ -3,6 +3,7 @@
 #include "gemba/error.h"
 #include "util/str.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,4 +93,47 @@ const char *gb_vtype_name(gb_vtype_t t)
     case GB_VT_STR: return "string";
     }
     return "?";
+}
+
+void gb_batch_add_value(gb_batch_t *b, gb_time_t t, uint32_t tag, gb_quality_t q,
+                        const gb_value_t *v)
+{
+    switch (v->type) {
+    case GB_VT_F64: gb_batch_add_f64(b, t, tag, q, v->f64); break;
+    case GB_VT_I64: gb_batch_add_i64(b, t, tag, q, v->i64); break;
+    case GB_VT_BOOL: gb_batch_add_bool(b, t, tag, q, v->b); break;
+    case GB_VT_STR:
+        gb_batch_add_str(b, t, tag, q, v->str, v->len > GB_SAMPLE_STR_MAX ? GB_SAMPLE_STR_MAX : v->len);
+        break;
+    }
+}
+
+void gb_value_keep_set(gb_value_keep_t *k, const gb_value_t *v)
+{
+    k->v = *v;
+    k->set = true;
+    if (v->type != GB_VT_STR) return;
+    k->buf = gb_xrealloc(k->buf, v->len + 1);
+    memcpy(k->buf, v->str, v->len);
+    k->buf[v->len] = 0;
+    k->v.str = k->buf;
+}
+
+void gb_value_keep_clear(gb_value_keep_t *k)
+{
+    free(k->buf);
+    memset(k, 0, sizeof *k);
+}
+
+bool gb_value_equal(const gb_value_t *a, const gb_value_t *b)
+{
+    if (a->type != b->type) return false;
+    switch (a->type) {
+    case GB_VT_F64: return memcmp(&a->f64, &b->f64, sizeof a->f64) == 0 ||
+                           (isnan(a->f64) && isnan(b->f64));
+    case GB_VT_I64: return a->i64 == b->i64;
+    case GB_VT_BOOL: return a->b == b->b;
+    case GB_VT_STR: return a->len == b->len && (a->len == 0 || !memcmp(a->str, b->str, a->len));
+    }
+    return false;
 }

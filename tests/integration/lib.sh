@@ -72,3 +72,47 @@ get() { curl -sS --max-time 10 "$GB_URL$1"; }
 
 # status PATH [curl args]: HTTP status code only.
 status() { local p=$1; shift; curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$@" "$GB_URL$p"; }
+
+# mqtt_broker_start CONF_EXTRA: starts a real mosquitto on a free loopback port with the extra
+# config lines (listener lines included); sets MQ_PID and MQ_PORT. MQ_PORT set beforehand
+# restarts it on the same port.
+mqtt_broker_start() {
+  local extra=$1 mosq
+  mosq=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+  [ -x "$mosq" ] || fail "mosquitto is needed (make test installs it)"
+  local tries=0 port
+  while :; do
+    port=${MQ_PORT:-$((20000 + RANDOM % 30000))}
+    {
+      echo "listener $port 127.0.0.1"
+      echo "allow_anonymous true"
+      echo "persistence false"
+      echo "log_dest stderr"
+      echo "log_type error"
+      echo "log_type warning"
+      [ "$(id -u)" -eq 0 ] && echo "user root"
+      printf '%s\n' "$extra"
+    } > "$T/mosquitto.conf"
+    "$mosq" -c "$T/mosquitto.conf" 2>>"$T/mosquitto.err" &
+    MQ_PID=$!
+    local up=""
+    for _ in $(seq 1 100); do
+      kill -0 "$MQ_PID" 2>/dev/null || break
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
+      sleep 0.05
+    done
+    if [ -n "$up" ]; then MQ_PORT=$port; return 0; fi
+    kill "$MQ_PID" 2>/dev/null || true
+    tries=$((tries + 1))
+    [ -z "${MQ_PORT:-}" ] && [ "$tries" -lt 20 ] || fail "mosquitto did not start: $(tail -3 "$T/mosquitto.err")"
+  done
+}
+
+mqtt_broker_stop() { kill -TERM "$MQ_PID" 2>/dev/null || true; wait "$MQ_PID" 2>/dev/null || true; }
+
+# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds; false when time runs out.
+wait_for() {
+  local n=$(( $1 * 10 )); shift
+  for _ in $(seq 1 "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}
