@@ -71,7 +71,10 @@ void gb_adapter_state_set(gb_adapter_state_t *s, gb_conn_state_t state)
     gb_conn_state_t old = s->st.state;
     s->st.state = state;
     pthread_mutex_unlock(&s->mu);
-    if (old != state)
+    /* retrying a connection that keeps failing is not news: its error is logged once */
+    bool retry = (old == GB_CONN_CONNECTING && state == GB_CONN_DISCONNECTED) ||
+                 (old == GB_CONN_DISCONNECTED && state == GB_CONN_CONNECTING);
+    if (old != state && !retry)
         gb_info("adapter", "%s: %s -> %s", s->name, gb_conn_state_name(old),
                 gb_conn_state_name(state));
 }

@@ -85,7 +85,7 @@ mqtt_broker_start() {
     port=${MQ_PORT:-$((20000 + RANDOM % 30000))}
     {
       echo "listener $port 127.0.0.1"
-      echo "allow_anonymous true"
+      case "$extra" in *allow_anonymous*) ;; *) echo "allow_anonymous true" ;; esac
       echo "persistence false"
       echo "log_dest stderr"
       echo "log_type error"

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <mosquitto.h>
+#include <openssl/crypto.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +44,25 @@ struct gb_mqtt {
     int final_mid;
     bool final_done;
     char log_err[200]; /* libmosquitto's last error log line (TLS reasons live there) */
+    bool tls;
 };
 
-static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static void lib_init(void)
+/* libmosquitto's global state lives while any client does (its cleanup frees what TLS set up) */
+static pthread_mutex_t lib_mu = PTHREAD_MUTEX_INITIALIZER;
+static int lib_users;
+
+static void lib_ref(void)
 {
-    mosquitto_lib_init();
+    pthread_mutex_lock(&lib_mu);
+    if (lib_users++ == 0) mosquitto_lib_init();
+    pthread_mutex_unlock(&lib_mu);
+}
+
+static void lib_unref(void)
+{
+    pthread_mutex_lock(&lib_mu);
+    if (--lib_users == 0) mosquitto_lib_cleanup();
+    pthread_mutex_unlock(&lib_mu);
 }
 
 /* ---- configuration ----------------------------------------------------------------------------
@@ -197,6 +211,51 @@ static void say_goodbye(gb_mqtt_t *c)
         if (mosquitto_loop(c->mosq, 50, 1) != MOSQ_ERR_SUCCESS) break;
 }
 
+/*
+ * libmosquitto sets up its OpenSSL state on the first TLS connect, behind an unguarded flag: two
+ * clients connecting at once would both set it up and one copy would leak. The first TLS connect
+ * of the process therefore runs alone; later ones run in parallel.
+ */
+static pthread_mutex_t tls_first_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool tls_first_done; /* guarded by tls_first_mu */
+
+static int tls_connect_guard(gb_mqtt_t *c)
+{
+    bool alone = false;
+    if (c->tls) {
+        pthread_mutex_lock(&tls_first_mu);
+        alone = !tls_first_done;
+        if (!alone) pthread_mutex_unlock(&tls_first_mu);
+    }
+    int rc = mosquitto_connect(c->mosq, c->host, c->port, c->keepalive_s);
+    if (alone) {
+        tls_first_done = true;
+        pthread_mutex_unlock(&tls_first_mu);
+    }
+    return rc;
+}
+
+/*
+ * Records why the connection failed or ended. The wording depends only on whether the broker
+ * had accepted this connection, not on the step that failed (a TLS handshake fails in the connect
+ * call or in the first loop), so a broker that keeps refusing gemba is logged once.
+ */
+static void conn_error(gb_mqtt_t *c, int rc)
+{
+    char why[300];
+    if (rc == MOSQ_ERR_ERRNO)
+        snprintf(why, sizeof why, "%s", strerror(errno));
+    else if (rc == MOSQ_ERR_TLS || c->log_err[0])
+        snprintf(why, sizeof why, "%s%s%s", rc == MOSQ_ERR_TLS ? "TLS: " : "",
+                 c->log_err[0] ? c->log_err : mosquitto_strerror(rc), "");
+    else
+        snprintf(why, sizeof why, "%s", mosquitto_strerror(rc));
+    if (c->connected)
+        gb_adapter_state_error(c->st, "connection to %s:%d lost: %s", c->host, c->port, why);
+    else
+        gb_adapter_state_error(c->st, "cannot connect to %s:%d: %s", c->host, c->port, why);
+}
+
 static void *client_main(void *arg)
 {
     gb_mqtt_t *c = arg;
@@ -206,31 +265,21 @@ static void *client_main(void *arg)
         if (c->h.before_connect) c->h.before_connect(c->h.ctx, c);
         c->connected = c->refused = false;
         c->log_err[0] = 0;
-        int rc = mosquitto_connect(c->mosq, c->host, c->port, c->keepalive_s);
+        int rc = tls_connect_guard(c);
         if (rc == MOSQ_ERR_SUCCESS) {
             while (!gb_mqtt_stopping(c) && !c->refused) {
                 rc = mosquitto_loop(c->mosq, 100, 1);
                 if (rc != MOSQ_ERR_SUCCESS) break;
             }
-            if (gb_mqtt_stopping(c)) say_goodbye(c);
-            if (rc != MOSQ_ERR_SUCCESS && !gb_mqtt_stopping(c)) {
-                if (rc == MOSQ_ERR_ERRNO)
-                    gb_adapter_state_error(c->st, "connection to %s:%d lost: %s", c->host, c->port,
-                                           strerror(errno));
-                else
-                    gb_adapter_state_error(c->st, "connection to %s:%d lost: %s%s%s", c->host,
-                                           c->port, mosquitto_strerror(rc),
-                                           c->log_err[0] ? ": " : "", c->log_err);
-            }
+            if (gb_mqtt_stopping(c))
+                say_goodbye(c);
+            else if (rc != MOSQ_ERR_SUCCESS && !c->refused)
+                conn_error(c, rc);
             if (c->connected) backoff = 200 * GB_NS_PER_MS;
             mosquitto_disconnect(c->mosq);
             mosquitto_loop(c->mosq, 10, 1); /* lets the DISCONNECT out */
-        } else if (rc == MOSQ_ERR_ERRNO) {
-            gb_adapter_state_error(c->st, "cannot connect to %s:%d: %s", c->host, c->port,
-                                   strerror(errno));
         } else {
-            gb_adapter_state_error(c->st, "cannot connect to %s:%d: %s%s%s", c->host, c->port,
-                                   mosquitto_strerror(rc), c->log_err[0] ? ": " : "", c->log_err);
+            conn_error(c, rc);
         }
         c->connected = false;
         if (gb_mqtt_stopping(c)) break;
@@ -240,6 +289,8 @@ static void *client_main(void *arg)
         backoff = backoff * 2 < c->reconnect_max_ns ? backoff * 2 : c->reconnect_max_ns;
     }
     gb_adapter_state_set(c->st, GB_CONN_STOPPED);
+    /* a failed TLS handshake leaves OpenSSL's per-thread error state behind; free it with us */
+    OPENSSL_thread_stop();
     return NULL;
 }
 
@@ -250,7 +301,7 @@ int gb_mqtt_new(const gb_cnode_t *cfg, const char *name, gb_adapter_state_t *st,
                 const char *const *subs, size_t nsubs, const gb_mqtt_handlers_t *h, gb_mqtt_t **out,
                 char *err, size_t errsz)
 {
-    pthread_once(&lib_once, lib_init);
+    lib_ref();
     *out = NULL;
     gb_mqtt_t *c = gb_xcalloc(1, sizeof *c);
     c->st = st;
@@ -314,6 +365,7 @@ int gb_mqtt_new(const gb_cnode_t *cfg, const char *name, gb_adapter_state_t *st,
         bool verify = true;
         gb_cfg_bool(tls, "verify_hostname", false, "", &verify, NULL);
         mosquitto_tls_insecure_set(c->mosq, !verify);
+        c->tls = true;
     }
     *out = c;
     return 0;
@@ -352,6 +404,7 @@ void gb_mqtt_free(gb_mqtt_t *c)
     free(c->subs);
     pthread_mutex_destroy(&c->mu);
     free(c);
+    lib_unref();
 }
 
 int gb_mqtt_publish(gb_mqtt_t *c, const char *topic, const void *payload, size_t len, int qos,

@@ -238,7 +238,7 @@ static void json_message(void *ctx, gb_mqtt_t *c, const char *topic, const void 
     (void)c;
     mqtt_json_t *a = ctx;
     gb_time_t arrival = gb_now();
-    json_t *doc = NULL;
+    json_t *doc = NULL, *raw = NULL;
     gb_batch_t *b = NULL;
     uint64_t dups = 0;
     bool parsed = false, device_time = false;
@@ -266,11 +266,10 @@ static void json_message(void *ctx, gb_mqtt_t *c, const char *topic, const void 
         }
         if (!parsed) {
             parsed = true;
-            bool raw = true; /* plain text is a value when a whole-payload string tag takes it */
-            int rc = gb_mqtt_json_parse(payload, len, raw, &doc);
-            if (rc != 0) {
-                gb_adapter_state_malformed(&a->st, &a->logged_json, "message on %s: %s", topic,
-                                           rc == GB_ERANGE ? "payload too large" : "not JSON");
+            int rc = gb_mqtt_json_parse(payload, len, false, &doc);
+            if (rc == GB_ERANGE) {
+                gb_adapter_state_malformed(&a->st, &a->logged_json,
+                                           "message on %s: payload too large", topic);
                 break;
             }
             if (a->time_pointer && json_is_object(doc)) {
@@ -284,17 +283,29 @@ static void json_message(void *ctx, gb_mqtt_t *c, const char *topic, const void 
                     a->st.st.has_clock_offset = true;
                     pthread_mutex_unlock(&a->st.mu);
                 } else {
-                    gb_adapter_state_malformed(&a->st, &a->logged_time,
-                                               "no time at %s in a message on %s; using "
-                                               "arrival time",
-                                               a->time_pointer, topic);
+                    gb_adapter_state_malformed(
+                        &a->st, &a->logged_time,
+                        "no time at %s in a message on %s; using arrival time", a->time_pointer,
+                        topic);
                 }
             }
             b = gb_batch_new(8);
         }
+        if (!doc) {
+            /* not JSON: plain text is the value of a string tag that takes the whole payload */
+            if (*t->pointer || t->type != GB_VT_STR) {
+                gb_adapter_state_malformed(&a->st, &a->logged_json, "message on %s: not JSON",
+                                           topic);
+                continue;
+            }
+            if (!raw) gb_mqtt_json_parse(payload, len, true, &raw);
+            take(a, t, topic, raw, ts, device_time, retained, b, &dups);
+            continue;
+        }
         take(a, t, topic, doc, ts, device_time, retained, b, &dups);
     }
     json_decref(doc);
+    json_decref(raw);
     if (dups) {
         pthread_mutex_lock(&a->st.mu);
         a->st.st.duplicates += dups;

@@ -413,8 +413,9 @@ static int deliver(void *ctx, const gb_batch_t *b)
             /* older than the late window: the checkpoint has moved past it */
             l->too_late++;
             gb_log_once(&l->too_late_logged, GB_LOG_WARN, "oee",
-                        "a sample of machine %s arrived more than %lld s late; it is stored but "
-                        "OEE does not count it (counted as too_late in /api/v1/health)",
+                        "a sample of machine %s is older than the OEE history kept for it (which "
+                        "reaches %lld s back, and not before gemba started); it is stored but OEE "
+                        "does not count it (counted as too_late in /api/v1/health)",
                         l->plant->machines[m].name, (long long)(l->window / GB_NS_PER_S));
             continue;
         }
