@@ -45,6 +45,9 @@ grep -q '^examples/demo-plant.yaml: ok: site plant1, 2 areas, 2 lines, 8 machine
 expect_exit 2 "$GEMBA" check-config tests/data/plants/broken.yaml
 diff -u tests/data/plants/broken.expected "$T/err" || fail "check-config output differs from the golden file"
 [ "$(wc -l < "$T/err")" -eq 31 ] || fail "expected 31 problems"
+# the MQTT adapters' own keys and addresses, the same way
+expect_exit 2 "$GEMBA" check-config tests/data/plants/broken-mqtt.yaml
+diff -u tests/data/plants/broken-mqtt.expected "$T/err" || fail "MQTT check-config output differs from the golden file"
 
 # several files: one bad makes the run fail, the good one is still summarised
 expect_exit 2 "$GEMBA" check-config examples/demo-plant.yaml tests/data/plants/broken.yaml

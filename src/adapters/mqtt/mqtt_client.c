@@ -103,8 +103,7 @@ int gb_mqtt_check(const gb_cnode_t *c, gb_diag_t *diag)
     const gb_cnode_t *tls;
     if (gb_cfg_node(c, "tls", false, "adapter", GB_CNODE_MAP, &tls, diag) == 0) {
         gb_cfg_check_keys(tls, "tls", tls_keys, diag);
-        gb_cfg_str(tls, "ca_file", true, "tls (the CA that signed the broker's certificate)", &s,
-                   diag);
+        gb_cfg_str(tls, "ca_file", true, "tls", &s, diag); /* the CA of the broker's certificate */
         gb_cfg_str(tls, "cert_file", false, "tls", &s, diag);
         gb_cfg_str(tls, "key_file", false, "tls", &s, diag);
         if (!gb_cnode_get(tls, "cert_file") != !gb_cnode_get(tls, "key_file"))

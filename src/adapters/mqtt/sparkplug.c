@@ -115,7 +115,7 @@ static int spb_check(const gb_adapter_cfg_t *cfg, const gb_adapter_binding_t *b,
     const gb_cnode_t *c = cfg->node;
     int bad = gb_mqtt_check(c, diag);
     const char *s;
-    if (gb_cfg_str(c, "group", true, "sparkplug-b adapter (the Sparkplug group id)", &s, diag) ==
+    if (gb_cfg_str(c, "group", true, "sparkplug-b adapter", &s, diag) ==
             0 &&
         !id_valid(s)) {
         const gb_cnode_t *v = gb_cnode_get(c, "group");
