@@ -115,9 +115,7 @@ static int spb_check(const gb_adapter_cfg_t *cfg, const gb_adapter_binding_t *b,
     const gb_cnode_t *c = cfg->node;
     int bad = gb_mqtt_check(c, diag);
     const char *s;
-    if (gb_cfg_str(c, "group", true, "sparkplug-b adapter", &s, diag) ==
-            0 &&
-        !id_valid(s)) {
+    if (gb_cfg_str(c, "group", true, "sparkplug-b adapter", &s, diag) == 0 && !id_valid(s)) {
         const gb_cnode_t *v = gb_cnode_get(c, "group");
         gb_diag_add(diag, v->line, v->col, "'group' is one topic level: no '/', '+' or '#'");
         bad++;
@@ -253,11 +251,11 @@ static void spb_before_connect(void *ctx, gb_mqtt_t *c)
 static void spb_connected(void *ctx, gb_mqtt_t *c)
 {
     spb_t *a = ctx;
-    /* a new session: every node must be born again before its data can be trusted */
-    for (size_t i = 0; i < a->nsources; i++) {
-        a->sources[i].last_seq = -1;
-        a->sources[i].rebirth_pending = false;
-    }
+    /*
+     * The nodes' seq counters carry over a reconnect: a session the broker kept hands over what
+     * arrived meanwhile, in order; a lost one shows as a gap at the next message, and the node is
+     * asked for a rebirth then.
+     */
     if (!a->host_id[0]) return;
     char online[96];
     const char *ts = strstr(a->offline, "\"timestamp\":");
@@ -514,8 +512,7 @@ static void spb_message(void *ctx, gb_mqtt_t *c, const char *topic, const void *
     if (ni == GB_NONE) return; /* a node no tag names */
     uint32_t si = ni;
     if (tp.device[0]) {
-        si = source_for(a, tp.edge, tp.device);
-        if (si == GB_NONE) si = GB_NONE; /* a device no tag names: seq still counts */
+        si = source_for(a, tp.edge, tp.device); /* GB_NONE for a device no tag names */
     }
     gb_time_t arrival = gb_now();
     gb_spb_payload_t *p;
