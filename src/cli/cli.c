@@ -1,6 +1,7 @@
 /* The command table, `gemba help`, `gemba version`, and dispatch. */
 #include "cli/cli.h"
 #include "gemba/adapter.h"
+#include "adapters/haas/haas.h"
 #include "adapters/modbus/modbus_tcp.h"
 #include "adapters/mqtt/mqtt.h"
 #include "adapters/mtconnect/shdr.h"
@@ -117,6 +118,8 @@ void gb_cli_register_adapters(void)
     gb_adapter_register(&gb_modbus_rtu_adapter);
     gb_adapter_register(&gb_mqtt_adapter);
     gb_adapter_register(&gb_sparkplug_adapter);
+    gb_adapter_register(&gb_haas_mdc_adapter);
+    gb_adapter_register(&gb_haas_mdc_serial_adapter);
 }
 
 int gb_cli_usage_error(const char *cmd, const char *fmt, ...)
