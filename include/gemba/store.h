@@ -1,17 +1,25 @@
 /*
- * The embedded store, as far as it goes today: a write-ahead log of every accepted sample in the
- * data directory. Records carry a CRC; a torn tail left by a crash is cut off at the next open.
- * Series are named by tag path (not by the registry's numeric ids, which depend on the plant file),
- * so a store outlives edits of the plant file.
+ * The embedded time-series store (the historian), in the data directory:
+ *   wal/        the write-ahead log: every accepted sample, first (see src/store/wal.h)
+ *   blocks/     immutable block files: each series' points, sorted and in blocks of up to 4096,
+ *               with per-block statistics in the file's footer
+ * Samples are appended to the log and kept in memory per series (the head); a flush writes the
+ * head to a new block file and drops the log segments it covers. A flush happens when the head
+ * holds flush_points points or its oldest point waited flush_interval, and at close.
  *
- * Durability: appends go to a user-space buffer that is written out when it fills and synced to
- * disk every sync interval (default 1 s) and at close. A crash of the machine can lose at most the
- * last interval; a clean stop (SIGTERM) loses nothing. With sync_always, every append is written
- * and fdatasync'ed before it returns.
+ * Series are named by path (a tag's path, or a name given on import), not by the registry's
+ * numeric ids, so a store outlives edits of the plant file. A series' type is fixed by its first
+ * sample. Late and out-of-order samples are taken at any age; a second sample for the same series
+ * and time replaces the first (the later write wins), in queries and after a flush.
  *
- * A failed write (a full disk) leaves the batch unaccepted and the buffer intact: the caller
- * retries the same batch later, and nothing already accepted is lost.
- * Threads: one writer at a time; gb_store_tick may run on another thread (there is a lock).
+ * Durability: with sync_always every append is written and fdatasync'ed before it returns;
+ * otherwise the log is synced every sync_interval (default 1 s), which a crash of the machine can
+ * lose; a crash of gemba alone loses nothing written, and a clean stop nothing at all.
+ * A failed write (a full disk) leaves the batch unaccepted and reports it; nothing accepted is
+ * lost, and the caller retries later.
+ *
+ * Threads: appends from one thread at a time; queries, ticks and flushes from any thread (a lock
+ * inside keeps them apart; a query copies what it needs and decodes outside the lock).
  */
 #ifndef GEMBA_STORE_H
 #define GEMBA_STORE_H
@@ -27,12 +35,16 @@ typedef struct gb_store gb_store_t;
 typedef struct gb_store_opts {
     int64_t sync_interval_ns; /* 0 = default (1 s) */
     bool sync_always;
-    size_t buffer_bytes;      /* 0 = default (1 MiB) */
+    size_t buffer_bytes;       /* log bytes buffered before a write; 0 = default (1 MiB) */
+    uint64_t flush_points;     /* 0 = default (4,000,000) */
+    int64_t flush_interval_ns; /* 0 = default (1 h) */
+    bool readonly;             /* read a store another process writes: no lock, no writes */
 } gb_store_opts_t;
 
 /*
- * Opens (creating when missing) the store in DIR. Returns 0, GB_EIO with a logged reason, or
- * GB_EPROTO when the log is not a gemba log.
+ * Opens (creating when missing, unless readonly) the store in DIR. Returns 0, GB_EIO with a
+ * logged reason, GB_EBUSY when another process writes to it, GB_ENOENT (readonly, no store), or
+ * GB_EPROTO when a file is not a gemba store file.
  */
 int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out);
 
@@ -42,35 +54,112 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
  */
 int gb_store_append(gb_store_t *s, const gb_tags_t *reg, const gb_batch_t *b);
 
-/* Writes out the buffer and syncs it to disk. 0 or GB_ENOSPC / GB_EIO. */
+/*
+ * Appends one sample to the series PATH (created with V's type when new). 0; GB_EINVAL when the
+ * series exists with another type; GB_ENOSPC / GB_EIO as for gb_store_append.
+ */
+int gb_store_write(gb_store_t *s, const char *path, gb_time_t t, gb_quality_t q,
+                   const gb_value_t *v);
+
+/* Writes out the log and syncs it to disk. 0 or GB_ENOSPC / GB_EIO. */
 int gb_store_sync(gb_store_t *s);
 
-/* Syncs when the sync interval has passed since the last sync. */
+/* Syncs when the sync interval has passed; flushes when the head is due. */
 int gb_store_tick(gb_store_t *s);
 
-/* Syncs and closes. Returns the sync's result; S is freed either way (NULL is fine). */
+/* Writes the head to a new block file now. 0, or GB_ENOSPC / GB_EIO (the head is kept). */
+int gb_store_flush(gb_store_t *s);
+
+/* Flushes, syncs and closes. Returns the first error; S is freed either way (NULL is fine). */
 int gb_store_close(gb_store_t *s);
 
 /* Points appended since open (accepted). */
 uint64_t gb_store_appended(gb_store_t *s);
 
+/* ---- reading -------------------------------------------------------------------------------- */
+
+/* One stored point; a string value points into memory valid during the callback. */
+typedef struct gb_point {
+    gb_time_t t;
+    gb_quality_t q;
+    gb_value_t v;
+} gb_point_t;
+
+/* The series PATH's type; GB_ENOENT when there is no such series. */
+int gb_store_series_type(gb_store_t *s, const char *path, gb_vtype_t *type);
+
+/*
+ * Calls EACH for every point of series PATH with FROM <= t < TO, in time order. Stops when EACH
+ * returns non-zero and returns that value. 0, GB_ENOENT (no such series), GB_EPROTO / GB_EIO (a
+ * damaged or unreadable block, logged).
+ */
+int gb_store_read(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to,
+                  int (*each)(void *ctx, const gb_point_t *p), void *ctx);
+
+/* The newest point of series PATH (*P's string borrows the store until the next call). */
+int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p);
+
+typedef enum {
+    GB_AGG_COUNT,
+    GB_AGG_MIN,
+    GB_AGG_MAX,
+    GB_AGG_SUM,
+    GB_AGG_AVG,
+    GB_AGG_FIRST,
+    GB_AGG_LAST,
+    GB_AGG_STDDEV,
+    GB_AGG_TWA
+} gb_agg_t;
+
+/* Parses an aggregate's name ("avg", "twa" ...). 0 or GB_EINVAL. */
+int gb_agg_parse(const char *name, gb_agg_t *out);
+const char *gb_agg_name(gb_agg_t a);
+
+/*
+ * Aggregates series PATH (numbers and bools; count, first and last also strings) over windows
+ * [FROM + k*STEP, FROM + (k+1)*STEP) up to TO, calling EACH with the window's start and the
+ * result for every window that has points (TWA: every window from the first point on, the value
+ * before a window carrying into it). NaN values count for count only. Whole blocks inside a
+ * window are answered from their statistics, without decoding. Returns as gb_store_read, or
+ * GB_EINVAL (a string series with an aggregate other than count, first, last).
+ */
+int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to, int64_t step,
+                       gb_agg_t agg, int (*each)(void *ctx, gb_time_t window, double value),
+                       void *ctx);
+
+/* Calls EACH for every series: path, type, points (head and blocks). */
+int gb_store_each_series(gb_store_t *s,
+                         void (*each)(void *ctx, const char *path, gb_vtype_t type,
+                                      uint64_t points),
+                         void *ctx);
+
 typedef struct gb_store_info {
     uint64_t series;
-    uint64_t points;
-    uint64_t bytes;      /* on disk */
-    uint64_t torn_bytes; /* unreadable tail (a crash mid-write) */
+    uint64_t
+        points;     /* in blocks and in the head (a time written twice counts once after a flush) */
+    uint64_t bytes; /* on disk: log and block files */
+    uint64_t torn_bytes; /* unreadable tail of the log (a crash mid-write) */
+    uint64_t wal_bytes, block_bytes, block_files, blocks, head_points;
 } gb_store_info_t;
 
-/* Scans the store in DIR without opening it for writing. Calls EACH (if not NULL) per series. */
+void gb_store_stat(gb_store_t *s, gb_store_info_t *info);
+
+/* Bytes and points in blocks by codec: calls EACH per codec in use. */
+void gb_store_codecs(gb_store_t *s,
+                     void (*each)(void *ctx, const char *codec, uint64_t blocks, uint64_t points,
+                                  uint64_t bytes),
+                     void *ctx);
+
+/* Opens DIR read-only and reports as gb_store_stat, calling EACH per series. */
 int gb_store_scan(const char *dir, gb_store_info_t *info,
                   void (*each)(void *ctx, const char *path, gb_vtype_t type, uint64_t points),
                   void *ctx);
 
 /*
- * Reads every sample in the store in DIR, in the order it was written, calling EACH with its
- * series path and the sample (string values point into a buffer valid during the call; the
- * sample's tag field is 0). Stops early when EACH returns non-zero and returns that value.
- * Returns 0, GB_ENOENT (no store) or GB_EIO.
+ * Reads every sample of the store in DIR (read-only), all series merged in time order (at equal
+ * times, series by series), calling EACH with its series path and the sample (string values point
+ * into a buffer valid during the call; the sample's tag field is 0). Stops early when EACH returns
+ * non-zero and returns that value. Returns 0, GB_ENOENT (no store) or GB_EIO.
  */
 int gb_store_read_all(const char *dir,
                       int (*each)(void *ctx, const char *path, const gb_sample_t *s,

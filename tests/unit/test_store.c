@@ -11,12 +11,14 @@
 #include "gemba/time.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static gb_tags_t *registry(void)
@@ -59,6 +61,13 @@ static gb_batch_t *mixed(int n, gb_time_t t0)
         gb_batch_add_bool(b, t0 + i, 3, GB_Q_UNCERTAIN, i % 3 == 0);
     }
     return b;
+}
+
+/* Moves every sample of B a second later: each batch appended is new data, not a rewrite. */
+static void later(gb_batch_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        b->samples[i].t += GB_NS_PER_S;
 }
 
 typedef struct {
@@ -116,6 +125,25 @@ static void test_round_trip_and_reopen(void **state)
     free(dir);
 }
 
+/* Opens the store in DIR in a child process, appends B TIMES times, syncs, and dies without
+ * closing -- a crash: nothing is flushed to block files, everything is in the log. */
+static void crash_after_append(const char *dir, const gb_tags_t *r, const gb_batch_t *b, int times)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        gb_store_t *s;
+        if (gb_store_open(dir, NULL, &s) != 0) _exit(1);
+        for (int i = 0; i < times; i++)
+            if (gb_store_append(s, r, b) != 0) _exit(2);
+        _exit(gb_store_sync(s) == 0 ? 0 : 3);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* A crash mid-write leaves half a record: scan reports it, the next open cuts it off, and the
  * records before it are all kept. */
 static void test_torn_tail(void **state)
@@ -124,30 +152,38 @@ static void test_torn_tail(void **state)
     char *dir = tmpdir();
     gb_tags_t *r = registry();
     gb_store_t *s;
-    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
     gb_batch_t *b = mixed(10, 0);
-    assert_int_equal(gb_store_append(s, r, b), 0);
-    assert_int_equal(gb_store_close(s), 0);
+    crash_after_append(dir, r, b, 1);
     char path[600];
     snprintf(path, sizeof path, "%s/wal/00000001.wal", dir);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     off_t good = st.st_size;
-    /* append a second batch, then chop off its last 7 bytes */
-    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
-    assert_int_equal(gb_store_append(s, r, b), 0);
-    assert_int_equal(gb_store_close(s), 0);
+    /* a second crashed run appends to the same segment; chop off the last 7 bytes */
+    crash_after_append(dir, r, b, 1);
     assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > good);
     assert_int_equal(truncate(path, st.st_size - 7), 0);
     gb_store_info_t info;
     assert_int_equal(gb_store_scan(dir, &info, NULL, NULL), 0);
     assert_int_equal(info.points, 40);
-    assert_int_equal(info.torn_bytes, (uint64_t)(st.st_size - 7 - good));
-    /* flip a byte inside the first record's payload: its CRC no longer matches */
+    /* the torn record is the last; the second run's series declarations before it are whole */
+    assert_true(info.torn_bytes > 0 && info.torn_bytes < (uint64_t)(st.st_size - 7 - good));
+    /* the next open cuts the tail; its close flushes to a block file and drops the log */
     assert_int_equal(gb_store_open(dir, NULL, &s), 0);
     assert_int_equal(gb_store_close(s), 0);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_size, good);
+    assert_int_equal(gb_store_scan(dir, &info, NULL, NULL), 0);
+    assert_int_equal(info.points, 40);
+    assert_int_equal(info.torn_bytes, 0);
+    assert_int_equal(info.block_files, 1);
+    assert_true(stat(path, &st) != 0); /* segment 1 is gone: its data is in blocks */
+    rmrf(dir);
+    free(dir);
+
+    /* flip a byte inside the first record's payload: its CRC no longer matches */
+    dir = tmpdir();
+    crash_after_append(dir, r, b, 1);
+    snprintf(path, sizeof path, "%s/wal/00000001.wal", dir);
     int fd = open(path, O_RDWR);
     unsigned char byte;
     assert_int_equal(pread(fd, &byte, 1, 20), 1);
@@ -189,15 +225,22 @@ static void test_write_failure_loses_nothing(void **state)
     gb_batch_t *b = mixed(25, 0); /* about 3 KB a batch */
     for (int i = 0; i < 50 && rc == 0; i++) {
         rc = gb_store_append(s, r, b);
-        if (rc == 0) accepted += b->n;
+        if (rc == 0) {
+            accepted += b->n;
+            later(b);
+        }
     }
     assert_true(rc == GB_EIO || rc == GB_ENOSPC);
     assert_true(accepted > 0);
     assert_int_equal(gb_store_appended(s), accepted);
     /* a partial write may have freed some buffer room: the buffer is bounded, so appends are
      * taken until it is full again and then refused every time, changing nothing */
-    for (int i = 0; i < 10 && gb_store_append(s, r, b) == 0; i++) accepted += b->n;
-    for (int i = 0; i < 3; i++) assert_int_not_equal(gb_store_append(s, r, b), 0);
+    for (int i = 0; i < 10 && gb_store_append(s, r, b) == 0; i++) {
+        accepted += b->n;
+        later(b);
+    }
+    for (int i = 0; i < 3; i++)
+        assert_int_not_equal(gb_store_append(s, r, b), 0);
     assert_int_equal(gb_store_appended(s), accepted);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     assert_int_equal(gb_store_append(s, r, b), 0);
@@ -213,12 +256,224 @@ static void test_write_failure_loses_nothing(void **state)
     free(dir);
 }
 
+/* ---- the historian: reading back ------------------------------------------------------------ */
+
+typedef struct {
+    gb_time_t t[64];
+    double v[64];
+    int n;
+} got_t;
+
+static int got_point(void *ctx, const gb_point_t *p)
+{
+    got_t *g = ctx;
+    if (g->n < 64) {
+        g->t[g->n] = p->t;
+        g->v[g->n] = p->v.type == GB_VT_F64 ? p->v.f64 : (double)p->v.i64;
+        g->n++;
+    }
+    return 0;
+}
+
+static void put_f(gb_store_t *s, const char *path, gb_time_t t, double v)
+{
+    gb_value_t x = {.type = GB_VT_F64, .f64 = v};
+    assert_int_equal(gb_store_write(s, path, t, GB_Q_GOOD, &x), 0);
+}
+
+static void expect_series(gb_store_t *s, const char *path, const gb_time_t *t, const double *v,
+                          int n)
+{
+    got_t g = {0};
+    assert_int_equal(gb_store_read(s, path, INT64_MIN, INT64_MAX, got_point, &g), 0);
+    assert_int_equal(g.n, n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(g.t[i], t[i]);
+        assert_true(g.v[i] == v[i]);
+    }
+}
+
+/* Late and out-of-order points are taken; a second point at the same time replaces the first --
+ * in the head, across a flush, and across files written at different times. */
+static void test_late_and_replaced(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    for (int i = 1; i <= 10; i++)
+        put_f(s, "a", i * GB_NS_PER_S, i);
+    assert_int_equal(gb_store_flush(s), 0);
+    put_f(s, "a", 5 * GB_NS_PER_S, 50); /* replaces t=5 in the block file */
+    put_f(s, "a", 0, -1);               /* older than everything */
+    put_f(s, "a", 20 * GB_NS_PER_S, 20);
+    put_f(s, "a", 20 * GB_NS_PER_S, 21); /* replaces within the head */
+    static const gb_time_t t[] = {0,
+                                  GB_NS_PER_S,
+                                  2 * GB_NS_PER_S,
+                                  3 * GB_NS_PER_S,
+                                  4 * GB_NS_PER_S,
+                                  5 * GB_NS_PER_S,
+                                  6 * GB_NS_PER_S,
+                                  7 * GB_NS_PER_S,
+                                  8 * GB_NS_PER_S,
+                                  9 * GB_NS_PER_S,
+                                  10 * GB_NS_PER_S,
+                                  20 * GB_NS_PER_S};
+    static const double v[] = {-1, 1, 2, 3, 4, 50, 6, 7, 8, 9, 10, 21};
+    expect_series(s, "a", t, v, 12);
+    gb_point_t p;
+    assert_int_equal(gb_store_latest(s, "a", &p), 0);
+    assert_int_equal(p.t, 20 * GB_NS_PER_S);
+    assert_true(p.v.f64 == 21);
+    assert_int_equal(gb_store_latest(s, "nope", &p), GB_ENOENT);
+    /* a range is half-open: [2 s, 5 s) */
+    got_t g = {0};
+    assert_int_equal(gb_store_read(s, "a", 2 * GB_NS_PER_S, 5 * GB_NS_PER_S, got_point, &g), 0);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(gb_store_close(s), 0); /* a second block file, overlapping the first */
+    gb_store_opts_t ro = {.readonly = true};
+    assert_int_equal(gb_store_open(dir, &ro, &s), 0);
+    expect_series(s, "a", t, v, 12);
+    gb_store_info_t info;
+    gb_store_stat(s, &info);
+    assert_int_equal(info.block_files, 2);
+    assert_int_equal(info.head_points, 0);
+    assert_int_equal(gb_store_close(s), 0);
+    /* a series keeps its type */
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    gb_value_t str = {.type = GB_VT_STR, .str = "x", .len = 1};
+    assert_int_equal(gb_store_write(s, "a", 0, GB_Q_GOOD, &str), GB_EINVAL);
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
+typedef struct {
+    gb_time_t w[128];
+    double v[128];
+    int n;
+} aggs_t;
+
+static int got_agg(void *ctx, gb_time_t w, double v)
+{
+    aggs_t *a = ctx;
+    if (a->n < 128) {
+        a->w[a->n] = w;
+        a->v[a->n] = v;
+        a->n++;
+    }
+    return 0;
+}
+
+static double agg1(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to, int64_t step,
+                   gb_agg_t f, int *nwin)
+{
+    aggs_t a = {0};
+    assert_int_equal(gb_store_aggregate(s, path, from, to, step, f, got_agg, &a), 0);
+    *nwin = a.n;
+    return a.n ? a.v[0] : NAN;
+}
+
+/*
+ * An hour of 1 Hz points valued i mod 60: every minute holds 0..59 once, so each 1-minute window
+ * has count 60, min 0, max 59, sum 1770, avg 29.5, first 0, last 59 and sample standard deviation
+ * sqrt(305) (the variance of 0..59 is (60^2 - 1) / 12 = 299.9167 over n, 305 over n - 1). Answered
+ * from the head (decoding) and, after a flush, from block statistics, with the same results.
+ */
+static void test_aggregates(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    const gb_time_t T0 = 1700000000 * GB_NS_PER_S, MIN = 60 * GB_NS_PER_S, H = 3600 * GB_NS_PER_S;
+    for (int i = 0; i < 3600; i++)
+        put_f(s, "m", T0 + i * GB_NS_PER_S, i % 60);
+    for (int pass = 0; pass < 2; pass++) {
+        aggs_t a = {0};
+        assert_int_equal(gb_store_aggregate(s, "m", T0, T0 + H, MIN, GB_AGG_AVG, got_agg, &a), 0);
+        assert_int_equal(a.n, 60);
+        for (int i = 0; i < 60; i++) {
+            assert_int_equal(a.w[i], T0 + i * MIN);
+            assert_true(a.v[i] == 29.5);
+        }
+        int n;
+        static const struct {
+            gb_agg_t f;
+            double want;
+        } one[] = {{GB_AGG_COUNT, 3600}, {GB_AGG_MIN, 0},   {GB_AGG_MAX, 59}, {GB_AGG_SUM, 106200},
+                   {GB_AGG_AVG, 29.5},   {GB_AGG_FIRST, 0}, {GB_AGG_LAST, 59}};
+        /* one window over the whole hour: after the flush, the block's statistics answer */
+        for (size_t k = 0; k < sizeof one / sizeof *one; k++) {
+            double got = agg1(s, "m", T0, T0 + 2 * H, 2 * H, one[k].f, &n);
+            assert_int_equal(n, 1);
+            assert_true(got == one[k].want);
+        }
+        double sd = agg1(s, "m", T0, T0 + MIN, MIN, GB_AGG_STDDEV, &n);
+        assert_true(fabs(sd - sqrt(305.0)) < 1e-9);
+        sd = agg1(s, "m", T0, T0 + 2 * H, 2 * H, GB_AGG_STDDEV, &n);
+        assert_true(fabs(sd - sqrt((3600.0 / 3599.0) * 299.916666666666667)) < 1e-9);
+        if (pass == 0) assert_int_equal(gb_store_flush(s), 0);
+    }
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
+/*
+ * Time-weighted average of a state-like signal: 0 from 0 s, 10 from 10 s, 0 from 40 s, asked up
+ * to 60 s. Over [0, 60): (0*10 + 10*30 + 0*20) / 60 = 5. In 30 s windows: (10*20)/30 and
+ * (10*10)/30. From 20 s, the value 10 set at 10 s carries in: (10*20 + 0*20) / 40 = 5.
+ */
+static void test_time_weighted_average(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    const gb_time_t S = GB_NS_PER_S;
+    put_f(s, "st", 0, 0);
+    put_f(s, "st", 10 * S, 10);
+    put_f(s, "st", 40 * S, 0);
+    for (int pass = 0; pass < 2; pass++) {
+        int n;
+        assert_true(agg1(s, "st", 0, 60 * S, 60 * S, GB_AGG_TWA, &n) == 5);
+        aggs_t a = {0};
+        assert_int_equal(gb_store_aggregate(s, "st", 0, 60 * S, 30 * S, GB_AGG_TWA, got_agg, &a),
+                         0);
+        assert_int_equal(a.n, 2);
+        assert_true(fabs(a.v[0] - 200.0 / 30) < 1e-12);
+        assert_true(fabs(a.v[1] - 100.0 / 30) < 1e-12);
+        assert_true(agg1(s, "st", 20 * S, 60 * S, 40 * S, GB_AGG_TWA, &n) == 5);
+        if (pass == 0) assert_int_equal(gb_store_flush(s), 0);
+    }
+    /* strings: count, first and last only */
+    gb_value_t str = {.type = GB_VT_STR, .str = "RUN", .len = 3};
+    assert_int_equal(gb_store_write(s, "exec", 0, GB_Q_GOOD, &str), 0);
+    aggs_t a = {0};
+    assert_int_equal(gb_store_aggregate(s, "exec", 0, S, S, GB_AGG_AVG, got_agg, &a), GB_EINVAL);
+    assert_int_equal(gb_store_aggregate(s, "exec", 0, S, S, GB_AGG_COUNT, got_agg, &a), 0);
+    assert_int_equal(a.n, 1);
+    assert_true(a.v[0] == 1);
+    gb_agg_t f;
+    assert_int_equal(gb_agg_parse("twa", &f), 0);
+    assert_int_equal(f, GB_AGG_TWA);
+    assert_int_equal(gb_agg_parse("median", &f), GB_EINVAL);
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_reopen),
         cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_write_failure_loses_nothing),
+        cmocka_unit_test(test_late_and_replaced),
+        cmocka_unit_test(test_aggregates),
+        cmocka_unit_test(test_time_weighted_average),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

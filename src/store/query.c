@@ -1,0 +1,594 @@
+/*
+ * Reading the store: raw ranges, the latest point, aggregates over fixed steps, and statistics.
+ *
+ * A query takes the lock only to copy what it needs -- the series' block references that
+ * overlap the range and the head's points in it -- and reads and decodes block files (immutable,
+ * read with pread) after letting go, so a long scan never holds up appends for long.
+ *
+ * Aggregates are answered from block statistics wherever a block lies wholly inside one window
+ * and no other source (another block, the head) overlaps its time range; everything else is
+ * decoded and merged. A time-weighted average always decodes: it needs each point's duration.
+ */
+#include "gemba/error.h"
+#include "gemba/log.h"
+#include "gemba/store.h"
+#include "store/engine.h"
+#include "util/str.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* The parts of struct gb_store this file reads (kept in step with store.c). */
+#include "store/store_internal.h"
+
+typedef struct src {
+    gb_bref_t r;
+    int fd;
+    bool clean; /* overlaps no other source: its statistics can stand for it */
+} src_t;
+
+/* A snapshot of what a query over [FROM, TO) of one series needs. */
+typedef struct snap {
+    gb_vtype_t type;
+    src_t *src;
+    size_t nsrc;
+    gb_pts_t head; /* head points in range */
+    gb_time_t hmin, hmax;
+} snap_t;
+
+static int take_snapshot(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to, snap_t *sn)
+{
+    memset(sn, 0, sizeof *sn);
+    pthread_mutex_lock(&s->mu);
+    series_t *x = gb_store__find(s, path);
+    if (!x) {
+        pthread_mutex_unlock(&s->mu);
+        return GB_ENOENT;
+    }
+    sn->type = x->type;
+    gb_pts_init(&sn->head, x->type);
+    sn->src = gb_xcalloc(x->nblocks ? x->nblocks : 1, sizeof *sn->src);
+    for (size_t i = 0; i < x->nblocks; i++) {
+        const gb_bref_t *r = &x->blocks[i];
+        if (r->st.tmax < from || r->st.tmin >= to) continue;
+        sn->src[sn->nsrc++] = (src_t){*r, s->files[r->file].fd, false};
+    }
+    sn->hmin = INT64_MAX;
+    sn->hmax = INT64_MIN;
+    for (size_t i = 0; i < x->head.n; i++) {
+        gb_time_t t = x->head.t[i];
+        if (t < from || t >= to) continue;
+        gb_pts_add_from(&sn->head, &x->head, i);
+        if (t < sn->hmin) sn->hmin = t;
+        if (t > sn->hmax) sn->hmax = t;
+    }
+    pthread_mutex_unlock(&s->mu);
+    /* a block is clean when no other block and not the head overlap its range */
+    for (size_t i = 0; i < sn->nsrc; i++) {
+        const gb_block_stats_t *a = &sn->src[i].r.st;
+        bool clean = !(sn->head.n && sn->hmin <= a->tmax && sn->hmax >= a->tmin);
+        for (size_t j = 0; j < sn->nsrc && clean; j++) {
+            const gb_block_stats_t *b = &sn->src[j].r.st;
+            if (j != i && b->tmin <= a->tmax && b->tmax >= a->tmin) clean = false;
+        }
+        sn->src[i].clean = clean;
+    }
+    return 0;
+}
+
+static void snapshot_free(snap_t *sn)
+{
+    free(sn->src);
+    gb_pts_clear(&sn->head);
+}
+
+/* Reads and decodes block SRC, appending its points in [FROM, TO) to OUT. */
+static int decode_into(const src_t *src, gb_time_t from, gb_time_t to, gb_pts_t *out, gb_pts_t *tmp)
+{
+    unsigned char *buf = gb_xmalloc(src->r.len + 8);
+    int rc = 0;
+    if (pread(src->fd, buf, src->r.len + 8, (off_t)src->r.off) != (ssize_t)(src->r.len + 8)) {
+        rc = GB_EIO;
+    } else {
+        uint32_t len, crc;
+        memcpy(&len, buf, 4);
+        memcpy(&crc, buf + 4, 4);
+        if (len != src->r.len || crc32(0L, buf + 8, len) != crc) rc = GB_EPROTO;
+    }
+    if (!rc) {
+        gb_pts_reset(tmp);
+        rc = gb_block_read(buf + 8, src->r.len, tmp);
+    }
+    free(buf);
+    if (rc) {
+        gb_error("store", "a block of %u points at offset %llu is damaged (%s); it is skipped",
+                 src->r.st.count, (unsigned long long)src->r.off, gb_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < tmp->n; i++)
+        if (tmp->t[i] >= from && tmp->t[i] < to) gb_pts_add_from(out, tmp, i);
+    return 0;
+}
+
+/* Decodes every source (or only the unclean ones) and merges them with the head, in order. */
+static void merge(snap_t *sn, gb_time_t from, gb_time_t to, bool unclean_only, gb_pts_t *out)
+{
+    gb_pts_t tmp;
+    gb_pts_init(&tmp, sn->type);
+    /* oldest first (the order blocks were written), the head last: the later write wins */
+    for (size_t i = 0; i < sn->nsrc; i++)
+        if (!unclean_only || !sn->src[i].clean) decode_into(&sn->src[i], from, to, out, &tmp);
+    for (size_t i = 0; i < sn->head.n; i++)
+        gb_pts_add_from(out, &sn->head, i);
+    gb_pts_clear(&tmp);
+    gb_pts_sort_dedupe(out);
+}
+
+int gb_store_series_type(gb_store_t *s, const char *path, gb_vtype_t *type)
+{
+    pthread_mutex_lock(&s->mu);
+    series_t *x = gb_store__find(s, path);
+    if (x) *type = x->type;
+    pthread_mutex_unlock(&s->mu);
+    return x ? 0 : GB_ENOENT;
+}
+
+int gb_store_read(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to,
+                  int (*each)(void *ctx, const gb_point_t *p), void *ctx)
+{
+    snap_t sn;
+    int rc = take_snapshot(s, path, from, to, &sn);
+    if (rc) return rc;
+    gb_pts_t all;
+    gb_pts_init(&all, sn.type);
+    merge(&sn, from, to, false, &all);
+    for (size_t i = 0; i < all.n && !rc; i++) {
+        gb_point_t p = {all.t[i], (gb_quality_t)all.q[i], gb_pts_value(&all, i)};
+        rc = each(ctx, &p);
+    }
+    gb_pts_clear(&all);
+    snapshot_free(&sn);
+    return rc;
+}
+
+static int keep_last(void *ctx, const gb_point_t *p)
+{
+    gb_pts_t *l = ctx;
+    gb_pts_reset(l);
+    gb_pts_add(l, p->t, p->q, &p->v);
+    return 0;
+}
+
+int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p)
+{
+    /* the newest block (by end time) and the head hold the latest point */
+    pthread_mutex_lock(&s->mu);
+    series_t *x = gb_store__find(s, path);
+    if (!x) {
+        pthread_mutex_unlock(&s->mu);
+        return GB_ENOENT;
+    }
+    gb_time_t from = INT64_MIN;
+    for (size_t i = 0; i < x->nblocks; i++)
+        if (x->blocks[i].st.tmax > from) from = x->blocks[i].st.tmax;
+    for (size_t i = 0; i < x->head.n; i++)
+        if (x->head.t[i] > from) from = x->head.t[i];
+    gb_vtype_t type = x->type;
+    pthread_mutex_unlock(&s->mu);
+    if (from == INT64_MIN) return GB_ENOENT;
+    gb_pts_clear(&s->latest);
+    gb_pts_init(&s->latest, type);
+    int rc = gb_store_read(s, path, from, from + 1, keep_last, &s->latest);
+    if (rc) return rc;
+    if (!s->latest.n) return GB_ENOENT;
+    *p = (gb_point_t){s->latest.t[0], (gb_quality_t)s->latest.q[0], gb_pts_value(&s->latest, 0)};
+    return 0;
+}
+
+/* ---- aggregates ------------------------------------------------------------------------------ */
+
+static const char *const agg_names[] = {"count", "min",  "max",    "sum", "avg",
+                                        "first", "last", "stddev", "twa"};
+
+int gb_agg_parse(const char *name, gb_agg_t *out)
+{
+    for (int i = 0; i < (int)(sizeof agg_names / sizeof *agg_names); i++)
+        if (!strcmp(name, agg_names[i])) {
+            *out = (gb_agg_t)i;
+            return 0;
+        }
+    if (!strcmp(name, "mean")) {
+        *out = GB_AGG_AVG;
+        return 0;
+    }
+    return GB_EINVAL;
+}
+
+const char *gb_agg_name(gb_agg_t a)
+{
+    return (unsigned)a < sizeof agg_names / sizeof *agg_names ? agg_names[a] : "?";
+}
+
+typedef struct acc {
+    uint64_t count, nnum; /* all points; points with a number (not NaN) */
+    double sum, sumsq, min, max;
+    gb_time_t tfirst, tlast;
+    double first, last;
+    double twa_int;  /* integral of value over time (value x ns) */
+    int64_t twa_dur; /* ns with a known value */
+} acc_t;
+
+static void acc_reset(acc_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->min = INFINITY;
+    a->max = -INFINITY;
+    a->tfirst = INT64_MAX;
+    a->tlast = INT64_MIN;
+}
+
+static double slot_number(gb_vtype_t type, gb_slot_t s)
+{
+    gb_pts_t one = {.type = type, .v = &s, .n = 1};
+    gb_value_t v = gb_pts_value(&one, 0);
+    return type == GB_VT_F64    ? v.f64
+           : type == GB_VT_I64  ? (double)v.i64
+           : type == GB_VT_BOOL ? (v.b ? 1 : 0)
+                                : NAN;
+}
+
+static void acc_point(acc_t *a, gb_time_t t, double x)
+{
+    a->count++;
+    if (t < a->tfirst) {
+        a->tfirst = t;
+        a->first = x;
+    }
+    if (t > a->tlast) {
+        a->tlast = t;
+        a->last = x;
+    }
+    if (isnan(x)) return;
+    a->nnum++;
+    a->sum += x;
+    a->sumsq += x * x;
+    if (x < a->min) a->min = x;
+    if (x > a->max) a->max = x;
+}
+
+static void acc_block(acc_t *a, gb_vtype_t type, const gb_block_stats_t *st)
+{
+    /* NaN points are not in the block's min/max/sum: count them only through count */
+    a->count += st->count;
+    double f = slot_number(type, st->first), l = slot_number(type, st->last);
+    if (st->tmin < a->tfirst) {
+        a->tfirst = st->tmin;
+        a->first = f;
+    }
+    if (st->tmax > a->tlast) {
+        a->tlast = st->tmax;
+        a->last = l;
+    }
+    if (st->nnum) {
+        a->nnum += st->nnum;
+        a->sum += st->sum;
+        a->sumsq += st->sumsq;
+        if (st->min < a->min) a->min = st->min;
+        if (st->max > a->max) a->max = st->max;
+    }
+}
+
+static double acc_value(const acc_t *a, gb_agg_t agg)
+{
+    switch (agg) {
+    case GB_AGG_COUNT:
+        return (double)a->count;
+    case GB_AGG_MIN:
+        return a->nnum ? a->min : NAN;
+    case GB_AGG_MAX:
+        return a->nnum ? a->max : NAN;
+    case GB_AGG_SUM:
+        return a->sum;
+    case GB_AGG_AVG:
+        return a->nnum ? a->sum / (double)a->nnum : NAN;
+    case GB_AGG_FIRST:
+        return a->first;
+    case GB_AGG_LAST:
+        return a->last;
+    case GB_AGG_STDDEV: {
+        if (a->nnum < 2) return a->nnum ? 0 : NAN;
+        double m = a->sum / (double)a->nnum;
+        double var = (a->sumsq - (double)a->nnum * m * m) / (double)(a->nnum - 1);
+        return var > 0 ? sqrt(var) : 0;
+    }
+    case GB_AGG_TWA:
+        return a->twa_dur ? a->twa_int / (double)a->twa_dur : NAN;
+    }
+    return NAN;
+}
+
+/* The window index of T (floor division, also before FROM). */
+static int64_t window_of(gb_time_t t, gb_time_t from, int64_t step)
+{
+    int64_t d = t - from;
+    return d >= 0 ? d / step : -((-d + step - 1) / step);
+}
+
+/*
+ * The time-weighted average: each point's value holds until the next point (the last one until
+ * TO), the value before FROM carries into the range, and each window averages what it covers.
+ * PTS holds every point up to TO (also before FROM), sorted.
+ */
+static int twa(const gb_pts_t *pts, gb_time_t from, gb_time_t to, int64_t step,
+               int (*each)(void *ctx, gb_time_t window, double value), void *ctx)
+{
+    size_t i = 0;
+    while (i + 1 < pts->n && pts->t[i + 1] <= from)
+        i++; /* the point in force at FROM */
+    int64_t cur = INT64_MIN;
+    double integral = 0;
+    int64_t dur = 0;
+    int rc = 0;
+    for (; i < pts->n && !rc; i++) {
+        double v = slot_number(pts->type, pts->v[i]);
+        gb_time_t a = pts->t[i] > from ? pts->t[i] : from;
+        gb_time_t b = i + 1 < pts->n ? pts->t[i + 1] : to;
+        if (b > to) b = to;
+        while (a < b && !rc) {
+            int64_t w = window_of(a, from, step);
+            gb_time_t wend = from + (w + 1) * step;
+            gb_time_t e = wend < b ? wend : b;
+            if (w != cur) {
+                if (cur != INT64_MIN && dur)
+                    rc = each(ctx, from + cur * step, integral / (double)dur);
+                cur = w;
+                integral = 0;
+                dur = 0;
+            }
+            if (!isnan(v)) {
+                integral += v * (double)(e - a);
+                dur += e - a;
+            }
+            a = e;
+        }
+    }
+    if (!rc && cur != INT64_MIN && dur) rc = each(ctx, from + cur * step, integral / (double)dur);
+    return rc;
+}
+
+int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to, int64_t step,
+                       gb_agg_t agg, int (*each)(void *ctx, gb_time_t window, double value),
+                       void *ctx)
+{
+    if (step <= 0 || to <= from) return GB_EINVAL;
+    gb_time_t lo = agg == GB_AGG_TWA ? INT64_MIN : from;
+    snap_t sn;
+    int rc = take_snapshot(s, path, lo, to, &sn);
+    if (rc) return rc;
+    if (sn.type == GB_VT_STR && agg != GB_AGG_COUNT && agg != GB_AGG_FIRST && agg != GB_AGG_LAST) {
+        snapshot_free(&sn);
+        return GB_EINVAL;
+    }
+    /* whole blocks inside one window stand for themselves (numbers only: strings keep no stats) */
+    for (size_t i = 0; i < sn.nsrc; i++) {
+        src_t *c = &sn.src[i];
+        bool inside = c->r.st.tmin >= from && c->r.st.tmax < to &&
+                      window_of(c->r.st.tmin, from, step) == window_of(c->r.st.tmax, from, step);
+        if (agg == GB_AGG_TWA || sn.type == GB_VT_STR || !inside) c->clean = false;
+    }
+    gb_pts_t pts;
+    gb_pts_init(&pts, sn.type);
+    merge(&sn, lo, to, true, &pts);
+    if (agg == GB_AGG_TWA) {
+        rc = twa(&pts, from, to, step, each, ctx);
+        gb_pts_clear(&pts);
+        snapshot_free(&sn);
+        return rc;
+    }
+    /* clean blocks by start time, to walk them beside the points (they overlap nothing) */
+    size_t ncl = 0;
+    src_t **cl = gb_xcalloc(sn.nsrc ? sn.nsrc : 1, sizeof *cl);
+    for (size_t i = 0; i < sn.nsrc; i++)
+        if (sn.src[i].clean) cl[ncl++] = &sn.src[i];
+    for (size_t i = 1; i < ncl; i++) /* insertion sort: few, mostly in order already */
+        for (size_t j = i; j > 0 && cl[j]->r.st.tmin < cl[j - 1]->r.st.tmin; j--) {
+            src_t *t = cl[j];
+            cl[j] = cl[j - 1];
+            cl[j - 1] = t;
+        }
+    acc_t a;
+    acc_reset(&a);
+    int64_t cur = INT64_MIN;
+    size_t pi = 0, ci = 0;
+    while (!rc && (pi < pts.n || ci < ncl)) {
+        bool point_next = pi < pts.n && (ci >= ncl || pts.t[pi] < cl[ci]->r.st.tmin);
+        gb_time_t t = point_next ? pts.t[pi] : cl[ci]->r.st.tmin;
+        int64_t w = window_of(t, from, step);
+        if (w != cur) {
+            if (cur != INT64_MIN && a.count) rc = each(ctx, from + cur * step, acc_value(&a, agg));
+            acc_reset(&a);
+            cur = w;
+        }
+        if (point_next) {
+            acc_point(&a, t, sn.type == GB_VT_STR ? NAN : slot_number(sn.type, pts.v[pi]));
+            pi++;
+        } else {
+            acc_block(&a, sn.type, &cl[ci]->r.st);
+            ci++;
+        }
+    }
+    if (!rc && cur != INT64_MIN && a.count) rc = each(ctx, from + cur * step, acc_value(&a, agg));
+    free(cl);
+    gb_pts_clear(&pts);
+    snapshot_free(&sn);
+    return rc;
+}
+
+/* ---- statistics ------------------------------------------------------------------------------ */
+
+int gb_store_each_series(gb_store_t *s,
+                         void (*each)(void *ctx, const char *path, gb_vtype_t type,
+                                      uint64_t points),
+                         void *ctx)
+{
+    pthread_mutex_lock(&s->mu);
+    for (uint32_t i = 0; i < s->nseries; i++) {
+        series_t *x = s->series[i];
+        each(ctx, x->path, x->type, x->block_points + x->head.n);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+void gb_store_stat(gb_store_t *s, gb_store_info_t *info)
+{
+    memset(info, 0, sizeof *info);
+    pthread_mutex_lock(&s->mu);
+    info->series = s->nseries;
+    for (uint32_t i = 0; i < s->nseries; i++) {
+        info->points += s->series[i]->block_points + s->series[i]->head.n;
+        info->head_points += s->series[i]->head.n;
+        info->blocks += s->series[i]->nblocks;
+    }
+    for (size_t i = 0; i < s->nfiles; i++)
+        info->block_bytes += s->files[i].bytes;
+    info->block_files = s->nfiles;
+    gb_store__wal_info(s, &info->wal_bytes, &info->torn_bytes);
+    info->bytes = info->wal_bytes + info->block_bytes;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void gb_store_codecs(gb_store_t *s,
+                     void (*each)(void *ctx, const char *codec, uint64_t blocks, uint64_t points,
+                                  uint64_t bytes),
+                     void *ctx)
+{
+    uint64_t blocks[256] = {0}, points[256] = {0}, bytes[256] = {0};
+    pthread_mutex_lock(&s->mu);
+    for (uint32_t i = 0; i < s->nseries; i++)
+        for (size_t b = 0; b < s->series[i]->nblocks; b++) {
+            const gb_bref_t *r = &s->series[i]->blocks[b];
+            blocks[r->codec]++;
+            points[r->codec] += r->st.count;
+            bytes[r->codec] += r->len + 8 + 85; /* framing and footer entry included */
+        }
+    pthread_mutex_unlock(&s->mu);
+    for (int c = 0; c < 256; c++)
+        if (blocks[c]) each(ctx, gb_block_codec_name((uint8_t)c), blocks[c], points[c], bytes[c]);
+}
+
+int gb_store_scan(const char *dir, gb_store_info_t *info,
+                  void (*each)(void *ctx, const char *path, gb_vtype_t type, uint64_t points),
+                  void *ctx)
+{
+    gb_store_opts_t o = {.readonly = true};
+    gb_store_t *s;
+    int rc = gb_store_open(dir, &o, &s);
+    if (rc) return rc;
+    gb_store_stat(s, info);
+    if (each) gb_store_each_series(s, each, ctx);
+    gb_store_close(s);
+    return 0;
+}
+
+typedef struct {
+    char **paths;
+    size_t n, cap;
+} names_t;
+
+static void collect(void *ctx, const char *path, gb_vtype_t type, uint64_t points)
+{
+    (void)type;
+    (void)points;
+    names_t *n = ctx;
+    if (n->n == n->cap)
+        n->paths = gb_xrealloc(n->paths, (n->cap = n->cap ? n->cap * 2 : 64) * sizeof *n->paths);
+    n->paths[n->n++] = gb_xstrdup(path);
+}
+
+static int collect_point(void *ctx, const gb_point_t *p)
+{
+    gb_pts_add(ctx, p->t, p->q, &p->v);
+    return 0;
+}
+
+/* A min-heap of series cursors ordered by (time of the next point, series). */
+typedef struct cursor {
+    gb_pts_t pts;
+    size_t i;
+    size_t series;
+} cursor_t;
+
+static bool before(const cursor_t *a, const cursor_t *b)
+{
+    gb_time_t x = a->pts.t[a->i], y = b->pts.t[b->i];
+    return x != y ? x < y : a->series < b->series;
+}
+
+static void sift_down(cursor_t **h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && before(h[l], h[m])) m = l;
+        if (r < n && before(h[r], h[m])) m = r;
+        if (m == i) return;
+        cursor_t *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+int gb_store_read_all(const char *dir,
+                      int (*each)(void *ctx, const char *path, const gb_sample_t *s,
+                                  const char *str, size_t len),
+                      void *ctx)
+{
+    gb_store_opts_t o = {.readonly = true};
+    gb_store_t *s;
+    int rc = gb_store_open(dir, &o, &s);
+    if (rc) return rc;
+    names_t names = {0};
+    gb_store_each_series(s, collect, &names);
+    cursor_t *cur = gb_xcalloc(names.n ? names.n : 1, sizeof *cur);
+    cursor_t **heap = gb_xcalloc(names.n ? names.n : 1, sizeof *heap);
+    size_t nh = 0;
+    for (size_t i = 0; i < names.n && !rc; i++) {
+        gb_vtype_t type = GB_VT_F64;
+        gb_store_series_type(s, names.paths[i], &type);
+        gb_pts_init(&cur[i].pts, type);
+        cur[i].series = i;
+        rc = gb_store_read(s, names.paths[i], INT64_MIN, INT64_MAX, collect_point, &cur[i].pts);
+        if (!rc && cur[i].pts.n) heap[nh++] = &cur[i];
+    }
+    /* every series' points, merged into one stream in time order */
+    for (size_t i = nh; i-- > 0;)
+        sift_down(heap, nh, i);
+    while (!rc && nh) {
+        cursor_t *c = heap[0];
+        gb_value_t v = gb_pts_value(&c->pts, c->i);
+        gb_sample_t smp = {.t = c->pts.t[c->i], .type = (uint8_t)v.type, .quality = c->pts.q[c->i]};
+        if (v.type == GB_VT_F64)
+            smp.v.f64 = v.f64;
+        else if (v.type == GB_VT_I64)
+            smp.v.i64 = v.i64;
+        else if (v.type == GB_VT_BOOL)
+            smp.v.b = v.b;
+        rc = each(ctx, names.paths[c->series], &smp, v.type == GB_VT_STR ? v.str : NULL,
+                  v.type == GB_VT_STR ? v.len : 0);
+        if (++c->i == c->pts.n) heap[0] = heap[--nh];
+        sift_down(heap, nh, 0);
+    }
+    for (size_t i = 0; i < names.n; i++) {
+        gb_pts_clear(&cur[i].pts);
+        free(names.paths[i]);
+    }
+    free(cur);
+    free(heap);
+    free(names.paths);
+    gb_store_close(s);
+    return rc;
+}

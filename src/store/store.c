@@ -1,0 +1,763 @@
+/*
+ * The store engine: series, the head, flushes to block files, and reading back. See
+ * include/gemba/store.h for what it promises and src/store/wal.h for the log.
+ *
+ * Log records (little-endian):
+ *   series  u8 1 | u32 number | u8 type | u16 path length | path
+ *   samples u8 2 | u32 count | count x (u32 number | i64 time | u8 type | u8 quality | value)
+ * with value an f64 or i64 (8 bytes), a bool (1 byte) or a string (u32 length | bytes). Series
+ * numbers are local to a segment's writer; every segment declares the series it uses before its
+ * samples, so a segment replays on its own.
+ *
+ * A block file blocks/NNNNNNNN.gbb is written whole, synced and renamed into place:
+ *   "GBBLK\0\1\0" | blocks | footer | trailer
+ *   footer  u32 series | per series: u16 path length | path | u8 type | u32 blocks |
+ *           per block: u64 offset | u32 length | u8 codec | u32 count | i64 tmin | i64 tmax |
+ *                      f64 min | f64 max | f64 sum | f64 sumsq | u64 first | u64 last
+ *   trailer u64 footer offset | u32 footer length | u32 footer CRC-32 | u64 covered | "GBBLKEND"
+ * where `covered` is the last log segment whose data the file (with those before it) holds:
+ * opening the store replays only later segments, so a crash between writing the file and
+ * dropping the segments duplicates nothing. Each block is framed u32 length | u32 CRC-32 | bytes.
+ *
+ * Reading merges a series' sources oldest first -- block files in the order written, then the
+ * head -- so where two hold a point at the same time, the later write wins.
+ */
+#include "gemba/store.h"
+#include "gemba/error.h"
+#include "gemba/log.h"
+#include "gemba/time.h"
+#include "store/engine.h"
+#include "store/store_internal.h"
+#include "store/wal.h"
+#include "util/map.h"
+#include "util/str.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define REC_SERIES 1
+#define REC_SAMPLES 2
+#define BF_MAGIC "GBBLK\0\1\0"
+#define BF_END "GBBLKEND"
+#define BF_TRAILER 32
+#define BF_ENTRY (8 + 4 + 1 + 4 + 8 + 8 + 8 * 4 + 8 + 8 + 4)
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+static uint32_t get32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* ---- series ---------------------------------------------------------------------------------- */
+
+static series_t *find_series(gb_store_t *s, const char *path)
+{
+    uint32_t no;
+    return gb_map_get(&s->by_path, path, &no) ? s->series[no] : NULL;
+}
+
+series_t *gb_store__find(gb_store_t *s, const char *path)
+{
+    return find_series(s, path);
+}
+
+void gb_store__wal_info(gb_store_t *s, uint64_t *bytes, uint64_t *torn)
+{
+    gb_wal_info_t wi = {0};
+    if (s->wal) gb_wal_info(s->wal, &wi);
+    *bytes = wi.bytes;
+    *torn = wi.torn_bytes;
+}
+
+static uint32_t add_series(gb_store_t *s, const char *path, gb_vtype_t type)
+{
+    uint32_t no;
+    if (gb_map_get(&s->by_path, path, &no)) return no;
+    if (s->nseries == s->cseries) {
+        s->cseries = s->cseries ? s->cseries * 2 : 64;
+        s->series = gb_xrealloc(s->series, s->cseries * sizeof *s->series);
+    }
+    series_t *x = gb_xcalloc(1, sizeof *x);
+    x->path = gb_xstrdup(path);
+    x->type = type;
+    gb_pts_init(&x->head, type);
+    no = s->nseries++;
+    s->series[no] = x;
+    gb_map_put(&s->by_path, x->path, no);
+    return no;
+}
+
+/* Declares series NO in the current log segment when it was not yet. */
+static void declare(gb_store_t *s, uint32_t no)
+{
+    series_t *x = s->series[no];
+    uint64_t seg = gb_wal_current(s->wal);
+    if (x->declared == seg) return;
+    size_t plen = strlen(x->path);
+    unsigned char *p = gb_wal_reserve(s->wal, 8 + plen);
+    p[0] = REC_SERIES;
+    put32(p + 1, no);
+    p[5] = (unsigned char)x->type;
+    uint16_t l16 = (uint16_t)plen;
+    memcpy(p + 6, &l16, 2);
+    memcpy(p + 8, x->path, plen);
+    gb_wal_seal(s->wal, 8 + plen);
+    x->declared = seg;
+}
+
+static void head_add(gb_store_t *s, series_t *x, gb_time_t t, gb_quality_t q, const gb_value_t *v)
+{
+    if (s->head_points++ == 0) s->head_since = gb_mono_ns();
+    gb_pts_add(&x->head, t, q, v);
+}
+
+/* ---- the log --------------------------------------------------------------------------------- */
+
+/* Appends one sample to the samples record being built at P; returns its length. */
+static size_t put_sample(unsigned char *p, uint32_t no, gb_time_t t, gb_quality_t q,
+                         const gb_value_t *v)
+{
+    put32(p, no);
+    memcpy(p + 4, &t, 8);
+    p[12] = (unsigned char)v->type;
+    p[13] = (unsigned char)q;
+    switch (v->type) {
+    case GB_VT_F64:
+        memcpy(p + 14, &v->f64, 8);
+        return 22;
+    case GB_VT_I64:
+        memcpy(p + 14, &v->i64, 8);
+        return 22;
+    case GB_VT_BOOL:
+        p[14] = v->b ? 1 : 0;
+        return 15;
+    case GB_VT_STR: {
+        size_t l = v->len > GB_SAMPLE_STR_MAX ? GB_SAMPLE_STR_MAX : v->len;
+        put32(p + 14, (uint32_t)l);
+        memcpy(p + 18, v->str, l);
+        return 18 + l;
+    }
+    }
+    return 14;
+}
+
+static int replay_record(void *ctx, uint64_t seq, const unsigned char *p, size_t len)
+{
+    gb_store_t *s = ctx;
+    if (seq != s->rseq) { /* series numbers are per segment */
+        s->rseq = seq;
+        for (size_t i = 0; i < s->nrmap; i++)
+            s->rmap[i] = GB_NONE;
+    }
+    if (p[0] == REC_SERIES && len >= 8) {
+        uint32_t no = get32(p + 1);
+        uint16_t l16;
+        memcpy(&l16, p + 6, 2);
+        if (8u + l16 > len || no > 100000000u || p[5] < GB_VT_F64 || p[5] > GB_VT_STR) return 0;
+        char *path = gb_xstrndup((const char *)p + 8, l16);
+        series_t *x = find_series(s, path);
+        uint32_t idx =
+            x && x->type != (gb_vtype_t)p[5] ? GB_NONE : add_series(s, path, (gb_vtype_t)p[5]);
+        free(path);
+        if (no >= s->nrmap) {
+            size_t n = no + 1 > s->nrmap * 2 ? no + 1 : s->nrmap * 2;
+            s->rmap = gb_xrealloc(s->rmap, n * sizeof *s->rmap);
+            for (size_t i = s->nrmap; i < n; i++)
+                s->rmap[i] = GB_NONE;
+            s->nrmap = n;
+        }
+        s->rmap[no] = idx;
+        return 0;
+    }
+    if (p[0] != REC_SAMPLES || len < 5) return 0;
+    uint32_t cnt = get32(p + 1);
+    size_t off = 5;
+    for (uint32_t i = 0; i < cnt; i++) {
+        if (len - off < 14) break;
+        uint32_t no = get32(p + off);
+        gb_time_t t;
+        memcpy(&t, p + off + 4, 8);
+        gb_value_t v = {.type = (gb_vtype_t)p[off + 12]};
+        gb_quality_t q = (gb_quality_t)(p[off + 13] <= GB_Q_BAD ? p[off + 13] : GB_Q_BAD);
+        size_t vl;
+        switch (v.type) {
+        case GB_VT_F64:
+            vl = 8;
+            break;
+        case GB_VT_I64:
+            vl = 8;
+            break;
+        case GB_VT_BOOL:
+            vl = 1;
+            break;
+        case GB_VT_STR:
+            vl = 4;
+            break;
+        default:
+            return 0; /* the CRC held, so this is a record from a newer gemba: stop here */
+        }
+        if (len - off - 14 < vl) break;
+        if (v.type == GB_VT_STR) {
+            uint32_t l = get32(p + off + 14);
+            if (l > GB_SAMPLE_STR_MAX || len - off - 18 < l) break;
+            v.str = (const char *)p + off + 18;
+            v.len = l;
+            vl += l;
+        } else if (v.type == GB_VT_BOOL) {
+            v.b = p[off + 14] != 0;
+        } else if (v.type == GB_VT_F64) {
+            memcpy(&v.f64, p + off + 14, 8);
+        } else {
+            memcpy(&v.i64, p + off + 14, 8);
+        }
+        off += 14 + vl;
+        if (no >= s->nrmap || s->rmap[no] == GB_NONE) continue; /* never declared: skip */
+        series_t *x = s->series[s->rmap[no]];
+        if (x->type != v.type) continue;
+        head_add(s, x, t, q, &v);
+    }
+    return 0;
+}
+
+/* ---- block files ----------------------------------------------------------------------------- */
+
+static char *bf_path(const gb_store_t *s, uint64_t no, const char *suffix)
+{
+    return gb_xasprintf("%s/blocks/%08llu.gbb%s", s->dir, (unsigned long long)no, suffix);
+}
+
+static void add_bref(series_t *x, const gb_bref_t *r)
+{
+    if (x->nblocks == x->cblocks) {
+        x->cblocks = x->cblocks ? x->cblocks * 2 : 8;
+        x->blocks = gb_xrealloc(x->blocks, x->cblocks * sizeof *x->blocks);
+    }
+    x->blocks[x->nblocks++] = *r;
+    x->block_points += r->st.count;
+}
+
+/* Reads the footer of block file NO (open as FD) into the series table. */
+static int load_file(gb_store_t *s, uint64_t no, int fd, uint64_t *covered)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) return GB_EIO;
+    uint64_t size = (uint64_t)st.st_size;
+    unsigned char tr[BF_TRAILER];
+    if (size < 8 + BF_TRAILER ||
+        pread(fd, tr, BF_TRAILER, (off_t)(size - BF_TRAILER)) != BF_TRAILER ||
+        memcmp(tr + 24, BF_END, 8))
+        return GB_EPROTO;
+    uint64_t foff;
+    memcpy(&foff, tr, 8);
+    uint32_t flen = get32(tr + 8), fcrc = get32(tr + 12);
+    memcpy(covered, tr + 16, 8);
+    if (foff < 8 || foff > size - BF_TRAILER || flen != size - BF_TRAILER - foff) return GB_EPROTO;
+    unsigned char *f = gb_xmalloc(flen ? flen : 1);
+    int rc = GB_EPROTO;
+    if (pread(fd, f, flen, (off_t)foff) != (ssize_t)flen || (uint32_t)crc32(0L, f, flen) != fcrc)
+        goto out;
+    size_t p = 0;
+    if (flen < 4) goto out;
+    uint32_t nser = get32(f);
+    p = 4;
+    uint32_t file_index = (uint32_t)s->nfiles;
+    for (uint32_t i = 0; i < nser; i++) {
+        if (flen - p < 2) goto out;
+        uint16_t pl;
+        memcpy(&pl, f + p, 2);
+        p += 2;
+        if (flen - p < (size_t)pl + 5) goto out;
+        char *path = gb_xstrndup((const char *)f + p, pl);
+        p += pl;
+        gb_vtype_t type = (gb_vtype_t)f[p++];
+        uint32_t nb = get32(f + p);
+        p += 4;
+        if (type < GB_VT_F64 || type > GB_VT_STR || (flen - p) / BF_ENTRY < nb) {
+            free(path);
+            goto out;
+        }
+        series_t *x = find_series(s, path);
+        if (x && x->type != type) {
+            gb_error("store", "block file %08llu holds series %s as %s, another as %s; skipping it",
+                     (unsigned long long)no, path, gb_vtype_name(type), gb_vtype_name(x->type));
+            free(path);
+            p += (size_t)nb * BF_ENTRY;
+            continue;
+        }
+        uint32_t sno = add_series(s, path, type);
+        x = s->series[sno];
+        free(path);
+        for (uint32_t b = 0; b < nb; b++) {
+            gb_bref_t r = {.file = file_index};
+            const unsigned char *e = f + p;
+            memcpy(&r.off, e, 8);
+            r.len = get32(e + 8);
+            r.codec = e[12];
+            r.st.count = get32(e + 13);
+            memcpy(&r.st.tmin, e + 17, 8);
+            memcpy(&r.st.tmax, e + 25, 8);
+            memcpy(&r.st.min, e + 33, 8);
+            memcpy(&r.st.max, e + 41, 8);
+            memcpy(&r.st.sum, e + 49, 8);
+            memcpy(&r.st.sumsq, e + 57, 8);
+            memcpy(&r.st.first, e + 65, 8);
+            memcpy(&r.st.last, e + 73, 8);
+            r.st.nnum = get32(e + 81);
+            p += BF_ENTRY;
+            if (r.off < 8 || r.off + 8 + r.len > foff || r.st.count == 0 ||
+                r.st.count > GB_STORE_BLOCK_POINTS || r.st.tmin > r.st.tmax)
+                goto out;
+            add_bref(x, &r);
+        }
+    }
+    rc = 0;
+out:
+    free(f);
+    return rc;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int load_files(gb_store_t *s)
+{
+    char *bdir = gb_xasprintf("%s/blocks", s->dir);
+    DIR *d = opendir(bdir);
+    if (!d) {
+        free(bdir);
+        return errno == ENOENT ? 0 : GB_EIO;
+    }
+    uint64_t *nos = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l == 16 && !strcmp(e->d_name + 8, ".gbb.tmp") && !s->o.readonly) {
+            char *p = gb_xasprintf("%s/%s", bdir, e->d_name); /* an unfinished flush */
+            unlink(p);
+            free(p);
+            continue;
+        }
+        if (l != 12 || strcmp(e->d_name + 8, ".gbb") || strspn(e->d_name, "0123456789") != 8)
+            continue;
+        if (n == cap) nos = gb_xrealloc(nos, (cap = cap ? cap * 2 : 16) * sizeof *nos);
+        nos[n++] = strtoull(e->d_name, NULL, 10);
+    }
+    closedir(d);
+    free(bdir);
+    if (n > 1) qsort(nos, n, sizeof *nos, cmp_u64);
+    int rc = 0;
+    s->files = gb_xcalloc(n ? n : 1, sizeof *s->files);
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *p = bf_path(s, nos[i], "");
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        uint64_t covered = 0;
+        if (fd < 0) {
+            gb_error("store", "cannot open %s: %s", p, strerror(errno));
+            rc = GB_EIO;
+        } else if ((rc = load_file(s, nos[i], fd, &covered)) != 0) {
+            gb_error("store", "%s is damaged or not a gemba block file", p);
+            close(fd);
+        } else {
+            struct stat st;
+            fstat(fd, &st);
+            s->files[s->nfiles++] = (bfile_t){nos[i], fd, (uint64_t)st.st_size};
+            if (covered > s->covered) s->covered = covered;
+            s->next_file = nos[i] + 1;
+        }
+        free(p);
+    }
+    free(nos);
+    return rc;
+}
+
+static void put64(unsigned char **b, size_t *len, size_t *cap, const void *v, size_t n)
+{
+    if (*len + n > *cap) {
+        while (*len + n > *cap)
+            *cap = *cap ? *cap * 2 : 1 << 16;
+        *b = gb_xrealloc(*b, *cap);
+    }
+    memcpy(*b + *len, v, n);
+    *len += n;
+}
+
+static int write_all(int fd, const unsigned char *b, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return errno == ENOSPC || errno == EDQUOT ? GB_ENOSPC : GB_EIO;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes every series' head to block file NO covering log segments up to COVERED. */
+static int write_file(gb_store_t *s, uint64_t no, uint64_t covered, gb_bref_t **refs, size_t *nrefs)
+{
+    unsigned char *body = NULL, *foot = NULL;
+    size_t blen = 0, bcap = 0, flen = 0, fcap = 0;
+    put64(&body, &blen, &bcap, BF_MAGIC, 8);
+    uint32_t nser = 0;
+    put64(&foot, &flen, &fcap, &nser, 4);
+    *nrefs = 0;
+    size_t crefs = 0;
+    for (uint32_t i = 0; i < s->nseries; i++) {
+        series_t *x = s->series[i];
+        if (!x->head.n) continue;
+        gb_pts_sort_dedupe(&x->head);
+        uint16_t pl = (uint16_t)strlen(x->path);
+        put64(&foot, &flen, &fcap, &pl, 2);
+        put64(&foot, &flen, &fcap, x->path, pl);
+        unsigned char ty = (unsigned char)x->type;
+        put64(&foot, &flen, &fcap, &ty, 1);
+        uint32_t nb = (uint32_t)((x->head.n + GB_STORE_BLOCK_POINTS - 1) / GB_STORE_BLOCK_POINTS);
+        put64(&foot, &flen, &fcap, &nb, 4);
+        for (size_t from = 0; from < x->head.n; from += GB_STORE_BLOCK_POINTS) {
+            size_t n =
+                x->head.n - from < GB_STORE_BLOCK_POINTS ? x->head.n - from : GB_STORE_BLOCK_POINTS;
+            size_t at = blen;
+            put64(&body, &blen, &bcap, "\0\0\0\0\0\0\0\0", 8); /* frame, filled below */
+            gb_bref_t r = {0};
+            gb_block_write(&x->head, from, n, &body, &blen, &bcap, &r.st, &r.codec);
+            r.off = at;
+            r.len = (uint32_t)(blen - at - 8);
+            put32(body + at, r.len);
+            put32(body + at + 4, (uint32_t)crc32(0L, body + at + 8, r.len));
+            unsigned char e[BF_ENTRY];
+            memcpy(e, &r.off, 8);
+            put32(e + 8, r.len);
+            e[12] = r.codec;
+            put32(e + 13, r.st.count);
+            memcpy(e + 17, &r.st.tmin, 8);
+            memcpy(e + 25, &r.st.tmax, 8);
+            memcpy(e + 33, &r.st.min, 8);
+            memcpy(e + 41, &r.st.max, 8);
+            memcpy(e + 49, &r.st.sum, 8);
+            memcpy(e + 57, &r.st.sumsq, 8);
+            memcpy(e + 65, &r.st.first, 8);
+            memcpy(e + 73, &r.st.last, 8);
+            put32(e + 81, r.st.nnum);
+            put64(&foot, &flen, &fcap, e, sizeof e);
+            if (*nrefs == crefs)
+                *refs = gb_xrealloc(*refs, (crefs = crefs ? crefs * 2 : 64) * sizeof **refs);
+            r.file = i; /* the series, until the file has its index */
+            (*refs)[(*nrefs)++] = r;
+        }
+        nser++;
+    }
+    put32(foot, nser);
+    unsigned char tr[BF_TRAILER];
+    uint64_t foff = blen;
+    memcpy(tr, &foff, 8);
+    put32(tr + 8, (uint32_t)flen);
+    put32(tr + 12, (uint32_t)crc32(0L, foot, (uInt)flen));
+    memcpy(tr + 16, &covered, 8);
+    memcpy(tr + 24, BF_END, 8);
+    char *tmp = bf_path(s, no, ".tmp"), *fin = bf_path(s, no, "");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int rc = fd < 0 ? GB_EIO : 0;
+    if (!rc) rc = write_all(fd, body, blen);
+    if (!rc) rc = write_all(fd, foot, flen);
+    if (!rc) rc = write_all(fd, tr, sizeof tr);
+    if (!rc && fdatasync(fd) != 0) rc = errno == ENOSPC ? GB_ENOSPC : GB_EIO;
+    if (fd >= 0) close(fd);
+    if (!rc && rename(tmp, fin) != 0) rc = GB_EIO;
+    if (!rc) {
+        char *bdir = gb_xasprintf("%s/blocks", s->dir);
+        int dfd = open(bdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(bdir);
+    } else {
+        gb_error("store", "cannot write block file %s: %s", fin, gb_strerror(rc));
+        unlink(tmp);
+    }
+    free(tmp);
+    free(fin);
+    free(body);
+    free(foot);
+    return rc;
+}
+
+static int flush_locked(gb_store_t *s)
+{
+    if (!s->head_points || s->o.readonly) return 0;
+    uint64_t closed;
+    int rc = gb_wal_rotate(s->wal, &closed);
+    if (rc) return rc;
+    gb_bref_t *refs = NULL;
+    size_t nrefs = 0;
+    uint64_t no = s->next_file;
+    if ((rc = write_file(s, no, closed, &refs, &nrefs)) != 0) {
+        free(refs);
+        return rc;
+    }
+    char *p = bf_path(s, no, "");
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    free(p);
+    if (fd < 0) {
+        free(refs);
+        return GB_EIO;
+    }
+    struct stat st;
+    fstat(fd, &st);
+    s->files = gb_xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
+    s->files[s->nfiles] = (bfile_t){no, fd, (uint64_t)st.st_size};
+    for (size_t i = 0; i < nrefs; i++) {
+        series_t *x = s->series[refs[i].file];
+        refs[i].file = (uint32_t)s->nfiles;
+        add_bref(x, &refs[i]);
+    }
+    s->nfiles++;
+    s->next_file = no + 1;
+    free(refs);
+    for (uint32_t i = 0; i < s->nseries; i++)
+        gb_pts_clear(&s->series[i]->head);
+    s->head_points = 0;
+    s->covered = closed;
+    gb_wal_drop(s->wal, closed);
+    return 0;
+}
+
+/* ---- open, append, close --------------------------------------------------------------------- */
+
+int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out)
+{
+    *out = NULL;
+    gb_store_t *s = gb_xcalloc(1, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    s->dir = gb_xstrdup(dir);
+    if (opts) s->o = *opts;
+    if (!s->o.sync_interval_ns) s->o.sync_interval_ns = GB_NS_PER_S;
+    if (!s->o.flush_points) s->o.flush_points = 4000000;
+    if (!s->o.flush_interval_ns) s->o.flush_interval_ns = 3600 * GB_NS_PER_S;
+    s->next_file = 1;
+    gb_map_init(&s->by_path);
+    gb_pts_init(&s->latest, GB_VT_STR);
+    int rc;
+    struct stat st;
+    if (s->o.readonly && stat(dir, &st) != 0) {
+        rc = GB_ENOENT;
+        goto fail;
+    }
+    if (!s->o.readonly) {
+        char *bdir = gb_xasprintf("%s/blocks", dir);
+        int mk = gb_mkdirs(bdir);
+        if (mk != 0) gb_error("store", "cannot create data directory %s: %s", dir, strerror(errno));
+        free(bdir);
+        if (mk != 0) {
+            rc = GB_EIO;
+            goto fail;
+        }
+    }
+    if ((rc = load_files(s)) != 0) goto fail;
+    char *wdir = gb_xasprintf("%s/wal", dir);
+    rc = gb_wal_open(wdir, s->covered, s->o.readonly, replay_record, s, &s->wal);
+    free(wdir);
+    if (!rc && s->o.buffer_bytes) gb_wal_set_buffer(s->wal, s->o.buffer_bytes);
+    if (rc == GB_EBUSY)
+        gb_error("store", "data directory %s is in use by another gemba process", dir);
+    if (rc) goto fail;
+    *out = s;
+    return 0;
+fail:
+    gb_store_close(s);
+    return rc;
+}
+
+static uint32_t series_for_tag(gb_store_t *s, const gb_tags_t *reg, uint32_t tag)
+{
+    if (reg != s->reg || tag >= s->ntag) {
+        if (reg != s->reg) {
+            free(s->tag_series);
+            s->tag_series = NULL;
+            s->ntag = 0;
+            s->reg = reg;
+        }
+        uint32_t n = gb_tags_count(reg);
+        s->tag_series = gb_xrealloc(s->tag_series, n * sizeof *s->tag_series);
+        memset(s->tag_series + s->ntag, 0, (n - s->ntag) * sizeof *s->tag_series);
+        s->ntag = n;
+    }
+    if (s->tag_series[tag]) return s->tag_series[tag] - 1;
+    const gb_tag_t *t = gb_tags_get(reg, tag);
+    series_t *x = find_series(s, t->path);
+    uint32_t no = GB_NONE;
+    if (x && x->type != (gb_vtype_t)t->type)
+        gb_error("store",
+                 "series %s is stored as %s, but the tag is now %s: its samples are not "
+                 "stored",
+                 t->path, gb_vtype_name(x->type), gb_vtype_name((gb_vtype_t)t->type));
+    else
+        no = add_series(s, t->path, (gb_vtype_t)t->type);
+    s->tag_series[tag] = no == GB_NONE ? GB_NONE : no + 1;
+    return no;
+}
+
+int gb_store_append(gb_store_t *s, const gb_tags_t *reg, const gb_batch_t *b)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = gb_wal_flush_if_full(s->wal);
+    if (rc || b->n == 0) goto out;
+    /* series declarations first, so every sample record refers to a declared series */
+    uint32_t *nos = gb_xmalloc(b->n * sizeof *nos);
+    size_t need = 5;
+    for (size_t i = 0; i < b->n; i++) {
+        nos[i] = series_for_tag(s, reg, b->samples[i].tag);
+        if (nos[i] != GB_NONE) declare(s, nos[i]);
+        need += 22;
+    }
+    need += b->strings_len + 4 * b->n;
+    unsigned char *p = gb_wal_reserve(s->wal, need);
+    p[0] = REC_SAMPLES;
+    size_t off = 5;
+    uint32_t cnt = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (nos[i] == GB_NONE) continue;
+        const gb_sample_t *smp = &b->samples[i];
+        gb_value_t v = {.type = (gb_vtype_t)smp->type};
+        switch (smp->type) {
+        case GB_VT_F64:
+            v.f64 = smp->v.f64;
+            break;
+        case GB_VT_I64:
+            v.i64 = smp->v.i64;
+            break;
+        case GB_VT_BOOL:
+            v.b = smp->v.b;
+            break;
+        default:
+            v.str = gb_sample_str(b, smp, &v.len);
+        }
+        series_t *x = s->series[nos[i]];
+        if (x->type != v.type) continue;
+        off += put_sample(p + off, nos[i], smp->t, (gb_quality_t)smp->quality, &v);
+        head_add(s, x, smp->t, (gb_quality_t)smp->quality, &v);
+        cnt++;
+    }
+    free(nos);
+    put32(p + 1, cnt);
+    gb_wal_seal(s->wal, off);
+    s->appended += b->n;
+    if (s->o.sync_always) rc = gb_wal_sync(s->wal); /* the batch is in the buffer: it will land */
+out:
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int gb_store_write(gb_store_t *s, const char *path, gb_time_t t, gb_quality_t q,
+                   const gb_value_t *v)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = gb_wal_flush_if_full(s->wal);
+    if (rc) goto out;
+    series_t *x = find_series(s, path);
+    if (x && x->type != v->type) {
+        rc = GB_EINVAL;
+        goto out;
+    }
+    uint32_t no = add_series(s, path, v->type);
+    x = s->series[no];
+    declare(s, no);
+    unsigned char *p = gb_wal_reserve(s->wal, 5 + 18 + (v->type == GB_VT_STR ? v->len : 8));
+    p[0] = REC_SAMPLES;
+    put32(p + 1, 1);
+    size_t n = put_sample(p + 5, no, t, q, v);
+    gb_wal_seal(s->wal, 5 + n);
+    head_add(s, x, t, q, v);
+    s->appended++;
+    if (s->o.sync_always)
+        rc = gb_wal_sync(s->wal);
+    else if (s->head_points >= s->o.flush_points)
+        rc = flush_locked(s);
+out:
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int gb_store_sync(gb_store_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = s->wal ? gb_wal_sync(s->wal) : 0;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int gb_store_tick(gb_store_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = s->o.readonly ? 0 : gb_wal_tick(s->wal, s->o.sync_interval_ns);
+    if (!rc && !s->o.readonly &&
+        (s->head_points >= s->o.flush_points ||
+         (s->head_points && gb_mono_ns() - s->head_since >= s->o.flush_interval_ns)))
+        rc = flush_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int gb_store_flush(gb_store_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = flush_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+uint64_t gb_store_appended(gb_store_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t n = s->appended;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+int gb_store_close(gb_store_t *s)
+{
+    if (!s) return 0;
+    int rc = 0;
+    if (s->wal && !s->o.readonly) {
+        rc = gb_wal_sync(s->wal);
+        if (!rc) rc = flush_locked(s);
+    }
+    gb_wal_close(s->wal);
+    for (size_t i = 0; i < s->nfiles; i++)
+        close(s->files[i].fd);
+    free(s->files);
+    for (uint32_t i = 0; i < s->nseries; i++) {
+        gb_pts_clear(&s->series[i]->head);
+        free(s->series[i]->blocks);
+        free(s->series[i]->path);
+        free(s->series[i]);
+    }
+    free(s->series);
+    free(s->tag_series);
+    free(s->rmap);
+    gb_pts_clear(&s->latest);
+    gb_map_clear(&s->by_path);
+    pthread_mutex_destroy(&s->mu);
+    free(s->dir);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,59 @@
+/*
+ * The store's shared state, for the files of src/store/ only: the series table and the open
+ * block files. Guarded by the store's mutex.
+ */
+#ifndef GB_STORE_INTERNAL_H
+#define GB_STORE_INTERNAL_H
+
+#include "gemba/store.h"
+#include "store/engine.h"
+#include "store/wal.h"
+#include "util/map.h"
+
+#include <pthread.h>
+
+typedef struct bfile {
+    uint64_t no;
+    int fd;
+    uint64_t bytes;
+} bfile_t;
+
+typedef struct series {
+    char *path;
+    gb_vtype_t type;
+    gb_pts_t head;
+    gb_bref_t *blocks;
+    size_t nblocks, cblocks;
+    uint64_t block_points;
+    uint64_t declared; /* the log segment this series was last declared in (0: none) */
+} series_t;
+
+struct gb_store {
+    pthread_mutex_t mu;
+    char *dir;
+    gb_store_opts_t o;
+    gb_wal_t *wal;
+    gb_map_t by_path;
+    series_t **series;
+    uint32_t nseries, cseries;
+    uint32_t *tag_series; /* registry tag id -> series number + 1 (0 = not looked up yet) */
+    uint32_t ntag;
+    const gb_tags_t *reg;
+    bfile_t *files;
+    size_t nfiles;
+    uint64_t next_file, covered;
+    uint64_t appended, head_points;
+    int64_t head_since; /* monotonic time the head got its first point */
+    /* replay: log series numbers of the segment being replayed -> series index */
+    uint32_t *rmap;
+    size_t nrmap;
+    uint64_t rseq;
+    gb_pts_t latest; /* holds the string gb_store_latest hands out */
+};
+
+/* The series named PATH, or NULL. Caller holds the lock. */
+series_t *gb_store__find(gb_store_t *s, const char *path);
+/* The log's bytes on disk and its unreadable tail. Caller holds the lock. */
+void gb_store__wal_info(gb_store_t *s, uint64_t *bytes, uint64_t *torn);
+
+#endif
