@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "gemba/adapter.h"
 #include "adapters/modbus/modbus_tcp.h"
+#include "adapters/mtconnect/agent.h"
 #include "adapters/mtconnect/shdr.h"
 #include "sim/demo.h"
 #include "util/str.h"
@@ -114,6 +115,7 @@ void gb_cli_register_adapters(void)
     gb_adapter_register(&gb_shdr_adapter);
     gb_adapter_register(&gb_modbus_tcp_adapter);
     gb_adapter_register(&gb_modbus_rtu_adapter);
+    gb_adapter_register(&gb_mtc_agent_adapter);
 }
 
 int gb_cli_usage_error(const char *cmd, const char *fmt, ...)
