@@ -540,10 +540,11 @@ int gb_mtc_parse(const char *buf, size_t len, gb_mtc_doc_t **out, const char **w
     }
     pthread_once(&xml_once, xml_init);
     /* NONET: no fetching; no NOENT: entities stay references; no DTDLOAD/DTDATTR/DTDVALID:
-     * nothing outside the bytes is read; NOERROR/NOWARNING: problems are ours to report */
+     * nothing outside the bytes is read; no HUGE: libxml2's own depth and size limits hold;
+     * NOERROR/NOWARNING: problems are ours to report; COMPACT: a smaller tree */
     xmlDocPtr x = xmlReadMemory(buf, (int)len, NULL, NULL,
                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                    XML_PARSE_NOCDATA);
+                                    XML_PARSE_NOCDATA | XML_PARSE_COMPACT);
     if (!x) {
         *why = "not well-formed XML";
         return GB_EPROTO;

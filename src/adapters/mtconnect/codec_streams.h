@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GB_MTC_DOC_MAX (32u << 20)   /* largest document read (the adapter stops reading there) */
+#define GB_MTC_DOC_MAX (16u << 20)   /* largest document read (the adapter stops reading there) */
 #define GB_MTC_MAX_OBS 200000u       /* observations in one document */
 #define GB_MTC_MAX_ITEMS 100000u     /* data items in one probe */
 #define GB_MTC_MAX_DEVICES 4096u     /* devices in one probe */
