@@ -4,6 +4,7 @@
 #include "adapters/haas/haas.h"
 #include "adapters/modbus/modbus_tcp.h"
 #include "adapters/mqtt/mqtt.h"
+#include "adapters/mtconnect/agent.h"
 #include "adapters/mtconnect/shdr.h"
 #include "sim/demo.h"
 #include "util/str.h"
@@ -120,6 +121,7 @@ void gb_cli_register_adapters(void)
     gb_adapter_register(&gb_sparkplug_adapter);
     gb_adapter_register(&gb_haas_mdc_adapter);
     gb_adapter_register(&gb_haas_mdc_serial_adapter);
+    gb_adapter_register(&gb_mtc_agent_adapter);
 }
 
 int gb_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -16,6 +16,7 @@
  * is reported in /api/v1/health.
  */
 #include "adapters/mtconnect/codec_shdr.h"
+#include "adapters/mtconnect/values.h"
 #include "gemba/adapter.h"
 #include "gemba/error.h"
 #include "gemba/log.h"
@@ -35,8 +36,6 @@
 static const char *const shdr_keys[] = {"host", "port", "heartbeat", "timeout", "reconnect_max",
                                         "conditions", "messages", "time_series", "data_sets",
                                         "tables", NULL};
-
-enum { F_VALUE, F_CODE, F_SEVERITY, F_QUALIFIER, F_MESSAGE };
 
 typedef struct target {
     uint32_t tag;
@@ -73,22 +72,6 @@ static const char *const kind_keys[] = {"conditions", "messages", "time_series",
                                         "tables"};
 static const gb_shdr_kind_t kind_values[] = {GB_SHDR_CONDITION, GB_SHDR_MESSAGE,
                                              GB_SHDR_TIMESERIES, GB_SHDR_DATASET, GB_SHDR_TABLE};
-
-/* Splits ADDRESS into key (with its device prefix) and field; -1 for an unknown field. */
-static int split_address(const char *address, char *key, size_t keysz)
-{
-    gb_strlcpy(key, address, keysz);
-    char *dot = strrchr(key, '.');
-    if (!dot) return F_VALUE;
-    static const char *const names[] = {"", "native_code", "native_severity", "qualifier",
-                                        "message"};
-    for (int i = 1; i < 5; i++)
-        if (!strcmp(dot + 1, names[i])) {
-            *dot = 0;
-            return i;
-        }
-    return F_VALUE; /* a dot inside a key name */
-}
 
 static gb_shdr_kind_t configured_kind(const gb_cnode_t *cfg, const char *key)
 {
@@ -127,15 +110,15 @@ static int shdr_check(const gb_adapter_cfg_t *cfg, const gb_adapter_binding_t *b
     for (size_t i = 0; i < n; i++) {
         const gb_plant_tag_t *t = b[i].ptag;
         char key[256];
-        int field = split_address(t->address, key, sizeof key);
+        int field = gb_mtc_split_address(t->address, key, sizeof key);
         const char *bare = strchr(key, ':') ? strchr(key, ':') + 1 : key;
         gb_shdr_kind_t kind = configured_kind(c, key);
         if (kind == GB_SHDR_VALUE) kind = configured_kind(c, bare);
         const char *want = NULL;
-        if (field != F_VALUE && kind != GB_SHDR_CONDITION && kind != GB_SHDR_MESSAGE)
+        if (field != GB_MTC_F_VALUE && kind != GB_SHDR_CONDITION && kind != GB_SHDR_MESSAGE)
             want = "a field suffix (.native_code, ...) is for keys listed in 'conditions' or "
                    "'messages'";
-        else if (kind == GB_SHDR_MESSAGE && field > F_CODE)
+        else if (kind == GB_SHDR_MESSAGE && field > GB_MTC_F_CODE)
             want = "a message has only .native_code besides its text";
         else if ((kind == GB_SHDR_CONDITION || kind == GB_SHDR_MESSAGE || kind == GB_SHDR_DATASET ||
                   kind == GB_SHDR_TABLE) && t->type != GB_VT_STR && t->type != 0)
@@ -182,7 +165,7 @@ static int shdr_create(const gb_adapter_env_t *env, void **state)
     a->heads = gb_xcalloc(env->nbindings ? env->nbindings : 1, sizeof *a->heads);
     for (size_t i = 0; i < env->nbindings; i++) {
         char key[256];
-        int field = split_address(env->bindings[i].ptag->address, key, sizeof key);
+        int field = gb_mtc_split_address(env->bindings[i].ptag->address, key, sizeof key);
         uint32_t h;
         if (!gb_map_get(&a->targets, key, &h)) {
             h = (uint32_t)a->nheads++;
@@ -243,57 +226,20 @@ static bool add_value(gb_batch_t *b, target_t *t, gb_time_t ts, gb_shdr_span_t v
     }
     t->last_t = ts;
     t->has_last = true;
-    bool unavailable = gb_shdr_eq(v, "UNAVAILABLE");
-    char buf[64];
-    switch (t->type) {
-    case GB_VT_STR:
-        gb_batch_add_str(b, ts, t->tag, unavailable ? GB_Q_BAD : GB_Q_GOOD, v.p,
-                         v.n > GB_SAMPLE_STR_MAX ? GB_SAMPLE_STR_MAX : v.n);
-        return true;
-    case GB_VT_F64: {
-        if (unavailable) {
-            gb_batch_add_f64(b, ts, t->tag, GB_Q_BAD, NAN);
-            return true;
-        }
-        if (v.n == 0 || v.n >= sizeof buf) return false;
-        memcpy(buf, v.p, v.n);
-        buf[v.n] = 0;
-        char *end;
-        double d = strtod(buf, &end);
-        if (*end || !isfinite(d)) return false;
-        gb_batch_add_f64(b, ts, t->tag, GB_Q_GOOD, d);
-        return true;
-    }
-    case GB_VT_I64: {
-        if (unavailable) return true; /* nothing to say in an integer; the gap shows it */
-        if (v.n == 0 || v.n >= sizeof buf) return false;
-        memcpy(buf, v.p, v.n);
-        buf[v.n] = 0;
-        char *end;
-        errno = 0;
-        long long x = strtoll(buf, &end, 10);
-        if (*end == '.') { /* "12.0" from adapters that print counts as floats */
-            double d = strtod(buf, &end);
-            if (*end || d != floor(d)) return false;
-            x = (long long)d;
-        } else if (*end || errno) {
-            return false;
-        }
-        gb_batch_add_i64(b, ts, t->tag, GB_Q_GOOD, x);
-        return true;
-    }
-    case GB_VT_BOOL: {
-        if (unavailable) return true;
-        bool on = gb_shdr_eq(v, "true") || gb_shdr_eq(v, "1") || gb_shdr_eq(v, "ON") ||
-                  gb_shdr_eq(v, "TRUE") || gb_shdr_eq(v, "ACTIVE");
-        bool off = gb_shdr_eq(v, "false") || gb_shdr_eq(v, "0") || gb_shdr_eq(v, "OFF") ||
-                   gb_shdr_eq(v, "FALSE") || gb_shdr_eq(v, "INACTIVE");
-        if (!on && !off) return false;
-        gb_batch_add_bool(b, ts, t->tag, GB_Q_GOOD, on);
-        return true;
-    }
-    }
-    return false;
+    return gb_mtc_add_value(b, ts, t->tag, t->type, v.p, v.n);
+}
+
+/* One value of a time series, through add_value. */
+typedef struct series_ctx {
+    gb_batch_t *b;
+    target_t *t;
+    uint64_t *dups;
+} series_ctx_t;
+
+static bool add_series_value(void *ctx, gb_time_t ts, const char *v, size_t n)
+{
+    series_ctx_t *c = ctx;
+    return add_value(c->b, c->t, ts, (gb_shdr_span_t){v, n}, c->dups);
 }
 
 static gb_time_t line_time(shdr_t *a, const gb_shdr_line_t *l, gb_time_t arrival)
@@ -338,12 +284,10 @@ static uint64_t handle_items(shdr_t *a, const gb_shdr_line_t *l, gb_time_t t, gb
             bool ok = true;
             switch (it->kind) {
             case GB_SHDR_CONDITION: {
-                if (tg->field == F_VALUE) {
+                if (tg->field == GB_MTC_F_VALUE) {
                     /* levels are case-insensitive on the wire; tags hold them in capitals */
                     char lvl[16];
-                    size_t n = it->f[0].n < sizeof lvl - 1 ? it->f[0].n : sizeof lvl - 1;
-                    for (size_t c = 0; c < n; c++)
-                        lvl[c] = (char)toupper((unsigned char)it->f[0].p[c]);
+                    size_t n = gb_mtc_level(it->f[0].p, it->f[0].n, lvl, sizeof lvl);
                     ok = add_value(b, tg, t, (gb_shdr_span_t){lvl, n}, dups);
                 } else {
                     ok = add_value(b, tg, t, it->f[tg->field], dups);
@@ -351,7 +295,7 @@ static uint64_t handle_items(shdr_t *a, const gb_shdr_line_t *l, gb_time_t t, gb
                 break;
             }
             case GB_SHDR_MESSAGE:
-                ok = add_value(b, tg, t, tg->field == F_CODE ? it->f[0] : it->f[1], dups);
+                ok = add_value(b, tg, t, tg->field == GB_MTC_F_CODE ? it->f[0] : it->f[1], dups);
                 break;
             case GB_SHDR_TIMESERIES: {
                 /* values spread over count/rate seconds from the line's time */
@@ -362,20 +306,9 @@ static uint64_t handle_items(shdr_t *a, const gb_shdr_line_t *l, gb_time_t t, gb
                     rb[it->f[1].n] = 0;
                     rate = strtod(rb, NULL);
                 }
-                const char *p = it->f[2].p, *e = p + it->f[2].n;
-                size_t k = 0;
-                while (p < e) {
-                    while (p < e && *p == ' ') p++;
-                    const char *q = p;
-                    while (q < e && *q != ' ') q++;
-                    if (q > p) {
-                        /* without a rate, a nanosecond apart: distinct, in order */
-                        gb_time_t ts = t + (rate > 0 ? (gb_time_t)((double)k * 1e9 / rate) : (gb_time_t)k);
-                        if (!add_value(b, tg, ts, (gb_shdr_span_t){p, (size_t)(q - p)}, dups)) ok = false;
-                        k++;
-                    }
-                    p = q;
-                }
+                series_ctx_t sc = {b, tg, dups};
+                ok = gb_mtc_each_series_value(t, rate, it->f[2].p, it->f[2].n, add_series_value,
+                                              &sc);
                 break;
             }
             default: ok = add_value(b, tg, t, it->f[0], dups);
@@ -410,8 +343,9 @@ static int connect_to(shdr_t *a, char *err, size_t errsz)
     return fd;
 }
 
-static bool stopping(shdr_t *a)
+static bool stopping(void *arg)
 {
+    shdr_t *a = arg;
     pthread_mutex_lock(&a->mu);
     bool s = a->stop;
     pthread_mutex_unlock(&a->mu);
@@ -422,28 +356,6 @@ static void send_line(int fd, const char *s)
 {
     ssize_t w = send(fd, s, strlen(s), MSG_NOSIGNAL);
     (void)w; /* a failed send shows up as a failed read */
-}
-
-/* Publishes B, holding on while the bus pushes back; false when stopping. */
-static bool publish(shdr_t *a, gb_batch_t **b)
-{
-    size_t n = (*b)->n;
-    if (!n) return true;
-    for (;;) {
-        int rc = gb_bus_publish(a->env->bus, *b, 200 * GB_NS_PER_MS);
-        if (rc == 0) {
-            gb_adapter_state_count(&a->st, n, 0, 0);
-            *b = gb_batch_new(64);
-            return true;
-        }
-        if (rc != GB_EBUSY) {
-            gb_adapter_state_error(&a->st, "publish failed: %s", gb_strerror(rc));
-            gb_batch_reset(*b);
-            return true;
-        }
-        gb_adapter_state_count(&a->st, 0, 0, 1);
-        if (stopping(a)) return false; /* never acknowledged, so nothing accepted is lost */
-    }
 }
 
 static void session(shdr_t *a, int fd)
@@ -554,7 +466,7 @@ static void session(shdr_t *a, int fd)
             a->st.st.duplicates += dups;
             pthread_mutex_unlock(&a->st.mu);
         }
-        if (!publish(a, &b)) break;
+        if (!gb_mtc_publish(&a->st, a->env->bus, &b, stopping, a)) break;
     }
     gb_batch_free(b);
     free(line);
