@@ -120,21 +120,8 @@ bool gb_mtc_each_series_value(gb_time_t t, double rate, const char *v, size_t n,
 bool gb_mtc_publish(gb_adapter_state_t *st, gb_bus_t *bus, gb_batch_t **b,
                     bool (*stopping)(void *ctx), void *ctx)
 {
-    size_t n = (*b)->n;
-    if (!n) return true;
-    for (;;) {
-        int rc = gb_bus_publish(bus, *b, 200 * GB_NS_PER_MS);
-        if (rc == 0) {
-            gb_adapter_state_count(st, n, 0, 0);
-            *b = gb_batch_new(64);
-            return true;
-        }
-        if (rc != GB_EBUSY) {
-            gb_adapter_state_error(st, "publish failed: %s", gb_strerror(rc));
-            gb_batch_reset(*b);
-            return true;
-        }
-        gb_adapter_state_count(st, 0, 0, 1);
-        if (stopping(ctx)) return false;
-    }
+    if (!(*b)->n) return true;
+    int rc = gb_adapter_publish(st, bus, *b, stopping, ctx); /* takes the batch */
+    *b = gb_batch_new(64);
+    return rc != GB_ECLOSED;
 }

@@ -48,9 +48,9 @@ bool gb_mtc_each_series_value(gb_time_t t, double rate, const char *v, size_t n,
 
 /*
  * Publishes *B on BUS, holding on while the bus pushes back (each refusal counted in ST's
- * pushback) until it takes the batch or STOPPING(CTX) says to give up. On success ST counts the
- * samples and *B is a new empty batch. Returns false only when stopping with the batch still
- * unpublished (it was never acknowledged, so nothing accepted is lost).
+ * pushback) until it takes the batch or STOPPING(CTX) says to give up (gb_adapter_publish).
+ * *B is then a new empty batch. Returns false only when stopping with the batch unpublished (it
+ * was never acknowledged, so nothing accepted is lost).
  */
 bool gb_mtc_publish(gb_adapter_state_t *st, gb_bus_t *bus, gb_batch_t **b,
                     bool (*stopping)(void *ctx), void *ctx);
