@@ -49,13 +49,13 @@ void gb_pts_sort_dedupe(gb_pts_t *p);
 /* True when P's times strictly increase. */
 bool gb_pts_sorted(const gb_pts_t *p);
 
-typedef struct gb_block_stats {
+typedef struct gb_bstats {
     uint32_t count;
     uint32_t nnum; /* points with a number (not NaN): what min, max and sums cover */
     gb_time_t tmin, tmax;
     double min, max, sum, sumsq; /* numbers only (bools as 0/1); 0 for strings */
     gb_slot_t first, last;       /* values at tmin and tmax (strings: not kept, 0) */
-} gb_block_stats_t;
+} gb_bstats_t;
 
 /* Where a block lies and what it holds. */
 typedef struct gb_bref {
@@ -63,18 +63,18 @@ typedef struct gb_bref {
     uint32_t len;
     uint64_t off;
     uint8_t codec;
-    gb_block_stats_t st;
+    gb_bstats_t st;
 } gb_bref_t;
 
 /*
  * Encodes points [FROM, FROM+N) of P (sorted, distinct times) as one block appended to OUT
  * (*OUTLEN bytes used of *OUTCAP, grown as needed); fills ST and *CODEC.
  */
-void gb_block_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **out, size_t *outlen,
-                    size_t *outcap, gb_block_stats_t *st, uint8_t *codec);
+void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **out, size_t *outlen,
+                    size_t *outcap, gb_bstats_t *st, uint8_t *codec);
 /* Decodes a block of LEN bytes, appending its points to OUT (of the block's type). GB_EPROTO. */
-int gb_block_read(const unsigned char *buf, size_t len, gb_pts_t *out);
+int gb_blockio_read(const unsigned char *buf, size_t len, gb_pts_t *out);
 /* The name of codec id C, for statistics. */
-const char *gb_block_codec_name(uint8_t c);
+const char *gb_blockio_codec_name(uint8_t c);
 
 #endif

@@ -68,10 +68,10 @@ static int take_snapshot(gb_store_t *s, const char *path, gb_time_t from, gb_tim
     pthread_mutex_unlock(&s->mu);
     /* a block is clean when no other block and not the head overlap its range */
     for (size_t i = 0; i < sn->nsrc; i++) {
-        const gb_block_stats_t *a = &sn->src[i].r.st;
+        const gb_bstats_t *a = &sn->src[i].r.st;
         bool clean = !(sn->head.n && sn->hmin <= a->tmax && sn->hmax >= a->tmin);
         for (size_t j = 0; j < sn->nsrc && clean; j++) {
-            const gb_block_stats_t *b = &sn->src[j].r.st;
+            const gb_bstats_t *b = &sn->src[j].r.st;
             if (j != i && b->tmin <= a->tmax && b->tmax >= a->tmin) clean = false;
         }
         sn->src[i].clean = clean;
@@ -100,7 +100,7 @@ static int decode_into(const src_t *src, gb_time_t from, gb_time_t to, gb_pts_t 
     }
     if (!rc) {
         gb_pts_reset(tmp);
-        rc = gb_block_read(buf + 8, src->r.len, tmp);
+        rc = gb_blockio_read(buf + 8, src->r.len, tmp);
     }
     free(buf);
     if (rc) {
@@ -259,7 +259,7 @@ static void acc_point(acc_t *a, gb_time_t t, double x)
     if (x > a->max) a->max = x;
 }
 
-static void acc_block(acc_t *a, gb_vtype_t type, const gb_block_stats_t *st)
+static void acc_block(acc_t *a, gb_vtype_t type, const gb_bstats_t *st)
 {
     /* NaN points are not in the block's min/max/sum: count them only through count */
     a->count += st->count;
@@ -477,7 +477,7 @@ void gb_store_codecs(gb_store_t *s,
         }
     pthread_mutex_unlock(&s->mu);
     for (int c = 0; c < 256; c++)
-        if (blocks[c]) each(ctx, gb_block_codec_name((uint8_t)c), blocks[c], points[c], bytes[c]);
+        if (blocks[c]) each(ctx, gb_blockio_codec_name((uint8_t)c), blocks[c], points[c], bytes[c]);
 }
 
 int gb_store_scan(const char *dir, gb_store_info_t *info,

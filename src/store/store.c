@@ -438,7 +438,7 @@ static int write_file(gb_store_t *s, uint64_t no, uint64_t covered, gb_bref_t **
             size_t at = blen;
             put64(&body, &blen, &bcap, "\0\0\0\0\0\0\0\0", 8); /* frame, filled below */
             gb_bref_t r = {0};
-            gb_block_write(&x->head, from, n, &body, &blen, &bcap, &r.st, &r.codec);
+            gb_blockio_write(&x->head, from, n, &body, &blen, &bcap, &r.st, &r.codec);
             r.off = at;
             r.len = (uint32_t)(blen - at - 8);
             put32(body + at, r.len);

@@ -1,5 +1,5 @@
 /*
- * One block of one series, as bytes: a header (codec, type, count), the points, and the runs of
+ * One block of one series, as bytes (the engine's side of the block format): a header (codec, type, count), the points, and the runs of
  * their quality (one run for a block of all-good values). The codec decides how times and values
  * are laid out; codec 0, "plain", keeps them as they are in memory (8 bytes each, strings with a
  * length), the layout every other codec must beat and the one any block can fall back to.
@@ -17,7 +17,7 @@
 
 enum { CODEC_PLAIN = 0 };
 
-const char *gb_block_codec_name(uint8_t c)
+const char *gb_blockio_codec_name(uint8_t c)
 {
     return c == CODEC_PLAIN ? "plain" : "unknown";
 }
@@ -55,8 +55,8 @@ static double as_number(const gb_pts_t *p, size_t i)
     }
 }
 
-void gb_block_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **out, size_t *outlen,
-                    size_t *outcap, gb_block_stats_t *st, uint8_t *codec)
+void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **out, size_t *outlen,
+                    size_t *outcap, gb_bstats_t *st, uint8_t *codec)
 {
     memset(st, 0, sizeof *st);
     st->count = (uint32_t)n;
@@ -110,7 +110,7 @@ void gb_block_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **ou
     memcpy(*out + at, &runs, 4);
 }
 
-int gb_block_read(const unsigned char *buf, size_t len, gb_pts_t *out)
+int gb_blockio_read(const unsigned char *buf, size_t len, gb_pts_t *out)
 {
     if (len < 6 || buf[0] != CODEC_PLAIN || buf[1] != (unsigned char)out->type) return GB_EPROTO;
     uint32_t n;
