@@ -111,8 +111,11 @@ static int rfc3339(const char *s, size_t n, gb_time_t *out)
     int64_t frac = 0;
     if (p < n && s[p] == '.') {
         size_t first = ++p;
-        while (p < n && s[p] >= '0' && s[p] <= '9') frac = frac * 10 + (s[p++] - '0');
-        if (p == first || p - first > 9) return GB_EINVAL;
+        while (p < n && s[p] >= '0' && s[p] <= '9') {
+            if (p - first == 9) return GB_EINVAL; /* finer than a nanosecond */
+            frac = frac * 10 + (s[p++] - '0');
+        }
+        if (p == first) return GB_EINVAL;
         for (size_t i = p - first; i < 9; i++) frac *= 10;
     }
     int64_t off;

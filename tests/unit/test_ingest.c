@@ -785,6 +785,7 @@ static void test_csv_times(void **state)
         {"2026-01-02T03:04:05", GB_EINVAL},
         {"2026-01-02T03:04:05.Z", GB_EINVAL},
         {"2026-01-02T03:04:05.1234567890Z", GB_EINVAL},
+        {"2026-01-02T03:04:05.12345678901234567890Z", GB_EINVAL},
         {"2026-13-02T03:04:05Z", GB_EINVAL},
         {"2026-00-02T03:04:05Z", GB_EINVAL},
         {"2026-02-29T03:04:05Z", GB_EINVAL},
