@@ -103,7 +103,8 @@ static int rfc3339(const char *s, size_t n, gb_time_t *out)
         s[13] != ':' || s[16] != ':')
         return GB_EINVAL;
     if (!fixed_digits(s, 4, &y) || !fixed_digits(s + 5, 2, &mo) || !fixed_digits(s + 8, 2, &d) ||
-        !fixed_digits(s + 11, 2, &h) || !fixed_digits(s + 14, 2, &mi) || !fixed_digits(s + 17, 2, &sec))
+        !fixed_digits(s + 11, 2, &h) || !fixed_digits(s + 14, 2, &mi) ||
+        !fixed_digits(s + 17, 2, &sec))
         return GB_EINVAL;
     if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 || mi > 59 || sec > 60)
         return GB_EINVAL;
@@ -116,12 +117,14 @@ static int rfc3339(const char *s, size_t n, gb_time_t *out)
             frac = frac * 10 + (s[p++] - '0');
         }
         if (p == first) return GB_EINVAL;
-        for (size_t i = p - first; i < 9; i++) frac *= 10;
+        for (size_t i = p - first; i < 9; i++)
+            frac *= 10;
     }
     int64_t off;
     if (!zone(s + p, n - p, &off)) return GB_EINVAL;
     if (sec == 60) sec = 59; /* a leap second is held at :59, as gb_time_parse_rfc3339 does */
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    int64_t secs =
+        days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec - off;
     /* before 1970 borrow the fraction from the next second, so the very first nanosecond
      * int64 holds (1677-09-21T00:12:43.145224192Z) does not overflow on the way */
     if (secs < 0 && frac > 0) {
@@ -155,8 +158,8 @@ size_t gb_csv_time_format(gb_time_t t, char *buf)
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    int n = snprintf(buf, GB_CSV_TIME_MAX, "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d.%09" PRId64 "Z", y,
-                     m, d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), ns);
+    int n = snprintf(buf, GB_CSV_TIME_MAX, "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d.%09" PRId64 "Z",
+                     y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), ns);
     return n > 0 ? (size_t)n : 0;
 }
 
@@ -220,7 +223,8 @@ int gb_csv_value_parse(const char *s, size_t n, gb_value_t *out)
 static void put_field(gb_textio_out_t *o, const char *s, size_t n, bool wrap)
 {
     bool quote = wrap;
-    for (size_t i = 0; i < n && !quote; i++) quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
     if (!quote) {
         gb_textio_put(o, s, n);
         return;
@@ -343,7 +347,8 @@ static int check_header(gb_csv_reader_t *r, const span_t *f, size_t nf, size_t l
 {
     static const char *const names[3] = {"time", "tag", "value"};
     bool ok = nf == 3;
-    for (size_t i = 0; ok && i < 3; i++) ok = ieq(f[i].p, f[i].n, names[i]);
+    for (size_t i = 0; ok && i < 3; i++)
+        ok = ieq(f[i].p, f[i].n, names[i]);
     if (ok) {
         r->header_done = true;
         return 0;
@@ -357,7 +362,8 @@ static int finish_row(gb_csv_reader_t *r, gb_csv_row_t *row, gb_csv_err_t *err)
 {
     /* an unquoted field before a CRLF took the CR as data: give it back */
     size_t last = r->nfields <= 3 ? r->fstart[r->nfields - 1] : r->len;
-    if (!r->quoted && r->state != S_QQ && r->state != S_QCR && r->len > last && r->buf[r->len - 1] == '\r')
+    if (!r->quoted && r->state != S_QQ && r->state != S_QCR && r->len > last &&
+        r->buf[r->len - 1] == '\r')
         r->len--;
     span_t f[3];
     size_t nf = r->nfields, line = r->row_line;
@@ -462,17 +468,17 @@ int gb_csv_read(gb_csv_reader_t *r, const char *in, size_t len, bool eof, size_t
     while (i < len) {
         char c = in[i++];
         if (r->bom < 3) {
-            if ((unsigned char)c == BOM[r->bom] && r->bytes_in == r->bom) {
+            /* only the first bytes get here: any other byte ends the matching for good */
+            if ((unsigned char)c == BOM[r->bom]) {
                 r->bom++;
-                r->bytes_in++;
                 continue;
             }
             /* no byte-order mark after all: what looked like one is data */
-            for (unsigned k = 0; k < r->bom; k++) push(r, (char)BOM[k]);
+            for (unsigned k = 0; k < r->bom; k++)
+                push(r, (char)BOM[k]);
             if (r->bom) r->state = S_UNQ;
             r->bom = 3;
         }
-        r->bytes_in++;
         if (c == '\n') r->line++;
         int rc = step(r, c, row, err);
         if (rc) {

@@ -54,7 +54,7 @@
 #define GB_CSV_ROW 1
 
 typedef struct gb_csv_row {
-    size_t line;             /* line where the row starts (1-based) */
+    size_t line; /* line where the row starts (1-based) */
     gb_time_t t;
     gb_textio_span_t series; /* the tag column */
     gb_textio_span_t text;   /* the value column as written (after CSV unquoting) */
@@ -68,20 +68,19 @@ typedef struct gb_csv_err {
 
 /* Reader state; its fields are private. */
 typedef struct gb_csv_reader {
-    char *buf;            /* GB_CSV_ROW_MAX bytes: the current row's fields, unquoted */
-    size_t len;           /* bytes of the row so far */
-    size_t fstart[3];     /* where each field starts in buf */
-    size_t nfields;       /* fields begun in this row (counting past 3, storing 3) */
-    int state;            /* where in the CSV grammar the reader is */
-    bool quoted;          /* the current field was quoted */
-    bool too_long;        /* the row passed GB_CSV_ROW_MAX: it is read to its end and refused */
-    bool header_done;     /* the header row has been read and checked */
-    bool failed;          /* the header was wrong: nothing more is read */
-    bool done;            /* eof seen and the last row handed out */
-    unsigned bom;         /* bytes of a byte-order mark matched at the start */
-    size_t line;          /* line of the next byte */
-    size_t row_line;      /* line where the current row started */
-    size_t bytes_in;      /* bytes consumed so far */
+    char *buf;        /* GB_CSV_ROW_MAX bytes: the current row's fields, unquoted */
+    size_t len;       /* bytes of the row so far */
+    size_t fstart[3]; /* where each field starts in buf */
+    size_t nfields;   /* fields begun in this row (counting past 3, storing 3) */
+    int state;        /* where in the CSV grammar the reader is */
+    bool quoted;      /* the current field was quoted */
+    bool too_long;    /* the row passed GB_CSV_ROW_MAX: it is read to its end and refused */
+    bool header_done; /* the header row has been read and checked */
+    bool failed;      /* the header was wrong: nothing more is read */
+    bool done;        /* eof seen and the last row handed out */
+    unsigned bom;     /* bytes of a byte-order mark matched at the start */
+    size_t line;      /* line of the next byte */
+    size_t row_line;  /* line where the current row started */
 } gb_csv_reader_t;
 
 /* Initialises R for a new input. Allocates the row buffer (fixed size; aborts on OOM). */
@@ -122,9 +121,9 @@ int gb_csv_time_parse(const char *s, size_t n, gb_time_t *out);
 size_t gb_csv_time_format(gb_time_t t, char *buf);
 
 /*
- * Writes one row "time,tag,value\n" for SERIES with value V at T into BUF. Returns 0 with the
- * length in *LEN (may be NULL), GB_EINVAL for an empty series or an unknown value type,
- * GB_ERANGE when BUF is too small.
+ * Writes one row "time,tag,value\n" for SERIES with value V at T into BUF, NUL-terminated.
+ * Returns 0 with the length (without the NUL) in *LEN (may be NULL), GB_EINVAL for an empty
+ * series or an unknown value type, GB_ERANGE when BUF is too small.
  */
 int gb_csv_format_row(gb_time_t t, const char *series, size_t series_len, const gb_value_t *v,
                       char *buf, size_t size, size_t *len);

@@ -27,15 +27,15 @@ typedef gb_textio_span_t span_t;
 /* Characters escaped in series names (besides the backslash itself). */
 static const char SERIES_SPECIALS[] = ",= #";
 
-static const int64_t precision_ns[] = {1, 1000, 1000000, 1000000000, INT64_C(60000000000),
-                                       INT64_C(3600000000000)};
+static const int64_t precision_ns[] = {
+    1, 1000, 1000000, 1000000000, INT64_C(60000000000), INT64_C(3600000000000)};
 
 int gb_lp_precision_parse(const char *s, size_t n, gb_lp_precision_t *out)
 {
     static const struct {
         const char *word;
         gb_lp_precision_t p;
-    } words[] = {{"n", GB_LP_NS}, {"ns", GB_LP_NS}, {"u", GB_LP_US}, {"us", GB_LP_US},
+    } words[] = {{"n", GB_LP_NS},  {"ns", GB_LP_NS}, {"u", GB_LP_US}, {"us", GB_LP_US},
                  {"ms", GB_LP_MS}, {"s", GB_LP_S},   {"m", GB_LP_M},  {"h", GB_LP_H}};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
         if (gb_textio_eq((span_t){s, n}, words[i].word)) {
@@ -78,6 +78,13 @@ static int fail_text(gb_lp_err_t *err, const char *line, const char *at, const c
 {
     int n = text.n > 40 ? 40 : (int)text.n;
     return fail(err, line, at, "%s '%.*s%s'", what, n, text.p, text.n > 40 ? "..." : "");
+}
+
+static char *skip_spaces(char *p, const char *end)
+{
+    while (p < end && *p == ' ')
+        p++;
+    return p;
 }
 
 static int unexpected(gb_lp_err_t *err, const char *line, const char *at, const char *where)
@@ -124,21 +131,24 @@ static int scalar(const char *line, span_t text, gb_lp_value_t *v, gb_lp_err_t *
     }
     if (!(s[0] == '-' || s[0] == '.' || (s[0] >= '0' && s[0] <= '9')))
         return fail_text(err, line, s, "bad field value", text);
+    const char *kind;
     if (s[n - 1] == 'i') {
         v->type = GB_LP_INT;
+        kind = "integer";
         rc = gb_textio_i64_parse(s, n - 1, 0, &v->v.i);
-        if (rc) return fail_text(err, line, s, rc == GB_ERANGE ? "integer out of range" : "bad integer", text);
     } else if (s[n - 1] == 'u') {
         v->type = GB_LP_UINT;
+        kind = "unsigned integer";
         rc = gb_textio_u64_parse(s, n - 1, &v->v.u);
-        if (rc)
-            return fail_text(err, line, s,
-                             rc == GB_ERANGE ? "unsigned integer out of range" : "bad unsigned integer",
-                             text);
     } else {
         v->type = GB_LP_FLOAT;
+        kind = "float";
         rc = gb_textio_f64_parse(s, n, 0, &v->v.f);
-        if (rc) return fail_text(err, line, s, rc == GB_ERANGE ? "float out of range" : "bad float", text);
+    }
+    if (rc) {
+        char what[40];
+        snprintf(what, sizeof what, rc == GB_ERANGE ? "%s out of range" : "bad %s", kind);
+        return fail_text(err, line, s, what, text);
     }
     return 0;
 }
@@ -162,7 +172,8 @@ static int value(const char *line, char **pp, const char *end, gb_lp_value_t *v,
         return 0;
     }
     char *s = p;
-    while (p < end && *p != ',' && *p != ' ' && *p != '\n') p++;
+    while (p < end && *p != ',' && *p != ' ' && *p != '\n')
+        p++;
     *pp = p;
     return scalar(line, (span_t){s, (size_t)(p - s)}, v, err);
 }
@@ -174,7 +185,8 @@ static int tag_cmp(const void *a, const void *b)
 
 static int field_ptr_cmp(const void *a, const void *b)
 {
-    return span_cmp((*(const gb_lp_field_t *const *)a)->key, (*(const gb_lp_field_t *const *)b)->key);
+    return span_cmp((*(const gb_lp_field_t *const *)a)->key,
+                    (*(const gb_lp_field_t *const *)b)->key);
 }
 
 /* Sorts the tags and refuses a repeated tag or field key (reported where it appears second). */
@@ -183,15 +195,18 @@ static int unique_keys(const char *line, gb_lp_line_t *out, gb_lp_err_t *err)
     qsort(out->tags, out->ntags, sizeof out->tags[0], tag_cmp);
     for (size_t i = 1; i < out->ntags; i++) {
         span_t a = out->tags[i - 1].key, b = out->tags[i].key;
-        if (span_cmp(a, b) == 0) return fail_text(err, line, a.p > b.p ? a.p : b.p, "duplicate tag", b);
+        if (span_cmp(a, b) == 0)
+            return fail_text(err, line, a.p > b.p ? a.p : b.p, "duplicate tag", b);
     }
     if (out->nfields < 2) return 0;
     const gb_lp_field_t *by_key[GB_LP_MAX_FIELDS];
-    for (size_t i = 0; i < out->nfields; i++) by_key[i] = &out->fields[i];
+    for (size_t i = 0; i < out->nfields; i++)
+        by_key[i] = &out->fields[i];
     qsort(by_key, out->nfields, sizeof by_key[0], field_ptr_cmp);
     for (size_t i = 1; i < out->nfields; i++) {
         span_t a = by_key[i - 1]->key, b = by_key[i]->key;
-        if (span_cmp(a, b) == 0) return fail_text(err, line, a.p > b.p ? a.p : b.p, "duplicate field", b);
+        if (span_cmp(a, b) == 0)
+            return fail_text(err, line, a.p > b.p ? a.p : b.p, "duplicate field", b);
     }
     return 0;
 }
@@ -200,9 +215,10 @@ static int timestamp(const char *line, char *p, const char *end, gb_lp_precision
                      gb_lp_line_t *out, gb_lp_err_t *err)
 {
     char *ts = p;
-    while (p < end && *p != ' ' && *p != '\n') p++;
+    while (p < end && *p != ' ' && *p != '\n')
+        p++;
     span_t text = {ts, (size_t)(p - ts)};
-    while (p < end && *p == ' ') p++;
+    p = skip_spaces(p, end);
     if (p < end) return unexpected(err, line, p, "after the timestamp");
     int64_t raw;
     int rc = gb_textio_i64_parse(text.p, text.n, 0, &raw);
@@ -213,8 +229,7 @@ static int timestamp(const char *line, char *p, const char *end, gb_lp_precision
     return 0;
 }
 
-int gb_lp_parse(char *line, size_t len, gb_lp_precision_t prec, gb_lp_line_t *out,
-                gb_lp_err_t *err)
+int gb_lp_parse(char *line, size_t len, gb_lp_precision_t prec, gb_lp_line_t *out, gb_lp_err_t *err)
 {
     out->comment = false;
     out->measurement = (span_t){line, 0};
@@ -226,7 +241,7 @@ int gb_lp_parse(char *line, size_t len, gb_lp_precision_t prec, gb_lp_line_t *ou
     if (end > line && end[-1] == '\n') end--;
     if (end > line && end[-1] == '\r') end--;
     char *p = line;
-    while (p < end && *p == ' ') p++;
+    p = skip_spaces(p, end);
     if (p == end || *p == '#') {
         out->comment = true;
         return 0;
@@ -241,7 +256,8 @@ int gb_lp_parse(char *line, size_t len, gb_lp_precision_t prec, gb_lp_line_t *ou
         start = ++p;
         t->key = take(start, end, ",= ", &p);
         if (!t->key.n) return fail(err, line, start, "missing tag key");
-        if (p == end || *p != '=') return fail_text(err, line, p, "missing '=' after tag key", t->key);
+        if (p == end || *p != '=')
+            return fail_text(err, line, p, "missing '=' after tag key", t->key);
         start = ++p;
         t->value = take(start, end, ",= ", &p);
         if (!t->value.n) return fail_text(err, line, start, "missing value of tag", t->key);
@@ -249,7 +265,7 @@ int gb_lp_parse(char *line, size_t len, gb_lp_precision_t prec, gb_lp_line_t *ou
         out->ntags++;
     }
     if (p < end && *p != ' ') return unexpected(err, line, p, "after the measurement and tags");
-    while (p < end && *p == ' ') p++;
+    p = skip_spaces(p, end);
     if (p == end) return fail(err, line, p, "missing field");
     for (;;) {
         if (out->nfields == GB_LP_MAX_FIELDS)
@@ -258,7 +274,8 @@ int gb_lp_parse(char *line, size_t len, gb_lp_precision_t prec, gb_lp_line_t *ou
         start = p;
         f->key = take(start, end, ",= ", &p);
         if (!f->key.n) return fail(err, line, start, "missing field key");
-        if (p == end || *p != '=') return fail_text(err, line, p, "missing '=' after field key", f->key);
+        if (p == end || *p != '=')
+            return fail_text(err, line, p, "missing '=' after field key", f->key);
         p++;
         int rc = value(line, &p, end, &f->value, err);
         if (rc) return rc;
@@ -267,7 +284,7 @@ int gb_lp_parse(char *line, size_t len, gb_lp_precision_t prec, gb_lp_line_t *ou
         if (*p != ',') return unexpected(err, line, p, "after a field value");
         p++;
     }
-    while (p < end && *p == ' ') p++;
+    p = skip_spaces(p, end);
     if (p < end) {
         int rc = timestamp(line, p, end, prec, out, err);
         if (rc) return rc;
@@ -281,7 +298,8 @@ int gb_lp_line_end(const char *buf, size_t len, size_t max, size_t *out)
      * first byte of a field value, the rest of an unquoted one, a string, or past the fields */
     enum { NAME, GAP, KEY, VALUE0, VALUE, STRING, REST } st = NAME;
     size_t i = 0;
-    while (i < len && buf[i] == ' ') i++;
+    while (i < len && buf[i] == ' ')
+        i++;
     if (i < len && buf[i] == '#') st = REST;
     for (; i < len; i++) {
         if (i == max) {
@@ -301,8 +319,10 @@ int gb_lp_line_end(const char *buf, size_t len, size_t max, size_t *out)
         bool escape = c == '\\' && i + 1 < len && buf[i + 1] != '\n';
         switch (st) {
         case NAME:
-            if (escape) i++;
-            else if (c == ' ') st = GAP;
+            if (escape)
+                i++;
+            else if (c == ' ')
+                st = GAP;
             break;
         case GAP:
             if (c != ' ') {
@@ -311,16 +331,23 @@ int gb_lp_line_end(const char *buf, size_t len, size_t max, size_t *out)
             }
             break;
         case KEY:
-            if (escape) i++;
-            else if (c == '=') st = VALUE0;
-            else if (c == ' ') st = REST;
+            if (escape)
+                i++;
+            else if (c == '=')
+                st = VALUE0;
+            else if (c == ' ')
+                st = REST;
             break;
         case VALUE0:
         case VALUE:
-            if (c == '"' && st == VALUE0) st = STRING;
-            else if (c == ',') st = KEY;
-            else if (c == ' ') st = REST;
-            else st = VALUE;
+            if (c == '"' && st == VALUE0)
+                st = STRING;
+            else if (c == ',')
+                st = KEY;
+            else if (c == ' ')
+                st = REST;
+            else
+                st = VALUE;
             break;
         default:
             break;
@@ -389,7 +416,8 @@ static int series_part(const char *s, size_t n, size_t *i, span_t *out, char *st
     while (*i < n) {
         char c = s[*i];
         if (c == '\\') {
-            if (*i + 1 == n || !(s[*i + 1] == '\\' || in(s[*i + 1], SERIES_SPECIALS))) return GB_EINVAL;
+            if (*i + 1 == n || !(s[*i + 1] == '\\' || in(s[*i + 1], SERIES_SPECIALS)))
+                return GB_EINVAL;
             *i += 2;
         } else if (in(c, SERIES_SPECIALS)) {
             *stop = c;
@@ -441,7 +469,8 @@ static span_t unescape_part(char *name, span_t s)
     char *w = name + (s.p - name);
     const char *start = w;
     size_t i = 0;
-    while (i < s.n) *w++ = next_byte(s, true, &i);
+    while (i < s.n)
+        *w++ = next_byte(s, true, &i);
     return (span_t){start, (size_t)(w - start)};
 }
 

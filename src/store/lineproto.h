@@ -82,14 +82,14 @@ typedef struct gb_lp_field {
 
 /* One parsed line. About 50 KiB: keep one per parser, not one per line on the stack. */
 typedef struct gb_lp_line {
-    bool comment;                /* blank or '#' line: nothing below is set */
+    bool comment; /* blank or '#' line: nothing below is set */
     gb_textio_span_t measurement;
     gb_lp_tag_t tags[GB_LP_MAX_TAGS]; /* sorted by key, keys unique */
     size_t ntags;
     gb_lp_field_t fields[GB_LP_MAX_FIELDS]; /* in the line's order, keys unique */
-    size_t nfields;              /* at least 1 */
-    bool has_time;               /* false: the writer left it to the server */
-    gb_time_t t;                 /* ns since the epoch, when has_time */
+    size_t nfields;                         /* at least 1 */
+    bool has_time;                          /* false: the writer left it to the server */
+    gb_time_t t;                            /* ns since the epoch, when has_time */
 } gb_lp_line_t;
 
 /* Why a line was refused. */
@@ -138,11 +138,12 @@ typedef struct gb_lp_series {
 int gb_lp_series_split(char *name, size_t len, gb_lp_series_t *out);
 
 /*
- * Formats series SERIES (canonical name) with value V at time T as one line of line protocol
- * (no line end) that gb_lp_parse reads back to the same measurement, tags, field, value and time
- * (in ns precision). Returns 0 with the length in *LEN (may be NULL); GB_EINVAL when SERIES is not
- * canonical or cannot be written as line protocol (a measurement starting with '#', a line break
- * in a name), or V is a NaN or an infinity; GB_ERANGE when BUF is too small.
+ * Formats series SERIES (canonical name) with value V at time T as one line of line protocol (no
+ * line end; NUL-terminated) that gb_lp_parse reads back to the same measurement, tags, field,
+ * value and time (in ns precision). Returns 0 with the length in *LEN (may be NULL); GB_EINVAL
+ * when SERIES is not canonical or cannot be written as line protocol (a measurement starting
+ * with '#', a line break in a name), or V is a NaN or an infinity; GB_ERANGE when BUF is too
+ * small.
  */
 int gb_lp_format(const char *series, size_t series_len, const gb_lp_value_t *v, gb_time_t t,
                  char *buf, size_t size, size_t *len);

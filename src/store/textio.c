@@ -92,7 +92,8 @@ size_t gb_textio_f64_format(double v, char *buf)
     if (exp10 < 0) {
         buf[len++] = '0';
         buf[len++] = '.';
-        for (int i = -1; i > exp10; i--) buf[len++] = '0';
+        for (int i = -1; i > exp10; i--)
+            buf[len++] = '0';
     }
     for (int i = 0; i < nd || i <= exp10; i++) {
         if (i == exp10 + 1 && exp10 >= 0) buf[len++] = '.';
@@ -111,7 +112,8 @@ static bool digit(char c)
 static size_t digits(const char *s, size_t n, size_t *i)
 {
     size_t start = *i;
-    while (*i < n && digit(s[*i])) (*i)++;
+    while (*i < n && digit(s[*i]))
+        (*i)++;
     return *i - start;
 }
 

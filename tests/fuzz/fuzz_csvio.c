@@ -19,7 +19,8 @@ static char out1[GB_CSV_ROW_MAX * 2 + 64], out2[GB_CSV_ROW_MAX * 2 + 64];
 static uint64_t mix(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3u;
     return h;
 }
 
@@ -33,7 +34,8 @@ static bool same_value(const gb_value_t *a, const gb_value_t *b)
 static void rewrite(const gb_csv_row_t *row)
 {
     size_t n1, n2, used;
-    if (gb_csv_format_row(row->t, row->series.p, row->series.n, &row->value, out1, sizeof out1, &n1))
+    if (gb_csv_format_row(row->t, row->series.p, row->series.n, &row->value, out1, sizeof out1,
+                          &n1))
         __builtin_trap();
     gb_csv_reader_t r;
     gb_csv_reader_init(&r);
@@ -42,9 +44,11 @@ static void rewrite(const gb_csv_row_t *row)
         gb_csv_read(&r, out1, n1, true, &used, &back, NULL) != GB_CSV_ROW || used != n1)
         __builtin_trap();
     if (back.t != row->t || back.series.n != row->series.n ||
-        memcmp(back.series.p, row->series.p, row->series.n) || !same_value(&back.value, &row->value))
+        memcmp(back.series.p, row->series.p, row->series.n) ||
+        !same_value(&back.value, &row->value))
         __builtin_trap();
-    if (gb_csv_format_row(back.t, back.series.p, back.series.n, &back.value, out2, sizeof out2, &n2) ||
+    if (gb_csv_format_row(back.t, back.series.p, back.series.n, &back.value, out2, sizeof out2,
+                          &n2) ||
         n1 != n2 || memcmp(out1, out2, n1))
         __builtin_trap();
     gb_csv_reader_clear(&r);

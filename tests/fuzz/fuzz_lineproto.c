@@ -94,9 +94,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             for (size_t i = 0; i < line.nfields; i++) {
                 inside(line.fields[i].key, buf + pos, n);
-                if (line.fields[i].value.type == GB_LP_STRING) inside(line.fields[i].value.v.s, buf + pos, n);
+                if (line.fields[i].value.type == GB_LP_STRING)
+                    inside(line.fields[i].value.v.s, buf + pos, n);
             }
-            for (size_t i = 0; i < line.nfields && i < 8; i++) reformat(i);
+            for (size_t i = 0; i < line.nfields && i < 8; i++)
+                reformat(i);
         }
         pos += n;
     }

@@ -74,7 +74,8 @@ static void refused(const char *text, size_t column, const char *why)
 static void test_lp_reference_examples(void **state)
 {
     (void)state;
-    assert_int_equal(lp("myMeasurement,tag1=value1,tag2=value2 fieldKey=\"fieldValue\" 1556813561098000000"), 0);
+    assert_int_equal(
+        lp("myMeasurement,tag1=value1,tag2=value2 fieldKey=\"fieldValue\" 1556813561098000000"), 0);
     span_is(L.measurement, "myMeasurement");
     assert_int_equal(L.ntags, 2);
     span_is(L.tags[0].key, "tag1");
@@ -86,7 +87,8 @@ static void test_lp_reference_examples(void **state)
     assert_true(L.has_time);
     assert_int_equal(L.t, INT64_C(1556813561098000000));
 
-    assert_int_equal(lp("weather,location=us-midwest temperature=82,humidity=71 1465839830100400200"), 0);
+    assert_int_equal(
+        lp("weather,location=us-midwest temperature=82,humidity=71 1465839830100400200"), 0);
     assert_int_equal(L.nfields, 2);
     assert_int_equal(L.fields[0].value.type, GB_LP_FLOAT);
     assert_true(L.fields[0].value.v.f == 82.0);
@@ -98,37 +100,55 @@ static void test_lp_reference_examples(void **state)
     assert_false(L.has_time);
 
     /* the data types */
-    assert_int_equal(one_field("myMeasurement fieldKey=1.0", "myMeasurement", 0, "fieldKey")->type, GB_LP_FLOAT);
-    assert_int_equal(one_field("myMeasurement fieldKey=1", "myMeasurement", 0, "fieldKey")->type, GB_LP_FLOAT);
-    assert_true(one_field("myMeasurement fieldKey=-1.234456e+78", "myMeasurement", 0, "fieldKey")->v.f == -1.234456e+78);
-    assert_int_equal(one_field("myMeasurement fieldKey=1i", "myMeasurement", 0, "fieldKey")->v.i, 1);
-    assert_int_equal(one_field("myMeasurement fieldKey=12485903i", "myMeasurement", 0, "fieldKey")->v.i, 12485903);
-    const gb_lp_value_t *v = one_field("myMeasurement fieldKey=12485903u", "myMeasurement", 0, "fieldKey");
+    assert_int_equal(one_field("myMeasurement fieldKey=1.0", "myMeasurement", 0, "fieldKey")->type,
+                     GB_LP_FLOAT);
+    assert_int_equal(one_field("myMeasurement fieldKey=1", "myMeasurement", 0, "fieldKey")->type,
+                     GB_LP_FLOAT);
+    assert_true(
+        one_field("myMeasurement fieldKey=-1.234456e+78", "myMeasurement", 0, "fieldKey")->v.f ==
+        -1.234456e+78);
+    assert_int_equal(one_field("myMeasurement fieldKey=1i", "myMeasurement", 0, "fieldKey")->v.i,
+                     1);
+    assert_int_equal(
+        one_field("myMeasurement fieldKey=12485903i", "myMeasurement", 0, "fieldKey")->v.i,
+        12485903);
+    const gb_lp_value_t *v =
+        one_field("myMeasurement fieldKey=12485903u", "myMeasurement", 0, "fieldKey");
     assert_int_equal(v->type, GB_LP_UINT);
     assert_int_equal(v->v.u, 12485903);
-    span_is(one_field("myMeasurement fieldKey=\"This is a string\"", "myMeasurement", 0, "fieldKey")->v.s,
+    span_is(one_field("myMeasurement fieldKey=\"This is a string\"", "myMeasurement", 0, "fieldKey")
+                ->v.s,
             "This is a string");
     assert_true(one_field("myMeasurement fieldKey=true", "myMeasurement", 0, "fieldKey")->v.b);
 
     /* the quoting examples */
-    span_is(one_field("myMeasurement fieldKey=\"\\\"string\\\" within a string\"", "myMeasurement", 0, "fieldKey")->v.s,
+    span_is(one_field("myMeasurement fieldKey=\"\\\"string\\\" within a string\"", "myMeasurement",
+                      0, "fieldKey")
+                ->v.s,
             "\"string\" within a string");
     one_field("my\\ Measurement fieldKey=\"string value\"", "my Measurement", 0, "fieldKey");
     one_field("my\\,Measurement fieldKey=\"string value\"", "my,Measurement", 0, "fieldKey");
-    one_field("myMeasurement,tag\\ Key1=tag\\ Value1,tag\\ Key2=tag\\ Value2 fieldKey=100", "myMeasurement", 2,
-              "fieldKey");
+    one_field("myMeasurement,tag\\ Key1=tag\\ Value1,tag\\ Key2=tag\\ Value2 fieldKey=100",
+              "myMeasurement", 2, "fieldKey");
     span_is(L.tags[0].key, "tag Key1");
     span_is(L.tags[0].value, "tag Value1");
     span_is(L.tags[1].key, "tag Key2");
 
     /* the reference's everything-at-once line */
-    v = one_field("measurement\\ with\\ quo\xe2\x9a\xa1\xef\xb8\x8f" "es\\ and\\ emoji,tag\\ key\\ with\\ sp"
-                  "\xf0\x9f\x9a\x80" "ces=tag\\,value\\,with\"commas\" field_k\\ey=\"string field value, only "
-                  "\\\" need be esc\xf0\x9f\x8d\xad" "ped\"",
-                  "measurement with quo\xe2\x9a\xa1\xef\xb8\x8f" "es and emoji", 1, "field_k\\ey");
-    span_is(L.tags[0].key, "tag key with sp\xf0\x9f\x9a\x80" "ces");
+    v = one_field("measurement\\ with\\ quo\xe2\x9a\xa1\xef\xb8\x8f"
+                  "es\\ and\\ emoji,tag\\ key\\ with\\ sp"
+                  "\xf0\x9f\x9a\x80"
+                  "ces=tag\\,value\\,with\"commas\" field_k\\ey=\"string field value, only "
+                  "\\\" need be esc\xf0\x9f\x8d\xad"
+                  "ped\"",
+                  "measurement with quo\xe2\x9a\xa1\xef\xb8\x8f"
+                  "es and emoji",
+                  1, "field_k\\ey");
+    span_is(L.tags[0].key, "tag key with sp\xf0\x9f\x9a\x80"
+                           "ces");
     span_is(L.tags[0].value, "tag,value,with\"commas\"");
-    span_is(v->v.s, "string field value, only \" need be esc\xf0\x9f\x8d\xad" "ped");
+    span_is(v->v.s, "string field value, only \" need be esc\xf0\x9f\x8d\xad"
+                    "ped");
 
     /* comments and blank lines */
     assert_int_equal(lp("# This is a comment"), 0);
@@ -216,7 +236,8 @@ static void test_lp_types(void **state)
     refused("m f=inf", 5, "bad field value 'inf'");
     refused("m f=0x10", 5, "bad float");
     /* booleans: exactly the ten words */
-    const char *yes[] = {"t", "T", "true", "True", "TRUE"}, *no[] = {"f", "F", "false", "False", "FALSE"};
+    const char *yes[] = {"t", "T", "true", "True", "TRUE"},
+               *no[] = {"f", "F", "false", "False", "FALSE"};
     char line[64];
     for (int i = 0; i < 5; i++) {
         snprintf(line, sizeof line, "m b=%s", yes[i]);
@@ -245,12 +266,18 @@ static void test_lp_timestamps(void **state)
     static const struct {
         const char *word;
         int64_t ns;
-    } precisions[] = {{"n", 1},          {"ns", 1},          {"u", 1000},
-                      {"us", 1000},      {"ms", 1000000},    {"s", 1000000000},
-                      {"m", INT64_C(60000000000)}, {"h", INT64_C(3600000000000)}};
+    } precisions[] = {{"n", 1},
+                      {"ns", 1},
+                      {"u", 1000},
+                      {"us", 1000},
+                      {"ms", 1000000},
+                      {"s", 1000000000},
+                      {"m", INT64_C(60000000000)},
+                      {"h", INT64_C(3600000000000)}};
     for (size_t i = 0; i < sizeof precisions / sizeof precisions[0]; i++) {
         gb_lp_precision_t p;
-        assert_int_equal(gb_lp_precision_parse(precisions[i].word, strlen(precisions[i].word), &p), 0);
+        assert_int_equal(gb_lp_precision_parse(precisions[i].word, strlen(precisions[i].word), &p),
+                         0);
         assert_int_equal(lp_prec("m f=1 3", p), 0);
         assert_int_equal(L.t, 3 * precisions[i].ns);
         assert_int_equal(lp_prec("m f=1 -2", p), 0);
@@ -327,7 +354,8 @@ static void test_lp_limits(void **state)
     (void)state;
     static char big[64 * 1024];
     size_t n = (size_t)snprintf(big, sizeof big, "m");
-    for (int i = 0; i < GB_LP_MAX_TAGS; i++) n += (size_t)snprintf(big + n, sizeof big - n, ",t%03d=v", i);
+    for (int i = 0; i < GB_LP_MAX_TAGS; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, ",t%03d=v", i);
     n += (size_t)snprintf(big + n, sizeof big - n, " f=1");
     static gb_lp_line_t l;
     char *copy = strdup(big);
@@ -335,14 +363,16 @@ static void test_lp_limits(void **state)
     assert_int_equal(l.ntags, GB_LP_MAX_TAGS);
     free(copy);
     n = (size_t)snprintf(big, sizeof big, "m,x=1");
-    for (int i = 0; i <= GB_LP_MAX_TAGS; i++) n += (size_t)snprintf(big + n, sizeof big - n, ",t%03d=v", i);
+    for (int i = 0; i <= GB_LP_MAX_TAGS; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, ",t%03d=v", i);
     n += (size_t)snprintf(big + n, sizeof big - n, " f=1");
     gb_lp_err_t err;
     assert_int_equal(gb_lp_parse(big, n, GB_LP_NS, &l, &err), GB_EPROTO);
     assert_non_null(strstr(err.why, "too many tags"));
 
     n = (size_t)snprintf(big, sizeof big, "m ");
-    for (int i = 0; i < GB_LP_MAX_FIELDS; i++) n += (size_t)snprintf(big + n, sizeof big - n, "%sf%04d=%di", i ? "," : "", i, i);
+    for (int i = 0; i < GB_LP_MAX_FIELDS; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, "%sf%04d=%di", i ? "," : "", i, i);
     copy = strdup(big);
     assert_int_equal(gb_lp_parse(copy, n, GB_LP_NS, &l, NULL), 0);
     assert_int_equal(l.nfields, GB_LP_MAX_FIELDS);
@@ -402,8 +432,10 @@ static const char *series_of(const char *text, size_t f)
 static void test_lp_series_names(void **state)
 {
     (void)state;
-    assert_string_equal(series_of("cpu,host=a,region=eu usage=1,idle=2", 0), "cpu,host=a,region=eu#usage");
-    assert_string_equal(series_of("cpu,region=eu,host=a usage=1,idle=2", 1), "cpu,host=a,region=eu#idle");
+    assert_string_equal(series_of("cpu,host=a,region=eu usage=1,idle=2", 0),
+                        "cpu,host=a,region=eu#usage");
+    assert_string_equal(series_of("cpu,region=eu,host=a usage=1,idle=2", 1),
+                        "cpu,host=a,region=eu#idle");
     assert_string_equal(series_of("cpu f=1", 0), "cpu#f");
     assert_string_equal(series_of("a\\ b\\,c=d#e\\\\,t\\=k=v\\ 1\\,x#y\\\\ f#\\=\\ g=1", 0),
                         "a\\ b\\,c\\=d\\#e\\\\,t\\=k=v\\ 1\\,x\\#y\\\\#f\\#\\=\\ g");
@@ -426,15 +458,33 @@ static void test_lp_series_names(void **state)
     span_is(s.field, "usage");
 
     /* names not in the canonical form are refused */
-    const char *bad[] = {"",          "cpu",          "cpu#",         "#f",          "cpu,#f",
-                         "cpu,a#f",   "cpu,a=#f",     "cpu,=1#f",     "cpu,b=1,a=2#f", "cpu,a=1,a=2#f",
-                         "cpu#f#g",   "cpu#f,g",      "cpu#f=g",      "cp u#f",      "cpu\\x#f",
-                         "cpu\\#f",   "cpu#f\\",      "cpu,a=1=2#f",  "c=pu#f",      "cpu,a=b c#f"};
+    const char *bad[] = {"",
+                         "cpu",
+                         "cpu#",
+                         "#f",
+                         "cpu,#f",
+                         "cpu,a#f",
+                         "cpu,a=#f",
+                         "cpu,=1#f",
+                         "cpu,b=1,a=2#f",
+                         "cpu,a=1,a=2#f",
+                         "cpu#f#g",
+                         "cpu#f,g",
+                         "cpu#f=g",
+                         "cp u#f",
+                         "cpu\\x#f",
+                         "cpu\\#f",
+                         "cpu#f\\",
+                         "cpu,a=1=2#f",
+                         "c=pu#f",
+                         "cpu,a=b c#f"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(name, sizeof name, "%s", bad[i]);
-        if (gb_lp_series_split(name, strlen(name), &s) != GB_EINVAL) fail_msg("accepted '%s'", bad[i]);
-        assert_int_equal(gb_lp_format(bad[i], strlen(bad[i]), &(gb_lp_value_t){.type = GB_LP_BOOL}, 0, name,
-                                      sizeof name, NULL), GB_EINVAL);
+        if (gb_lp_series_split(name, strlen(name), &s) != GB_EINVAL)
+            fail_msg("accepted '%s'", bad[i]);
+        assert_int_equal(gb_lp_format(bad[i], strlen(bad[i]), &(gb_lp_value_t){.type = GB_LP_BOOL},
+                                      0, name, sizeof name, NULL),
+                         GB_EINVAL);
     }
     /* the builder checks its input too, and the size of the buffer */
     assert_int_equal(lp("m,b=1,a=2 f=1"), 0);
@@ -458,8 +508,10 @@ static void lp_round_trip(const char *series, const gb_lp_value_t *v, gb_time_t 
 {
     char line[2048], name[1024];
     size_t n;
-    if (gb_lp_format(series, strlen(series), v, t, line, sizeof line, &n)) fail_msg("cannot format %s", series);
-    if (gb_lp_parse(line, n, GB_LP_NS, &L, &E)) fail_msg("%s: column %zu: %s", line, E.column, E.why);
+    if (gb_lp_format(series, strlen(series), v, t, line, sizeof line, &n))
+        fail_msg("cannot format %s", series);
+    if (gb_lp_parse(line, n, GB_LP_NS, &L, &E))
+        fail_msg("%s: column %zu: %s", line, E.column, E.why);
     assert_int_equal(L.nfields, 1);
     assert_true(L.has_time);
     assert_int_equal(L.t, t);
@@ -495,22 +547,33 @@ static void test_lp_format(void **state)
     assert_int_equal(gb_lp_format("cpu,host=a#usage", 16, &v, 1, line, sizeof line, NULL), 0);
     assert_string_equal(line, "cpu,host=a usage=21.5 1");
     v = (gb_lp_value_t){.type = GB_LP_STRING, .v.s = {"say \"hi\" C:\\", 12}};
-    assert_int_equal(gb_lp_format("m\\ 1,path=C:\\\\x\\\\#f\\=", 21, &v, -5, line, sizeof line, NULL), 0);
+    assert_int_equal(
+        gb_lp_format("m\\ 1,path=C:\\\\x\\\\#f\\=", 21, &v, -5, line, sizeof line, NULL), 0);
     assert_string_equal(line, "m\\ 1,path=C:\\x\\\\ f\\==\"say \\\"hi\\\" C:\\\\\" -5");
 
     static const char *const series[] = {
-        "cpu#f", "cpu,host=a,region=eu#usage", "a\\ b\\,c\\=d\\#e\\\\,t\\=k=v\\ 1\\,x\\#y\\\\#f\\#\\=\\ g",
-        "C:\\\\temp\\\\,dir=\\\\\\\\server\\\\share#bytes\\\\", "m\"q,\"t\"=\"v\"#\"f\"", "\\ lead\\ space#f",
+        "cpu#f",
+        "cpu,host=a,region=eu#usage",
+        "a\\ b\\,c\\=d\\#e\\\\,t\\=k=v\\ 1\\,x\\#y\\\\#f\\#\\=\\ g",
+        "C:\\\\temp\\\\,dir=\\\\\\\\server\\\\share#bytes\\\\",
+        "m\"q,\"t\"=\"v\"#\"f\"",
+        "\\ lead\\ space#f",
         "x\\#,a=\\#,b=\\#\\##\\#"};
-    gb_lp_value_t values[] = {
-        {.type = GB_LP_FLOAT, .v.f = 0.1},        {.type = GB_LP_FLOAT, .v.f = -0.0},
-        {.type = GB_LP_FLOAT, .v.f = 1e21},       {.type = GB_LP_FLOAT, .v.f = 5e-324},
-        {.type = GB_LP_FLOAT, .v.f = DBL_MAX},    {.type = GB_LP_FLOAT, .v.f = 100},
-        {.type = GB_LP_INT, .v.i = INT64_MIN},    {.type = GB_LP_INT, .v.i = INT64_MAX},
-        {.type = GB_LP_UINT, .v.u = UINT64_MAX},  {.type = GB_LP_BOOL, .v.b = true},
-        {.type = GB_LP_BOOL, .v.b = false},       {.type = GB_LP_STRING, .v.s = {"", 0}},
-        {.type = GB_LP_STRING, .v.s = {"\\", 1}}, {.type = GB_LP_STRING, .v.s = {"a\"\\\"b\n\\n", 9}},
-        {.type = GB_LP_STRING, .v.s = {"x\0y", 3}}};
+    gb_lp_value_t values[] = {{.type = GB_LP_FLOAT, .v.f = 0.1},
+                              {.type = GB_LP_FLOAT, .v.f = -0.0},
+                              {.type = GB_LP_FLOAT, .v.f = 1e21},
+                              {.type = GB_LP_FLOAT, .v.f = 5e-324},
+                              {.type = GB_LP_FLOAT, .v.f = DBL_MAX},
+                              {.type = GB_LP_FLOAT, .v.f = 100},
+                              {.type = GB_LP_INT, .v.i = INT64_MIN},
+                              {.type = GB_LP_INT, .v.i = INT64_MAX},
+                              {.type = GB_LP_UINT, .v.u = UINT64_MAX},
+                              {.type = GB_LP_BOOL, .v.b = true},
+                              {.type = GB_LP_BOOL, .v.b = false},
+                              {.type = GB_LP_STRING, .v.s = {"", 0}},
+                              {.type = GB_LP_STRING, .v.s = {"\\", 1}},
+                              {.type = GB_LP_STRING, .v.s = {"a\"\\\"b\n\\n", 9}},
+                              {.type = GB_LP_STRING, .v.s = {"x\0y", 3}}};
     for (size_t i = 0; i < sizeof series / sizeof series[0]; i++)
         for (size_t j = 0; j < sizeof values / sizeof values[0]; j++)
             lp_round_trip(series[i], &values[j], (gb_time_t)(i * 1000 + j) - 5000);
@@ -525,7 +588,8 @@ static void test_lp_format(void **state)
     v.v.f = 1;
     assert_int_equal(gb_lp_format("\\#m#f", 5, &v, 0, line, sizeof line, NULL), GB_EINVAL);
     assert_int_equal(gb_lp_format("m,t=a\nb#f", 9, &v, 0, line, sizeof line, NULL), GB_EINVAL);
-    assert_int_equal(gb_lp_format("line1/press/temp", 16, &v, 0, line, sizeof line, NULL), GB_EINVAL);
+    assert_int_equal(gb_lp_format("line1/press/temp", 16, &v, 0, line, sizeof line, NULL),
+                     GB_EINVAL);
     assert_int_equal(gb_lp_format("m#f", 3, &v, 0, line, 7, NULL), GB_ERANGE);
     assert_int_equal(gb_lp_format("m#f", 3, &v, 0, line, 8, NULL), 0); /* "m f=1 0" */
 }
@@ -587,8 +651,8 @@ static void read_all(const char *text, size_t len, size_t chunk, rows_t *out)
                 assert_true(row.value.len < sizeof out->str[0]);
                 memcpy(out->str[out->n], row.value.str, row.value.len);
             }
-            snprintf(out->text[out->n], sizeof out->text[0], "%.*s|%.*s", (int)row.series.n, row.series.p,
-                     (int)row.text.n, row.text.p);
+            snprintf(out->text[out->n], sizeof out->text[0], "%.*s|%.*s", (int)row.series.n,
+                     row.series.p, (int)row.text.n, row.text.p);
             out->n++;
         } else if (rc < 0) {
             assert_true(out->nerr < 16);
@@ -666,8 +730,10 @@ static void test_csv_errors(void **state)
     };
     for (size_t i = 0; i < sizeof header / sizeof header[0]; i++) {
         read_all(header[i].text, strlen(header[i].text), 0, &rows);
-        if (rows.nerr != 1 || rows.err[0].line != header[i].line || !strstr(rows.err[0].why, header[i].why))
-            fail_msg("%zu: %zu errors, line %zu '%s'", i, rows.nerr, rows.err[0].line, rows.err[0].why);
+        if (rows.nerr != 1 || rows.err[0].line != header[i].line ||
+            !strstr(rows.err[0].why, header[i].why))
+            fail_msg("%zu: %zu errors, line %zu '%s'", i, rows.nerr, rows.err[0].line,
+                     rows.err[0].why);
         assert_int_equal(rows.n, 0);
     }
     /* a wrong header is final */
@@ -683,20 +749,20 @@ static void test_csv_errors(void **state)
 
     /* bad rows are refused one by one, with their lines, and reading goes on */
     static const char text[] = "time,tag,value\n"
-                               "1,a\n"                         /* 2 */
-                               "1,a,1,2\n"                     /* 3 */
-                               "2026-02-30T00:00:00Z,a,1\n"    /* 4 */
-                               "x,a,1\n"                       /* 5 */
-                               "1,,1\n"                        /* 6 */
-                               "1,a,1e999\n"                   /* 7 */
-                               "1,a,9223372036854775808i\n"    /* 8 */
-                               "1,a\"b,1\n"                    /* 9 */
-                               "1,\"a\"b,1\n"                  /* 10 */
-                               "1,\"a\"\rb,1\n"                /* 11 */
-                               "2262-04-12T00:00:00Z,a,1\n"    /* 12 */
-                               "9223372036854775808,a,1\n"     /* 13 */
-                               "7,ok,1\n"                      /* 14 */
-                               "8,\"open\n";                   /* 15 */
+                               "1,a\n"                      /* 2 */
+                               "1,a,1,2\n"                  /* 3 */
+                               "2026-02-30T00:00:00Z,a,1\n" /* 4 */
+                               "x,a,1\n"                    /* 5 */
+                               "1,,1\n"                     /* 6 */
+                               "1,a,1e999\n"                /* 7 */
+                               "1,a,9223372036854775808i\n" /* 8 */
+                               "1,a\"b,1\n"                 /* 9 */
+                               "1,\"a\"b,1\n"               /* 10 */
+                               "1,\"a\"\rb,1\n"             /* 11 */
+                               "2262-04-12T00:00:00Z,a,1\n" /* 12 */
+                               "9223372036854775808,a,1\n"  /* 13 */
+                               "7,ok,1\n"                   /* 14 */
+                               "8,\"open\n";                /* 15 */
     static const struct {
         size_t line;
         const char *why;
@@ -721,8 +787,8 @@ static void test_csv_errors(void **state)
         assert_int_equal(rows.nerr, sizeof want / sizeof want[0]);
         for (size_t i = 0; i < rows.nerr; i++) {
             if (rows.err[i].line != want[i].line || !strstr(rows.err[i].why, want[i].why))
-                fail_msg("error %zu: line %zu '%s', want line %zu '%s'", i, rows.err[i].line, rows.err[i].why,
-                         want[i].line, want[i].why);
+                fail_msg("error %zu: line %zu '%s', want line %zu '%s'", i, rows.err[i].line,
+                         rows.err[i].why, want[i].line, want[i].why);
             assert_int_equal(rows.rc[i], GB_EPROTO);
         }
     }
@@ -846,22 +912,37 @@ static void test_csv_values(void **state)
         int64_t i;
         const char *s;
     } cases[] = {
-        {"true", GB_VT_BOOL, 0, 1, NULL},      {"FALSE", GB_VT_BOOL, 0, 0, NULL},
-        {"True", GB_VT_BOOL, 0, 1, NULL},      {"1.5", GB_VT_F64, 1.5, 0, NULL},
-        {"-2", GB_VT_F64, -2, 0, NULL},        {"+2", GB_VT_F64, 2, 0, NULL},
-        {".5", GB_VT_F64, 0.5, 0, NULL},       {"1.", GB_VT_F64, 1, 0, NULL},
-        {"1e3", GB_VT_F64, 1000, 0, NULL},     {"1E-3", GB_VT_F64, 0.001, 0, NULL},
-        {"+Inf", GB_VT_F64, INFINITY, 0, NULL}, {"-inf", GB_VT_F64, -INFINITY, 0, NULL},
-        {"Inf", GB_VT_F64, INFINITY, 0, NULL}, {"12i", GB_VT_I64, 0, 12, NULL},
-        {"-12i", GB_VT_I64, 0, -12, NULL},     {"+12i", GB_VT_I64, 0, 12, NULL},
+        {"true", GB_VT_BOOL, 0, 1, NULL},
+        {"FALSE", GB_VT_BOOL, 0, 0, NULL},
+        {"True", GB_VT_BOOL, 0, 1, NULL},
+        {"1.5", GB_VT_F64, 1.5, 0, NULL},
+        {"-2", GB_VT_F64, -2, 0, NULL},
+        {"+2", GB_VT_F64, 2, 0, NULL},
+        {".5", GB_VT_F64, 0.5, 0, NULL},
+        {"1.", GB_VT_F64, 1, 0, NULL},
+        {"1e3", GB_VT_F64, 1000, 0, NULL},
+        {"1E-3", GB_VT_F64, 0.001, 0, NULL},
+        {"+Inf", GB_VT_F64, INFINITY, 0, NULL},
+        {"-inf", GB_VT_F64, -INFINITY, 0, NULL},
+        {"Inf", GB_VT_F64, INFINITY, 0, NULL},
+        {"12i", GB_VT_I64, 0, 12, NULL},
+        {"-12i", GB_VT_I64, 0, -12, NULL},
+        {"+12i", GB_VT_I64, 0, 12, NULL},
         {"-9223372036854775808i", GB_VT_I64, 0, INT64_MIN, NULL},
-        {"\"1.5\"", GB_VT_STR, 0, 0, "1.5"},   {"\"\"", GB_VT_STR, 0, 0, ""},
-        {"\"", GB_VT_STR, 0, 0, "\""},         {"\"a", GB_VT_STR, 0, 0, "\"a"},
-        {"\"\"x\"\"", GB_VT_STR, 0, 0, "\"x\""}, {"", GB_VT_STR, 0, 0, ""},
-        {"running", GB_VT_STR, 0, 0, "running"}, {" 1", GB_VT_STR, 0, 0, " 1"},
-        {"1.5i", GB_VT_STR, 0, 0, "1.5i"},     {"12u", GB_VT_STR, 0, 0, "12u"},
-        {"i", GB_VT_STR, 0, 0, "i"},           {"0x10", GB_VT_STR, 0, 0, "0x10"},
-        {"infinity", GB_VT_STR, 0, 0, "infinity"}, {"yes", GB_VT_STR, 0, 0, "yes"},
+        {"\"1.5\"", GB_VT_STR, 0, 0, "1.5"},
+        {"\"\"", GB_VT_STR, 0, 0, ""},
+        {"\"", GB_VT_STR, 0, 0, "\""},
+        {"\"a", GB_VT_STR, 0, 0, "\"a"},
+        {"\"\"x\"\"", GB_VT_STR, 0, 0, "\"x\""},
+        {"", GB_VT_STR, 0, 0, ""},
+        {"running", GB_VT_STR, 0, 0, "running"},
+        {" 1", GB_VT_STR, 0, 0, " 1"},
+        {"1.5i", GB_VT_STR, 0, 0, "1.5i"},
+        {"12u", GB_VT_STR, 0, 0, "12u"},
+        {"i", GB_VT_STR, 0, 0, "i"},
+        {"0x10", GB_VT_STR, 0, 0, "0x10"},
+        {"infinity", GB_VT_STR, 0, 0, "infinity"},
+        {"yes", GB_VT_STR, 0, 0, "yes"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         gb_value_t v;
@@ -976,8 +1057,9 @@ static void test_csv_export_import_export(void **state)
     memcpy(file, GB_CSV_HEADER, strlen(GB_CSV_HEADER));
     len = strlen(GB_CSV_HEADER);
     uint64_t x = 0x243F6A8885A308D3u;
-    static const char *const fixed[] = {"1.5", "true", "FALSE", "NaN", "-inf", "12i", "\"q\"", "\"", "",
-                                        "a,b", "x\"y", "two\nlines", "cr\r", " 1", "1 "};
+    static const char *const fixed[] = {"1.5",  "true",       "FALSE", "NaN", "-inf",
+                                        "12i",  "\"q\"",      "\"",    "",    "a,b",
+                                        "x\"y", "two\nlines", "cr\r",  " 1",  "1 "};
     size_t rows = 0;
     for (int i = 0; i < 5000; i++) {
         char series[64], str[64];
@@ -1031,8 +1113,9 @@ static void test_csv_export_import_export(void **state)
         if (rc < 0) fail_msg("line %zu: %s", err.line, err.why);
         if (rc == GB_CSV_ROW) {
             size_t n;
-            assert_int_equal(gb_csv_format_row(row.t, row.series.p, row.series.n, &row.value, again + alen,
-                                               cap - alen, &n), 0);
+            assert_int_equal(gb_csv_format_row(row.t, row.series.p, row.series.n, &row.value,
+                                               again + alen, cap - alen, &n),
+                             0);
             alen += n;
             got++;
         } else if (pos == len) {
