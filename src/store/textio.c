@@ -1,0 +1,182 @@
+/*
+ * Spans, a bounded output buffer and numbers as text, for the line-protocol and CSV codecs.
+ *
+ * The shortest float: %.*e with 1 to 17 significant digits, keeping the fewest that strtod reads
+ * back to the same double (17 always do for binary64). The search is a bisection rather than a
+ * walk from 1 up: if P digits read back, P+1 digits do too -- the P-digit decimal is itself a
+ * (P+1)-digit decimal, and the nearest (P+1)-digit one is no farther from V -- so "reads back" is
+ * monotone in P and the bisection finds the same P in five tries instead of up to seventeen.
+ * strtod and snprintf work in the C locale, which gemba never changes.
+ */
+#include "store/textio.h"
+#include "gemba/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool gb_textio_eq(gb_textio_span_t s, const char *t)
+{
+    size_t n = strlen(t);
+    return s.n == n && (n == 0 || memcmp(s.p, t, n) == 0);
+}
+
+void gb_textio_out_init(gb_textio_out_t *o, char *buf, size_t size)
+{
+    o->p = buf;
+    o->size = size;
+    o->len = 0;
+    o->full = false;
+}
+
+void gb_textio_put(gb_textio_out_t *o, const char *s, size_t n)
+{
+    if (o->full || n > o->size - o->len) {
+        o->full = true;
+        return;
+    }
+    if (n) memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+void gb_textio_putc(gb_textio_out_t *o, char c)
+{
+    gb_textio_put(o, &c, 1);
+}
+
+int gb_textio_out_end(gb_textio_out_t *o, size_t *len)
+{
+    if (o->full || o->len == o->size) return GB_ERANGE;
+    o->p[o->len] = 0;
+    if (len) *len = o->len;
+    return 0;
+}
+
+static size_t put_word(char *buf, const char *w)
+{
+    size_t n = strlen(w);
+    memcpy(buf, w, n + 1);
+    return n;
+}
+
+size_t gb_textio_f64_format(double v, char *buf)
+{
+    if (isnan(v)) return put_word(buf, "NaN");
+    if (isinf(v)) return put_word(buf, v > 0 ? "+Inf" : "-Inf");
+    if (v == 0) return put_word(buf, signbit(v) ? "-0" : "0");
+    char e[GB_TEXTIO_F64_MAX];
+    int lo = 1, hi = 17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(e, sizeof e, "%.*e", mid - 1, v);
+        if (strtod(e, NULL) == v)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    int n = snprintf(e, sizeof e, "%.*e", lo - 1, v);
+    char *x = strchr(e, 'e');
+    int exp10 = atoi(x + 1);
+    if (exp10 < -7 || exp10 >= 21) {
+        memcpy(buf, e, (size_t)n + 1);
+        return (size_t)n;
+    }
+    /* the same digits in plain notation: placed around the point, padded with zeros */
+    char digits[20];
+    int nd = 0;
+    for (const char *p = e; p < x; p++)
+        if (*p >= '0' && *p <= '9') digits[nd++] = *p;
+    size_t len = 0;
+    if (v < 0) buf[len++] = '-';
+    if (exp10 < 0) {
+        buf[len++] = '0';
+        buf[len++] = '.';
+        for (int i = -1; i > exp10; i--)
+            buf[len++] = '0';
+    }
+    for (int i = 0; i < nd || i <= exp10; i++) {
+        if (i == exp10 + 1 && exp10 >= 0) buf[len++] = '.';
+        buf[len++] = i < nd ? digits[i] : '0';
+    }
+    buf[len] = 0;
+    return len;
+}
+
+static bool digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Skips a run of digits from *I; returns how many there were. */
+static size_t digits(const char *s, size_t n, size_t *i)
+{
+    size_t start = *i;
+    while (*i < n && digit(s[*i]))
+        (*i)++;
+    return *i - start;
+}
+
+bool gb_textio_is_f64(const char *s, size_t n, unsigned flags)
+{
+    size_t i = 0;
+    if (i < n && (s[i] == '-' || (s[i] == '+' && (flags & GB_TEXTIO_PLUS)))) i++;
+    size_t mant = digits(s, n, &i);
+    if (i < n && s[i] == '.') {
+        i++;
+        mant += digits(s, n, &i);
+    }
+    if (mant == 0) return false;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        if (digits(s, n, &i) == 0) return false;
+    }
+    return i == n;
+}
+
+int gb_textio_f64_parse(const char *s, size_t n, unsigned flags, double *out)
+{
+    char buf[1025];
+    if (n >= sizeof buf || !gb_textio_is_f64(s, n, flags)) return GB_EINVAL;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    double v = strtod(buf, NULL);
+    /* the grammar has no "inf", so an infinity here means the number was too large */
+    if (isinf(v)) return GB_ERANGE;
+    *out = v;
+    return 0;
+}
+
+/* Accumulates the digits of S[I..N) into *V, refusing a value above LIMIT. */
+static int accumulate(const char *s, size_t n, size_t i, uint64_t limit, uint64_t *v)
+{
+    if (i == n) return GB_EINVAL;
+    uint64_t acc = 0;
+    for (; i < n; i++) {
+        if (!digit(s[i])) return GB_EINVAL;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (acc > (limit - d) / 10) return GB_ERANGE;
+        acc = acc * 10 + d;
+    }
+    *v = acc;
+    return 0;
+}
+
+int gb_textio_i64_parse(const char *s, size_t n, unsigned flags, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = n > 0 && s[0] == '-';
+    if (neg || (n > 0 && s[0] == '+' && (flags & GB_TEXTIO_PLUS))) i = 1;
+    uint64_t mag;
+    int rc = accumulate(s, n, i, neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, &mag);
+    if (rc) return rc;
+    /* -2^63 has no positive twin: negate in unsigned arithmetic */
+    *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+    return 0;
+}
+
+int gb_textio_u64_parse(const char *s, size_t n, uint64_t *out)
+{
+    return accumulate(s, n, 0, UINT64_MAX, out);
+}
