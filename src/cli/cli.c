@@ -90,6 +90,40 @@ static const gb_command_t commands[] = {
      "\n"
      "Exit: 0 after SIGINT/SIGTERM, 1 when it cannot listen, 2 on bad usage or an empty file.\n",
      gb_cmd_replay_shdr},
+    {"import", "load CSV (time,tag,value) or InfluxDB line protocol into the store",
+     "usage: gemba import [--data DIR] [--format csv|lp] [--precision P] FILE...\n"
+     "\n"
+     "Reads each FILE (- for standard input) into the store in DIR. A file ending in .lp (or\n"
+     "--format lp) is InfluxDB line protocol: each field is a series named\n"
+     "MEASUREMENT[,TAG=VALUE...]#FIELD, a line without a time gets the time of the import.\n"
+     "Otherwise it is CSV with the header time,tag,value: time RFC 3339 (up to 9 fraction\n"
+     "digits) or integer ns, value true/false (bool), 12i (int), a number (float) or text.\n"
+     "A bad line is refused and reported with its line number; everything else is imported.\n"
+     "A second point for the same series and time replaces the first.\n"
+     "\n"
+     "  --data DIR       the data directory (default ./gemba-data); not one a daemon is using\n"
+     "  --format F       csv or lp (default: by file name)\n"
+     "  --precision P    line-protocol times in ns (default), us, ms, s, m or h\n"
+     "\n"
+     "Exit: 0 ok, 1 when the store cannot be written, 2 on bad usage or refused input.\n",
+     gb_cmd_import},
+    {"query", "read series from the store: raw points or aggregates, as CSV or JSON",
+     "usage: gemba query [--data DIR] TAG... [--from T] [--to T] [--agg FUNC --step D]\n"
+     "                   [--format csv|json]\n"
+     "\n"
+     "Prints the points of each series (as `gemba store stats` names them) with\n"
+     "from <= time < to, as CSV with the header time,tag,value -- the import format, with\n"
+     "floats in the shortest form that reads back exactly -- or as JSON. Times are RFC 3339,\n"
+     "integer ns, now, or -DURATION before now (-1h).\n"
+     "\n"
+     "  --agg FUNC   count, min, max, sum, avg, first, last, stddev, or twa (time-weighted\n"
+     "               average: each value holds until the next), one row per --step window\n"
+     "               that has data; needs --from and --to\n"
+     "  --format F   csv (default) or json\n"
+     "\n"
+     "Safe to run while the daemon writes. Exit: 0 ok, 1 when the store cannot be read, 2 on\n"
+     "bad usage or an unknown series.\n",
+     gb_cmd_query},
     {"store", "inspect the data directory (store stats)",
      "usage: gemba store stats [--data DIR] [--format text|json]\n"
      "\n"

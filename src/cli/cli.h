@@ -31,6 +31,8 @@ int gb_cmd_store(int argc, char **argv);
 int gb_cmd_oee(int argc, char **argv);
 int gb_cmd_replay_shdr(int argc, char **argv);
 int gb_cmd_token(int argc, char **argv);
+int gb_cmd_import(int argc, char **argv);
+int gb_cmd_query(int argc, char **argv);
 
 /* Reads and parses a job file, printing its problems (FILE:LINE:COL). 0 or a GB_E* code. */
 struct gb_jobs;

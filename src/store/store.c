@@ -667,34 +667,55 @@ out:
     return rc;
 }
 
+int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n, size_t *refused)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t bad = 0;
+    int rc = gb_wal_flush_if_full(s->wal);
+    if (rc || n == 0) goto out;
+    /* series first (declared in the log before the record that uses them), then one record */
+    uint32_t *nos = gb_xmalloc(n * sizeof *nos);
+    size_t need = 5;
+    for (size_t i = 0; i < n; i++) {
+        series_t *x = find_series(s, pts[i].path);
+        if (x && x->type != pts[i].v.type) {
+            nos[i] = GB_NONE;
+            bad++;
+            continue;
+        }
+        nos[i] = add_series(s, pts[i].path, pts[i].v.type);
+        declare(s, nos[i]);
+        need += 22 + (pts[i].v.type == GB_VT_STR ? 4 + pts[i].v.len : 0);
+    }
+    unsigned char *p = gb_wal_reserve(s->wal, need);
+    p[0] = REC_SAMPLES;
+    size_t off = 5;
+    uint32_t cnt = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (nos[i] == GB_NONE) continue;
+        off += put_sample(p + off, nos[i], pts[i].t, pts[i].q, &pts[i].v);
+        head_add(s, s->series[nos[i]], pts[i].t, pts[i].q, &pts[i].v);
+        cnt++;
+    }
+    free(nos);
+    put32(p + 1, cnt);
+    gb_wal_seal(s->wal, off);
+    s->appended += cnt;
+    if (s->o.sync_always) rc = gb_wal_sync(s->wal);
+    else if (s->head_points >= s->o.flush_points) rc = flush_locked(s);
+out:
+    pthread_mutex_unlock(&s->mu);
+    if (refused) *refused = bad;
+    return rc;
+}
+
 int gb_store_write(gb_store_t *s, const char *path, gb_time_t t, gb_quality_t q,
                    const gb_value_t *v)
 {
-    pthread_mutex_lock(&s->mu);
-    int rc = gb_wal_flush_if_full(s->wal);
-    if (rc) goto out;
-    series_t *x = find_series(s, path);
-    if (x && x->type != v->type) {
-        rc = GB_EINVAL;
-        goto out;
-    }
-    uint32_t no = add_series(s, path, v->type);
-    x = s->series[no];
-    declare(s, no);
-    unsigned char *p = gb_wal_reserve(s->wal, 5 + 18 + (v->type == GB_VT_STR ? v->len : 8));
-    p[0] = REC_SAMPLES;
-    put32(p + 1, 1);
-    size_t n = put_sample(p + 5, no, t, q, v);
-    gb_wal_seal(s->wal, 5 + n);
-    head_add(s, x, t, q, v);
-    s->appended++;
-    if (s->o.sync_always)
-        rc = gb_wal_sync(s->wal);
-    else if (s->head_points >= s->o.flush_points)
-        rc = flush_locked(s);
-out:
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    gb_store_wpoint_t p = {path, t, q, *v};
+    size_t bad = 0;
+    int rc = gb_store_write_points(s, &p, 1, &bad);
+    return rc ? rc : bad ? GB_EINVAL : 0;
 }
 
 int gb_store_sync(gb_store_t *s)

@@ -1,0 +1,168 @@
+/*
+ * Line protocol and CSV into the store, in batches of up to BATCH points per log record.
+ */
+#include "store/ingest.h"
+#include "gemba/error.h"
+#include "util/str.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH 8192
+
+void gb_ingest_init(gb_ingest_t *in, gb_store_t *s)
+{
+    memset(in, 0, sizeof *in);
+    in->store = s;
+}
+
+void gb_ingest_clear(gb_ingest_t *in)
+{
+    free(in->pts);
+    free(in->arena);
+    if (in->csv) {
+        gb_csv_reader_clear(in->csv);
+        free(in->csv);
+    }
+    memset(in, 0, sizeof *in);
+}
+
+static void refuse(gb_ingest_t *in, uint64_t line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void refuse(gb_ingest_t *in, uint64_t line, const char *fmt, ...)
+{
+    in->refused++;
+    if (in->first_line) return;
+    in->first_line = line;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(in->first_error, sizeof in->first_error, fmt, ap);
+    va_end(ap);
+}
+
+int gb_ingest_flush(gb_ingest_t *in)
+{
+    if (!in->n) return 0;
+    /* names were copied into one arena that may have moved while it grew: point them now */
+    size_t off = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        in->pts[i].path = in->arena + off;
+        off += strlen(in->arena + off) + 1;
+        if (in->pts[i].v.type == GB_VT_STR) {
+            in->pts[i].v.str = in->arena + off;
+            off += in->pts[i].v.len;
+        }
+    }
+    size_t bad = 0;
+    int rc = gb_store_write_points(in->store, in->pts, in->n, &bad);
+    if (rc) return rc;
+    in->points += in->n - bad;
+    if (bad) refuse(in, in->line, "%zu points whose series is stored with another type", bad);
+    in->n = 0;
+    in->alen = 0;
+    return 0;
+}
+
+static void arena_put(gb_ingest_t *in, const char *p, size_t n)
+{
+    if (in->alen + n > in->acap) {
+        while (in->alen + n > in->acap)
+            in->acap = in->acap ? in->acap * 2 : 1 << 16;
+        in->arena = gb_xrealloc(in->arena, in->acap);
+    }
+    if (n) memcpy(in->arena + in->alen, p, n);
+    in->alen += n;
+}
+
+static int add(gb_ingest_t *in, const char *path, size_t plen, gb_time_t t, const gb_value_t *v)
+{
+    if (in->n == in->cap)
+        in->pts = gb_xrealloc(in->pts, (in->cap = in->cap ? in->cap * 2 : 1024) * sizeof *in->pts);
+    arena_put(in, path, plen);
+    arena_put(in, "", 1);
+    gb_store_wpoint_t *w = &in->pts[in->n++];
+    *w = (gb_store_wpoint_t){NULL, t, GB_Q_GOOD, *v};
+    if (v->type == GB_VT_STR) arena_put(in, v->str, v->len);
+    return in->n >= BATCH ? gb_ingest_flush(in) : 0;
+}
+
+int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precision_t prec,
+                 gb_time_t now, size_t *used)
+{
+    size_t pos = 0;
+    int rc = 0;
+    gb_lp_line_t *l = gb_xmalloc(sizeof *l);
+    char name[8192];
+    while (pos < len && !rc) {
+        size_t n;
+        int er = gb_lp_line_end(buf + pos, len - pos, GB_LP_LINE_MAX, &n);
+        bool complete = er == 0 && (buf[pos + n - 1] == '\n' || eof);
+        if (er == 0 && !complete) break; /* the rest of this line comes with the next piece */
+        in->line++;
+        if (er) {
+            refuse(in, in->line, "a line longer than %u bytes", GB_LP_LINE_MAX);
+            pos += n;
+            continue;
+        }
+        gb_lp_err_t err;
+        if (gb_lp_parse(buf + pos, n, prec, l, &err) != 0) {
+            refuse(in, in->line, "column %zu: %s", err.column, err.why);
+        } else if (!l->comment) {
+            for (size_t f = 0; f < l->nfields && !rc; f++) {
+                size_t nl;
+                gb_value_t v;
+                if (gb_lp_series_name(l, f, name, sizeof name, &nl) != 0) {
+                    refuse(in, in->line, "a series name longer than %zu bytes", sizeof name - 1);
+                    continue;
+                }
+                if (gb_lp_value_to_sample(&l->fields[f].value, &v) != 0) {
+                    refuse(in, in->line, "field %.*s: an unsigned value above 2^63-1",
+                           (int)l->fields[f].key.n, l->fields[f].key.p);
+                    continue;
+                }
+                rc = add(in, name, nl, l->has_time ? l->t : now, &v);
+            }
+        }
+        pos += n;
+    }
+    free(l);
+    *used = pos;
+    return rc;
+}
+
+int gb_ingest_csv(gb_ingest_t *in, const char *buf, size_t len, bool eof, size_t *used)
+{
+    if (!in->csv) {
+        in->csv = gb_xmalloc(sizeof *in->csv);
+        gb_csv_reader_init(in->csv);
+    }
+    size_t pos = 0;
+    int rc = 0;
+    for (;;) {
+        size_t u;
+        gb_csv_row_t row;
+        gb_csv_err_t err;
+        int r = gb_csv_read(in->csv, buf + pos, len - pos, eof, &u, &row, &err);
+        pos += u;
+        if (r == GB_CSV_ROW) {
+            in->line = row.line;
+            if ((rc = add(in, row.series.p, row.series.n, row.t, &row.value)) != 0) break;
+            continue;
+        }
+        if (r == GB_EPROTO || r == GB_ERANGE) {
+            bool final = in->csv->failed;
+            if (final) { /* a wrong header: say it once, read no further */
+                if (!in->first_line) refuse(in, err.line, "%s", err.why);
+                pos = len;
+                break;
+            }
+            refuse(in, err.line, "%s", r == GB_ERANGE ? "a row that is too long" : err.why);
+            continue;
+        }
+        break; /* 0: this piece is taken (or, at eof, the input is done) */
+    }
+    *used = pos;
+    return rc;
+}
