@@ -12,6 +12,7 @@
 #include "gemba/audit.h"
 #include "gemba/auth.h"
 #include "gemba/bus.h"
+#include "gemba/store.h"
 #include "gemba/latest.h"
 #include "gemba/oee_live.h"
 #include "gemba/plant.h"
@@ -34,6 +35,7 @@ typedef struct gb_api_source {
     bool demo;
     const gb_auth_t *auth;  /* tokens for writes; NULL refuses every write */
     gb_audit_t *audit;      /* where changes are recorded; NULL refuses every write */
+    gb_store_t *store;      /* the historian, for /api/v1/write and /api/v1/query; may be NULL */
 } gb_api_source_t;
 
 typedef struct gb_api gb_api_t;

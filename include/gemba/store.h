@@ -39,6 +39,7 @@ typedef struct gb_store_opts {
     uint64_t flush_points;     /* 0 = default (4,000,000) */
     int64_t flush_interval_ns; /* 0 = default (1 h) */
     bool readonly;             /* read a store another process writes: no lock, no writes */
+    uint64_t max_disk_bytes;   /* 0 = no limit; at the limit, writes fail with GB_ENOSPC */
 } gb_store_opts_t;
 
 /*

@@ -4,6 +4,7 @@
  * anything else starts, and so port 0 can report the port the kernel chose.
  */
 #include "gemba/api.h"
+#include "api/store_routes.h"
 #include "gemba/calendar.h"
 #include "gemba/error.h"
 #include "gemba/log.h"
@@ -504,7 +505,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (*upload_size) {
         if (*req_cls != &no_body) {
             req_t *r = *req_cls;
-            if (r->len + *upload_size > BODY_MAX) {
+            size_t max = !strcmp(url, "/write") || !strcmp(url, "/api/v1/write") ? GB_API_WRITE_MAX : BODY_MAX;
+            if (r->len + *upload_size > max) {
                 r->too_big = true;
             } else {
                 r->body = gb_xrealloc(r->body, r->len + *upload_size + 1);
@@ -516,6 +518,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (!strcmp(url, "/write") || !strcmp(url, "/api/v1/write")) {
+        if (!post) {
+            char detail[120];
+            snprintf(detail, sizeof detail, "%s takes POST, not %.20s", url, method);
+            return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed", detail, "POST");
+        }
+        req_t *r = *req_cls;
+        return gb_api_write(c, &api->src, url[1] == 'w', r->body, r->len, r->too_big);
+    }
+    if (!strcmp(url, "/api/v1/query")) {
+        if (!get) return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
+                                 "/api/v1/query takes GET", "GET, HEAD");
+        return gb_api_query(c, &api->src);
+    }
     if (is_write_route(url) && (api->src.oee || !strncmp(url, "/api/v1/tags/", 13))) {
         if (!post) {
             char detail[300];

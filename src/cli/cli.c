@@ -1,6 +1,7 @@
 /* The command table, `gemba help`, `gemba version`, and dispatch. */
 #include "cli/cli.h"
 #include "gemba/adapter.h"
+#include "gemba/error.h"
 #include "adapters/haas/haas.h"
 #include "adapters/modbus/modbus_tcp.h"
 #include "adapters/mqtt/mqtt.h"
@@ -9,7 +10,9 @@
 #include "sim/demo.h"
 #include "util/str.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,7 +22,8 @@ static int cmd_help(int argc, char **argv);
 static const gb_command_t commands[] = {
     {"serve", "run the daemon: connect machines, keep their signals, serve the API",
      "usage: gemba serve (--config FILE | --demo) [--data DIR] [--listen HOST:PORT]\n"
-     "                   [--jobs FILE] [--ready-file PATH] [--log-level LEVEL]\n"
+     "                   [--jobs FILE] [--sync always|INTERVAL] [--max-disk SIZE]\n"
+     "                   [--ready-file PATH] [--log-level LEVEL]\n"
      "\n"
      "Runs gemba: loads the plant file, starts its adapters, keeps every sample in the data\n"
      "directory and serves the HTTP API and status page.\n"
@@ -31,6 +35,11 @@ static const gb_command_t commands[] = {
      "                     port). Only loopback unless you name another address.\n"
      "  --jobs FILE        work orders (see `gemba help oee`); machines start them through\n"
      "                     their `job_tag`\n"
+     "  --sync S           always: every write is on disk (fdatasync) before it is acknowledged;\n"
+     "                     an interval (default 1s): a crash of the machine can lose up to\n"
+     "                     that much of the latest data (a crash of gemba alone loses nothing)\n"
+     "  --max-disk SIZE    refuse new samples once the data directory holds this much\n"
+     "                     (e.g. 20GiB); what is stored is kept\n"
      "  --ready-file PATH  when ready, write the base URL (e.g. http://127.0.0.1:40123) here\n"
      "  --log-level LEVEL  error, warn, info (default) or debug\n"
      "\n"
@@ -240,4 +249,23 @@ int gb_cli_main(int argc, char **argv)
         }
     gb_cli_register_adapters();
     return c->run(argc - 1, argv + 1);
+}
+
+int gb_cli_size_parse(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0) return GB_EINVAL;
+    static const struct { const char *unit; double mul; } units[] = {
+        {"", 1}, {"B", 1}, {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+        {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (!strcmp(end, units[i].unit)) {
+            double b = v * units[i].mul;
+            if (b < 1 || b > 1.8e19) return GB_EINVAL;
+            *out = (uint64_t)b;
+            return 0;
+        }
+    return GB_EINVAL;
 }

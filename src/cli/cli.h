@@ -6,6 +6,7 @@
 #define GB_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum { GB_EXIT_OK = 0, GB_EXIT_FAIL = 1, GB_EXIT_USAGE = 2 };
 
@@ -32,6 +33,8 @@ int gb_cmd_oee(int argc, char **argv);
 int gb_cmd_replay_shdr(int argc, char **argv);
 int gb_cmd_token(int argc, char **argv);
 int gb_cmd_import(int argc, char **argv);
+/* Parses a size: bytes, or a number with kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB. */
+int gb_cli_size_parse(const char *s, uint64_t *out);
 int gb_cmd_query(int argc, char **argv);
 
 /* Reads and parses a job file, printing its problems (FILE:LINE:COL). 0 or a GB_E* code. */

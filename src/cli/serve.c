@@ -85,13 +85,14 @@ static int write_ready_file(const char *path, const char *url)
 int gb_cmd_serve(int argc, char **argv)
 {
     const char *config = NULL, *data = "./gemba-data", *listen = "127.0.0.1:8080",
-               *ready = NULL, *level = NULL, *jobs_file = NULL;
+               *ready = NULL, *level = NULL, *jobs_file = NULL, *sync = NULL, *max_disk = NULL;
     bool demo = false;
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"demo", no_argument, NULL, 'D'},
         {"data", required_argument, NULL, 'd'},   {"listen", required_argument, NULL, 'l'},
         {"ready-file", required_argument, NULL, 'r'}, {"log-level", required_argument, NULL, 'L'},
-        {"jobs", required_argument, NULL, 'j'},
+        {"jobs", required_argument, NULL, 'j'},   {"sync", required_argument, NULL, 's'},
+        {"max-disk", required_argument, NULL, 'm'},
         {NULL, 0, NULL, 0}};
     opterr = 0;
     optind = 1;
@@ -105,6 +106,8 @@ int gb_cmd_serve(int argc, char **argv)
         case 'r': ready = optarg; break;
         case 'L': level = optarg; break;
         case 'j': jobs_file = optarg; break;
+        case 's': sync = optarg; break;
+        case 'm': max_disk = optarg; break;
         case ':': return gb_cli_usage_error("serve", "option '%s' needs a value", argv[optind - 1]);
         default: return gb_cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
         }
@@ -113,6 +116,14 @@ int gb_cmd_serve(int argc, char **argv)
     if (!config && !demo)
         return gb_cli_usage_error("serve", "say which plant to run: --config FILE, or --demo");
     if (config && demo) return gb_cli_usage_error("serve", "give --config FILE or --demo, not both");
+    gb_store_opts_t sopts = {0};
+    if (sync && !strcmp(sync, "always")) sopts.sync_always = true;
+    else if (sync && (gb_duration_parse(sync, &sopts.sync_interval_ns) != 0 ||
+                      sopts.sync_interval_ns < GB_NS_PER_MS))
+        return gb_cli_usage_error("serve", "--sync is always or an interval such as 1s, not '%s'", sync);
+    if (max_disk && gb_cli_size_parse(max_disk, &sopts.max_disk_bytes) != 0)
+        return gb_cli_usage_error("serve", "--max-disk is a size such as 500MB or 20GiB, not '%s'",
+                                  max_disk);
     if (level) {
         gb_log_level_t lv;
         if (gb_log_level_parse(level, &lv) != 0)
@@ -169,7 +180,7 @@ int gb_cmd_serve(int argc, char **argv)
     }
 
     /* 3. the data directory */
-    if (gb_store_open(data, NULL, &store) != 0) goto out;
+    if (gb_store_open(data, &sopts, &store) != 0) goto out;
 
     /* writes need a token; the first start makes one and shows it once */
     char *first_token = NULL;
@@ -218,7 +229,7 @@ int gb_cmd_serve(int argc, char **argv)
     if (gb_adapters_create(plant, tags, bus, &adapters, &nadapters) != 0) goto out;
 
     gb_api_source_t src = {plant, tags, bus, latest, oee, adapters, nadapters, started,
-                           started_mono, data, demo, auth, audit};
+                           started_mono, data, demo, auth, audit, store};
     api = gb_api_start(fd, &src);
     fd = -1; /* taken */
     if (!api) goto out;

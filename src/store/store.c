@@ -587,6 +587,26 @@ fail:
     return rc;
 }
 
+/* GB_ENOSPC when the store has reached max_disk_bytes (said once), else 0. Caller holds the lock. */
+static int disk_check(gb_store_t *s)
+{
+    if (!s->o.max_disk_bytes) return 0;
+    gb_wal_info_t wi;
+    gb_wal_info(s->wal, &wi);
+    uint64_t used = wi.bytes + gb_wal_pending(s->wal);
+    for (size_t i = 0; i < s->nfiles; i++) used += s->files[i].bytes;
+    if (used < s->o.max_disk_bytes) {
+        s->full_logged = false;
+        return 0;
+    }
+    if (!s->full_logged)
+        gb_error("store", "%s holds %llu bytes, at its limit of %llu (--max-disk): new samples are "
+                 "refused until space is made; everything stored so far is kept", s->dir,
+                 (unsigned long long)used, (unsigned long long)s->o.max_disk_bytes);
+    s->full_logged = true;
+    return GB_ENOSPC;
+}
+
 static uint32_t series_for_tag(gb_store_t *s, const gb_tags_t *reg, uint32_t tag)
 {
     if (reg != s->reg || tag >= s->ntag) {
@@ -619,7 +639,8 @@ static uint32_t series_for_tag(gb_store_t *s, const gb_tags_t *reg, uint32_t tag
 int gb_store_append(gb_store_t *s, const gb_tags_t *reg, const gb_batch_t *b)
 {
     pthread_mutex_lock(&s->mu);
-    int rc = gb_wal_flush_if_full(s->wal);
+    int rc = disk_check(s);
+    if (!rc) rc = gb_wal_flush_if_full(s->wal);
     if (rc || b->n == 0) goto out;
     /* series declarations first, so every sample record refers to a declared series */
     uint32_t *nos = gb_xmalloc(b->n * sizeof *nos);
@@ -671,7 +692,8 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
 {
     pthread_mutex_lock(&s->mu);
     size_t bad = 0;
-    int rc = gb_wal_flush_if_full(s->wal);
+    int rc = disk_check(s);
+    if (!rc) rc = gb_wal_flush_if_full(s->wal);
     if (rc || n == 0) goto out;
     /* series first (declared in the log before the record that uses them), then one record */
     uint32_t *nos = gb_xmalloc(n * sizeof *nos);

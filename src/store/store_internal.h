@@ -49,6 +49,7 @@ struct gb_store {
     size_t nrmap;
     uint64_t rseq;
     gb_pts_t latest; /* holds the string gb_store_latest hands out */
+    bool full_logged; /* the max_disk_bytes refusal was logged (until space comes back) */
 };
 
 /* The series named PATH, or NULL. Caller holds the lock. */

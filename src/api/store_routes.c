@@ -1,0 +1,233 @@
+/*
+ * The historian over HTTP:
+ *   POST /api/v1/write   InfluxDB line protocol in (precision=n|ns|u|us|ms|s|m|h)
+ *   POST /write          the same with InfluxDB 1.x answers, so Telegraf and other collectors
+ *                        send to gemba unchanged (db, rp and consistency are accepted and ignored)
+ *   GET  /api/v1/query   tag=... (repeated), from, to, agg, step, format=json|csv
+ * Writes need an API token, taken the ways InfluxDB clients send one: Authorization: Token T,
+ * Bearer T, Basic (any user, the token as password), or the u and p query parameters (p the
+ * token). A line that does not parse is refused, the others are written: /write answers 400
+ * "partial write" as InfluxDB does, /api/v1/write 400 with the first problem and the counts.
+ */
+#include "api/store_routes.h"
+#include "gemba/error.h"
+#include "gemba/log.h"
+#include "store/export.h"
+#include "store/ingest.h"
+#include "util/str.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             char *body, size_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (type) MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, "WWW-Authenticate",
+                                "Basic realm=\"gemba\", Bearer realm=\"gemba\"");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* An error the InfluxDB 1.x way ({"error": ...}) or as RFC 9457 problem details. */
+static enum MHD_Result fail(struct MHD_Connection *c, bool influx, unsigned status,
+                            const char *title, const char *detail)
+{
+    json_t *doc = influx ? json_pack("{s:s}", "error", detail)
+                         : json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", title,
+                                     "status", (int)status, "detail", detail);
+    char *s = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return reply(c, status, influx ? "application/json" : "application/problem+json", s, strlen(s));
+}
+
+/* The token of a write, however the client sent it, as "Bearer T" in BUF; NULL when none. */
+static const char *token_header(struct MHD_Connection *c, char *buf, size_t size)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *tok = NULL;
+    char dec[512];
+    if (h && !strncmp(h, "Token ", 6))
+        tok = h + 6;
+    else if (h && !strncmp(h, "Bearer ", 7))
+        tok = h + 7;
+    else if (h && !strncmp(h, "Basic ", 6)) {
+        size_t n = 0;
+        if (sodium_base642bin((unsigned char *)dec, sizeof dec - 1, h + 6, strlen(h + 6), NULL, &n,
+                              NULL, sodium_base64_VARIANT_ORIGINAL) == 0) {
+            dec[n] = 0;
+            char *colon = strchr(dec, ':');
+            if (colon) tok = colon + 1;
+        }
+    }
+    if (!tok) tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "p");
+    if (!tok || !*tok || strlen(tok) > size - 8) return NULL;
+    snprintf(buf, size, "Bearer %s", tok);
+    sodium_memzero(dec, sizeof dec);
+    return buf;
+}
+
+enum MHD_Result gb_api_write(struct MHD_Connection *c, const gb_api_source_t *src, bool influx,
+                             char *body, size_t len, bool too_big)
+{
+    char hb[600];
+    const char *hdr = token_header(c, hb, sizeof hb), *who = NULL, *role = NULL;
+    bool ok = src->auth && hdr && gb_auth_check(src->auth, hdr, &who, &role);
+    sodium_memzero(hb, sizeof hb);
+    if (!ok)
+        return fail(c, influx, MHD_HTTP_UNAUTHORIZED, "Unauthorized",
+                    hdr ? "authorization failed: the token is not valid"
+                        : "writes need an API token: Authorization: Token <token>");
+    if (!src->store)
+        return fail(c, influx, MHD_HTTP_SERVICE_UNAVAILABLE, "Service Unavailable", "no store");
+    if (too_big) {
+        char d[96];
+        snprintf(d, sizeof d, "the body is larger than %u MiB; send smaller batches",
+                 GB_API_WRITE_MAX >> 20);
+        return fail(c, influx, MHD_HTTP_CONTENT_TOO_LARGE, "Content Too Large", d);
+    }
+    const char *ps = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "precision");
+    gb_lp_precision_t prec = GB_LP_NS;
+    if (ps && gb_lp_precision_parse(ps, strlen(ps), &prec) != 0)
+        return fail(c, influx, MHD_HTTP_BAD_REQUEST, "Bad Request",
+                    "precision is n, ns, u, us, ms, s, m or h");
+    gb_ingest_t in;
+    gb_ingest_init(&in, src->store);
+    size_t used;
+    int rc = gb_ingest_lp(&in, body ? body : (char *)"", len, true, prec, gb_now(), &used);
+    if (!rc) rc = gb_ingest_flush(&in);
+    enum MHD_Result ret;
+    if (rc) {
+        char d[160];
+        snprintf(d, sizeof d,
+                 "the store cannot take the data: %s; nothing of this batch past %llu "
+                 "points was written",
+                 gb_strerror(rc), (unsigned long long)in.points);
+        ret = fail(c, influx,
+                   rc == GB_ENOSPC ? MHD_HTTP_INSUFFICIENT_STORAGE : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                   rc == GB_ENOSPC ? "Insufficient Storage" : "Internal Server Error", d);
+    } else if (in.refused) {
+        char d[400];
+        snprintf(d, sizeof d, "partial write: line %llu: %s (%llu refused, %llu points written)",
+                 (unsigned long long)in.first_line, in.first_error, (unsigned long long)in.refused,
+                 (unsigned long long)in.points);
+        ret = fail(c, influx, MHD_HTTP_BAD_REQUEST, "Bad Request", d);
+    } else {
+        ret = reply(c, MHD_HTTP_NO_CONTENT, NULL, NULL, 0);
+    }
+    gb_ingest_clear(&in);
+    return ret;
+}
+
+typedef struct tags_ctx {
+    const char **tags;
+    size_t n, cap;
+} tags_ctx_t;
+
+static enum MHD_Result collect_tag(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    tags_ctx_t *t = cls;
+    if (strcmp(key, "tag") || !value) return MHD_YES;
+    if (t->n == t->cap)
+        t->tags = gb_xrealloc(t->tags, (t->cap = t->cap ? t->cap * 2 : 8) * sizeof *t->tags);
+    t->tags[t->n++] = value;
+    return MHD_YES;
+}
+
+typedef struct body {
+    char *p;
+    size_t len, cap;
+} body_t;
+
+static int to_body(void *ctx, const char *p, size_t n)
+{
+    body_t *b = ctx;
+    if (b->len + n > GB_API_QUERY_MAX) return GB_ERANGE;
+    if (b->len + n > b->cap) {
+        while (b->len + n > b->cap)
+            b->cap = b->cap ? b->cap * 2 : 65536;
+        b->p = gb_xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+enum MHD_Result gb_api_query(struct MHD_Connection *c, const gb_api_source_t *src)
+{
+    if (!src->store)
+        return fail(c, false, MHD_HTTP_SERVICE_UNAVAILABLE, "Service Unavailable", "no store");
+    tags_ctx_t tc = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_tag, &tc);
+    const char *from = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "from");
+    const char *to = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "to");
+    const char *agg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "agg");
+    const char *step = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "step");
+    const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    gb_query_t q = {.tags = tc.tags,
+                    .ntags = tc.n,
+                    .from = INT64_MIN,
+                    .to = INT64_MAX,
+                    .json = !format || !strcmp(format, "json")};
+    char d[300] = "";
+    gb_time_t now = gb_now();
+    if (!tc.n)
+        snprintf(d, sizeof d, "name the series: tag=NAME (repeat for more)");
+    else if (format && strcmp(format, "json") && strcmp(format, "csv"))
+        snprintf(d, sizeof d, "format is json or csv");
+    else if (from && gb_query_time_parse(from, now, &q.from) != 0)
+        snprintf(d, sizeof d, "from '%.100s' is not a time (RFC 3339, ns, now, -1h)", from);
+    else if (to && gb_query_time_parse(to, now, &q.to) != 0)
+        snprintf(d, sizeof d, "to '%.100s' is not a time (RFC 3339, ns, now, -1h)", to);
+    else if (!agg != !step)
+        snprintf(d, sizeof d, "agg and step go together");
+    else if (agg && gb_agg_parse(agg, &q.agg) != 0)
+        snprintf(d, sizeof d, "agg is count, min, max, sum, avg, first, last, stddev or twa");
+    else if (step && (gb_duration_parse(step, &q.step) != 0 || q.step <= 0))
+        snprintf(d, sizeof d, "step '%.100s' is not a duration such as 1m", step);
+    else if (agg && (!from || !to))
+        snprintf(d, sizeof d, "an aggregate needs from and to");
+    else if (q.to <= q.from)
+        snprintf(d, sizeof d, "to must be after from");
+    q.aggregate = agg != NULL;
+    if (d[0]) {
+        free(tc.tags);
+        return fail(c, false, MHD_HTTP_BAD_REQUEST, "Bad Request", d);
+    }
+    body_t b = {0};
+    size_t missing = 0;
+    int rc = gb_query_run(src->store, &q, to_body, &b, &missing);
+    enum MHD_Result ret;
+    if (rc == GB_ENOENT) {
+        snprintf(d, sizeof d, "no series named '%.200s'", q.tags[missing]);
+        ret = fail(c, false, MHD_HTTP_NOT_FOUND, "Not Found", d);
+    } else if (rc == GB_EINVAL) {
+        snprintf(d, sizeof d, "'%.200s' holds text; its aggregates are count, first and last",
+                 q.tags[missing]);
+        ret = fail(c, false, MHD_HTTP_BAD_REQUEST, "Bad Request", d);
+    } else if (rc == GB_ERANGE) {
+        snprintf(d, sizeof d,
+                 "the answer is larger than %u MiB; ask for a shorter range or an aggregate",
+                 GB_API_QUERY_MAX >> 20);
+        ret = fail(c, false, MHD_HTTP_CONTENT_TOO_LARGE, "Content Too Large", d);
+    } else if (rc) {
+        ret = fail(c, false, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal Server Error",
+                   gb_strerror(rc));
+    } else {
+        ret = reply(c, MHD_HTTP_OK, q.json ? "application/json" : "text/csv; charset=utf-8", b.p,
+                    b.len);
+        b.p = NULL;
+    }
+    free(b.p);
+    free(tc.tags);
+    return ret;
+}
