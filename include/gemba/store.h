@@ -103,6 +103,13 @@ typedef struct gb_point {
     gb_value_t v;
 } gb_point_t;
 
+/*
+ * The series NAME means: its exact path, or the one series whose path ends in "/NAME" (a short
+ * path, such as lathe01/spindle_load). 0 with *PATH (caller frees); GB_ENOENT; GB_EEXIST when
+ * several series end so.
+ */
+int gb_store_resolve(gb_store_t *s, const char *name, char **path);
+
 /* The series PATH's type; GB_ENOENT when there is no such series. */
 int gb_store_series_type(gb_store_t *s, const char *path, gb_vtype_t *type);
 

@@ -210,6 +210,9 @@ enum MHD_Result gb_api_query(struct MHD_Connection *c, const gb_api_source_t *sr
     if (rc == GB_ENOENT) {
         snprintf(d, sizeof d, "no series named '%.200s'", q.tags[missing]);
         ret = fail(c, false, MHD_HTTP_NOT_FOUND, "Not Found", d);
+    } else if (rc == GB_EEXIST) {
+        snprintf(d, sizeof d, "'%.200s' ends several series' paths; give the whole path", q.tags[missing]);
+        ret = fail(c, false, MHD_HTTP_BAD_REQUEST, "Bad Request", d);
     } else if (rc == GB_EINVAL) {
         snprintf(d, sizeof d, "'%.200s' holds text; its aggregates are count, first and last",
                  q.tags[missing]);

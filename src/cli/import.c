@@ -221,6 +221,11 @@ int gb_cmd_query(int argc, char **argv)
                 q.tags[missing], data, data);
         return GB_EXIT_USAGE;
     }
+    if (rc == GB_EEXIST) {
+        fprintf(stderr, "gemba query: '%s' is the end of several series' paths; give the whole "
+                        "path (gemba store stats --data %s lists them)\n", q.tags[missing], data);
+        return GB_EXIT_USAGE;
+    }
     if (rc == GB_EINVAL) {
         fprintf(stderr, "gemba query: '%s' holds text; its aggregates are count, first and last\n",
                 q.tags[missing]);

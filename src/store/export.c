@@ -134,26 +134,33 @@ int gb_query_run(gb_store_t *s, const gb_query_t *q, gb_query_write_fn write, vo
                  size_t *missing)
 {
     gb_vtype_t *types = gb_xcalloc(q->ntags ? q->ntags : 1, sizeof *types);
-    for (size_t i = 0; i < q->ntags; i++)
-        if (gb_store_series_type(s, q->tags[i], &types[i]) != 0) {
+    char **paths = gb_xcalloc(q->ntags ? q->ntags : 1, sizeof *paths);
+    int rc = 0;
+    for (size_t i = 0; i < q->ntags && !rc; i++) {
+        rc = gb_store_resolve(s, q->tags[i], &paths[i]);
+        if (!rc) rc = gb_store_series_type(s, paths[i], &types[i]);
+        if (rc) {
             if (missing) *missing = i;
-            free(types);
-            return GB_ENOENT;
         } else if (q->aggregate && types[i] == GB_VT_STR && q->agg != GB_AGG_COUNT &&
                    q->agg != GB_AGG_FIRST && q->agg != GB_AGG_LAST) {
             if (missing) *missing = i;
-            free(types);
-            return GB_EINVAL;
+            rc = GB_EINVAL;
         }
+    }
+    if (rc) {
+        for (size_t i = 0; i < q->ntags; i++) free(paths[i]);
+        free(paths);
+        free(types);
+        return rc;
+    }
     out_t o = {write, ctx, gb_xmalloc(CHUNK), 0, 0, q, NULL, true};
     puts_(&o, q->json ? "{\"series\":[" : "time,tag,value\n");
-    int rc = 0;
     for (size_t i = 0; i < q->ntags && !rc && !o.rc; i++) {
-        o.tag = q->tags[i];
+        o.tag = paths[i]; /* the full path, so what is exported imports as the same series */
         o.first_point = true;
         if (q->json) {
             puts_(&o, i ? ",{\"tag\":" : "{\"tag\":");
-            json_str(&o, q->tags[i], strlen(q->tags[i]));
+            json_str(&o, paths[i], strlen(paths[i]));
             puts_(&o, ",\"type\":\"");
             puts_(&o, q->aggregate ? "float" : gb_vtype_name(types[i]));
             puts_(&o, "\"");
@@ -169,13 +176,15 @@ int gb_query_run(gb_store_t *s, const gb_query_t *q, gb_query_write_fn write, vo
             puts_(&o, ",\"points\":[");
         }
         rc = q->aggregate
-                 ? gb_store_aggregate(s, q->tags[i], q->from, q->to, q->step, q->agg, agg_point, &o)
-                 : gb_store_read(s, q->tags[i], q->from, q->to, raw_point, &o);
+                 ? gb_store_aggregate(s, paths[i], q->from, q->to, q->step, q->agg, agg_point, &o)
+                 : gb_store_read(s, paths[i], q->from, q->to, raw_point, &o);
         if (q->json) puts_(&o, "]}");
     }
     if (q->json) puts_(&o, "]}\n");
     if (!rc && !o.rc && o.len) o.rc = write(ctx, o.buf, o.len);
     free(o.buf);
+    for (size_t i = 0; i < q->ntags; i++) free(paths[i]);
+    free(paths);
     free(types);
     return rc ? rc : o.rc;
 }

@@ -28,8 +28,9 @@ typedef struct gb_query {
 typedef int (*gb_query_write_fn)(void *ctx, const char *p, size_t n);
 
 /*
- * Runs Q on S, writing the result through WRITE. Returns 0; GB_ENOENT when a tag names no series
- * (*MISSING gets its index; nothing was written); GB_EINVAL for an aggregate a string series has
+ * Runs Q on S, writing the result through WRITE. A tag is a series path or a short path (see
+ * gb_store_resolve); results name the full path. Returns 0; GB_ENOENT when a tag names no series,
+ * GB_EEXIST when a short path fits several (*MISSING gets its index; nothing was written); GB_EINVAL for an aggregate a string series has
  * not (count, first and last only); GB_EIO / GB_EPROTO from the store; or WRITE's value.
  */
 int gb_query_run(gb_store_t *s, const gb_query_t *q, gb_query_write_fn write, void *ctx,

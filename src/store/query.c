@@ -127,6 +127,34 @@ static void merge(snap_t *sn, gb_time_t from, gb_time_t to, bool unclean_only, g
     gb_pts_sort_dedupe(out);
 }
 
+int gb_store_resolve(gb_store_t *s, const char *name, char **path)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = GB_ENOENT;
+    if (gb_store__find(s, name)) {
+        *path = gb_xstrdup(name);
+        rc = 0;
+    } else {
+        /* a short path: the one series whose path ends in "/NAME" */
+        size_t n = strlen(name);
+        for (uint32_t i = 0; i < s->nseries; i++) {
+            const char *p = s->series[i]->path;
+            size_t m = strlen(p);
+            if (m <= n || p[m - n - 1] != '/' || strcmp(p + m - n, name)) continue;
+            if (rc == 0) { /* a second one: the short path does not say which */
+                free(*path);
+                *path = NULL;
+                rc = GB_EEXIST;
+                break;
+            }
+            *path = gb_xstrdup(p);
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 int gb_store_series_type(gb_store_t *s, const char *path, gb_vtype_t *type)
 {
     pthread_mutex_lock(&s->mu);

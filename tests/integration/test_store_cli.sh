@@ -62,6 +62,13 @@ echo "time,tag,value
 "$GEMBA" query --data "$T/d3" agg --from 2025-11-22T08:26:40Z --to 2025-11-22T08:27:40Z --agg twa --step 1m --format json \
   | jq -e '.series[0].agg == "twa" and (.series[0].points | length) == 1' >/dev/null || fail "twa json"
 
+# a short path names the one series whose path ends with it; the answer names the full path
+"$GEMBA" query --data "$D1" press/count | sed -n 2p | grep -q ',plant/press/count,0i$' || fail "short path"
+printf 'time,tag,value\n1,a/x,1\n1,b/x,2\n' > "$T/two.csv"
+"$GEMBA" import --data "$D1" "$T/two.csv" 2>/dev/null
+rc=0; "$GEMBA" query --data "$D1" x 2>"$T/q.err" >/dev/null || rc=$?
+[ "$rc" = 2 ] && grep -q "several" "$T/q.err" || fail "an ambiguous short path: $rc $(cat "$T/q.err")"
+
 # mistakes say what is wrong
 rc=0; "$GEMBA" query --data "$D1" no/such/tag 2>"$T/q.err" >/dev/null || rc=$?
 [ "$rc" = 2 ] && grep -q "no series named 'no/such/tag'" "$T/q.err" || fail "unknown series: $rc $(cat "$T/q.err")"
