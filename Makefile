@@ -8,7 +8,7 @@ LISTEN  ?= 127.0.0.1:8080
 DATA    ?= ./gemba-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: run test build release debug asan fuzz clean deps deps-test format bench-oee bench-connect
+.PHONY: run test build release debug asan fuzz clean deps deps-test format bench-oee bench-connect bench-ingest
 
 deps:
 	@scripts/deps.sh
@@ -55,6 +55,10 @@ fuzz: fuzz-build
 bench-oee: release
 	@cmake --build build/release --target bench_oee -j $(JOBS) -- --no-print-directory >/dev/null
 	@build/release/bench_oee $(ARGS)
+
+bench-ingest: release
+	@cmake --build build/release --target bench_ingest -j $(JOBS) -- --no-print-directory >/dev/null
+	@build/release/bench_ingest $(ARGS)
 
 bench-connect: release
 	@bench/connect/bench_connect.sh build/release $(ARGS)
