@@ -1,0 +1,611 @@
+/*
+ * Integer streams: the workhorse under every block. Timestamps, integer values, booleans, the
+ * digits of decimal floats, dictionary ids and run lengths all end up here.
+ *
+ * The plain codecs transform the sequence and bit-pack the result:
+ *   FOR    y = x                    (frame of reference)
+ *   DELTA  y = x[i] - x[i-1]        (counters, smooth signals)
+ *   DOD    y = delta[i] - delta[i-1] (timestamps: regular sampling gives y = 0)
+ * y is cut into mini-blocks of 32 << shift values; each mini-block stores its minimum and packs
+ * (y - minimum) / g in just enough bits, where g is the greatest common divisor of all y - min(y)
+ * over the stream. The divisor is what makes timestamps cheap: samples stamped in whole seconds
+ * differ by multiples of 10^9 ns, so a one-second hiccup in a 1 Hz series costs one bit instead
+ * of thirty. Mini-blocks let a long stream adapt to local ranges; their size is chosen per stream.
+ * All arithmetic wraps modulo 2^64, so any int64 sequence round-trips, INT64_MIN next to
+ * INT64_MAX included.
+ *
+ * Stream layout (varints LEB128; zz = zigzag):
+ *   RAW    u8 codec | n x u64
+ *   FOR..  u8 codec | [zz x0 if DELTA/DOD] [zz x1-x0 if DOD] | u8 shift | zz base | g
+ *          then per mini-block: u8 width | zz(q - previous q) | packed (y - min) / g
+ *          where a mini-block's minimum is base + q * g
+ *   DICT   u8 codec | k | plain stream of the k distinct values, ascending | plain stream of ids
+ *   RLE    u8 codec | k | plain stream of the k run values | plain stream of the k run lengths
+ * Dictionary ids follow the values' order, so a smooth signal keeps smooth ids.
+ *
+ * Choosing: the size of every plain candidate is computed exactly and cheaply from per-32-value
+ * minima and maxima (no trial encoding); DICT and RLE are sized exactly too, but only tried when
+ * a quick look (a sample's distinct count, the number of runs) says they may win.
+ * Exact division by g uses the multiplicative inverse of its odd part (Granlund-Montgomery), so
+ * the divisor costs a multiply per value, not a division.
+ */
+#include "store/codec_impl.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 32u      /* values per chunk, the grain of mini-block statistics */
+#define MAX_SHIFT 5u   /* mini-blocks of 32 << 0..5 values */
+#define DICT_MAX 16384 /* distinct values a dictionary may hold */
+#define SAMPLE 256     /* values looked at to decide whether a dictionary is worth building */
+
+/* ---- exact division by a divisor known to divide ---- */
+
+typedef struct divisor {
+    uint64_t inv; /* inverse of the odd part modulo 2^64 */
+    uint64_t lim; /* UINT64_MAX / odd part: the divisibility bound */
+    unsigned tz;  /* trailing zero bits of g */
+} divisor_t;
+
+static void divisor_init(divisor_t *d, uint64_t g)
+{
+    d->tz = (unsigned)__builtin_ctzll(g);
+    uint64_t odd = g >> d->tz, inv = odd; /* correct to 3 bits; Newton doubles that */
+    for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;
+    d->inv = inv;
+    d->lim = UINT64_MAX / odd;
+}
+
+static inline int divides(const divisor_t *d, uint64_t v)
+{
+    return (v & ((UINT64_C(1) << d->tz) - 1)) == 0 && (v >> d->tz) * d->inv <= d->lim;
+}
+
+static inline uint64_t exact_div(const divisor_t *d, uint64_t v)
+{
+    return (v >> d->tz) * d->inv;
+}
+
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+    if (!a) return b;
+    if (!b) return a;
+    unsigned s = (unsigned)__builtin_ctzll(a | b);
+    a >>= __builtin_ctzll(a);
+    do {
+        b >>= __builtin_ctzll(b);
+        if (a > b) {
+            uint64_t t = a;
+            a = b;
+            b = t;
+        }
+        b -= a;
+    } while (b);
+    return a << s;
+}
+
+/* ---- planning ---- */
+
+typedef struct forplan {
+    uint8_t codec;  /* RAW, FOR, DELTA or DOD */
+    unsigned order; /* 0, 1, 2 */
+    unsigned shift;
+    uint64_t base, g;
+    size_t bytes;   /* the whole stream */
+} forplan_t;
+
+typedef struct plan {
+    uint8_t codec;
+    size_t bytes;
+    forplan_t f, f2; /* the plain plan, or DICT's values and ids, RLE's values and lengths */
+    int64_t *a, *b;  /* owned by DICT and RLE plans */
+    size_t k;
+} plan_t;
+
+typedef struct scratch {
+    int64_t *y, *cmin, *cmax;
+} scratch_t;
+
+static int scratch_init(scratch_t *s, size_t n)
+{
+    size_t nch = n / CHUNK + 1;
+    s->y = malloc((n + 2 * nch) * sizeof(int64_t));
+    if (!s->y) return GB_ENOMEM;
+    s->cmin = s->y + n;
+    s->cmax = s->cmin + nch;
+    return 0;
+}
+
+static inline int64_t wsub(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+/* y = the ORDER-th differences of x: n - order values (wrapping). */
+static void diffs(const int64_t *x, size_t n, unsigned order, int64_t *y)
+{
+    if (order == 0) {
+        memcpy(y, x, n * sizeof *x);
+    } else if (order == 1) {
+        for (size_t j = 0; j + 1 < n; j++) y[j] = wsub(x[j + 1], x[j]);
+    } else {
+        for (size_t j = 0; j + 2 < n; j++) y[j] = wsub(wsub(x[j + 2], x[j + 1]), wsub(x[j + 1], x[j]));
+    }
+}
+
+/* The greatest common divisor of all y - lo (1 when they are all equal). */
+static uint64_t common_divisor(const int64_t *y, size_t m, int64_t lo)
+{
+    size_t i = 0;
+    uint64_t g = 0;
+    while (i < m && !g) g = (uint64_t)wsub(y[i++], lo);
+    if (!g) return 1;
+    divisor_t d;
+    divisor_init(&d, g);
+    for (; i < m && g > 1; i++) {
+        uint64_t v = (uint64_t)wsub(y[i], lo);
+        if (!divides(&d, v)) {
+            g = gcd64(g, v);
+            divisor_init(&d, g);
+        }
+    }
+    return g;
+}
+
+/* Bytes of the mini-blocks of 32 << SHIFT values, from the chunk minima and maxima. */
+static size_t miniblock_bytes(const scratch_t *s, size_t m, unsigned shift, const divisor_t *d,
+                              uint64_t base)
+{
+    size_t per = (size_t)CHUNK << shift, nch = (m + CHUNK - 1) / CHUNK, bytes = 0;
+    uint64_t qprev = 0;
+    for (size_t j0 = 0, c0 = 0; j0 < m; j0 += per, c0 += (size_t)1 << shift) {
+        size_t c1 = c0 + ((size_t)1 << shift) < nch ? c0 + ((size_t)1 << shift) : nch;
+        int64_t mn = s->cmin[c0], mx = s->cmax[c0];
+        for (size_t c = c0 + 1; c < c1; c++) {
+            if (s->cmin[c] < mn) mn = s->cmin[c];
+            if (s->cmax[c] > mx) mx = s->cmax[c];
+        }
+        size_t cnt = m - j0 < per ? m - j0 : per;
+        unsigned w = gb_bits(exact_div(d, (uint64_t)mx - (uint64_t)mn));
+        uint64_t q = exact_div(d, (uint64_t)mn - base);
+        bytes += 1 + gb_varint_len(gb_zz((int64_t)(q - qprev))) + gb_packed_len(cnt, w);
+        qprev = q;
+    }
+    return bytes;
+}
+
+static forplan_t plan_order(const int64_t *x, size_t n, unsigned order, scratch_t *s)
+{
+    forplan_t p = {.codec = (uint8_t)(GB_CODEC_FOR + order), .order = order, .g = 1};
+    size_t m = n > order ? n - order : 0;
+    p.bytes = 2; /* codec, shift */
+    if (order >= 1) p.bytes += gb_varint_len(gb_zz(x[0]));
+    if (order == 2) p.bytes += gb_varint_len(gb_zz(n > 1 ? wsub(x[1], x[0]) : 0));
+    if (m == 0) {
+        p.bytes += 2; /* base 0, g 1 */
+        return p;
+    }
+    diffs(x, n, order, s->y);
+    int64_t lo = s->y[0];
+    for (size_t j0 = 0, c = 0; j0 < m; j0 += CHUNK, c++) {
+        size_t end = m - j0 < CHUNK ? m : j0 + CHUNK;
+        int64_t mn = s->y[j0], mx = s->y[j0];
+        for (size_t j = j0 + 1; j < end; j++) {
+            mn = s->y[j] < mn ? s->y[j] : mn;
+            mx = s->y[j] > mx ? s->y[j] : mx;
+        }
+        s->cmin[c] = mn;
+        s->cmax[c] = mx;
+        if (mn < lo) lo = mn;
+    }
+    p.base = (uint64_t)lo;
+    p.g = common_divisor(s->y, m, lo);
+    divisor_t d;
+    divisor_init(&d, p.g);
+    p.bytes += gb_varint_len(gb_zz(lo)) + gb_varint_len(p.g);
+    size_t best = SIZE_MAX;
+    for (unsigned sh = 0; sh <= MAX_SHIFT; sh++) {
+        size_t b = miniblock_bytes(s, m, sh, &d, p.base);
+        if (b < best) {
+            best = b;
+            p.shift = sh;
+        }
+        if (((size_t)CHUNK << sh) >= m) break; /* one mini-block already holds everything */
+    }
+    p.bytes += best;
+    return p;
+}
+
+/* The smallest plain codec in ALLOWED. */
+static forplan_t plan_plain(const int64_t *x, size_t n, unsigned allowed, scratch_t *s)
+{
+    forplan_t best = {.codec = GB_CODEC_RAW, .bytes = SIZE_MAX};
+    if (allowed & GB_IC(GB_CODEC_RAW)) best.bytes = 1 + 8 * n;
+    for (unsigned order = 0; order <= 2; order++) {
+        if (!(allowed & GB_IC(GB_CODEC_FOR + order))) continue;
+        forplan_t p = plan_order(x, n, order, s);
+        if (p.bytes < best.bytes) best = p;
+    }
+    return best;
+}
+
+/* ---- dictionary and runs ---- */
+
+static inline size_t hash_slot(int64_t v, unsigned bits)
+{
+    return (size_t)(((uint64_t)v * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - bits));
+}
+
+/* True when a strided sample of X has few enough distinct values for a dictionary to pay. */
+static int dict_promising(const int64_t *x, size_t n)
+{
+    enum { TB = 10 };
+    int64_t keys[1 << TB];
+    uint8_t used[1 << TB] = {0};
+    size_t cnt = n < SAMPLE ? n : SAMPLE, distinct = 0;
+    for (size_t j = 0; j < cnt; j++) {
+        int64_t v = x[j * n / cnt];
+        size_t h = hash_slot(v, TB);
+        while (used[h] && keys[h] != v) h = (h + 1) & ((1u << TB) - 1);
+        if (!used[h]) {
+            used[h] = 1;
+            keys[h] = v;
+            distinct++;
+        }
+    }
+    return distinct * 2 <= cnt;
+}
+
+typedef struct vrank {
+    int64_t v;
+    uint32_t id;
+} vrank_t;
+
+static int cmp_vrank(const void *a, const void *b)
+{
+    const vrank_t *x = a, *y = b;
+    return (x->v > y->v) - (x->v < y->v);
+}
+
+/*
+ * Builds P's sorted distinct values (a, k) and ids (b) for X. 0, GB_ERANGE (more than LIMIT
+ * distinct values) or GB_ENOMEM.
+ */
+static int build_dict(const int64_t *x, size_t n, size_t limit, plan_t *p)
+{
+    unsigned bits = 1;
+    while (((size_t)1 << bits) < 2 * limit) bits++;
+    size_t cap = (size_t)1 << bits;
+    int64_t *keys = malloc(cap * sizeof *keys);
+    int32_t *ids = malloc(cap * sizeof *ids);
+    vrank_t *vr = malloc(limit * sizeof *vr);
+    uint32_t *rank = malloc(limit * sizeof *rank);
+    p->a = malloc(limit * sizeof *p->a);
+    p->b = malloc(n * sizeof *p->b);
+    int rc = GB_ENOMEM;
+    if (!keys || !ids || !vr || !rank || !p->a || !p->b) goto out;
+    memset(ids, 0xff, cap * sizeof *ids);
+    uint32_t k = 0;
+    rc = GB_ERANGE;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = hash_slot(x[i], bits);
+        while (ids[h] >= 0 && keys[h] != x[i]) h = (h + 1) & (cap - 1);
+        if (ids[h] < 0) {
+            if (k == limit) goto out;
+            keys[h] = x[i];
+            ids[h] = (int32_t)k;
+            vr[k].v = x[i];
+            vr[k].id = k;
+            k++;
+        }
+        p->b[i] = ids[h];
+    }
+    qsort(vr, k, sizeof *vr, cmp_vrank);
+    for (uint32_t r = 0; r < k; r++) {
+        rank[vr[r].id] = r;
+        p->a[r] = vr[r].v;
+    }
+    for (size_t i = 0; i < n; i++) p->b[i] = rank[p->b[i]];
+    p->k = k;
+    rc = 0;
+out:
+    free(keys);
+    free(ids);
+    free(vr);
+    free(rank);
+    return rc;
+}
+
+static size_t count_runs(const int64_t *x, size_t n)
+{
+    size_t k = 1;
+    for (size_t i = 1; i < n; i++) k += x[i] != x[i - 1];
+    return k;
+}
+
+static int build_runs(const int64_t *x, size_t n, size_t k, plan_t *p)
+{
+    p->a = malloc(k * sizeof *p->a);
+    p->b = malloc(k * sizeof *p->b);
+    if (!p->a || !p->b) return GB_ENOMEM;
+    size_t r = 0;
+    p->a[0] = x[0];
+    p->b[0] = 1;
+    for (size_t i = 1; i < n; i++) {
+        if (x[i] == x[i - 1]) {
+            p->b[r]++;
+        } else {
+            p->a[++r] = x[i];
+            p->b[r] = 1;
+        }
+    }
+    p->k = k;
+    return 0;
+}
+
+static void plan_free(plan_t *p)
+{
+    free(p->a);
+    free(p->b);
+    p->a = p->b = NULL;
+}
+
+/*
+ * Sizes a DICT or RLE plan P whose arrays are built (P->b has NB integers) and keeps it in BEST
+ * when smaller.
+ */
+static void consider_pair(plan_t *p, size_t nb, plan_t *best, scratch_t *s)
+{
+    p->f = plan_plain(p->a, p->k, GB_IC_PLAIN, s);
+    p->f2 = plan_plain(p->b, nb, GB_IC_PLAIN, s);
+    p->bytes = 1 + gb_varint_len(p->k) + p->f.bytes + p->f2.bytes;
+    if (p->bytes < best->bytes) {
+        plan_free(best);
+        *best = *p;
+    } else {
+        plan_free(p);
+    }
+}
+
+/* Chooses the smallest codec in ALLOWED (not empty) for X. 0 or GB_ENOMEM. */
+static int plan(const int64_t *x, size_t n, unsigned allowed, scratch_t *s, plan_t *best)
+{
+    memset(best, 0, sizeof *best);
+    best->f = plan_plain(x, n, allowed, s);
+    best->codec = best->f.codec;
+    best->bytes = best->f.bytes;
+    int forced = !(allowed & (allowed - 1)); /* a single codec: use it whatever it costs */
+    if (allowed & GB_IC(GB_CODEC_RLE)) {
+        size_t k = count_runs(x, n);
+        if (k * 2 <= n || forced) {
+            plan_t p = {.codec = GB_CODEC_RLE};
+            if (build_runs(x, n, k, &p)) {
+                plan_free(&p);
+                return GB_ENOMEM;
+            }
+            consider_pair(&p, p.k, best, s);
+        }
+    }
+    if ((allowed & GB_IC(GB_CODEC_DICT)) && (forced || dict_promising(x, n))) {
+        plan_t p = {.codec = GB_CODEC_DICT};
+        size_t limit = forced ? n : n / 2 > DICT_MAX ? DICT_MAX : n / 2;
+        int rc = build_dict(x, n, limit ? limit : 1, &p);
+        if (rc == 0) consider_pair(&p, n, best, s);
+        else plan_free(&p);
+        if (rc == GB_ENOMEM) return rc;
+    }
+    if (best->bytes == SIZE_MAX) { /* nothing in ALLOWED applied */
+        best->f.codec = best->codec = GB_CODEC_RAW;
+        best->bytes = best->f.bytes = 1 + 8 * n;
+    }
+    return 0;
+}
+
+/* ---- writing ---- */
+
+static void write_plain(const forplan_t *p, const int64_t *x, size_t n, gb_buf_t *out,
+                        scratch_t *s)
+{
+    gb_buf_put_u8(out, p->codec);
+    if (p->codec == GB_CODEC_RAW) {
+        for (size_t i = 0; i < n; i++) gb_store64le(out->p + out->len + 8 * i, (uint64_t)x[i]);
+        out->len += 8 * n;
+        return;
+    }
+    if (p->order >= 1) gb_buf_put_varint(out, gb_zz(x[0]));
+    if (p->order == 2) gb_buf_put_varint(out, gb_zz(n > 1 ? wsub(x[1], x[0]) : 0));
+    gb_buf_put_u8(out, (uint8_t)p->shift);
+    gb_buf_put_varint(out, gb_zz((int64_t)p->base));
+    gb_buf_put_varint(out, p->g);
+    size_t m = n > p->order ? n - p->order : 0, per = (size_t)CHUNK << p->shift;
+    if (!m) return;
+    diffs(x, n, p->order, s->y);
+    divisor_t d;
+    divisor_init(&d, p->g);
+    uint64_t qprev = 0;
+    for (size_t j0 = 0; j0 < m; j0 += per) {
+        size_t end = m - j0 < per ? m : j0 + per;
+        int64_t mn = s->y[j0], mx = s->y[j0];
+        for (size_t j = j0 + 1; j < end; j++) {
+            mn = s->y[j] < mn ? s->y[j] : mn;
+            mx = s->y[j] > mx ? s->y[j] : mx;
+        }
+        unsigned w = gb_bits(exact_div(&d, (uint64_t)mx - (uint64_t)mn));
+        uint64_t q = exact_div(&d, (uint64_t)mn - p->base);
+        gb_buf_put_u8(out, (uint8_t)w);
+        gb_buf_put_varint(out, gb_zz((int64_t)(q - qprev)));
+        qprev = q;
+        if (!w) continue;
+        gb_bitw_t bw;
+        gb_bitw_init(&bw, out->p + out->len);
+        for (size_t j = j0; j < end; j++) gb_bitw_put(&bw, exact_div(&d, (uint64_t)wsub(s->y[j], mn)), w);
+        out->len = (size_t)(gb_bitw_finish(&bw) - out->p);
+    }
+}
+
+static void write_plan(const plan_t *p, const int64_t *x, size_t n, gb_buf_t *out, scratch_t *s)
+{
+    if (p->codec != GB_CODEC_DICT && p->codec != GB_CODEC_RLE) {
+        write_plain(&p->f, x, n, out, s);
+        return;
+    }
+    gb_buf_put_u8(out, p->codec);
+    gb_buf_put_varint(out, p->k);
+    write_plain(&p->f, p->a, p->k, out, s);
+    write_plain(&p->f2, p->b, p->codec == GB_CODEC_DICT ? n : p->k, out, s);
+}
+
+size_t gb_icodec_size(const int64_t *x, size_t n, unsigned allowed)
+{
+    scratch_t s;
+    plan_t p;
+    if (scratch_init(&s, n)) return SIZE_MAX;
+    size_t bytes = plan(x, n, allowed, &s, &p) ? SIZE_MAX : p.bytes;
+    plan_free(&p);
+    free(s.y);
+    return bytes;
+}
+
+int gb_icodec_encode(const int64_t *x, size_t n, unsigned allowed, gb_buf_t *out, uint8_t *codec)
+{
+    scratch_t s;
+    plan_t p;
+    int rc = scratch_init(&s, n);
+    if (rc) return rc;
+    rc = plan(x, n, allowed, &s, &p);
+    if (!rc) rc = gb_buf_reserve(out, p.bytes + GB_BITW_SLACK);
+    if (!rc) {
+        size_t start = out->len;
+        write_plan(&p, x, n, out, &s);
+        assert(out->len - start == p.bytes);
+        (void)start;
+        if (codec) *codec = p.codec;
+    }
+    plan_free(&p);
+    free(s.y);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, int64_t *x)
+{
+    int rc;
+    if (codec == GB_CODEC_RAW) {
+        const uint8_t *p;
+        if ((rc = gb_rd_bytes(r, 8 * n, &p))) return rc;
+        for (size_t i = 0; i < n; i++) x[i] = (int64_t)gb_load64le(p + 8 * i);
+        return 0;
+    }
+    unsigned order = codec - GB_CODEC_FOR;
+    uint64_t x0 = 0, d0 = 0, base, g;
+    uint8_t shift;
+    if (order >= 1 && (rc = gb_rd_varint(r, &x0))) return rc;
+    if (order == 2 && (rc = gb_rd_varint(r, &d0))) return rc;
+    if ((rc = gb_rd_u8(r, &shift)) || (rc = gb_rd_varint(r, &base)) || (rc = gb_rd_varint(r, &g)))
+        return rc;
+    if (shift > MAX_SHIFT || g == 0) return GB_EPROTO;
+    base = (uint64_t)gb_unzz(base);
+    size_t m = n > order ? n - order : 0, per = (size_t)CHUNK << shift;
+    uint64_t *y = (uint64_t *)x + order, q = 0;
+    for (size_t j0 = 0; j0 < m; j0 += per) {
+        size_t cnt = m - j0 < per ? m - j0 : per;
+        uint8_t w;
+        uint64_t dq;
+        const uint8_t *p;
+        if ((rc = gb_rd_u8(r, &w)) || (rc = gb_rd_varint(r, &dq))) return rc;
+        if (w > 64) return GB_EPROTO;
+        size_t avail = gb_rd_left(r);
+        if ((rc = gb_rd_bytes(r, gb_packed_len(cnt, w), &p))) return rc;
+        q += (uint64_t)gb_unzz(dq);
+        gb_unpack(p, avail, cnt, w, y + j0);
+        uint64_t ref = base + q * g;
+        if (g == 1) {
+            for (size_t j = j0; j < j0 + cnt; j++) y[j] += ref;
+        } else {
+            for (size_t j = j0; j < j0 + cnt; j++) y[j] = ref + y[j] * g;
+        }
+    }
+    uint64_t *u = (uint64_t *)x;
+    if (order >= 1) u[0] = (uint64_t)gb_unzz(x0);
+    if (order == 1) {
+        for (size_t i = 1; i < n; i++) u[i] += u[i - 1];
+    } else if (order == 2 && n > 1) {
+        uint64_t d = (uint64_t)gb_unzz(d0);
+        u[1] = u[0] + d;
+        for (size_t i = 2; i < n; i++) {
+            d += u[i];
+            u[i] = u[i - 1] + d;
+        }
+    }
+    return 0;
+}
+
+/* Reads the two plain streams of a DICT or RLE stream: K values into A, NB integers into B. */
+static int read_pair(gb_rd_t *r, size_t k, int64_t *a, size_t nb, int64_t *b)
+{
+    int rc = gb_icodec_decode(r, k, GB_IC_PLAIN, a, NULL);
+    return rc ? rc : gb_icodec_decode(r, nb, GB_IC_PLAIN, b, NULL);
+}
+
+static int read_dict(gb_rd_t *r, size_t n, int64_t *x)
+{
+    uint64_t k;
+    int rc = gb_rd_count(r, n, &k);
+    if (rc) return rc;
+    if (k == 0) return GB_EPROTO;
+    int64_t *vals = malloc(k * sizeof *vals);
+    if (!vals) return GB_ENOMEM;
+    if ((rc = read_pair(r, k, vals, n, x))) goto out;
+    for (size_t i = 1; i < k; i++)
+        if (vals[i] <= vals[i - 1]) {
+            rc = GB_EPROTO;
+            goto out;
+        }
+    for (size_t i = 0; i < n; i++) {
+        if ((uint64_t)x[i] >= k) {
+            rc = GB_EPROTO;
+            goto out;
+        }
+        x[i] = vals[x[i]];
+    }
+out:
+    free(vals);
+    return rc;
+}
+
+static int read_runs(gb_rd_t *r, size_t n, int64_t *x)
+{
+    uint64_t k;
+    int rc = gb_rd_count(r, n, &k);
+    if (rc) return rc;
+    if (k == 0) return GB_EPROTO;
+    int64_t *vals = malloc(2 * k * sizeof *vals), *lens = vals + k;
+    if (!vals) return GB_ENOMEM;
+    if ((rc = read_pair(r, k, vals, k, lens))) goto out;
+    size_t at = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (lens[i] <= 0 || (uint64_t)lens[i] > n - at) {
+            rc = GB_EPROTO;
+            goto out;
+        }
+        for (size_t j = 0; j < (size_t)lens[i]; j++) x[at++] = vals[i];
+    }
+    if (at != n) rc = GB_EPROTO;
+out:
+    free(vals);
+    return rc;
+}
+
+int gb_icodec_decode(gb_rd_t *r, size_t n, unsigned allowed, int64_t *x, uint8_t *codec)
+{
+    uint8_t c;
+    int rc = gb_rd_u8(r, &c);
+    if (rc) return rc;
+    if (n == 0 || c > GB_CODEC_RLE || !(allowed & GB_IC(c))) return GB_EPROTO;
+    if (codec) *codec = c;
+    if (c == GB_CODEC_DICT) return read_dict(r, n, x);
+    if (c == GB_CODEC_RLE) return read_runs(r, n, x);
+    return read_plain(r, c, n, x);
+}
