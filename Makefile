@@ -8,7 +8,8 @@ LISTEN  ?= 127.0.0.1:8080
 DATA    ?= ./gemba-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: run test build release debug asan fuzz clean deps deps-test format bench-oee bench-connect
+.PHONY: run test build release debug asan fuzz clean deps deps-test format bench-oee bench-connect \
+        bench-codec
 
 deps:
 	@scripts/deps.sh
@@ -55,6 +56,10 @@ fuzz: fuzz-build
 bench-oee: release
 	@cmake --build build/release --target bench_oee -j $(JOBS) -- --no-print-directory >/dev/null
 	@build/release/bench_oee $(ARGS)
+
+bench-codec: release
+	@cmake --build build/release --target bench_codec -j $(JOBS) -- --no-print-directory >/dev/null
+	@build/release/bench_codec $(ARGS)
 
 bench-connect: release
 	@bench/connect/bench_connect.sh build/release $(ARGS)

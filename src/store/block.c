@@ -56,23 +56,36 @@ static int check_input(const gb_block_in_t *in)
 
 static void stats_f64(const double *v, size_t n, gb_block_stats_t *st)
 {
-    double mn = NAN, mx = NAN, sum = 0, sq = 0;
-    uint32_t nan = 0;
+    /* four partial sums keep the adders busy; NaN, rare, is handled by a second pass */
+    double mn = v[0], mx = v[0], sum[4] = {0}, sq[4] = {0};
     for (size_t i = 0; i < n; i++) {
         double x = v[i];
-        if (x != x) {
-            nan++;
-            continue;
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+        sum[i & 3] += x;
+        sq[i & 3] += x * x;
+    }
+    uint32_t nan = 0;
+    if (isnan(sum[0] + sum[1] + sum[2] + sum[3])) {
+        mn = mx = NAN;
+        memset(sum, 0, sizeof sum);
+        memset(sq, 0, sizeof sq);
+        for (size_t i = 0; i < n; i++) {
+            double x = v[i];
+            if (isnan(x)) {
+                nan++;
+                continue;
+            }
+            mn = !(x >= mn) ? x : mn; /* true while mn is NaN */
+            mx = !(x <= mx) ? x : mx;
+            sum[0] += x;
+            sq[0] += x * x;
         }
-        if (!(x >= mn)) mn = x; /* true while mn is NaN */
-        if (!(x <= mx)) mx = x;
-        sum += x;
-        sq += x * x;
     }
     st->min = mn;
     st->max = mx;
-    st->sum = nan == n ? NAN : sum;
-    st->sumsq = nan == n ? NAN : sq;
+    st->sum = nan == n ? NAN : sum[0] + sum[1] + sum[2] + sum[3];
+    st->sumsq = nan == n ? NAN : sq[0] + sq[1] + sq[2] + sq[3];
     st->first = v[0];
     st->last = v[n - 1];
     st->nan_count = nan;
@@ -136,7 +149,9 @@ int gb_block_encode(const gb_block_in_t *in, gb_buf_t *out, gb_block_stats_t *st
     int rc = check_input(in);
     if (rc || (rc = gb_buf_reserve(out, GB_BLOCK_HEADER_BYTES))) return rc;
     out->len += GB_BLOCK_HEADER_BYTES;
-    if ((rc = gb_icodec_encode(in->t, in->n, GB_IC_PLAIN, out, &tc))) goto fail;
+    /* FOR never beats DELTA on increasing times, so it is not even tried */
+    unsigned tallowed = GB_IC_PLAIN & ~GB_IC(GB_CODEC_FOR);
+    if ((rc = gb_icodec_encode(in->t, in->n, tallowed, out, &tc))) goto fail;
     size_t tb = out->len - start - GB_BLOCK_HEADER_BYTES;
     if ((rc = encode_values(in, out, &vc, &st))) goto fail;
     size_t vb = out->len - start - GB_BLOCK_HEADER_BYTES - tb;

@@ -300,18 +300,31 @@ static inline int dec_digits(double v, unsigned e, int64_t *d, double *back)
     return f2u(*back) == f2u(v);
 }
 
+/*
+ * The smallest exponent that makes V round-trip, or -1. Candidates are found by multiplying (is
+ * v * 10^e close to an integer?) and only they are confirmed with the division that decoding does.
+ */
+static int dec_smallest(double v)
+{
+    for (unsigned e = 0; e <= EXP_MAX; e++) {
+        double x = v * P10[e], back;
+        int64_t d;
+        if (!(fabs(x) < DIGITS_LIMIT)) return -1;
+        double r = (x + ROUND_MAGIC) - ROUND_MAGIC;
+        if (fabs(x - r) <= fabs(x) * 0x1p-50 && dec_digits(v, e, &d, &back) == 1) return (int)e;
+    }
+    return -1;
+}
+
 /* The exponent for V on a sample, or -1 when most samples are no decimal at all. */
 static int dec_exponent(const double *v, size_t n)
 {
-    size_t cnt = n / 16, per_e[EXP_MAX + 1] = {0}, none = 0;
-    cnt = cnt < 32 ? 32 : cnt > 256 ? 256 : cnt;
+    size_t cnt = n / 32, per_e[EXP_MAX + 1] = {0}, none = 0;
+    cnt = cnt < 32 ? 32 : cnt > 128 ? 128 : cnt;
     cnt = cnt > n ? n : cnt;
     for (size_t j = 0; j < cnt; j++) {
-        double x = v[j * n / cnt], back;
-        int64_t d;
-        unsigned e = 0;
-        while (e <= EXP_MAX && dec_digits(x, e, &d, &back) != 1) e++;
-        if (e > EXP_MAX) none++;
+        int e = dec_smallest(v[j * n / cnt]);
+        if (e < 0) none++;
         else per_e[e]++;
     }
     if (none * 2 > cnt) return -1;
@@ -450,21 +463,23 @@ static int encode_as(int codec, const double *v, size_t n, gb_buf_t *out)
     return GB_EINVAL;
 }
 
-/* Estimated bytes of Gorilla (*G) and Chimp (*C) for V, from up to three slices. */
-static void xor_estimate(const double *v, size_t n, uint64_t *g, uint64_t *c)
+/*
+ * Estimated bytes of codec C (GORILLA or CHIMP) for V, from up to three slices of XOR_SLICE
+ * values (the start, the middle, the end). UINT64_MAX when memory ran out.
+ */
+static uint64_t xor_estimate(int c, const double *v, size_t n)
 {
     size_t m = n < XOR_SLICE ? n : XOR_SLICE, at[3] = {0, (n - m) / 2, n - m}, seen = 0;
-    uint64_t gb = 0, cb = 0;
-    int32_t *last = chimp_table();
+    uint64_t bits = 0;
+    int32_t *last = NULL;
+    if (c == GB_CODEC_CHIMP && !(last = chimp_table())) return UINT64_MAX;
     for (int s = 0; s < 3; s++) {
         if (s && at[s] == at[s - 1]) continue;
-        gb += gorilla_run(v + at[s], m, NULL);
-        if (last) cb += chimp_run(v + at[s], m, NULL, last);
+        bits += last ? chimp_run(v + at[s], m, NULL, last) : gorilla_run(v + at[s], m, NULL);
         seen += m;
     }
-    *g = gb * n / seen / 8 + 1;
-    *c = last ? cb * n / seen / 8 + 1 : UINT64_MAX;
     free(last);
+    return bits * n / seen / 8 + 1;
 }
 
 typedef struct pick {
@@ -499,10 +514,16 @@ static int choose(const double *v, size_t n, gb_buf_t *out, uint8_t *codec)
         pk.bytes = out->len - pk.start;
         pk.codec = GB_CODEC_DECIMAL;
     }
-    uint64_t g, c;
-    xor_estimate(v, n, &g, &c);
-    if ((g < c ? g : c) < pk.bytes && (rc = pick_try(&pk, g < c ? GB_CODEC_GORILLA : GB_CODEC_CHIMP, v, n)))
-        goto out;
+    /* XOR codecs spend at least a few bits on every changing value: when the decimal codec is
+     * under a byte a value they cannot win, so the estimate is skipped; Chimp, which needs a
+     * 64 KiB table, only when Gorilla comes close */
+    if (pk.bytes >= n) {
+        uint64_t g = xor_estimate(GB_CODEC_GORILLA, v, n), c = UINT64_MAX;
+        if (g < pk.bytes + pk.bytes / 4) c = xor_estimate(GB_CODEC_CHIMP, v, n);
+        if ((g < c ? g : c) < pk.bytes &&
+            (rc = pick_try(&pk, g < c ? GB_CODEC_GORILLA : GB_CODEC_CHIMP, v, n)))
+            goto out;
+    }
     if (exc) {
         int64_t *b = f64_bits(v, n);
         if (!b) {

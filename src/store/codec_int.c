@@ -38,28 +38,42 @@
 #define CHUNK 32u      /* values per chunk, the grain of mini-block statistics */
 #define MAX_SHIFT 5u   /* mini-blocks of 32 << 0..5 values */
 #define DICT_MAX 16384 /* distinct values a dictionary may hold */
-#define SAMPLE 256     /* values looked at to decide whether a dictionary is worth building */
+#define SAMPLE 128     /* values looked at to decide whether a dictionary is worth building */
+#define PRUNE_SAMPLE 256 /* values a long stream's orders are first compared on */
 
 /* ---- exact division by a divisor known to divide ---- */
 
 typedef struct divisor {
-    uint64_t inv; /* inverse of the odd part modulo 2^64 */
-    uint64_t lim; /* UINT64_MAX / odd part: the divisibility bound */
-    unsigned tz;  /* trailing zero bits of g */
+    uint64_t inv;  /* inverse of the odd part modulo 2^64 */
+    uint64_t lim;  /* UINT64_MAX / odd part: the divisibility bound */
+    uint64_t mask; /* the low bits that must be zero */
+    unsigned tz;   /* trailing zero bits of g */
 } divisor_t;
 
+/* G 0 makes a divisor that only 0 passes. */
 static void divisor_init(divisor_t *d, uint64_t g)
 {
+    if (!g) {
+        *d = (divisor_t){.inv = 0, .lim = UINT64_MAX, .mask = UINT64_MAX, .tz = 0};
+        return;
+    }
     d->tz = (unsigned)__builtin_ctzll(g);
+    d->mask = (UINT64_C(1) << d->tz) - 1;
     uint64_t odd = g >> d->tz, inv = odd; /* correct to 3 bits; Newton doubles that */
     for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;
     d->inv = inv;
     d->lim = UINT64_MAX / odd;
 }
 
+/* 0 when D divides V; branch-free so that a whole pass can be checked at once. */
+static inline uint64_t not_divides(const divisor_t *d, uint64_t v)
+{
+    return (v & d->mask) | ((v >> d->tz) * d->inv > d->lim);
+}
+
 static inline int divides(const divisor_t *d, uint64_t v)
 {
-    return (v & ((UINT64_C(1) << d->tz) - 1)) == 0 && (v >> d->tz) * d->inv <= d->lim;
+    return !not_divides(d, v);
 }
 
 static inline uint64_t exact_div(const divisor_t *d, uint64_t v)
@@ -104,16 +118,19 @@ typedef struct plan {
 } plan_t;
 
 typedef struct scratch {
-    int64_t *y, *cmin, *cmax;
+    int64_t *y;                 /* n: the differences being checked or written */
+    int64_t *cmin[3], *cmax[3]; /* per order: minima and maxima of each chunk */
 } scratch_t;
 
 static int scratch_init(scratch_t *s, size_t n)
 {
     size_t nch = n / CHUNK + 1;
-    s->y = malloc((n + 2 * nch) * sizeof(int64_t));
+    s->y = malloc((n + 6 * nch) * sizeof(int64_t));
     if (!s->y) return GB_ENOMEM;
-    s->cmin = s->y + n;
-    s->cmax = s->cmin + nch;
+    for (int k = 0; k < 3; k++) {
+        s->cmin[k] = s->y + n + 2 * k * nch;
+        s->cmax[k] = s->cmin[k] + nch;
+    }
     return 0;
 }
 
@@ -122,15 +139,81 @@ static inline int64_t wsub(int64_t a, int64_t b)
     return (int64_t)((uint64_t)a - (uint64_t)b);
 }
 
-/* y = the ORDER-th differences of x: n - order values (wrapping). */
+/* The ORDER-th difference at J (J + ORDER < n), wrapping. */
+static inline int64_t diff_at(const int64_t *x, size_t j, unsigned order)
+{
+    if (order == 0) return x[j];
+    if (order == 1) return wsub(x[j + 1], x[j]);
+    return wsub(wsub(x[j + 2], x[j + 1]), wsub(x[j + 1], x[j]));
+}
+
+/* y = the ORDER-th differences of x: n - order values. */
 static void diffs(const int64_t *x, size_t n, unsigned order, int64_t *y)
 {
-    if (order == 0) {
-        memcpy(y, x, n * sizeof *x);
-    } else if (order == 1) {
-        for (size_t j = 0; j + 1 < n; j++) y[j] = wsub(x[j + 1], x[j]);
-    } else {
-        for (size_t j = 0; j + 2 < n; j++) y[j] = wsub(wsub(x[j + 2], x[j + 1]), wsub(x[j + 1], x[j]));
+    for (size_t j = 0; j + order < n; j++) y[j] = diff_at(x, j, order);
+}
+
+/* |a - b| as the true (unwrapped) distance, which always fits in 64 bits. */
+static inline uint64_t distance(int64_t a, int64_t b)
+{
+    uint64_t d = (uint64_t)a - (uint64_t)b;
+    return a < b ? 0 - d : d;
+}
+
+/* What one pass learns about the differences of one order. */
+typedef struct ordstat {
+    int64_t y0;    /* the first difference */
+    uint64_t g;    /* a candidate divisor of every |y - y0| (0: all equal), from a prefix */
+    divisor_t d;   /* of g */
+    int check;     /* g is not 1 and must be checked over the whole pass */
+    uint64_t bad;  /* nonzero when some y broke the candidate */
+} ordstat_t;
+
+/* Chunk C (values J0..J1) of the differences of order K: minimum, maximum, divisor check. */
+static inline __attribute__((always_inline)) void chunk_of(const int64_t *x, size_t j0, size_t j1,
+                                                           size_t n, unsigned k, int check,
+                                                           ordstat_t *o, scratch_t *s, size_t c)
+{
+    if (j0 + k >= n) return;
+    size_t end = j1 + k <= n ? j1 : n - k;
+    int64_t mn = INT64_MAX, mx = INT64_MIN;
+    uint64_t bad = 0;
+    for (size_t j = j0; j < end; j++) {
+        int64_t y = diff_at(x, j, k);
+        mn = y < mn ? y : mn;
+        mx = y > mx ? y : mx;
+        if (check) bad |= not_divides(&o->d, distance(y, o->y0));
+    }
+    o->bad |= bad;
+    s->cmin[k][c] = mn;
+    s->cmax[k][c] = mx;
+}
+
+/*
+ * The chunk minima and maxima of the differences of every order in MASK (bit k: order k, which
+ * must be below N), and a check of each order's candidate divisor -- in one pass over X, so
+ * that each chunk is read from memory once. The divisor of all y - min(y) equals that of all
+ * |y - y0|, so the candidate can be checked before the minimum is known.
+ */
+static void chunk_stats(const int64_t *x, size_t n, unsigned mask, scratch_t *s, ordstat_t *os)
+{
+    for (unsigned k = 0; k <= 2; k++) {
+        if (!(mask >> k & 1)) continue;
+        ordstat_t *o = &os[k];
+        o->y0 = diff_at(x, 0, k);
+        o->g = 0;
+        for (size_t j = 1; j + k < n && j < 16 && o->g != 1; j++)
+            o->g = gcd64(o->g, distance(diff_at(x, j, k), o->y0));
+        o->check = o->g != 1;
+        o->bad = 0;
+        divisor_init(&o->d, o->g);
+    }
+    for (size_t j0 = 0, c = 0; j0 < n; j0 += CHUNK, c++) {
+        size_t j1 = n - j0 < CHUNK ? n : j0 + CHUNK;
+        /* constant orders and flags, so that each inlined copy is a tight loop */
+        if (mask & 1) os[0].check ? chunk_of(x, j0, j1, n, 0, 1, &os[0], s, c) : chunk_of(x, j0, j1, n, 0, 0, &os[0], s, c);
+        if (mask & 2) os[1].check ? chunk_of(x, j0, j1, n, 1, 1, &os[1], s, c) : chunk_of(x, j0, j1, n, 1, 0, &os[1], s, c);
+        if (mask & 4) os[2].check ? chunk_of(x, j0, j1, n, 2, 1, &os[2], s, c) : chunk_of(x, j0, j1, n, 2, 0, &os[2], s, c);
     }
 }
 
@@ -153,29 +236,35 @@ static uint64_t common_divisor(const int64_t *y, size_t m, int64_t lo)
     return g;
 }
 
-/* Bytes of the mini-blocks of 32 << SHIFT values, from the chunk minima and maxima. */
-static size_t miniblock_bytes(const scratch_t *s, size_t m, unsigned shift, const divisor_t *d,
-                              uint64_t base)
+/* The divisor of the ORDER-th differences of X, given what the pass found. */
+static uint64_t order_divisor(const int64_t *x, size_t n, unsigned order, int64_t lo,
+                              const ordstat_t *o, scratch_t *s)
 {
-    size_t per = (size_t)CHUNK << shift, nch = (m + CHUNK - 1) / CHUNK, bytes = 0;
+    if (!o->check) return 1;
+    if (!o->bad) return o->g ? o->g : 1;
+    diffs(x, n, order, s->y); /* the prefix misled: work it out in full */
+    return common_divisor(s->y, n - order, lo);
+}
+
+/* Bytes of mini-blocks of PER values, given each one's minimum and maximum. */
+static size_t miniblock_bytes(const int64_t *mbmin, const int64_t *mbmax, size_t m, size_t per,
+                              const divisor_t *d, uint64_t base)
+{
+    size_t bytes = 0;
     uint64_t qprev = 0;
-    for (size_t j0 = 0, c0 = 0; j0 < m; j0 += per, c0 += (size_t)1 << shift) {
-        size_t c1 = c0 + ((size_t)1 << shift) < nch ? c0 + ((size_t)1 << shift) : nch;
-        int64_t mn = s->cmin[c0], mx = s->cmax[c0];
-        for (size_t c = c0 + 1; c < c1; c++) {
-            if (s->cmin[c] < mn) mn = s->cmin[c];
-            if (s->cmax[c] > mx) mx = s->cmax[c];
-        }
+    for (size_t j0 = 0, b = 0; j0 < m; j0 += per, b++) {
         size_t cnt = m - j0 < per ? m - j0 : per;
-        unsigned w = gb_bits(exact_div(d, (uint64_t)mx - (uint64_t)mn));
-        uint64_t q = exact_div(d, (uint64_t)mn - base);
+        unsigned w = gb_bits(exact_div(d, (uint64_t)mbmax[b] - (uint64_t)mbmin[b]));
+        uint64_t q = exact_div(d, (uint64_t)mbmin[b] - base);
         bytes += 1 + gb_varint_len(gb_zz((int64_t)(q - qprev))) + gb_packed_len(cnt, w);
         qprev = q;
     }
     return bytes;
 }
 
-static forplan_t plan_order(const int64_t *x, size_t n, unsigned order, scratch_t *s)
+/* The plan for one order, its chunk statistics already in S and O when N > ORDER. */
+static forplan_t plan_order(const int64_t *x, size_t n, unsigned order, const ordstat_t *o,
+                            scratch_t *s)
 {
     forplan_t p = {.codec = (uint8_t)(GB_CODEC_FOR + order), .order = order, .g = 1};
     size_t m = n > order ? n - order : 0;
@@ -186,32 +275,32 @@ static forplan_t plan_order(const int64_t *x, size_t n, unsigned order, scratch_
         p.bytes += 2; /* base 0, g 1 */
         return p;
     }
-    diffs(x, n, order, s->y);
-    int64_t lo = s->y[0];
-    for (size_t j0 = 0, c = 0; j0 < m; j0 += CHUNK, c++) {
-        size_t end = m - j0 < CHUNK ? m : j0 + CHUNK;
-        int64_t mn = s->y[j0], mx = s->y[j0];
-        for (size_t j = j0 + 1; j < end; j++) {
-            mn = s->y[j] < mn ? s->y[j] : mn;
-            mx = s->y[j] > mx ? s->y[j] : mx;
-        }
-        s->cmin[c] = mn;
-        s->cmax[c] = mx;
-        if (mn < lo) lo = mn;
-    }
+    int64_t *cmin = s->cmin[order], *cmax = s->cmax[order];
+    size_t nch = (m + CHUNK - 1) / CHUNK;
+    int64_t lo = cmin[0];
+    for (size_t c = 1; c < nch; c++) lo = cmin[c] < lo ? cmin[c] : lo;
     p.base = (uint64_t)lo;
-    p.g = common_divisor(s->y, m, lo);
+    p.g = order_divisor(x, n, order, lo, o, s);
     divisor_t d;
     divisor_init(&d, p.g);
     p.bytes += gb_varint_len(gb_zz(lo)) + gb_varint_len(p.g);
-    size_t best = SIZE_MAX;
+    /* each mini-block size in turn, merging pairs of the previous size's statistics in place
+     * (the chunk statistics are not needed after this) */
+    size_t best = SIZE_MAX, nb = nch;
     for (unsigned sh = 0; sh <= MAX_SHIFT; sh++) {
-        size_t b = miniblock_bytes(s, m, sh, &d, p.base);
+        size_t b = miniblock_bytes(cmin, cmax, m, (size_t)CHUNK << sh, &d, p.base);
         if (b < best) {
             best = b;
             p.shift = sh;
         }
-        if (((size_t)CHUNK << sh) >= m) break; /* one mini-block already holds everything */
+        if (nb == 1) break; /* one mini-block already holds everything */
+        for (size_t i = 0; i < nb; i += 2) {
+            int64_t lo2 = i + 1 < nb && cmin[i + 1] < cmin[i] ? cmin[i + 1] : cmin[i];
+            int64_t hi2 = i + 1 < nb && cmax[i + 1] > cmax[i] ? cmax[i + 1] : cmax[i];
+            cmin[i / 2] = lo2;
+            cmax[i / 2] = hi2;
+        }
+        nb = (nb + 1) / 2;
     }
     p.bytes += best;
     return p;
@@ -222,9 +311,25 @@ static forplan_t plan_plain(const int64_t *x, size_t n, unsigned allowed, scratc
 {
     forplan_t best = {.codec = GB_CODEC_RAW, .bytes = SIZE_MAX};
     if (allowed & GB_IC(GB_CODEC_RAW)) best.bytes = 1 + 8 * n;
-    for (unsigned order = 0; order <= 2; order++) {
-        if (!(allowed & GB_IC(GB_CODEC_FOR + order))) continue;
-        forplan_t p = plan_order(x, n, order, s);
+    unsigned mask = 0;
+    for (unsigned k = 0; k <= 2; k++)
+        if ((allowed & GB_IC(GB_CODEC_FOR + k)) && n > k) mask |= 1u << k;
+    ordstat_t os[3];
+    if (n > 2 * PRUNE_SAMPLE && (mask & (mask - 1))) {
+        /* a long stream: size every order on a prefix first and drop the clear losers */
+        chunk_stats(x, PRUNE_SAMPLE, mask, s, os);
+        size_t sz[3], lo = SIZE_MAX;
+        for (unsigned k = 0; k <= 2; k++) {
+            sz[k] = mask >> k & 1 ? plan_order(x, PRUNE_SAMPLE, k, &os[k], s).bytes : SIZE_MAX;
+            lo = sz[k] < lo ? sz[k] : lo;
+        }
+        for (unsigned k = 0; k <= 2; k++)
+            if (sz[k] != SIZE_MAX && sz[k] > lo + lo / 4) mask &= ~(1u << k);
+    }
+    chunk_stats(x, n, mask, s, os);
+    for (unsigned k = 0; k <= 2; k++) {
+        if (!(allowed & GB_IC(GB_CODEC_FOR + k)) || (n > k && !(mask >> k & 1))) continue;
+        forplan_t p = plan_order(x, n, k, &os[k], s);
         if (p.bytes < best.bytes) best = p;
     }
     return best;
@@ -240,7 +345,7 @@ static inline size_t hash_slot(int64_t v, unsigned bits)
 /* True when a strided sample of X has few enough distinct values for a dictionary to pay. */
 static int dict_promising(const int64_t *x, size_t n)
 {
-    enum { TB = 10 };
+    enum { TB = 9 };
     int64_t keys[1 << TB];
     uint8_t used[1 << TB] = {0};
     size_t cnt = n < SAMPLE ? n : SAMPLE, distinct = 0;
@@ -376,7 +481,8 @@ static int plan(const int64_t *x, size_t n, unsigned allowed, scratch_t *s, plan
     best->codec = best->f.codec;
     best->bytes = best->f.bytes;
     int forced = !(allowed & (allowed - 1)); /* a single codec: use it whatever it costs */
-    if (allowed & GB_IC(GB_CODEC_RLE)) {
+    /* runs pay when they are long: a prefix with runs shorter than 2 rules them out cheaply */
+    if ((allowed & GB_IC(GB_CODEC_RLE)) && (forced || count_runs(x, n < SAMPLE ? n : SAMPLE) * 2 <= (n < SAMPLE ? n : SAMPLE))) {
         size_t k = count_runs(x, n);
         if (k * 2 <= n || forced) {
             plan_t p = {.codec = GB_CODEC_RLE};
@@ -387,7 +493,8 @@ static int plan(const int64_t *x, size_t n, unsigned allowed, scratch_t *s, plan
             consider_pair(&p, p.k, best, s);
         }
     }
-    if ((allowed & GB_IC(GB_CODEC_DICT)) && (forced || dict_promising(x, n))) {
+    /* ids cost bits too: a dictionary cannot beat plain codecs that are already this small */
+    if ((allowed & GB_IC(GB_CODEC_DICT)) && (forced || (best->bytes > n / 2 && dict_promising(x, n)))) {
         plan_t p = {.codec = GB_CODEC_DICT};
         size_t limit = forced ? n : n / 2 > DICT_MAX ? DICT_MAX : n / 2;
         int rc = build_dict(x, n, limit ? limit : 1, &p);
