@@ -270,6 +270,7 @@ static int decode_values(const gb_block_info_t *h, gb_rd_t *r, gb_block_out_t *o
     case GB_VT_STR:
         o->str = o->vbuf_;
         if ((rc = gb_scodec_decode(h->value_codec, r, h->count, o->str, &o->abuf_, tmp))) return rc;
+        if (!o->abuf_.p && (rc = gb_buf_reserve(&o->abuf_, 1))) return rc; /* never NULL */
         o->arena = (char *)o->abuf_.p;
         o->arena_len = o->abuf_.len;
         return 0;

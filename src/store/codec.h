@@ -136,7 +136,7 @@ typedef struct gb_block_out {
     int64_t *i64;
     uint8_t *b;          /* 0 or 1 */
     gb_block_str_t *str; /* into arena */
-    char *arena;
+    char *arena;         /* not NULL after a string block, even when every string is empty */
     size_t arena_len;
     /* storage */
     void *tbuf_, *vbuf_, *sbuf_; /* times, values, scratch (2 integers a point) */
