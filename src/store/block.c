@@ -56,21 +56,31 @@ static int check_input(const gb_block_in_t *in)
 
 static void stats_f64(const double *v, size_t n, gb_block_stats_t *st)
 {
-    /* four partial sums keep the adders busy; NaN, rare, is handled by a second pass */
-    double mn = v[0], mx = v[0], sum[4] = {0}, sq[4] = {0};
-    for (size_t i = 0; i < n; i++) {
-        double x = v[i];
-        mn = x < mn ? x : mn;
-        mx = x > mx ? x : mx;
-        sum[i & 3] += x;
-        sq[i & 3] += x * x;
+    /* two partial sums a quantity keep the adders busy; NaN, rare, gets a second pass */
+    double mn = v[0], mx = v[0], s0 = 0, s1 = 0, q0 = 0, q1 = 0;
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        double a = v[i], b = v[i + 1];
+        mn = a < mn ? a : mn;
+        mx = a > mx ? a : mx;
+        mn = b < mn ? b : mn;
+        mx = b > mx ? b : mx;
+        s0 += a;
+        s1 += b;
+        q0 += a * a;
+        q1 += b * b;
+    }
+    if (i < n) {
+        mn = v[i] < mn ? v[i] : mn;
+        mx = v[i] > mx ? v[i] : mx;
+        s0 += v[i];
+        q0 += v[i] * v[i];
     }
     uint32_t nan = 0;
-    if (isnan(sum[0] + sum[1] + sum[2] + sum[3])) {
+    if (isnan(s0 + s1)) {
         mn = mx = NAN;
-        memset(sum, 0, sizeof sum);
-        memset(sq, 0, sizeof sq);
-        for (size_t i = 0; i < n; i++) {
+        s0 = s1 = q0 = q1 = 0;
+        for (i = 0; i < n; i++) {
             double x = v[i];
             if (isnan(x)) {
                 nan++;
@@ -78,14 +88,14 @@ static void stats_f64(const double *v, size_t n, gb_block_stats_t *st)
             }
             mn = !(x >= mn) ? x : mn; /* true while mn is NaN */
             mx = !(x <= mx) ? x : mx;
-            sum[0] += x;
-            sq[0] += x * x;
+            s0 += x;
+            q0 += x * x;
         }
     }
     st->min = mn;
     st->max = mx;
-    st->sum = nan == n ? NAN : sum[0] + sum[1] + sum[2] + sum[3];
-    st->sumsq = nan == n ? NAN : sq[0] + sq[1] + sq[2] + sq[3];
+    st->sum = nan == n ? NAN : s0 + s1;
+    st->sumsq = nan == n ? NAN : q0 + q1;
     st->first = v[0];
     st->last = v[n - 1];
     st->nan_count = nan;

@@ -114,19 +114,20 @@ static inline void gb_bitw_init(gb_bitw_t *w, uint8_t *p)
     w->n = 0;
 }
 
-/* Writes the low K bits of V (K 0..64; V must have no bits above K). */
+/*
+ * Writes the low K bits of V (K 0..64; V must have no bits above K). Branch-free: the pending
+ * word is stored every time and the pointer moves on only when it is full, so packing runs of
+ * odd widths costs no mispredicted branches.
+ */
 static inline void gb_bitw_put(gb_bitw_t *w, uint64_t v, unsigned k)
 {
     w->acc |= v << w->n;
-    if (w->n + k >= 64) {
-        gb_store64le(w->p, w->acc);
-        w->p += 8;
-        unsigned used = 64 - w->n; /* 1..64 bits of V went out */
-        w->acc = used == 64 ? 0 : v >> used;
-        w->n = w->n + k - 64;
-    } else {
-        w->n += k;
-    }
+    gb_store64le(w->p, w->acc);
+    unsigned total = w->n + k, full = total >> 6;
+    uint64_t rest = (v >> 1) >> (63 - w->n); /* the bits of V that did not fit: V >> (64 - n) */
+    w->p += 8 * full;
+    w->acc = full ? rest : w->acc;
+    w->n = total & 63;
 }
 
 /* Writes out the pending bits (zero-padded to a whole byte); returns the end of the bytes. */
@@ -229,9 +230,10 @@ static inline size_t gb_packed_len(size_t cnt, unsigned w)
 }
 
 /*
- * Unpacks CNT values of W bits (0..64) from P into OUT. P has AVAIL bytes readable, at least
- * gb_packed_len(CNT, W) (checked by the caller).
+ * Unpacks CNT values of W bits (0..64) from P into OUT, adding BASE to each (wrapping). P has
+ * AVAIL bytes readable, at least gb_packed_len(CNT, W) (checked by the caller).
  */
-void gb_unpack(const uint8_t *p, size_t avail, size_t cnt, unsigned w, uint64_t *out);
+void gb_unpack(const uint8_t *p, size_t avail, size_t cnt, unsigned w, uint64_t base,
+               uint64_t *out);
 
 #endif

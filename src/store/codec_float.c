@@ -48,6 +48,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define EXP_MAX 18                              /* 10^18 < 2^63 and exact as a double */
 #define ROUND_MAGIC 6755399441055744.0          /* 2^52 + 2^51: adding it rounds to integer */
@@ -300,19 +303,31 @@ static inline int dec_digits(double v, unsigned e, int64_t *d, double *back)
     return f2u(*back) == f2u(v);
 }
 
-/*
- * The smallest exponent that makes V round-trip, or -1. Candidates are found by multiplying (is
- * v * 10^e close to an integer?) and only they are confirmed with the division that decoding does.
- */
-static int dec_smallest(double v)
+/* True when V round-trips through exponent E. A multiplication says whether v * 10^e is close
+ * to an integer; only then the division that decoding does confirms it. */
+static int dec_works(double v, unsigned e)
 {
-    for (unsigned e = 0; e <= EXP_MAX; e++) {
-        double x = v * P10[e], back;
-        int64_t d;
-        if (!(fabs(x) < DIGITS_LIMIT)) return -1;
-        double r = (x + ROUND_MAGIC) - ROUND_MAGIC;
-        if (fabs(x - r) <= fabs(x) * 0x1p-50 && dec_digits(v, e, &d, &back) == 1) return (int)e;
+    double x = v * P10[e], back;
+    int64_t d;
+    if (!(fabs(x) < DIGITS_LIMIT)) return 0;
+    double r = (x + ROUND_MAGIC) - ROUND_MAGIC;
+    return fabs(x - r) <= fabs(x) * 0x1p-50 && dec_digits(v, e, &d, &back) == 1;
+}
+
+/*
+ * The smallest exponent that makes V round-trip, or -1. Neighbouring values of a series need
+ * about the same exponent, so the search starts at HINT (the previous answer) and walks down
+ * while it still works, or up until it does.
+ */
+static int dec_smallest(double v, int hint)
+{
+    int e = hint;
+    if (dec_works(v, (unsigned)e)) {
+        while (e > 0 && dec_works(v, (unsigned)e - 1)) e--;
+        return e;
     }
+    while (++e <= EXP_MAX)
+        if (dec_works(v, (unsigned)e)) return e;
     return -1;
 }
 
@@ -322,10 +337,15 @@ static int dec_exponent(const double *v, size_t n)
     size_t cnt = n / 32, per_e[EXP_MAX + 1] = {0}, none = 0;
     cnt = cnt < 32 ? 32 : cnt > 128 ? 128 : cnt;
     cnt = cnt > n ? n : cnt;
+    int hint = 0;
     for (size_t j = 0; j < cnt; j++) {
-        int e = dec_smallest(v[j * n / cnt]);
-        if (e < 0) none++;
-        else per_e[e]++;
+        int e = dec_smallest(v[j * n / cnt], hint);
+        if (e < 0) {
+            none++;
+        } else {
+            per_e[e]++;
+            hint = e;
+        }
     }
     if (none * 2 > cnt) return -1;
     size_t ok = 0, total = cnt - none;
@@ -348,18 +368,44 @@ static int dec_exponent(const double *v, size_t n)
  */
 static int dec_encode(const double *v, size_t n, unsigned e, gb_buf_t *out, size_t *exceptions)
 {
-    /* digits, then positions and values of exceptions: near ones from the front, far from the back */
+    /* digits, then positions and values of exceptions: near ones from the front, far from the
+     * back; then the rounded digits as doubles */
     int64_t *dig = malloc(3 * n * sizeof *dig), *pos = dig + n, *val = pos + n;
-    if (!dig) return GB_ENOMEM;
-    size_t nn = 0, nf = 0, first_ok = n;
-    for (size_t i = 0; i < n; i++) {
-        double back;
-        int ok = dec_digits(v[i], e, &dig[i], &back);
-        if (ok == 1) {
+    double *rr = malloc(n * sizeof *rr);
+    int rc = GB_ENOMEM;
+    if (!dig || !rr) goto out;
+    /* the common case first, without branches: every value's digits r (0 when out of range, so
+     * that the conversion below is defined) and whether all of them divide back bit for bit.
+     * The division bounds the loop, so SSE2 does two at a time. */
+    const double p = P10[e];
+    uint64_t fails = 0;
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128d vp = _mm_set1_pd(p), magic = _mm_set1_pd(ROUND_MAGIC);
+    const __m128d limit = _mm_set1_pd(DIGITS_LIMIT), sign = _mm_set1_pd(-0.0);
+    for (; i + 2 <= n; i += 2) {
+        __m128d vv = _mm_loadu_pd(v + i), x = _mm_mul_pd(vv, vp);
+        __m128d r = _mm_sub_pd(_mm_add_pd(x, magic), magic);
+        r = _mm_and_pd(r, _mm_cmplt_pd(_mm_andnot_pd(sign, x), limit));
+        _mm_storeu_pd(rr + i, r);
+        __m128i eq = _mm_cmpeq_epi32(_mm_castpd_si128(_mm_div_pd(r, vp)), _mm_castpd_si128(vv));
+        fails |= _mm_movemask_epi8(eq) != 0xffff;
+    }
+#endif
+    for (; i < n; i++) {
+        double x = v[i] * p, r = (x + ROUND_MAGIC) - ROUND_MAGIC;
+        rr[i] = r = fabs(x) < DIGITS_LIMIT ? r : 0;
+        fails |= f2u(r / p) != f2u(v[i]);
+    }
+    for (i = 0; i < n; i++) dig[i] = (int64_t)rr[i];
+    size_t nn = 0, nf = 0, first_ok = fails ? n : 0;
+    for (i = 0; i < n && fails; i++) {
+        double back = rr[i] / p;
+        if (f2u(back) == f2u(v[i])) {
             if (first_ok == n) first_ok = i;
             continue;
         }
-        int64_t diff = ok == 0 ? (int64_t)(f2u(v[i]) - f2u(back)) : INT64_MIN;
+        int64_t diff = fabs(v[i] * p) < DIGITS_LIMIT ? (int64_t)(f2u(v[i]) - f2u(back)) : INT64_MIN;
         if (diff > -NEAR_LIMIT && diff < NEAR_LIMIT) {
             if (first_ok == n) first_ok = i;
             pos[nn] = (int64_t)i;
@@ -372,16 +418,15 @@ static int dec_encode(const double *v, size_t n, unsigned e, gb_buf_t *out, size
         val[n - nf] = (int64_t)f2u(v[i]);
         dig[i] = i ? dig[i - 1] : 0;
     }
-    for (size_t i = 0; i < first_ok && first_ok < n; i++) dig[i] = dig[first_ok];
-    for (size_t i = 0; i < nf / 2; i++) { /* far ones went in backwards */
+    for (i = 0; i < first_ok && first_ok < n; i++) dig[i] = dig[first_ok];
+    for (i = 0; i < nf / 2; i++) { /* far ones went in backwards */
         int64_t tp = pos[n - nf + i], tv = val[n - nf + i];
         pos[n - nf + i] = pos[n - 1 - i];
         val[n - nf + i] = val[n - 1 - i];
         pos[n - 1 - i] = tp;
         val[n - 1 - i] = tv;
     }
-    int rc = gb_buf_reserve(out, 21);
-    if (rc) goto out;
+    if ((rc = gb_buf_reserve(out, 21))) goto out;
     gb_buf_put_u8(out, (uint8_t)e);
     gb_buf_put_varint(out, nn);
     gb_buf_put_varint(out, nf);
@@ -393,6 +438,7 @@ static int dec_encode(const double *v, size_t n, unsigned e, gb_buf_t *out, size
     *exceptions = nn + nf;
 out:
     free(dig);
+    free(rr);
     return rc;
 }
 
@@ -416,14 +462,20 @@ static int dec_decode(gb_rd_t *r, size_t n, double *v, int64_t *tmp)
     if (e > EXP_MAX) return GB_EPROTO;
     if ((rc = gb_icodec_decode(r, n, GB_IC_ALL, tmp, NULL))) return rc;
     const double p = P10[e];
-    for (size_t i = 0; i < n; i++) v[i] = (double)tmp[i] / p;
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128d vp = _mm_set1_pd(p); /* the division bounds the loop: two at a time */
+    for (; i + 2 <= n; i += 2)
+        _mm_storeu_pd(v + i, _mm_div_pd(_mm_set_pd((double)tmp[i + 1], (double)tmp[i]), vp));
+#endif
+    for (; i < n; i++) v[i] = (double)tmp[i] / p;
     if (nn) {
         if ((rc = read_exceptions(r, nn, n, tmp))) return rc;
-        for (size_t i = 0; i < nn; i++) v[tmp[i]] = u2f(f2u(v[tmp[i]]) + (uint64_t)tmp[nn + i]);
+        for (i = 0; i < nn; i++) v[tmp[i]] = u2f(f2u(v[tmp[i]]) + (uint64_t)tmp[nn + i]);
     }
     if (nf) {
         if ((rc = read_exceptions(r, nf, n, tmp))) return rc;
-        for (size_t i = 0; i < nf; i++) v[tmp[i]] = u2f((uint64_t)tmp[nf + i]);
+        for (i = 0; i < nf; i++) v[tmp[i]] = u2f((uint64_t)tmp[nf + i]);
     }
     return 0;
 }
@@ -514,10 +566,10 @@ static int choose(const double *v, size_t n, gb_buf_t *out, uint8_t *codec)
         pk.bytes = out->len - pk.start;
         pk.codec = GB_CODEC_DECIMAL;
     }
-    /* XOR codecs spend at least a few bits on every changing value: when the decimal codec is
-     * under a byte a value they cannot win, so the estimate is skipped; Chimp, which needs a
-     * 64 KiB table, only when Gorilla comes close */
-    if (pk.bytes >= n) {
+    /* XOR codecs spend a dozen bits or more on every value that changes, and repeats are cheap
+     * for the decimal codec too: when it is under 12 bits a value they cannot win, so they are
+     * not even estimated. Chimp, which needs a 64 KiB table, only when Gorilla comes close. */
+    if (pk.bytes >= n + n / 2) {
         uint64_t g = xor_estimate(GB_CODEC_GORILLA, v, n), c = UINT64_MAX;
         if (g < pk.bytes + pk.bytes / 4) c = xor_estimate(GB_CODEC_CHIMP, v, n);
         if ((g < c ? g : c) < pk.bytes &&

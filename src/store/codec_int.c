@@ -118,18 +118,27 @@ typedef struct plan {
 } plan_t;
 
 typedef struct scratch {
-    int64_t *y;                 /* n: the differences being checked or written */
+    int64_t *y;                 /* n: the differences being checked */
     int64_t *cmin[3], *cmax[3]; /* per order: minima and maxima of each chunk */
+    /* per order: the minima and maxima of the best mini-blocks found for stream X of N values,
+     * kept for the writer (nested plans of other streams may replace them) */
+    int64_t *mbmin[3], *mbmax[3];
+    const int64_t *mb_x[3];
+    size_t mb_n[3];
+    unsigned mb_shift[3];
 } scratch_t;
 
 static int scratch_init(scratch_t *s, size_t n)
 {
     size_t nch = n / CHUNK + 1;
-    s->y = malloc((n + 6 * nch) * sizeof(int64_t));
+    s->y = malloc((n + 12 * nch) * sizeof(int64_t));
     if (!s->y) return GB_ENOMEM;
     for (int k = 0; k < 3; k++) {
-        s->cmin[k] = s->y + n + 2 * k * nch;
+        s->cmin[k] = s->y + n + 4 * k * nch;
         s->cmax[k] = s->cmin[k] + nch;
+        s->mbmin[k] = s->cmax[k] + nch;
+        s->mbmax[k] = s->mbmin[k] + nch;
+        s->mb_x[k] = NULL;
     }
     return 0;
 }
@@ -175,18 +184,27 @@ static inline __attribute__((always_inline)) void chunk_of(const int64_t *x, siz
                                                            ordstat_t *o, scratch_t *s, size_t c)
 {
     if (j0 + k >= n) return;
-    size_t end = j1 + k <= n ? j1 : n - k;
-    int64_t mn = INT64_MAX, mx = INT64_MIN;
+    size_t end = j1 + k <= n ? j1 : n - k, j = j0;
+    /* two of each running value, so that the compare-and-move chains overlap -- unless the
+     * divisor is checked too, which needs the registers */
+    int64_t mn = INT64_MAX, mx = INT64_MIN, mn2 = INT64_MAX, mx2 = INT64_MIN;
     uint64_t bad = 0;
-    for (size_t j = j0; j < end; j++) {
-        int64_t y = diff_at(x, j, k);
+    for (; !check && j + 2 <= end; j += 2) {
+        int64_t y = diff_at(x, j, k), y2 = diff_at(x, j + 1, k);
         mn = y < mn ? y : mn;
         mx = y > mx ? y : mx;
+        mn2 = y2 < mn2 ? y2 : mn2;
+        mx2 = y2 > mx2 ? y2 : mx2;
+    }
+    for (; j < end; j++) {
+        int64_t y = diff_at(x, j, k);
+        mn2 = y < mn2 ? y : mn2;
+        mx2 = y > mx2 ? y : mx2;
         if (check) bad |= not_divides(&o->d, distance(y, o->y0));
     }
     o->bad |= bad;
-    s->cmin[k][c] = mn;
-    s->cmax[k][c] = mx;
+    s->cmin[k][c] = mn2 < mn ? mn2 : mn;
+    s->cmax[k][c] = mx2 > mx ? mx2 : mx;
 }
 
 /*
@@ -292,6 +310,8 @@ static forplan_t plan_order(const int64_t *x, size_t n, unsigned order, const or
         if (b < best) {
             best = b;
             p.shift = sh;
+            memcpy(s->mbmin[order], cmin, nb * sizeof *cmin);
+            memcpy(s->mbmax[order], cmax, nb * sizeof *cmax);
         }
         if (nb == 1) break; /* one mini-block already holds everything */
         for (size_t i = 0; i < nb; i += 2) {
@@ -303,6 +323,9 @@ static forplan_t plan_order(const int64_t *x, size_t n, unsigned order, const or
         nb = (nb + 1) / 2;
     }
     p.bytes += best;
+    s->mb_x[order] = x;
+    s->mb_n[order] = n;
+    s->mb_shift[order] = p.shift;
     return p;
 }
 
@@ -324,7 +347,7 @@ static forplan_t plan_plain(const int64_t *x, size_t n, unsigned allowed, scratc
             lo = sz[k] < lo ? sz[k] : lo;
         }
         for (unsigned k = 0; k <= 2; k++)
-            if (sz[k] != SIZE_MAX && sz[k] > lo + lo / 4) mask &= ~(1u << k);
+            if (sz[k] != SIZE_MAX && sz[k] > lo + lo / 8) mask &= ~(1u << k);
     }
     chunk_stats(x, n, mask, s, os);
     for (unsigned k = 0; k <= 2; k++) {
@@ -511,6 +534,18 @@ static int plan(const int64_t *x, size_t n, unsigned allowed, scratch_t *s, plan
 
 /* ---- writing ---- */
 
+/* Packs (y - MN) / g in W bits for the ORDER-th differences Y[J0..END) of X. */
+static inline __attribute__((always_inline)) void pack_run(gb_bitw_t *bw, const int64_t *x,
+                                                           size_t j0, size_t end, unsigned order,
+                                                           int64_t mn, const divisor_t *d,
+                                                           int g1, unsigned w)
+{
+    for (size_t j = j0; j < end; j++) {
+        uint64_t v = (uint64_t)wsub(diff_at(x, j, order), mn);
+        gb_bitw_put(bw, g1 ? v : exact_div(d, v), w);
+    }
+}
+
 static void write_plain(const forplan_t *p, const int64_t *x, size_t n, gb_buf_t *out,
                         scratch_t *s)
 {
@@ -520,24 +555,37 @@ static void write_plain(const forplan_t *p, const int64_t *x, size_t n, gb_buf_t
         out->len += 8 * n;
         return;
     }
-    if (p->order >= 1) gb_buf_put_varint(out, gb_zz(x[0]));
-    if (p->order == 2) gb_buf_put_varint(out, gb_zz(n > 1 ? wsub(x[1], x[0]) : 0));
+    unsigned k = p->order;
+    if (k >= 1) gb_buf_put_varint(out, gb_zz(x[0]));
+    if (k == 2) gb_buf_put_varint(out, gb_zz(n > 1 ? wsub(x[1], x[0]) : 0));
     gb_buf_put_u8(out, (uint8_t)p->shift);
     gb_buf_put_varint(out, gb_zz((int64_t)p->base));
     gb_buf_put_varint(out, p->g);
-    size_t m = n > p->order ? n - p->order : 0, per = (size_t)CHUNK << p->shift;
+    size_t m = n > k ? n - k : 0, per = (size_t)CHUNK << p->shift;
     if (!m) return;
-    diffs(x, n, p->order, s->y);
+    /* the planner's mini-block minima and maxima, unless another stream's plan replaced them */
+    if (s->mb_x[k] != x || s->mb_n[k] != n || s->mb_shift[k] != p->shift) {
+        for (size_t j0 = 0, b = 0; j0 < m; j0 += per, b++) {
+            size_t end = m - j0 < per ? m : j0 + per;
+            int64_t mn = INT64_MAX, mx = INT64_MIN;
+            for (size_t j = j0; j < end; j++) {
+                int64_t y = diff_at(x, j, k);
+                mn = y < mn ? y : mn;
+                mx = y > mx ? y : mx;
+            }
+            s->mbmin[k][b] = mn;
+            s->mbmax[k][b] = mx;
+        }
+        s->mb_x[k] = x; /* what the arrays hold now */
+        s->mb_n[k] = n;
+        s->mb_shift[k] = p->shift;
+    }
     divisor_t d;
     divisor_init(&d, p->g);
     uint64_t qprev = 0;
-    for (size_t j0 = 0; j0 < m; j0 += per) {
+    for (size_t j0 = 0, b = 0; j0 < m; j0 += per, b++) {
         size_t end = m - j0 < per ? m : j0 + per;
-        int64_t mn = s->y[j0], mx = s->y[j0];
-        for (size_t j = j0 + 1; j < end; j++) {
-            mn = s->y[j] < mn ? s->y[j] : mn;
-            mx = s->y[j] > mx ? s->y[j] : mx;
-        }
+        int64_t mn = s->mbmin[k][b], mx = s->mbmax[k][b];
         unsigned w = gb_bits(exact_div(&d, (uint64_t)mx - (uint64_t)mn));
         uint64_t q = exact_div(&d, (uint64_t)mn - p->base);
         gb_buf_put_u8(out, (uint8_t)w);
@@ -546,7 +594,16 @@ static void write_plain(const forplan_t *p, const int64_t *x, size_t n, gb_buf_t
         if (!w) continue;
         gb_bitw_t bw;
         gb_bitw_init(&bw, out->p + out->len);
-        for (size_t j = j0; j < end; j++) gb_bitw_put(&bw, exact_div(&d, (uint64_t)wsub(s->y[j], mn)), w);
+        /* constant orders and divisor flags, so that each inlined copy is a tight loop */
+        if (p->g == 1) {
+            if (k == 0) pack_run(&bw, x, j0, end, 0, mn, &d, 1, w);
+            else if (k == 1) pack_run(&bw, x, j0, end, 1, mn, &d, 1, w);
+            else pack_run(&bw, x, j0, end, 2, mn, &d, 1, w);
+        } else {
+            if (k == 0) pack_run(&bw, x, j0, end, 0, mn, &d, 0, w);
+            else if (k == 1) pack_run(&bw, x, j0, end, 1, mn, &d, 0, w);
+            else pack_run(&bw, x, j0, end, 2, mn, &d, 0, w);
+        }
         out->len = (size_t)(gb_bitw_finish(&bw) - out->p);
     }
 }
@@ -626,13 +683,10 @@ static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, int64_t *x)
         size_t avail = gb_rd_left(r);
         if ((rc = gb_rd_bytes(r, gb_packed_len(cnt, w), &p))) return rc;
         q += (uint64_t)gb_unzz(dq);
-        gb_unpack(p, avail, cnt, w, y + j0);
         uint64_t ref = base + q * g;
-        if (g == 1) {
-            for (size_t j = j0; j < j0 + cnt; j++) y[j] += ref;
-        } else {
+        gb_unpack(p, avail, cnt, w, g == 1 ? ref : 0, y + j0);
+        if (g != 1)
             for (size_t j = j0; j < j0 + cnt; j++) y[j] = ref + y[j] * g;
-        }
     }
     uint64_t *u = (uint64_t *)x;
     if (order >= 1) u[0] = (uint64_t)gb_unzz(x0);

@@ -141,7 +141,11 @@ static void fill_f64(double *v, size_t n, int kind)
         case 4: v[i] = (double)(rnd() % 4) * 0.327927 - 0.273216; break; /* a few levels */
         case 5: v[i] = i % 97 ? (double)(rnd() % 100000) / 1e5 : NAN; break;
         case 6: v[i] = (double)(int64_t)rnd() * 1e-3; break; /* decimals too large for e */
-        default: v[i] = sin((double)i / 50) * 1e6; break;
+        case 7: v[i] = sin((double)i / 50) * 1e6; break;
+        default: /* 0/1 labels in runs of random length */
+            walk = i == 0 || rnd() % 40 == 0 ? (double)(rnd() % 2) : walk;
+            v[i] = walk;
+            break;
         }
     }
 }
@@ -152,7 +156,7 @@ static void test_f64_random(void **state)
     const size_t sizes[] = {1, 2, 3, 31, 32, 33, 127, 128, 129, 1000, 4097};
     double *v = malloc(GB_BLOCK_MAX_POINTS * sizeof *v);
     int64_t *t = times_regular(GB_BLOCK_MAX_POINTS, 0, 1);
-    for (int kind = 0; kind < 8; kind++) {
+    for (int kind = 0; kind < 9; kind++) {
         for (size_t s = 0; s < COUNT(sizes); s++) {
             fill_f64(v, sizes[s], kind);
             f64_all_codecs(v, sizes[s], t);
@@ -176,7 +180,7 @@ static void test_i64_extremes(void **state)
 
     int64_t *v = malloc(GB_BLOCK_MAX_POINTS * sizeof *v);
     const size_t sizes[] = {1, 2, 3, 100, 1000, GB_BLOCK_MAX_POINTS};
-    for (int kind = 0; kind < 6; kind++) {
+    for (int kind = 0; kind < 7; kind++) {
         for (size_t s = 0; s < COUNT(sizes); s++) {
             int64_t acc = INT64_MAX - 1000;
             for (size_t i = 0; i < sizes[s]; i++) {
@@ -186,6 +190,7 @@ static void test_i64_extremes(void **state)
                 case 2: v[i] = (int64_t)((uint64_t)acc + i * 17); break; /* wraps past INT64_MAX */
                 case 3: v[i] = (int64_t)(i / 100); break;               /* long runs */
                 case 4: v[i] = i % 2 ? INT64_MIN : INT64_MAX; break;
+                case 5: v[i] = i && rnd() % 30 ? v[i - 1] : (int64_t)(rnd() % 5); break; /* runs */
                 default: v[i] = (int64_t)(rnd() >> (rnd() % 64)) * (i % 2 ? -1 : 1); break;
                 }
             }
