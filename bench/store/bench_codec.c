@@ -268,7 +268,8 @@ static void generate_regular(dataset_t *d, int series)
 typedef struct result {
     double bytes, time_bytes, value_bytes;
     double enc_s, dec_s;
-    unsigned long blocks_by_codec[GB_CODEC_MAX + 1];
+    unsigned long blocks_by_codec[GB_CODEC_MAX + 1]; /* value codecs */
+    unsigned long times_by_codec[GB_CODEC_MAX + 1];
 } result_t;
 
 /* The input for block B (of at most GB_BLOCK_MAX_POINTS) of S, with values as doubles in TMP
@@ -302,6 +303,7 @@ static int run_blocks(const dataset_t *d, int codec, result_t *r)
         nblocks = 0;
         memset(r, 0, offsetof(result_t, enc_s));
         memset(r->blocks_by_codec, 0, sizeof r->blocks_by_codec);
+        memset(r->times_by_codec, 0, sizeof r->times_by_codec);
         double t0 = now_s(), conv = 0;
         for (size_t k = 0; k < d->ns; k++) {
             for (size_t at = 0; at < d->s[k].n; at += GB_BLOCK_MAX_POINTS) {
@@ -319,6 +321,7 @@ static int run_blocks(const dataset_t *d, int codec, result_t *r)
                 r->value_bytes += st.value_bytes;
                 r->bytes += st.bytes;
                 r->blocks_by_codec[st.value_codec]++;
+                r->times_by_codec[st.time_codec]++;
             }
         }
         double enc = now_s() - t0 - conv;
@@ -434,6 +437,9 @@ static void codec_mix(const result_t *r)
     printf("          blocks by value codec:");
     for (int c = 1; c <= GB_CODEC_MAX; c++)
         if (r->blocks_by_codec[c]) printf(" %s %lu", gb_codec_name(c), r->blocks_by_codec[c]);
+    printf("; by time codec:");
+    for (int c = 1; c <= GB_CODEC_MAX; c++)
+        if (r->times_by_codec[c]) printf(" %s %lu", gb_codec_name(c), r->times_by_codec[c]);
     printf("\n");
 }
 

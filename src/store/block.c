@@ -16,7 +16,8 @@ static const char *const CODEC_NAMES[GB_CODEC_MAX + 1] = {
     [GB_CODEC_RAW] = "raw",         [GB_CODEC_FOR] = "for",         [GB_CODEC_DELTA] = "delta",
     [GB_CODEC_DOD] = "dod",         [GB_CODEC_DICT] = "dict",       [GB_CODEC_RLE] = "rle",
     [GB_CODEC_GORILLA] = "gorilla", [GB_CODEC_CHIMP] = "chimp128",  [GB_CODEC_DECIMAL] = "decimal",
-    [GB_CODEC_F64BITS] = "f64bits", [GB_CODEC_STR_RAW] = "str-raw", [GB_CODEC_STR_DICT] = "str-dict"};
+    [GB_CODEC_F64BITS] = "f64bits", [GB_CODEC_STR_RAW] = "str-raw", [GB_CODEC_STR_DICT] = "str-dict",
+    [GB_CODEC_DELTA_RLE] = "delta-rle"};
 
 const char *gb_codec_name(int c)
 {
@@ -29,7 +30,7 @@ static int codec_fits(gb_vtype_t t, int c)
     switch (t) {
     case GB_VT_F64: return c >= GB_CODEC_GORILLA && c <= GB_CODEC_F64BITS;
     case GB_VT_I64:
-    case GB_VT_BOOL: return c >= GB_CODEC_RAW && c <= GB_CODEC_RLE;
+    case GB_VT_BOOL: return (c >= GB_CODEC_RAW && c <= GB_CODEC_RLE) || c == GB_CODEC_DELTA_RLE;
     case GB_VT_STR: return c == GB_CODEC_STR_RAW || c == GB_CODEC_STR_DICT;
     }
     return 0;
@@ -159,9 +160,7 @@ int gb_block_encode(const gb_block_in_t *in, gb_buf_t *out, gb_block_stats_t *st
     int rc = check_input(in);
     if (rc || (rc = gb_buf_reserve(out, GB_BLOCK_HEADER_BYTES))) return rc;
     out->len += GB_BLOCK_HEADER_BYTES;
-    /* FOR never beats DELTA on increasing times, so it is not even tried */
-    unsigned tallowed = GB_IC_PLAIN & ~GB_IC(GB_CODEC_FOR);
-    if ((rc = gb_icodec_encode(in->t, in->n, tallowed, out, &tc))) goto fail;
+    if ((rc = gb_icodec_encode(in->t, in->n, GB_IC_TIME, out, &tc))) goto fail;
     size_t tb = out->len - start - GB_BLOCK_HEADER_BYTES;
     if ((rc = encode_values(in, out, &vc, &st))) goto fail;
     size_t vb = out->len - start - GB_BLOCK_HEADER_BYTES - tb;
@@ -216,7 +215,7 @@ int gb_block_info(const uint8_t *p, size_t n, gb_block_info_t *info)
     uint64_t total = (uint64_t)GB_BLOCK_OVERHEAD_BYTES + x.time_bytes + x.value_bytes;
     if (x.type < GB_VT_F64 || x.type > GB_VT_STR || !codec_fits(x.type, x.value_codec))
         return GB_EPROTO;
-    if (x.time_codec < GB_CODEC_RAW || x.time_codec > GB_CODEC_DOD) return GB_EPROTO;
+    if (x.time_codec > 31 || !(GB_IC_TIME & GB_IC(x.time_codec))) return GB_EPROTO;
     if (x.count < 1 || x.count > GB_BLOCK_MAX_POINTS) return GB_EPROTO;
     if (x.count == 1 ? x.t_first != x.t_last : x.t_first >= x.t_last) return GB_EPROTO;
     if (total > GB_BLOCK_MAX_BYTES || total > n) return GB_EPROTO;
@@ -301,7 +300,7 @@ static int decode(const uint8_t *p, size_t n, gb_block_out_t *o)
     uint8_t tc;
     o->t = o->tbuf_;
     gb_rd_init(&r, p + GB_BLOCK_HEADER_BYTES, h.time_bytes);
-    if ((rc = gb_icodec_decode(&r, h.count, GB_IC_PLAIN, o->t, &tc))) return rc;
+    if ((rc = gb_icodec_decode(&r, h.count, GB_IC_TIME, o->t, &tc))) return rc;
     if (tc != h.time_codec || gb_rd_left(&r)) return GB_EPROTO;
     if (o->t[0] != h.t_first || o->t[h.count - 1] != h.t_last) return GB_EPROTO;
     for (size_t i = 1; i < h.count; i++)

@@ -55,9 +55,10 @@ typedef enum {
     GB_CODEC_DECIMAL = 9,  /* floats: integers scaled by 10^-e, exceptions aside (ALP-style) */
     GB_CODEC_F64BITS = 10, /* floats: the IEEE bit patterns through the integer codec */
     GB_CODEC_STR_RAW = 11, /* strings: lengths + bytes */
-    GB_CODEC_STR_DICT = 12 /* strings: distinct strings + ids */
+    GB_CODEC_STR_DICT = 12, /* strings: distinct strings + ids */
+    GB_CODEC_DELTA_RLE = 13 /* runs of equal steps: steady timestamps with hiccups, counters */
 } gb_codec_t;
-#define GB_CODEC_MAX 12
+#define GB_CODEC_MAX 13
 
 /* Short lower-case name of codec C ("gorilla", "decimal", ...), or "?" for an unknown id. */
 const char *gb_codec_name(int c);

@@ -5,8 +5,8 @@
  *
  * Integer streams describe themselves: a leading byte names the codec, so they nest -- a decimal
  * float section holds the stream of its digits, a dictionary holds the stream of its ids. Nesting
- * is one level deep at most: streams inside a DICT or RLE stream are "plain" (RAW, FOR, DELTA,
- * DOD), and the decoder refuses anything else, so a hostile block cannot recurse.
+ * is one level deep at most: streams inside a DICT, RLE or DELTA_RLE stream are "plain" (RAW,
+ * FOR, DELTA, DOD), and the decoder refuses anything else, so a hostile block cannot recurse.
  */
 #ifndef GB_STORE_CODEC_IMPL_H
 #define GB_STORE_CODEC_IMPL_H
@@ -19,7 +19,9 @@
 
 #define GB_IC(c) (1u << (c))
 #define GB_IC_PLAIN (GB_IC(GB_CODEC_RAW) | GB_IC(GB_CODEC_FOR) | GB_IC(GB_CODEC_DELTA) | GB_IC(GB_CODEC_DOD))
-#define GB_IC_ALL (GB_IC_PLAIN | GB_IC(GB_CODEC_DICT) | GB_IC(GB_CODEC_RLE))
+#define GB_IC_ALL (GB_IC_PLAIN | GB_IC(GB_CODEC_DICT) | GB_IC(GB_CODEC_RLE) | GB_IC(GB_CODEC_DELTA_RLE))
+/* timestamps: FOR never beats DELTA on increasing values, and values never repeat */
+#define GB_IC_TIME ((GB_IC_PLAIN & ~GB_IC(GB_CODEC_FOR)) | GB_IC(GB_CODEC_DELTA_RLE))
 
 /* ---- integers (codec_int.c) ---- */
 

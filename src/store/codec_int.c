@@ -21,6 +21,7 @@
  *          where a mini-block's minimum is base + q * g
  *   DICT   u8 codec | k | plain stream of the k distinct values, ascending | plain stream of ids
  *   RLE    u8 codec | k | plain stream of the k run values | plain stream of the k run lengths
+ *   DELTA_RLE  u8 codec | zz x0 | RLE's body for the n - 1 steps x[i] - x[i-1] (k = 0 if n = 1)
  * Dictionary ids follow the values' order, so a smooth signal keeps smooth ids.
  *
  * Choosing: the size of every plain candidate is computed exactly and cheaply from per-32-value
@@ -115,6 +116,7 @@ typedef struct plan {
     forplan_t f, f2; /* the plain plan, or DICT's values and ids, RLE's values and lengths */
     int64_t *a, *b;  /* owned by DICT and RLE plans */
     size_t k;
+    int64_t x0;      /* DELTA_RLE: the first value */
 } plan_t;
 
 typedef struct scratch {
@@ -452,6 +454,14 @@ static size_t count_runs(const int64_t *x, size_t n)
     return k;
 }
 
+/* The number of runs of equal steps among X[0..N) (1 when N < 3). */
+static size_t step_runs(const int64_t *x, size_t n)
+{
+    size_t k = 1;
+    for (size_t i = 2; i < n; i++) k += wsub(x[i], x[i - 1]) != wsub(x[i - 1], x[i - 2]);
+    return k;
+}
+
 static int build_runs(const int64_t *x, size_t n, size_t k, plan_t *p)
 {
     p->a = malloc(k * sizeof *p->a);
@@ -485,15 +495,39 @@ static void plan_free(plan_t *p)
  */
 static void consider_pair(plan_t *p, size_t nb, plan_t *best, scratch_t *s)
 {
-    p->f = plan_plain(p->a, p->k, GB_IC_PLAIN, s);
-    p->f2 = plan_plain(p->b, nb, GB_IC_PLAIN, s);
-    p->bytes = 1 + gb_varint_len(p->k) + p->f.bytes + p->f2.bytes;
+    p->bytes = 1 + gb_varint_len(p->k);
+    if (p->codec == GB_CODEC_DELTA_RLE) p->bytes += gb_varint_len(gb_zz(p->x0));
+    if (p->k) {
+        p->f = plan_plain(p->a, p->k, GB_IC_PLAIN, s);
+        p->f2 = plan_plain(p->b, nb, GB_IC_PLAIN, s);
+        p->bytes += p->f.bytes + p->f2.bytes;
+    }
     if (p->bytes < best->bytes) {
         plan_free(best);
         *best = *p;
     } else {
         plan_free(p);
     }
+}
+
+/*
+ * Sizes the runs of V[0..M) as CODEC (RLE, or DELTA_RLE of the values that start with X0) when
+ * they are long enough to pay -- a prefix with runs shorter than 2 rules them out cheaply -- and
+ * keeps the plan in BEST when smaller. 0 or GB_ENOMEM.
+ */
+static int consider_runs(const int64_t *v, size_t m, uint8_t codec, int64_t x0, int forced,
+                         plan_t *best, scratch_t *s)
+{
+    size_t pre = m < SAMPLE ? m : SAMPLE, k = 0;
+    if (!forced && count_runs(v, pre) * 2 > pre) return 0;
+    if (m && (k = count_runs(v, m)) * 2 > m && !forced) return 0;
+    plan_t p = {.codec = codec, .x0 = x0};
+    if (m && build_runs(v, m, k, &p)) {
+        plan_free(&p);
+        return GB_ENOMEM;
+    }
+    consider_pair(&p, p.k, best, s);
+    return 0;
 }
 
 /* Chooses the smallest codec in ALLOWED (not empty) for X. 0 or GB_ENOMEM. */
@@ -504,17 +538,17 @@ static int plan(const int64_t *x, size_t n, unsigned allowed, scratch_t *s, plan
     best->codec = best->f.codec;
     best->bytes = best->f.bytes;
     int forced = !(allowed & (allowed - 1)); /* a single codec: use it whatever it costs */
-    /* runs pay when they are long: a prefix with runs shorter than 2 rules them out cheaply */
-    if ((allowed & GB_IC(GB_CODEC_RLE)) && (forced || count_runs(x, n < SAMPLE ? n : SAMPLE) * 2 <= (n < SAMPLE ? n : SAMPLE))) {
-        size_t k = count_runs(x, n);
-        if (k * 2 <= n || forced) {
-            plan_t p = {.codec = GB_CODEC_RLE};
-            if (build_runs(x, n, k, &p)) {
-                plan_free(&p);
-                return GB_ENOMEM;
-            }
-            consider_pair(&p, p.k, best, s);
-        }
+    if ((allowed & GB_IC(GB_CODEC_RLE)) && consider_runs(x, n, GB_CODEC_RLE, 0, forced, best, s))
+        return GB_ENOMEM;
+    size_t pre = n < SAMPLE ? n : SAMPLE;
+    if ((allowed & GB_IC(GB_CODEC_DELTA_RLE)) && (forced || step_runs(x, pre) * 2 <= pre)) {
+        /* runs of equal steps: timestamps with a hiccup now and then, steady counters */
+        int64_t *d = malloc(n * sizeof *d);
+        if (!d) return GB_ENOMEM;
+        diffs(x, n, 1, d);
+        int rc = consider_runs(d, n - 1, GB_CODEC_DELTA_RLE, x[0], forced, best, s);
+        free(d);
+        if (rc) return rc;
     }
     /* ids cost bits too: a dictionary cannot beat plain codecs that are already this small */
     if ((allowed & GB_IC(GB_CODEC_DICT)) && (forced || (best->bytes > n / 2 && dict_promising(x, n)))) {
@@ -610,12 +644,14 @@ static void write_plain(const forplan_t *p, const int64_t *x, size_t n, gb_buf_t
 
 static void write_plan(const plan_t *p, const int64_t *x, size_t n, gb_buf_t *out, scratch_t *s)
 {
-    if (p->codec != GB_CODEC_DICT && p->codec != GB_CODEC_RLE) {
+    if (p->codec != GB_CODEC_DICT && p->codec != GB_CODEC_RLE && p->codec != GB_CODEC_DELTA_RLE) {
         write_plain(&p->f, x, n, out, s);
         return;
     }
     gb_buf_put_u8(out, p->codec);
+    if (p->codec == GB_CODEC_DELTA_RLE) gb_buf_put_varint(out, gb_zz(p->x0));
     gb_buf_put_varint(out, p->k);
+    if (!p->k) return;
     write_plain(&p->f, p->a, p->k, out, s);
     write_plain(&p->f2, p->b, p->codec == GB_CODEC_DICT ? n : p->k, out, s);
 }
@@ -759,14 +795,29 @@ out:
     return rc;
 }
 
+/* DELTA_RLE: the first value, then the runs of the N - 1 steps (none when N is 1). */
+static int read_delta_runs(gb_rd_t *r, size_t n, int64_t *x)
+{
+    uint64_t x0, k;
+    int rc = gb_rd_varint(r, &x0);
+    if (rc) return rc;
+    x[0] = gb_unzz(x0);
+    if (n == 1) return (rc = gb_rd_count(r, 0, &k)) ? rc : 0;
+    if ((rc = read_runs(r, n - 1, x + 1))) return rc;
+    uint64_t *u = (uint64_t *)x;
+    for (size_t i = 1; i < n; i++) u[i] += u[i - 1];
+    return 0;
+}
+
 int gb_icodec_decode(gb_rd_t *r, size_t n, unsigned allowed, int64_t *x, uint8_t *codec)
 {
     uint8_t c;
     int rc = gb_rd_u8(r, &c);
     if (rc) return rc;
-    if (n == 0 || c > GB_CODEC_RLE || !(allowed & GB_IC(c))) return GB_EPROTO;
+    if (n == 0 || c >= 32 || !(allowed & GB_IC(c))) return GB_EPROTO;
     if (codec) *codec = c;
     if (c == GB_CODEC_DICT) return read_dict(r, n, x);
     if (c == GB_CODEC_RLE) return read_runs(r, n, x);
+    if (c == GB_CODEC_DELTA_RLE) return read_delta_runs(r, n, x);
     return read_plain(r, c, n, x);
 }

@@ -89,7 +89,7 @@ static gb_block_stats_t round_trip(const gb_block_in_t *in)
 static const int F64_CODECS[] = {0, GB_CODEC_GORILLA, GB_CODEC_CHIMP, GB_CODEC_DECIMAL,
                                  GB_CODEC_F64BITS};
 static const int INT_CODECS[] = {0,           GB_CODEC_RAW,  GB_CODEC_FOR, GB_CODEC_DELTA,
-                                 GB_CODEC_DOD, GB_CODEC_DICT, GB_CODEC_RLE};
+                                 GB_CODEC_DOD, GB_CODEC_DICT, GB_CODEC_RLE, GB_CODEC_DELTA_RLE};
 #define COUNT(a) (sizeof(a) / sizeof(a)[0])
 
 static void f64_all_codecs(const double *v, size_t n, const int64_t *t)
