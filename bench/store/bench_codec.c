@@ -121,7 +121,8 @@ static void load_csv(dataset_t *d, const char *path, char sep, const char *label
     d->csv_len[d->ncsv++] = len;
 
     size_t rows = 0;
-    for (size_t i = 0; i < len; i++) rows += text[i] == '\n';
+    for (size_t i = 0; i < len; i++)
+        rows += text[i] == '\n';
     char *copy = strdup(text), *save = NULL, *line = strtok_r(copy, "\n", &save);
     if (!line) goto out;
     char cols[32][64];
@@ -154,7 +155,8 @@ static void load_csv(dataset_t *d, const char *path, char sep, const char *label
             s->f[s->n++] = strtod(p, NULL);
         }
     }
-    for (size_t c = first; c < d->ns; c++) d->points += d->s[c].n;
+    for (size_t c = first; c < d->ns; c++)
+        d->points += d->s[c].n;
 out:
     free(copy);
 }
@@ -184,8 +186,10 @@ static void load_dir(dataset_t *d, const char *dir, char sep, int depth)
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         size_t l = strlen(names[i]);
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && depth < 3) load_dir(d, path, sep, depth + 1);
-        else if (l > 4 && !strcmp(names[i] + l - 4, ".csv")) load_csv(d, path, sep, names[i]);
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && depth < 3)
+            load_dir(d, path, sep, depth + 1);
+        else if (l > 4 && !strcmp(names[i] + l - 4, ".csv"))
+            load_csv(d, path, sep, names[i]);
         free(names[i]);
     }
     free(names);
@@ -225,15 +229,18 @@ static void generate(dataset_t *d, int tags)
         int64_t counter = (int64_t)(rnd() % 100000), code = (int64_t)(rnd() % 8);
         int state = 0;
         for (int64_t t = t0 + (int64_t)(rnd() % (uint64_t)rate); t < t0 + span; t += rate) {
-            int64_t at = t + (jitter ? ((int64_t)(rnd() % 5) - 2) * 1000000 : 0); /* stamped in ms */
+            int64_t at =
+                t + (jitter ? ((int64_t)(rnd() % 5) - 2) * 1000000 : 0); /* stamped in ms */
             if (s->n && at <= s->t[s->n - 1]) continue;
             s->t[s->n] = at;
             if (type == GB_VT_F64) {
                 level += (urand() - 0.5) * noise;
                 s->f[s->n] = round(level * scale) / scale;
             } else if (type == GB_VT_I64) {
-                if (kind < 70) counter += (int64_t)(rnd() % 3);
-                else if (rnd() % 50 == 0) code = (int64_t)(rnd() % 8);
+                if (kind < 70)
+                    counter += (int64_t)(rnd() % 3);
+                else if (rnd() % 50 == 0)
+                    code = (int64_t)(rnd() % 8);
                 s->i[s->n] = kind < 70 ? counter : code;
             } else {
                 if (rnd() % 40 == 0) state = !state;
@@ -281,7 +288,8 @@ static gb_block_in_t block_in(const series_t *s, size_t at, int codec, double *t
     if (s->type == GB_VT_F64) {
         in.f64 = s->f + at;
     } else if (codec == GB_CODEC_GORILLA || codec == GB_CODEC_CHIMP) {
-        for (size_t i = 0; i < n; i++) tmp[i] = s->i ? (double)s->i[at + i] : s->b[at + i];
+        for (size_t i = 0; i < n; i++)
+            tmp[i] = s->i ? (double)s->i[at + i] : s->b[at + i];
         in.type = GB_VT_F64;
         in.f64 = tmp;
     } else {
@@ -359,8 +367,10 @@ static void run_plain(const dataset_t *d, result_t *r)
             const series_t *s = &d->s[k];
             const void *vals = s->f ? (const void *)s->f : (const void *)s->i;
             memcpy(buf + at, s->t, s->n * 8);
-            if (vals) memcpy(buf + at + s->n * 8, vals, s->n * 8);
-            else memcpy(buf + at + s->n * 8, s->b, s->n); /* booleans widened would be 8 bytes */
+            if (vals)
+                memcpy(buf + at + s->n * 8, vals, s->n * 8);
+            else
+                memcpy(buf + at + s->n * 8, s->b, s->n); /* booleans widened would be 8 bytes */
             at += s->n * 16;
         }
         double t1 = now_s();
@@ -389,7 +399,8 @@ static int run_zstd(const dataset_t *d, result_t *r)
 {
     if (!d->ncsv) return -1;
     size_t cap = 0;
-    for (size_t f = 0; f < d->ncsv; f++) cap += ZSTD_compressBound(d->csv_len[f]);
+    for (size_t f = 0; f < d->ncsv; f++)
+        cap += ZSTD_compressBound(d->csv_len[f]);
     uint8_t *buf = malloc(cap);
     size_t *clen = malloc(d->ncsv * sizeof *clen), biggest = 0;
     char *out = NULL;
@@ -427,8 +438,10 @@ static void row(const char *name, const dataset_t *d, const result_t *r, const r
     double n = (double)d->points;
     printf("%-9s %8.3f %8.3f %8.3f %12.1f %12.1f", name, r->bytes / n, r->value_bytes / n,
            r->time_bytes / n, n / r->enc_s / 1e6, n / r->dec_s / 1e6);
-    if (gorilla && gorilla->bytes > 0) printf(" %9.3f", r->bytes / gorilla->bytes);
-    else printf(" %9s", "");
+    if (gorilla && gorilla->bytes > 0)
+        printf(" %9.3f", r->bytes / gorilla->bytes);
+    else
+        printf(" %9s", "");
     printf("   %s\n", note);
 }
 
@@ -447,8 +460,8 @@ static void bench(const dataset_t *d, const char *what)
 {
     if (!d->points) return;
     printf("\n%s: %s -- %zu series, %zu points\n", d->name, what, d->ns, d->points);
-    printf("%-9s %8s %8s %8s %12s %12s %9s\n", "method", "B/point", "values", "times",
-           "enc Mpt/s", "dec Mpt/s", "/gorilla");
+    printf("%-9s %8s %8s %8s %12s %12s %9s\n", "method", "B/point", "values", "times", "enc Mpt/s",
+           "dec Mpt/s", "/gorilla");
     result_t g = {0}, r = {0};
     if (run_blocks(d, GB_CODEC_GORILLA, &g)) exit(1);
     if (run_blocks(d, 0, &r)) exit(1);
@@ -480,7 +493,8 @@ static void by_column(const dataset_t *d, const char *const *keys, size_t nkeys)
                 sub.points += d->s[i].n;
             }
         result_t r = {0};
-        if (sub.points && !run_blocks(&sub, 0, &r)) printf("%s %s %.2f", k ? "," : "", keys[k], r.bytes / (double)sub.points);
+        if (sub.points && !run_blocks(&sub, 0, &r))
+            printf("%s %s %.2f", k ? "," : "", keys[k], r.bytes / (double)sub.points);
         free(sub.s);
     }
     printf("\n");
@@ -499,8 +513,9 @@ int main(int argc, char **argv)
         }
         strncat(dir, "/../shared/data/sensors", sizeof dir - strlen(dir) - 1);
     }
-    printf("bench_codec: block codecs on one core, best of %d runs; B/point includes block headers\n",
-           REPEAT);
+    printf(
+        "bench_codec: block codecs on one core, best of %d runs; B/point includes block headers\n",
+        REPEAT);
     char path[1100];
     dataset_t skab = {.name = "SKAB"}, nab = {.name = "NAB"}, gen = {.name = "gen"};
     snprintf(path, sizeof path, "%s/skab", dir);
@@ -510,9 +525,9 @@ int main(int argc, char **argv)
     if (!skab.points) printf("\nSKAB: no data in %s/skab -- skipped\n", dir);
     bench(&skab, "pump test bench, 1 Hz, every column of every file");
     if (skab.points) {
-        static const char *const cols[] = {"Accelerometer1RMS", "Accelerometer2RMS", "Current",
-                                           "Pressure", "Temperature", "Thermocouple", "Voltage",
-                                           "Volume Flow", "anomaly", "changepoint"};
+        static const char *const cols[] = {
+            "Accelerometer1RMS", "Accelerometer2RMS", "Current",     "Pressure", "Temperature",
+            "Thermocouple",      "Voltage",           "Volume Flow", "anomaly",  "changepoint"};
         by_column(&skab, cols, sizeof cols / sizeof cols[0]);
         dataset_t sensors = {.name = "SKAB sensors"};
         sensors.s = malloc(skab.ns * sizeof *sensors.s);

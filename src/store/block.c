@@ -12,12 +12,19 @@
 #include <string.h>
 #include <zlib.h>
 
-static const char *const CODEC_NAMES[GB_CODEC_MAX + 1] = {
-    [GB_CODEC_RAW] = "raw",         [GB_CODEC_FOR] = "for",         [GB_CODEC_DELTA] = "delta",
-    [GB_CODEC_DOD] = "dod",         [GB_CODEC_DICT] = "dict",       [GB_CODEC_RLE] = "rle",
-    [GB_CODEC_GORILLA] = "gorilla", [GB_CODEC_CHIMP] = "chimp128",  [GB_CODEC_DECIMAL] = "decimal",
-    [GB_CODEC_F64BITS] = "f64bits", [GB_CODEC_STR_RAW] = "str-raw", [GB_CODEC_STR_DICT] = "str-dict",
-    [GB_CODEC_DELTA_RLE] = "delta-rle"};
+static const char *const CODEC_NAMES[GB_CODEC_MAX + 1] = {[GB_CODEC_RAW] = "raw",
+                                                          [GB_CODEC_FOR] = "for",
+                                                          [GB_CODEC_DELTA] = "delta",
+                                                          [GB_CODEC_DOD] = "dod",
+                                                          [GB_CODEC_DICT] = "dict",
+                                                          [GB_CODEC_RLE] = "rle",
+                                                          [GB_CODEC_GORILLA] = "gorilla",
+                                                          [GB_CODEC_CHIMP] = "chimp128",
+                                                          [GB_CODEC_DECIMAL] = "decimal",
+                                                          [GB_CODEC_F64BITS] = "f64bits",
+                                                          [GB_CODEC_STR_RAW] = "str-raw",
+                                                          [GB_CODEC_STR_DICT] = "str-dict",
+                                                          [GB_CODEC_DELTA_RLE] = "delta-rle"};
 
 const char *gb_codec_name(int c)
 {
@@ -28,10 +35,13 @@ const char *gb_codec_name(int c)
 static int codec_fits(gb_vtype_t t, int c)
 {
     switch (t) {
-    case GB_VT_F64: return c >= GB_CODEC_GORILLA && c <= GB_CODEC_F64BITS;
+    case GB_VT_F64:
+        return c >= GB_CODEC_GORILLA && c <= GB_CODEC_F64BITS;
     case GB_VT_I64:
-    case GB_VT_BOOL: return (c >= GB_CODEC_RAW && c <= GB_CODEC_RLE) || c == GB_CODEC_DELTA_RLE;
-    case GB_VT_STR: return c == GB_CODEC_STR_RAW || c == GB_CODEC_STR_DICT;
+    case GB_VT_BOOL:
+        return (c >= GB_CODEC_RAW && c <= GB_CODEC_RLE) || c == GB_CODEC_DELTA_RLE;
+    case GB_VT_STR:
+        return c == GB_CODEC_STR_RAW || c == GB_CODEC_STR_DICT;
     }
     return 0;
 }
@@ -43,9 +53,12 @@ static int check_input(const gb_block_in_t *in)
     for (size_t i = 1; i < in->n; i++)
         if (in->t[i] <= in->t[i - 1]) return GB_EINVAL;
     switch (in->type) {
-    case GB_VT_F64: return in->f64 ? 0 : GB_EINVAL;
-    case GB_VT_I64: return in->i64 ? 0 : GB_EINVAL;
-    case GB_VT_BOOL: return in->b ? 0 : GB_EINVAL;
+    case GB_VT_F64:
+        return in->f64 ? 0 : GB_EINVAL;
+    case GB_VT_I64:
+        return in->i64 ? 0 : GB_EINVAL;
+    case GB_VT_BOOL:
+        return in->b ? 0 : GB_EINVAL;
     case GB_VT_STR:
         if (!in->str || (!in->arena && in->arena_len)) return GB_EINVAL;
         for (size_t i = 0; i < in->n; i++)
@@ -140,7 +153,8 @@ static int encode_values(const gb_block_in_t *in, gb_buf_t *out, uint8_t *codec,
     case GB_VT_BOOL: {
         int64_t *v = malloc(in->n * sizeof *v);
         if (!v) return GB_ENOMEM;
-        for (size_t i = 0; i < in->n; i++) v[i] = in->b[i] != 0;
+        for (size_t i = 0; i < in->n; i++)
+            v[i] = in->b[i] != 0;
         stats_i64(v, in->n, st);
         rc = gb_icodec_encode(v, in->n, allowed, out, codec);
         free(v);

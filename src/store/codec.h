@@ -37,24 +37,24 @@
 #include <stdint.h>
 
 #define GB_BLOCK_VERSION 1
-#define GB_BLOCK_MAX_POINTS 65536u        /* points in one block */
-#define GB_BLOCK_MAX_BYTES (64u << 20)    /* an encoded block (strings make the large ones) */
+#define GB_BLOCK_MAX_POINTS 65536u     /* points in one block */
+#define GB_BLOCK_MAX_BYTES (64u << 20) /* an encoded block (strings make the large ones) */
 #define GB_BLOCK_HEADER_BYTES 32u
-#define GB_BLOCK_OVERHEAD_BYTES 36u       /* header and CRC */
+#define GB_BLOCK_OVERHEAD_BYTES 36u /* header and CRC */
 
 /* Codec ids, as stored in block headers (never renumber; add at the end). */
 typedef enum {
-    GB_CODEC_RAW = 1,      /* integers (or float bits) as 8 bytes each */
-    GB_CODEC_FOR = 2,      /* frame of reference: bit-packed offsets from a mini-block minimum */
-    GB_CODEC_DELTA = 3,    /* FOR over the differences */
-    GB_CODEC_DOD = 4,      /* FOR over the differences of differences */
-    GB_CODEC_DICT = 5,     /* sorted distinct integers + ids */
-    GB_CODEC_RLE = 6,      /* run values + run lengths */
-    GB_CODEC_GORILLA = 7,  /* floats: XOR with the previous value (Facebook's Gorilla) */
-    GB_CODEC_CHIMP = 8,    /* floats: XOR with the best of the last 128 values (Chimp128) */
-    GB_CODEC_DECIMAL = 9,  /* floats: integers scaled by 10^-e, exceptions aside (ALP-style) */
-    GB_CODEC_F64BITS = 10, /* floats: the IEEE bit patterns through the integer codec */
-    GB_CODEC_STR_RAW = 11, /* strings: lengths + bytes */
+    GB_CODEC_RAW = 1,       /* integers (or float bits) as 8 bytes each */
+    GB_CODEC_FOR = 2,       /* frame of reference: bit-packed offsets from a mini-block minimum */
+    GB_CODEC_DELTA = 3,     /* FOR over the differences */
+    GB_CODEC_DOD = 4,       /* FOR over the differences of differences */
+    GB_CODEC_DICT = 5,      /* sorted distinct integers + ids */
+    GB_CODEC_RLE = 6,       /* run values + run lengths */
+    GB_CODEC_GORILLA = 7,   /* floats: XOR with the previous value (Facebook's Gorilla) */
+    GB_CODEC_CHIMP = 8,     /* floats: XOR with the best of the last 128 values (Chimp128) */
+    GB_CODEC_DECIMAL = 9,   /* floats: integers scaled by 10^-e, exceptions aside (ALP-style) */
+    GB_CODEC_F64BITS = 10,  /* floats: the IEEE bit patterns through the integer codec */
+    GB_CODEC_STR_RAW = 11,  /* strings: lengths + bytes */
     GB_CODEC_STR_DICT = 12, /* strings: distinct strings + ids */
     GB_CODEC_DELTA_RLE = 13 /* runs of equal steps: steady timestamps with hiccups, counters */
 } gb_codec_t;
@@ -79,7 +79,7 @@ typedef struct gb_block_in {
     const gb_block_str_t *str; /* GB_VT_STR: each inside ARENA */
     const char *arena;
     size_t arena_len;
-    int codec;                 /* 0: choose; else force this value codec (tests, benchmarks) */
+    int codec; /* 0: choose; else force this value codec (tests, benchmarks) */
 } gb_block_in_t;
 
 /* Filled by gb_block_encode: what the engine keeps per block in its index. */
@@ -88,13 +88,13 @@ typedef struct gb_block_stats {
     int64_t t_first, t_last;
     /* f64: over the values that are not NaN (NaN when all are); i64 and bool: every value. */
     double min, max, sum, sumsq;
-    double first, last;        /* the first and last value, whatever they are (NaN too) */
-    int64_t imin, imax;        /* i64 and bool, exact */
+    double first, last; /* the first and last value, whatever they are (NaN too) */
+    int64_t imin, imax; /* i64 and bool, exact */
     int64_t ifirst, ilast;
-    uint32_t nan_count;        /* f64 */
+    uint32_t nan_count; /* f64 */
     uint8_t time_codec, value_codec;
     uint32_t time_bytes, value_bytes; /* section sizes */
-    uint32_t bytes;            /* the whole block */
+    uint32_t bytes;                   /* the whole block */
 } gb_block_stats_t;
 
 /*
@@ -132,8 +132,8 @@ typedef struct gb_block_out {
     gb_vtype_t type;
     uint32_t n;
     uint8_t time_codec, value_codec;
-    int64_t *t;          /* n times */
-    double *f64;         /* n values of the block's type; the other pointers are NULL */
+    int64_t *t;  /* n times */
+    double *f64; /* n values of the block's type; the other pointers are NULL */
     int64_t *i64;
     uint8_t *b;          /* 0 or 1 */
     gb_block_str_t *str; /* into arena */

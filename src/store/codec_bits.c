@@ -40,9 +40,8 @@ int gb_rd_bytes(gb_rd_t *r, size_t n, const uint8_t **p)
  * Groups of 8 values of a constant width W take exactly W bytes, so with W known at compile time
  * every load offset and shift in a group is a constant: one copy of this loop per width.
  */
-static inline __attribute__((always_inline)) size_t unpack_groups(const uint8_t *p, size_t groups,
-                                                                  unsigned w, uint64_t base,
-                                                                  uint64_t *out)
+static inline __attribute__((always_inline)) size_t
+unpack_groups(const uint8_t *p, size_t groups, unsigned w, uint64_t base, uint64_t *out)
 {
     const uint64_t mask = w == 64 ? ~UINT64_C(0) : (UINT64_C(1) << w) - 1;
     for (size_t gi = 0; gi < groups; gi++, p += w, out += 8) {
@@ -56,15 +55,18 @@ static inline __attribute__((always_inline)) size_t unpack_groups(const uint8_t 
     return groups * 8;
 }
 
-#define W1(w) case w: i = unpack_groups(p, groups, w, base, out); break;
+#define W1(w)                                                                                      \
+    case w:                                                                                        \
+        i = unpack_groups(p, groups, w, base, out);                                                \
+        break;
 #define W8(w) W1(w) W1(w + 1) W1(w + 2) W1(w + 3) W1(w + 4) W1(w + 5) W1(w + 6) W1(w + 7)
 
-void gb_unpack(const uint8_t *p, size_t avail, size_t cnt, unsigned w, uint64_t base,
-               uint64_t *out)
+void gb_unpack(const uint8_t *p, size_t avail, size_t cnt, unsigned w, uint64_t base, uint64_t *out)
 {
     size_t i = 0;
     if (w == 0) {
-        for (; i < cnt; i++) out[i] = base;
+        for (; i < cnt; i++)
+            out[i] = base;
         return;
     }
     /* whole groups whose every load (up to 9 bytes past the group's start + W) stays inside */
@@ -73,5 +75,6 @@ void gb_unpack(const uint8_t *p, size_t avail, size_t cnt, unsigned w, uint64_t 
     switch (w) {
         W8(1) W8(9) W8(17) W8(25) W8(33) W8(41) W8(49) W8(57)
     }
-    for (size_t pos = i * w; i < cnt; i++, pos += w) out[i] = base + gb_bits_at(p, avail, pos, w);
+    for (size_t pos = i * w; i < cnt; i++, pos += w)
+        out[i] = base + gb_bits_at(p, avail, pos, w);
 }

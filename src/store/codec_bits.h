@@ -145,8 +145,8 @@ static inline uint8_t *gb_bitw_finish(gb_bitw_t *w)
 typedef struct gb_bitr {
     const uint8_t *p;
     size_t nbytes;
-    size_t pos;   /* in bits */
-    int bad;      /* set by a read past the end; such reads return 0 */
+    size_t pos; /* in bits */
+    int bad;    /* set by a read past the end; such reads return 0 */
 } gb_bitr_t;
 
 static inline void gb_bitr_init(gb_bitr_t *r, const uint8_t *p, size_t nbytes)
@@ -168,7 +168,8 @@ static inline uint64_t gb_bits_at(const uint8_t *p, size_t nbytes, size_t pos, u
         if (sh + k > 64) v |= (uint64_t)p[byte + 8] << (64 - sh);
     } else {
         uint64_t w = 0; /* fewer than 8 bytes remain, so sh + k <= 56 */
-        for (size_t i = 0; byte + i < nbytes; i++) w |= (uint64_t)p[byte + i] << (8 * i);
+        for (size_t i = 0; byte + i < nbytes; i++)
+            w |= (uint64_t)p[byte + i] << (8 * i);
         v = w >> sh;
     }
     return k == 64 ? v : v & ((UINT64_C(1) << k) - 1);

@@ -52,16 +52,15 @@
 #include <emmintrin.h>
 #endif
 
-#define EXP_MAX 18                              /* 10^18 < 2^63 and exact as a double */
-#define ROUND_MAGIC 6755399441055744.0          /* 2^52 + 2^51: adding it rounds to integer */
-#define DIGITS_LIMIT 2251799813685248.0         /* 2^51: the magic works below this */
-#define NEAR_LIMIT (INT64_C(1) << 20)           /* |bit difference| of a near exception */
-#define EXC_BITS 32                             /* estimated cost of an exception */
-#define XOR_SLICE 128                           /* values per sampled slice for Gorilla/Chimp */
+#define EXP_MAX 18                      /* 10^18 < 2^63 and exact as a double */
+#define ROUND_MAGIC 6755399441055744.0  /* 2^52 + 2^51: adding it rounds to integer */
+#define DIGITS_LIMIT 2251799813685248.0 /* 2^51: the magic works below this */
+#define NEAR_LIMIT (INT64_C(1) << 20)   /* |bit difference| of a near exception */
+#define EXC_BITS 32                     /* estimated cost of an exception */
+#define XOR_SLICE 128                   /* values per sampled slice for Gorilla/Chimp */
 
-static const double P10[EXP_MAX + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
-                                        1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
-                                        1e14, 1e15, 1e16, 1e17, 1e18};
+static const double P10[EXP_MAX + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                        1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
 
 static inline uint64_t f2u(double v)
 {
@@ -184,7 +183,9 @@ static uint64_t chimp_run(const double *v, size_t n, gb_bitw_t *w, int32_t *last
                 unsigned sig = 64 - lead - trail;
                 bits += 18 + sig;
                 if (w) {
-                    gb_bitw_put(w, 1 | slot << 2 | (uint64_t)LEAD_CODE[lead] << 9 | (uint64_t)sig << 12, 18);
+                    gb_bitw_put(
+                        w, 1 | slot << 2 | (uint64_t)LEAD_CODE[lead] << 9 | (uint64_t)sig << 12,
+                        18);
                     gb_bitw_put(w, x >> trail, sig);
                 }
                 plead = 65;
@@ -274,8 +275,10 @@ static int xor_encode(int codec, const double *v, size_t n, gb_buf_t *out)
     if (!rc) {
         gb_bitw_t w;
         gb_bitw_init(&w, out->p + out->len);
-        if (codec == GB_CODEC_CHIMP) chimp_run(v, n, &w, last);
-        else gorilla_run(v, n, &w);
+        if (codec == GB_CODEC_CHIMP)
+            chimp_run(v, n, &w, last);
+        else
+            gorilla_run(v, n, &w);
         out->len = (size_t)(gb_bitw_finish(&w) - out->p);
     }
     free(last);
@@ -323,7 +326,8 @@ static int dec_smallest(double v, int hint)
 {
     int e = hint;
     if (dec_works(v, (unsigned)e)) {
-        while (e > 0 && dec_works(v, (unsigned)e - 1)) e--;
+        while (e > 0 && dec_works(v, (unsigned)e - 1))
+            e--;
         return e;
     }
     while (++e <= EXP_MAX)
@@ -397,7 +401,8 @@ static int dec_encode(const double *v, size_t n, unsigned e, gb_buf_t *out, size
         rr[i] = r = fabs(x) < DIGITS_LIMIT ? r : 0;
         fails |= f2u(r / p) != f2u(v[i]);
     }
-    for (i = 0; i < n; i++) dig[i] = (int64_t)rr[i];
+    for (i = 0; i < n; i++)
+        dig[i] = (int64_t)rr[i];
     size_t nn = 0, nf = 0, first_ok = fails ? n : 0;
     for (i = 0; i < n && fails; i++) {
         double back = rr[i] / p;
@@ -418,7 +423,8 @@ static int dec_encode(const double *v, size_t n, unsigned e, gb_buf_t *out, size
         val[n - nf] = (int64_t)f2u(v[i]);
         dig[i] = i ? dig[i - 1] : 0;
     }
-    for (i = 0; i < first_ok && first_ok < n; i++) dig[i] = dig[first_ok];
+    for (i = 0; i < first_ok && first_ok < n; i++)
+        dig[i] = dig[first_ok];
     for (i = 0; i < nf / 2; i++) { /* far ones went in backwards */
         int64_t tp = pos[n - nf + i], tv = val[n - nf + i];
         pos[n - nf + i] = pos[n - 1 - i];
@@ -457,7 +463,8 @@ static int dec_decode(gb_rd_t *r, size_t n, double *v, int64_t *tmp)
     uint8_t e;
     uint64_t nn, nf;
     int rc;
-    if ((rc = gb_rd_u8(r, &e)) || (rc = gb_rd_count(r, n, &nn)) || (rc = gb_rd_count(r, n - nn, &nf)))
+    if ((rc = gb_rd_u8(r, &e)) || (rc = gb_rd_count(r, n, &nn)) ||
+        (rc = gb_rd_count(r, n - nn, &nf)))
         return rc;
     if (e > EXP_MAX) return GB_EPROTO;
     if ((rc = gb_icodec_decode(r, n, GB_IC_ALL, tmp, NULL))) return rc;
@@ -468,14 +475,17 @@ static int dec_decode(gb_rd_t *r, size_t n, double *v, int64_t *tmp)
     for (; i + 2 <= n; i += 2)
         _mm_storeu_pd(v + i, _mm_div_pd(_mm_set_pd((double)tmp[i + 1], (double)tmp[i]), vp));
 #endif
-    for (; i < n; i++) v[i] = (double)tmp[i] / p;
+    for (; i < n; i++)
+        v[i] = (double)tmp[i] / p;
     if (nn) {
         if ((rc = read_exceptions(r, nn, n, tmp))) return rc;
-        for (i = 0; i < nn; i++) v[tmp[i]] = u2f(f2u(v[tmp[i]]) + (uint64_t)tmp[nn + i]);
+        for (i = 0; i < nn; i++)
+            v[tmp[i]] = u2f(f2u(v[tmp[i]]) + (uint64_t)tmp[nn + i]);
     }
     if (nf) {
         if ((rc = read_exceptions(r, nf, n, tmp))) return rc;
-        for (i = 0; i < nf; i++) v[tmp[i]] = u2f((uint64_t)tmp[nf + i]);
+        for (i = 0; i < nf; i++)
+            v[tmp[i]] = u2f((uint64_t)tmp[nf + i]);
     }
     return 0;
 }
@@ -506,8 +516,10 @@ static int encode_as(int codec, const double *v, size_t n, gb_buf_t *out)
     int e;
     switch (codec) {
     case GB_CODEC_GORILLA:
-    case GB_CODEC_CHIMP: return xor_encode(codec, v, n, out);
-    case GB_CODEC_F64BITS: return bits_encode(v, n, out);
+    case GB_CODEC_CHIMP:
+        return xor_encode(codec, v, n, out);
+    case GB_CODEC_F64BITS:
+        return bits_encode(v, n, out);
     case GB_CODEC_DECIMAL:
         e = dec_exponent(v, n);
         return dec_encode(v, n, e < 0 ? 0 : (unsigned)e, out, &exc);
@@ -536,8 +548,8 @@ static uint64_t xor_estimate(int c, const double *v, size_t n)
 
 typedef struct pick {
     gb_buf_t *out;
-    size_t start;  /* where the section begins in OUT */
-    size_t bytes;  /* of the best so far (SIZE_MAX: none) */
+    size_t start; /* where the section begins in OUT */
+    size_t bytes; /* of the best so far (SIZE_MAX: none) */
     uint8_t codec;
     gb_buf_t tmp;
 } pick_t;
@@ -598,8 +610,10 @@ int gb_fcodec_encode(const double *v, size_t n, int force, gb_buf_t *out, uint8_
     if (!force) return choose(v, n, out, codec);
     size_t start = out->len;
     int rc = encode_as(force, v, n, out);
-    if (rc) out->len = start;
-    else *codec = (uint8_t)force;
+    if (rc)
+        out->len = start;
+    else
+        *codec = (uint8_t)force;
     return rc;
 }
 
@@ -607,8 +621,10 @@ int gb_fcodec_decode(uint8_t codec, gb_rd_t *r, size_t n, double *v, int64_t *tm
 {
     switch (codec) {
     case GB_CODEC_GORILLA:
-    case GB_CODEC_CHIMP: return xor_decode(codec, r, n, v);
-    case GB_CODEC_DECIMAL: return dec_decode(r, n, v, tmp);
+    case GB_CODEC_CHIMP:
+        return xor_decode(codec, r, n, v);
+    case GB_CODEC_DECIMAL:
+        return dec_decode(r, n, v, tmp);
     case GB_CODEC_F64BITS: {
         int rc = gb_icodec_decode(r, n, GB_IC_ALL, tmp, NULL);
         if (!rc) memcpy(v, tmp, n * sizeof *v);

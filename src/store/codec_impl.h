@@ -18,8 +18,10 @@
 #include <stdint.h>
 
 #define GB_IC(c) (1u << (c))
-#define GB_IC_PLAIN (GB_IC(GB_CODEC_RAW) | GB_IC(GB_CODEC_FOR) | GB_IC(GB_CODEC_DELTA) | GB_IC(GB_CODEC_DOD))
-#define GB_IC_ALL (GB_IC_PLAIN | GB_IC(GB_CODEC_DICT) | GB_IC(GB_CODEC_RLE) | GB_IC(GB_CODEC_DELTA_RLE))
+#define GB_IC_PLAIN                                                                                \
+    (GB_IC(GB_CODEC_RAW) | GB_IC(GB_CODEC_FOR) | GB_IC(GB_CODEC_DELTA) | GB_IC(GB_CODEC_DOD))
+#define GB_IC_ALL                                                                                  \
+    (GB_IC_PLAIN | GB_IC(GB_CODEC_DICT) | GB_IC(GB_CODEC_RLE) | GB_IC(GB_CODEC_DELTA_RLE))
 /* timestamps: FOR never beats DELTA on increasing values, and values never repeat */
 #define GB_IC_TIME ((GB_IC_PLAIN & ~GB_IC(GB_CODEC_FOR)) | GB_IC(GB_CODEC_DELTA_RLE))
 
@@ -64,8 +66,8 @@ uint64_t gb_chimp_bits(const double *v, size_t n);
  * or the smaller when FORCE is 0; *CODEC gets the choice. The caller has checked that every
  * string lies inside the arena. 0, GB_EINVAL, GB_ERANGE (over GB_BLOCK_MAX_BYTES) or GB_ENOMEM.
  */
-int gb_scodec_encode(const gb_block_str_t *s, size_t n, const char *arena, int force,
-                     gb_buf_t *out, uint8_t *codec);
+int gb_scodec_encode(const gb_block_str_t *s, size_t n, const char *arena, int force, gb_buf_t *out,
+                     uint8_t *codec);
 
 /*
  * Reads a CODEC value section of N strings into S, copying their bytes into ARENA (emptied

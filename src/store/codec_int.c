@@ -25,10 +25,11 @@
  * Dictionary ids follow the values' order, so a smooth signal keeps smooth ids.
  *
  * Choosing: the size of every plain candidate is computed exactly and cheaply from per-32-value
- * minima and maxima (no trial encoding); DICT and RLE are sized exactly too, but only tried when
- * a quick look (a sample's distinct count, the number of runs) says they may win.
- * Exact division by g uses the multiplicative inverse of its odd part (Granlund-Montgomery), so
- * the divisor costs a multiply per value, not a division.
+ * minima and maxima gathered for all orders in one pass (no trial encoding); a long stream first
+ * compares the orders on a prefix and drops the clear losers. DICT and the run codecs are sized
+ * exactly too, but only tried when a quick look (a sample's distinct values, a prefix's runs)
+ * says they may win. Exact division by g uses the multiplicative inverse of its odd part
+ * (Granlund-Montgomery), so the divisor costs a multiply per value, not a division.
  */
 #include "store/codec_impl.h"
 
@@ -36,10 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK 32u      /* values per chunk, the grain of mini-block statistics */
-#define MAX_SHIFT 5u   /* mini-blocks of 32 << 0..5 values */
-#define DICT_MAX 16384 /* distinct values a dictionary may hold */
-#define SAMPLE 128     /* values looked at to decide whether a dictionary is worth building */
+#define CHUNK 32u        /* values per chunk, the grain of mini-block statistics */
+#define MAX_SHIFT 5u     /* mini-blocks of 32 << 0..5 values */
+#define DICT_MAX 16384   /* distinct values a dictionary may hold */
+#define SAMPLE 128       /* values looked at to decide whether a dictionary or runs may pay */
 #define PRUNE_SAMPLE 256 /* values a long stream's orders are first compared on */
 
 /* ---- exact division by a divisor known to divide ---- */
@@ -61,7 +62,8 @@ static void divisor_init(divisor_t *d, uint64_t g)
     d->tz = (unsigned)__builtin_ctzll(g);
     d->mask = (UINT64_C(1) << d->tz) - 1;
     uint64_t odd = g >> d->tz, inv = odd; /* correct to 3 bits; Newton doubles that */
-    for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;
+    for (int i = 0; i < 5; i++)
+        inv *= 2 - odd * inv;
     d->inv = inv;
     d->lim = UINT64_MAX / odd;
 }
@@ -107,7 +109,7 @@ typedef struct forplan {
     unsigned order; /* 0, 1, 2 */
     unsigned shift;
     uint64_t base, g;
-    size_t bytes;   /* the whole stream */
+    size_t bytes; /* the whole stream */
 } forplan_t;
 
 typedef struct plan {
@@ -116,7 +118,7 @@ typedef struct plan {
     forplan_t f, f2; /* the plain plan, or DICT's values and ids, RLE's values and lengths */
     int64_t *a, *b;  /* owned by DICT and RLE plans */
     size_t k;
-    int64_t x0;      /* DELTA_RLE: the first value */
+    int64_t x0; /* DELTA_RLE: the first value */
 } plan_t;
 
 typedef struct scratch {
@@ -129,6 +131,14 @@ typedef struct scratch {
     size_t mb_n[3];
     unsigned mb_shift[3];
 } scratch_t;
+
+/* Forgets cached mini-block statistics of X, which is about to be freed (its address may
+ * come back for another stream). */
+static void scratch_forget(scratch_t *s, const int64_t *x)
+{
+    for (int k = 0; k < 3; k++)
+        if (s->mb_x[k] == x) s->mb_x[k] = NULL;
+}
 
 static int scratch_init(scratch_t *s, size_t n)
 {
@@ -161,7 +171,8 @@ static inline int64_t diff_at(const int64_t *x, size_t j, unsigned order)
 /* y = the ORDER-th differences of x: n - order values. */
 static void diffs(const int64_t *x, size_t n, unsigned order, int64_t *y)
 {
-    for (size_t j = 0; j + order < n; j++) y[j] = diff_at(x, j, order);
+    for (size_t j = 0; j + order < n; j++)
+        y[j] = diff_at(x, j, order);
 }
 
 /* |a - b| as the true (unwrapped) distance, which always fits in 64 bits. */
@@ -173,11 +184,11 @@ static inline uint64_t distance(int64_t a, int64_t b)
 
 /* What one pass learns about the differences of one order. */
 typedef struct ordstat {
-    int64_t y0;    /* the first difference */
-    uint64_t g;    /* a candidate divisor of every |y - y0| (0: all equal), from a prefix */
-    divisor_t d;   /* of g */
-    int check;     /* g is not 1 and must be checked over the whole pass */
-    uint64_t bad;  /* nonzero when some y broke the candidate */
+    int64_t y0;   /* the first difference */
+    uint64_t g;   /* a candidate divisor of every |y - y0| (0: all equal), from a prefix */
+    divisor_t d;  /* of g */
+    int check;    /* g is not 1 and must be checked over the whole pass */
+    uint64_t bad; /* nonzero when some y broke the candidate */
 } ordstat_t;
 
 /* Chunk C (values J0..J1) of the differences of order K: minimum, maximum, divisor check. */
@@ -231,9 +242,15 @@ static void chunk_stats(const int64_t *x, size_t n, unsigned mask, scratch_t *s,
     for (size_t j0 = 0, c = 0; j0 < n; j0 += CHUNK, c++) {
         size_t j1 = n - j0 < CHUNK ? n : j0 + CHUNK;
         /* constant orders and flags, so that each inlined copy is a tight loop */
-        if (mask & 1) os[0].check ? chunk_of(x, j0, j1, n, 0, 1, &os[0], s, c) : chunk_of(x, j0, j1, n, 0, 0, &os[0], s, c);
-        if (mask & 2) os[1].check ? chunk_of(x, j0, j1, n, 1, 1, &os[1], s, c) : chunk_of(x, j0, j1, n, 1, 0, &os[1], s, c);
-        if (mask & 4) os[2].check ? chunk_of(x, j0, j1, n, 2, 1, &os[2], s, c) : chunk_of(x, j0, j1, n, 2, 0, &os[2], s, c);
+        if (mask & 1)
+            os[0].check ? chunk_of(x, j0, j1, n, 0, 1, &os[0], s, c)
+                        : chunk_of(x, j0, j1, n, 0, 0, &os[0], s, c);
+        if (mask & 2)
+            os[1].check ? chunk_of(x, j0, j1, n, 1, 1, &os[1], s, c)
+                        : chunk_of(x, j0, j1, n, 1, 0, &os[1], s, c);
+        if (mask & 4)
+            os[2].check ? chunk_of(x, j0, j1, n, 2, 1, &os[2], s, c)
+                        : chunk_of(x, j0, j1, n, 2, 0, &os[2], s, c);
     }
 }
 
@@ -242,7 +259,8 @@ static uint64_t common_divisor(const int64_t *y, size_t m, int64_t lo)
 {
     size_t i = 0;
     uint64_t g = 0;
-    while (i < m && !g) g = (uint64_t)wsub(y[i++], lo);
+    while (i < m && !g)
+        g = (uint64_t)wsub(y[i++], lo);
     if (!g) return 1;
     divisor_t d;
     divisor_init(&d, g);
@@ -298,7 +316,8 @@ static forplan_t plan_order(const int64_t *x, size_t n, unsigned order, const or
     int64_t *cmin = s->cmin[order], *cmax = s->cmax[order];
     size_t nch = (m + CHUNK - 1) / CHUNK;
     int64_t lo = cmin[0];
-    for (size_t c = 1; c < nch; c++) lo = cmin[c] < lo ? cmin[c] : lo;
+    for (size_t c = 1; c < nch; c++)
+        lo = cmin[c] < lo ? cmin[c] : lo;
     p.base = (uint64_t)lo;
     p.g = order_divisor(x, n, order, lo, o, s);
     divisor_t d;
@@ -377,7 +396,8 @@ static int dict_promising(const int64_t *x, size_t n)
     for (size_t j = 0; j < cnt; j++) {
         int64_t v = x[j * n / cnt];
         size_t h = hash_slot(v, TB);
-        while (used[h] && keys[h] != v) h = (h + 1) & ((1u << TB) - 1);
+        while (used[h] && keys[h] != v)
+            h = (h + 1) & ((1u << TB) - 1);
         if (!used[h]) {
             used[h] = 1;
             keys[h] = v;
@@ -405,7 +425,8 @@ static int cmp_vrank(const void *a, const void *b)
 static int build_dict(const int64_t *x, size_t n, size_t limit, plan_t *p)
 {
     unsigned bits = 1;
-    while (((size_t)1 << bits) < 2 * limit) bits++;
+    while (((size_t)1 << bits) < 2 * limit)
+        bits++;
     size_t cap = (size_t)1 << bits;
     int64_t *keys = malloc(cap * sizeof *keys);
     int32_t *ids = malloc(cap * sizeof *ids);
@@ -420,7 +441,8 @@ static int build_dict(const int64_t *x, size_t n, size_t limit, plan_t *p)
     rc = GB_ERANGE;
     for (size_t i = 0; i < n; i++) {
         size_t h = hash_slot(x[i], bits);
-        while (ids[h] >= 0 && keys[h] != x[i]) h = (h + 1) & (cap - 1);
+        while (ids[h] >= 0 && keys[h] != x[i])
+            h = (h + 1) & (cap - 1);
         if (ids[h] < 0) {
             if (k == limit) goto out;
             keys[h] = x[i];
@@ -436,7 +458,8 @@ static int build_dict(const int64_t *x, size_t n, size_t limit, plan_t *p)
         rank[vr[r].id] = r;
         p->a[r] = vr[r].v;
     }
-    for (size_t i = 0; i < n; i++) p->b[i] = rank[p->b[i]];
+    for (size_t i = 0; i < n; i++)
+        p->b[i] = rank[p->b[i]];
     p->k = k;
     rc = 0;
 out:
@@ -450,7 +473,8 @@ out:
 static size_t count_runs(const int64_t *x, size_t n)
 {
     size_t k = 1;
-    for (size_t i = 1; i < n; i++) k += x[i] != x[i - 1];
+    for (size_t i = 1; i < n; i++)
+        k += x[i] != x[i - 1];
     return k;
 }
 
@@ -458,7 +482,8 @@ static size_t count_runs(const int64_t *x, size_t n)
 static size_t step_runs(const int64_t *x, size_t n)
 {
     size_t k = 1;
-    for (size_t i = 2; i < n; i++) k += wsub(x[i], x[i - 1]) != wsub(x[i - 1], x[i - 2]);
+    for (size_t i = 2; i < n; i++)
+        k += wsub(x[i], x[i - 1]) != wsub(x[i - 1], x[i - 2]);
     return k;
 }
 
@@ -503,9 +528,13 @@ static void consider_pair(plan_t *p, size_t nb, plan_t *best, scratch_t *s)
         p->bytes += p->f.bytes + p->f2.bytes;
     }
     if (p->bytes < best->bytes) {
+        scratch_forget(s, best->a);
+        scratch_forget(s, best->b);
         plan_free(best);
         *best = *p;
     } else {
+        scratch_forget(s, p->a);
+        scratch_forget(s, p->b);
         plan_free(p);
     }
 }
@@ -547,16 +576,20 @@ static int plan(const int64_t *x, size_t n, unsigned allowed, scratch_t *s, plan
         if (!d) return GB_ENOMEM;
         diffs(x, n, 1, d);
         int rc = consider_runs(d, n - 1, GB_CODEC_DELTA_RLE, x[0], forced, best, s);
+        scratch_forget(s, d);
         free(d);
         if (rc) return rc;
     }
     /* ids cost bits too: a dictionary cannot beat plain codecs that are already this small */
-    if ((allowed & GB_IC(GB_CODEC_DICT)) && (forced || (best->bytes > n / 2 && dict_promising(x, n)))) {
+    if ((allowed & GB_IC(GB_CODEC_DICT)) &&
+        (forced || (best->bytes > n / 2 && dict_promising(x, n)))) {
         plan_t p = {.codec = GB_CODEC_DICT};
         size_t limit = forced ? n : n / 2 > DICT_MAX ? DICT_MAX : n / 2;
         int rc = build_dict(x, n, limit ? limit : 1, &p);
-        if (rc == 0) consider_pair(&p, n, best, s);
-        else plan_free(&p);
+        if (rc == 0)
+            consider_pair(&p, n, best, s);
+        else
+            plan_free(&p);
         if (rc == GB_ENOMEM) return rc;
     }
     if (best->bytes == SIZE_MAX) { /* nothing in ALLOWED applied */
@@ -571,8 +604,8 @@ static int plan(const int64_t *x, size_t n, unsigned allowed, scratch_t *s, plan
 /* Packs (y - MN) / g in W bits for the ORDER-th differences Y[J0..END) of X. */
 static inline __attribute__((always_inline)) void pack_run(gb_bitw_t *bw, const int64_t *x,
                                                            size_t j0, size_t end, unsigned order,
-                                                           int64_t mn, const divisor_t *d,
-                                                           int g1, unsigned w)
+                                                           int64_t mn, const divisor_t *d, int g1,
+                                                           unsigned w)
 {
     for (size_t j = j0; j < end; j++) {
         uint64_t v = (uint64_t)wsub(diff_at(x, j, order), mn);
@@ -580,12 +613,12 @@ static inline __attribute__((always_inline)) void pack_run(gb_bitw_t *bw, const 
     }
 }
 
-static void write_plain(const forplan_t *p, const int64_t *x, size_t n, gb_buf_t *out,
-                        scratch_t *s)
+static void write_plain(const forplan_t *p, const int64_t *x, size_t n, gb_buf_t *out, scratch_t *s)
 {
     gb_buf_put_u8(out, p->codec);
     if (p->codec == GB_CODEC_RAW) {
-        for (size_t i = 0; i < n; i++) gb_store64le(out->p + out->len + 8 * i, (uint64_t)x[i]);
+        for (size_t i = 0; i < n; i++)
+            gb_store64le(out->p + out->len + 8 * i, (uint64_t)x[i]);
         out->len += 8 * n;
         return;
     }
@@ -629,14 +662,13 @@ static void write_plain(const forplan_t *p, const int64_t *x, size_t n, gb_buf_t
         gb_bitw_t bw;
         gb_bitw_init(&bw, out->p + out->len);
         /* constant orders and divisor flags, so that each inlined copy is a tight loop */
-        if (p->g == 1) {
-            if (k == 0) pack_run(&bw, x, j0, end, 0, mn, &d, 1, w);
-            else if (k == 1) pack_run(&bw, x, j0, end, 1, mn, &d, 1, w);
-            else pack_run(&bw, x, j0, end, 2, mn, &d, 1, w);
-        } else {
-            if (k == 0) pack_run(&bw, x, j0, end, 0, mn, &d, 0, w);
-            else if (k == 1) pack_run(&bw, x, j0, end, 1, mn, &d, 0, w);
-            else pack_run(&bw, x, j0, end, 2, mn, &d, 0, w);
+        switch (k * 2 + (p->g == 1)) {
+        case 0: pack_run(&bw, x, j0, end, 0, mn, &d, 0, w); break;
+        case 1: pack_run(&bw, x, j0, end, 0, mn, &d, 1, w); break;
+        case 2: pack_run(&bw, x, j0, end, 1, mn, &d, 0, w); break;
+        case 3: pack_run(&bw, x, j0, end, 1, mn, &d, 1, w); break;
+        case 4: pack_run(&bw, x, j0, end, 2, mn, &d, 0, w); break;
+        default: pack_run(&bw, x, j0, end, 2, mn, &d, 1, w); break;
         }
         out->len = (size_t)(gb_bitw_finish(&bw) - out->p);
     }
@@ -695,7 +727,8 @@ static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, int64_t *x)
     if (codec == GB_CODEC_RAW) {
         const uint8_t *p;
         if ((rc = gb_rd_bytes(r, 8 * n, &p))) return rc;
-        for (size_t i = 0; i < n; i++) x[i] = (int64_t)gb_load64le(p + 8 * i);
+        for (size_t i = 0; i < n; i++)
+            x[i] = (int64_t)gb_load64le(p + 8 * i);
         return 0;
     }
     unsigned order = codec - GB_CODEC_FOR;
@@ -722,12 +755,14 @@ static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, int64_t *x)
         uint64_t ref = base + q * g;
         gb_unpack(p, avail, cnt, w, g == 1 ? ref : 0, y + j0);
         if (g != 1)
-            for (size_t j = j0; j < j0 + cnt; j++) y[j] = ref + y[j] * g;
+            for (size_t j = j0; j < j0 + cnt; j++)
+                y[j] = ref + y[j] * g;
     }
     uint64_t *u = (uint64_t *)x;
     if (order >= 1) u[0] = (uint64_t)gb_unzz(x0);
     if (order == 1) {
-        for (size_t i = 1; i < n; i++) u[i] += u[i - 1];
+        for (size_t i = 1; i < n; i++)
+            u[i] += u[i - 1];
     } else if (order == 2 && n > 1) {
         uint64_t d = (uint64_t)gb_unzz(d0);
         u[1] = u[0] + d;
@@ -787,7 +822,8 @@ static int read_runs(gb_rd_t *r, size_t n, int64_t *x)
             rc = GB_EPROTO;
             goto out;
         }
-        for (size_t j = 0; j < (size_t)lens[i]; j++) x[at++] = vals[i];
+        for (size_t j = 0; j < (size_t)lens[i]; j++)
+            x[at++] = vals[i];
     }
     if (at != n) rc = GB_EPROTO;
 out:
@@ -805,7 +841,8 @@ static int read_delta_runs(gb_rd_t *r, size_t n, int64_t *x)
     if (n == 1) return (rc = gb_rd_count(r, 0, &k)) ? rc : 0;
     if ((rc = read_runs(r, n - 1, x + 1))) return rc;
     uint64_t *u = (uint64_t *)x;
-    for (size_t i = 1; i < n; i++) u[i] += u[i - 1];
+    for (size_t i = 1; i < n; i++)
+        u[i] += u[i - 1];
     return 0;
 }
 

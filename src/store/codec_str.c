@@ -18,14 +18,15 @@
 static uint64_t hash_bytes(const char *p, size_t n)
 {
     uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * UINT64_C(0x100000001b3);
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * UINT64_C(0x100000001b3);
     return h ^ (h >> 29);
 }
 
 typedef struct sdict {
-    int64_t *ids;      /* per point */
-    int64_t *lens;     /* per distinct string, then per point (for the raw form) */
-    uint32_t *first;   /* per distinct string: the point that brought it */
+    int64_t *ids;    /* per point */
+    int64_t *lens;   /* per distinct string, then per point (for the raw form) */
+    uint32_t *first; /* per distinct string: the point that brought it */
     size_t k;
     uint64_t dict_bytes, raw_bytes;
 } sdict_t;
@@ -41,7 +42,8 @@ static int sdict_build(const gb_block_str_t *s, size_t n, const char *arena, sdi
 {
     memset(d, 0, sizeof *d);
     unsigned bits = 1;
-    while (((size_t)1 << bits) < 2 * n) bits++;
+    while (((size_t)1 << bits) < 2 * n)
+        bits++;
     size_t cap = (size_t)1 << bits;
     int32_t *slot = malloc(cap * sizeof *slot);
     d->ids = malloc(n * sizeof *d->ids);
@@ -85,8 +87,8 @@ static void put_strings(const gb_block_str_t *s, const uint32_t *at, size_t k, c
     }
 }
 
-int gb_scodec_encode(const gb_block_str_t *s, size_t n, const char *arena, int force,
-                     gb_buf_t *out, uint8_t *codec)
+int gb_scodec_encode(const gb_block_str_t *s, size_t n, const char *arena, int force, gb_buf_t *out,
+                     uint8_t *codec)
 {
     if (force && force != GB_CODEC_STR_RAW && force != GB_CODEC_STR_DICT) return GB_EINVAL;
     sdict_t d;
@@ -160,7 +162,8 @@ int gb_scodec_decode(uint8_t codec, gb_rd_t *r, size_t n, gb_block_str_t *s, gb_
     int rc;
     if (codec == GB_CODEC_STR_RAW) {
         if ((rc = read_strings(r, n, tmp, arena))) return rc;
-        for (size_t i = 0; i < n; i++) s[i] = unpack_str(tmp[i]);
+        for (size_t i = 0; i < n; i++)
+            s[i] = unpack_str(tmp[i]);
         return 0;
     }
     if (codec != GB_CODEC_STR_DICT) return GB_EPROTO;
@@ -168,7 +171,8 @@ int gb_scodec_decode(uint8_t codec, gb_rd_t *r, size_t n, gb_block_str_t *s, gb_
     if ((rc = gb_rd_count(r, n, &k))) return rc;
     if (k == 0) return GB_EPROTO;
     int64_t *dict = tmp + n;
-    if ((rc = read_strings(r, k, dict, arena)) || (rc = gb_icodec_decode(r, n, GB_IC_ALL, tmp, NULL)))
+    if ((rc = read_strings(r, k, dict, arena)) ||
+        (rc = gb_icodec_decode(r, n, GB_IC_ALL, tmp, NULL)))
         return rc;
     for (size_t i = 0; i < n; i++) {
         if ((uint64_t)tmp[i] >= k) return GB_EPROTO;

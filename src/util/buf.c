@@ -22,7 +22,8 @@ int gb_buf_reserve(gb_buf_t *b, size_t extra)
     if (extra <= b->cap - b->len) return 0;
     if (extra > SIZE_MAX / 2 - b->len) return GB_ENOMEM;
     size_t want = b->len + extra, cap = b->cap ? b->cap : 256;
-    while (cap < want) cap *= 2;
+    while (cap < want)
+        cap *= 2;
     uint8_t *p = realloc(b->p, cap);
     if (!p) return GB_ENOMEM;
     b->p = p;

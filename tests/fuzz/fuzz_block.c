@@ -68,9 +68,16 @@ static void encode_decode(const gb_block_in_t *in, const gb_block_out_t *expect)
 
 static gb_block_in_t input_of(const gb_block_out_t *o, int codec)
 {
-    return (gb_block_in_t){.type = o->type, .n = o->n, .t = o->t, .f64 = o->f64, .i64 = o->i64,
-                           .b = o->b, .str = o->str, .arena = o->arena,
-                           .arena_len = o->arena_len, .codec = codec};
+    return (gb_block_in_t){.type = o->type,
+                           .n = o->n,
+                           .t = o->t,
+                           .f64 = o->f64,
+                           .i64 = o->i64,
+                           .b = o->b,
+                           .str = o->str,
+                           .arena = o->arena,
+                           .arena_len = o->arena_len,
+                           .codec = codec};
 }
 
 static void decode_mode(const uint8_t *data, size_t size, int seal)
@@ -79,7 +86,8 @@ static void decode_mode(const uint8_t *data, size_t size, int seal)
     memcpy(p, data, size);
     if (seal && size >= 4) {
         uLong crc = crc32(0L, p, (uInt)(size - 4));
-        for (int i = 0; i < 4; i++) p[size - 4 + i] = (uint8_t)(crc >> (8 * i));
+        for (int i = 0; i < 4; i++)
+            p[size - 4 + i] = (uint8_t)(crc >> (8 * i));
     }
     gb_block_info_t info;
     gb_block_out_t o;
@@ -111,9 +119,12 @@ static void encode_mode(const uint8_t *data, size_t size)
     for (size_t i = 0; i < n; i++, q += 16) {
         uint64_t step = load64(q), v = load64(q + 8);
         /* times: a free first value, then steps of 1 .. 2^40 that stop short of overflowing */
-        if (i == 0) t[i] = (int64_t)step;
-        else if (t[i - 1] > INT64_MAX - (int64_t)((step & ((UINT64_C(1) << 40) - 1)) + 1)) n = i;
-        else t[i] = t[i - 1] + (int64_t)(step & ((UINT64_C(1) << 40) - 1)) + 1;
+        if (i == 0)
+            t[i] = (int64_t)step;
+        else if (t[i - 1] > INT64_MAX - (int64_t)((step & ((UINT64_C(1) << 40) - 1)) + 1))
+            n = i;
+        else
+            t[i] = t[i - 1] + (int64_t)(step & ((UINT64_C(1) << 40) - 1)) + 1;
         if (i == n) break;
         memcpy(&f[i], &v, 8);
         iv[i] = (int64_t)v;
@@ -121,8 +132,16 @@ static void encode_mode(const uint8_t *data, size_t size)
         sv[i].off = (uint32_t)(v % size);
         sv[i].len = (uint32_t)((v >> 32) % (size - sv[i].off + 1));
     }
-    gb_block_in_t in = {.type = type, .n = n, .t = t, .f64 = f, .i64 = iv, .b = bv, .str = sv,
-                        .arena = (const char *)data, .arena_len = size, .codec = codec};
+    gb_block_in_t in = {.type = type,
+                        .n = n,
+                        .t = t,
+                        .f64 = f,
+                        .i64 = iv,
+                        .b = bv,
+                        .str = sv,
+                        .arena = (const char *)data,
+                        .arena_len = size,
+                        .codec = codec};
     gb_buf_t b;
     gb_buf_init(&b);
     gb_block_out_t o;
@@ -154,8 +173,11 @@ static void encode_mode(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size && data[0] == 0xEE) encode_mode(data, size);
-    else if (size && data[0] == 0xCC) decode_mode(data + 1, size - 1, 1);
-    else decode_mode(data, size, 0);
+    if (size && data[0] == 0xEE)
+        encode_mode(data, size);
+    else if (size && data[0] == 0xCC)
+        decode_mode(data + 1, size - 1, 1);
+    else
+        decode_mode(data, size, 0);
     return 0;
 }

@@ -46,7 +46,8 @@ static uint64_t ubits(double d)
 static int64_t *times_regular(size_t n, int64_t t0, int64_t step)
 {
     int64_t *t = malloc(n * sizeof *t);
-    for (size_t i = 0; i < n; i++) t[i] = t0 + (int64_t)i * step;
+    for (size_t i = 0; i < n; i++)
+        t[i] = t0 + (int64_t)i * step;
     return t;
 }
 
@@ -71,9 +72,15 @@ static gb_block_stats_t round_trip(const gb_block_in_t *in)
     for (size_t i = 0; i < in->n; i++) {
         assert_true(o.t[i] == in->t[i]);
         switch (in->type) {
-        case GB_VT_F64: assert_true(ubits(o.f64[i]) == ubits(in->f64[i])); break;
-        case GB_VT_I64: assert_true(o.i64[i] == in->i64[i]); break;
-        case GB_VT_BOOL: assert_int_equal(o.b[i], in->b[i] != 0); break;
+        case GB_VT_F64:
+            assert_true(ubits(o.f64[i]) == ubits(in->f64[i]));
+            break;
+        case GB_VT_I64:
+            assert_true(o.i64[i] == in->i64[i]);
+            break;
+        case GB_VT_BOOL:
+            assert_int_equal(o.b[i], in->b[i] != 0);
+            break;
         case GB_VT_STR:
             assert_int_equal(o.str[i].len, in->str[i].len);
             assert_true(o.str[i].off + o.str[i].len <= o.arena_len);
@@ -88,8 +95,14 @@ static gb_block_stats_t round_trip(const gb_block_in_t *in)
 
 static const int F64_CODECS[] = {0, GB_CODEC_GORILLA, GB_CODEC_CHIMP, GB_CODEC_DECIMAL,
                                  GB_CODEC_F64BITS};
-static const int INT_CODECS[] = {0,           GB_CODEC_RAW,  GB_CODEC_FOR, GB_CODEC_DELTA,
-                                 GB_CODEC_DOD, GB_CODEC_DICT, GB_CODEC_RLE, GB_CODEC_DELTA_RLE};
+static const int INT_CODECS[] = {0,
+                                 GB_CODEC_RAW,
+                                 GB_CODEC_FOR,
+                                 GB_CODEC_DELTA,
+                                 GB_CODEC_DOD,
+                                 GB_CODEC_DICT,
+                                 GB_CODEC_RLE,
+                                 GB_CODEC_DELTA_RLE};
 #define COUNT(a) (sizeof(a) / sizeof(a)[0])
 
 static void f64_all_codecs(const double *v, size_t n, const int64_t *t)
@@ -112,16 +125,43 @@ static void i64_all_codecs(gb_vtype_t type, const int64_t *v, const uint8_t *b, 
 static void test_f64_special_values(void **state)
 {
     (void)state;
-    const double v[] = {
-        0.0, -0.0, INFINITY, -INFINITY, NAN, -NAN, dbits(0x7ff0000000000001ull) /* signalling */,
-        dbits(0x7ff8dead0000beefull), dbits(0xfff4000000000123ull), DBL_MIN, -DBL_MIN,
-        DBL_TRUE_MIN, -DBL_TRUE_MIN, dbits(0x000fffffffffffffull) /* largest subnormal */, DBL_MAX,
-        -DBL_MAX, 1.0 / 3, M_PI, 0.1, 0.2, 0.30000000000000004, 1e300, -1e-300, 123456789012345678.0,
-        9007199254740993.0, 0.0265878, 233.062, 74.93588199999998, 1e-18, 1e18, 5e-324, 42};
+    const double v[] = {0.0,
+                        -0.0,
+                        INFINITY,
+                        -INFINITY,
+                        NAN,
+                        -NAN,
+                        dbits(0x7ff0000000000001ull) /* signalling */,
+                        dbits(0x7ff8dead0000beefull),
+                        dbits(0xfff4000000000123ull),
+                        DBL_MIN,
+                        -DBL_MIN,
+                        DBL_TRUE_MIN,
+                        -DBL_TRUE_MIN,
+                        dbits(0x000fffffffffffffull) /* largest subnormal */,
+                        DBL_MAX,
+                        -DBL_MAX,
+                        1.0 / 3,
+                        M_PI,
+                        0.1,
+                        0.2,
+                        0.30000000000000004,
+                        1e300,
+                        -1e-300,
+                        123456789012345678.0,
+                        9007199254740993.0,
+                        0.0265878,
+                        233.062,
+                        74.93588199999998,
+                        1e-18,
+                        1e18,
+                        5e-324,
+                        42};
     size_t n = COUNT(v);
     int64_t *t = times_regular(n, 1700000000000000000, 1000000000);
     f64_all_codecs(v, n, t);
-    for (size_t k = 1; k <= n; k++) f64_all_codecs(v + n - k, k, t); /* every suffix, n = 1 too */
+    for (size_t k = 1; k <= n; k++)
+        f64_all_codecs(v + n - k, k, t); /* every suffix, n = 1 too */
     free(t);
 }
 
@@ -131,17 +171,31 @@ static void fill_f64(double *v, size_t n, int kind)
     double walk = 50;
     for (size_t i = 0; i < n; i++) {
         switch (kind) {
-        case 0: v[i] = dbits(rnd()); break;
-        case 1: v[i] = (double)(int64_t)(rnd() % 2000001 - 1000000) / 1e4; break;
+        case 0:
+            v[i] = dbits(rnd());
+            break;
+        case 1:
+            v[i] = (double)(int64_t)(rnd() % 2000001 - 1000000) / 1e4;
+            break;
         case 2:
             walk += (double)(int64_t)(rnd() % 201 - 100) / 1000;
             v[i] = round(walk * 1000) / 1000;
             break;
-        case 3: v[i] = 1.0 / 3; break;
-        case 4: v[i] = (double)(rnd() % 4) * 0.327927 - 0.273216; break; /* a few levels */
-        case 5: v[i] = i % 97 ? (double)(rnd() % 100000) / 1e5 : NAN; break;
-        case 6: v[i] = (double)(int64_t)rnd() * 1e-3; break; /* decimals too large for e */
-        case 7: v[i] = sin((double)i / 50) * 1e6; break;
+        case 3:
+            v[i] = 1.0 / 3;
+            break;
+        case 4:
+            v[i] = (double)(rnd() % 4) * 0.327927 - 0.273216;
+            break; /* a few levels */
+        case 5:
+            v[i] = i % 97 ? (double)(rnd() % 100000) / 1e5 : NAN;
+            break;
+        case 6:
+            v[i] = (double)(int64_t)rnd() * 1e-3;
+            break; /* decimals too large for e */
+        case 7:
+            v[i] = sin((double)i / 50) * 1e6;
+            break;
         default: /* 0/1 labels in runs of random length */
             walk = i == 0 || rnd() % 40 == 0 ? (double)(rnd() % 2) : walk;
             v[i] = walk;
@@ -172,11 +226,13 @@ static void test_f64_random(void **state)
 static void test_i64_extremes(void **state)
 {
     (void)state;
-    const int64_t pattern[] = {INT64_MIN, INT64_MAX, 0, -1, 1, INT64_MIN, INT64_MIN + 1, INT64_MAX,
-                               INT64_MAX - 1, INT64_MIN, 42, 42, 42, INT64_MAX, INT64_MIN};
+    const int64_t pattern[] = {
+        INT64_MIN,     INT64_MAX, 0,  -1, 1,  INT64_MIN, INT64_MIN + 1, INT64_MAX,
+        INT64_MAX - 1, INT64_MIN, 42, 42, 42, INT64_MAX, INT64_MIN};
     size_t n = COUNT(pattern);
     int64_t *t = times_regular(GB_BLOCK_MAX_POINTS, -5, 3);
-    for (size_t k = 1; k <= n; k++) i64_all_codecs(GB_VT_I64, pattern, NULL, k, t);
+    for (size_t k = 1; k <= n; k++)
+        i64_all_codecs(GB_VT_I64, pattern, NULL, k, t);
 
     int64_t *v = malloc(GB_BLOCK_MAX_POINTS * sizeof *v);
     const size_t sizes[] = {1, 2, 3, 100, 1000, GB_BLOCK_MAX_POINTS};
@@ -185,13 +241,27 @@ static void test_i64_extremes(void **state)
             int64_t acc = INT64_MAX - 1000;
             for (size_t i = 0; i < sizes[s]; i++) {
                 switch (kind) {
-                case 0: v[i] = (int64_t)rnd(); break;
-                case 1: v[i] = (int64_t)(rnd() % 7) * 1000 - 3000; break;
-                case 2: v[i] = (int64_t)((uint64_t)acc + i * 17); break; /* wraps past INT64_MAX */
-                case 3: v[i] = (int64_t)(i / 100); break;               /* long runs */
-                case 4: v[i] = i % 2 ? INT64_MIN : INT64_MAX; break;
-                case 5: v[i] = i && rnd() % 30 ? v[i - 1] : (int64_t)(rnd() % 5); break; /* runs */
-                default: v[i] = (int64_t)(rnd() >> (rnd() % 64)) * (i % 2 ? -1 : 1); break;
+                case 0:
+                    v[i] = (int64_t)rnd();
+                    break;
+                case 1:
+                    v[i] = (int64_t)(rnd() % 7) * 1000 - 3000;
+                    break;
+                case 2:
+                    v[i] = (int64_t)((uint64_t)acc + i * 17);
+                    break; /* wraps past INT64_MAX */
+                case 3:
+                    v[i] = (int64_t)(i / 100);
+                    break; /* long runs */
+                case 4:
+                    v[i] = i % 2 ? INT64_MIN : INT64_MAX;
+                    break;
+                case 5:
+                    v[i] = i && rnd() % 30 ? v[i - 1] : (int64_t)(rnd() % 5);
+                    break; /* runs */
+                default:
+                    v[i] = (int64_t)(rnd() >> (rnd() % 64)) * (i % 2 ? -1 : 1);
+                    break;
                 }
             }
             i64_all_codecs(GB_VT_I64, v, NULL, sizes[s], t);
@@ -211,12 +281,24 @@ static void test_times(void **state)
         int64_t x = kind == 3 ? INT64_MIN : 1700000000123456789;
         for (size_t i = 0; i < n; i++) {
             switch (kind) {
-            case 0: x += 1; break;                                                 /* 1 ns steps */
-            case 1: x += 1000000000 + (int64_t)(rnd() % 2000001) - 1000000; break; /* jitter */
-            case 2: x += rnd() % 10 ? 1000000000 : 2000000000; break;             /* hiccups */
-            case 3: x += i == 1 ? INT64_MAX : 1 + (int64_t)(rnd() % 1000); break; /* a huge gap */
-            case 4: x += 1 + (int64_t)(rnd() >> 40); break;                        /* irregular */
-            default: x += i % 1000 ? 250000000 : 3600000000000; break;             /* pauses */
+            case 0:
+                x += 1;
+                break; /* 1 ns steps */
+            case 1:
+                x += 1000000000 + (int64_t)(rnd() % 2000001) - 1000000;
+                break; /* jitter */
+            case 2:
+                x += rnd() % 10 ? 1000000000 : 2000000000;
+                break; /* hiccups */
+            case 3:
+                x += i == 1 ? INT64_MAX : 1 + (int64_t)(rnd() % 1000);
+                break; /* a huge gap */
+            case 4:
+                x += 1 + (int64_t)(rnd() >> 40);
+                break; /* irregular */
+            default:
+                x += i % 1000 ? 250000000 : 3600000000000;
+                break; /* pauses */
             }
             t[i] = x;
         }
@@ -232,7 +314,8 @@ static void test_times(void **state)
     gb_block_in_t in = {.type = GB_VT_F64, .n = 5, .t = ends, .f64 = v};
     round_trip(&in);
     /* a full block */
-    for (size_t i = 0; i < GB_BLOCK_MAX_POINTS; i++) t[i] = (int64_t)i * 1000000;
+    for (size_t i = 0; i < GB_BLOCK_MAX_POINTS; i++)
+        t[i] = (int64_t)i * 1000000;
     in = (gb_block_in_t){.type = GB_VT_F64, .n = GB_BLOCK_MAX_POINTS, .t = t, .f64 = v};
     gb_block_stats_t st = round_trip(&in);
     assert_true(st.time_bytes * 8 < GB_BLOCK_MAX_POINTS / 8);
@@ -254,7 +337,8 @@ static void test_sizes(void **state)
     const size_t n = 1000;
     int64_t *t = times_regular(n, 1700000000000000000, 1000000000);
     double *v = malloc(n * sizeof *v);
-    for (size_t i = 0; i < n; i++) v[i] = 21.5;
+    for (size_t i = 0; i < n; i++)
+        v[i] = 21.5;
     gb_block_in_t in = {.type = GB_VT_F64, .n = n, .t = t, .f64 = v};
     gb_block_stats_t st = round_trip(&in);
     assert_int_equal(st.time_codec, GB_CODEC_DELTA);
@@ -265,19 +349,22 @@ static void test_sizes(void **state)
     assert_true(st.bytes <= GB_BLOCK_OVERHEAD_BYTES + 32);
 
     /* 1 s with a 2 s hiccup now and then: the common divisor makes DELTA 1 bit a point at most */
-    for (size_t i = 1; i < n; i++) t[i] = t[i - 1] + (i % 17 ? 1000000000 : 2000000000);
+    for (size_t i = 1; i < n; i++)
+        t[i] = t[i - 1] + (i % 17 ? 1000000000 : 2000000000);
     st = round_trip(&in);
     assert_true(st.time_bytes * 8 <= n + 200);
 
     /* tenths of a degree between 20.0 and 25.5: 56 levels, 6 bits a point plus a little */
-    for (size_t i = 0; i < n; i++) v[i] = (double)(200 + rnd() % 56) / 10;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (double)(200 + rnd() % 56) / 10;
     st = round_trip(&in);
     assert_int_equal(st.value_codec, GB_CODEC_DECIMAL);
     assert_true(st.value_bytes <= n * 6 / 8 + 80);
 
     /* a counter that goes up by 1: DELTA, width 0 */
     int64_t *c = malloc(n * sizeof *c);
-    for (size_t i = 0; i < n; i++) c[i] = 1000000 + (int64_t)i;
+    for (size_t i = 0; i < n; i++)
+        c[i] = 1000000 + (int64_t)i;
     in = (gb_block_in_t){.type = GB_VT_I64, .n = n, .t = t, .i64 = c};
     st = round_trip(&in);
     assert_true(st.value_codec == GB_CODEC_DELTA || st.value_codec == GB_CODEC_DOD);
@@ -285,7 +372,8 @@ static void test_sizes(void **state)
 
     /* a machine state that changes 10 times: RLE */
     uint8_t *b = malloc(n);
-    for (size_t i = 0; i < n; i++) b[i] = (i / 100) % 2;
+    for (size_t i = 0; i < n; i++)
+        b[i] = (i / 100) % 2;
     in = (gb_block_in_t){.type = GB_VT_BOOL, .n = n, .t = t, .b = b};
     st = round_trip(&in);
     assert_true(st.value_bytes <= 24);
@@ -303,12 +391,17 @@ static void test_bools(void **state)
     int64_t *t = times_regular(n, 0, 100);
     for (int kind = 0; kind < 4; kind++) {
         for (size_t i = 0; i < n; i++) {
-            if (kind == 0) b[i] = 1;
-            else if (kind == 1) b[i] = i % 2;
-            else if (kind == 2) b[i] = rnd() % 2;
-            else b[i] = rnd() % 50 == 0 ? 7 : 0; /* anything but 0 is true */
+            if (kind == 0)
+                b[i] = 1;
+            else if (kind == 1)
+                b[i] = i % 2;
+            else if (kind == 2)
+                b[i] = rnd() % 2;
+            else
+                b[i] = rnd() % 50 == 0 ? 7 : 0; /* anything but 0 is true */
         }
-        for (size_t k = 1; k <= 3; k++) i64_all_codecs(GB_VT_BOOL, NULL, b, k, t);
+        for (size_t k = 1; k <= 3; k++)
+            i64_all_codecs(GB_VT_BOOL, NULL, b, k, t);
         i64_all_codecs(GB_VT_BOOL, NULL, b, n, t);
     }
     free(b);
@@ -320,8 +413,13 @@ static void str_round_trips(const gb_block_str_t *s, size_t n, const char *arena
 {
     const int codecs[] = {0, GB_CODEC_STR_RAW, GB_CODEC_STR_DICT};
     for (size_t c = 0; c < COUNT(codecs); c++) {
-        gb_block_in_t in = {.type = GB_VT_STR, .n = n, .t = t, .str = s, .arena = arena,
-                            .arena_len = alen, .codec = codecs[c]};
+        gb_block_in_t in = {.type = GB_VT_STR,
+                            .n = n,
+                            .t = t,
+                            .str = s,
+                            .arena = arena,
+                            .arena_len = alen,
+                            .codec = codecs[c]};
         round_trip(&in);
     }
 }
@@ -338,20 +436,27 @@ static void test_strings(void **state)
     int64_t *t = times_regular(n, 1, 1);
     for (int kind = 0; kind < 4; kind++) {
         for (size_t i = 0; i < n; i++) {
-            if (kind == 0) s[i] = states[(i / 50) % 5]; /* an enumeration, "\0" and "" too */
-            else if (kind == 1) s[i] = states[rnd() % 5];
-            else if (kind == 2) s[i] = (gb_block_str_t){(uint32_t)(rnd() % 1000), (uint32_t)(rnd() % 300)};
-            else s[i] = (gb_block_str_t){0, 0}; /* all empty */
+            if (kind == 0)
+                s[i] = states[(i / 50) % 5]; /* an enumeration, "\0" and "" too */
+            else if (kind == 1)
+                s[i] = states[rnd() % 5];
+            else if (kind == 2)
+                s[i] = (gb_block_str_t){(uint32_t)(rnd() % 1000), (uint32_t)(rnd() % 300)};
+            else
+                s[i] = (gb_block_str_t){0, 0}; /* all empty */
         }
-        for (size_t k = 1; k <= 3; k++) str_round_trips(s, k, arena, big + 64, t);
+        for (size_t k = 1; k <= 3; k++)
+            str_round_trips(s, k, arena, big + 64, t);
         str_round_trips(s, n, arena, big + 64, t);
     }
     gb_block_str_t longest[2] = {{0, (uint32_t)big}, {1, (uint32_t)big - 1}};
     str_round_trips(longest, 2, arena, big + 64, t);
 
     /* an enumeration costs its dictionary and its runs, not its bytes */
-    for (size_t i = 0; i < n; i++) s[i] = states[(i / 50) % 3];
-    gb_block_in_t in = {.type = GB_VT_STR, .n = n, .t = t, .str = s, .arena = arena, .arena_len = big + 64};
+    for (size_t i = 0; i < n; i++)
+        s[i] = states[(i / 50) % 3];
+    gb_block_in_t in = {
+        .type = GB_VT_STR, .n = n, .t = t, .str = s, .arena = arena, .arena_len = big + 64};
     gb_block_stats_t st = round_trip(&in);
     assert_int_equal(st.value_codec, GB_CODEC_STR_DICT);
     assert_true(st.value_bytes < 64);
@@ -449,7 +554,8 @@ static void test_encode_refusals(void **state)
     in.f64 = NULL;
     assert_int_equal(gb_block_encode(&in, &b, NULL), GB_EINVAL);
     gb_block_str_t s[] = {{0, 3}, {2, 3}};
-    in = (gb_block_in_t){.type = GB_VT_STR, .n = 2, .t = t, .str = s, .arena = "abcd", .arena_len = 4};
+    in = (gb_block_in_t){
+        .type = GB_VT_STR, .n = 2, .t = t, .str = s, .arena = "abcd", .arena_len = 4};
     assert_int_equal(gb_block_encode(&in, &b, NULL), GB_EINVAL); /* past the arena */
     in.type = (gb_vtype_t)9;
     assert_int_equal(gb_block_encode(&in, &b, NULL), GB_EINVAL);
@@ -457,7 +563,8 @@ static void test_encode_refusals(void **state)
     gb_buf_clear(&b);
 }
 
-/* Encodes one block of each type and several codecs into B; returns their count, ENDS their ends. */
+/* Encodes one block of each type and several codecs into B; returns their count, ENDS their ends.
+ */
 static size_t sample_blocks(gb_buf_t *b, size_t *ends)
 {
     static int64_t t[300], iv[300];
@@ -484,7 +591,12 @@ static size_t sample_blocks(gb_buf_t *b, size_t *ends)
         {.type = GB_VT_BOOL, .n = 300, .t = t, .b = bv},
         {.type = GB_VT_BOOL, .n = 100, .t = t, .b = bv, .codec = GB_CODEC_FOR},
         {.type = GB_VT_STR, .n = 300, .t = t, .str = sv, .arena = arena, .arena_len = 18},
-        {.type = GB_VT_STR, .n = 60, .t = t, .str = sv, .arena = arena, .arena_len = 18,
+        {.type = GB_VT_STR,
+         .n = 60,
+         .t = t,
+         .str = sv,
+         .arena = arena,
+         .arena_len = 18,
          .codec = GB_CODEC_STR_RAW},
     };
     size_t k = 0;
@@ -499,7 +611,8 @@ static size_t sample_blocks(gb_buf_t *b, size_t *ends)
 static void reseal(uint8_t *p, size_t n)
 {
     uLong crc = crc32(0L, p, (uInt)(n - 4));
-    for (int i = 0; i < 4; i++) p[n - 4 + i] = (uint8_t)(crc >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[n - 4 + i] = (uint8_t)(crc >> (8 * i));
 }
 
 static void put_raw_stream(gb_buf_t *b, const int64_t *x, size_t n)
@@ -507,7 +620,8 @@ static void put_raw_stream(gb_buf_t *b, const int64_t *x, size_t n)
     uint8_t w[8] = {GB_CODEC_RAW};
     gb_buf_append(b, w, 1);
     for (size_t i = 0; i < n; i++) {
-        for (int j = 0; j < 8; j++) w[j] = (uint8_t)((uint64_t)x[i] >> (8 * j));
+        for (int j = 0; j < 8; j++)
+            w[j] = (uint8_t)((uint64_t)x[i] >> (8 * j));
         gb_buf_append(b, w, 8);
     }
 }
@@ -522,7 +636,8 @@ static void make_block(gb_buf_t *b, gb_vtype_t type, const int64_t *t, const int
         h[8 + j] = (uint8_t)((uint64_t)t[0] >> (8 * j));
         h[16 + j] = (uint8_t)((uint64_t)t[n - 1] >> (8 * j));
     }
-    for (int j = 0; j < 4; j++) h[24 + j] = h[28 + j] = (uint8_t)(sec >> (8 * j));
+    for (int j = 0; j < 4; j++)
+        h[24 + j] = h[28 + j] = (uint8_t)(sec >> (8 * j));
     b->len = 0;
     gb_buf_append(b, h, sizeof h);
     put_raw_stream(b, t, n);
@@ -627,11 +742,16 @@ static void test_malformed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_f64_special_values), cmocka_unit_test(test_f64_random),
-        cmocka_unit_test(test_i64_extremes),       cmocka_unit_test(test_times),
-        cmocka_unit_test(test_sizes),              cmocka_unit_test(test_bools),
-        cmocka_unit_test(test_strings),            cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_info_and_appending), cmocka_unit_test(test_encode_refusals),
+        cmocka_unit_test(test_f64_special_values),
+        cmocka_unit_test(test_f64_random),
+        cmocka_unit_test(test_i64_extremes),
+        cmocka_unit_test(test_times),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_bools),
+        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_info_and_appending),
+        cmocka_unit_test(test_encode_refusals),
         cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
