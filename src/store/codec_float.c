@@ -17,7 +17,8 @@
  *   far   NaN, infinities, -0.0, values too large for e: stored as a position and the raw bits
  *         (through the integer codec, so a run of NaN costs almost nothing).
  * The exponent is picked on a sample: each sampled value's smallest working e, then the e that
- * minimises the estimated bits (3.3 bits per value per extra digit against ~32 per exception).
+ * minimises the estimated bits (3.3 bits per value per extra digit against the price of the
+ * exceptions a smaller e leaves: a dozen bits for near ones, 70 for far ones).
  *
  * GORILLA (Pelkonen et al., VLDB 2015): XOR with the previous value, leading/trailing zero
  * window. The baseline, and a fallback for values that are not decimals.
@@ -56,7 +57,8 @@
 #define ROUND_MAGIC 6755399441055744.0  /* 2^52 + 2^51: adding it rounds to integer */
 #define DIGITS_LIMIT 2251799813685248.0 /* 2^51: the magic works below this */
 #define NEAR_LIMIT (INT64_C(1) << 20)   /* |bit difference| of a near exception */
-#define EXC_BITS 32                     /* estimated cost of an exception */
+#define NEAR_BITS 12 /* estimated cost of a near exception, besides its difference */
+#define FAR_BITS 72  /* and of a far one */
 #define XOR_SLICE 128                   /* values per sampled slice for Gorilla/Chimp */
 
 static const double P10[EXP_MAX + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
@@ -335,32 +337,51 @@ static int dec_smallest(double v, int hint)
     return -1;
 }
 
-/* The exponent for V on a sample, or -1 when most samples are no decimal at all. */
+/* Estimated bits of V as an exception at exponent E: near ones pay for their difference. */
+static double exception_bits(double v, unsigned e)
+{
+    double x = v * P10[e];
+    if (!(fabs(x) < DIGITS_LIMIT)) return FAR_BITS;
+    double back = ((x + ROUND_MAGIC) - ROUND_MAGIC) / P10[e];
+    int64_t diff = (int64_t)(f2u(v) - f2u(back));
+    if (diff <= -NEAR_LIMIT || diff >= NEAR_LIMIT) return FAR_BITS;
+    return NEAR_BITS + gb_bits(gb_zz(diff));
+}
+
+/*
+ * The exponent for V, from a sample, or -1 when most samples are no decimal at all. Each sampled
+ * value's smallest working exponent is found; then every exponent in the range they span is
+ * priced: 3.32 bits a value for each digit, or the value's cost as an exception where it needs
+ * more digits. (A value that needs one digit more is a near exception when it is arithmetic
+ * noise, 74.93588199999998, but a far one when it is a real digit, 0.629231 at e = 5.)
+ */
 static int dec_exponent(const double *v, size_t n)
 {
-    size_t cnt = n / 32, per_e[EXP_MAX + 1] = {0}, none = 0;
-    cnt = cnt < 32 ? 32 : cnt > 128 ? 128 : cnt;
+    enum { MAX_SAMPLE = 128 };
+    size_t cnt = n / 32, none = 0;
+    cnt = cnt < 32 ? 32 : cnt > MAX_SAMPLE ? MAX_SAMPLE : cnt;
     cnt = cnt > n ? n : cnt;
-    int hint = 0;
+    int es[MAX_SAMPLE], hint = 0, lo = EXP_MAX, hi = 0;
     for (size_t j = 0; j < cnt; j++) {
-        int e = dec_smallest(v[j * n / cnt], hint);
-        if (e < 0) {
+        es[j] = dec_smallest(v[j * n / cnt], hint);
+        if (es[j] < 0) {
             none++;
-        } else {
-            per_e[e]++;
-            hint = e;
+            continue;
         }
+        hint = es[j];
+        lo = hint < lo ? hint : lo;
+        hi = hint > hi ? hint : hi;
     }
     if (none * 2 > cnt) return -1;
-    size_t ok = 0, total = cnt - none;
     double best = 0;
-    int best_e = 0;
-    for (unsigned e = 0; e <= EXP_MAX; e++) {
-        ok += per_e[e];
-        double cost = (double)ok * 3.32 * e + (double)(total - ok) * EXC_BITS;
-        if (e == 0 || cost < best) {
+    int best_e = lo;
+    for (int e = lo; e <= hi; e++) {
+        double cost = 0;
+        for (size_t j = 0; j < cnt; j++)
+            if (es[j] >= 0) cost += es[j] <= e ? 3.32 * e : exception_bits(v[j * n / cnt], (unsigned)e);
+        if (e == lo || cost < best) {
             best = cost;
-            best_e = (int)e;
+            best_e = e;
         }
     }
     return best_e;
