@@ -560,7 +560,27 @@ static void test_encode_refusals(void **state)
     in.type = (gb_vtype_t)9;
     assert_int_equal(gb_block_encode(&in, &b, NULL), GB_EINVAL);
     assert_int_equal(b.len, 0);
+
+    /* 1100 distinct strings of 64 KiB: 72 MB of text is more than a block may hold */
+    enum { N = 1100, LEN = 65536 };
+    char *arena = calloc(LEN + N, 1);
+    gb_block_str_t *big = malloc(N * sizeof *big);
+    int64_t *tt = malloc(N * sizeof *tt);
+    for (size_t i = 0; i < N; i++) {
+        arena[LEN + i] = (char)(1 + i % 200);
+        big[i] = (gb_block_str_t){(uint32_t)i + 1, LEN};
+        tt[i] = (int64_t)i;
+    }
+    in = (gb_block_in_t){.type = GB_VT_STR, .n = N, .t = tt, .str = big, .arena = arena,
+                         .arena_len = LEN + N};
+    assert_int_equal(gb_block_encode(&in, &b, NULL), GB_ERANGE);
+    assert_int_equal(b.len, 0);
+    free(arena);
+    free(big);
+    free(tt);
     gb_buf_clear(&b);
+
+    for (int c = 1; c <= GB_CODEC_MAX; c++) assert_string_not_equal(gb_codec_name(c), "?");
 }
 
 /* Encodes one block of each type and several codecs into B; returns their count, ENDS their ends.
