@@ -8,7 +8,8 @@ LISTEN  ?= 127.0.0.1:8080
 DATA    ?= ./gemba-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: run test build release debug asan fuzz clean deps deps-test format bench-oee bench-connect bench-ingest
+.PHONY: run test build release debug asan fuzz clean deps deps-test format bench-oee bench-connect \
+        bench-ingest bench-codec
 
 deps:
 	@scripts/deps.sh
@@ -59,6 +60,10 @@ bench-oee: release
 bench-ingest: release
 	@cmake --build build/release --target bench_ingest -j $(JOBS) -- --no-print-directory >/dev/null
 	@build/release/bench_ingest $(ARGS)
+
+bench-codec: release
+	@cmake --build build/release --target bench_codec -j $(JOBS) -- --no-print-directory >/dev/null
+	@build/release/bench_codec $(ARGS)
 
 bench-connect: release
 	@bench/connect/bench_connect.sh build/release $(ARGS)

@@ -7,7 +7,8 @@ set -euo pipefail
 runtime=(libyaml-0-2 libmicrohttpd12 libjansson4 zlib1g libcsv3 libsodium23 libmodbus5 libmosquitto1 libssl3
          libprotobuf-c1 libcurl4 libxml2 tzdata)
 build=(gcc make cmake pkg-config libyaml-dev libmicrohttpd-dev libjansson-dev zlib1g-dev libcsv-dev libsodium-dev
-       libmodbus-dev libmosquitto-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libxml2-dev)
+       libmodbus-dev libmosquitto-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libxml2-dev
+       libzstd-dev)
 testing=(libcmocka-dev curl jq clang libclang-rt-14-dev socat bc mosquitto mosquitto-clients openssl)
 
 want=("${runtime[@]}" "${build[@]}")
