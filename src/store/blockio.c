@@ -1,41 +1,37 @@
 /*
- * One block of one series, as bytes (the engine's side of the block format): a header (codec, type, count), the points, and the runs of
- * their quality (one run for a block of all-good values). The codec decides how times and values
- * are laid out; codec 0, "plain", keeps them as they are in memory (8 bytes each, strings with a
- * length), the layout every other codec must beat and the one any block can fall back to.
- *
+ * One block of one series as the engine stores it: the runs of the points' quality (one run for
+ * a block of all-good values), then the points themselves as a self-describing compressed block
+ * of the codec layer (codec.h), which picks the smallest codec for the block's times and values.
+ *   u8 format (1) | u32 runs | runs x (u32 length | u8 quality) | codec block
  * A reader trusts nothing: counts and lengths are checked against the bytes that remain before
  * they are used; a block that does not add up is GB_EPROTO.
  */
+#include "store/codec.h"
 #include "store/engine.h"
 #include "gemba/error.h"
+#include "util/buf.h"
 #include "util/str.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { CODEC_PLAIN = 0 };
+#define FORMAT_CODEC 1
 
 const char *gb_blockio_codec_name(uint8_t c)
 {
-    return c == CODEC_PLAIN ? "plain" : "unknown";
-}
-
-static void need(unsigned char **out, size_t *len, size_t *cap, size_t more)
-{
-    if (*len + more <= *cap) return;
-    size_t c = *cap ? *cap : 1 << 16;
-    while (c < *len + more)
-        c *= 2;
-    *out = gb_xrealloc(*out, c);
-    *cap = c;
+    return gb_codec_name(c);
 }
 
 static void put(unsigned char **out, size_t *len, size_t *cap, const void *p, size_t n)
 {
     if (!n) return;
-    need(out, len, cap, n);
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 1 << 16;
+        while (c < *len + n) c *= 2;
+        *out = gb_xrealloc(*out, c);
+        *cap = c;
+    }
     memcpy(*out + *len, p, n);
     *len += n;
 }
@@ -44,19 +40,15 @@ static double as_number(const gb_pts_t *p, size_t i)
 {
     gb_value_t v = gb_pts_value(p, i);
     switch (p->type) {
-    case GB_VT_F64:
-        return v.f64;
-    case GB_VT_I64:
-        return (double)v.i64;
-    case GB_VT_BOOL:
-        return v.b ? 1.0 : 0.0;
-    default:
-        return 0;
+    case GB_VT_F64: return v.f64;
+    case GB_VT_I64: return (double)v.i64;
+    case GB_VT_BOOL: return v.b ? 1.0 : 0.0;
+    default: return 0;
     }
 }
 
 void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **out, size_t *outlen,
-                    size_t *outcap, gb_bstats_t *st, uint8_t *codec)
+                      size_t *outcap, gb_bstats_t *st, uint8_t *codec)
 {
     memset(st, 0, sizeof *st);
     st->count = (uint32_t)n;
@@ -77,30 +69,15 @@ void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **
             st->sumsq += x * x;
         }
     }
-    *codec = CODEC_PLAIN;
-    unsigned char hdr[6] = {CODEC_PLAIN, (unsigned char)p->type};
-    uint32_t cnt = (uint32_t)n;
-    memcpy(hdr + 2, &cnt, 4);
-    put(out, outlen, outcap, hdr, sizeof hdr);
-    put(out, outlen, outcap, p->t + from, n * sizeof *p->t);
-    if (p->type == GB_VT_STR) {
-        for (size_t i = from; i < from + n; i++) {
-            gb_value_t v = gb_pts_value(p, i);
-            uint32_t l = (uint32_t)v.len;
-            put(out, outlen, outcap, &l, 4);
-            put(out, outlen, outcap, v.str, v.len);
-        }
-    } else {
-        put(out, outlen, outcap, p->v + from, n * sizeof *p->v);
-    }
-    /* quality as runs: u32 run count, then (u32 length, u8 quality) per run */
+    /* quality runs */
+    unsigned char fmt = FORMAT_CODEC;
+    put(out, outlen, outcap, &fmt, 1);
     size_t at = *outlen;
     uint32_t runs = 0;
     put(out, outlen, outcap, &runs, 4);
     for (size_t i = from; i < from + n;) {
         size_t j = i;
-        while (j < from + n && p->q[j] == p->q[i])
-            j++;
+        while (j < from + n && p->q[j] == p->q[i]) j++;
         uint32_t l = (uint32_t)(j - i);
         put(out, outlen, outcap, &l, 4);
         put(out, outlen, outcap, &p->q[i], 1);
@@ -108,78 +85,84 @@ void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **
         i = j;
     }
     memcpy(*out + at, &runs, 4);
+    /* the points, through the codec layer */
+    gb_block_in_t in = {.type = p->type, .n = n, .t = p->t + from};
+    double *f = NULL;
+    uint8_t *b = NULL;
+    gb_block_str_t *str = NULL;
+    switch (p->type) {
+    case GB_VT_F64:
+        f = gb_xmalloc(n * sizeof *f);
+        memcpy(f, p->v + from, n * sizeof *f); /* the slots hold the doubles' bits */
+        in.f64 = f;
+        break;
+    case GB_VT_I64: in.i64 = (const int64_t *)(p->v + from); break;
+    case GB_VT_BOOL:
+        b = gb_xmalloc(n);
+        for (size_t i = 0; i < n; i++) b[i] = p->v[from + i] != 0;
+        in.b = b;
+        break;
+    case GB_VT_STR:
+        str = gb_xmalloc(n * sizeof *str);
+        for (size_t i = 0; i < n; i++)
+            str[i] = (gb_block_str_t){(uint32_t)(p->v[from + i] >> 24), (uint32_t)(p->v[from + i] & 0xffffff)};
+        in.str = str;
+        in.arena = p->arena ? p->arena : "";
+        in.arena_len = p->alen;
+        break;
+    }
+    gb_buf_t buf;
+    gb_buf_init(&buf);
+    gb_block_stats_t cs;
+    if (gb_block_encode(&in, &buf, &cs) != 0) abort(); /* sorted, distinct, sized input: cannot fail */
+    put(out, outlen, outcap, buf.p, buf.len);
+    *codec = cs.value_codec;
+    gb_buf_clear(&buf);
+    free(f);
+    free(b);
+    free(str);
 }
 
 int gb_blockio_read(const unsigned char *buf, size_t len, gb_pts_t *out)
 {
-    if (len < 6 || buf[0] != CODEC_PLAIN || buf[1] != (unsigned char)out->type) return GB_EPROTO;
-    uint32_t n;
-    memcpy(&n, buf + 2, 4);
-    if (n == 0 || n > GB_STORE_BLOCK_POINTS) return GB_EPROTO;
-    size_t pos = 6;
-    if (len - pos < (size_t)n * 8) return GB_EPROTO;
-    const unsigned char *times = buf + pos;
-    pos += (size_t)n * 8;
-    const unsigned char *vals = buf + pos;
-    if (out->type == GB_VT_STR) {
-        size_t p2 = pos;
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t l;
-            if (len - p2 < 4) return GB_EPROTO;
-            memcpy(&l, buf + p2, 4);
-            if (l > GB_SAMPLE_STR_MAX || len - p2 - 4 < l) return GB_EPROTO;
-            p2 += 4 + l;
-        }
-        pos = p2;
-    } else {
-        if (len - pos < (size_t)n * 8) return GB_EPROTO;
-        pos += (size_t)n * 8;
-    }
-    if (len - pos < 4) return GB_EPROTO;
+    if (len < 5 || buf[0] != FORMAT_CODEC) return GB_EPROTO;
     uint32_t runs;
-    memcpy(&runs, buf + pos, 4);
-    pos += 4;
-    if (runs == 0 || runs > n || len - pos != (size_t)runs * 5) return GB_EPROTO;
-    const unsigned char *qr = buf + pos;
-    uint32_t total = 0;
+    memcpy(&runs, buf + 1, 4);
+    if (runs == 0 || runs > GB_STORE_BLOCK_POINTS || (len - 5) / 5 < runs) return GB_EPROTO;
+    const unsigned char *qr = buf + 5;
+    size_t pos = 5 + (size_t)runs * 5;
+    uint64_t total = 0;
     for (uint32_t r = 0; r < runs; r++) {
         uint32_t l;
-        memcpy(&l, qr + r * 5, 4);
-        if (l == 0 || l > n - total || qr[r * 5 + 4] > GB_Q_BAD) return GB_EPROTO;
+        memcpy(&l, qr + (size_t)r * 5, 4);
+        if (l == 0 || qr[(size_t)r * 5 + 4] > GB_Q_BAD) return GB_EPROTO;
         total += l;
     }
-    if (total != n) return GB_EPROTO;
-    size_t base = out->n, sp = 0;
+    gb_block_out_t o;
+    gb_block_out_init(&o);
+    int rc = gb_block_decode(buf + pos, len - pos, &o);
+    if (!rc && (o.type != out->type || o.n != total || o.n > GB_STORE_BLOCK_POINTS)) rc = GB_EPROTO;
+    if (rc) {
+        gb_block_out_clear(&o);
+        return rc == GB_ENOMEM ? rc : GB_EPROTO;
+    }
     uint32_t r = 0, left;
     memcpy(&left, qr, 4);
-    for (uint32_t i = 0; i < n; i++) {
-        while (left == 0)
-            memcpy(&left, qr + ++r * 5, 4);
+    for (uint32_t i = 0; i < o.n; i++) {
+        while (left == 0) memcpy(&left, qr + (size_t)++r * 5, 4);
         left--;
-        gb_time_t t;
-        memcpy(&t, times + (size_t)i * 8, 8);
-        if (i && t <= out->t[out->n - 1]) {
-            out->n = base; /* times must strictly increase within a block */
-            return GB_EPROTO;
-        }
         gb_value_t v = {.type = out->type};
-        if (out->type == GB_VT_STR) {
-            uint32_t l;
-            memcpy(&l, vals + sp, 4);
-            v.str = (const char *)vals + sp + 4;
-            v.len = l;
-            sp += 4 + l;
-        } else {
-            gb_slot_t s;
-            memcpy(&s, vals + (size_t)i * 8, 8);
-            if (out->type == GB_VT_F64)
-                memcpy(&v.f64, &s, 8);
-            else if (out->type == GB_VT_I64)
-                v.i64 = (int64_t)s;
-            else
-                v.b = s != 0;
+        switch (out->type) {
+        case GB_VT_F64: v.f64 = o.f64[i]; break;
+        case GB_VT_I64: v.i64 = o.i64[i]; break;
+        case GB_VT_BOOL: v.b = o.b[i] != 0; break;
+        case GB_VT_STR:
+            v.str = o.arena + o.str[i].off;
+            v.len = o.str[i].len;
+            break;
         }
-        gb_pts_add(out, t, (gb_quality_t)qr[r * 5 + 4], &v);
+        gb_pts_add(out, o.t[i], (gb_quality_t)qr[(size_t)r * 5 + 4], &v);
     }
+    gb_block_out_clear(&o);
     return 0;
 }
