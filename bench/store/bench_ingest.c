@@ -23,6 +23,14 @@ static int count_point(void *ctx, const gb_point_t *p)
     return 0;
 }
 
+static int count_latest(void *ctx, const char *path, const gb_point_t *p)
+{
+    (void)path;
+    (void)p;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char tmpl[] = "/tmp/gemba-bench-ingest-XXXXXX";
@@ -53,8 +61,11 @@ int main(int argc, char **argv)
         for (int i = 0; i < BATCH; i++, done++) {
             uint32_t tag = (uint32_t)(done % SERIES);
             gb_time_t t = t0 + (gb_time_t)(done / SERIES) * GB_NS_PER_S;
-            if (tag % 10 == 9) gb_batch_add_i64(b, t, tag, GB_Q_GOOD, (int64_t)(done / SERIES));
-            else gb_batch_add_f64(b, t, tag, GB_Q_GOOD, 20.0 + (double)((done * 7919) % 1000) / 100.0);
+            if (tag % 10 == 9)
+                gb_batch_add_i64(b, t, tag, GB_Q_GOOD, (int64_t)(done / SERIES));
+            else
+                gb_batch_add_f64(b, t, tag, GB_Q_GOOD,
+                                 20.0 + (double)((done * 7919) % 1000) / 100.0);
         }
         if (gb_store_append(s, r, b) != 0) return 1;
     }
@@ -73,13 +84,33 @@ int main(int argc, char **argv)
         gb_store_read(s, path, INT64_MIN, INT64_MAX, count_point, &n);
     }
     double read_s = (double)(gb_mono_ns() - start) / 1e9;
+    /* the latest value of every tag, twice: the first pass may fill the cache, the second is warm
+     */
+    double latest_ms[2];
+    for (int pass = 0; pass < 2; pass++) {
+        start = gb_mono_ns();
+        for (int i = 0; i < SERIES; i++) {
+            snprintf(path, sizeof path, "bench/m%03d/t%04d", i / 100, i);
+            gb_point_t p;
+            if (gb_store_latest(s, path, &p) != 0) return 1;
+        }
+        latest_ms[pass] = (double)(gb_mono_ns() - start) / 1e6;
+    }
     printf("bench-ingest: %llu points into %d series (in-process, log on, sync every 1 s)\n\n",
            (unsigned long long)total, SERIES);
     printf("%-40s %14.0f points/s\n", "append (log + head)", (double)total / ingest_s);
     printf("%-40s %14.0f points/s\n", "flush (head -> block files)", (double)total / flush_s);
-    printf("%-40s %14.0f points/s  (%llu read)\n", "read back, series by series", (double)n / read_s,
-           (unsigned long long)n);
-    printf("%-40s %14.2f bytes/point\n", "block files", (double)info.block_bytes / (double)info.points);
+    printf("%-40s %14.0f points/s  (%llu read)\n", "read back, series by series",
+           (double)n / read_s, (unsigned long long)n);
+    printf("%-40s %14.2f bytes/point\n", "block files",
+           (double)info.block_bytes / (double)info.points);
+    printf("%-40s %14.3f ms (first pass %.3f ms)\n", "latest value of 10,000 tags, one by one",
+           latest_ms[1], latest_ms[0]);
+    start = gb_mono_ns();
+    uint64_t nl = 0;
+    gb_store_each_latest(s, count_latest, &nl);
+    printf("%-40s %14.3f ms (%llu tags)\n", "latest value of every tag, one call",
+           (double)(gb_mono_ns() - start) / 1e6, (unsigned long long)nl);
     gb_store_close(s);
     gb_batch_free(b);
     gb_tags_free(r);

@@ -124,6 +124,14 @@ int gb_store_read(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to,
 /* The newest point of series PATH (*P's string borrows the store until the next call). */
 int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p);
 
+/*
+ * Calls EACH with the newest point of every series (from memory, but for series whose newest
+ * point is only in a block file and was not asked for yet). EACH runs under the store's lock for
+ * most series: it must not call back into the store. Stops at EACH's non-zero value, returned.
+ */
+int gb_store_each_latest(gb_store_t *s, int (*each)(void *ctx, const char *path, const gb_point_t *p),
+                         void *ctx);
+
 typedef enum {
     GB_AGG_COUNT,
     GB_AGG_MIN,

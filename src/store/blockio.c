@@ -28,7 +28,8 @@ static void put(unsigned char **out, size_t *len, size_t *cap, const void *p, si
     if (!n) return;
     if (*len + n > *cap) {
         size_t c = *cap ? *cap : 1 << 16;
-        while (c < *len + n) c *= 2;
+        while (c < *len + n)
+            c *= 2;
         *out = gb_xrealloc(*out, c);
         *cap = c;
     }
@@ -40,10 +41,14 @@ static double as_number(const gb_pts_t *p, size_t i)
 {
     gb_value_t v = gb_pts_value(p, i);
     switch (p->type) {
-    case GB_VT_F64: return v.f64;
-    case GB_VT_I64: return (double)v.i64;
-    case GB_VT_BOOL: return v.b ? 1.0 : 0.0;
-    default: return 0;
+    case GB_VT_F64:
+        return v.f64;
+    case GB_VT_I64:
+        return (double)v.i64;
+    case GB_VT_BOOL:
+        return v.b ? 1.0 : 0.0;
+    default:
+        return 0;
     }
 }
 
@@ -77,7 +82,8 @@ void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **
     put(out, outlen, outcap, &runs, 4);
     for (size_t i = from; i < from + n;) {
         size_t j = i;
-        while (j < from + n && p->q[j] == p->q[i]) j++;
+        while (j < from + n && p->q[j] == p->q[i])
+            j++;
         uint32_t l = (uint32_t)(j - i);
         put(out, outlen, outcap, &l, 4);
         put(out, outlen, outcap, &p->q[i], 1);
@@ -96,16 +102,20 @@ void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **
         memcpy(f, p->v + from, n * sizeof *f); /* the slots hold the doubles' bits */
         in.f64 = f;
         break;
-    case GB_VT_I64: in.i64 = (const int64_t *)(p->v + from); break;
+    case GB_VT_I64:
+        in.i64 = (const int64_t *)(p->v + from);
+        break;
     case GB_VT_BOOL:
         b = gb_xmalloc(n);
-        for (size_t i = 0; i < n; i++) b[i] = p->v[from + i] != 0;
+        for (size_t i = 0; i < n; i++)
+            b[i] = p->v[from + i] != 0;
         in.b = b;
         break;
     case GB_VT_STR:
         str = gb_xmalloc(n * sizeof *str);
         for (size_t i = 0; i < n; i++)
-            str[i] = (gb_block_str_t){(uint32_t)(p->v[from + i] >> 24), (uint32_t)(p->v[from + i] & 0xffffff)};
+            str[i] = (gb_block_str_t){(uint32_t)(p->v[from + i] >> 24),
+                                      (uint32_t)(p->v[from + i] & 0xffffff)};
         in.str = str;
         in.arena = p->arena ? p->arena : "";
         in.arena_len = p->alen;
@@ -114,7 +124,8 @@ void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **
     gb_buf_t buf;
     gb_buf_init(&buf);
     gb_block_stats_t cs;
-    if (gb_block_encode(&in, &buf, &cs) != 0) abort(); /* sorted, distinct, sized input: cannot fail */
+    if (gb_block_encode(&in, &buf, &cs) != 0)
+        abort(); /* sorted, distinct, sized input: cannot fail */
     put(out, outlen, outcap, buf.p, buf.len);
     *codec = cs.value_codec;
     gb_buf_clear(&buf);
@@ -149,13 +160,20 @@ int gb_blockio_read(const unsigned char *buf, size_t len, gb_pts_t *out)
     uint32_t r = 0, left;
     memcpy(&left, qr, 4);
     for (uint32_t i = 0; i < o.n; i++) {
-        while (left == 0) memcpy(&left, qr + (size_t)++r * 5, 4);
+        while (left == 0)
+            memcpy(&left, qr + (size_t)++r * 5, 4);
         left--;
         gb_value_t v = {.type = out->type};
         switch (out->type) {
-        case GB_VT_F64: v.f64 = o.f64[i]; break;
-        case GB_VT_I64: v.i64 = o.i64[i]; break;
-        case GB_VT_BOOL: v.b = o.b[i] != 0; break;
+        case GB_VT_F64:
+            v.f64 = o.f64[i];
+            break;
+        case GB_VT_I64:
+            v.i64 = o.i64[i];
+            break;
+        case GB_VT_BOOL:
+            v.b = o.b[i] != 0;
+            break;
         case GB_VT_STR:
             v.str = o.arena + o.str[i].off;
             v.len = o.str[i].len;

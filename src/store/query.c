@@ -24,6 +24,12 @@
 /* The parts of struct gb_store this file reads (kept in step with store.c). */
 #include "store/store_internal.h"
 
+typedef struct {
+    char **paths;
+    size_t n, cap;
+} names_t;
+static void collect(void *ctx, const char *path, gb_vtype_t type, uint64_t points);
+
 typedef struct src {
     gb_bref_t r;
     int fd;
@@ -192,28 +198,69 @@ static int keep_last(void *ctx, const gb_point_t *p)
 
 int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p)
 {
-    /* the newest block (by end time) and the head hold the latest point */
     pthread_mutex_lock(&s->mu);
     series_t *x = gb_store__find(s, path);
     if (!x) {
         pthread_mutex_unlock(&s->mu);
         return GB_ENOENT;
     }
-    gb_time_t from = INT64_MIN;
-    for (size_t i = 0; i < x->nblocks; i++)
-        if (x->blocks[i].st.tmax > from) from = x->blocks[i].st.tmax;
+    gb_vtype_t type = x->type;
+    if (x->has_last) { /* the common case: a memory read */
+        if (s->latest.type != type) {
+            gb_pts_clear(&s->latest);
+            gb_pts_init(&s->latest, type);
+        }
+        gb_pts_reset(&s->latest);
+        gb_pts_add(&s->latest, x->last_t, x->last_q, &x->last_v.v);
+        pthread_mutex_unlock(&s->mu);
+        *p =
+            (gb_point_t){s->latest.t[0], (gb_quality_t)s->latest.q[0], gb_pts_value(&s->latest, 0)};
+        return 0;
+    }
+    /* not known yet (the newest point is in a block): the newest block and the head hold it */
+    gb_time_t from = x->blocks_tmax;
     for (size_t i = 0; i < x->head.n; i++)
         if (x->head.t[i] > from) from = x->head.t[i];
-    gb_vtype_t type = x->type;
     pthread_mutex_unlock(&s->mu);
     if (from == INT64_MIN) return GB_ENOENT;
     gb_pts_clear(&s->latest);
     gb_pts_init(&s->latest, type);
-    int rc = gb_store_read(s, path, from, from + 1, keep_last, &s->latest);
+    int rc = gb_store_read(s, path, from, from == INT64_MAX ? INT64_MAX : from + 1, keep_last,
+                           &s->latest);
     if (rc) return rc;
     if (!s->latest.n) return GB_ENOENT;
     *p = (gb_point_t){s->latest.t[0], (gb_quality_t)s->latest.q[0], gb_pts_value(&s->latest, 0)};
+    pthread_mutex_lock(&s->mu);
+    x = gb_store__find(s, path);
+    if (x) gb_store__remember_last(x, p->t, p->q, &p->v);
+    pthread_mutex_unlock(&s->mu);
     return 0;
+}
+
+int gb_store_each_latest(gb_store_t *s,
+                         int (*each)(void *ctx, const char *path, const gb_point_t *p), void *ctx)
+{
+    /* the known ones in one pass under the lock; the others (newest point only in a block) after */
+    names_t rest = {0};
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    for (uint32_t i = 0; i < s->nseries && !rc; i++) {
+        series_t *x = s->series[i];
+        if (!x->has_last) {
+            collect(&rest, x->path, x->type, 0);
+            continue;
+        }
+        gb_point_t p = {x->last_t, x->last_q, x->last_v.v};
+        rc = each(ctx, x->path, &p);
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < rest.n; i++) {
+        gb_point_t p;
+        if (!rc && gb_store_latest(s, rest.paths[i], &p) == 0) rc = each(ctx, rest.paths[i], &p);
+        free(rest.paths[i]);
+    }
+    free(rest.paths);
+    return rc;
 }
 
 /* ---- aggregates ------------------------------------------------------------------------------ */
@@ -521,11 +568,6 @@ int gb_store_scan(const char *dir, gb_store_info_t *info,
     gb_store_close(s);
     return 0;
 }
-
-typedef struct {
-    char **paths;
-    size_t n, cap;
-} names_t;
 
 static void collect(void *ctx, const char *path, gb_vtype_t type, uint64_t points)
 {

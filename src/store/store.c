@@ -94,6 +94,7 @@ static uint32_t add_series(gb_store_t *s, const char *path, gb_vtype_t type)
     series_t *x = gb_xcalloc(1, sizeof *x);
     x->path = gb_xstrdup(path);
     x->type = type;
+    x->blocks_tmax = INT64_MIN;
     gb_pts_init(&x->head, type);
     no = s->nseries++;
     s->series[no] = x;
@@ -119,10 +120,21 @@ static void declare(gb_store_t *s, uint32_t no)
     x->declared = seg;
 }
 
+void gb_store__remember_last(series_t *x, gb_time_t t, gb_quality_t q, const gb_value_t *v)
+{
+    /* newer than every block and than what is kept (at the same time, the later write wins) */
+    if (t < x->blocks_tmax || (x->has_last && t < x->last_t)) return;
+    x->has_last = true;
+    x->last_t = t;
+    x->last_q = q;
+    gb_value_keep_set(&x->last_v, v);
+}
+
 static void head_add(gb_store_t *s, series_t *x, gb_time_t t, gb_quality_t q, const gb_value_t *v)
 {
     if (s->head_points++ == 0) s->head_since = gb_mono_ns();
     gb_pts_add(&x->head, t, q, v);
+    if (x->has_last || x->blocks_tmax == INT64_MIN) gb_store__remember_last(x, t, q, v);
 }
 
 /* ---- the log --------------------------------------------------------------------------------- */
@@ -248,6 +260,7 @@ static void add_bref(series_t *x, const gb_bref_t *r)
     }
     x->blocks[x->nblocks++] = *r;
     x->block_points += r->st.count;
+    if (r->st.tmax > x->blocks_tmax) x->blocks_tmax = r->st.tmax;
 }
 
 /* Reads the footer of block file NO (open as FD) into the series table. */
@@ -587,22 +600,25 @@ fail:
     return rc;
 }
 
-/* GB_ENOSPC when the store has reached max_disk_bytes (said once), else 0. Caller holds the lock. */
+/* GB_ENOSPC when the store has reached max_disk_bytes (said once), else 0. Caller holds the lock.
+ */
 static int disk_check(gb_store_t *s)
 {
     if (!s->o.max_disk_bytes) return 0;
     gb_wal_info_t wi;
     gb_wal_info(s->wal, &wi);
     uint64_t used = wi.bytes + gb_wal_pending(s->wal);
-    for (size_t i = 0; i < s->nfiles; i++) used += s->files[i].bytes;
+    for (size_t i = 0; i < s->nfiles; i++)
+        used += s->files[i].bytes;
     if (used < s->o.max_disk_bytes) {
         s->full_logged = false;
         return 0;
     }
     if (!s->full_logged)
-        gb_error("store", "%s holds %llu bytes, at its limit of %llu (--max-disk): new samples are "
-                 "refused until space is made; everything stored so far is kept", s->dir,
-                 (unsigned long long)used, (unsigned long long)s->o.max_disk_bytes);
+        gb_error("store",
+                 "%s holds %llu bytes, at its limit of %llu (--max-disk): new samples are "
+                 "refused until space is made; everything stored so far is kept",
+                 s->dir, (unsigned long long)used, (unsigned long long)s->o.max_disk_bytes);
     s->full_logged = true;
     return GB_ENOSPC;
 }
@@ -723,8 +739,10 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
     put32(p + 1, cnt);
     gb_wal_seal(s->wal, off);
     s->appended += cnt;
-    if (s->o.sync_always) rc = gb_wal_sync(s->wal);
-    else if (s->head_points >= s->o.flush_points) rc = flush_locked(s);
+    if (s->o.sync_always)
+        rc = gb_wal_sync(s->wal);
+    else if (s->head_points >= s->o.flush_points)
+        rc = flush_locked(s);
 out:
     pthread_mutex_unlock(&s->mu);
     if (refused) *refused = bad;
@@ -790,6 +808,7 @@ int gb_store_close(gb_store_t *s)
     free(s->files);
     for (uint32_t i = 0; i < s->nseries; i++) {
         gb_pts_clear(&s->series[i]->head);
+        gb_value_keep_clear(&s->series[i]->last_v);
         free(s->series[i]->blocks);
         free(s->series[i]->path);
         free(s->series[i]);

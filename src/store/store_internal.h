@@ -26,6 +26,12 @@ typedef struct series {
     size_t nblocks, cblocks;
     uint64_t block_points;
     uint64_t declared; /* the log segment this series was last declared in (0: none) */
+    gb_time_t blocks_tmax; /* newest time in any block (INT64_MIN: no blocks) */
+    /* the newest point, kept so that the latest value of every tag is a memory read */
+    bool has_last;
+    gb_time_t last_t;
+    gb_quality_t last_q;
+    gb_value_keep_t last_v;
 } series_t;
 
 struct gb_store {
@@ -54,6 +60,8 @@ struct gb_store {
 
 /* The series named PATH, or NULL. Caller holds the lock. */
 series_t *gb_store__find(gb_store_t *s, const char *path);
+/* Keeps (T, Q, V) as X's newest point when it is. Caller holds the lock. */
+void gb_store__remember_last(series_t *x, gb_time_t t, gb_quality_t q, const gb_value_t *v);
 /* The log's bytes on disk and its unreadable tail. Caller holds the lock. */
 void gb_store__wal_info(gb_store_t *s, uint64_t *bytes, uint64_t *torn);
 

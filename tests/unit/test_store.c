@@ -275,6 +275,12 @@ static int got_point(void *ctx, const gb_point_t *p)
     return 0;
 }
 
+static int latest_point(void *ctx, const char *path, const gb_point_t *p)
+{
+    (void)path;
+    return got_point(ctx, p);
+}
+
 static void put_f(gb_store_t *s, const char *path, gb_time_t t, double v)
 {
     gb_value_t x = {.type = GB_VT_F64, .f64 = v};
@@ -327,6 +333,11 @@ static void test_late_and_replaced(void **state)
     assert_int_equal(p.t, 20 * GB_NS_PER_S);
     assert_true(p.v.f64 == 21);
     assert_int_equal(gb_store_latest(s, "nope", &p), GB_ENOENT);
+    got_t all = {0};
+    assert_int_equal(gb_store_each_latest(s, latest_point, &all), 0);
+    assert_int_equal(all.n, 1);
+    assert_int_equal(all.t[0], 20 * GB_NS_PER_S);
+    assert_true(all.v[0] == 21);
     /* a range is half-open: [2 s, 5 s) */
     got_t g = {0};
     assert_int_equal(gb_store_read(s, "a", 2 * GB_NS_PER_S, 5 * GB_NS_PER_S, got_point, &g), 0);
