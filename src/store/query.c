@@ -64,13 +64,16 @@ static int take_snapshot(gb_store_t *s, const char *path, gb_time_t from, gb_tim
     }
     sn->hmin = INT64_MAX;
     sn->hmax = INT64_MIN;
-    for (size_t i = 0; i < x->head.n; i++) {
-        gb_time_t t = x->head.t[i];
-        if (t < from || t >= to) continue;
-        gb_pts_add_from(&sn->head, &x->head, i);
-        if (t < sn->hmin) sn->hmin = t;
-        if (t > sn->hmax) sn->hmax = t;
-    }
+    /* a flush's frozen head, then the head: older writes first */
+    const gb_pts_t *parts[2] = {&x->frozen, &x->head};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < parts[k]->n; i++) {
+            gb_time_t t = parts[k]->t[i];
+            if (t < from || t >= to) continue;
+            gb_pts_add_from(&sn->head, parts[k], i);
+            if (t < sn->hmin) sn->hmin = t;
+            if (t > sn->hmax) sn->hmax = t;
+        }
     pthread_mutex_unlock(&s->mu);
     /* a block is clean when no other block and not the head overlap its range */
     for (size_t i = 0; i < sn->nsrc; i++) {
@@ -221,6 +224,8 @@ int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p)
     gb_time_t from = x->blocks_tmax;
     for (size_t i = 0; i < x->head.n; i++)
         if (x->head.t[i] > from) from = x->head.t[i];
+    for (size_t i = 0; i < x->frozen.n; i++)
+        if (x->frozen.t[i] > from) from = x->frozen.t[i];
     pthread_mutex_unlock(&s->mu);
     if (from == INT64_MIN) return GB_ENOENT;
     gb_pts_clear(&s->latest);
@@ -512,7 +517,7 @@ int gb_store_each_series(gb_store_t *s,
     pthread_mutex_lock(&s->mu);
     for (uint32_t i = 0; i < s->nseries; i++) {
         series_t *x = s->series[i];
-        each(ctx, x->path, x->type, x->block_points + x->head.n);
+        each(ctx, x->path, x->type, x->block_points + x->frozen.n + x->head.n);
     }
     pthread_mutex_unlock(&s->mu);
     return 0;
@@ -524,8 +529,8 @@ void gb_store_stat(gb_store_t *s, gb_store_info_t *info)
     pthread_mutex_lock(&s->mu);
     info->series = s->nseries;
     for (uint32_t i = 0; i < s->nseries; i++) {
-        info->points += s->series[i]->block_points + s->series[i]->head.n;
-        info->head_points += s->series[i]->head.n;
+        info->points += s->series[i]->block_points + s->series[i]->frozen.n + s->series[i]->head.n;
+        info->head_points += s->series[i]->frozen.n + s->series[i]->head.n;
         info->blocks += s->series[i]->nblocks;
     }
     for (size_t i = 0; i < s->nfiles; i++)

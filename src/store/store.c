@@ -424,8 +424,12 @@ static int write_all(int fd, const unsigned char *b, size_t n)
     return 0;
 }
 
-/* Writes every series' head to block file NO covering log segments up to COVERED. */
-static int write_file(gb_store_t *s, uint64_t no, uint64_t covered, gb_bref_t **refs, size_t *nrefs)
+/*
+ * Writes the frozen heads of the NSER series SER to block file NO covering log segments up to
+ * COVERED. Runs without the lock: it only reads what a flush froze, sorting private copies.
+ */
+static int write_file(gb_store_t *s, series_t **ser, uint32_t nser_all, uint64_t no,
+                      uint64_t covered, gb_bref_t **refs, size_t *nrefs)
 {
     unsigned char *body = NULL, *foot = NULL;
     size_t blen = 0, bcap = 0, flen = 0, fcap = 0;
@@ -434,24 +438,28 @@ static int write_file(gb_store_t *s, uint64_t no, uint64_t covered, gb_bref_t **
     put64(&foot, &flen, &fcap, &nser, 4);
     *nrefs = 0;
     size_t crefs = 0;
-    for (uint32_t i = 0; i < s->nseries; i++) {
-        series_t *x = s->series[i];
-        if (!x->head.n) continue;
-        gb_pts_sort_dedupe(&x->head);
+    gb_pts_t sorted;
+    for (uint32_t i = 0; i < nser_all; i++) {
+        series_t *x = ser[i];
+        if (!x->frozen.n) continue;
+        gb_pts_init(&sorted, x->type);
+        for (size_t k = 0; k < x->frozen.n; k++)
+            gb_pts_add_from(&sorted, &x->frozen, k);
+        gb_pts_sort_dedupe(&sorted);
         uint16_t pl = (uint16_t)strlen(x->path);
         put64(&foot, &flen, &fcap, &pl, 2);
         put64(&foot, &flen, &fcap, x->path, pl);
         unsigned char ty = (unsigned char)x->type;
         put64(&foot, &flen, &fcap, &ty, 1);
-        uint32_t nb = (uint32_t)((x->head.n + GB_STORE_BLOCK_POINTS - 1) / GB_STORE_BLOCK_POINTS);
+        uint32_t nb = (uint32_t)((sorted.n + GB_STORE_BLOCK_POINTS - 1) / GB_STORE_BLOCK_POINTS);
         put64(&foot, &flen, &fcap, &nb, 4);
-        for (size_t from = 0; from < x->head.n; from += GB_STORE_BLOCK_POINTS) {
+        for (size_t from = 0; from < sorted.n; from += GB_STORE_BLOCK_POINTS) {
             size_t n =
-                x->head.n - from < GB_STORE_BLOCK_POINTS ? x->head.n - from : GB_STORE_BLOCK_POINTS;
+                sorted.n - from < GB_STORE_BLOCK_POINTS ? sorted.n - from : GB_STORE_BLOCK_POINTS;
             size_t at = blen;
             put64(&body, &blen, &bcap, "\0\0\0\0\0\0\0\0", 8); /* frame, filled below */
             gb_bref_t r = {0};
-            gb_blockio_write(&x->head, from, n, &body, &blen, &bcap, &r.st, &r.codec);
+            gb_blockio_write(&sorted, from, n, &body, &blen, &bcap, &r.st, &r.codec);
             r.off = at;
             r.len = (uint32_t)(blen - at - 8);
             put32(body + at, r.len);
@@ -476,6 +484,7 @@ static int write_file(gb_store_t *s, uint64_t no, uint64_t covered, gb_bref_t **
             r.file = i; /* the series, until the file has its index */
             (*refs)[(*nrefs)++] = r;
         }
+        gb_pts_clear(&sorted);
         nser++;
     }
     put32(foot, nser);
@@ -514,44 +523,74 @@ static int write_file(gb_store_t *s, uint64_t no, uint64_t covered, gb_bref_t **
     return rc;
 }
 
+/*
+ * Writes the head to a new block file. Called with the lock held, and returns with it held, but
+ * lets go of it while it encodes and writes: the head is frozen (readers still see it) and a new
+ * one takes appends meanwhile. One flush at a time; a second one asked for meanwhile is skipped.
+ */
 static int flush_locked(gb_store_t *s)
 {
-    if (!s->head_points || s->o.readonly) return 0;
+    if (!s->head_points || s->o.readonly || s->flushing) return 0;
     uint64_t closed;
     int rc = gb_wal_rotate(s->wal, &closed);
     if (rc) return rc;
+    uint32_t nser = s->nseries;
+    series_t **ser = gb_xmalloc((nser ? nser : 1) * sizeof *ser);
+    for (uint32_t i = 0; i < nser; i++) {
+        series_t *x = ser[i] = s->series[i];
+        x->frozen = x->head;
+        gb_pts_init(&x->head, x->type);
+    }
+    uint64_t frozen_points = s->head_points;
+    s->head_points = 0;
+    s->flushing = true;
+    uint64_t no = s->next_file++;
+    pthread_mutex_unlock(&s->mu);
+
     gb_bref_t *refs = NULL;
     size_t nrefs = 0;
-    uint64_t no = s->next_file;
-    if ((rc = write_file(s, no, closed, &refs, &nrefs)) != 0) {
-        free(refs);
-        return rc;
+    rc = write_file(s, ser, nser, no, closed, &refs, &nrefs);
+    int fd = -1;
+    struct stat st = {0};
+    if (!rc) {
+        char *p = bf_path(s, no, "");
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        free(p);
+        if (fd < 0 || fstat(fd, &st) != 0) rc = GB_EIO;
     }
-    char *p = bf_path(s, no, "");
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    free(p);
-    if (fd < 0) {
-        free(refs);
-        return GB_EIO;
+
+    pthread_mutex_lock(&s->mu);
+    if (rc) {
+        /* the frozen points go back in front of what came meanwhile: nothing is lost */
+        for (uint32_t i = 0; i < nser; i++) {
+            series_t *x = ser[i];
+            for (size_t k = 0; k < x->head.n; k++)
+                gb_pts_add_from(&x->frozen, &x->head, k);
+            gb_pts_clear(&x->head);
+            x->head = x->frozen;
+            gb_pts_init(&x->frozen, x->type);
+        }
+        s->head_points += frozen_points;
+        if (fd >= 0) close(fd);
+    } else {
+        s->files = gb_xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
+        s->files[s->nfiles] = (bfile_t){no, fd, (uint64_t)st.st_size};
+        for (size_t i = 0; i < nrefs; i++) {
+            series_t *x = ser[refs[i].file];
+            refs[i].file = (uint32_t)s->nfiles;
+            add_bref(x, &refs[i]);
+        }
+        s->nfiles++;
+        for (uint32_t i = 0; i < nser; i++)
+            gb_pts_clear(&ser[i]->frozen);
+        s->covered = closed;
+        gb_wal_drop(s->wal, closed);
     }
-    struct stat st;
-    fstat(fd, &st);
-    s->files = gb_xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
-    s->files[s->nfiles] = (bfile_t){no, fd, (uint64_t)st.st_size};
-    for (size_t i = 0; i < nrefs; i++) {
-        series_t *x = s->series[refs[i].file];
-        refs[i].file = (uint32_t)s->nfiles;
-        add_bref(x, &refs[i]);
-    }
-    s->nfiles++;
-    s->next_file = no + 1;
+    if (s->head_points) s->head_since = gb_mono_ns();
+    s->flushing = false;
     free(refs);
-    for (uint32_t i = 0; i < s->nseries; i++)
-        gb_pts_clear(&s->series[i]->head);
-    s->head_points = 0;
-    s->covered = closed;
-    gb_wal_drop(s->wal, closed);
-    return 0;
+    free(ser);
+    return rc;
 }
 
 /* ---- open, append, close --------------------------------------------------------------------- */
@@ -799,8 +838,10 @@ int gb_store_close(gb_store_t *s)
     if (!s) return 0;
     int rc = 0;
     if (s->wal && !s->o.readonly) {
+        pthread_mutex_lock(&s->mu);
         rc = gb_wal_sync(s->wal);
         if (!rc) rc = flush_locked(s);
+        pthread_mutex_unlock(&s->mu);
     }
     gb_wal_close(s->wal);
     for (size_t i = 0; i < s->nfiles; i++)
@@ -808,6 +849,7 @@ int gb_store_close(gb_store_t *s)
     free(s->files);
     for (uint32_t i = 0; i < s->nseries; i++) {
         gb_pts_clear(&s->series[i]->head);
+        gb_pts_clear(&s->series[i]->frozen);
         gb_value_keep_clear(&s->series[i]->last_v);
         free(s->series[i]->blocks);
         free(s->series[i]->path);

@@ -22,6 +22,7 @@ typedef struct series {
     char *path;
     gb_vtype_t type;
     gb_pts_t head;
+    gb_pts_t frozen;   /* the head a flush is writing out: read-only until the flush ends */
     gb_bref_t *blocks;
     size_t nblocks, cblocks;
     uint64_t block_points;
@@ -56,6 +57,7 @@ struct gb_store {
     uint64_t rseq;
     gb_pts_t latest; /* holds the string gb_store_latest hands out */
     bool full_logged; /* the max_disk_bytes refusal was logged (until space comes back) */
+    bool flushing;    /* a flush is writing a block file (without the lock) */
 };
 
 /* The series named PATH, or NULL. Caller holds the lock. */

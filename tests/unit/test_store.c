@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,6 +477,73 @@ static void test_time_weighted_average(void **state)
     free(dir);
 }
 
+typedef struct {
+    gb_store_t *s;
+    int done;
+} writer_t;
+
+static void *writer_main(void *arg)
+{
+    writer_t *w = arg;
+    gb_store_wpoint_t pts[1000];
+    static const char *const names[] = {"w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "w9"};
+    for (int b = 0; b < 200; b++) {
+        for (int i = 0; i < 1000; i++) {
+            int k = b * 1000 + i;
+            pts[i] = (gb_store_wpoint_t){names[k % 10],
+                                         (gb_time_t)(k / 10) * GB_NS_PER_MS,
+                                         GB_Q_GOOD,
+                                         {.type = GB_VT_F64, .f64 = k}};
+        }
+        if (gb_store_write_points(w->s, pts, 1000, NULL) != 0) break;
+    }
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static int count_one(void *ctx, const gb_point_t *p)
+{
+    (void)p;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+/* Flushes run while another thread writes: nothing is lost or doubled, and reads see all of it. */
+static void test_flush_while_writing(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    writer_t w = {s, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+    int flushes = 0;
+    while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+        assert_int_equal(gb_store_flush(s), 0);
+        uint64_t n = 0;
+        assert_true(gb_store_read(s, "w3", INT64_MIN, INT64_MAX, count_one, &n) == 0 || n == 0);
+        flushes++;
+    }
+    pthread_join(th, NULL);
+    assert_true(flushes > 1);
+    uint64_t total = 0;
+    static const char *const names[] = {"w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "w9"};
+    for (int i = 0; i < 10; i++) {
+        uint64_t n = 0;
+        assert_int_equal(gb_store_read(s, names[i], INT64_MIN, INT64_MAX, count_one, &n), 0);
+        assert_int_equal(n, 20000);
+        total += n;
+    }
+    assert_int_equal(total, 200000);
+    assert_int_equal(gb_store_close(s), 0);
+    gb_store_info_t info;
+    assert_int_equal(gb_store_scan(dir, &info, NULL, NULL), 0);
+    assert_int_equal(info.points, 200000);
+    rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_late_and_replaced),
         cmocka_unit_test(test_aggregates),
         cmocka_unit_test(test_time_weighted_average),
+        cmocka_unit_test(test_flush_while_writing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
