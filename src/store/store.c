@@ -247,9 +247,13 @@ static int replay_record(void *ctx, uint64_t seq, const unsigned char *p, size_t
 
 /* ---- block files ----------------------------------------------------------------------------- */
 
-static char *bf_path(const gb_store_t *s, uint64_t no, const char *suffix)
+/* blocks/NNNNNNNN.gbb for a flush's file, blocks/LLLLLLLL-NNNNNNNN.gbb for a compacted one */
+static char *bf_path(const gb_store_t *s, uint64_t lo, uint64_t no, const char *suffix)
 {
-    return gb_xasprintf("%s/blocks/%08llu.gbb%s", s->dir, (unsigned long long)no, suffix);
+    if (lo == no)
+        return gb_xasprintf("%s/blocks/%08llu.gbb%s", s->dir, (unsigned long long)no, suffix);
+    return gb_xasprintf("%s/blocks/%08llu-%08llu.gbb%s", s->dir, (unsigned long long)lo,
+                        (unsigned long long)no, suffix);
 }
 
 static void add_bref(series_t *x, const gb_bref_t *r)
@@ -343,10 +347,33 @@ out:
     return rc;
 }
 
-static int cmp_u64(const void *a, const void *b)
+typedef struct fname {
+    uint64_t lo, no;
+} fname_t;
+
+static int cmp_fname(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    const fname_t *x = a, *y = b;
+    return x->no != y->no ? (x->no < y->no ? -1 : 1) : (x->lo > y->lo ? -1 : x->lo < y->lo);
+}
+
+/* Parses NNNNNNNN.gbb or LLLLLLLL-NNNNNNNN.gbb (SUFFIX after it); false for anything else. */
+static bool parse_name(const char *name, const char *suffix, fname_t *f)
+{
+    size_t l = strlen(name), sl = strlen(suffix);
+    if (l == 12 + sl && strspn(name, "0123456789") == 8 && !strncmp(name + 8, ".gbb", 4) &&
+        !strcmp(name + 12, suffix)) {
+        f->lo = f->no = strtoull(name, NULL, 10);
+        return true;
+    }
+    if (l == 21 + sl && strspn(name, "0123456789") == 8 && name[8] == '-' &&
+        strspn(name + 9, "0123456789") == 8 && !strncmp(name + 17, ".gbb", 4) &&
+        !strcmp(name + 21, suffix)) {
+        f->lo = strtoull(name, NULL, 10);
+        f->no = strtoull(name + 9, NULL, 10);
+        return f->lo <= f->no;
+    }
+    return false;
 }
 
 static int load_files(gb_store_t *s)
@@ -357,47 +384,59 @@ static int load_files(gb_store_t *s)
         free(bdir);
         return errno == ENOENT ? 0 : GB_EIO;
     }
-    uint64_t *nos = NULL;
+    fname_t *f = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l == 16 && !strcmp(e->d_name + 8, ".gbb.tmp") && !s->o.readonly) {
-            char *p = gb_xasprintf("%s/%s", bdir, e->d_name); /* an unfinished flush */
-            unlink(p);
-            free(p);
+        fname_t x;
+        if (parse_name(e->d_name, ".tmp", &x)) {
+            if (!s->o.readonly) { /* an unfinished flush or compaction */
+                char *p = gb_xasprintf("%s/%s", bdir, e->d_name);
+                unlink(p);
+                free(p);
+            }
             continue;
         }
-        if (l != 12 || strcmp(e->d_name + 8, ".gbb") || strspn(e->d_name, "0123456789") != 8)
-            continue;
-        if (n == cap) nos = gb_xrealloc(nos, (cap = cap ? cap * 2 : 16) * sizeof *nos);
-        nos[n++] = strtoull(e->d_name, NULL, 10);
+        if (!parse_name(e->d_name, "", &x)) continue;
+        if (n == cap) f = gb_xrealloc(f, (cap = cap ? cap * 2 : 16) * sizeof *f);
+        f[n++] = x;
     }
     closedir(d);
     free(bdir);
-    if (n > 1) qsort(nos, n, sizeof *nos, cmp_u64);
+    if (n > 1) qsort(f, n, sizeof *f, cmp_fname);
     int rc = 0;
     s->files = gb_xcalloc(n ? n : 1, sizeof *s->files);
     for (size_t i = 0; i < n && !rc; i++) {
-        char *p = bf_path(s, nos[i], "");
+        /* a file whose flushes a compacted file also holds is left over from a compaction that
+           stopped before it could delete it: its data is in the compacted file */
+        bool superseded = false;
+        for (size_t j = 0; j < n && !superseded; j++)
+            superseded = j != i && f[j].lo <= f[i].lo && f[i].no <= f[j].no &&
+                         (f[j].lo != f[i].lo || f[j].no != f[i].no);
+        char *p = bf_path(s, f[i].lo, f[i].no, "");
+        if (superseded) {
+            if (!s->o.readonly) unlink(p);
+            free(p);
+            continue;
+        }
         int fd = open(p, O_RDONLY | O_CLOEXEC);
         uint64_t covered = 0;
         if (fd < 0) {
             gb_error("store", "cannot open %s: %s", p, strerror(errno));
             rc = GB_EIO;
-        } else if ((rc = load_file(s, nos[i], fd, &covered)) != 0) {
+        } else if ((rc = load_file(s, f[i].no, fd, &covered)) != 0) {
             gb_error("store", "%s is damaged or not a gemba block file", p);
             close(fd);
         } else {
             struct stat st;
             fstat(fd, &st);
-            s->files[s->nfiles++] = (bfile_t){nos[i], fd, (uint64_t)st.st_size};
+            s->files[s->nfiles++] = (bfile_t){f[i].lo, f[i].no, fd, (uint64_t)st.st_size, false};
             if (covered > s->covered) s->covered = covered;
-            s->next_file = nos[i] + 1;
+            s->next_file = f[i].no + 1;
         }
         free(p);
     }
-    free(nos);
+    free(f);
     return rc;
 }
 
@@ -424,82 +463,84 @@ static int write_all(int fd, const unsigned char *b, size_t n)
     return 0;
 }
 
-/*
- * Writes the frozen heads of the NSER series SER to block file NO covering log segments up to
- * COVERED. Runs without the lock: it only reads what a flush froze, sorting private copies.
- */
-static int write_file(gb_store_t *s, series_t **ser, uint32_t nser_all, uint64_t no,
-                      uint64_t covered, gb_bref_t **refs, size_t *nrefs)
+/* A block file being built in memory: blocks, footer, and the references to hand the index. */
+typedef struct bfw {
+    unsigned char *body, *foot;
+    size_t blen, bcap, flen, fcap;
+    uint32_t nser;
+    gb_bref_t *refs; /* .file holds the series' index in the caller's list until the file is in */
+    size_t nrefs, crefs;
+} bfw_t;
+
+static void bfw_init(bfw_t *w)
 {
-    unsigned char *body = NULL, *foot = NULL;
-    size_t blen = 0, bcap = 0, flen = 0, fcap = 0;
-    put64(&body, &blen, &bcap, BF_MAGIC, 8);
-    uint32_t nser = 0;
-    put64(&foot, &flen, &fcap, &nser, 4);
-    *nrefs = 0;
-    size_t crefs = 0;
-    gb_pts_t sorted;
-    for (uint32_t i = 0; i < nser_all; i++) {
-        series_t *x = ser[i];
-        if (!x->frozen.n) continue;
-        gb_pts_init(&sorted, x->type);
-        for (size_t k = 0; k < x->frozen.n; k++)
-            gb_pts_add_from(&sorted, &x->frozen, k);
-        gb_pts_sort_dedupe(&sorted);
-        uint16_t pl = (uint16_t)strlen(x->path);
-        put64(&foot, &flen, &fcap, &pl, 2);
-        put64(&foot, &flen, &fcap, x->path, pl);
-        unsigned char ty = (unsigned char)x->type;
-        put64(&foot, &flen, &fcap, &ty, 1);
-        uint32_t nb = (uint32_t)((sorted.n + GB_STORE_BLOCK_POINTS - 1) / GB_STORE_BLOCK_POINTS);
-        put64(&foot, &flen, &fcap, &nb, 4);
-        for (size_t from = 0; from < sorted.n; from += GB_STORE_BLOCK_POINTS) {
-            size_t n =
-                sorted.n - from < GB_STORE_BLOCK_POINTS ? sorted.n - from : GB_STORE_BLOCK_POINTS;
-            size_t at = blen;
-            put64(&body, &blen, &bcap, "\0\0\0\0\0\0\0\0", 8); /* frame, filled below */
-            gb_bref_t r = {0};
-            gb_blockio_write(&sorted, from, n, &body, &blen, &bcap, &r.st, &r.codec);
-            r.off = at;
-            r.len = (uint32_t)(blen - at - 8);
-            put32(body + at, r.len);
-            put32(body + at + 4, (uint32_t)crc32(0L, body + at + 8, r.len));
-            unsigned char e[BF_ENTRY];
-            memcpy(e, &r.off, 8);
-            put32(e + 8, r.len);
-            e[12] = r.codec;
-            put32(e + 13, r.st.count);
-            memcpy(e + 17, &r.st.tmin, 8);
-            memcpy(e + 25, &r.st.tmax, 8);
-            memcpy(e + 33, &r.st.min, 8);
-            memcpy(e + 41, &r.st.max, 8);
-            memcpy(e + 49, &r.st.sum, 8);
-            memcpy(e + 57, &r.st.sumsq, 8);
-            memcpy(e + 65, &r.st.first, 8);
-            memcpy(e + 73, &r.st.last, 8);
-            put32(e + 81, r.st.nnum);
-            put64(&foot, &flen, &fcap, e, sizeof e);
-            if (*nrefs == crefs)
-                *refs = gb_xrealloc(*refs, (crefs = crefs ? crefs * 2 : 64) * sizeof **refs);
-            r.file = i; /* the series, until the file has its index */
-            (*refs)[(*nrefs)++] = r;
-        }
-        gb_pts_clear(&sorted);
-        nser++;
+    memset(w, 0, sizeof *w);
+    put64(&w->body, &w->blen, &w->bcap, BF_MAGIC, 8);
+    put64(&w->foot, &w->flen, &w->fcap, &w->nser, 4);
+}
+
+/* Adds series X (number K in the caller's list) with its points P: sorted, distinct times. */
+static void bfw_series(bfw_t *w, const series_t *x, uint32_t k, const gb_pts_t *p)
+{
+    uint16_t pl = (uint16_t)strlen(x->path);
+    put64(&w->foot, &w->flen, &w->fcap, &pl, 2);
+    put64(&w->foot, &w->flen, &w->fcap, x->path, pl);
+    unsigned char ty = (unsigned char)x->type;
+    put64(&w->foot, &w->flen, &w->fcap, &ty, 1);
+    uint32_t nb = (uint32_t)((p->n + GB_STORE_BLOCK_POINTS - 1) / GB_STORE_BLOCK_POINTS);
+    put64(&w->foot, &w->flen, &w->fcap, &nb, 4);
+    for (size_t from = 0; from < p->n; from += GB_STORE_BLOCK_POINTS) {
+        size_t n = p->n - from < GB_STORE_BLOCK_POINTS ? p->n - from : GB_STORE_BLOCK_POINTS;
+        size_t at = w->blen;
+        put64(&w->body, &w->blen, &w->bcap, "\0\0\0\0\0\0\0\0", 8); /* frame, filled below */
+        gb_bref_t r = {0};
+        gb_blockio_write(p, from, n, &w->body, &w->blen, &w->bcap, &r.st, &r.codec);
+        r.off = at;
+        r.len = (uint32_t)(w->blen - at - 8);
+        put32(w->body + at, r.len);
+        put32(w->body + at + 4, (uint32_t)crc32(0L, w->body + at + 8, r.len));
+        unsigned char e[BF_ENTRY];
+        memcpy(e, &r.off, 8);
+        put32(e + 8, r.len);
+        e[12] = r.codec;
+        put32(e + 13, r.st.count);
+        memcpy(e + 17, &r.st.tmin, 8);
+        memcpy(e + 25, &r.st.tmax, 8);
+        memcpy(e + 33, &r.st.min, 8);
+        memcpy(e + 41, &r.st.max, 8);
+        memcpy(e + 49, &r.st.sum, 8);
+        memcpy(e + 57, &r.st.sumsq, 8);
+        memcpy(e + 65, &r.st.first, 8);
+        memcpy(e + 73, &r.st.last, 8);
+        put32(e + 81, r.st.nnum);
+        put64(&w->foot, &w->flen, &w->fcap, e, sizeof e);
+        if (w->nrefs == w->crefs)
+            w->refs = gb_xrealloc(w->refs, (w->crefs = w->crefs ? w->crefs * 2 : 64) * sizeof *w->refs);
+        r.file = k;
+        w->refs[w->nrefs++] = r;
     }
-    put32(foot, nser);
+    w->nser++;
+}
+
+/*
+ * Writes the file as blocks/LO-NO (or NO) covering log segments up to COVERED: to a temporary
+ * name, synced, renamed into place, directory synced. Frees W's buffers (not its refs).
+ */
+static int bfw_write(gb_store_t *s, bfw_t *w, uint64_t lo, uint64_t no, uint64_t covered)
+{
+    put32(w->foot, w->nser);
     unsigned char tr[BF_TRAILER];
-    uint64_t foff = blen;
+    uint64_t foff = w->blen;
     memcpy(tr, &foff, 8);
-    put32(tr + 8, (uint32_t)flen);
-    put32(tr + 12, (uint32_t)crc32(0L, foot, (uInt)flen));
+    put32(tr + 8, (uint32_t)w->flen);
+    put32(tr + 12, (uint32_t)crc32(0L, w->foot, (uInt)w->flen));
     memcpy(tr + 16, &covered, 8);
     memcpy(tr + 24, BF_END, 8);
-    char *tmp = bf_path(s, no, ".tmp"), *fin = bf_path(s, no, "");
+    char *tmp = bf_path(s, lo, no, ".tmp"), *fin = bf_path(s, lo, no, "");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     int rc = fd < 0 ? GB_EIO : 0;
-    if (!rc) rc = write_all(fd, body, blen);
-    if (!rc) rc = write_all(fd, foot, flen);
+    if (!rc) rc = write_all(fd, w->body, w->blen);
+    if (!rc) rc = write_all(fd, w->foot, w->flen);
     if (!rc) rc = write_all(fd, tr, sizeof tr);
     if (!rc && fdatasync(fd) != 0) rc = errno == ENOSPC ? GB_ENOSPC : GB_EIO;
     if (fd >= 0) close(fd);
@@ -518,9 +559,32 @@ static int write_file(gb_store_t *s, series_t **ser, uint32_t nser_all, uint64_t
     }
     free(tmp);
     free(fin);
-    free(body);
-    free(foot);
+    free(w->body);
+    free(w->foot);
+    w->body = w->foot = NULL;
     return rc;
+}
+
+/* Opens the file just written and makes it the store's; its blocks join their series. Locked. */
+static int bfw_install(gb_store_t *s, bfw_t *w, series_t **ser, uint64_t lo, uint64_t no)
+{
+    char *p = bf_path(s, lo, no, "");
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    free(p);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0) close(fd);
+        return GB_EIO;
+    }
+    s->files = gb_xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
+    s->files[s->nfiles] = (bfile_t){lo, no, fd, (uint64_t)st.st_size, false};
+    for (size_t i = 0; i < w->nrefs; i++) {
+        series_t *x = ser[w->refs[i].file];
+        w->refs[i].file = (uint32_t)s->nfiles;
+        add_bref(x, &w->refs[i]);
+    }
+    s->nfiles++;
+    return 0;
 }
 
 /*
@@ -547,48 +611,40 @@ static int flush_locked(gb_store_t *s)
     uint64_t no = s->next_file++;
     pthread_mutex_unlock(&s->mu);
 
-    gb_bref_t *refs = NULL;
-    size_t nrefs = 0;
-    rc = write_file(s, ser, nser, no, closed, &refs, &nrefs);
-    int fd = -1;
-    struct stat st = {0};
-    if (!rc) {
-        char *p = bf_path(s, no, "");
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        free(p);
-        if (fd < 0 || fstat(fd, &st) != 0) rc = GB_EIO;
+    bfw_t w;
+    bfw_init(&w);
+    gb_pts_t sorted;
+    for (uint32_t i = 0; i < nser; i++) {
+        series_t *x = ser[i];
+        if (!x->frozen.n) continue;
+        gb_pts_init(&sorted, x->type); /* a private copy: readers may be reading the frozen one */
+        for (size_t k = 0; k < x->frozen.n; k++) gb_pts_add_from(&sorted, &x->frozen, k);
+        gb_pts_sort_dedupe(&sorted);
+        bfw_series(&w, x, i, &sorted);
+        gb_pts_clear(&sorted);
     }
+    rc = bfw_write(s, &w, no, no, closed);
 
     pthread_mutex_lock(&s->mu);
+    if (!rc) rc = bfw_install(s, &w, ser, no, no);
     if (rc) {
         /* the frozen points go back in front of what came meanwhile: nothing is lost */
         for (uint32_t i = 0; i < nser; i++) {
             series_t *x = ser[i];
-            for (size_t k = 0; k < x->head.n; k++)
-                gb_pts_add_from(&x->frozen, &x->head, k);
+            for (size_t k = 0; k < x->head.n; k++) gb_pts_add_from(&x->frozen, &x->head, k);
             gb_pts_clear(&x->head);
             x->head = x->frozen;
             gb_pts_init(&x->frozen, x->type);
         }
         s->head_points += frozen_points;
-        if (fd >= 0) close(fd);
     } else {
-        s->files = gb_xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
-        s->files[s->nfiles] = (bfile_t){no, fd, (uint64_t)st.st_size};
-        for (size_t i = 0; i < nrefs; i++) {
-            series_t *x = ser[refs[i].file];
-            refs[i].file = (uint32_t)s->nfiles;
-            add_bref(x, &refs[i]);
-        }
-        s->nfiles++;
-        for (uint32_t i = 0; i < nser; i++)
-            gb_pts_clear(&ser[i]->frozen);
+        for (uint32_t i = 0; i < nser; i++) gb_pts_clear(&ser[i]->frozen);
         s->covered = closed;
         gb_wal_drop(s->wal, closed);
     }
     if (s->head_points) s->head_since = gb_mono_ns();
     s->flushing = false;
-    free(refs);
+    free(w.refs);
     free(ser);
     return rc;
 }

@@ -13,9 +13,10 @@
 #include <pthread.h>
 
 typedef struct bfile {
-    uint64_t no;
+    uint64_t lo, no; /* the flushes it holds: its own (lo = no), or lo..no after a compaction */
     int fd;
     uint64_t bytes;
+    bool retired;    /* merged into a newer file: no block refers to it; fd closed when unread */
 } bfile_t;
 
 typedef struct series {
@@ -57,7 +58,8 @@ struct gb_store {
     uint64_t rseq;
     gb_pts_t latest; /* holds the string gb_store_latest hands out */
     bool full_logged; /* the max_disk_bytes refusal was logged (until space comes back) */
-    bool flushing;    /* a flush is writing a block file (without the lock) */
+    bool flushing;    /* a flush or compaction is writing a block file (without the lock) */
+    unsigned readers; /* queries reading block files now (a retired file stays open until 0) */
 };
 
 /* The series named PATH, or NULL. Caller holds the lock. */
