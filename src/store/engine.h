@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #define GB_STORE_BLOCK_POINTS 4096u
+#define GB_STORE_COMPACT_FILES 8 /* files of one level merged into one of the next */
 
 /* A value in 8 bytes: f64 bits, i64, bool 0/1, or a string as (offset << 24 | length). */
 typedef uint64_t gb_slot_t;
@@ -71,7 +72,7 @@ typedef struct gb_bref {
  * (*OUTLEN bytes used of *OUTCAP, grown as needed); fills ST and *CODEC.
  */
 void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **out, size_t *outlen,
-                    size_t *outcap, gb_bstats_t *st, uint8_t *codec);
+                      size_t *outcap, gb_bstats_t *st, uint8_t *codec);
 /* Decodes a block of LEN bytes, appending its points to OUT (of the block's type). GB_EPROTO. */
 int gb_blockio_read(const unsigned char *buf, size_t len, gb_pts_t *out);
 /* The name of codec id C, for statistics. */

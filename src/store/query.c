@@ -42,6 +42,7 @@ typedef struct snap {
     src_t *src;
     size_t nsrc;
     gb_pts_t head; /* head points in range */
+    gb_store_t *store;
     gb_time_t hmin, hmax;
 } snap_t;
 
@@ -62,6 +63,8 @@ static int take_snapshot(gb_store_t *s, const char *path, gb_time_t from, gb_tim
         if (r->st.tmax < from || r->st.tmin >= to) continue;
         sn->src[sn->nsrc++] = (src_t){*r, s->files[r->file].fd, false};
     }
+    s->readers++; /* the files stay open until this query is done (see snapshot_free) */
+    sn->store = s;
     sn->hmin = INT64_MAX;
     sn->hmax = INT64_MIN;
     /* a flush's frozen head, then the head: older writes first */
@@ -90,6 +93,12 @@ static int take_snapshot(gb_store_t *s, const char *path, gb_time_t from, gb_tim
 
 static void snapshot_free(snap_t *sn)
 {
+    if (sn->store) {
+        pthread_mutex_lock(&sn->store->mu);
+        sn->store->readers--;
+        gb_store__close_retired(sn->store);
+        pthread_mutex_unlock(&sn->store->mu);
+    }
     free(sn->src);
     gb_pts_clear(&sn->head);
 }
@@ -534,8 +543,10 @@ void gb_store_stat(gb_store_t *s, gb_store_info_t *info)
         info->blocks += s->series[i]->nblocks;
     }
     for (size_t i = 0; i < s->nfiles; i++)
-        info->block_bytes += s->files[i].bytes;
-    info->block_files = s->nfiles;
+        if (!s->files[i].retired) {
+            info->block_bytes += s->files[i].bytes;
+            info->block_files++;
+        }
     gb_store__wal_info(s, &info->wal_bytes, &info->torn_bytes);
     info->bytes = info->wal_bytes + info->block_bytes;
     pthread_mutex_unlock(&s->mu);

@@ -515,7 +515,8 @@ static void bfw_series(bfw_t *w, const series_t *x, uint32_t k, const gb_pts_t *
         put32(e + 81, r.st.nnum);
         put64(&w->foot, &w->flen, &w->fcap, e, sizeof e);
         if (w->nrefs == w->crefs)
-            w->refs = gb_xrealloc(w->refs, (w->crefs = w->crefs ? w->crefs * 2 : 64) * sizeof *w->refs);
+            w->refs =
+                gb_xrealloc(w->refs, (w->crefs = w->crefs ? w->crefs * 2 : 64) * sizeof *w->refs);
         r.file = k;
         w->refs[w->nrefs++] = r;
     }
@@ -587,6 +588,8 @@ static int bfw_install(gb_store_t *s, bfw_t *w, series_t **ser, uint64_t lo, uin
     return 0;
 }
 
+static int compact_locked(gb_store_t *s);
+
 /*
  * Writes the head to a new block file. Called with the lock held, and returns with it held, but
  * lets go of it while it encodes and writes: the head is frozen (readers still see it) and a new
@@ -618,7 +621,8 @@ static int flush_locked(gb_store_t *s)
         series_t *x = ser[i];
         if (!x->frozen.n) continue;
         gb_pts_init(&sorted, x->type); /* a private copy: readers may be reading the frozen one */
-        for (size_t k = 0; k < x->frozen.n; k++) gb_pts_add_from(&sorted, &x->frozen, k);
+        for (size_t k = 0; k < x->frozen.n; k++)
+            gb_pts_add_from(&sorted, &x->frozen, k);
         gb_pts_sort_dedupe(&sorted);
         bfw_series(&w, x, i, &sorted);
         gb_pts_clear(&sorted);
@@ -631,14 +635,16 @@ static int flush_locked(gb_store_t *s)
         /* the frozen points go back in front of what came meanwhile: nothing is lost */
         for (uint32_t i = 0; i < nser; i++) {
             series_t *x = ser[i];
-            for (size_t k = 0; k < x->head.n; k++) gb_pts_add_from(&x->frozen, &x->head, k);
+            for (size_t k = 0; k < x->head.n; k++)
+                gb_pts_add_from(&x->frozen, &x->head, k);
             gb_pts_clear(&x->head);
             x->head = x->frozen;
             gb_pts_init(&x->frozen, x->type);
         }
         s->head_points += frozen_points;
     } else {
-        for (uint32_t i = 0; i < nser; i++) gb_pts_clear(&ser[i]->frozen);
+        for (uint32_t i = 0; i < nser; i++)
+            gb_pts_clear(&ser[i]->frozen);
         s->covered = closed;
         gb_wal_drop(s->wal, closed);
     }
@@ -646,7 +652,181 @@ static int flush_locked(gb_store_t *s)
     s->flushing = false;
     free(w.refs);
     free(ser);
+    /* merges cascade: eight files of one level make one of the next */
+    while (!rc && compact_locked(s) > 0) {
+    }
     return rc;
+}
+
+/* ---- compaction ------------------------------------------------------------------------------ */
+
+/* A file's level: how many times its flushes were merged by eight (0 for a flush's own file). */
+static int level_of(const bfile_t *f)
+{
+    uint64_t span = f->no - f->lo + 1;
+    int l = 0;
+    while (span >= GB_STORE_COMPACT_FILES) {
+        span /= GB_STORE_COMPACT_FILES;
+        l++;
+    }
+    return l;
+}
+
+/* Closes retired files nobody reads any more. Locked. */
+void gb_store__close_retired(gb_store_t *s)
+{
+    if (s->readers) return;
+    for (size_t i = 0; i < s->nfiles; i++)
+        if (s->files[i].retired && s->files[i].fd >= 0) {
+            close(s->files[i].fd);
+            s->files[i].fd = -1;
+        }
+}
+
+/*
+ * Merges the newest GB_STORE_COMPACT_FILES files when they are all of one level into one file of
+ * the next, so a store that flushes often (or restarts often) keeps few files, and each point is
+ * rewritten about log8(flushes) times. Called with the lock held; lets go of it while it reads and
+ * writes, like a flush. The merged file is named by the flushes it holds and written before the
+ * files it replaces are deleted: after a crash in between, opening the store skips them.
+ * Returns 1 when it merged, 0 when there was nothing to merge, or an error (nothing changed).
+ */
+static bool needs_compaction(gb_store_t *s);
+
+static int compact_locked(gb_store_t *s)
+{
+    size_t live = 0, idx[GB_STORE_COMPACT_FILES];
+    for (size_t i = s->nfiles; i-- > 0 && live < GB_STORE_COMPACT_FILES;)
+        if (!s->files[i].retired) idx[GB_STORE_COMPACT_FILES - 1 - live++] = i;
+    if (s->o.readonly || s->flushing || live < GB_STORE_COMPACT_FILES || !needs_compaction(s))
+        return 0;
+    int lv = level_of(&s->files[idx[0]]);
+    for (size_t k = 1; k < live; k++)
+        if (level_of(&s->files[idx[k]]) != lv) return 0;
+    uint64_t lo = s->files[idx[0]].lo, no = s->files[idx[live - 1]].no;
+    for (size_t i = 0; i < s->nfiles; i++) /* nothing older may sit between the merged ones */
+        if (!s->files[i].retired && s->files[i].no >= lo && s->files[i].no <= no) {
+            bool in = false;
+            for (size_t k = 0; k < live; k++)
+                in |= idx[k] == i;
+            if (!in) return 0;
+        }
+    /* what to read: per series, its blocks in those files, oldest file first */
+    uint32_t nser = s->nseries;
+    series_t **ser = gb_xmalloc((nser ? nser : 1) * sizeof *ser);
+    typedef struct {
+        gb_bref_t r;
+        int fd;
+    } part_t;
+    part_t **parts = gb_xcalloc(nser ? nser : 1, sizeof *parts);
+    size_t *nparts = gb_xcalloc(nser ? nser : 1, sizeof *nparts);
+    for (uint32_t i = 0; i < nser; i++) {
+        series_t *x = ser[i] = s->series[i];
+        for (size_t k = 0; k < live; k++)
+            for (size_t b = 0; b < x->nblocks; b++)
+                if (x->blocks[b].file == idx[k]) {
+                    parts[i] = gb_xrealloc(parts[i], (nparts[i] + 1) * sizeof **parts);
+                    parts[i][nparts[i]++] = (part_t){x->blocks[b], s->files[idx[k]].fd};
+                }
+    }
+    s->flushing = true;
+    s->readers++; /* the merged files stay open while they are read here */
+    pthread_mutex_unlock(&s->mu);
+
+    int rc = 0;
+    bfw_t w;
+    bfw_init(&w);
+    gb_pts_t pts;
+    unsigned char *buf = NULL;
+    size_t bcap = 0;
+    for (uint32_t i = 0; i < nser && !rc; i++) {
+        if (!nparts[i]) continue;
+        gb_pts_init(&pts, ser[i]->type);
+        for (size_t k = 0; k < nparts[i] && !rc; k++) {
+            const part_t *pt = &parts[i][k];
+            if (pt->r.len + 8 > bcap) buf = gb_xrealloc(buf, bcap = pt->r.len + 8);
+            uint32_t len, crc;
+            if (pread(pt->fd, buf, pt->r.len + 8, (off_t)pt->r.off) != (ssize_t)(pt->r.len + 8)) {
+                rc = GB_EIO;
+                break;
+            }
+            memcpy(&len, buf, 4);
+            memcpy(&crc, buf + 4, 4);
+            if (len != pt->r.len || (uint32_t)crc32(0L, buf + 8, len) != crc ||
+                gb_blockio_read(buf + 8, len, &pts) != 0)
+                rc = GB_EPROTO;
+        }
+        if (!rc) {
+            gb_pts_sort_dedupe(&pts); /* a later file's point at the same time wins */
+            bfw_series(&w, ser[i], i, &pts);
+        }
+        gb_pts_clear(&pts);
+    }
+    free(buf);
+    uint64_t covered;
+    if (!rc) {
+        pthread_mutex_lock(&s->mu);
+        covered = s->covered;
+        pthread_mutex_unlock(&s->mu);
+        rc = bfw_write(s, &w, lo, no, covered);
+    } else {
+        gb_error("store",
+                 "compaction of block files %llu to %llu stopped: %s; they stay as they are",
+                 (unsigned long long)lo, (unsigned long long)no, gb_strerror(rc));
+        free(w.body);
+        free(w.foot);
+    }
+
+    pthread_mutex_lock(&s->mu);
+    s->readers--;
+    if (!rc) rc = bfw_install(s, &w, ser, lo, no);
+    if (!rc) {
+        /* the merged files' blocks leave their series; the files are deleted */
+        for (uint32_t i = 0; i < nser; i++) {
+            series_t *x = ser[i];
+            size_t m = 0;
+            for (size_t b = 0; b < x->nblocks; b++) {
+                bool merged = false;
+                for (size_t k = 0; k < live; k++)
+                    merged |= x->blocks[b].file == idx[k];
+                if (merged)
+                    x->block_points -= x->blocks[b].st.count;
+                else
+                    x->blocks[m++] = x->blocks[b];
+            }
+            x->nblocks = m;
+        }
+        for (size_t k = 0; k < live; k++) {
+            bfile_t *f = &s->files[idx[k]];
+            f->retired = true;
+            char *p = bf_path(s, f->lo, f->no, "");
+            unlink(p);
+            free(p);
+        }
+        gb_store__close_retired(s);
+    }
+    s->flushing = false;
+    for (uint32_t i = 0; i < nser; i++)
+        free(parts[i]);
+    free(parts);
+    free(nparts);
+    free(w.refs);
+    free(ser);
+    return rc ? rc : 1;
+}
+
+static bool needs_compaction(gb_store_t *s)
+{
+    size_t live = 0;
+    int lv = -1;
+    for (size_t i = s->nfiles; i-- > 0 && live < GB_STORE_COMPACT_FILES;) {
+        if (s->files[i].retired) continue;
+        int l = level_of(&s->files[i]);
+        if (lv >= 0 && l != lv) return false;
+        lv = l;
+        live++;
+    }
+    return live == GB_STORE_COMPACT_FILES;
 }
 
 /* ---- open, append, close --------------------------------------------------------------------- */
@@ -704,7 +884,7 @@ static int disk_check(gb_store_t *s)
     gb_wal_info(s->wal, &wi);
     uint64_t used = wi.bytes + gb_wal_pending(s->wal);
     for (size_t i = 0; i < s->nfiles; i++)
-        used += s->files[i].bytes;
+        if (!s->files[i].retired) used += s->files[i].bytes;
     if (used < s->o.max_disk_bytes) {
         s->full_logged = false;
         return 0;
@@ -901,7 +1081,7 @@ int gb_store_close(gb_store_t *s)
     }
     gb_wal_close(s->wal);
     for (size_t i = 0; i < s->nfiles; i++)
-        close(s->files[i].fd);
+        if (s->files[i].fd >= 0) close(s->files[i].fd);
     free(s->files);
     for (uint32_t i = 0; i < s->nseries; i++) {
         gb_pts_clear(&s->series[i]->head);

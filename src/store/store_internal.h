@@ -16,18 +16,18 @@ typedef struct bfile {
     uint64_t lo, no; /* the flushes it holds: its own (lo = no), or lo..no after a compaction */
     int fd;
     uint64_t bytes;
-    bool retired;    /* merged into a newer file: no block refers to it; fd closed when unread */
+    bool retired; /* merged into a newer file: no block refers to it; fd closed when unread */
 } bfile_t;
 
 typedef struct series {
     char *path;
     gb_vtype_t type;
     gb_pts_t head;
-    gb_pts_t frozen;   /* the head a flush is writing out: read-only until the flush ends */
+    gb_pts_t frozen; /* the head a flush is writing out: read-only until the flush ends */
     gb_bref_t *blocks;
     size_t nblocks, cblocks;
     uint64_t block_points;
-    uint64_t declared; /* the log segment this series was last declared in (0: none) */
+    uint64_t declared;     /* the log segment this series was last declared in (0: none) */
     gb_time_t blocks_tmax; /* newest time in any block (INT64_MIN: no blocks) */
     /* the newest point, kept so that the latest value of every tag is a memory read */
     bool has_last;
@@ -56,7 +56,7 @@ struct gb_store {
     uint32_t *rmap;
     size_t nrmap;
     uint64_t rseq;
-    gb_pts_t latest; /* holds the string gb_store_latest hands out */
+    gb_pts_t latest;  /* holds the string gb_store_latest hands out */
     bool full_logged; /* the max_disk_bytes refusal was logged (until space comes back) */
     bool flushing;    /* a flush or compaction is writing a block file (without the lock) */
     unsigned readers; /* queries reading block files now (a retired file stays open until 0) */
@@ -66,6 +66,8 @@ struct gb_store {
 series_t *gb_store__find(gb_store_t *s, const char *path);
 /* Keeps (T, Q, V) as X's newest point when it is. Caller holds the lock. */
 void gb_store__remember_last(series_t *x, gb_time_t t, gb_quality_t q, const gb_value_t *v);
+/* Closes retired block files when no query reads block files. Caller holds the lock. */
+void gb_store__close_retired(gb_store_t *s);
 /* The log's bytes on disk and its unreadable tail. Caller holds the lock. */
 void gb_store__wal_info(gb_store_t *s, uint64_t *bytes, uint64_t *torn);
 

@@ -544,6 +544,60 @@ static void test_flush_while_writing(void **state)
     free(dir);
 }
 
+/*
+ * Many flushes make many files; eight of a level are merged into one of the next. 70 flushes of
+ * 10 points leave one file of 64 flushes and 6 of one, every point readable, a point rewritten in
+ * a later flush still winning; and a file left over from a compaction cut short by a crash (its
+ * flush is inside the compacted file's range) is skipped and deleted on the next open.
+ */
+static void test_compaction(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    char saved[700], first[700];
+    snprintf(first, sizeof first, "%s/blocks/00000001.gbb", dir);
+    snprintf(saved, sizeof saved, "%s/saved.gbb", dir);
+    for (int f = 0; f < 70; f++) {
+        for (int i = 0; i < 10; i++)
+            put_f(s, "c", (f * 10 + i) * GB_NS_PER_S, f * 10 + i);
+        if (f == 40) put_f(s, "c", 5 * GB_NS_PER_S, -5); /* rewrites a point of the first flush */
+        assert_int_equal(gb_store_flush(s), 0);
+        if (f == 0) { /* keep a copy of the first flush's file, to play a crash later */
+            char cmd[1600];
+            snprintf(cmd, sizeof cmd, "cp '%s' '%s'", first, saved);
+            assert_int_equal(system(cmd), 0);
+        }
+    }
+    gb_store_info_t info;
+    gb_store_stat(s, &info);
+    assert_int_equal(info.block_files, 7);
+    assert_int_equal(info.points, 700);
+    uint64_t n = 0;
+    assert_int_equal(gb_store_read(s, "c", INT64_MIN, INT64_MAX, count_one, &n), 0);
+    assert_int_equal(n, 700);
+    got_t g = {0};
+    assert_int_equal(gb_store_read(s, "c", 5 * GB_NS_PER_S, 6 * GB_NS_PER_S, got_point, &g), 0);
+    assert_int_equal(g.n, 1);
+    assert_true(g.v[0] == -5);
+    assert_int_equal(gb_store_close(s), 0);
+    /* the first flush's file comes back, as if the compaction had stopped before deleting it */
+    assert_int_equal(rename(saved, first), 0);
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    gb_store_stat(s, &info);
+    assert_int_equal(info.points, 700);
+    assert_int_equal(info.block_files, 7);
+    g.n = 0;
+    assert_int_equal(gb_store_read(s, "c", 5 * GB_NS_PER_S, 6 * GB_NS_PER_S, got_point, &g), 0);
+    assert_true(g.n == 1 && g.v[0] == -5);
+    assert_int_equal(gb_store_close(s), 0);
+    struct stat st;
+    assert_true(stat(first, &st) != 0); /* deleted by the writer that opened the store */
+    rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_aggregates),
         cmocka_unit_test(test_time_weighted_average),
         cmocka_unit_test(test_flush_while_writing),
+        cmocka_unit_test(test_compaction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
