@@ -134,6 +134,33 @@ void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **
     free(str);
 }
 
+/* Checks the quality runs of a block record; the offset of its codec block, or 0 when bad. */
+static size_t runs_end(const unsigned char *buf, size_t len, uint64_t *total)
+{
+    if (len < 5 || buf[0] != FORMAT_CODEC) return 0;
+    uint32_t runs;
+    memcpy(&runs, buf + 1, 4);
+    if (runs == 0 || runs > GB_STORE_BLOCK_POINTS || (len - 5) / 5 < runs) return 0;
+    *total = 0;
+    for (uint32_t r = 0; r < runs; r++) {
+        uint32_t l;
+        memcpy(&l, buf + 5 + (size_t)r * 5, 4);
+        if (l == 0 || buf[5 + (size_t)r * 5 + 4] > GB_Q_BAD) return 0;
+        *total += l;
+    }
+    return 5 + (size_t)runs * 5;
+}
+
+int gb_blockio_decode(const unsigned char *buf, size_t len, gb_vtype_t type, gb_block_out_t *o)
+{
+    uint64_t total;
+    size_t pos = runs_end(buf, len, &total);
+    if (!pos) return GB_EPROTO;
+    int rc = gb_block_decode(buf + pos, len - pos, o);
+    if (rc) return rc == GB_ENOMEM ? rc : GB_EPROTO;
+    return o->type != type || o->n != total || o->n > GB_STORE_BLOCK_POINTS ? GB_EPROTO : 0;
+}
+
 int gb_blockio_read(const unsigned char *buf, size_t len, gb_pts_t *out)
 {
     if (len < 5 || buf[0] != FORMAT_CODEC) return GB_EPROTO;

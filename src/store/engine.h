@@ -75,6 +75,13 @@ void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **
                       size_t *outcap, gb_bstats_t *st, uint8_t *codec);
 /* Decodes a block of LEN bytes, appending its points to OUT (of the block's type). GB_EPROTO. */
 int gb_blockio_read(const unsigned char *buf, size_t len, gb_pts_t *out);
+/*
+ * Decodes a block of LEN bytes straight into O (the codec layer's arrays, reused between calls;
+ * quality is not returned), for scans that need only times and values. GB_EPROTO, GB_ENOMEM.
+ */
+struct gb_block_out;
+int gb_blockio_decode(const unsigned char *buf, size_t len, gb_vtype_t type,
+                      struct gb_block_out *o);
 /* The name of codec id C, for statistics. */
 const char *gb_blockio_codec_name(uint8_t c);
 

@@ -12,6 +12,7 @@
 #include "gemba/error.h"
 #include "gemba/log.h"
 #include "gemba/store.h"
+#include "store/codec.h"
 #include "store/engine.h"
 #include "util/str.h"
 
@@ -33,7 +34,8 @@ static void collect(void *ctx, const char *path, gb_vtype_t type, uint64_t point
 typedef struct src {
     gb_bref_t r;
     int fd;
-    bool clean; /* overlaps no other source: its statistics can stand for it */
+    bool clean;  /* overlaps no other source: read on its own, in time order */
+    bool inside; /* clean, and inside one window: its statistics stand for it */
 } src_t;
 
 /* A snapshot of what a query over [FROM, TO) of one series needs. */
@@ -61,7 +63,7 @@ static int take_snapshot(gb_store_t *s, const char *path, gb_time_t from, gb_tim
     for (size_t i = 0; i < x->nblocks; i++) {
         const gb_bref_t *r = &x->blocks[i];
         if (r->st.tmax < from || r->st.tmin >= to) continue;
-        sn->src[sn->nsrc++] = (src_t){*r, s->files[r->file].fd, false};
+        sn->src[sn->nsrc++] = (src_t){*r, s->files[r->file].fd, false, false};
     }
     s->readers++; /* the files stay open until this query is done (see snapshot_free) */
     sn->store = s;
@@ -103,27 +105,36 @@ static void snapshot_free(snap_t *sn)
     gb_pts_clear(&sn->head);
 }
 
+/* Reads block SRC's bytes (frame checked) into a new buffer *BUF. 0, GB_EIO or GB_EPROTO. */
+static int read_block(const src_t *src, unsigned char **buf)
+{
+    *buf = gb_xmalloc(src->r.len + 8);
+    if (pread(src->fd, *buf, src->r.len + 8, (off_t)src->r.off) != (ssize_t)(src->r.len + 8))
+        return GB_EIO;
+    uint32_t len, crc;
+    memcpy(&len, *buf, 4);
+    memcpy(&crc, *buf + 4, 4);
+    return len != src->r.len || crc32(0L, *buf + 8, len) != crc ? GB_EPROTO : 0;
+}
+
+static void damaged(const src_t *src, int rc)
+{
+    gb_error("store", "a block of %u points at offset %llu is damaged (%s); it is skipped",
+             src->r.st.count, (unsigned long long)src->r.off, gb_strerror(rc));
+}
+
 /* Reads and decodes block SRC, appending its points in [FROM, TO) to OUT. */
 static int decode_into(const src_t *src, gb_time_t from, gb_time_t to, gb_pts_t *out, gb_pts_t *tmp)
 {
-    unsigned char *buf = gb_xmalloc(src->r.len + 8);
-    int rc = 0;
-    if (pread(src->fd, buf, src->r.len + 8, (off_t)src->r.off) != (ssize_t)(src->r.len + 8)) {
-        rc = GB_EIO;
-    } else {
-        uint32_t len, crc;
-        memcpy(&len, buf, 4);
-        memcpy(&crc, buf + 4, 4);
-        if (len != src->r.len || crc32(0L, buf + 8, len) != crc) rc = GB_EPROTO;
-    }
+    unsigned char *buf;
+    int rc = read_block(src, &buf);
     if (!rc) {
         gb_pts_reset(tmp);
         rc = gb_blockio_read(buf + 8, src->r.len, tmp);
     }
     free(buf);
     if (rc) {
-        gb_error("store", "a block of %u points at offset %llu is damaged (%s); it is skipped",
-                 src->r.st.count, (unsigned long long)src->r.off, gb_strerror(rc));
+        damaged(src, rc);
         return rc;
     }
     for (size_t i = 0; i < tmp->n; i++)
@@ -461,12 +472,16 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
         snapshot_free(&sn);
         return GB_EINVAL;
     }
-    /* whole blocks inside one window stand for themselves (numbers only: strings keep no stats) */
+    /*
+     * A block that overlaps nothing else is read on its own, straight from its decoded arrays; a
+     * whole one inside one window stands for itself through its statistics (numbers only: text
+     * keeps none). The rest -- overlapping blocks and the head -- is merged first.
+     */
     for (size_t i = 0; i < sn.nsrc; i++) {
         src_t *c = &sn.src[i];
-        bool inside = c->r.st.tmin >= from && c->r.st.tmax < to &&
-                      window_of(c->r.st.tmin, from, step) == window_of(c->r.st.tmax, from, step);
-        if (agg == GB_AGG_TWA || sn.type == GB_VT_STR || !inside) c->clean = false;
+        if (agg == GB_AGG_TWA) c->clean = false;
+        c->inside = c->clean && sn.type != GB_VT_STR && c->r.st.tmin >= from && c->r.st.tmax < to &&
+                    window_of(c->r.st.tmin, from, step) == window_of(c->r.st.tmax, from, step);
     }
     gb_pts_t pts;
     gb_pts_init(&pts, sn.type);
@@ -492,6 +507,8 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
     acc_reset(&a);
     int64_t cur = INT64_MIN;
     size_t pi = 0, ci = 0;
+    gb_block_out_t bo;
+    gb_block_out_init(&bo);
     while (!rc && (pi < pts.n || ci < ncl)) {
         bool point_next = pi < pts.n && (ci >= ncl || pts.t[pi] < cl[ci]->r.st.tmin);
         gb_time_t t = point_next ? pts.t[pi] : cl[ci]->r.st.tmin;
@@ -504,12 +521,36 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
         if (point_next) {
             acc_point(&a, t, sn.type == GB_VT_STR ? NAN : slot_number(sn.type, pts.v[pi]));
             pi++;
-        } else {
+        } else if (cl[ci]->inside) {
             acc_block(&a, sn.type, &cl[ci]->r.st);
+            ci++;
+        } else { /* a block across windows: its points, from the decoded arrays */
+            unsigned char *buf;
+            int brc = read_block(cl[ci], &buf);
+            if (!brc) brc = gb_blockio_decode(buf + 8, cl[ci]->r.len, sn.type, &bo);
+            free(buf);
+            if (brc) damaged(cl[ci], brc);
+            for (uint32_t k = 0; !brc && k < bo.n && !rc; k++) {
+                gb_time_t tk = bo.t[k];
+                if (tk < from || tk >= to) continue;
+                int64_t wk = window_of(tk, from, step);
+                if (wk != cur) {
+                    if (cur != INT64_MIN && a.count)
+                        rc = each(ctx, from + cur * step, acc_value(&a, agg));
+                    acc_reset(&a);
+                    cur = wk;
+                }
+                double x = sn.type == GB_VT_F64    ? bo.f64[k]
+                           : sn.type == GB_VT_I64  ? (double)bo.i64[k]
+                           : sn.type == GB_VT_BOOL ? (double)bo.b[k]
+                                                   : NAN;
+                acc_point(&a, tk, x);
+            }
             ci++;
         }
     }
     if (!rc && cur != INT64_MIN && a.count) rc = each(ctx, from + cur * step, acc_value(&a, agg));
+    gb_block_out_clear(&bo);
     free(cl);
     gb_pts_clear(&pts);
     snapshot_free(&sn);
