@@ -131,6 +131,12 @@ typedef struct gb_reason {
     bool leaf;
 } gb_reason_t;
 
+/* historian.retention: how long the points of the series whose path matches TAGS are kept. */
+typedef struct gb_plant_retention {
+    char *tags;      /* a glob over series paths (fnmatch), such as "acme/plant1/line2/..." */
+    int64_t keep_ns; /* > 0 */
+} gb_plant_retention_t;
+
 typedef struct gb_plant {
     char *file;
     char *enterprise; /* NULL when not given */
@@ -146,6 +152,7 @@ typedef struct gb_plant {
     gb_cal_exception_t *exceptions; size_t nexceptions;
     gb_reason_t *reasons;        size_t nreasons;
     gb_reason_t *scrap_reasons;  size_t nscrap_reasons;
+    gb_plant_retention_t *retention; size_t nretention; /* first match wins; none: kept forever */
     gb_cnode_t *root; /* owned: the parsed file, which adapter configs point into */
 } gb_plant_t;
 

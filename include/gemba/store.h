@@ -33,6 +33,12 @@
 
 typedef struct gb_store gb_store_t;
 
+/* How long the points of the series whose path matches PATTERN (fnmatch) are kept. */
+typedef struct gb_retention {
+    const char *pattern;
+    int64_t keep_ns;
+} gb_retention_t;
+
 typedef struct gb_store_opts {
     int64_t sync_interval_ns; /* 0 = default (1 s) */
     bool sync_always;
@@ -41,6 +47,13 @@ typedef struct gb_store_opts {
     int64_t flush_interval_ns; /* 0 = default (1 h) */
     bool readonly;             /* read a store another process writes: no lock, no writes */
     uint64_t max_disk_bytes;   /* 0 = no limit; at the limit, writes fail with GB_ENOSPC */
+    /*
+     * Retention rules (copied; first match wins; a series no rule matches is kept forever).
+     * Points are dropped a block at a time, once the newest point of their block is older than
+     * the rule's period: at open and every hour.
+     */
+    const gb_retention_t *retention;
+    size_t nretention;
 } gb_store_opts_t;
 
 /*

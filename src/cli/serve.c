@@ -180,7 +180,14 @@ int gb_cmd_serve(int argc, char **argv)
     }
 
     /* 3. the data directory */
-    if (gb_store_open(data, &sopts, &store) != 0) goto out;
+    gb_retention_t *ret = gb_xcalloc(plant->nretention ? plant->nretention : 1, sizeof *ret);
+    for (size_t i = 0; i < plant->nretention; i++)
+        ret[i] = (gb_retention_t){plant->retention[i].tags, plant->retention[i].keep_ns};
+    sopts.retention = ret;
+    sopts.nretention = plant->nretention;
+    rc = gb_store_open(data, &sopts, &store);
+    free(ret); /* the store keeps its own copy */
+    if (rc != 0) goto out;
 
     /* writes need a token; the first start makes one and shows it once */
     char *first_token = NULL;

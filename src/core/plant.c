@@ -28,8 +28,8 @@ typedef struct {
     gb_diag_t *d;
 } ld_t;
 
-static const char *const state_names[] = {"running", "idle", "down", "setup", "planned_stop",
-                                          "disconnected", NULL};
+static const char *const state_names[] = {"running",      "idle",         "down", "setup",
+                                          "planned_stop", "disconnected", NULL};
 static const char *const day_names[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
 static const char *const op_names[] = {"eq", "ne", "lt", "le", "gt", "ge", "in", NULL};
 static const char *const type_names[] = {"float", "int", "bool", "string", NULL};
@@ -81,7 +81,8 @@ static void reason_tree(ld_t *L, const gb_cnode_t *n, const char *prefix, bool p
             }
             char *path = gb_xasprintf("%s/%s", prefix, it->str);
             bool dup = false;
-            for (size_t j = 0; j < *cnt && !dup; j++) dup = !strcmp((*arr)[j].path, path);
+            for (size_t j = 0; j < *cnt && !dup; j++)
+                dup = !strcmp((*arr)[j].path, path);
             if (dup) {
                 gb_diag_add(L->d, it->line, it->col, "reason '%s' is listed twice", path);
                 free(path);
@@ -142,9 +143,11 @@ static const gb_reason_t *find_reason(const gb_plant_t *p, const char *path)
 static void cond_clear(gb_cond_t *c)
 {
     free(c->tag);
-    for (size_t i = 0; i < c->nvalues; i++) free(c->values[i]);
+    for (size_t i = 0; i < c->nvalues; i++)
+        free(c->values[i]);
     free(c->values);
-    for (size_t i = 0; i < c->nsub; i++) cond_clear(&c->sub[i]);
+    for (size_t i = 0; i < c->nsub; i++)
+        cond_clear(&c->sub[i]);
     free(c->sub);
 }
 
@@ -189,7 +192,8 @@ static void parse_cond(ld_t *L, const gb_cnode_t *n, gb_cond_t *c, int depth)
         }
         c->sub = gb_xcalloc(v->n, sizeof *c->sub);
         c->nsub = v->n;
-        for (size_t j = 0; j < v->n; j++) parse_cond(L, v->items[j], &c->sub[j], depth + 1);
+        for (size_t j = 0; j < v->n; j++)
+            parse_cond(L, v->items[j], &c->sub[j], depth + 1);
         return;
     }
     static const char *const cmp_keys[] = {"tag", "eq", "ne", "lt", "le", "gt", "ge", "in", NULL};
@@ -203,7 +207,8 @@ static void parse_cond(ld_t *L, const gb_cnode_t *n, gb_cond_t *c, int depth)
     int found = 0;
     for (size_t k = 0; k < n->n; k++) { /* in file order, so the second comparison is blamed */
         int op = 0;
-        while (op_names[op] && (!n->keys[k]->str || strcmp(n->keys[k]->str, op_names[op]))) op++;
+        while (op_names[op] && (!n->keys[k]->str || strcmp(n->keys[k]->str, op_names[op])))
+            op++;
         if (!op_names[op]) continue;
         v = n->items[k];
         if (found++) {
@@ -268,8 +273,8 @@ static void parse_rules(ld_t *L, const gb_cnode_t *seq, gb_ruleset_t *rs)
                             "'disconnected' comes from missing data (the machine's "
                             "'disconnected_after'), not from a rule");
             else if (k < 0) {
-                static const char *const ruleable[] = {"running", "idle", "down", "setup",
-                                                       "planned_stop", NULL};
+                static const char *const ruleable[] = {"running", "idle",         "down",
+                                                       "setup",   "planned_stop", NULL};
                 const char *near = gb_did_you_mean(s, ruleable);
                 gb_diag_add(L->d, sn->line, sn->col,
                             "unknown state '%s'%s%s%s; expected running, idle, down, setup or "
@@ -305,9 +310,8 @@ static void load_rulesets(ld_t *L, const gb_cnode_t *root)
         if (!gb_name_valid(k->str))
             gb_diag_add(L->d, k->line, k->col, "'%s' is not a valid rule-set name", k->str);
         if (v->kind != GB_CNODE_SEQ) {
-            gb_diag_add(L->d, v->line, v->col,
-                        "rule set '%s' should be a list of rules, not %s", k->str,
-                        gb_cnode_kind_name(v));
+            gb_diag_add(L->d, v->line, v->col, "rule set '%s' should be a list of rules, not %s",
+                        k->str, gb_cnode_kind_name(v));
             continue;
         }
         gb_ruleset_t *rs = GROW(L->p->rulesets, L->p->nrulesets);
@@ -330,23 +334,33 @@ static bool literal_fits(const char *s, gb_vtype_t t)
 {
     char *end;
     switch (t) {
-    case GB_VT_STR: return true;
-    case GB_VT_BOOL: return !strcmp(s, "true") || !strcmp(s, "false");
-    case GB_VT_I64: errno = 0; strtoll(s, &end, 10); return *s && !*end && !errno;
-    case GB_VT_F64: errno = 0; strtod(s, &end); return *s && !*end && !errno;
+    case GB_VT_STR:
+        return true;
+    case GB_VT_BOOL:
+        return !strcmp(s, "true") || !strcmp(s, "false");
+    case GB_VT_I64:
+        errno = 0;
+        strtoll(s, &end, 10);
+        return *s && !*end && !errno;
+    case GB_VT_F64:
+        errno = 0;
+        strtod(s, &end);
+        return *s && !*end && !errno;
     }
     return false;
 }
 
 static void check_cond(ld_t *L, const gb_cond_t *c, const gb_machine_t *m)
 {
-    for (size_t i = 0; i < c->nsub; i++) check_cond(L, &c->sub[i], m);
+    for (size_t i = 0; i < c->nsub; i++)
+        check_cond(L, &c->sub[i], m);
     if (c->kind != GB_COND_CMP) return;
     const gb_plant_tag_t *t = machine_tag(m, c->tag);
     if (t && t->type == 0) return; /* its type was already reported */
     if (!t) {
         const char **names = gb_xcalloc(m->ntags + 1, sizeof *names);
-        for (size_t i = 0; i < m->ntags; i++) names[i] = m->tags[i].name;
+        for (size_t i = 0; i < m->ntags; i++)
+            names[i] = m->tags[i].name;
         const char *near = gb_did_you_mean(c->tag, names);
         gb_diag_add(L->d, c->tag_line, c->tag_col,
                     "state rule uses tag '%s', which machine '%s' does not have%s%s%s", c->tag,
@@ -356,8 +370,8 @@ static void check_cond(ld_t *L, const gb_cond_t *c, const gb_machine_t *m)
     }
     if (c->op >= GB_OP_LT && c->op <= GB_OP_GE && t->type != GB_VT_F64 && t->type != GB_VT_I64) {
         gb_diag_add(L->d, c->line, c->col,
-                    "'%s' needs a number tag, but '%s' of machine '%s' is a tag of type %s", op_names[c->op],
-                    t->name, m->name, gb_vtype_name(t->type));
+                    "'%s' needs a number tag, but '%s' of machine '%s' is a tag of type %s",
+                    op_names[c->op], t->name, m->name, gb_vtype_name(t->type));
         return;
     }
     for (size_t i = 0; i < c->nvalues; i++)
@@ -436,8 +450,8 @@ static int clock_field(ld_t *L, const gb_cnode_t *m, const char *key, const char
 
 static void load_shift(ld_t *L, const gb_cnode_t *n)
 {
-    static const char *const keys[] = {"name", "days", "start", "end", "breaks", "description",
-                                       NULL};
+    static const char *const keys[] = {"name",   "days",        "start", "end",
+                                       "breaks", "description", NULL};
     gb_cfg_check_keys(n, "shift", keys, L->d);
     gb_shift_t s = {0};
     const char *name;
@@ -484,8 +498,8 @@ static void load_shift(ld_t *L, const gb_cnode_t *n)
                 int64_t o2 = (int64_t)((s.breaks[j].start_min - s.start_min + 1440) % 1440) * 60 *
                              GB_NS_PER_S;
                 if (off < o2 + s.breaks[j].duration_ns && o2 < off + br.duration_ns)
-                    gb_diag_add(L->d, b->line, b->col, "break overlaps an earlier break of shift '%s'",
-                                name);
+                    gb_diag_add(L->d, b->line, b->col,
+                                "break overlaps an earlier break of shift '%s'", name);
             }
             br.name = dup_or_null(bname);
             *GROW(s.breaks, s.nbreaks) = br;
@@ -503,9 +517,8 @@ static void load_shift(ld_t *L, const gb_cnode_t *n)
                 for (int wrap = -1; wrap <= 1 && !reported; wrap++) {
                     int b0 = d2 * 1440 + o->start_min + wrap * 10080, b1 = b0 + shift_len(o);
                     if (a0 < b1 && b0 < a1) {
-                        gb_diag_add(L->d, n->line, n->col,
-                                    "shift '%s' overlaps shift '%s' (on %s)", name, o->name,
-                                    day_names[d1]);
+                        gb_diag_add(L->d, n->line, n->col, "shift '%s' overlaps shift '%s' (on %s)",
+                                    name, o->name, day_names[d1]);
                         reported = true;
                     }
                 }
@@ -585,7 +598,8 @@ static void load_calendar(ld_t *L, const gb_cnode_t *root)
         }
         x.shifts = gb_xcalloc(sl->n, sizeof *x.shifts);
         const char **names = gb_xcalloc(L->p->nshifts + 1, sizeof *names);
-        for (size_t j = 0; j < L->p->nshifts; j++) names[j] = L->p->shifts[j].name;
+        for (size_t j = 0; j < L->p->nshifts; j++)
+            names[j] = L->p->shifts[j].name;
         for (size_t j = 0; j < sl->n; j++) {
             const gb_cnode_t *it = sl->items[j];
             size_t k = 0;
@@ -635,14 +649,15 @@ static void load_adapters(ld_t *L, const gb_cnode_t *root)
             }
             const char *near = gb_did_you_mean(type, known);
             const gb_cnode_t *tn = gb_cnode_get(a, "type");
-            gb_diag_add(L->d, tn->line, tn->col, "unknown adapter type '%s'%s%s%s; this build has: %s",
-                        type, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "",
-                        list);
+            gb_diag_add(L->d, tn->line, tn->col,
+                        "unknown adapter type '%s'%s%s%s; this build has: %s", type,
+                        near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", list);
         }
         /* unknown keys: the common ones plus the class's own */
         const char *allowed[64];
         size_t na = 0;
-        for (size_t j = 0; adapter_common_keys[j]; j++) allowed[na++] = adapter_common_keys[j];
+        for (size_t j = 0; adapter_common_keys[j]; j++)
+            allowed[na++] = adapter_common_keys[j];
         for (size_t j = 0; cls && cls->keys && cls->keys[j] && na < 63; j++)
             allowed[na++] = cls->keys[j];
         allowed[na] = NULL;
@@ -651,15 +666,16 @@ static void load_adapters(ld_t *L, const gb_cnode_t *root)
         for (size_t j = 0; j < L->p->nadapters; j++)
             if (!strcmp(L->p->adapters[j].name, name)) {
                 const gb_cnode_t *nn = gb_cnode_get(a, "name");
-                gb_diag_add(L->d, nn->line, nn->col, "duplicate adapter name '%s' (first at line %d)",
-                            name, L->p->adapters[j].line);
+                gb_diag_add(L->d, nn->line, nn->col,
+                            "duplicate adapter name '%s' (first at line %d)", name,
+                            L->p->adapters[j].line);
                 name = NULL;
                 break;
             }
         if (!name) continue;
         gb_adapter_cfg_t *c = GROW(L->p->adapters, L->p->nadapters);
-        *c = (gb_adapter_cfg_t){gb_xstrdup(name), dup_or_null(type), dup_or_null(desc), a,
-                                a->line, a->col};
+        *c = (gb_adapter_cfg_t){
+            gb_xstrdup(name), dup_or_null(type), dup_or_null(desc), a, a->line, a->col};
     }
 }
 
@@ -670,7 +686,8 @@ static uint32_t adapter_ref(ld_t *L, const gb_cnode_t *m, const char *what, uint
     for (size_t i = 0; i < L->p->nadapters; i++)
         if (!strcmp(L->p->adapters[i].name, name)) return (uint32_t)i;
     const char **names = gb_xcalloc(L->p->nadapters + 1, sizeof *names);
-    for (size_t i = 0; i < L->p->nadapters; i++) names[i] = L->p->adapters[i].name;
+    for (size_t i = 0; i < L->p->nadapters; i++)
+        names[i] = L->p->adapters[i].name;
     unknown_ref(L, gb_cnode_get(m, "adapter"), "adapter", name, names);
     free(names);
     return GB_NONE;
@@ -680,8 +697,8 @@ static uint32_t adapter_ref(ld_t *L, const gb_cnode_t *m, const char *what, uint
 
 static void load_tag(ld_t *L, gb_machine_t *m, const gb_cnode_t *n, uint32_t dflt_adapter)
 {
-    static const char *const keys[] = {"name", "type", "unit", "description", "adapter",
-                                       "address", "scale", "offset", "deadband", NULL};
+    static const char *const keys[] = {"name",    "type",  "unit",   "description", "adapter",
+                                       "address", "scale", "offset", "deadband",    NULL};
     if (n->kind != GB_CNODE_MAP) {
         gb_diag_add(L->d, n->line, n->col,
                     "a tag is a mapping such as {name: spindle_load, type: float, unit: \"%%\"}");
@@ -739,8 +756,10 @@ static void load_tag(ld_t *L, gb_machine_t *m, const gb_cnode_t *n, uint32_t dfl
     if (!name) return;
     if (!strncmp(name, GB_DERIVED_PREFIX, strlen(GB_DERIVED_PREFIX))) {
         const gb_cnode_t *nn = gb_cnode_get(n, "name");
-        gb_diag_add(L->d, nn->line, nn->col, "tag names starting with '%s' are gemba's own "
-                    "(the OEE results it stores); choose another name", GB_DERIVED_PREFIX);
+        gb_diag_add(L->d, nn->line, nn->col,
+                    "tag names starting with '%s' are gemba's own "
+                    "(the OEE results it stores); choose another name",
+                    GB_DERIVED_PREFIX);
         return;
     }
     if (machine_tag(m, name)) {
@@ -758,13 +777,24 @@ static void load_tag(ld_t *L, gb_machine_t *m, const gb_cnode_t *n, uint32_t dfl
 
 static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
 {
-    static const char *const keys[] = {"name", "description", "kind", "adapter", "tags",
-                                       "state_rules", "ideal_cycle_time", "cycle_times",
-                                       "cycle_times_by", "job_tag", "operator_tag", "counts",
+    static const char *const keys[] = {"name",
+                                       "description",
+                                       "kind",
+                                       "adapter",
+                                       "tags",
+                                       "state_rules",
+                                       "ideal_cycle_time",
+                                       "cycle_times",
+                                       "cycle_times_by",
+                                       "job_tag",
+                                       "operator_tag",
+                                       "counts",
                                        "micro_stop",
-                                       "disconnected_after", NULL};
+                                       "disconnected_after",
+                                       NULL};
     if (n->kind != GB_CNODE_MAP) {
-        gb_diag_add(L->d, n->line, n->col, "a machine is a mapping with at least 'name' and 'tags'");
+        gb_diag_add(L->d, n->line, n->col,
+                    "a machine is a mapping with at least 'name' and 'tags'");
         return;
     }
     gb_cfg_check_keys(n, "machine", keys, L->d);
@@ -779,24 +809,30 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
                         name, L->p->machines[i].pos_line);
             name = NULL;
         }
-    gb_machine_t m = {.line = line, .ruleset = GB_NONE, .disconnected_after_ns = 60 * GB_NS_PER_S,
-                      .pos_line = n->line, .pos_col = n->col};
+    gb_machine_t m = {.line = line,
+                      .ruleset = GB_NONE,
+                      .disconnected_after_ns = 60 * GB_NS_PER_S,
+                      .pos_line = n->line,
+                      .pos_col = n->col};
     const char *shown = NULL;
     gb_cfg_str(n, "name", false, "machine", &shown, NULL);
     m.name = shown ? gb_xstrdup(shown) : gb_xasprintf("(machine at line %d)", n->line);
-    if (gb_cfg_str(n, "description", false, "machine", &s, L->d) == 0) m.description = gb_xstrdup(s);
+    if (gb_cfg_str(n, "description", false, "machine", &s, L->d) == 0)
+        m.description = gb_xstrdup(s);
     if (gb_cfg_str(n, "kind", false, "machine", &s, L->d) == 0) m.kind = gb_xstrdup(s);
     uint32_t dflt_adapter = adapter_ref(L, n, "machine", GB_NONE);
 
     const gb_cnode_t *tl;
     if (gb_cfg_node(n, "tags", false, "machine", GB_CNODE_SEQ, &tl, L->d) == 0)
-        for (size_t i = 0; i < tl->n; i++) load_tag(L, &m, tl->items[i], dflt_adapter);
+        for (size_t i = 0; i < tl->n; i++)
+            load_tag(L, &m, tl->items[i], dflt_adapter);
 
     int64_t ns;
     if (gb_cfg_duration(n, "ideal_cycle_time", false, "machine", &ns, L->d) == 0) {
         if (ns <= 0)
             gb_diag_add(L->d, gb_cnode_get(n, "ideal_cycle_time")->line,
-                        gb_cnode_get(n, "ideal_cycle_time")->col, "'ideal_cycle_time' must be positive");
+                        gb_cnode_get(n, "ideal_cycle_time")->col,
+                        "'ideal_cycle_time' must be positive");
         m.ideal_cycle_ns = ns;
     }
     if (gb_cfg_duration(n, "disconnected_after", false, "machine", &ns, L->d) == 0) {
@@ -828,7 +864,8 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
         const gb_cnode_t *vn = gb_cnode_get(n, "cycle_times_by");
         if (!t)
             gb_diag_add(L->d, vn->line, vn->col,
-                        "cycle_times_by names tag '%s', which machine '%s' does not have", s, m.name);
+                        "cycle_times_by names tag '%s', which machine '%s' does not have", s,
+                        m.name);
         else
             m.cycle_times_by = gb_xstrdup(s);
     }
@@ -839,8 +876,10 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
         const gb_plant_tag_t *t = machine_tag(&m, s);
         const gb_cnode_t *vn = gb_cnode_get(n, label_keys[k]);
         if (!t)
-            gb_diag_add(L->d, vn->line, vn->col, "%s names tag '%s', which machine '%s' does "
-                        "not have", label_keys[k], s, m.name);
+            gb_diag_add(L->d, vn->line, vn->col,
+                        "%s names tag '%s', which machine '%s' does "
+                        "not have",
+                        label_keys[k], s, m.name);
         else if (t->type != GB_VT_STR && t->type != GB_VT_I64 && t->type != 0)
             gb_diag_add(L->d, vn->line, vn->col, "%s needs a string or int tag; '%s' is %s",
                         label_keys[k], s, gb_vtype_name(t->type));
@@ -900,7 +939,8 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
     }
     if (m.ruleset != GB_NONE) {
         const gb_ruleset_t *rs = &L->p->rulesets[m.ruleset];
-        for (size_t i = 0; i < rs->n; i++) check_cond(L, &rs->rules[i].when, &m);
+        for (size_t i = 0; i < rs->n; i++)
+            check_cond(L, &rs->rules[i].when, &m);
     }
     *GROW(L->p->machines, L->p->nmachines) = m;
 }
@@ -933,7 +973,8 @@ static void load_areas(ld_t *L, const gb_cnode_t *root)
         for (size_t j = 0; j < ll->n; j++) {
             const gb_cnode_t *l = ll->items[j];
             if (l->kind != GB_CNODE_MAP) {
-                gb_diag_add(L->d, l->line, l->col, "a line is a mapping with 'name' and 'machines'");
+                gb_diag_add(L->d, l->line, l->col,
+                            "a line is a mapping with 'name' and 'machines'");
                 continue;
             }
             gb_cfg_check_keys(l, "line", lkeys, L->d);
@@ -951,7 +992,8 @@ static void load_areas(ld_t *L, const gb_cnode_t *root)
                 (gb_line_t){gb_xstrdup(lname), dup_or_null(ldesc), area};
             const gb_cnode_t *ml;
             if (gb_cfg_node(l, "machines", true, "line", GB_CNODE_SEQ, &ml, L->d) != 0) continue;
-            for (size_t k = 0; k < ml->n; k++) load_machine(L, ml->items[k], line);
+            for (size_t k = 0; k < ml->n; k++)
+                load_machine(L, ml->items[k], line);
         }
     }
 }
@@ -988,13 +1030,15 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
     L.p->file = gb_xstrdup(name);
     L.p->root = root;
     if (root->kind != GB_CNODE_MAP) {
-        gb_diag_add(diag, root->line, root->col,
-                    "a plant file is a mapping with keys such as site, adapters and areas; found %s",
-                    gb_cnode_kind_name(root));
+        gb_diag_add(
+            diag, root->line, root->col,
+            "a plant file is a mapping with keys such as site, adapters and areas; found %s",
+            gb_cnode_kind_name(root));
         goto out;
     }
-    static const char *const top[] = {"version", "enterprise", "site", "adapters", "state_rules",
-                                      "calendar", "reasons", "scrap_reasons", "oee", "areas", NULL};
+    static const char *const top[] = {"version",     "enterprise", "site",    "adapters",
+                                      "state_rules", "calendar",   "reasons", "scrap_reasons",
+                                      "oee",         "historian",  "areas",   NULL};
     gb_cfg_check_keys(root, "the plant file", top, diag);
     int64_t version;
     if (gb_cfg_int(root, "version", false, "plant", INT64_MIN, INT64_MAX, &version, diag) == 0 &&
@@ -1005,7 +1049,8 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
                     (long long)version);
     }
     const char *s;
-    if (gb_cfg_name(root, "enterprise", false, "plant", &s, diag) == 0) L.p->enterprise = gb_xstrdup(s);
+    if (gb_cfg_name(root, "enterprise", false, "plant", &s, diag) == 0)
+        L.p->enterprise = gb_xstrdup(s);
     const gb_cnode_t *site;
     if (gb_cfg_node(root, "site", true, "the plant file", GB_CNODE_MAP, &site, diag) == 0) {
         static const char *const skeys[] = {"name", "timezone", "description", NULL};
@@ -1038,6 +1083,35 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
                         "oee.late_window must be above 0: it is how late a sample may arrive and "
                         "still be placed, such as 8h");
     }
+    const gb_cnode_t *hist, *ret;
+    if (gb_cfg_node(root, "historian", false, "plant", GB_CNODE_MAP, &hist, diag) == 0) {
+        static const char *const hkeys[] = {"retention", NULL};
+        gb_cfg_check_keys(hist, "historian", hkeys, diag);
+        if (gb_cfg_node(hist, "retention", false, "historian", GB_CNODE_SEQ, &ret, diag) == 0)
+            for (size_t i = 0; i < ret->n; i++) {
+                const gb_cnode_t *r = ret->items[i];
+                if (r->kind != GB_CNODE_MAP) {
+                    gb_diag_add(diag, r->line, r->col,
+                                "a retention rule is a mapping such as {tags: \"*\", keep: 90d}");
+                    continue;
+                }
+                static const char *const rkeys[] = {"tags", "keep", NULL};
+                gb_cfg_check_keys(r, "retention rule", rkeys, diag);
+                const char *pat;
+                int64_t keep;
+                int prc = gb_cfg_str(r, "tags", true, "retention rule", &pat, diag);
+                int krc = gb_cfg_duration(r, "keep", true, "retention rule", &keep, diag);
+                if (krc == 0 && keep <= 0) {
+                    const gb_cnode_t *k = gb_cnode_get(r, "keep");
+                    gb_diag_add(diag, k->line, k->col, "'keep' must be above 0, such as 90d or 2y");
+                    krc = GB_EINVAL;
+                }
+                if (prc || krc) continue;
+                L.p->retention =
+                    gb_xrealloc(L.p->retention, (L.p->nretention + 1) * sizeof *L.p->retention);
+                L.p->retention[L.p->nretention++] = (gb_plant_retention_t){gb_xstrdup(pat), keep};
+            }
+    }
     load_adapters(&L, root);
     load_reasons(&L, root);
     load_rulesets(&L, root);
@@ -1064,8 +1138,8 @@ int gb_plant_load_file(const char *path, gb_plant_t **out, gb_diag_t *diag)
         return GB_EIO;
     }
     if (!S_ISREG(st.st_mode) || (size_t)st.st_size > GB_CONFIG_MAX_BYTES) {
-        gb_diag_add(diag, 0, 0, S_ISREG(st.st_mode) ? "file is larger than 16 MiB"
-                                                     : "not a regular file");
+        gb_diag_add(diag, 0, 0,
+                    S_ISREG(st.st_mode) ? "file is larger than 16 MiB" : "not a regular file");
         close(fd);
         return GB_EIO;
     }
@@ -1085,13 +1159,17 @@ int gb_plant_load_file(const char *path, gb_plant_t **out, gb_diag_t *diag)
 
 static void free_reasons(gb_reason_t *r, size_t n)
 {
-    for (size_t i = 0; i < n; i++) free(r[i].path);
+    for (size_t i = 0; i < n; i++)
+        free(r[i].path);
     free(r);
 }
 
 void gb_plant_free(gb_plant_t *p)
 {
     if (!p) return;
+    for (size_t i = 0; i < p->nretention; i++)
+        free(p->retention[i].tags);
+    free(p->retention);
     free(p->file);
     free(p->enterprise);
     free(p->site);
@@ -1132,7 +1210,8 @@ void gb_plant_free(gb_plant_t *p)
             free(m->tags[j].address);
         }
         free(m->tags);
-        for (size_t j = 0; j < m->ncycle_times; j++) free(m->cycle_times[j].key);
+        for (size_t j = 0; j < m->ncycle_times; j++)
+            free(m->cycle_times[j].key);
         free(m->cycle_times);
         free(m->name);
         free(m->description);
@@ -1146,7 +1225,8 @@ void gb_plant_free(gb_plant_t *p)
     }
     free(p->machines);
     for (size_t i = 0; i < p->nshifts; i++) {
-        for (size_t j = 0; j < p->shifts[i].nbreaks; j++) free(p->shifts[i].breaks[j].name);
+        for (size_t j = 0; j < p->shifts[i].nbreaks; j++)
+            free(p->shifts[i].breaks[j].name);
         free(p->shifts[i].breaks);
         free(p->shifts[i].name);
     }
@@ -1190,19 +1270,31 @@ gb_tags_t *gb_plant_build_tags(const gb_plant_t *p)
         if (gb_tags_add_asset(r, GB_ASSET_MACHINE, lines[m->line], m->name, &mid) != 0) abort();
         for (size_t j = 0; j < m->ntags; j++) {
             const gb_plant_tag_t *pt = &m->tags[j];
-            gb_tag_t t = {.name = pt->name, .type = pt->type, .unit = pt->unit,
-                          .scale = pt->scale, .offset = pt->offset, .deadband = pt->deadband,
-                          .adapter = pt->adapter, .address = pt->address};
+            gb_tag_t t = {.name = pt->name,
+                          .type = pt->type,
+                          .unit = pt->unit,
+                          .scale = pt->scale,
+                          .offset = pt->offset,
+                          .deadband = pt->deadband,
+                          .adapter = pt->adapter,
+                          .address = pt->address};
             gb_tags_add(r, mid, &t, NULL);
         }
         /* what the OEE engine derives for the machine, kept in the store beside its signals */
-        static const struct { const char *name; gb_vtype_t type; } derived[] = {
-            {"oee.state", GB_VT_STR},         {"oee.availability", GB_VT_F64},
-            {"oee.effectiveness", GB_VT_F64}, {"oee.quality_ratio", GB_VT_F64},
-            {"oee.oee", GB_VT_F64}};
+        static const struct {
+            const char *name;
+            gb_vtype_t type;
+        } derived[] = {{"oee.state", GB_VT_STR},
+                       {"oee.availability", GB_VT_F64},
+                       {"oee.effectiveness", GB_VT_F64},
+                       {"oee.quality_ratio", GB_VT_F64},
+                       {"oee.oee", GB_VT_F64}};
         for (size_t j = 0; j < sizeof derived / sizeof derived[0]; j++) {
-            gb_tag_t t = {.name = (char *)derived[j].name, .type = derived[j].type, .scale = 1,
-                          .adapter = GB_NONE, .derived = true};
+            gb_tag_t t = {.name = (char *)derived[j].name,
+                          .type = derived[j].type,
+                          .scale = 1,
+                          .adapter = GB_NONE,
+                          .derived = true};
             gb_tags_add(r, mid, &t, NULL);
         }
     }

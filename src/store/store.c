@@ -33,6 +33,7 @@
 #include "util/str.h"
 
 #include <dirent.h>
+#include <fnmatch.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -95,6 +96,11 @@ static uint32_t add_series(gb_store_t *s, const char *path, gb_vtype_t type)
     x->path = gb_xstrdup(path);
     x->type = type;
     x->blocks_tmax = INT64_MIN;
+    for (size_t r = 0; r < s->nret; r++)
+        if (fnmatch(s->ret[r].pattern, path, 0) == 0) {
+            x->keep_ns = s->ret[r].keep_ns;
+            break;
+        }
     gb_pts_init(&x->head, type);
     no = s->nseries++;
     s->series[no] = x;
@@ -829,6 +835,58 @@ static bool needs_compaction(gb_store_t *s)
     return live == GB_STORE_COMPACT_FILES;
 }
 
+/* ---- retention ------------------------------------------------------------------------------- */
+
+/*
+ * Drops the blocks whose newest point is older than their series' retention, and deletes the
+ * block files no block is left in. Locked. A readonly store only leaves them out of its view.
+ */
+static void retention_locked(gb_store_t *s, gb_time_t now)
+{
+    s->last_retention = gb_mono_ns();
+    if (!s->nret) return;
+    uint64_t blocks = 0, points = 0;
+    for (uint32_t i = 0; i < s->nseries; i++) {
+        series_t *x = s->series[i];
+        if (x->keep_ns <= 0 || now - x->keep_ns < INT64_MIN / 2) continue;
+        gb_time_t cutoff = now - x->keep_ns;
+        size_t m = 0;
+        for (size_t b = 0; b < x->nblocks; b++) {
+            if (x->blocks[b].st.tmax < cutoff) {
+                x->block_points -= x->blocks[b].st.count;
+                points += x->blocks[b].st.count;
+                blocks++;
+            } else {
+                x->blocks[m++] = x->blocks[b];
+            }
+        }
+        x->nblocks = m;
+    }
+    if (!blocks) return;
+    size_t *live = gb_xcalloc(s->nfiles ? s->nfiles : 1, sizeof *live);
+    for (uint32_t i = 0; i < s->nseries; i++)
+        for (size_t b = 0; b < s->series[i]->nblocks; b++)
+            live[s->series[i]->blocks[b].file]++;
+    size_t files = 0;
+    for (size_t f = 0; f < s->nfiles; f++) {
+        if (s->files[f].retired || live[f]) continue;
+        s->files[f].retired = true;
+        files++;
+        if (!s->o.readonly) {
+            char *p = bf_path(s, s->files[f].lo, s->files[f].no, "");
+            unlink(p);
+            free(p);
+        }
+    }
+    free(live);
+    gb_store__close_retired(s);
+    if (!s->o.readonly)
+        gb_info("store",
+                "retention: dropped %llu blocks (%llu points) past their keep period; %zu "
+                "block files deleted",
+                (unsigned long long)blocks, (unsigned long long)points, files);
+}
+
 /* ---- open, append, close --------------------------------------------------------------------- */
 
 int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out)
@@ -842,6 +900,14 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     if (!s->o.flush_points) s->o.flush_points = 4000000;
     if (!s->o.flush_interval_ns) s->o.flush_interval_ns = 3600 * GB_NS_PER_S;
     s->next_file = 1;
+    if (s->o.nretention) {
+        s->ret = gb_xcalloc(s->o.nretention, sizeof *s->ret);
+        for (size_t i = 0; i < s->o.nretention; i++)
+            s->ret[i] =
+                (gb_retention_t){gb_xstrdup(s->o.retention[i].pattern), s->o.retention[i].keep_ns};
+        s->nret = s->o.nretention;
+    }
+    s->o.retention = NULL;
     gb_map_init(&s->by_path);
     gb_pts_init(&s->latest, GB_VT_STR);
     int rc;
@@ -868,6 +934,7 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     if (rc == GB_EBUSY)
         gb_error("store", "data directory %s is in use by another gemba process", dir);
     if (rc) goto fail;
+    retention_locked(s, gb_now()); /* alone with it still: the lock is not needed yet */
     *out = s;
     return 0;
 fail:
@@ -1045,6 +1112,8 @@ int gb_store_tick(gb_store_t *s)
 {
     pthread_mutex_lock(&s->mu);
     int rc = s->o.readonly ? 0 : gb_wal_tick(s->wal, s->o.sync_interval_ns);
+    if (!rc && !s->o.readonly && s->nret && gb_mono_ns() - s->last_retention >= 3600 * GB_NS_PER_S)
+        retention_locked(s, gb_now());
     if (!rc && !s->o.readonly &&
         (s->head_points >= s->o.flush_points ||
          (s->head_points && gb_mono_ns() - s->head_since >= s->o.flush_interval_ns)))
@@ -1094,6 +1163,9 @@ int gb_store_close(gb_store_t *s)
     free(s->series);
     free(s->tag_series);
     free(s->rmap);
+    for (size_t i = 0; i < s->nret; i++)
+        free((char *)s->ret[i].pattern);
+    free(s->ret);
     gb_pts_clear(&s->latest);
     gb_map_clear(&s->by_path);
     pthread_mutex_destroy(&s->mu);

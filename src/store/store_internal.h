@@ -29,6 +29,7 @@ typedef struct series {
     uint64_t block_points;
     uint64_t declared;     /* the log segment this series was last declared in (0: none) */
     gb_time_t blocks_tmax; /* newest time in any block (INT64_MIN: no blocks) */
+    int64_t keep_ns;       /* retention: 0 forever */
     /* the newest point, kept so that the latest value of every tag is a memory read */
     bool has_last;
     gb_time_t last_t;
@@ -60,6 +61,9 @@ struct gb_store {
     bool full_logged; /* the max_disk_bytes refusal was logged (until space comes back) */
     bool flushing;    /* a flush or compaction is writing a block file (without the lock) */
     unsigned readers; /* queries reading block files now (a retired file stays open until 0) */
+    gb_retention_t *ret; /* owned copies of the retention rules */
+    size_t nret;
+    int64_t last_retention; /* monotonic time of the last retention pass */
 };
 
 /* The series named PATH, or NULL. Caller holds the lock. */

@@ -37,6 +37,8 @@ static const struct {
     {"m", 60 * GB_NS_PER_S},
     {"h", 3600 * GB_NS_PER_S},
     {"d", 86400 * GB_NS_PER_S},
+    {"w", 7 * 86400 * GB_NS_PER_S},
+    {"y", 365 * 86400 * GB_NS_PER_S}, /* of 365 days, for retention periods */
 };
 
 int gb_duration_parse(const char *s, int64_t *out_ns)

@@ -69,4 +69,22 @@ expect_exit 0 "$GEMBA" token create --data "$T/tk" --id line-lead
 expect_exit 2 "$GEMBA" token create --data "$T/tk" --id line-lead
 expect_exit 2 "$GEMBA" token create --data "$T/tk" --id bad_name
 expect_exit 2 "$GEMBA" token
+# historian retention rules: each mistake at its line and column
+cat > "$T/ret.yaml" <<'YAML'
+site: {name: r, timezone: UTC}
+areas: []
+historian:
+  retention:
+    - {tags: "*", keep: 0s}
+    - {keep: 1d}
+    - every day
+    - {tags: "a/*", keep: 2y, size: 1}
+YAML
+expect_exit 2 "$GEMBA" check-config "$T/ret.yaml"
+diff -u - "$T/err" <<EOF || fail "retention rule messages differ"
+$T/ret.yaml:5:25: 'keep' must be above 0, such as 90d or 2y
+$T/ret.yaml:6:7: retention rule is missing required key 'tags'
+$T/ret.yaml:7:7: a retention rule is a mapping such as {tags: "*", keep: 90d}
+$T/ret.yaml:8:31: unknown key 'size' in retention rule
+EOF
 echo "ok"

@@ -598,6 +598,48 @@ static void test_compaction(void **state)
     free(dir);
 }
 
+/*
+ * Retention: series under old/ keep 1 h, the rest forever. Blocks whose newest point is
+ * older than that go at the next open, and a block file left with nothing is deleted; a block
+ * that still holds a newer point stays whole.
+ */
+static void test_retention(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    gb_retention_t rules[] = {{"old/*", 3600 * GB_NS_PER_S}};
+    gb_store_opts_t o = {.retention = rules, .nretention = 1};
+    assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    gb_time_t now = gb_now(), H = 3600 * GB_NS_PER_S;
+    put_f(s, "old/a", now - 3 * H, 1); /* file 1: only too old */
+    put_f(s, "keep", now - 3 * H, 1);  /* no rule: forever */
+    assert_int_equal(gb_store_flush(s), 0);
+    put_f(s, "old/a", now - 2 * H, 2); /* file 2: too old ... */
+    put_f(s, "old/b", now - 2 * H, 3);
+    assert_int_equal(gb_store_flush(s), 0);
+    put_f(s, "old/c", now - 2 * H, 4); /* file 3: one block with an old and a recent point */
+    put_f(s, "old/c", now - 60 * GB_NS_PER_S, 5);
+    assert_int_equal(gb_store_close(s), 0);
+    assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    gb_store_info_t info;
+    gb_store_stat(s, &info);
+    assert_int_equal(info.points, 3); /* keep, and old/c's block (both its points) */
+    uint64_t n = 0;
+    assert_int_equal(gb_store_read(s, "old/a", INT64_MIN, INT64_MAX, count_one, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(gb_store_read(s, "keep", INT64_MIN, INT64_MAX, count_one, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(info.block_files, 2); /* file 2 held only old points: deleted */
+    assert_int_equal(gb_store_close(s), 0);
+    char p[700];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/blocks/00000002.gbb", dir);
+    assert_true(stat(p, &st) != 0);
+    rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_time_weighted_average),
         cmocka_unit_test(test_flush_while_writing),
         cmocka_unit_test(test_compaction),
+        cmocka_unit_test(test_retention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
