@@ -317,8 +317,9 @@ gemba: ingest = points accepted (log + memory, synced every 1 s), including the 
   directory after a clean stop. $checked
 SQLite: (series, time) primary key, WITHOUT ROWID, synchronous=NORMAL, 256 MiB cache; disk = the
   file after a TRUNCATE checkpoint. PostgreSQL: one double column (ints and booleans as numbers);
-  disk = table and index after VACUUM ANALYZE and CHECKPOINT (WAL not counted). InfluxDB: disk = data and WAL
-  directories once snapshots and full compactions settled. VictoriaMetrics: disk = its whole
-  storage directory after /internal/force_flush and /internal/force_merge settled; its latest
-  query looks back 10 min (every tag has points there), its response cache is off.
+  disk = table and index after VACUUM ANALYZE and CHECKPOINT (WAL not counted).
+InfluxDB: disk = data and WAL directories once snapshots and full compactions settled.
+VictoriaMetrics: disk = its whole storage directory after /internal/force_flush and
+  /internal/force_merge settled; its latest query looks back 10 min (every tag has points
+  there); its response cache is off.
 NOTES
