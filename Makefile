@@ -9,13 +9,16 @@ DATA    ?= ./gemba-data
 FUZZ_SECONDS ?= 300
 
 .PHONY: run test build release debug asan fuzz clean deps deps-test format bench-oee bench-connect \
-        bench-ingest bench-codec
+        bench-ingest bench-codec bench-store deps-bench
 
 deps:
 	@scripts/deps.sh
 
 deps-test:
 	@scripts/deps.sh --test
+
+deps-bench:
+	@scripts/deps.sh --bench
 
 release: deps
 	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -67,6 +70,10 @@ bench-codec: release
 
 bench-connect: release
 	@bench/connect/bench_connect.sh build/release $(ARGS)
+
+# ARGS: MPOINTS (plant load, millions of points; default 10) BATCH CLIENTS SENSORS_DIR
+bench-store: deps-bench release
+	@bench/store/bench_store.sh build/release $(ARGS)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

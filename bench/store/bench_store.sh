@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# bench-store: the historian beside the time-series stores Debian packages, on the same data, on
+# this machine, in one run. Every server is started here on a free loopback port with its data in
+# a temporary directory, and stopped at the end (also on failure).
+#
+#   gemba (in-process)  gb_store_write_points in batches; queries through the store API
+#   gemba (HTTP)        `gemba serve`, line protocol to POST /write; queries to /api/v1/query
+#   SQLite              batched inserts (one transaction a batch) into a WAL-mode table keyed by
+#                       (series, time); queries through libsqlite3
+#   PostgreSQL 15       \copy (COPY over the connection) into a table with an index on
+#                       (series, time); queries through psql with \timing
+#   InfluxDB 1.6        line protocol to /write; InfluxQL queries to /query
+#   VictoriaMetrics     line protocol to /write; PromQL/MetricsQL to /api/v1/query(_range),
+#                       the raw points from /api/v1/export
+# The line-protocol writers all get the same bodies (BATCH lines each) from CLIENTS concurrent
+# keep-alive connections (bench_store post). Query latency is the median of 7 warm runs after
+# one warm-up, each measured by the client, answers read in full.
+# The data set (bench_store gen): a seeded plant load of 10,000 tags at 1-100 Hz (floats, ints,
+# booleans) of MPOINTS million points, plus every column of the SKAB and NAB sensor files in
+# ../shared/data/sensors when present.
+#
+# usage: bench/store/bench_store.sh BUILD_DIR [MPOINTS] [BATCH] [CLIENTS] [SENSORS_DIR]
+set -euo pipefail
+B=${1:?build dir}; MPOINTS=${2:-10}; BATCH=${3:-5000}; CLIENTS=${4:-4}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+SENSORS=${5:-$SRC/../shared/data/sensors}
+G=$(realpath "$B/gemba"); H=$(realpath "$B/bench_store")
+PGBIN=/usr/lib/postgresql/15/bin
+T=$(mktemp -d /tmp/bench-store.XXXXXX)
+chmod 755 "$T"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ -f "$T/pg/data/postmaster.pid" ]; then
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/pg/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cmake --build "$B" --target bench_store >/dev/null
+
+say() { printf '%s\n' "$*" >&2; }
+# a loopback port nobody listens on
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+wait_http() { # URL: until it answers (any status), at most 60 s
+  for _ in $(seq 1 600); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+  say "not answering: $1"; exit 1
+}
+wait_file() { for _ in $(seq 1 600); do [ -s "$1" ] && return 0; sleep 0.1; done; say "not ready: $1"; exit 1; }
+# KEY from a `key value` file
+val() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+uri() { jq -rn --arg s "$1" '$s | @uri'; }
+# du in bytes of the given paths
+bytes() { du -sb "$@" | awk '{ s += $1 } END { print s }'; }
+# waits until the bytes under the paths stay the same for 3 looks 2 s apart (at most LIMIT s)
+wait_settled() {
+  local limit=$1; shift
+  local last=-1 same=0 now
+  for _ in $(seq 1 $((limit / 2))); do
+    now=$(bytes "$@")
+    if [ "$now" = "$last" ]; then same=$((same + 1)); [ $same -ge 3 ] && return 0; else same=0; fi
+    last=$now; sleep 2
+  done
+  say "note: $* still changing after ${limit}s"
+}
+# R[system.measure] = value; NOTE[system.measure] = why a value is missing
+declare -A R NOTE
+na() { NOTE[$1.$2]=$3; }
+# every system must hold every point: a short count is said under the table
+stored() { # SYSTEM COUNT
+  if [ "$2" != "$N" ]; then NOTE[$1.stored]="holds ${2:-?} of the $N points written"; fi
+  say "  stored: ${2:-?} of $N points"
+}
+# copies ingest/latency keys from a helper's output file
+take() { # SYSTEM FILE
+  local k
+  for k in ingest_pps bpp avg_ms latest_ms scan_ms; do
+    local v; v=$(val "$2" $k)
+    [ -n "$v" ] && R[$1.$k]=$v
+  done
+  return 0
+}
+# times one GET with the helper: SYSTEM MEASURE URL
+get_ms() {
+  "$H" get "$3" 7 > "$T/get.out" || { na "$1" "$2" "query failed"; return 0; }
+  R[$1.$2]=$(val "$T/get.out" ms)
+  say "  $2: $(val "$T/get.out" ms) ms, $(val "$T/get.out" bytes) bytes answered"
+}
+
+# --- data ----------------------------------------------------------------------------------------
+mkdir -p "$T/data"
+if [ ! -d "$SENSORS/skab" ] && [ ! -d "$SENSORS/nab" ]; then
+  say "note: no sensor files in $SENSORS: the plant load only"
+fi
+say "generating ${MPOINTS} M points of plant load (+ sensor files) ..."
+"$H" gen "$SENSORS" "$T/data" "$MPOINTS" 42 > "$T/gen.out"
+N=$(val "$T/gen.out" points); D0=$(val "$T/gen.out" day_from); D1=$(val "$T/gen.out" day_to)
+LP=$T/data/data.lp
+say "  $N points in $(val "$T/gen.out" series) series; $(val "$T/gen.out" sensor_points) of them from sensor files"
+
+# --- gemba in-process ----------------------------------------------------------------------------
+say "gemba in-process ..."
+"$H" gemba "$T/data" "$T/gemba-inproc" "$BATCH" > "$T/gi.out"
+take gi "$T/gi.out"
+stored gi "$(val "$T/gi.out" stored_points)"
+rm -rf "$T/gemba-inproc"
+
+# --- gemba over HTTP -----------------------------------------------------------------------------
+say "gemba serve ..."
+cat > "$T/plant.yaml" <<'YAML'
+site: {name: bench, timezone: UTC}
+areas: [{name: a, lines: [{name: l, machines: [{name: m}]}]}]
+YAML
+gemba_start() {
+  rm -f "$T/g.ready"
+  "$G" serve --config "$T/plant.yaml" --data "$T/gemba" --listen 127.0.0.1:0 --ready-file "$T/g.ready" 2>>"$T/g.err" &
+  GPID=$!; PIDS+=("$GPID")
+  wait_file "$T/g.ready"; GURL=$(cat "$T/g.ready")
+}
+gemba_stop() { kill -TERM "$GPID"; wait "$GPID" || { say "gemba serve failed: $(tail -3 "$T/g.err")"; exit 1; }; }
+gemba_start
+TOKEN=$(grep -o 'gbt_admin-1_[0-9a-f]*' "$T/g.err" | head -1)
+"$H" post "$GURL/write?db=bench&precision=ns&u=bench&p=$TOKEN" "$LP" "$BATCH" "$CLIENTS" > "$T/gh.out"
+take gh "$T/gh.out"
+gemba_stop # a clean stop writes the head to block files: what stays on disk
+"$G" store stats --data "$T/gemba" --format json > "$T/gh.stats"
+[ "$(jq .points "$T/gh.stats")" = "$N" ] || { say "gemba stored $(jq .points "$T/gh.stats") of $N points"; exit 1; }
+R[gh.bpp]=$(jq .bytes_per_point "$T/gh.stats")
+gemba_start
+S0=$(uri 'plant,tag=t00000#f'); S1=$(uri 'plant,tag=t00001#f')
+get_ms gh avg_ms "$GURL/api/v1/query?tag=$S0&from=$D0&to=$D1&agg=avg&step=1m&format=csv"
+na gh latest_ms "no HTTP query for the newest point of many series yet"
+get_ms gh scan_ms "$GURL/api/v1/query?tag=$S1&format=csv"
+gemba_stop
+rm -rf "$T/gemba"
+
+# --- SQLite --------------------------------------------------------------------------------------
+say "SQLite ..."
+"$H" sqlite "$T/data" "$T/sqlite.db" "$BATCH" > "$T/sq.out"
+if grep -q '^na' "$T/sq.out"; then
+  for m in ingest_pps bpp avg_ms latest_ms scan_ms; do na sq $m "$(cut -d' ' -f2- "$T/sq.out")"; done
+else
+  take sq "$T/sq.out"
+  stored sq "$(val "$T/sq.out" stored_points)"
+fi
+rm -f "$T/sqlite.db"*
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+if [ -x "$PGBIN/postgres" ] && id postgres >/dev/null 2>&1; then
+  say "PostgreSQL ..."
+  PGPORT=$(free_port)
+  mkdir -p "$T/pg" && chown postgres "$T/pg"
+  runuser -u postgres -- "$PGBIN/initdb" -D "$T/pg/data" -U bench --auth=trust -E UTF8 >/dev/null
+  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/pg/data" -l "$T/pg/log" -w -o \
+    "-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$T/pg -c shared_buffers=512MB -c max_wal_size=8GB" \
+    start >/dev/null
+  PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U bench -d postgres)
+  "${PSQL[@]}" -c "CREATE TABLE series (sid int PRIMARY KEY);
+                   INSERT INTO series SELECT generate_series(0, $(val "$T/gen.out" series) - 1);
+                   CREATE TABLE points (sid int NOT NULL, t bigint NOT NULL, v double precision NOT NULL);
+                   CREATE INDEX points_sid_t ON points (sid, t);"
+  t0=$(date +%s.%N)
+  "${PSQL[@]}" -c "\\copy points FROM '$T/data/points.csv' WITH (FORMAT csv)"
+  t1=$(date +%s.%N)
+  R[pg.ingest_pps]=$(echo "$N / ($t1 - $t0)" | bc -l)
+  # VACUUM (visibility map, statistics) and a checkpoint: the table as queries will see it
+  "${PSQL[@]}" -c "VACUUM ANALYZE points" -c "CHECKPOINT"
+  pgb=$("${PSQL[@]}" -At -c "SELECT pg_total_relation_size('points')")
+  stored pg "$("${PSQL[@]}" -At -c "SELECT count(*) FROM points")"
+  R[pg.bpp]=$(echo "$pgb / $N" | bc -l)
+  pg_time() { # MEASURE SQL: 1 warm-up + 7 runs in one session, median of the 7
+    { echo '\timing on'; echo '\o /dev/null'; for _ in $(seq 8); do echo "$2"; done; } \
+      | "${PSQL[@]}" > "$T/pg.time"
+    R[pg.$1]=$(grep -o 'Time: [0-9.]*' "$T/pg.time" | awk '{ print $2 }' | tail -n 7 | sort -g | sed -n 4p)
+    say "  $1: ${R[pg.$1]} ms"
+  }
+  pg_time avg_ms "SELECT t / 60000000000 AS m, avg(v) FROM points WHERE sid = 0 AND t >= $D0 AND t < $D1 GROUP BY 1 ORDER BY 1;"
+  pg_time latest_ms "SELECT s.sid, p.t, p.v FROM series s CROSS JOIN LATERAL (SELECT t, v FROM points WHERE sid = s.sid ORDER BY t DESC LIMIT 1) p WHERE s.sid < 10000;"
+  pg_time scan_ms "SELECT t, v FROM points WHERE sid = 1 ORDER BY t;"
+  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/pg/data" -m fast -w stop >/dev/null
+  rm -rf "$T/pg"
+else
+  for m in ingest_pps bpp avg_ms latest_ms scan_ms; do na pg $m "postgresql-15 not installed"; done
+fi
+
+# --- InfluxDB 1.6 --------------------------------------------------------------------------------
+if command -v influxd >/dev/null; then
+  say "InfluxDB ..."
+  IP=$(free_port); IP2=$(free_port)
+  mkdir -p "$T/influx"
+  # snapshots and full compactions after seconds of quiet instead of 10 min / 4 h, so the bytes
+  # measured are those of compacted TSM files
+  cat > "$T/influx/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$IP2"
+[meta]
+  dir = "$T/influx/meta"
+[data]
+  dir = "$T/influx/data"
+  wal-dir = "$T/influx/wal"
+  query-log-enabled = false
+  cache-max-memory-size = "8g"
+  cache-snapshot-write-cold-duration = "2s"
+  compact-full-write-cold-duration = "5s"
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:$IP"
+  log-enabled = false
+  max-row-limit = 0
+[continuous_queries]
+  enabled = false
+CONF
+  influxd run -config "$T/influx/influxdb.conf" 2>"$T/influx/log" &
+  IPID=$!; PIDS+=("$IPID")
+  IURL=http://127.0.0.1:$IP
+  wait_http "$IURL/ping"
+  curl -sf -X POST "$IURL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
+  "$H" post "$IURL/write?db=bench&precision=ns" "$LP" "$BATCH" "$CLIENTS" > "$T/ix.out"
+  take ix "$T/ix.out"
+  wait_settled 300 "$T/influx/data" "$T/influx/wal"
+  R[ix.bpp]=$(echo "$(bytes "$T/influx/data" "$T/influx/wal") / $N" | bc -l)
+  iq() { echo "$IURL/query?db=bench&q=$(uri "$1")"; }
+  stored ix "$(curl -s "$(iq 'SELECT count(*) FROM /.*/')" | jq '[.results[].series[]?.values[][1:][] | numbers] | add')"
+  get_ms ix avg_ms "$(iq "SELECT mean(f) FROM plant WHERE \"tag\" = 't00000' AND time >= $D0 AND time < $D1 GROUP BY time(1m)")"
+  get_ms ix latest_ms "$(iq "SELECT last(*) FROM plant GROUP BY \"tag\"")"
+  get_ms ix scan_ms "$(iq "SELECT f FROM plant WHERE \"tag\" = 't00001'")"
+  kill -TERM "$IPID"; wait "$IPID" || true
+  rm -rf "$T/influx"
+else
+  for m in ingest_pps bpp avg_ms latest_ms scan_ms; do na ix $m "influxdb not installed"; done
+fi
+
+# --- VictoriaMetrics -----------------------------------------------------------------------------
+if command -v victoria-metrics >/dev/null; then
+  say "VictoriaMetrics ..."
+  VP=$(free_port)
+  # the response cache off: otherwise repeated queries over old data measure the cache alone
+  victoria-metrics -storageDataPath "$T/vm" -httpListenAddr "127.0.0.1:$VP" -retentionPeriod 100y \
+    -search.disableCache -loggerLevel ERROR 2>"$T/vm.log" &
+  VPID=$!; PIDS+=("$VPID")
+  VURL=http://127.0.0.1:$VP
+  wait_http "$VURL/health"
+  "$H" post "$VURL/write?precision=ns" "$LP" "$BATCH" "$CLIENTS" > "$T/vm.out"
+  take vm "$T/vm.out"
+  # in-memory parts to disk, then every partition merged into as few parts as it will
+  curl -sf "$VURL/internal/force_flush" >/dev/null
+  curl -sf "$VURL/internal/force_merge" >/dev/null || true
+  wait_settled 300 "$T/vm"
+  R[vm.bpp]=$(echo "$(bytes "$T/vm") / $N" | bc -l)
+  s0=$((D0 / 1000000000)); s1=$((D1 / 1000000000))
+  stored vm "$(curl -s "$VURL/api/v1/query?query=$(uri 'sum(count_over_time({__name__!=""}[15y]))')&time=$s1" | jq -r '.data.result[0].value[1]')"
+  get_ms vm avg_ms "$VURL/api/v1/query_range?query=$(uri 'avg_over_time(plant_f{tag="t00000"}[1m])')&start=$((s0 + 60))&end=$s1&step=60s"
+  get_ms vm latest_ms "$VURL/api/v1/query?query=$(uri 'last_over_time({__name__=~"plant_.*"}[10m])')&time=$s1"
+  get_ms vm scan_ms "$VURL/api/v1/export?match[]=$(uri 'plant_f{tag="t00001"}')"
+  kill -TERM "$VPID"; wait "$VPID" || true
+  rm -rf "$T/vm"
+else
+  for m in ingest_pps bpp avg_ms latest_ms scan_ms; do na vm $m "victoria-metrics not installed"; done
+fi
+
+# --- the table -----------------------------------------------------------------------------------
+SYS=(gi gh sq pg ix vm)
+declare -A NAME=([gi]="gemba" [gh]="gemba HTTP" [sq]="SQLite" [pg]="PostgreSQL" [ix]="InfluxDB" [vm]="Victoria")
+MEAS=(ingest_pps bpp avg_ms latest_ms scan_ms)
+declare -A LABEL=([ingest_pps]="ingest, points/s" [bpp]="disk, bytes/point"
+  [avg_ms]="1-day 1-min avg, 1 Hz tag, ms" [latest_ms]="latest of 10,000 tags, ms" [scan_ms]="raw scan of 1 M points, ms")
+# the gemba a peer is compared with: SQLite with gemba in-process (both libraries), the servers
+# with gemba serve over HTTP; where gemba HTTP has no number, gemba in-process
+ref() { if [ "$1" = sq ] || [ -z "${R[gh.$2]:-}" ]; then echo gi; else echo gh; fi; }
+fmt() { # MEASURE VALUE
+  case $1 in ingest_pps) printf '%.0f' "$2" ;; bpp) printf '%.2f' "$2" ;; *) printf '%.1f' "$2" ;; esac
+}
+printf '\nbench-store: %s points (%s series), batches of %s lines, %s HTTP clients; %s cores, loopback\n\n' \
+  "$N" "$(val "$T/gen.out" series)" "$BATCH" "$CLIENTS" "$(nproc)"
+printf '%-32s' "measure"; for s in "${SYS[@]}"; do printf ' %12s' "${NAME[$s]}"; done; printf '\n'
+for m in "${MEAS[@]}"; do
+  printf '%-32s' "${LABEL[$m]}"
+  for s in "${SYS[@]}"; do
+    if [ -n "${R[$s.$m]:-}" ]; then printf ' %12s' "$(fmt "$m" "${R[$s.$m]}")"; else printf ' %12s' "n/a"; fi
+  done
+  printf '\n'
+done
+printf '\nhow many times better gemba is (>1: gemba better; peer/gemba for bytes and ms, gemba/peer for\ningest; against gemba in-process for SQLite and where marked *, else against gemba HTTP)\n\n'
+printf '%-32s' "measure"; for s in sq pg ix vm; do printf ' %12s' "${NAME[$s]}"; done; printf '\n'
+for m in "${MEAS[@]}"; do
+  printf '%-32s' "${LABEL[$m]}"
+  for s in sq pg ix vm; do
+    r=$(ref $s $m); g=${R[$r.$m]:-}; p=${R[$s.$m]:-}
+    if [ -z "$g" ] || [ -z "$p" ]; then printf ' %12s' "n/a"; continue; fi
+    if [ $m = ingest_pps ]; then x=$(echo "$g / $p" | bc -l); else x=$(echo "$p / $g" | bc -l); fi
+    mark=""; [ "$r" = gi ] && [ $s != sq ] && mark="*"
+    printf ' %12s' "$(printf '%.2fx%s' "$x" "$mark")"
+  done
+  printf '\n'
+done
+printf '\n'
+for k in "${!NOTE[@]}"; do
+  case $k in
+    *.stored) printf 'WARNING %s %s\n' "${NAME[${k%%.*}]}" "${NOTE[$k]}" ;;
+    *) printf 'n/a %s, %s: %s\n' "${NAME[${k%%.*}]}" "${LABEL[${k#*.}]}" "${NOTE[$k]}" ;;
+  esac
+done | sort
+checked="Every system was checked to hold all $N points."
+for k in "${!NOTE[@]}"; do case $k in *.stored) checked="" ;; esac; done
+cat <<NOTES
+gemba: ingest = points accepted (log + memory, synced every 1 s), including the flushes to block
+  files at every 4 M points; the last flush, at close, took $(val "$T/gi.out" flush_s) s in-process. Disk = the data
+  directory after a clean stop. $checked
+SQLite: (series, time) primary key, WITHOUT ROWID, synchronous=NORMAL, 256 MiB cache; disk = the
+  file after a TRUNCATE checkpoint. PostgreSQL: one double column (ints and booleans as numbers);
+  disk = table and index after VACUUM ANALYZE and CHECKPOINT (WAL not counted).
+InfluxDB: disk = data and WAL directories once snapshots and full compactions settled.
+VictoriaMetrics: disk = its whole storage directory after /internal/force_flush and
+  /internal/force_merge settled; its latest query looks back 10 min (every tag has points
+  there); its response cache is off.
+NOTES
