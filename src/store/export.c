@@ -106,11 +106,11 @@ static void json_point(out_t *o, gb_time_t t, const gb_value_t *v)
 
 static void csv_point(out_t *o, gb_time_t t, const gb_value_t *v)
 {
-    size_t need = strlen(o->tag) * 2 + (v->type == GB_VT_STR ? v->len * 2 : 0) + 128;
-    char *row = gb_xmalloc(need);
+    size_t tl = strlen(o->tag), need = tl * 2 + (v->type == GB_VT_STR ? v->len * 2 : 0) + 128;
+    char small[1024], *row = need <= sizeof small ? small : gb_xmalloc(need);
     size_t n;
-    if (gb_csv_format_row(t, o->tag, strlen(o->tag), v, row, need, &n) == 0) put(o, row, n);
-    free(row);
+    if (gb_csv_format_row(t, o->tag, tl, v, row, need, &n) == 0) put(o, row, n);
+    if (row != small) free(row);
 }
 
 static int raw_point(void *ctx, const gb_point_t *p)

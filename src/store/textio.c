@@ -2,15 +2,16 @@
  * Spans, a bounded output buffer and numbers as text, for the line-protocol and CSV codecs.
  *
  * The shortest float: %.*e with 1 to 17 significant digits, keeping the fewest that strtod reads
- * back to the same double (17 always do for binary64). The search is a bisection rather than a
- * walk from 1 up: if P digits read back, P+1 digits do too -- the P-digit decimal is itself a
- * (P+1)-digit decimal, and the nearest (P+1)-digit one is no farther from V -- so "reads back" is
- * monotone in P and the bisection finds the same P in five tries instead of up to seventeen.
+ * back to the same double (17 always do for binary64). "Reads back" is monotone in the number of
+ * digits P -- the P-digit decimal is itself a (P+1)-digit decimal, and the nearest (P+1)-digit one
+ * is no farther from V -- and for a normal double 15 digits settle it in one try (see
+ * gb_textio_f64_format); subnormals, with fewer bits, are searched by bisection.
  * strtod and snprintf work in the C locale, which gemba never changes.
  */
 #include "store/textio.h"
 #include "gemba/error.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,15 +66,36 @@ size_t gb_textio_f64_format(double v, char *buf)
     if (isnan(v)) return put_word(buf, "NaN");
     if (isinf(v)) return put_word(buf, v > 0 ? "+Inf" : "-Inf");
     if (v == 0) return put_word(buf, signbit(v) ? "-0" : "0");
+    /*
+     * The fewest digits that read back: if 15 do, the 15-digit rounding is the shortest decimal
+     * padded with zeros (a shorter decimal that reads back lies within half a unit of the double's
+     * last place, far closer than half the spacing of 15-digit decimals), so dropping its zeros
+     * gives it; else 16 digits, else 17, which always do. One or two tries for the usual value,
+     * instead of a search.
+     */
     char e[GB_TEXTIO_F64_MAX];
-    int lo = 1, hi = 17;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        snprintf(e, sizeof e, "%.*e", mid - 1, v);
-        if (strtod(e, NULL) == v)
-            hi = mid;
-        else
-            lo = mid + 1;
+    int lo = 17;
+    if (fabs(v) < DBL_MIN) { /* subnormal: fewer bits, so search the digits the long way */
+        int a = 1, b = 17;
+        while (a < b) {
+            int mid = (a + b) / 2;
+            snprintf(e, sizeof e, "%.*e", mid - 1, v);
+            if (strtod(e, NULL) == v) b = mid;
+            else a = mid + 1;
+        }
+        lo = a;
+    } else if (snprintf(e, sizeof e, "%.14e", v), strtod(e, NULL) == v) {
+        const char *x = strchr(e, 'e');
+        int nd = 0, last = 0;
+        for (const char *q = e; q < x; q++)
+            if (*q >= '0' && *q <= '9') {
+                nd++;
+                if (*q != '0') last = nd;
+            }
+        lo = last ? last : 1;
+    } else {
+        snprintf(e, sizeof e, "%.15e", v);
+        if (strtod(e, NULL) == v) lo = 16;
     }
     int n = snprintf(e, sizeof e, "%.*e", lo - 1, v);
     char *x = strchr(e, 'e');
