@@ -527,6 +527,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         req_t *r = *req_cls;
         return gb_api_write(c, &api->src, url[1] == 'w', r->body, r->len, r->too_big);
     }
+    if (!strcmp(url, "/api/v1/latest")) {
+        if (!get) return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
+                                 "/api/v1/latest takes GET", "GET, HEAD");
+        return gb_api_latest(c, &api->src);
+    }
     if (!strcmp(url, "/api/v1/query")) {
         if (!get) return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
                                  "/api/v1/query takes GET", "GET, HEAD");

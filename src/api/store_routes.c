@@ -4,6 +4,7 @@
  *   POST /write          the same with InfluxDB 1.x answers, so Telegraf and other collectors
  *                        send to gemba unchanged (db, rp and consistency are accepted and ignored)
  *   GET  /api/v1/query   tag=... (repeated), from, to, agg, step, format=json|csv
+ *   GET  /api/v1/latest  tag=... (repeated; none: every series), from memory
  * Writes need an API token, taken the ways InfluxDB clients send one: Authorization: Token T,
  * Bearer T, Basic (any user, the token as password), or the u and p query parameters (p the
  * token). A line that does not parse is refused, the others are written: /write answers 400
@@ -16,7 +17,10 @@
 #include "store/ingest.h"
 #include "util/str.h"
 
+#include "store/csvio.h"
+
 #include <jansson.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +130,41 @@ enum MHD_Result gb_api_write(struct MHD_Connection *c, const gb_api_source_t *sr
     return ret;
 }
 
+typedef struct latest_ctx {
+    json_t *arr;
+} latest_ctx_t;
+
+static json_t *point_json(const char *path, const gb_point_t *p)
+{
+    static const char *const quality[] = {"good", "uncertain", "bad"};
+    char ts[GB_CSV_TIME_MAX];
+    gb_csv_time_format(p->t, ts);
+    json_t *v;
+    switch (p->v.type) {
+    case GB_VT_F64:
+        v = isfinite(p->v.f64) ? json_real(p->v.f64) : json_null();
+        break;
+    case GB_VT_I64:
+        v = json_integer((json_int_t)p->v.i64);
+        break;
+    case GB_VT_BOOL:
+        v = json_boolean(p->v.b);
+        break;
+    default:
+        v = json_stringn_nocheck(p->v.str, p->v.len);
+        break;
+    }
+    return json_pack("{s:s, s:s, s:o, s:s}", "tag", path, "time", ts, "value", v, "quality",
+                     quality[p->q % 3]);
+}
+
+static int add_latest(void *ctx, const char *path, const gb_point_t *p)
+{
+    latest_ctx_t *l = ctx;
+    json_array_append_new(l->arr, point_json(path, p));
+    return 0;
+}
+
 typedef struct tags_ctx {
     const char **tags;
     size_t n, cap;
@@ -160,6 +199,45 @@ static int to_body(void *ctx, const char *p, size_t n)
     memcpy(b->p + b->len, p, n);
     b->len += n;
     return 0;
+}
+
+enum MHD_Result gb_api_latest(struct MHD_Connection *c, const gb_api_source_t *src)
+{
+    if (!src->store)
+        return fail(c, false, MHD_HTTP_SERVICE_UNAVAILABLE, "Service Unavailable", "no store");
+    tags_ctx_t tc = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_tag, &tc);
+    latest_ctx_t l = {json_array()};
+    if (!tc.n) {
+        gb_store_each_latest(src->store, add_latest, &l); /* every series, from memory */
+    } else {
+        for (size_t i = 0; i < tc.n; i++) {
+            char *path = NULL;
+            gb_point_t p;
+            int rc = gb_store_resolve(src->store, tc.tags[i], &path);
+            if (!rc) rc = gb_store_latest(src->store, path, &p);
+            if (rc) {
+                char d[300];
+                snprintf(d, sizeof d,
+                         rc == GB_EEXIST
+                             ? "'%.200s' ends several series' paths; give the whole path"
+                             : "no series named '%.200s'",
+                         tc.tags[i]);
+                free(path);
+                free(tc.tags);
+                json_decref(l.arr);
+                return fail(c, false, rc == GB_EEXIST ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_NOT_FOUND,
+                            rc == GB_EEXIST ? "Bad Request" : "Not Found", d);
+            }
+            json_array_append_new(l.arr, point_json(path, &p));
+            free(path);
+        }
+    }
+    free(tc.tags);
+    json_t *doc = json_pack("{s:o}", "series", l.arr);
+    char *body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return reply(c, MHD_HTTP_OK, "application/json", body, strlen(body));
 }
 
 enum MHD_Result gb_api_query(struct MHD_Connection *c, const gb_api_source_t *src)
@@ -211,7 +289,8 @@ enum MHD_Result gb_api_query(struct MHD_Connection *c, const gb_api_source_t *sr
         snprintf(d, sizeof d, "no series named '%.200s'", q.tags[missing]);
         ret = fail(c, false, MHD_HTTP_NOT_FOUND, "Not Found", d);
     } else if (rc == GB_EEXIST) {
-        snprintf(d, sizeof d, "'%.200s' ends several series' paths; give the whole path", q.tags[missing]);
+        snprintf(d, sizeof d, "'%.200s' ends several series' paths; give the whole path",
+                 q.tags[missing]);
         ret = fail(c, false, MHD_HTTP_BAD_REQUEST, "Bad Request", d);
     } else if (rc == GB_EINVAL) {
         snprintf(d, sizeof d, "'%.200s' holds text; its aggregates are count, first and last",

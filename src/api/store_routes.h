@@ -14,6 +14,8 @@
 /* POST /api/v1/write (INFLUX false) and /write (true): BODY is modified in place. */
 enum MHD_Result gb_api_write(struct MHD_Connection *c, const gb_api_source_t *src, bool influx,
                              char *body, size_t len, bool too_big);
+/* GET /api/v1/latest: the newest point of the named series (tag=..., repeated), or of all */
+enum MHD_Result gb_api_latest(struct MHD_Connection *c, const gb_api_source_t *src);
 /* GET /api/v1/query */
 enum MHD_Result gb_api_query(struct MHD_Connection *c, const gb_api_source_t *src);
 

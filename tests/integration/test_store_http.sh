@@ -33,6 +33,11 @@ agg=$(get '/api/v1/query?tag=m%23v&from=2025-11-22T08:26:40Z&to=2025-11-22T08:26
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$GB_URL/api/v1/query?tag=nope")" = 404 ] || fail "unknown series"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$GB_URL/api/v1/query?tag=m%23v&agg=avg")" = 400 ] || fail "agg without step"
 get '/api/v1/query?tag=m%23v&format=csv' > "$T/http.csv"
+# the newest point, of one series or of all of them
+[ "$(get '/api/v1/latest?tag=m%23v' | jq -c '.series[0] | [.tag, .value, .quality]')" = '["m#v",5,"good"]' ] \
+  || fail "latest: $(get '/api/v1/latest?tag=m%23v')"
+get /api/v1/latest | jq -e '[.series[].tag] | index("m#v") != null' >/dev/null || fail "latest of all: $(get /api/v1/latest)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$GB_URL/api/v1/latest?tag=nope")" = 404 ] || fail "latest of an unknown series"
 
 # fill the disk: 400 kB allow a few thousand points; then 507, said once, and nothing damaged
 acked=0; code=204; k=0
