@@ -15,6 +15,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #define FORMAT_CODEC 1
 
@@ -132,6 +134,16 @@ void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **
     free(f);
     free(b);
     free(str);
+}
+
+int gb_blockio_load(int fd, const gb_bref_t *r, unsigned char **buf)
+{
+    *buf = gb_xmalloc((size_t)r->len + 8);
+    if (pread(fd, *buf, (size_t)r->len + 8, (off_t)r->off) != (ssize_t)(r->len + 8)) return GB_EIO;
+    uint32_t len, crc;
+    memcpy(&len, *buf, 4);
+    memcpy(&crc, *buf + 4, 4);
+    return len != r->len || crc32(0L, *buf + 8, len) != crc ? GB_EPROTO : 0;
 }
 
 /* Checks the quality runs of a block record; the offset of its codec block, or 0 when bad. */

@@ -76,6 +76,13 @@ void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **
 /* Decodes a block of LEN bytes, appending its points to OUT (of the block's type). GB_EPROTO. */
 int gb_blockio_read(const unsigned char *buf, size_t len, gb_pts_t *out);
 /*
+ * Reads block R from the block file open as FD into *BUF (malloc'd, the caller frees it, also on
+ * error): the 8-byte frame (length, CRC-32) and the block after it, checked against the frame.
+ * 0, GB_EIO (short read) or GB_EPROTO (the frame does not match).
+ */
+int gb_blockio_load(int fd, const gb_bref_t *r, unsigned char **buf);
+
+/*
  * Decodes a block of LEN bytes straight into O (the codec layer's arrays, reused between calls;
  * quality is not returned), for scans that need only times and values. GB_EPROTO, GB_ENOMEM.
  */

@@ -108,13 +108,7 @@ static void snapshot_free(snap_t *sn)
 /* Reads block SRC's bytes (frame checked) into a new buffer *BUF. 0, GB_EIO or GB_EPROTO. */
 static int read_block(const src_t *src, unsigned char **buf)
 {
-    *buf = gb_xmalloc(src->r.len + 8);
-    if (pread(src->fd, *buf, src->r.len + 8, (off_t)src->r.off) != (ssize_t)(src->r.len + 8))
-        return GB_EIO;
-    uint32_t len, crc;
-    memcpy(&len, *buf, 4);
-    memcpy(&crc, *buf + 4, 4);
-    return len != src->r.len || crc32(0L, *buf + 8, len) != crc ? GB_EPROTO : 0;
+    return gb_blockio_load(src->fd, &src->r, buf);
 }
 
 static void damaged(const src_t *src, int rc)
@@ -332,12 +326,18 @@ static void acc_reset(acc_t *a)
 
 static double slot_number(gb_vtype_t type, gb_slot_t s)
 {
-    gb_pts_t one = {.type = type, .v = &s, .n = 1};
-    gb_value_t v = gb_pts_value(&one, 0);
-    return type == GB_VT_F64    ? v.f64
-           : type == GB_VT_I64  ? (double)v.i64
-           : type == GB_VT_BOOL ? (v.b ? 1 : 0)
-                                : NAN;
+    double d;
+    switch (type) {
+    case GB_VT_F64:
+        memcpy(&d, &s, sizeof d);
+        return d;
+    case GB_VT_I64:
+        return (double)(int64_t)s;
+    case GB_VT_BOOL:
+        return s ? 1 : 0;
+    default:
+        return NAN;
+    }
 }
 
 static void acc_point(acc_t *a, gb_time_t t, double x)

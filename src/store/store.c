@@ -743,24 +743,15 @@ static int compact_locked(gb_store_t *s)
     bfw_t w;
     bfw_init(&w);
     gb_pts_t pts;
-    unsigned char *buf = NULL;
-    size_t bcap = 0;
     for (uint32_t i = 0; i < nser && !rc; i++) {
         if (!nparts[i]) continue;
         gb_pts_init(&pts, ser[i]->type);
         for (size_t k = 0; k < nparts[i] && !rc; k++) {
             const part_t *pt = &parts[i][k];
-            if (pt->r.len + 8 > bcap) buf = gb_xrealloc(buf, bcap = pt->r.len + 8);
-            uint32_t len, crc;
-            if (pread(pt->fd, buf, pt->r.len + 8, (off_t)pt->r.off) != (ssize_t)(pt->r.len + 8)) {
-                rc = GB_EIO;
-                break;
-            }
-            memcpy(&len, buf, 4);
-            memcpy(&crc, buf + 4, 4);
-            if (len != pt->r.len || (uint32_t)crc32(0L, buf + 8, len) != crc ||
-                gb_blockio_read(buf + 8, len, &pts) != 0)
-                rc = GB_EPROTO;
+            unsigned char *buf;
+            rc = gb_blockio_load(pt->fd, &pt->r, &buf);
+            if (!rc && gb_blockio_read(buf + 8, pt->r.len, &pts) != 0) rc = GB_EPROTO;
+            free(buf);
         }
         if (!rc) {
             gb_pts_sort_dedupe(&pts); /* a later file's point at the same time wins */
@@ -768,7 +759,6 @@ static int compact_locked(gb_store_t *s)
         }
         gb_pts_clear(&pts);
     }
-    free(buf);
     uint64_t covered;
     if (!rc) {
         pthread_mutex_lock(&s->mu);

@@ -142,10 +142,16 @@ static int spb_check(const gb_adapter_cfg_t *cfg, const gb_adapter_binding_t *b,
     return bad ? GB_EINVAL : 0;
 }
 
+/* The name a source is kept under: "edge" or "edge/device". */
+static void source_key(const char *edge, const char *device, char key[2 * GB_SPB_ID_MAX + 2])
+{
+    snprintf(key, 2 * GB_SPB_ID_MAX + 2, "%s%s%s", edge, *device ? "/" : "", device);
+}
+
 static uint32_t source_for(spb_t *a, const char *edge, const char *device)
 {
     char key[2 * GB_SPB_ID_MAX + 2];
-    snprintf(key, sizeof key, "%s%s%s", edge, *device ? "/" : "", device);
+    source_key(edge, device, key);
     uint32_t i;
     if (gb_map_get(&a->sources_by_name, key, &i)) return i;
     return GB_NONE;
@@ -166,7 +172,7 @@ static uint32_t add_source(spb_t *a, const char *edge, const char *device)
     s->last_seq = -1;
     gb_map_init(&s->aliases);
     char key[2 * GB_SPB_ID_MAX + 2];
-    snprintf(key, sizeof key, "%s%s%s", edge, *device ? "/" : "", device);
+    source_key(edge, device, key);
     gb_map_put(&a->sources_by_name, key, i);
     return i;
 }
