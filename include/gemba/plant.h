@@ -93,6 +93,7 @@ typedef struct gb_machine {
     int64_t micro_stop_ns;      /* stops shorter than this are speed loss (plant default if 0) */
     int64_t disconnected_after_ns;
     int pos_line, pos_col;
+    const gb_cnode_t *node;     /* the machine's mapping in plant->root (for `sim:` and the like) */
 } gb_machine_t;
 
 typedef struct gb_line { char *name, *description; uint32_t area; } gb_line_t;
@@ -168,7 +169,26 @@ int gb_plant_load_file(const char *path, gb_plant_t **out, gb_diag_t *diag);
 int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t **out,
                       gb_diag_t *diag);
 
+/*
+ * The same from a parsed tree (gemba/config.h), which the plant takes (it is freed with the plant,
+ * or here on failure). Lets a caller edit the tree first, as `gemba sim --set` does.
+ */
+int gb_plant_load_tree(const char *name, gb_cnode_t *root, gb_plant_t **out, gb_diag_t *diag);
+
 void gb_plant_free(gb_plant_t *p);
+
+/*
+ * A part of the plant file that another module reads: the top-level key `simulation` and the
+ * machine key `sim` belong to the simulator (src/sim). The loader accepts those keys and, once the
+ * rest of the plant is loaded, calls CHECK, which reports its problems into DIAG the same way.
+ * Register before loading any plant (at startup, before threads); at most 8.
+ */
+typedef struct gb_plant_ext {
+    const char *name;
+    void (*check)(const gb_plant_t *p, gb_diag_t *diag);
+} gb_plant_ext_t;
+
+int gb_plant_ext_register(const gb_plant_ext_t *ext);
 
 /* Builds the tag registry of P: enterprise, site, areas, lines, machines and their tags. */
 gb_tags_t *gb_plant_build_tags(const gb_plant_t *p);

@@ -36,6 +36,7 @@ int gb_cmd_import(int argc, char **argv);
 /* Parses a size: bytes, or a number with kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB. */
 int gb_cli_size_parse(const char *s, uint64_t *out);
 int gb_cmd_query(int argc, char **argv);
+int gb_cmd_sim(int argc, char **argv);
 
 /* Reads and parses a job file, printing its problems (FILE:LINE:COL). 0 or a GB_E* code. */
 struct gb_jobs;

@@ -791,6 +791,7 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
                                        "counts",
                                        "micro_stop",
                                        "disconnected_after",
+                                       "sim",
                                        NULL};
     if (n->kind != GB_CNODE_MAP) {
         gb_diag_add(L->d, n->line, n->col,
@@ -813,7 +814,8 @@ static void load_machine(ld_t *L, const gb_cnode_t *n, uint32_t line)
                       .ruleset = GB_NONE,
                       .disconnected_after_ns = 60 * GB_NS_PER_S,
                       .pos_line = n->line,
-                      .pos_col = n->col};
+                      .pos_col = n->col,
+                      .node = n};
     const char *shown = NULL;
     gb_cfg_str(n, "name", false, "machine", &shown, NULL);
     m.name = shown ? gb_xstrdup(shown) : gb_xasprintf("(machine at line %d)", n->line);
@@ -1019,6 +1021,21 @@ static void check_adapters(ld_t *L)
 
 /* ---- entry points ------------------------------------------------------------------------- */
 
+/* ---- sections read by other modules -------------------------------------------------------- */
+
+#define MAX_EXTS 8
+static const gb_plant_ext_t *exts[MAX_EXTS];
+static size_t nexts;
+
+int gb_plant_ext_register(const gb_plant_ext_t *ext)
+{
+    for (size_t i = 0; i < nexts; i++)
+        if (exts[i] == ext) return 0;
+    if (nexts == MAX_EXTS) return GB_ERANGE;
+    exts[nexts++] = ext;
+    return 0;
+}
+
 int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t **out,
                       gb_diag_t *diag)
 {
@@ -1026,6 +1043,19 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
     size_t before = diag->n;
     gb_cnode_t *root;
     if (gb_config_parse(buf, len, &root, diag) != 0) return GB_EINVAL;
+    if (diag->n > before) { /* duplicate keys and the like: still check the rest */
+        gb_plant_t *p = NULL;
+        gb_plant_load_tree(name, root, &p, diag);
+        gb_plant_free(p);
+        return GB_EINVAL;
+    }
+    return gb_plant_load_tree(name, root, out, diag);
+}
+
+int gb_plant_load_tree(const char *name, gb_cnode_t *root, gb_plant_t **out, gb_diag_t *diag)
+{
+    *out = NULL;
+    size_t before = diag->n;
     ld_t L = {gb_xcalloc(1, sizeof(gb_plant_t)), diag};
     L.p->file = gb_xstrdup(name);
     L.p->root = root;
@@ -1038,7 +1068,8 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
     }
     static const char *const top[] = {"version",     "enterprise", "site",    "adapters",
                                       "state_rules", "calendar",   "reasons", "scrap_reasons",
-                                      "oee",         "historian",  "areas",   NULL};
+                                      "oee",         "historian",  "areas",   "simulation",
+                                      NULL};
     gb_cfg_check_keys(root, "the plant file", top, diag);
     int64_t version;
     if (gb_cfg_int(root, "version", false, "plant", INT64_MIN, INT64_MAX, &version, diag) == 0 &&
@@ -1118,6 +1149,8 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
     load_calendar(&L, root);
     load_areas(&L, root);
     check_adapters(&L);
+    for (size_t i = 0; i < nexts; i++)
+        if (exts[i]->check) exts[i]->check(L.p, diag);
 out:
     if (diag->n > before) {
         gb_plant_free(L.p);

@@ -1,11 +1,11 @@
 /*
- * libFuzzer target: the plant-file loader (YAML parsing, the configuration tree, every check, and
- * the demo adapter's own validation) on arbitrary bytes. It must never crash, leak, hang or read
+ * libFuzzer target: the plant-file loader (YAML parsing, the configuration tree, every check,
+ * the sim adapter's own validation and the simulation model's) on arbitrary bytes. It must never crash, leak, hang or read
  * out of bounds; problems must come back as diagnostics. A valid file also builds its registry.
  */
 #include "gemba/adapter.h"
 #include "gemba/plant.h"
-#include "sim/demo.h"
+#include "gemba/sim.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +15,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int registered;
-    if (!registered) registered = gb_adapter_register(&gb_demo_adapter) == 0;
+    if (!registered) {
+        registered = gb_adapter_register(&gb_sim_adapter) == 0;
+        gb_sim_register();
+    }
     gb_diag_t d;
     gb_diag_init(&d, "fuzz.yaml");
     gb_plant_t *p = NULL;

@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 ROUNDS=${GB_CRASH_ROUNDS:-50}
 cat > "$T/plant.yaml" <<'YAML'
 site: {name: crash, timezone: UTC}
-adapters: [{name: sim, type: demo}]
+adapters: [{name: sim, type: sim}]
 areas: [{name: a, lines: [{name: l, machines: [{name: m1, adapter: sim, kind: cnc}]}]}]
 YAML
 "$GEMBA" check-config "$T/plant.yaml" >/dev/null 2>&1 || fail "plant: $("$GEMBA" check-config "$T/plant.yaml" 2>&1)"

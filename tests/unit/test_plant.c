@@ -11,7 +11,7 @@
 #include "gemba/error.h"
 #include "gemba/plant.h"
 #include "gemba/time.h"
-#include "sim/demo.h"
+#include "gemba/sim.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +57,7 @@ static void expect(const char *text, const char *want)
     free(got);
 }
 
-#define HEAD "site: {name: s1, timezone: UTC}\nadapters: [{name: sim, type: demo}]\n"
+#define HEAD "site: {name: s1, timezone: UTC}\nadapters: [{name: sim, type: sim}]\n"
 
 static void test_demo_plant_model(void **state)
 {
