@@ -41,6 +41,15 @@ int gb_config_parse(const char *buf, size_t len, gb_cnode_t **root, gb_diag_t *d
 
 void gb_cnode_free(gb_cnode_t *n);
 
+/* A new plain scalar node holding a copy of TEXT, placed at LINE:COL (for messages). */
+gb_cnode_t *gb_cnode_new_scalar(const char *text, int line, int col);
+
+/*
+ * Sets KEY of map M to V, which M takes: the old value is freed, or the pair is appended.
+ * For edits of a parsed file before it is loaded (`gemba sim --set`, `gemba serve --speed`).
+ */
+void gb_cnode_map_put(gb_cnode_t *m, const char *key, gb_cnode_t *v);
+
 /* The value of KEY in map M; NULL when M is not a map or has no such key. */
 const gb_cnode_t *gb_cnode_get(const gb_cnode_t *m, const char *key);
 

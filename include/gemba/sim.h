@@ -140,6 +140,9 @@ typedef struct gb_sim_line_result {
     gb_sim_estimate_t wip;                   /* time-average parts in the line */
     gb_sim_estimate_t lead_time_s;           /* mean time in the line of the parts that left */
     gb_sim_estimate_t lost_ph;               /* arrivals turned away by a full first buffer */
+    gb_sim_estimate_t lambda_w;              /* exits per second times lead time: Little's
+                                                L = lambda W, apart from the parts inside at
+                                                the run's ends (parked over a weekend, say) */
     double little_max_dev;                   /* max over reps of |L - lambda W| / L */
     uint32_t bottleneck;                     /* model machine index, SIM_NONE without machines */
     double bottleneck_share;                 /* fraction of reps in which it was the bottleneck */

@@ -85,14 +85,15 @@ static int write_ready_file(const char *path, const char *url)
 int gb_cmd_serve(int argc, char **argv)
 {
     const char *config = NULL, *data = "./gemba-data", *listen = "127.0.0.1:8080",
-               *ready = NULL, *level = NULL, *jobs_file = NULL, *sync = NULL, *max_disk = NULL;
+               *ready = NULL, *level = NULL, *jobs_file = NULL, *sync = NULL, *max_disk = NULL,
+               *speed = NULL;
     bool demo = false;
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"demo", no_argument, NULL, 'D'},
         {"data", required_argument, NULL, 'd'},   {"listen", required_argument, NULL, 'l'},
         {"ready-file", required_argument, NULL, 'r'}, {"log-level", required_argument, NULL, 'L'},
         {"jobs", required_argument, NULL, 'j'},   {"sync", required_argument, NULL, 's'},
-        {"max-disk", required_argument, NULL, 'm'},
+        {"max-disk", required_argument, NULL, 'm'}, {"speed", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0}};
     opterr = 0;
     optind = 1;
@@ -108,6 +109,7 @@ int gb_cmd_serve(int argc, char **argv)
         case 'j': jobs_file = optarg; break;
         case 's': sync = optarg; break;
         case 'm': max_disk = optarg; break;
+        case 'S': speed = optarg; break;
         case ':': return gb_cli_usage_error("serve", "option '%s' needs a value", argv[optind - 1]);
         default: return gb_cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
         }
@@ -124,6 +126,13 @@ int gb_cmd_serve(int argc, char **argv)
     if (max_disk && gb_cli_size_parse(max_disk, &sopts.max_disk_bytes) != 0)
         return gb_cli_usage_error("serve", "--max-disk is a size such as 500MB or 20GiB, not '%s'",
                                   max_disk);
+    if (speed) {
+        char *end;
+        double v = strtod(speed, &end);
+        if (*end || !(v > 0 && v <= 1e6))
+            return gb_cli_usage_error("serve", "--speed is a factor above 0 and at most 1000000, "
+                                               "such as 60, not '%s'", speed);
+    }
     if (level) {
         gb_log_level_t lv;
         if (gb_log_level_parse(level, &lv) != 0)
@@ -146,6 +155,12 @@ int gb_cmd_serve(int argc, char **argv)
         return GB_EXIT_USAGE;
     }
     gb_diag_clear(&diag);
+    /* --speed: simulated machines run that many times faster (the sim adapters' `speed`) */
+    for (size_t i = 0; speed && i < plant->nadapters; i++)
+        if (!strcmp(plant->adapters[i].type, "sim")) {
+            gb_cnode_t *n = (gb_cnode_t *)plant->adapters[i].node; /* the plant owns the tree */
+            gb_cnode_map_put(n, "speed", gb_cnode_new_scalar(speed, n->line, n->col));
+        }
 
     /* every thread started from here on inherits this mask; signals arrive in sigtimedwait */
     sigset_t sigs;

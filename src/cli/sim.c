@@ -34,25 +34,6 @@ static void place(gb_cnode_t *n, int line, int col)
     }
 }
 
-static gb_cnode_t *scalar(const char *s, int line, int col)
-{
-    gb_cnode_t *k = gb_xcalloc(1, sizeof *k);
-    k->kind = GB_CNODE_SCALAR;
-    k->str = gb_xstrdup(s);
-    k->plain = true;
-    k->line = line;
-    k->col = col;
-    return k;
-}
-
-static void map_append(gb_cnode_t *m, const char *key, gb_cnode_t *v)
-{
-    m->keys = gb_xrealloc(m->keys, (m->n + 1) * sizeof *m->keys);
-    m->items = gb_xrealloc(m->items, (m->n + 1) * sizeof *m->items);
-    m->keys[m->n] = scalar(key, v->line, v->col);
-    m->items[m->n++] = v;
-}
-
 /* The item of sequence S named SEG (an item {name: SEG}) or at index SEG; -1 when none. */
 static long seq_find(const gb_cnode_t *s, const char *seg)
 {
@@ -108,7 +89,7 @@ static int apply_set(gb_cnode_t *root, const char *arg)
     }
     if (v->kind == GB_CNODE_MAP && v->n == 0 && !*value) { /* empty: YAML null */
         gb_cnode_free(v);
-        v = scalar("", 0, 0);
+        v = gb_cnode_new_scalar("", 0, 0);
     }
     gb_cnode_t *node = root;
     char *save = NULL;
@@ -138,12 +119,7 @@ static int apply_set(gb_cnode_t *root, const char *arg)
             if (!next) {
                 place(v, i < node->n ? node->items[i]->line : node->line,
                       i < node->n ? node->items[i]->col : node->col);
-                if (i < node->n) {
-                    gb_cnode_free(node->items[i]);
-                    node->items[i] = v;
-                } else {
-                    map_append(node, seg, v);
-                }
+                gb_cnode_map_put(node, seg, v);
                 v = NULL;
                 rc = 0;
                 goto out;
@@ -153,7 +129,7 @@ static int apply_set(gb_cnode_t *root, const char *arg)
                 m->kind = GB_CNODE_MAP;
                 m->line = node->line;
                 m->col = node->col;
-                map_append(node, seg, m);
+                gb_cnode_map_put(node, seg, m);
             }
             node = node->items[i];
         } else if (node->kind == GB_CNODE_SEQ) {

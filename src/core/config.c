@@ -28,6 +28,31 @@ void gb_cnode_free(gb_cnode_t *n)
     free(n);
 }
 
+gb_cnode_t *gb_cnode_new_scalar(const char *text, int line, int col)
+{
+    gb_cnode_t *n = gb_xcalloc(1, sizeof *n);
+    n->kind = GB_CNODE_SCALAR;
+    n->str = gb_xstrdup(text);
+    n->plain = true;
+    n->line = line;
+    n->col = col;
+    return n;
+}
+
+void gb_cnode_map_put(gb_cnode_t *m, const char *key, gb_cnode_t *v)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (!strcmp(m->keys[i]->str, key)) {
+            gb_cnode_free(m->items[i]);
+            m->items[i] = v;
+            return;
+        }
+    m->keys = gb_xrealloc(m->keys, (m->n + 1) * sizeof *m->keys);
+    m->items = gb_xrealloc(m->items, (m->n + 1) * sizeof *m->items);
+    m->keys[m->n] = gb_cnode_new_scalar(key, v->line, v->col);
+    m->items[m->n++] = v;
+}
+
 typedef struct {
     yaml_document_t *doc;
     size_t nodes;

@@ -198,8 +198,10 @@ int gb_dist_parse(const char *s, gb_dist_t *out, char *err, size_t errsz)
                     (int)(nlen > 40 ? 40 : nlen), s);
     const char *close = strrchr(open, ')');
     if (!close || close[1 + strspn(close + 1, " \t")] != '\0')
-        return fail(err, errsz, "%s: expected %s, with a closing ')' at the end", fns[f].name,
-                    fns[f].usage);
+        return fail(err, errsz,
+                    "%s: expected %s, with a closing ')' at the end (inside {...} or [...], "
+                    "YAML cuts a value at each comma: quote it, \"%s\")",
+                    fns[f].name, fns[f].usage, fns[f].usage);
     out->kind = fns[f].kind;
     double a[MAX_ARGS] = {0};
     double *vals = out->kind == GB_DIST_EMPIRICAL ? NULL : a;

@@ -57,12 +57,13 @@ static const signal_def_t signals[SIG_COUNT_] = {
 
 static const char *const sim_keys[] = {"seed", "speed", "interval", NULL};
 
-/* A state or count change waits here until time moves on, so that changes at one instant (a
- * machine blocked and unblocked by the same departure) become one sample, not two samples at one
- * timestamp of which the store would keep only the last. */
+/* The changes of one machine at one instant wait here until time moves on, then go out together
+ * in a fixed order. So changes at one instant (a machine blocked and unblocked by the same
+ * departure) become one sample instead of two at one timestamp, of which the store would keep
+ * only the last, and each machine's samples leave in time order. */
 typedef struct pending {
-    bool state, counts;
-    gb_time_t st_t, cnt_t;
+    bool any, state, counts, job;
+    gb_time_t t;
     gb_sim_state_t st;
     const char *alarm;
     uint64_t good, scrap;
@@ -174,53 +175,6 @@ static const char *execution(gb_sim_state_t s)
     }
 }
 
-static void flush_state(live_t *L, uint32_t mi)
-{
-    pending_t *p = &L->m[mi].p;
-    if (!p->state) return;
-    p->state = false;
-    gb_time_t t = p->st_t;
-    put_str(L, mi, SIG_EXECUTION, t, execution(p->st));
-    put_str(L, mi, SIG_MODE, t, p->st == GB_SIM_SETUP ? "MANUAL" : "AUTOMATIC");
-    put_str(L, mi, SIG_ALARM, t, p->st == GB_SIM_DOWN && p->alarm ? p->alarm : "");
-    put_str(L, mi, SIG_ESTOP, t, "ARMED");
-    put_str(L, mi, SIG_STATE, t, gb_sim_state_name(p->st));
-}
-
-static void flush_counts(live_t *L, uint32_t mi)
-{
-    pending_t *p = &L->m[mi].p;
-    if (!p->counts) return;
-    p->counts = false;
-    put_i64(L, mi, SIG_PART_COUNT, p->cnt_t, (int64_t)(p->good + p->scrap));
-    put_i64(L, mi, SIG_GOOD_COUNT, p->cnt_t, (int64_t)p->good);
-    put_i64(L, mi, SIG_SCRAP_COUNT, p->cnt_t, (int64_t)p->scrap);
-}
-
-static void note_state(live_t *L, uint32_t mi, gb_time_t t)
-{
-    pending_t *p = &L->m[mi].p;
-    if (p->state && p->st_t != t) flush_state(L, mi);
-    gb_sim_machine_view_t v;
-    gb_sim_machine_view(L->sim, mi, &v);
-    p->state = true;
-    p->st_t = t;
-    p->st = v.state;
-    p->alarm = v.alarm;
-}
-
-static void note_counts(live_t *L, uint32_t mi, gb_time_t t)
-{
-    pending_t *p = &L->m[mi].p;
-    if (p->counts && p->cnt_t != t) flush_counts(L, mi);
-    gb_sim_machine_view_t v;
-    gb_sim_machine_view(L->sim, mi, &v);
-    p->counts = true;
-    p->cnt_t = t;
-    p->good = v.good;
-    p->scrap = v.scrap;
-}
-
 static void put_job(live_t *L, uint32_t mi, gb_time_t t)
 {
     gb_sim_machine_view_t v;
@@ -233,6 +187,49 @@ static void put_job(live_t *L, uint32_t mi, gb_time_t t)
     put_str(L, mi, SIG_JOB, t, job);
 }
 
+static void flush(live_t *L, uint32_t mi)
+{
+    pending_t *p = &L->m[mi].p;
+    if (!p->any) return;
+    gb_time_t t = p->t;
+    if (p->job) put_job(L, mi, t); /* the view still holds this lot: a new one needs time */
+    if (p->state) {
+        put_str(L, mi, SIG_EXECUTION, t, execution(p->st));
+        put_str(L, mi, SIG_MODE, t, p->st == GB_SIM_SETUP ? "MANUAL" : "AUTOMATIC");
+        put_str(L, mi, SIG_ALARM, t, p->st == GB_SIM_DOWN && p->alarm ? p->alarm : "");
+        put_str(L, mi, SIG_ESTOP, t, "ARMED");
+        put_str(L, mi, SIG_STATE, t, gb_sim_state_name(p->st));
+    }
+    if (p->counts) {
+        put_i64(L, mi, SIG_PART_COUNT, t, (int64_t)(p->good + p->scrap));
+        put_i64(L, mi, SIG_GOOD_COUNT, t, (int64_t)p->good);
+        put_i64(L, mi, SIG_SCRAP_COUNT, t, (int64_t)p->scrap);
+    }
+    memset(p, 0, sizeof *p);
+}
+
+/* Records what changed on machine MI at wall time T (KIND: a gb_sim_note_kind_t). */
+static void note(live_t *L, uint32_t mi, gb_time_t t, int kind)
+{
+    pending_t *p = &L->m[mi].p;
+    if (p->any && p->t != t) flush(L, mi);
+    p->any = true;
+    p->t = t;
+    gb_sim_machine_view_t v;
+    gb_sim_machine_view(L->sim, mi, &v);
+    if (kind == GB_SIM_NOTE_STATE) {
+        p->state = true;
+        p->st = v.state;
+        p->alarm = v.alarm;
+    } else if (kind == GB_SIM_NOTE_PART) {
+        p->counts = true;
+        p->good = v.good;
+        p->scrap = v.scrap;
+    } else if (kind == GB_SIM_NOTE_JOB) {
+        p->job = true;
+    }
+}
+
 static gb_time_t wall(const live_t *L, double t)
 {
     return L->t0 + (gb_time_t)(t / L->speed * 1e9);
@@ -241,14 +238,9 @@ static gb_time_t wall(const live_t *L, double t)
 static void on_note(void *ctx, const gb_sim_note_t *n)
 {
     live_t *L = ctx;
-    if (!L->m[n->machine].bound) return;
-    gb_time_t t = wall(L, n->t);
-    switch (n->kind) {
-    case GB_SIM_NOTE_STATE: note_state(L, n->machine, t); break;
-    case GB_SIM_NOTE_PART: note_counts(L, n->machine, t); break;
-    case GB_SIM_NOTE_JOB: put_job(L, n->machine, t); break;
-    default: break;
-    }
+    bool wanted = n->kind == GB_SIM_NOTE_STATE || n->kind == GB_SIM_NOTE_PART ||
+                  n->kind == GB_SIM_NOTE_JOB; /* failures and repairs show as states */
+    if (L->m[n->machine].bound && wanted) note(L, n->machine, wall(L, n->t), (int)n->kind);
 }
 
 /* Analog signals now: what a running spindle shows, plus wear as a failure approaches. */
@@ -331,9 +323,9 @@ static void *sim_main(void *arg)
     L->t0 = now;
     for (uint32_t i = 0; i < L->nm; i++) {
         if (!L->m[i].bound) continue;
-        note_state(L, i, now);
-        note_counts(L, i, now);
-        put_job(L, i, now);
+        note(L, i, now, GB_SIM_NOTE_STATE);
+        note(L, i, now, GB_SIM_NOTE_PART);
+        note(L, i, now, GB_SIM_NOTE_JOB);
     }
     int64_t mono0 = gb_mono_ns(), next = mono0;
     bool pushed_back = false;
@@ -347,8 +339,7 @@ static void *sim_main(void *arg)
             gb_time_t w = wall(L, t);
             for (uint32_t i = 0; i < L->nm; i++) {
                 if (!L->m[i].bound) continue;
-                flush_state(L, i);
-                flush_counts(L, i);
+                flush(L, i);
                 sample_analog(L, i, w);
             }
         }

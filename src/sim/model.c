@@ -349,10 +349,7 @@ static void load_sources(bld_t *B)
         if (gb_cfg_name(sn, "name", true, "source", &name, B->d) != 0) continue;
         sim_source_t src = {0};
         src.name = gb_xstrdup(name);
-        if (dist_at(B, sn, "interarrival", true, "a source", &src.inter) != 0) {
-            free(src.name);
-            continue;
-        }
+        bool bad = dist_at(B, sn, "interarrival", true, "a source", &src.inter) != 0;
         if (gb_cfg_str(sn, "when_full", false, "source", &wf, B->d) == 0) {
             if (!strcmp(wf, "lose")) src.lose = true;
             else if (strcmp(wf, "wait"))
@@ -378,7 +375,7 @@ static void load_sources(bld_t *B)
             for (uint32_t k = 0; k < md->nprod; k++) *GROW(src.products, src.np) = k;
         }
         for (uint32_t k = 0; k < src.np; k++) fed[src.products[k]] = true;
-        if (src.np == 0) {
+        if (src.np == 0 || bad) {
             gb_dist_clear(&src.inter);
             free(src.name);
             free(src.products);
@@ -460,6 +457,11 @@ static void load_cycle(bld_t *B, uint32_t mi, const gb_cnode_t *sn)
     } else if (cn && cn->kind == GB_CNODE_MAP) {
         for (size_t i = 0; i < cn->n; i++) {
             uint32_t k = find_product(md, cn->keys[i]->str);
+            size_t kl = strlen(cn->keys[i]->str);
+            if (k == SIM_NONE && kl && cn->keys[i]->str[kl - 1] == ')') {
+                reported = true; /* the rest of a distribution cut at a comma: said already */
+                continue;
+            }
             if (k == SIM_NONE) {
                 at(B, cn->keys[i], "machine '%s': cycle for '%s', which is not a product", m->name,
                    cn->keys[i]->str);

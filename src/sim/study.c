@@ -30,7 +30,7 @@ const char gb_sim_bottleneck_rule[] =
 typedef struct rep {
     double *share;    /* [nm * NSTATES] */
     double *good, *scrap, *active, *fails, *down_time;
-    double *th, *lscrap, *wip, *lead, *lost, *little;
+    double *th, *lscrap, *wip, *lead, *lost, *little, *lw;
     uint32_t *bneck;  /* per line */
     uint64_t events;
 } rep_t;
@@ -66,6 +66,7 @@ static void run_rep(const gb_sim_model_t *md, const gb_sim_study_opts_t *o, uint
     r->lead = gb_xcalloc(nl, sizeof(double));
     r->lost = gb_xcalloc(nl, sizeof(double));
     r->little = gb_xcalloc(nl, sizeof(double));
+    r->lw = gb_xcalloc(nl, sizeof(double));
     r->bneck = gb_xcalloc(nl, sizeof(uint32_t));
     for (uint32_t i = 0; i < nm; i++) {
         sim_mrt_t *m = &s->m[i];
@@ -95,6 +96,7 @@ static void run_rep(const gb_sim_model_t *md, const gb_sim_study_opts_t *o, uint
         r->wip[l] = lr->wip_acc / span;
         r->lead[l] = lr->exits ? lr->sojourn / (double)lr->exits : NAN;
         double lw = (double)lr->exits / span * r->lead[l];
+        r->lw[l] = lr->exits ? lw : 0;
         r->little[l] = r->wip[l] > 0 && lr->exits ? fabs(r->wip[l] - lw) / r->wip[l] : 0;
         uint32_t best = SIM_NONE;
         for (uint32_t i = 0; i < nm; i++)
@@ -131,6 +133,7 @@ static void rep_free(rep_t *r)
     free(r->lead);
     free(r->lost);
     free(r->little);
+    free(r->lw);
     free(r->bneck);
 }
 
@@ -186,6 +189,7 @@ GETTER(lscrap)
 GETTER(wip)
 GETTER(lead)
 GETTER(lost)
+GETTER(lw)
 
 int gb_sim_study_run(const gb_sim_model_t *md, const gb_sim_study_opts_t *o,
                      gb_sim_study_t **out)
@@ -240,6 +244,7 @@ int gb_sim_study_run(const gb_sim_model_t *md, const gb_sim_study_opts_t *o,
         lr->wip = estimate(j.reps, o->reps, get_wip, l);
         lr->lead_time_s = estimate(j.reps, o->reps, get_lead, l);
         lr->lost_ph = estimate(j.reps, o->reps, get_lost, l);
+        lr->lambda_w = estimate(j.reps, o->reps, get_lw, l);
         lr->bottleneck = lr->runner_up = SIM_NONE;
         for (uint32_t k = 0; k < o->reps; k++)
             if (j.reps[k].little[l] > lr->little_max_dev) lr->little_max_dev = j.reps[k].little[l];
@@ -327,7 +332,11 @@ char *gb_sim_study_json(const gb_sim_study_t *s, const char *model_name, char *c
         json_object_set_new(o, "lost_per_hour", est_json(&lr->lost_ph, R));
         json_object_set_new(o, "wip", est_json(&lr->wip, R));
         json_object_set_new(o, "lead_time_s", est_json(&lr->lead_time_s, R));
-        json_object_set_new(o, "littles_law_max_deviation", num(lr->little_max_dev));
+        json_t *ll = json_object();
+        json_object_set_new(ll, "L", num(lr->wip.mean));
+        json_object_set_new(ll, "lambda_W", num(lr->lambda_w.mean));
+        json_object_set_new(ll, "max_deviation", num(lr->little_max_dev));
+        json_object_set_new(o, "littles_law", ll);
         json_t *bn = json_object();
         if (lr->bottleneck != SIM_NONE) {
             const gb_sim_machine_result_t *m = &s->machines[lr->bottleneck];

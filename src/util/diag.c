@@ -3,6 +3,7 @@
 #include "util/str.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,12 @@ void gb_diag_print(gb_diag_t *d, FILE *out)
         d->items[j] = it;
     }
     for (size_t i = 0; i < d->n; i++) {
+        /* a YAML alias shares one node between places: its problem is said once */
+        bool dup = false;
+        for (size_t j = i; j-- > 0 && d->items[j].line == d->items[i].line &&
+                           d->items[j].col == d->items[i].col && !dup;)
+            dup = !strcmp(d->items[j].msg, d->items[i].msg);
+        if (dup) continue;
         if (d->items[i].line > 0)
             fprintf(out, "%s:%d:%d: %s\n", d->file, d->items[i].line, d->items[i].col,
                     d->items[i].msg);

@@ -37,7 +37,7 @@ expect_exit 2 "$GEMBA" store stats --format xml
 
 # the example plant is valid
 expect_exit 0 "$GEMBA" check-config examples/demo-plant.yaml
-grep -q '^examples/demo-plant.yaml: ok: site plant1, 2 areas, 2 lines, 8 machines, 88 tags' "$T/out" \
+grep -q '^examples/demo-plant.yaml: ok: site plant1, 2 areas, 2 lines, 8 machines, 96 tags' "$T/out" \
   || fail "summary: $(cat "$T/out")"
 [ ! -s "$T/err" ] || fail "valid file printed on stderr: $(cat "$T/err")"
 

@@ -25,7 +25,7 @@ done
 
 # tags with live values
 tags=$(get /api/v1/tags)
-[ "$(jq '.tags | length' <<<"$tags")" = $((88 + 8 * 5)) ] || fail "tag count (88 signals, 5 derived results per machine)"
+[ "$(jq '.tags | length' <<<"$tags")" = $((96 + 8 * 5)) ] || fail "tag count (96 signals, 5 derived results per machine)"
 [ "$(jq -r '.tags[] | select(.path=="acme/plant1/machining/line1/lathe01/oee.state") | .value' <<<"$tags")" != null ] \
   || fail "lathe01's state is not among the stored results"
 [ "$(jq -r '.tags[] | select(.path=="acme/plant1/machining/line1/lathe01/execution") | .value' <<<"$tags")" != null ] \

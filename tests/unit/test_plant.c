@@ -73,14 +73,14 @@ static void test_demo_plant_model(void **state)
     assert_int_equal(p->nareas, 2);
     assert_int_equal(p->nlines, 2);
     assert_int_equal(p->nmachines, 8);
-    /* the alias *cnc_tags gives lathe02 the same 12 tags as lathe01 */
-    assert_int_equal(p->machines[1].ntags, 12);
+    /* the alias *cnc_tags gives lathe02 the same 13 tags as lathe01 */
+    assert_int_equal(p->machines[1].ntags, 13);
     assert_string_equal(p->machines[1].tags[8].name, "spindle_load");
     assert_float_equal(p->machines[1].tags[8].deadband, 0.5, 0);
-    assert_int_equal(p->machines[0].ideal_cycle_ns, 45 * GB_NS_PER_S);
-    assert_int_equal(p->machines[2].ideal_cycle_ns, 150 * GB_NS_PER_S);
+    assert_int_equal(p->machines[0].ideal_cycle_ns, 80 * GB_NS_PER_S);
+    assert_int_equal(p->machines[2].ideal_cycle_ns, 45 * GB_NS_PER_S);
     assert_int_equal(p->machines[0].ncycle_times, 2);
-    assert_int_equal(p->machines[0].cycle_times[1].ns, 50 * GB_NS_PER_S);
+    assert_int_equal(p->machines[0].cycle_times[1].ns, 95 * GB_NS_PER_S);
     assert_int_equal(p->machines[0].disconnected_after_ns, 30 * GB_NS_PER_S);
     assert_int_equal(p->machines[1].disconnected_after_ns, 60 * GB_NS_PER_S);
     assert_string_equal(p->machines[7].count_good, "good_count");
@@ -120,7 +120,7 @@ static void test_demo_plant_model(void **state)
     assert_int_equal(p->nscrap_reasons, 7);
 
     gb_tags_t *tags = gb_plant_build_tags(p);
-    assert_int_equal(gb_tags_count(tags), 88 + 8 * 5); /* and 5 derived OEE results each */
+    assert_int_equal(gb_tags_count(tags), 96 + 8 * 5); /* and 5 derived OEE results each */
     assert_true(gb_tags_find(tags, "lathe02/oee.state")->derived);
     const gb_tag_t *t = gb_tags_find(tags, "acme/plant1/machining/line1/lathe02/temperature");
     assert_non_null(t);
