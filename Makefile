@@ -68,6 +68,10 @@ bench-codec: release
 	@cmake --build build/release --target bench_codec -j $(JOBS) -- --no-print-directory >/dev/null
 	@build/release/bench_codec $(ARGS)
 
+bench-sim: release
+	@cmake --build build/release --target bench_sim -j $(JOBS) -- --no-print-directory >/dev/null
+	@build/release/bench_sim $(ARGS)
+
 bench-connect: release
 	@bench/connect/bench_connect.sh build/release $(ARGS)
 

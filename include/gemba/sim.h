@@ -89,6 +89,12 @@ void gb_sim_run(gb_sim_t *s, double t);
 /* Forgets the statistics gathered so far (the end of a warm-up). */
 void gb_sim_reset_stats(gb_sim_t *s);
 
+/*
+ * Switches S to a naive event calendar, a sorted linked list, for benchmarks that measure the
+ * heap against it. Results are the same bit for bit; only the speed differs.
+ */
+void gb_sim_use_list_calendar(gb_sim_t *s);
+
 /* The number of events processed. */
 uint64_t gb_sim_events(const gb_sim_t *s);
 

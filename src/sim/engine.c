@@ -40,24 +40,85 @@ const char *gb_sim_state_name(gb_sim_state_t s)
 
 /* ---- the event heap ----------------------------------------------------------------------- */
 
-/* At one instant, shift boundaries come last: a part that ends as the shift ends is made in the
- * shift. Otherwise first scheduled, first served. */
+/* Ordered by time, then by sequence number: first scheduled, first served. A shift boundary's
+ * sequence number has its top bit set, so at one instant it comes after everything else: a part
+ * that ends as the shift ends is made in the shift. */
+#define SEQ_LAST (UINT64_C(1) << 63)
+
 static inline bool ev_less(const sim_event_t *a, const sim_event_t *b)
 {
-    if (a->t != b->t) return a->t < b->t;
-    bool ca = a->kind == EV_CAL, cb = b->kind == EV_CAL;
-    if (ca != cb) return cb;
-    return a->seq < b->seq;
+    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
 }
 
+/* The naive calendar, kept as the benchmark's baseline: a linked list sorted by time, searched
+ * from its head on every insertion. */
+static void list_insert(gb_sim_t *s, const sim_event_t *e)
+{
+    if (s->lfree == SIM_NONE) {
+        uint32_t na = s->lalloc ? s->lalloc * 2 : 64;
+        s->ln = gb_xrealloc(s->ln, na * sizeof *s->ln);
+        for (uint32_t i = s->lalloc; i < na; i++) s->ln[i].next = i + 1 < na ? i + 1 : s->lfree;
+        s->lfree = s->lalloc;
+        s->lalloc = na;
+    }
+    uint32_t k = s->lfree;
+    s->lfree = s->ln[k].next;
+    s->ln[k].e = *e;
+    uint32_t *at = &s->lhead;
+    while (*at != SIM_NONE && !ev_less(e, &s->ln[*at].e)) at = &s->ln[*at].next;
+    s->ln[k].next = *at;
+    *at = k;
+    s->hn++;
+}
+
+static sim_event_t list_pop(gb_sim_t *s)
+{
+    uint32_t k = s->lhead;
+    s->lhead = s->ln[k].next;
+    s->ln[k].next = s->lfree;
+    s->lfree = k;
+    s->hn--;
+    return s->ln[k].e;
+}
+
+/* Moves E down from slot I of the heap of N events to where it belongs. */
+static void sift_down(sim_event_t *h, size_t n, size_t i, const sim_event_t *e)
+{
+    for (;;) {
+        size_t c = 4 * i + 1;
+        if (c >= n) break;
+        size_t best = c, end = c + 4 < n ? c + 4 : n;
+        for (size_t k = c + 1; k < end; k++)
+            if (ev_less(&h[k], &h[best])) best = k;
+        if (!ev_less(&h[best], e)) break;
+        h[i] = h[best];
+        i = best;
+    }
+    h[i] = *e;
+}
+
+/*
+ * While an event is handled its slot at the root stays in the heap, marked free: the first
+ * event it schedules -- usually the machine's next activity -- takes the root with one sift
+ * down, instead of the last element sifting down now and the new one sifting up later.
+ */
 static void schedule(gb_sim_t *s, double t, uint16_t kind, uint32_t ent, uint16_t aux,
                      uint32_t gen)
 {
+    sim_event_t e = {t, s->seq++ | (kind == EV_CAL ? SEQ_LAST : 0), ent, kind, aux, gen};
+    if (s->listcal) {
+        list_insert(s, &e);
+        return;
+    }
+    if (s->root_free) {
+        s->root_free = false;
+        sift_down(s->heap, s->hn, 0, &e);
+        return;
+    }
     if (s->hn == s->halloc) {
         s->halloc = s->halloc ? s->halloc * 2 : 64;
         s->heap = gb_xrealloc(s->heap, s->halloc * sizeof *s->heap);
     }
-    sim_event_t e = {t, s->seq++, ent, kind, aux, gen};
     size_t i = s->hn++;
     while (i > 0) {
         size_t p = (i - 1) / 4;
@@ -68,23 +129,20 @@ static void schedule(gb_sim_t *s, double t, uint16_t kind, uint32_t ent, uint16_
     s->heap[i] = e;
 }
 
-static sim_event_t pop(gb_sim_t *s)
+/* Takes the first event; its slot stays until release() (or a schedule() reuses it). */
+static sim_event_t take(gb_sim_t *s)
 {
-    sim_event_t top = s->heap[0];
+    if (s->listcal) return list_pop(s);
+    s->root_free = true;
+    return s->heap[0];
+}
+
+static void release(gb_sim_t *s)
+{
+    if (!s->root_free) return;
+    s->root_free = false;
     sim_event_t last = s->heap[--s->hn];
-    size_t i = 0, n = s->hn;
-    for (;;) {
-        size_t c = 4 * i + 1;
-        if (c >= n) break;
-        size_t best = c, end = c + 4 < n ? c + 4 : n;
-        for (size_t k = c + 1; k < end; k++)
-            if (ev_less(&s->heap[k], &s->heap[best])) best = k;
-        if (!ev_less(&s->heap[best], &last)) break;
-        s->heap[i] = s->heap[best];
-        i = best;
-    }
-    if (n) s->heap[i] = last;
-    return top;
+    if (s->hn) sift_down(s->heap, s->hn, 0, &last);
 }
 
 /* ---- statistics and notes ----------------------------------------------------------------- */
@@ -152,13 +210,13 @@ static void q_push(sim_buffer_t *b, const sim_part_t *p)
         b->head = 0;
         b->alloc = na;
     }
-    b->q[(b->head + b->n++) % b->alloc] = *p;
+    b->q[(b->head + b->n++) & (b->alloc - 1)] = *p; /* sizes are powers of two */
 }
 
 static sim_part_t q_pop(sim_buffer_t *b)
 {
     sim_part_t p = b->q[b->head];
-    b->head = (b->head + 1) % b->alloc;
+    b->head = (b->head + 1) & (b->alloc - 1);
     b->n--;
     return p;
 }
@@ -174,13 +232,13 @@ static void ring_push(sim_ring_t *r, uint32_t id)
         r->head = 0;
         r->alloc = na;
     }
-    r->v[(r->head + r->n++) % r->alloc] = id;
+    r->v[(r->head + r->n++) & (r->alloc - 1)] = id; /* sizes are powers of two */
 }
 
 static uint32_t ring_pop(sim_ring_t *r)
 {
     uint32_t id = r->v[r->head];
-    r->head = (r->head + 1) % r->alloc;
+    r->head = (r->head + 1) & (r->alloc - 1);
     r->n--;
     return id;
 }
@@ -210,8 +268,8 @@ static void begin_proc(gb_sim_t *s, uint32_t mi)
         next = NEXT_MICRO;
     }
     for (uint32_t i = 0; i < m->nfail; i++)
-        if (!m->fail[i].calendar && r->op_left[i] < dt) {
-            dt = r->op_left[i];
+        if (!m->fail[i].calendar && r->f[i].op_left < dt) {
+            dt = r->f[i].op_left;
             next = (uint8_t)(NEXT_FAIL + i);
         }
     r->next = next;
@@ -229,7 +287,7 @@ static void end_stretch(gb_sim_t *s, sim_mrt_t *r, const sim_machine_t *m)
     r->proc_left -= el;
     if (m->micro) r->micro_left -= el;
     for (uint32_t i = 0; i < m->nfail; i++)
-        if (!m->fail[i].calendar) r->op_left[i] -= el;
+        if (!m->fail[i].calendar) r->f[i].op_left -= el;
 }
 
 /* Cancels the pending activity event, keeping what is left of the activity for later. */
@@ -442,7 +500,7 @@ static void request_repair(gb_sim_t *s, uint32_t mi)
     }
     if (s->md->crew) s->crew_free--;
     const sim_failure_t *f = &s->md->m[mi].fail[r->failing];
-    schedule(s, s->now + gb_dist_sample(&f->ttr, &r->r_fail[r->failing]), EV_REPAIR, mi, 0, 0);
+    schedule(s, s->now + gb_dist_sample(&f->ttr, &r->f[r->failing].r), EV_REPAIR, mi, 0, 0);
 }
 
 static void fail(gb_sim_t *s, uint32_t mi, uint32_t mode)
@@ -470,21 +528,17 @@ static void repaired(gb_sim_t *s, uint32_t mi)
         if (s->crew_q.n) {
             uint32_t next = ring_pop(&s->crew_q);
             const sim_failure_t *f = &s->md->m[next].fail[s->m[next].failing];
-            schedule(s, s->now + gb_dist_sample(&f->ttr, &s->m[next].r_fail[s->m[next].failing]),
+            schedule(s, s->now + gb_dist_sample(&f->ttr, &s->m[next].f[s->m[next].failing].r),
                      EV_REPAIR, next, 0, 0);
         } else {
             s->crew_free++;
         }
     }
     uint32_t k = r->failing;
-    double ttf = gb_dist_sample(&m->fail[k].ttf, &r->r_fail[k]);
-    r->ttf0[k] = ttf;
-    if (m->fail[k].calendar) {
-        r->fail_at[k] = s->now + ttf;
-        schedule(s, r->fail_at[k], EV_FAILCAL, mi, (uint16_t)k, 0);
-    } else {
-        r->op_left[k] = ttf;
-    }
+    double ttf = gb_dist_sample(&m->fail[k].ttf, &r->f[k].r);
+    r->f[k].ttf0 = ttf;
+    if (m->fail[k].calendar) schedule(s, s->now + ttf, EV_FAILCAL, mi, (uint16_t)k, 0);
+    else r->f[k].op_left = ttf;
     r->repair_time += s->now - (r->down_since > s->stats_from ? r->down_since : s->stats_from);
     r->down = false;
     note(s, GB_SIM_NOTE_REPAIRED, mi, false, k);
@@ -672,9 +726,15 @@ gb_sim_t *gb_sim_new(const gb_sim_model_t *md, uint64_t seed, uint32_t rep, gb_t
     s->l = gb_xcalloc(md->nline ? md->nline : 1, sizeof *s->l);
     s->b = gb_xcalloc(md->nst ? md->nst : 1, sizeof *s->b);
     s->crew_free = md->crew;
+    size_t nf = 0;
+    for (uint32_t i = 0; i < md->nm; i++) nf += md->m[i].nfail;
+    s->f = gb_xcalloc(nf ? nf : 1, sizeof *s->f);
+    nf = 0;
     for (uint32_t i = 0; i < md->nm; i++) {
         sim_mrt_t *r = &s->m[i];
         const sim_machine_t *m = &md->m[i];
+        r->f = s->f + nf;
+        nf += m->nfail;
         uint64_t base = (uint64_t)i << 8;
         gb_rng_seed(&r->r_cycle, seed, rep, base | 1);
         gb_rng_seed(&r->r_setup, seed, rep, base | 2);
@@ -684,15 +744,11 @@ gb_sim_t *gb_sim_new(const gb_sim_model_t *md, uint64_t seed, uint32_t rep, gb_t
         r->st = GB_SIM_STARVED;
         if (m->micro) r->micro_left = gb_dist_sample(&m->micro_every, &r->r_micro);
         for (uint32_t k = 0; k < m->nfail; k++) {
-            gb_rng_seed(&r->r_fail[k], seed, rep, base | (16 + k));
-            double ttf = gb_dist_sample(&m->fail[k].ttf, &r->r_fail[k]);
-            r->ttf0[k] = ttf;
-            if (m->fail[k].calendar) {
-                r->fail_at[k] = ttf;
-                schedule(s, ttf, EV_FAILCAL, i, (uint16_t)k, 0);
-            } else {
-                r->op_left[k] = ttf;
-            }
+            gb_rng_seed(&r->f[k].r, seed, rep, base | (16 + k));
+            double ttf = gb_dist_sample(&m->fail[k].ttf, &r->f[k].r);
+            r->f[k].ttf0 = ttf;
+            if (m->fail[k].calendar) schedule(s, ttf, EV_FAILCAL, i, (uint16_t)k, 0);
+            else r->f[k].op_left = ttf;
         }
     }
     for (uint32_t j = 0; j < md->nsrc; j++) {
@@ -720,9 +776,11 @@ void gb_sim_free(gb_sim_t *s)
     }
     free(s->b);
     free(s->m);
+    free(s->f);
     free(s->s);
     free(s->l);
     free(s->heap);
+    free(s->ln);
     free(s->cal_t);
     free(s->cal_planned);
     free(s->crew_q.v);
@@ -757,8 +815,8 @@ void gb_sim_reset_stats(gb_sim_t *s)
 
 void gb_sim_run(gb_sim_t *s, double until)
 {
-    while (s->hn && s->heap[0].t <= until) {
-        sim_event_t e = pop(s);
+    while (s->hn && (s->listcal ? s->ln[s->lhead].e.t : s->heap[0].t) <= until) {
+        sim_event_t e = take(s);
         s->now = e.t;
         s->events++;
         switch (e.kind) {
@@ -770,8 +828,24 @@ void gb_sim_run(gb_sim_t *s, double until)
         case EV_ARRIVAL: arrival(s, e.ent); break;
         case EV_CAL: cal_change(s, e.aux != 0); break;
         }
+        release(s);
     }
     if (until > s->now) s->now = until;
+}
+
+void gb_sim_use_list_calendar(gb_sim_t *s)
+{
+    if (s->listcal) return;
+    size_t n = s->hn;
+    sim_event_t *all = gb_xmalloc((n ? n : 1) * sizeof *all);
+    for (size_t i = 0; i < n; i++) {
+        all[i] = take(s);
+        release(s);
+    }
+    s->listcal = true;
+    s->lhead = s->lfree = SIM_NONE;
+    for (size_t i = 0; i < n; i++) list_insert(s, &all[i]);
+    free(all);
 }
 
 uint64_t gb_sim_events(const gb_sim_t *s)
@@ -803,10 +877,10 @@ void gb_sim_machine_view(const gb_sim_t *s, uint32_t i, gb_sim_machine_view_t *o
     out->scrap = r->scrap;
     out->ideal_cycle = m->ideal_cycle;
     for (uint32_t k = 0; k < m->nfail; k++)
-        if (!m->fail[k].calendar && r->ttf0[k] > 0) {
-            double left = r->op_left[k];
+        if (!m->fail[k].calendar && r->f[k].ttf0 > 0) {
+            double left = r->f[k].op_left;
             if (r->act == ACT_PROC && !r->paused) left -= s->now - r->work_start;
-            double w = 1 - left / r->ttf0[k];
+            double w = 1 - left / r->f[k].ttf0;
             out->wear = w < 0 ? 0 : w > 1 ? 1 : w;
             break;
         }

@@ -15,8 +15,6 @@
 
 typedef struct gb_rng {
     uint64_t s[4];
-    double spare;   /* the second normal variate of the polar method */
-    bool has_spare;
 } gb_rng_t;
 
 static inline uint64_t gb_splitmix64(uint64_t *x)
@@ -27,17 +25,18 @@ static inline uint64_t gb_splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
+void gb_zig_init(void);             /* idempotent and thread-safe */
+
 /* Seeds R for stream STREAM of replication REP under SEED. */
 static inline void gb_rng_seed(gb_rng_t *r, uint64_t seed, uint64_t rep, uint64_t stream)
 {
+    gb_zig_init(); /* every stream is seeded before its first normal draw */
     uint64_t x = seed;
     uint64_t mix = gb_splitmix64(&x) ^ (rep * 0xD1B54A32D192ED03ull);
     x = mix;
     mix = gb_splitmix64(&x) ^ (stream * 0xABC98388FB8FAC03ull);
     x = mix;
     for (int i = 0; i < 4; i++) r->s[i] = gb_splitmix64(&x);
-    r->has_spare = false;
-    r->spare = 0;
 }
 
 static inline uint64_t gb_rng_next(gb_rng_t *r)
@@ -67,23 +66,26 @@ static inline double gb_rng_u01_open(gb_rng_t *r)
     return (double)((gb_rng_next(r) >> 11) + 1) * 0x1.0p-53;
 }
 
-/* Standard normal, Marsaglia's polar method (no trigonometry; the pair's second half is kept). */
+/* The ziggurat's tables (Marsaglia and Tsang, 2000): 128 layers. Built once, before first use. */
+typedef struct gb_zig {
+    uint32_t kn[128];
+    double wn[128], fn[128];
+} gb_zig_t;
+extern gb_zig_t gb_zig;
+double gb_rng_normal_tail(gb_rng_t *r, int64_t hz, uint32_t iz);
+
+/*
+ * Standard normal by the ziggurat method: about 99 % of draws take one random number, a
+ * multiplication and a comparison. The layer comes from the low 7 bits of the draw and the
+ * value from its high 32, so the two are independent (the classic version shares bits).
+ */
 static inline double gb_rng_normal(gb_rng_t *r)
 {
-    if (r->has_spare) {
-        r->has_spare = false;
-        return r->spare;
-    }
-    double u, v, s;
-    do {
-        u = 2.0 * gb_rng_u01(r) - 1.0;
-        v = 2.0 * gb_rng_u01(r) - 1.0;
-        s = u * u + v * v;
-    } while (s >= 1.0 || s == 0.0);
-    double f = sqrt(-2.0 * log(s) / s);
-    r->spare = v * f;
-    r->has_spare = true;
-    return u * f;
+    uint64_t x = gb_rng_next(r);
+    int64_t hz = (int32_t)(uint32_t)(x >> 32);
+    uint32_t iz = (uint32_t)x & 127;
+    if ((uint64_t)(hz < 0 ? -hz : hz) < gb_zig.kn[iz]) return (double)hz * gb_zig.wn[iz];
+    return gb_rng_normal_tail(r, hz, iz);
 }
 
 #endif

@@ -121,26 +121,36 @@ typedef struct sim_buffer {
 enum { ACT_NONE, ACT_SETUP, ACT_PROC, ACT_MICRO };
 enum { NEXT_FINISH = 0, NEXT_MICRO = 1, NEXT_FAIL = 2 /* + mode */ };
 
+/* One failure mode of one machine, in a run. */
+typedef struct sim_frt {
+    double op_left;          /* operating-time mode: operating time left to the failure */
+    double ttf0;             /* the time to failure last drawn */
+    gb_rng_t r;              /* its own stream: time to failure and to repair */
+} sim_frt_t;
+
+/* One machine, in a run; the fields the event loop touches come first. */
 typedef struct sim_mrt {
     uint8_t act, next, st;
     bool down, holding, has_part, paused;
     uint8_t failing;         /* the mode it is down for */
     uint32_t gen;            /* bumped to cancel the pending activity event */
-    uint32_t pending;        /* calendar failures that came while down: bit per mode */
+    uint32_t last_product;   /* SIM_NONE before the first part */
     double act_end, act_left;
     double work_start;       /* start of the current stretch of processing */
     double proc_left;        /* processing time left for the current part */
     double micro_left;       /* operating time to the next micro-stop */
-    double op_left[SIM_MAX_FAILURES], ttf0[SIM_MAX_FAILURES];
-    double fail_at[SIM_MAX_FAILURES]; /* calendar modes: when the next failure comes */
-    double down_since, idle_since, since;
+    double since, idle_since;
     sim_part_t part;         /* in work, or finished and held while blocked */
-    uint32_t last_product;   /* SIM_NONE before the first part */
-    uint64_t lot_seq;        /* jobs (lots) started, for live job ids */
+    sim_frt_t *f;            /* [nfail] */
+    gb_rng_t r_cycle, r_scrap;
+    uint64_t good, scrap;
     double acc[GB_SIM_NSTATES];
-    uint64_t good, scrap, failures;
+    uint32_t pending;        /* calendar failures that came while down: bit per mode */
+    double down_since;
+    uint64_t lot_seq;        /* jobs (lots) started, for live job ids */
+    uint64_t failures;
     double repair_time;      /* summed time down (for MTTR) */
-    gb_rng_t r_cycle, r_setup, r_scrap, r_micro, r_fail[SIM_MAX_FAILURES];
+    gb_rng_t r_setup, r_micro;
 } sim_mrt_t;
 
 typedef struct sim_srt {
@@ -159,14 +169,24 @@ typedef struct sim_lrt {
     double sojourn;          /* summed time in system of the exits */
 } sim_lrt_t;
 
+typedef struct sim_lnode {
+    sim_event_t e;
+    uint32_t next;
+} sim_lnode_t;
+
 struct gb_sim {
     const gb_sim_model_t *md;
-    double now, warmup_at, stats_from;
+    double now, stats_from;
     gb_time_t t0;
-    sim_event_t *heap;
-    size_t hn, halloc;
+    sim_event_t *heap;       /* the calendar: a 4-ary heap */
+    size_t hn, halloc;       /* pending events (in either calendar) */
+    bool root_free;          /* the heap's root is the event being handled: reusable */
+    bool listcal;            /* the naive sorted list instead (benchmark baseline) */
+    sim_lnode_t *ln;
+    uint32_t lhead, lfree, lalloc;
     uint64_t seq, events;
     sim_mrt_t *m;
+    sim_frt_t *f;            /* every machine's failure modes, one block */
     sim_srt_t *s;
     sim_lrt_t *l;
     sim_buffer_t *b;         /* per station */
