@@ -1109,7 +1109,7 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
                 if (prc || krc) continue;
                 L.p->retention =
                     gb_xrealloc(L.p->retention, (L.p->nretention + 1) * sizeof *L.p->retention);
-                L.p->retention[L.p->nretention++] = (gb_plant_retention_t){gb_xstrdup(pat), keep};
+                L.p->retention[L.p->nretention++] = (gb_plant_retention_t){gb_xstrdup(pat), keep, 0, 0};
             }
     }
     load_adapters(&L, root);
