@@ -99,14 +99,19 @@ int gb_store__snapshot(gb_store_t *s, const char *path, gb_time_t from, gb_time_
     return 0;
 }
 
+/* A query is done reading files (S NULL: it never started). */
+static void release(gb_store_t *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->readers--;
+    gb_store__close_retired(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void gb_store__snapshot_free(gb_snap_t *sn)
 {
-    if (sn->store) {
-        pthread_mutex_lock(&sn->store->mu);
-        sn->store->readers--;
-        gb_store__close_retired(sn->store);
-        pthread_mutex_unlock(&sn->store->mu);
-    }
+    release(sn->store);
     free(sn->src);
     gb_pts_clear(&sn->head);
 }
@@ -596,12 +601,7 @@ static int rsnap_read(rsnap_t *rs, gb_vtype_t type, bool carry)
 
 static void rsnap_free(rsnap_t *rs)
 {
-    if (rs->store) {
-        pthread_mutex_lock(&rs->store->mu);
-        rs->store->readers--;
-        gb_store__close_retired(rs->store);
-        pthread_mutex_unlock(&rs->store->mu);
-    }
+    release(rs->store);
     free(rs->chunks);
     free(rs->fds);
     free(rs->r.r);

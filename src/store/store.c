@@ -13,11 +13,14 @@
  *   "GBBLK\0\1\0" | blocks | footer | trailer
  *   footer  u32 series | per series: u16 path length | path | u8 type | u32 blocks |
  *           per block: u64 offset | u32 length | u8 codec | u32 count | i64 tmin | i64 tmax |
- *                      f64 min | f64 max | f64 sum | f64 sumsq | u64 first | u64 last
+ *                      f64 min | f64 max | f64 sum | f64 sumsq | u64 first | u64 last | u32 nnum
  *   trailer u64 footer offset | u32 footer length | u32 footer CRC-32 | u64 covered | "GBBLKEND"
  * where `covered` is the last log segment whose data the file (with those before it) holds:
  * opening the store replays only later segments, so a crash between writing the file and
  * dropping the segments duplicates nothing. Each block is framed u32 length | u32 CRC-32 | bytes.
+ * Retention may write a file again under its own name without the blocks it dropped (renamed
+ * over the old one, so a crash leaves one or the other); rollup files (rollup.c) are written and
+ * named the same way under rollups/.
  *
  * Reading merges a series' sources oldest first -- block files in the order written, then the
  * head -- so where two hold a point at the same time, the later write wins.
@@ -275,11 +278,6 @@ char *gb_store__path(const gb_store_t *s, gb_fkind_t k, uint64_t lo, uint64_t no
                         (unsigned long long)no, KINDS[k].ext, suffix);
 }
 
-static char *bf_path(const gb_store_t *s, uint64_t lo, uint64_t no, const char *suffix)
-{
-    return gb_store__path(s, GB_FK_BLOCKS, lo, no, suffix);
-}
-
 static void add_bref(series_t *x, const gb_bref_t *r)
 {
     if (x->nblocks == x->cblocks) {
@@ -494,7 +492,7 @@ static int load_files(gb_store_t *s)
         bfile_t *bf = &s->files[s->nfiles - 1];
         s->nfiles--; /* load_file numbers the blocks by the entry it is about to become */
         if ((rc = load_file(s, f[i].no, bf->fd, &covered)) != 0) {
-            char *p = bf_path(s, f[i].lo, f[i].no, "");
+            char *p = gb_store__path(s, GB_FK_BLOCKS, f[i].lo, f[i].no, "");
             gb_error("store", "%s is damaged or not a gemba block file", p);
             free(p);
             close(bf->fd);

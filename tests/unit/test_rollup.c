@@ -244,6 +244,19 @@ static void same_answers(ans_t (*a)[NSTEPS], ans_t (*b)[NSTEPS])
         }
 }
 
+/* A new store holding the hand-checked series (T0 five hours before now), and its answers. */
+static char *hand_store(gb_time_t *T0, ans_t (*before)[NSTEPS])
+{
+    char *dir = tmpdir();
+    *T0 = gb_floor_to(settled_now(), HOUR) - 5 * HOUR;
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    hand_series(s, *T0);
+    answers(s, "a", *T0, *T0 + 5 * HOUR, before);
+    assert_int_equal(gb_store_close(s), 0);
+    return dir;
+}
+
 /*
  * The store turns the points into rollups at retention, and aggregates read them: the
  * hand-checked values per window, and every aggregate equal to what it was before.
@@ -251,14 +264,10 @@ static void same_answers(ans_t (*a)[NSTEPS], ans_t (*b)[NSTEPS])
 static void test_retention_makes_rollups(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
-    gb_time_t now = settled_now(), T0 = gb_floor_to(now, HOUR) - 5 * HOUR;
-    gb_store_t *s;
-    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
-    hand_series(s, T0);
+    gb_time_t T0;
     static ans_t before[NALL][NSTEPS], after[NALL][NSTEPS];
-    answers(s, "a", T0, T0 + 5 * HOUR, before);
-    assert_int_equal(gb_store_close(s), 0);
+    char *dir = hand_store(&T0, before);
+    gb_store_t *s;
 
     /* points kept 1 h, 1-minute rollups a day, 1-hour ones 30 days: the horizon is T0+4h */
     gb_retention_t rule = {"a", HOUR, 86400 * S, 30 * 86400 * S};
@@ -336,14 +345,10 @@ static void test_retention_makes_rollups(void **state)
 static void test_crash_between_rollups_and_drop(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
-    gb_time_t now = settled_now(), T0 = gb_floor_to(now, HOUR) - 5 * HOUR;
-    gb_store_t *s;
-    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
-    hand_series(s, T0);
+    gb_time_t T0;
     static ans_t before[NALL][NSTEPS], after[NALL][NSTEPS];
-    answers(s, "a", T0, T0 + 5 * HOUR, before);
-    assert_int_equal(gb_store_close(s), 0);
+    char *dir = hand_store(&T0, before);
+    gb_store_t *s;
     sh("cp -a '%s/blocks' '%s/saved'", dir, dir);
 
     gb_retention_t rule = {"a", HOUR, 86400 * S, 30 * 86400 * S};
