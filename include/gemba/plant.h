@@ -132,10 +132,14 @@ typedef struct gb_reason {
     bool leaf;
 } gb_reason_t;
 
-/* historian.retention: how long the points of the series whose path matches TAGS are kept. */
+/*
+ * historian.retention: how long the points of the series whose path matches TAGS are kept, and
+ * their 1-minute and 1-hour rollups (0: none beyond the points; INT64_MAX: forever).
+ */
 typedef struct gb_plant_retention {
     char *tags;      /* a glob over series paths (fnmatch), such as "acme/plant1/line2/..." */
     int64_t keep_ns; /* > 0 */
+    int64_t keep_1m_ns, keep_1h_ns; /* 0, or >= keep_ns, and keep_1h_ns >= keep_1m_ns */
 } gb_plant_retention_t;
 
 typedef struct gb_plant {

@@ -3,6 +3,8 @@
  *   wal/        the write-ahead log: every accepted sample, first (see src/store/wal.h)
  *   blocks/     immutable block files: each series' points, sorted and in blocks of up to 4096,
  *               with per-block statistics in the file's footer
+ *   rollups/    immutable rollup files: per series, 1-minute and 1-hour summaries of the points
+ *               retention dropped, kept longer than the points (see src/store/rollup.c)
  * Samples are appended to the log and kept in memory per series (the head); a flush writes the
  * head to a new block file and drops the log segments it covers. A flush happens when the head
  * holds flush_points points or its oldest point waited flush_interval, and at close.
@@ -33,10 +35,18 @@
 
 typedef struct gb_store gb_store_t;
 
-/* How long the points of the series whose path matches PATTERN (fnmatch) are kept. */
+#define GB_STORE_FOREVER INT64_MAX /* a keep period that never ends */
+
+/*
+ * How long the points of the series whose path matches PATTERN (fnmatch) are kept, and how long
+ * their 1-minute and 1-hour rollups are. Rollups are made, for numbers and bools, of the points
+ * retention drops; a rollup period of 0 (or not above KEEP_NS) makes none of that width.
+ */
 typedef struct gb_retention {
     const char *pattern;
-    int64_t keep_ns;
+    int64_t keep_ns;    /* the points: > 0, or 0 for forever (then no rollups are needed) */
+    int64_t keep_1m_ns; /* 1-minute rollups: 0 none, a period, or GB_STORE_FOREVER */
+    int64_t keep_1h_ns; /* 1-hour rollups: the same */
 } gb_retention_t;
 
 typedef struct gb_store_opts {
@@ -50,7 +60,9 @@ typedef struct gb_store_opts {
     /*
      * Retention rules (copied; first match wins; a series no rule matches is kept forever).
      * Points are dropped a block at a time, once the newest point of their block is older than
-     * the rule's period: at open and every hour.
+     * the rule's period: at open and every hour. With rollups, the points of each whole hour
+     * past the period are first summed up into rollup files, and a block goes once every point
+     * in it is; its rollups then stand for it in aggregates.
      */
     const gb_retention_t *retention;
     size_t nretention;
@@ -166,8 +178,11 @@ const char *gb_agg_name(gb_agg_t a);
  * [FROM + k*STEP, FROM + (k+1)*STEP) up to TO, calling EACH with the window's start and the
  * result for every window that has points (TWA: every window from the first point on, the value
  * before a window carrying into it). NaN values count for count only. Whole blocks inside a
- * window are answered from their statistics, without decoding. Returns as gb_store_read, or
- * GB_EINVAL (a string series with an aggregate other than count, first, last).
+ * window are answered from their statistics, without decoding. Where retention replaced the
+ * points by rollups, the rollups answer, when FROM and STEP are whole multiples of their width
+ * (1 h, else 1 min; FROM counted from the epoch): exactly what the points would have given.
+ * Returns as gb_store_read, or GB_EINVAL (a string series with an aggregate other than count,
+ * first, last).
  */
 int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to, int64_t step,
                        gb_agg_t agg, int (*each)(void *ctx, gb_time_t window, double value),
@@ -183,9 +198,11 @@ typedef struct gb_store_info {
     uint64_t series;
     uint64_t
         points;     /* in blocks and in the head (a time written twice counts once after a flush) */
-    uint64_t bytes; /* on disk: log and block files */
+    uint64_t bytes; /* on disk: log, block and rollup files */
     uint64_t torn_bytes; /* unreadable tail of the log (a crash mid-write) */
     uint64_t wal_bytes, block_bytes, block_files, blocks, head_points;
+    uint64_t rollup_files, rollup_bytes; /* also in bytes */
+    uint64_t rollups_1m, rollups_1h;     /* rollups (one per series and window) kept */
 } gb_store_info_t;
 
 void gb_store_stat(gb_store_t *s, gb_store_info_t *info);

@@ -197,7 +197,8 @@ int gb_cmd_serve(int argc, char **argv)
     /* 3. the data directory */
     gb_retention_t *ret = gb_xcalloc(plant->nretention ? plant->nretention : 1, sizeof *ret);
     for (size_t i = 0; i < plant->nretention; i++)
-        ret[i] = (gb_retention_t){plant->retention[i].tags, plant->retention[i].keep_ns};
+        ret[i] = (gb_retention_t){plant->retention[i].tags, plant->retention[i].keep_ns,
+                                  plant->retention[i].keep_1m_ns, plant->retention[i].keep_1h_ns};
     sopts.retention = ret;
     sopts.nretention = plant->nretention;
     rc = gb_store_open(data, &sopts, &store);

@@ -59,16 +59,23 @@ int gb_cmd_store(int argc, char **argv)
     gb_store_each_series(st, add_series, series);
     gb_store_codecs(st, add_codec, codecs);
     gb_store_close(st);
-    double bpp = info.points ? (double)info.bytes / (double)info.points : 0;
+    /* points are in the log and block files; rollups stand for points no longer kept */
+    double bpp =
+        info.points ? (double)(info.wal_bytes + info.block_bytes) / (double)info.points : 0;
     if (!strcmp(format, "json")) {
-        json_t *doc = json_pack("{s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+        json_t *doc = json_pack("{s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                                "s:I, s:I, s:o, s:o}",
                                 "data", data, "series", (json_int_t)info.series, "points",
                                 (json_int_t)info.points, "bytes", (json_int_t)info.bytes,
                                 "bytes_per_point", bpp, "torn_bytes", (json_int_t)info.torn_bytes,
                                 "wal_bytes", (json_int_t)info.wal_bytes, "block_files",
                                 (json_int_t)info.block_files, "blocks", (json_int_t)info.blocks,
                                 "block_bytes", (json_int_t)info.block_bytes, "head_points",
-                                (json_int_t)info.head_points, "by_codec", codecs, "by_series",
+                                (json_int_t)info.head_points, "rollup_files",
+                                (json_int_t)info.rollup_files, "rollup_bytes",
+                                (json_int_t)info.rollup_bytes, "rollups_1m",
+                                (json_int_t)info.rollups_1m, "rollups_1h",
+                                (json_int_t)info.rollups_1h, "by_codec", codecs, "by_series",
                                 series);
         json_dumpf(doc, stdout, JSON_INDENT(2));
         putchar('\n');
@@ -78,11 +85,14 @@ int gb_cmd_store(int argc, char **argv)
     printf("data:            %s\nseries:          %llu\npoints:          %llu\n"
            "bytes on disk:   %llu\nbytes per point: %.2f\n"
            "log:             %llu bytes, %llu points not in blocks yet\n"
-           "blocks:          %llu in %llu files, %llu bytes\n",
+           "blocks:          %llu in %llu files, %llu bytes\n"
+           "rollups:         %llu of 1 min, %llu of 1 h in %llu files, %llu bytes\n",
            data, (unsigned long long)info.series, (unsigned long long)info.points,
            (unsigned long long)info.bytes, bpp, (unsigned long long)info.wal_bytes,
            (unsigned long long)info.head_points, (unsigned long long)info.blocks,
-           (unsigned long long)info.block_files, (unsigned long long)info.block_bytes);
+           (unsigned long long)info.block_files, (unsigned long long)info.block_bytes,
+           (unsigned long long)info.rollups_1m, (unsigned long long)info.rollups_1h,
+           (unsigned long long)info.rollup_files, (unsigned long long)info.rollup_bytes);
     for (size_t i = 0; i < json_array_size(codecs); i++) {
         json_t *cj = json_array_get(codecs, i);
         printf("  codec %-8s %llu blocks, %llu points, %.2f bytes per point\n",

@@ -1021,6 +1021,46 @@ static void check_adapters(ld_t *L)
 
 /* ---- entry points ------------------------------------------------------------------------- */
 
+/*
+ * The rollup periods of retention rule R whose points are kept KEEP (0: not known, an error was
+ * reported): keep_1m and keep_1h, each a duration or `forever`, each at least KEEP, and keep_1h
+ * at least keep_1m. Absent, keep_1m is 0 (no 1-minute rollups outlive the points) and keep_1h
+ * is keep_1m: whoever keeps minutes a year wants the hours at least as long.
+ */
+static int retention_rollups(const gb_cnode_t *r, int64_t keep, int64_t *roll, gb_diag_t *diag)
+{
+    static const char *const keys[2] = {"keep_1m", "keep_1h"};
+    int rc = 0;
+    bool given[2] = {false, false};
+    for (int w = 0; w < 2; w++) {
+        roll[w] = 0;
+        const gb_cnode_t *n = gb_cnode_get(r, keys[w]);
+        if (!n || gb_cnode_is_null(n)) continue;
+        if (n->kind == GB_CNODE_SCALAR && !strcmp(n->str, "forever")) {
+            roll[w] = INT64_MAX;
+        } else if (gb_cfg_duration(r, keys[w], false, "retention rule", &roll[w], diag) != 0) {
+            rc = GB_EINVAL;
+            continue;
+        }
+        given[w] = true;
+        if (keep > 0 && roll[w] < keep) {
+            gb_diag_add(diag, n->line, n->col,
+                        "'%s' must be at least 'keep' (%s): rollups take over from the points "
+                        "once those are dropped",
+                        keys[w], gb_cnode_get(r, "keep")->str);
+            rc = GB_EINVAL;
+        } else if (w == 1 && given[0] && roll[1] < roll[0]) {
+            gb_diag_add(diag, n->line, n->col,
+                        "'keep_1h' must be at least 'keep_1m' (%s): hourly rollups are the ones "
+                        "kept longest",
+                        gb_cnode_get(r, "keep_1m")->str);
+            rc = GB_EINVAL;
+        }
+    }
+    if (!given[1]) roll[1] = roll[0];
+    return rc;
+}
+
 /* ---- sections read by other modules -------------------------------------------------------- */
 
 #define MAX_EXTS 8
@@ -1126,7 +1166,7 @@ int gb_plant_load_tree(const char *name, gb_cnode_t *root, gb_plant_t **out, gb_
                                 "a retention rule is a mapping such as {tags: \"*\", keep: 90d}");
                     continue;
                 }
-                static const char *const rkeys[] = {"tags", "keep", NULL};
+                static const char *const rkeys[] = {"tags", "keep", "keep_1m", "keep_1h", NULL};
                 gb_cfg_check_keys(r, "retention rule", rkeys, diag);
                 const char *pat;
                 int64_t keep;
@@ -1137,10 +1177,13 @@ int gb_plant_load_tree(const char *name, gb_cnode_t *root, gb_plant_t **out, gb_
                     gb_diag_add(diag, k->line, k->col, "'keep' must be above 0, such as 90d or 2y");
                     krc = GB_EINVAL;
                 }
-                if (prc || krc) continue;
+                int64_t roll[2];
+                int rrc = retention_rollups(r, krc == 0 ? keep : 0, roll, diag);
+                if (prc || krc || rrc) continue;
                 L.p->retention =
                     gb_xrealloc(L.p->retention, (L.p->nretention + 1) * sizeof *L.p->retention);
-                L.p->retention[L.p->nretention++] = (gb_plant_retention_t){gb_xstrdup(pat), keep};
+                L.p->retention[L.p->nretention++] =
+                    (gb_plant_retention_t){gb_xstrdup(pat), keep, roll[0], roll[1]};
             }
     }
     load_adapters(&L, root);

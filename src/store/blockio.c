@@ -39,43 +39,48 @@ static void put(unsigned char **out, size_t *len, size_t *cap, const void *p, si
     *len += n;
 }
 
-static double as_number(const gb_pts_t *p, size_t i)
+double gb_slot_number(gb_vtype_t type, gb_slot_t s)
 {
-    gb_value_t v = gb_pts_value(p, i);
-    switch (p->type) {
+    double d;
+    switch (type) {
     case GB_VT_F64:
-        return v.f64;
+        memcpy(&d, &s, sizeof d);
+        return d;
     case GB_VT_I64:
-        return (double)v.i64;
+        return (double)(int64_t)s;
     case GB_VT_BOOL:
-        return v.b ? 1.0 : 0.0;
+        return s ? 1 : 0;
     default:
-        return 0;
+        return NAN;
+    }
+}
+
+void gb_bstats_of(const gb_pts_t *p, size_t from, size_t n, gb_bstats_t *st)
+{
+    memset(st, 0, sizeof *st);
+    st->count = (uint32_t)n;
+    st->tmin = p->t[from];
+    st->tmax = p->t[from + n - 1];
+    if (p->type == GB_VT_STR) return;
+    st->first = p->v[from];
+    st->last = p->v[from + n - 1];
+    st->min = INFINITY;
+    st->max = -INFINITY;
+    for (size_t i = from; i < from + n; i++) {
+        double x = gb_slot_number(p->type, p->v[i]);
+        if (isnan(x)) continue; /* NaN (no value) takes no part in min, max or sums */
+        st->nnum++;
+        if (x < st->min) st->min = x;
+        if (x > st->max) st->max = x;
+        st->sum += x;
+        st->sumsq += x * x;
     }
 }
 
 void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **out, size_t *outlen,
                       size_t *outcap, gb_bstats_t *st, uint8_t *codec)
 {
-    memset(st, 0, sizeof *st);
-    st->count = (uint32_t)n;
-    st->tmin = p->t[from];
-    st->tmax = p->t[from + n - 1];
-    if (p->type != GB_VT_STR) {
-        st->first = p->v[from];
-        st->last = p->v[from + n - 1];
-        st->min = INFINITY;
-        st->max = -INFINITY;
-        for (size_t i = from; i < from + n; i++) {
-            double x = as_number(p, i);
-            if (isnan(x)) continue; /* NaN (no value) takes no part in min, max or sums */
-            st->nnum++;
-            if (x < st->min) st->min = x;
-            if (x > st->max) st->max = x;
-            st->sum += x;
-            st->sumsq += x * x;
-        }
-    }
+    gb_bstats_of(p, from, n, st);
     /* quality runs */
     unsigned char fmt = FORMAT_CODEC;
     put(out, outlen, outcap, &fmt, 1);
@@ -136,14 +141,19 @@ void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **
     free(str);
 }
 
+int gb_frame_load(int fd, uint64_t off, uint32_t len, unsigned char **buf)
+{
+    *buf = gb_xmalloc((size_t)len + 8);
+    if (pread(fd, *buf, (size_t)len + 8, (off_t)off) != (ssize_t)len + 8) return GB_EIO;
+    uint32_t flen, crc;
+    memcpy(&flen, *buf, 4);
+    memcpy(&crc, *buf + 4, 4);
+    return flen != len || crc32(0L, *buf + 8, len) != crc ? GB_EPROTO : 0;
+}
+
 int gb_blockio_load(int fd, const gb_bref_t *r, unsigned char **buf)
 {
-    *buf = gb_xmalloc((size_t)r->len + 8);
-    if (pread(fd, *buf, (size_t)r->len + 8, (off_t)r->off) != (ssize_t)(r->len + 8)) return GB_EIO;
-    uint32_t len, crc;
-    memcpy(&len, *buf, 4);
-    memcpy(&crc, *buf + 4, 4);
-    return len != r->len || crc32(0L, *buf + 8, len) != crc ? GB_EPROTO : 0;
+    return gb_frame_load(fd, r->off, r->len, buf);
 }
 
 /* Checks the quality runs of a block record; the offset of its codec block, or 0 when bad. */

@@ -5,12 +5,16 @@
  * A block holds up to GB_STORE_BLOCK_POINTS points of one series, sorted by time with no two at
  * the same time, and carries statistics (count, time range, min, max, sum, sum of squares, first,
  * last) kept in its file's footer, so aggregates over whole blocks need no decoding.
+ *
+ * A rollup sums up one series' points in one window of a fixed width (1 min, 1 h) with the same
+ * statistics, plus what a time-weighted average needs; rollups outlive the points (rollup.c).
  */
 #ifndef GB_STORE_ENGINE_H
 #define GB_STORE_ENGINE_H
 
 #include "gemba/sample.h"
 #include "gemba/store.h"
+#include "util/buf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -91,5 +95,89 @@ int gb_blockio_decode(const unsigned char *buf, size_t len, gb_vtype_t type,
                       struct gb_block_out *o);
 /* The name of codec id C, for statistics. */
 const char *gb_blockio_codec_name(uint8_t c);
+/* Slot S of a series of TYPE as a number: bools 0/1, NaN for strings. */
+double gb_slot_number(gb_vtype_t type, gb_slot_t s);
+/* The statistics of points [FROM, FROM+N) of P (N >= 1; sorted, distinct times). */
+void gb_bstats_of(const gb_pts_t *p, size_t from, size_t n, gb_bstats_t *st);
+/*
+ * Reads the frame at OFF (u32 length, u32 CRC-32, then LEN bytes) of the file open as FD into
+ * *BUF (malloc'd, the caller frees it, also on error), checked against LEN and the CRC.
+ * 0, GB_EIO (short read) or GB_EPROTO.
+ */
+int gb_frame_load(int fd, uint64_t off, uint32_t len, unsigned char **buf);
+
+/* ---- rollups (rollupio.c) ---- */
+
+#define GB_ROLLUP_WIDTHS 2        /* 0: 1 min, 1: 1 h */
+#define GB_ROLLUP_CHUNK_MAX 4096u /* rollups in one chunk */
+extern const int64_t gb_rollup_width[GB_ROLLUP_WIDTHS];
+
+/*
+ * One window [start, start + width) of one series: ST as for a block (count, the times of the
+ * first and last point, min, max, sum, sum of squares, first and last value), and the integral
+ * of the value over time from the first point to the last, each value holding until the next
+ * point: AREA (value x ns) over AREA_NS ns (the spans whose value is a number). With the last
+ * point of the window before, that is all a time-weighted average needs.
+ */
+typedef struct gb_rollup {
+    gb_time_t start;
+    gb_bstats_t st;
+    double area;
+    int64_t area_ns;
+} gb_rollup_t;
+
+/* A chunk of one series' rollups of one width in a rollup file. */
+typedef struct gb_rref {
+    uint32_t file; /* index into the store's rollup files (set by the store) */
+    uint32_t len;
+    uint64_t off;
+    uint32_t n;           /* rollups in it */
+    uint8_t width;        /* index into gb_rollup_width */
+    gb_time_t tmin, tmax; /* the starts of its first and last window */
+} gb_rref_t;
+
+/*
+ * Parses the footer F (FLEN bytes) of a rollup file whose chunks end at FOFF, calling SERIES for
+ * each series entry (its path is PLEN bytes, not terminated) and CHUNK for each of its chunks.
+ * Checks every length against what remains and every chunk against FOFF; a callback's non-zero
+ * return stops it and is returned. 0 or GB_EPROTO.
+ */
+int gb_rollup_footer(const unsigned char *f, size_t flen, uint64_t foff,
+                     int (*series)(void *ctx, const char *path, size_t plen, gb_vtype_t type,
+                                   gb_time_t rolled),
+                     int (*chunk)(void *ctx, const gb_rref_t *r), void *ctx);
+#define GB_ROLLUP_ENTRY 33 /* bytes of a chunk's footer entry */
+
+/* A growing array of rollups. */
+typedef struct gb_rollups {
+    gb_rollup_t *r;
+    size_t n, cap;
+} gb_rollups_t;
+
+/* Sorts R by window start. */
+void gb_rollups_sort(gb_rollups_t *r);
+
+/* T rounded down to a multiple of W (also before the epoch). */
+gb_time_t gb_floor_to(gb_time_t t, int64_t w);
+
+/*
+ * Appends to OUT the rollups of width W (an index into gb_rollup_width) of the points of P
+ * (numbers or bools; sorted, distinct times), leaving out windows that end at or before SINCE.
+ */
+void gb_rollup_build(const gb_pts_t *p, int w, gb_time_t since, gb_rollups_t *out);
+
+/*
+ * Encodes the N rollups R (1..GB_ROLLUP_CHUNK_MAX, of a series of TYPE, width W, starts
+ * increasing) as one chunk appended to OUT (column by column through the block codecs).
+ */
+void gb_rollup_encode(gb_vtype_t type, int w, const gb_rollup_t *r, size_t n, gb_buf_t *out);
+
+/*
+ * Decodes a chunk of LEN bytes that must hold rollups of TYPE and width W into OUT (room for
+ * GB_ROLLUP_CHUNK_MAX), *N their number. Every value is checked: starts on the width and
+ * increasing, point times inside their window, counts that add up. 0, GB_EPROTO or GB_ENOMEM.
+ */
+int gb_rollup_decode(const unsigned char *buf, size_t len, gb_vtype_t type, int w, gb_rollup_t *out,
+                     size_t *n);
 
 #endif

@@ -8,6 +8,12 @@
  * Aggregates are answered from block statistics wherever a block lies wholly inside one window
  * and no other source (another block, the head) overlaps its time range; everything else is
  * decoded and merged. A time-weighted average always decodes: it needs each point's duration.
+ *
+ * Where retention replaced points by rollups (before the series' `rolled`), an aggregate whose
+ * windows are made of whole rollup windows takes the rollups for that part and leaves out any
+ * point still there, so nothing counts twice and the seam at `rolled` is exact: a rollup carries
+ * the same statistics as a block, and for a time-weighted average its window's own integral and
+ * its first and last point, which close the spans to the points around it.
  */
 #include "gemba/error.h"
 #include "gemba/log.h"
@@ -31,38 +37,23 @@ typedef struct {
 } names_t;
 static void collect(void *ctx, const char *path, gb_vtype_t type, uint64_t points);
 
-typedef struct src {
-    gb_bref_t r;
-    int fd;
-    bool clean;  /* overlaps no other source: read on its own, in time order */
-    bool inside; /* clean, and inside one window: its statistics stand for it */
-} src_t;
+typedef gb_src_t src_t;
+typedef gb_snap_t snap_t;
 
-/* A snapshot of what a query over [FROM, TO) of one series needs. */
-typedef struct snap {
-    gb_vtype_t type;
-    src_t *src;
-    size_t nsrc;
-    gb_pts_t head; /* head points in range */
-    gb_store_t *store;
-    gb_time_t hmin, hmax;
-} snap_t;
-
-static int take_snapshot(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to, snap_t *sn)
+/* Copies what a read of X over [FROM, TO) needs, leaving out [XLO, XHI). Locked. */
+static void snapshot_locked(gb_store_t *s, series_t *x, gb_time_t from, gb_time_t to, gb_time_t xlo,
+                            gb_time_t xhi, snap_t *sn)
 {
     memset(sn, 0, sizeof *sn);
-    pthread_mutex_lock(&s->mu);
-    series_t *x = gb_store__find(s, path);
-    if (!x) {
-        pthread_mutex_unlock(&s->mu);
-        return GB_ENOENT;
-    }
     sn->type = x->type;
+    sn->xlo = xlo;
+    sn->xhi = xhi;
     gb_pts_init(&sn->head, x->type);
     sn->src = gb_xcalloc(x->nblocks ? x->nblocks : 1, sizeof *sn->src);
     for (size_t i = 0; i < x->nblocks; i++) {
         const gb_bref_t *r = &x->blocks[i];
         if (r->st.tmax < from || r->st.tmin >= to) continue;
+        if (r->st.tmin >= xlo && r->st.tmax < xhi) continue; /* all of it is in rollups */
         sn->src[sn->nsrc++] = (src_t){*r, s->files[r->file].fd, false, false};
     }
     s->readers++; /* the files stay open until this query is done (see snapshot_free) */
@@ -74,33 +65,53 @@ static int take_snapshot(gb_store_t *s, const char *path, gb_time_t from, gb_tim
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; i < parts[k]->n; i++) {
             gb_time_t t = parts[k]->t[i];
-            if (t < from || t >= to) continue;
+            if (t < from || t >= to || (t >= xlo && t < xhi)) continue;
             gb_pts_add_from(&sn->head, parts[k], i);
             if (t < sn->hmin) sn->hmin = t;
             if (t > sn->hmax) sn->hmax = t;
         }
-    pthread_mutex_unlock(&s->mu);
-    /* a block is clean when no other block and not the head overlap its range */
+}
+
+/* A block is clean when no other block and not the head overlap it, and none of it is left out. */
+static void mark_clean(snap_t *sn)
+{
     for (size_t i = 0; i < sn->nsrc; i++) {
         const gb_bstats_t *a = &sn->src[i].r.st;
-        bool clean = !(sn->head.n && sn->hmin <= a->tmax && sn->hmax >= a->tmin);
+        bool clean = !(sn->head.n && sn->hmin <= a->tmax && sn->hmax >= a->tmin) &&
+                     !(a->tmax >= sn->xlo && a->tmin < sn->xhi);
         for (size_t j = 0; j < sn->nsrc && clean; j++) {
             const gb_bstats_t *b = &sn->src[j].r.st;
             if (j != i && b->tmin <= a->tmax && b->tmax >= a->tmin) clean = false;
         }
         sn->src[i].clean = clean;
     }
+}
+
+int gb_store__snapshot(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to, gb_time_t xlo,
+                       gb_time_t xhi, gb_snap_t *sn)
+{
+    pthread_mutex_lock(&s->mu);
+    series_t *x = gb_store__find(s, path);
+    if (x) snapshot_locked(s, x, from, to, xlo, xhi, sn);
+    pthread_mutex_unlock(&s->mu);
+    if (!x) return GB_ENOENT;
+    mark_clean(sn);
     return 0;
 }
 
-static void snapshot_free(snap_t *sn)
+/* A query is done reading files (S NULL: it never started). */
+static void release(gb_store_t *s)
 {
-    if (sn->store) {
-        pthread_mutex_lock(&sn->store->mu);
-        sn->store->readers--;
-        gb_store__close_retired(sn->store);
-        pthread_mutex_unlock(&sn->store->mu);
-    }
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->readers--;
+    gb_store__close_retired(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void gb_store__snapshot_free(gb_snap_t *sn)
+{
+    release(sn->store);
     free(sn->src);
     gb_pts_clear(&sn->head);
 }
@@ -117,8 +128,9 @@ static void damaged(const src_t *src, int rc)
              src->r.st.count, (unsigned long long)src->r.off, gb_strerror(rc));
 }
 
-/* Reads and decodes block SRC, appending its points in [FROM, TO) to OUT. */
-static int decode_into(const src_t *src, gb_time_t from, gb_time_t to, gb_pts_t *out, gb_pts_t *tmp)
+/* Reads and decodes block SRC, appending its points in [FROM, TO) but not in [XLO, XHI) to OUT. */
+static int decode_into(const src_t *src, gb_time_t from, gb_time_t to, gb_time_t xlo, gb_time_t xhi,
+                       gb_pts_t *out, gb_pts_t *tmp)
 {
     unsigned char *buf;
     int rc = read_block(src, &buf);
@@ -132,20 +144,23 @@ static int decode_into(const src_t *src, gb_time_t from, gb_time_t to, gb_pts_t 
         return rc;
     }
     for (size_t i = 0; i < tmp->n; i++)
-        if (tmp->t[i] >= from && tmp->t[i] < to) gb_pts_add_from(out, tmp, i);
+        if (tmp->t[i] >= from && tmp->t[i] < to && !(tmp->t[i] >= xlo && tmp->t[i] < xhi))
+            gb_pts_add_from(out, tmp, i);
     return 0;
 }
 
-/* Decodes every source (or only the unclean ones) and merges them with the head, in order. */
-static void merge(snap_t *sn, gb_time_t from, gb_time_t to, bool unclean_only, gb_pts_t *out)
+void gb_store__merge(gb_snap_t *sn, gb_time_t from, gb_time_t to, bool unclean_only, gb_pts_t *out)
 {
     gb_pts_t tmp;
     gb_pts_init(&tmp, sn->type);
     /* oldest first (the order blocks were written), the head last: the later write wins */
-    for (size_t i = 0; i < sn->nsrc; i++)
-        if (!unclean_only || !sn->src[i].clean) decode_into(&sn->src[i], from, to, out, &tmp);
+    for (size_t i = 0; i < sn->nsrc; i++) {
+        const src_t *c = &sn->src[i];
+        if ((unclean_only && c->clean) || c->r.st.tmax < from || c->r.st.tmin >= to) continue;
+        decode_into(c, from, to, sn->xlo, sn->xhi, out, &tmp);
+    }
     for (size_t i = 0; i < sn->head.n; i++)
-        gb_pts_add_from(out, &sn->head, i);
+        if (sn->head.t[i] >= from && sn->head.t[i] < to) gb_pts_add_from(out, &sn->head, i);
     gb_pts_clear(&tmp);
     gb_pts_sort_dedupe(out);
 }
@@ -191,17 +206,17 @@ int gb_store_read(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to,
                   int (*each)(void *ctx, const gb_point_t *p), void *ctx)
 {
     snap_t sn;
-    int rc = take_snapshot(s, path, from, to, &sn);
+    int rc = gb_store__snapshot(s, path, from, to, INT64_MAX, INT64_MAX, &sn);
     if (rc) return rc;
     gb_pts_t all;
     gb_pts_init(&all, sn.type);
-    merge(&sn, from, to, false, &all);
+    gb_store__merge(&sn, from, to, false, &all);
     for (size_t i = 0; i < all.n && !rc; i++) {
         gb_point_t p = {all.t[i], (gb_quality_t)all.q[i], gb_pts_value(&all, i)};
         rc = each(ctx, &p);
     }
     gb_pts_clear(&all);
-    snapshot_free(&sn);
+    gb_store__snapshot_free(&sn);
     return rc;
 }
 
@@ -324,22 +339,6 @@ static void acc_reset(acc_t *a)
     a->tlast = INT64_MIN;
 }
 
-static double slot_number(gb_vtype_t type, gb_slot_t s)
-{
-    double d;
-    switch (type) {
-    case GB_VT_F64:
-        memcpy(&d, &s, sizeof d);
-        return d;
-    case GB_VT_I64:
-        return (double)(int64_t)s;
-    case GB_VT_BOOL:
-        return s ? 1 : 0;
-    default:
-        return NAN;
-    }
-}
-
 static void acc_point(acc_t *a, gb_time_t t, double x)
 {
     a->count++;
@@ -363,7 +362,7 @@ static void acc_block(acc_t *a, gb_vtype_t type, const gb_bstats_t *st)
 {
     /* NaN points are not in the block's min/max/sum: count them only through count */
     a->count += st->count;
-    double f = slot_number(type, st->first), l = slot_number(type, st->last);
+    double f = gb_slot_number(type, st->first), l = gb_slot_number(type, st->last);
     if (st->tmin < a->tfirst) {
         a->tfirst = st->tmin;
         a->first = f;
@@ -420,43 +419,192 @@ static int64_t window_of(gb_time_t t, gb_time_t from, int64_t step)
 /*
  * The time-weighted average: each point's value holds until the next point (the last one until
  * TO), the value before FROM carries into the range, and each window averages what it covers.
- * PTS holds every point up to TO (also before FROM), sorted.
+ * Points and rollups are fed in time order; a rollup brings its window's own integral, and its
+ * first and last point close the spans before and after it.
  */
-static int twa(const gb_pts_t *pts, gb_time_t from, gb_time_t to, int64_t step,
-               int (*each)(void *ctx, gb_time_t window, double value), void *ctx)
+typedef struct twa {
+    gb_time_t from, to;
+    int64_t step;
+    int (*each)(void *ctx, gb_time_t window, double value);
+    void *ctx;
+    bool has;    /* a value is in force ... */
+    gb_time_t t; /* ... since T */
+    double v;
+    int64_t cur; /* the window being summed (INT64_MIN: none yet) */
+    double integral;
+    int64_t dur; /* ns of it with a number */
+    int rc;
+} twa_t;
+
+/* Moves on to window W, handing out the one before when it had a value. */
+static void twa_window(twa_t *a, int64_t w)
 {
-    size_t i = 0;
-    while (i + 1 < pts->n && pts->t[i + 1] <= from)
-        i++; /* the point in force at FROM */
-    int64_t cur = INT64_MIN;
-    double integral = 0;
-    int64_t dur = 0;
-    int rc = 0;
-    for (; i < pts->n && !rc; i++) {
-        double v = slot_number(pts->type, pts->v[i]);
-        gb_time_t a = pts->t[i] > from ? pts->t[i] : from;
-        gb_time_t b = i + 1 < pts->n ? pts->t[i + 1] : to;
-        if (b > to) b = to;
-        while (a < b && !rc) {
-            int64_t w = window_of(a, from, step);
-            gb_time_t wend = from + (w + 1) * step;
-            gb_time_t e = wend < b ? wend : b;
-            if (w != cur) {
-                if (cur != INT64_MIN && dur)
-                    rc = each(ctx, from + cur * step, integral / (double)dur);
-                cur = w;
-                integral = 0;
-                dur = 0;
-            }
-            if (!isnan(v)) {
-                integral += v * (double)(e - a);
-                dur += e - a;
-            }
-            a = e;
+    if (w == a->cur) return;
+    if (a->cur != INT64_MIN && a->dur && !a->rc)
+        a->rc = a->each(a->ctx, a->from + a->cur * a->step, a->integral / (double)a->dur);
+    a->cur = w;
+    a->integral = 0;
+    a->dur = 0;
+}
+
+/* V holds over [LO, HI): its share of each window. */
+static void twa_span(twa_t *a, gb_time_t lo, gb_time_t hi, double v)
+{
+    if (lo < a->from) lo = a->from;
+    if (hi > a->to) hi = a->to;
+    while (lo < hi && !a->rc) {
+        int64_t w = window_of(lo, a->from, a->step);
+        gb_time_t wend = a->from + (w + 1) * a->step;
+        gb_time_t e = wend < hi ? wend : hi;
+        twa_window(a, w);
+        if (!isnan(v)) {
+            a->integral += v * (double)(e - lo);
+            a->dur += e - lo;
+        }
+        lo = e;
+    }
+}
+
+static void twa_point(twa_t *a, gb_time_t t, double v)
+{
+    if (a->has) twa_span(a, a->t, t, a->v);
+    a->has = true;
+    a->t = t;
+    a->v = v;
+}
+
+/* Rollup R; INSIDE when its window lies in [FROM, TO) (else only its last value counts). */
+static void twa_rollup(twa_t *a, gb_vtype_t type, const gb_rollup_t *r, bool inside)
+{
+    twa_point(a, r->st.tmin, gb_slot_number(type, r->st.first));
+    if (inside && !a->rc) {
+        twa_window(a, window_of(r->start, a->from, a->step));
+        a->integral += r->area;
+        a->dur += r->area_ns;
+    }
+    a->t = r->st.tmax;
+    a->v = gb_slot_number(type, r->st.last);
+}
+
+static int twa_end(twa_t *a)
+{
+    if (a->has) twa_span(a, a->t, a->to, a->v);
+    twa_window(a, INT64_MIN); /* hands out the last window */
+    return a->rc;
+}
+
+/* ---- rollups in queries ---- */
+
+/* The rollups standing in for the points of [LO, HI) in one query. */
+typedef struct rsnap {
+    int w;             /* width (index), or -1: none */
+    gb_time_t lo, hi;  /* points there are left out: the rollups hold them */
+    gb_rollups_t r;    /* those in [LO, HI), and for twa the last one before LO; in time order */
+    gb_rref_t *chunks; /* what to read */
+    int *fds;
+    size_t n;
+    gb_store_t *store;
+} rsnap_t;
+
+/* The widest rollup width whose windows the query's windows FROM + k*STEP are made of, or -1. */
+static int width_for(gb_time_t from, int64_t step)
+{
+    for (int w = GB_ROLLUP_WIDTHS; w-- > 0;)
+        if (step % gb_rollup_width[w] == 0 && gb_floor_to(from, gb_rollup_width[w]) == from)
+            return w;
+    return -1;
+}
+
+/*
+ * Plans which part of [FROM, TO) of X rollups answer: from the oldest rollup of the chosen width
+ * kept (or FROM) to where the rollups end (X->rolled, or TO) -- and copies their chunks (for TWA
+ * also the chunk before, for the value carried in). Locked.
+ */
+static void rsnap_locked(gb_store_t *s, const series_t *x, gb_time_t from, gb_time_t to,
+                         int64_t step, bool twa, rsnap_t *rs)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->w = x->type == GB_VT_STR ? -1 : width_for(from, step);
+    rs->lo = rs->hi = INT64_MAX;
+    if (rs->w < 0 || x->rolled <= from) return;
+    int w = rs->w;
+    gb_time_t cov = INT64_MAX;
+    for (size_t i = 0; i < x->nrollups; i++)
+        if (x->rollups[i].width == w && x->rollups[i].tmin < cov) cov = x->rollups[i].tmin;
+    gb_time_t lo = from > cov ? from : cov;
+    gb_time_t hi = gb_floor_to(to < x->rolled ? to : x->rolled, gb_rollup_width[w]);
+    if (lo >= hi) return;
+    rs->lo = lo;
+    rs->hi = hi;
+    size_t before = SIZE_MAX; /* the chunk that holds the last rollup before LO */
+    rs->chunks = gb_xmalloc(x->nrollups * sizeof *rs->chunks);
+    rs->fds = gb_xmalloc(x->nrollups * sizeof *rs->fds);
+    for (size_t i = 0; i < x->nrollups; i++) {
+        const gb_rref_t *c = &x->rollups[i];
+        if (c->width != w) continue;
+        bool in = c->tmin < hi && c->tmax >= lo;
+        if (!in && c->tmin < lo && (before == SIZE_MAX || c->tmin > x->rollups[before].tmin))
+            before = i;
+        if (in) {
+            rs->chunks[rs->n] = *c;
+            rs->fds[rs->n++] = s->rfiles[c->file].fd;
         }
     }
-    if (!rc && cur != INT64_MIN && dur) rc = each(ctx, from + cur * step, integral / (double)dur);
+    if (twa && before != SIZE_MAX) {
+        rs->chunks[rs->n] = x->rollups[before];
+        rs->fds[rs->n++] = s->rfiles[x->rollups[before].file].fd;
+    }
+    s->readers++;
+    rs->store = s;
+}
+
+/* Reads the planned chunks: the rollups in [LO, HI), and the last one before LO when asked. */
+static int rsnap_read(rsnap_t *rs, gb_vtype_t type, bool carry)
+{
+    gb_rollup_t *buf = gb_xmalloc(GB_ROLLUP_CHUNK_MAX * sizeof *buf);
+    gb_rollup_t last = {.start = INT64_MIN};
+    int rc = 0;
+    for (size_t i = 0; i < rs->n && !rc; i++) {
+        unsigned char *bytes;
+        size_t n = 0;
+        rc = gb_frame_load(rs->fds[i], rs->chunks[i].off, rs->chunks[i].len, &bytes);
+        if (!rc) rc = gb_rollup_decode(bytes + 8, rs->chunks[i].len, type, rs->w, buf, &n);
+        free(bytes);
+        if (rc) {
+            gb_error("store", "a chunk of %u rollups at offset %llu is damaged (%s)",
+                     rs->chunks[i].n, (unsigned long long)rs->chunks[i].off, gb_strerror(rc));
+            break;
+        }
+        for (size_t k = 0; k < n; k++) {
+            const gb_rollup_t *r = &buf[k];
+            if (r->start < rs->lo) {
+                if (r->start > last.start) last = *r;
+                continue;
+            }
+            if (r->start + gb_rollup_width[rs->w] > rs->hi) continue;
+            if (rs->r.n == rs->r.cap)
+                rs->r.r = gb_xrealloc(rs->r.r, (rs->r.cap = rs->r.cap ? rs->r.cap * 2 : 64) *
+                                                   sizeof *rs->r.r);
+            rs->r.r[rs->r.n++] = *r;
+        }
+    }
+    gb_rollups_sort(&rs->r);
+    if (!rc && carry && last.start != INT64_MIN) { /* it goes first */
+        rs->r.r = gb_xrealloc(rs->r.r, (rs->r.n + 1) * sizeof *rs->r.r);
+        memmove(rs->r.r + 1, rs->r.r, rs->r.n * sizeof *rs->r.r);
+        rs->r.r[0] = last;
+        rs->r.n++;
+    }
+    free(buf);
     return rc;
+}
+
+static void rsnap_free(rsnap_t *rs)
+{
+    release(rs->store);
+    free(rs->chunks);
+    free(rs->fds);
+    free(rs->r.r);
 }
 
 int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to, int64_t step,
@@ -466,12 +614,23 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
     if (step <= 0 || to <= from) return GB_EINVAL;
     gb_time_t lo = agg == GB_AGG_TWA ? INT64_MIN : from;
     snap_t sn;
-    int rc = take_snapshot(s, path, lo, to, &sn);
-    if (rc) return rc;
-    if (sn.type == GB_VT_STR && agg != GB_AGG_COUNT && agg != GB_AGG_FIRST && agg != GB_AGG_LAST) {
-        snapshot_free(&sn);
-        return GB_EINVAL;
+    rsnap_t rs;
+    /* the rollups' part and the points' part in one look, so that they meet exactly */
+    pthread_mutex_lock(&s->mu);
+    series_t *x = gb_store__find(s, path);
+    if (x) {
+        rsnap_locked(s, x, from, to, step, agg == GB_AGG_TWA, &rs);
+        snapshot_locked(s, x, lo, to, rs.lo, rs.hi, &sn);
     }
+    pthread_mutex_unlock(&s->mu);
+    if (!x) return GB_ENOENT;
+    mark_clean(&sn);
+    int rc = 0;
+    if (sn.type == GB_VT_STR && agg != GB_AGG_COUNT && agg != GB_AGG_FIRST && agg != GB_AGG_LAST) {
+        rc = GB_EINVAL;
+        goto out_snap;
+    }
+    if (rs.n && (rc = rsnap_read(&rs, sn.type, agg == GB_AGG_TWA)) != 0) goto out_snap;
     /*
      * A block that overlaps nothing else is read on its own, straight from its decoded arrays; a
      * whole one inside one window stands for itself through its statistics (numbers only: text
@@ -485,12 +644,23 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
     }
     gb_pts_t pts;
     gb_pts_init(&pts, sn.type);
-    merge(&sn, lo, to, true, &pts);
+    gb_store__merge(&sn, lo, to, true, &pts);
+    size_t ri = 0, pi = 0;
     if (agg == GB_AGG_TWA) {
-        rc = twa(&pts, from, to, step, each, ctx);
-        gb_pts_clear(&pts);
-        snapshot_free(&sn);
-        return rc;
+        /* points and rollups in time order; a rollup goes by its last point (see twa_rollup) */
+        twa_t a = {
+            .from = from, .to = to, .step = step, .each = each, .ctx = ctx, .cur = INT64_MIN};
+        while (!a.rc && (pi < pts.n || ri < rs.r.n)) {
+            if (ri < rs.r.n && (pi >= pts.n || rs.r.r[ri].st.tmax < pts.t[pi])) {
+                twa_rollup(&a, sn.type, &rs.r.r[ri], rs.r.r[ri].start >= rs.lo);
+                ri++;
+            } else {
+                twa_point(&a, pts.t[pi], gb_slot_number(sn.type, pts.v[pi]));
+                pi++;
+            }
+        }
+        rc = twa_end(&a);
+        goto out_pts;
     }
     /* clean blocks by start time, to walk them beside the points (they overlap nothing) */
     size_t ncl = 0;
@@ -506,20 +676,27 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
     acc_t a;
     acc_reset(&a);
     int64_t cur = INT64_MIN;
-    size_t pi = 0, ci = 0;
+    size_t ci = 0;
     gb_block_out_t bo;
     gb_block_out_init(&bo);
-    while (!rc && (pi < pts.n || ci < ncl)) {
-        bool point_next = pi < pts.n && (ci >= ncl || pts.t[pi] < cl[ci]->r.st.tmin);
-        gb_time_t t = point_next ? pts.t[pi] : cl[ci]->r.st.tmin;
+    /* three sorted streams that do not overlap: points, clean blocks, rollups */
+    while (!rc && (pi < pts.n || ci < ncl || ri < rs.r.n)) {
+        gb_time_t tp = pi < pts.n ? pts.t[pi] : INT64_MAX;
+        gb_time_t tc = ci < ncl ? cl[ci]->r.st.tmin : INT64_MAX;
+        gb_time_t tr = ri < rs.r.n ? rs.r.r[ri].start : INT64_MAX;
+        int next = tr < tp && tr < tc ? 2 : tp < tc ? 0 : 1;
+        gb_time_t t = next == 2 ? tr : next == 0 ? tp : tc;
         int64_t w = window_of(t, from, step);
         if (w != cur) {
             if (cur != INT64_MIN && a.count) rc = each(ctx, from + cur * step, acc_value(&a, agg));
             acc_reset(&a);
             cur = w;
         }
-        if (point_next) {
-            acc_point(&a, t, sn.type == GB_VT_STR ? NAN : slot_number(sn.type, pts.v[pi]));
+        if (next == 2) {
+            acc_block(&a, sn.type, &rs.r.r[ri].st);
+            ri++;
+        } else if (next == 0) {
+            acc_point(&a, t, sn.type == GB_VT_STR ? NAN : gb_slot_number(sn.type, pts.v[pi]));
             pi++;
         } else if (cl[ci]->inside) {
             acc_block(&a, sn.type, &cl[ci]->r.st);
@@ -540,11 +717,11 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
                     acc_reset(&a);
                     cur = wk;
                 }
-                double x = sn.type == GB_VT_F64    ? bo.f64[k]
+                double v = sn.type == GB_VT_F64    ? bo.f64[k]
                            : sn.type == GB_VT_I64  ? (double)bo.i64[k]
                            : sn.type == GB_VT_BOOL ? (double)bo.b[k]
                                                    : NAN;
-                acc_point(&a, tk, x);
+                acc_point(&a, tk, v);
             }
             ci++;
         }
@@ -552,8 +729,11 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
     if (!rc && cur != INT64_MIN && a.count) rc = each(ctx, from + cur * step, acc_value(&a, agg));
     gb_block_out_clear(&bo);
     free(cl);
+out_pts:
     gb_pts_clear(&pts);
-    snapshot_free(&sn);
+out_snap:
+    rsnap_free(&rs);
+    gb_store__snapshot_free(&sn);
     return rc;
 }
 
@@ -582,14 +762,21 @@ void gb_store_stat(gb_store_t *s, gb_store_info_t *info)
         info->points += s->series[i]->block_points + s->series[i]->frozen.n + s->series[i]->head.n;
         info->head_points += s->series[i]->frozen.n + s->series[i]->head.n;
         info->blocks += s->series[i]->nblocks;
+        info->rollups_1m += s->series[i]->nroll[0];
+        info->rollups_1h += s->series[i]->nroll[1];
     }
     for (size_t i = 0; i < s->nfiles; i++)
         if (!s->files[i].retired) {
             info->block_bytes += s->files[i].bytes;
             info->block_files++;
         }
+    for (size_t i = 0; i < s->nrfiles; i++)
+        if (!s->rfiles[i].retired) {
+            info->rollup_bytes += s->rfiles[i].bytes;
+            info->rollup_files++;
+        }
     gb_store__wal_info(s, &info->wal_bytes, &info->torn_bytes);
-    info->bytes = info->wal_bytes + info->block_bytes;
+    info->bytes = info->wal_bytes + info->block_bytes + info->rollup_bytes;
     pthread_mutex_unlock(&s->mu);
 }
 

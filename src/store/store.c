@@ -13,11 +13,14 @@
  *   "GBBLK\0\1\0" | blocks | footer | trailer
  *   footer  u32 series | per series: u16 path length | path | u8 type | u32 blocks |
  *           per block: u64 offset | u32 length | u8 codec | u32 count | i64 tmin | i64 tmax |
- *                      f64 min | f64 max | f64 sum | f64 sumsq | u64 first | u64 last
+ *                      f64 min | f64 max | f64 sum | f64 sumsq | u64 first | u64 last | u32 nnum
  *   trailer u64 footer offset | u32 footer length | u32 footer CRC-32 | u64 covered | "GBBLKEND"
  * where `covered` is the last log segment whose data the file (with those before it) holds:
  * opening the store replays only later segments, so a crash between writing the file and
  * dropping the segments duplicates nothing. Each block is framed u32 length | u32 CRC-32 | bytes.
+ * Retention may write a file again under its own name without the blocks it dropped (renamed
+ * over the old one, so a crash leaves one or the other); rollup files (rollup.c) are written and
+ * named the same way under rollups/.
  *
  * Reading merges a series' sources oldest first -- block files in the order written, then the
  * head -- so where two hold a point at the same time, the later write wins.
@@ -84,7 +87,7 @@ void gb_store__wal_info(gb_store_t *s, uint64_t *bytes, uint64_t *torn)
     *torn = wi.torn_bytes;
 }
 
-static uint32_t add_series(gb_store_t *s, const char *path, gb_vtype_t type)
+uint32_t gb_store__add_series(gb_store_t *s, const char *path, gb_vtype_t type)
 {
     uint32_t no;
     if (gb_map_get(&s->by_path, path, &no)) return no;
@@ -96,9 +99,14 @@ static uint32_t add_series(gb_store_t *s, const char *path, gb_vtype_t type)
     x->path = gb_xstrdup(path);
     x->type = type;
     x->blocks_tmax = INT64_MIN;
+    x->rolled = INT64_MIN;
     for (size_t r = 0; r < s->nret; r++)
         if (fnmatch(s->ret[r].pattern, path, 0) == 0) {
             x->keep_ns = s->ret[r].keep_ns;
+            int64_t roll[GB_ROLLUP_WIDTHS] = {s->ret[r].keep_1m_ns, s->ret[r].keep_1h_ns};
+            /* rollups kept no longer than the points would never be read: none are made */
+            for (int w = 0; w < GB_ROLLUP_WIDTHS; w++)
+                x->keep_roll[w] = x->keep_ns > 0 && roll[w] > x->keep_ns ? roll[w] : 0;
             break;
         }
     gb_pts_init(&x->head, type);
@@ -188,8 +196,9 @@ static int replay_record(void *ctx, uint64_t seq, const unsigned char *p, size_t
         if (8u + l16 > len || no > 100000000u || p[5] < GB_VT_F64 || p[5] > GB_VT_STR) return 0;
         char *path = gb_xstrndup((const char *)p + 8, l16);
         series_t *x = find_series(s, path);
-        uint32_t idx =
-            x && x->type != (gb_vtype_t)p[5] ? GB_NONE : add_series(s, path, (gb_vtype_t)p[5]);
+        uint32_t idx = x && x->type != (gb_vtype_t)p[5]
+                           ? GB_NONE
+                           : gb_store__add_series(s, path, (gb_vtype_t)p[5]);
         free(path);
         if (no >= s->nrmap) {
             size_t n = no + 1 > s->nrmap * 2 ? no + 1 : s->nrmap * 2;
@@ -253,13 +262,20 @@ static int replay_record(void *ctx, uint64_t seq, const unsigned char *p, size_t
 
 /* ---- block files ----------------------------------------------------------------------------- */
 
+static const struct {
+    const char *dir, *ext, *magic, *end;
+} KINDS[] = {[GB_FK_BLOCKS] = {"blocks", ".gbb", BF_MAGIC, BF_END},
+             [GB_FK_ROLLUPS] = {"rollups", ".gbr", "GBROL\0\1\0", "GBROLEND"}};
+
 /* blocks/NNNNNNNN.gbb for a flush's file, blocks/LLLLLLLL-NNNNNNNN.gbb for a compacted one */
-static char *bf_path(const gb_store_t *s, uint64_t lo, uint64_t no, const char *suffix)
+char *gb_store__path(const gb_store_t *s, gb_fkind_t k, uint64_t lo, uint64_t no,
+                     const char *suffix)
 {
     if (lo == no)
-        return gb_xasprintf("%s/blocks/%08llu.gbb%s", s->dir, (unsigned long long)no, suffix);
-    return gb_xasprintf("%s/blocks/%08llu-%08llu.gbb%s", s->dir, (unsigned long long)lo,
-                        (unsigned long long)no, suffix);
+        return gb_xasprintf("%s/%s/%08llu%s%s", s->dir, KINDS[k].dir, (unsigned long long)no,
+                            KINDS[k].ext, suffix);
+    return gb_xasprintf("%s/%s/%08llu-%08llu%s%s", s->dir, KINDS[k].dir, (unsigned long long)lo,
+                        (unsigned long long)no, KINDS[k].ext, suffix);
 }
 
 static void add_bref(series_t *x, const gb_bref_t *r)
@@ -276,23 +292,12 @@ static void add_bref(series_t *x, const gb_bref_t *r)
 /* Reads the footer of block file NO (open as FD) into the series table. */
 static int load_file(gb_store_t *s, uint64_t no, int fd, uint64_t *covered)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0) return GB_EIO;
-    uint64_t size = (uint64_t)st.st_size;
-    unsigned char tr[BF_TRAILER];
-    if (size < 8 + BF_TRAILER ||
-        pread(fd, tr, BF_TRAILER, (off_t)(size - BF_TRAILER)) != BF_TRAILER ||
-        memcmp(tr + 24, BF_END, 8))
-        return GB_EPROTO;
+    unsigned char *f;
+    uint32_t flen;
     uint64_t foff;
-    memcpy(&foff, tr, 8);
-    uint32_t flen = get32(tr + 8), fcrc = get32(tr + 12);
-    memcpy(covered, tr + 16, 8);
-    if (foff < 8 || foff > size - BF_TRAILER || flen != size - BF_TRAILER - foff) return GB_EPROTO;
-    unsigned char *f = gb_xmalloc(flen ? flen : 1);
-    int rc = GB_EPROTO;
-    if (pread(fd, f, flen, (off_t)foff) != (ssize_t)flen || (uint32_t)crc32(0L, f, flen) != fcrc)
-        goto out;
+    int rc = gb_store__read_footer(fd, GB_FK_BLOCKS, &f, &flen, &foff, covered);
+    if (rc) return rc;
+    rc = GB_EPROTO;
     size_t p = 0;
     if (flen < 4) goto out;
     uint32_t nser = get32(f);
@@ -321,7 +326,7 @@ static int load_file(gb_store_t *s, uint64_t no, int fd, uint64_t *covered)
             p += (size_t)nb * BF_ENTRY;
             continue;
         }
-        uint32_t sno = add_series(s, path, type);
+        uint32_t sno = gb_store__add_series(s, path, type);
         x = s->series[sno];
         free(path);
         for (uint32_t b = 0; b < nb; b++) {
@@ -353,27 +358,51 @@ out:
     return rc;
 }
 
-typedef struct fname {
-    uint64_t lo, no;
-} fname_t;
+int gb_store__read_footer(int fd, gb_fkind_t k, unsigned char **foot, uint32_t *flen,
+                          uint64_t *foff, uint64_t *extra)
+{
+    *foot = NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0) return GB_EIO;
+    uint64_t size = (uint64_t)st.st_size;
+    unsigned char tr[BF_TRAILER];
+    if (size < 8 + BF_TRAILER ||
+        pread(fd, tr, BF_TRAILER, (off_t)(size - BF_TRAILER)) != BF_TRAILER ||
+        memcmp(tr + 24, KINDS[k].end, 8))
+        return GB_EPROTO;
+    memcpy(foff, tr, 8);
+    *flen = get32(tr + 8);
+    uint32_t fcrc = get32(tr + 12);
+    memcpy(extra, tr + 16, 8);
+    if (*foff < 8 || *foff > size - BF_TRAILER || *flen != size - BF_TRAILER - *foff)
+        return GB_EPROTO;
+    *foot = gb_xmalloc(*flen ? *flen : 1);
+    if (pread(fd, *foot, *flen, (off_t)*foff) != (ssize_t)*flen ||
+        (uint32_t)crc32(0L, *foot, *flen) != fcrc) {
+        free(*foot);
+        *foot = NULL;
+        return GB_EPROTO;
+    }
+    return 0;
+}
 
 static int cmp_fname(const void *a, const void *b)
 {
-    const fname_t *x = a, *y = b;
+    const gb_fname_t *x = a, *y = b;
     return x->no != y->no ? (x->no < y->no ? -1 : 1) : (x->lo > y->lo ? -1 : x->lo < y->lo);
 }
 
-/* Parses NNNNNNNN.gbb or LLLLLLLL-NNNNNNNN.gbb (SUFFIX after it); false for anything else. */
-static bool parse_name(const char *name, const char *suffix, fname_t *f)
+/* Parses NNNNNNNN.EXT or LLLLLLLL-NNNNNNNN.EXT (SUFFIX after it); false for anything else. */
+static bool parse_name(const char *name, const char *ext, const char *suffix, gb_fname_t *f)
 {
     size_t l = strlen(name), sl = strlen(suffix);
-    if (l == 12 + sl && strspn(name, "0123456789") == 8 && !strncmp(name + 8, ".gbb", 4) &&
+    if (l == 12 + sl && strspn(name, "0123456789") == 8 && !strncmp(name + 8, ext, 4) &&
         !strcmp(name + 12, suffix)) {
         f->lo = f->no = strtoull(name, NULL, 10);
         return true;
     }
     if (l == 21 + sl && strspn(name, "0123456789") == 8 && name[8] == '-' &&
-        strspn(name + 9, "0123456789") == 8 && !strncmp(name + 17, ".gbb", 4) &&
+        strspn(name + 9, "0123456789") == 8 && !strncmp(name + 17, ext, 4) &&
         !strcmp(name + 21, suffix)) {
         f->lo = strtoull(name, NULL, 10);
         f->no = strtoull(name + 9, NULL, 10);
@@ -382,65 +411,96 @@ static bool parse_name(const char *name, const char *suffix, fname_t *f)
     return false;
 }
 
-static int load_files(gb_store_t *s)
+int gb_store__list(gb_store_t *s, gb_fkind_t k, gb_fname_t **out, size_t *nout)
 {
-    char *bdir = gb_xasprintf("%s/blocks", s->dir);
-    DIR *d = opendir(bdir);
+    *out = NULL;
+    *nout = 0;
+    char *dir = gb_xasprintf("%s/%s", s->dir, KINDS[k].dir);
+    DIR *d = opendir(dir);
     if (!d) {
-        free(bdir);
+        free(dir);
         return errno == ENOENT ? 0 : GB_EIO;
     }
-    fname_t *f = NULL;
+    gb_fname_t *f = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        fname_t x;
-        if (parse_name(e->d_name, ".tmp", &x)) {
-            if (!s->o.readonly) { /* an unfinished flush or compaction */
-                char *p = gb_xasprintf("%s/%s", bdir, e->d_name);
+        gb_fname_t x;
+        if (parse_name(e->d_name, KINDS[k].ext, ".tmp", &x)) {
+            if (!s->o.readonly) { /* an unfinished flush, compaction or rewrite */
+                char *p = gb_xasprintf("%s/%s", dir, e->d_name);
                 unlink(p);
                 free(p);
             }
             continue;
         }
-        if (!parse_name(e->d_name, "", &x)) continue;
+        if (!parse_name(e->d_name, KINDS[k].ext, "", &x)) continue;
         if (n == cap) f = gb_xrealloc(f, (cap = cap ? cap * 2 : 16) * sizeof *f);
         f[n++] = x;
     }
     closedir(d);
-    free(bdir);
+    free(dir);
     if (n > 1) qsort(f, n, sizeof *f, cmp_fname);
-    int rc = 0;
-    s->files = gb_xcalloc(n ? n : 1, sizeof *s->files);
-    for (size_t i = 0; i < n && !rc; i++) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
         /* a file whose flushes a compacted file also holds is left over from a compaction that
            stopped before it could delete it: its data is in the compacted file */
         bool superseded = false;
         for (size_t j = 0; j < n && !superseded; j++)
             superseded = j != i && f[j].lo <= f[i].lo && f[i].no <= f[j].no &&
                          (f[j].lo != f[i].lo || f[j].no != f[i].no);
-        char *p = bf_path(s, f[i].lo, f[i].no, "");
         if (superseded) {
+            char *p = gb_store__path(s, k, f[i].lo, f[i].no, "");
             if (!s->o.readonly) unlink(p);
             free(p);
             continue;
         }
-        int fd = open(p, O_RDONLY | O_CLOEXEC);
-        uint64_t covered = 0;
-        if (fd < 0) {
-            gb_error("store", "cannot open %s: %s", p, strerror(errno));
-            rc = GB_EIO;
-        } else if ((rc = load_file(s, f[i].no, fd, &covered)) != 0) {
-            gb_error("store", "%s is damaged or not a gemba block file", p);
-            close(fd);
-        } else {
-            struct stat st;
-            fstat(fd, &st);
-            s->files[s->nfiles++] = (bfile_t){f[i].lo, f[i].no, fd, (uint64_t)st.st_size, false};
-            if (covered > s->covered) s->covered = covered;
-            s->next_file = f[i].no + 1;
-        }
+        f[m++] = f[i];
+    }
+    *out = f;
+    *nout = m;
+    return 0;
+}
+
+int gb_store__add_file(gb_store_t *s, gb_fkind_t k, uint64_t lo, uint64_t no, bfile_t **files,
+                       size_t *n)
+{
+    char *p = gb_store__path(s, k, lo, no, "");
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        gb_error("store", "cannot open %s: %s", p, strerror(errno));
         free(p);
+        if (fd >= 0) close(fd);
+        return GB_EIO;
+    }
+    free(p);
+    *files = gb_xrealloc(*files, (*n + 1) * sizeof **files);
+    (*files)[(*n)++] = (bfile_t){lo, no, fd, (uint64_t)st.st_size, false};
+    return 0;
+}
+
+static int load_files(gb_store_t *s)
+{
+    gb_fname_t *f;
+    size_t n;
+    int rc = gb_store__list(s, GB_FK_BLOCKS, &f, &n);
+    for (size_t i = 0; i < n && !rc; i++) {
+        uint64_t covered = 0;
+        if ((rc = gb_store__add_file(s, GB_FK_BLOCKS, f[i].lo, f[i].no, &s->files, &s->nfiles)))
+            break;
+        bfile_t *bf = &s->files[s->nfiles - 1];
+        s->nfiles--; /* load_file numbers the blocks by the entry it is about to become */
+        if ((rc = load_file(s, f[i].no, bf->fd, &covered)) != 0) {
+            char *p = gb_store__path(s, GB_FK_BLOCKS, f[i].lo, f[i].no, "");
+            gb_error("store", "%s is damaged or not a gemba block file", p);
+            free(p);
+            close(bf->fd);
+            break;
+        }
+        s->nfiles++;
+        if (covered > s->covered) s->covered = covered;
+        s->next_file = f[i].no + 1;
     }
     free(f);
     return rc;
@@ -486,15 +546,46 @@ static void bfw_init(bfw_t *w)
 }
 
 /* Adds series X (number K in the caller's list) with its points P: sorted, distinct times. */
-static void bfw_series(bfw_t *w, const series_t *x, uint32_t k, const gb_pts_t *p)
+/* Starts series X's part of the footer: NB blocks follow (bfw_block). */
+static void bfw_begin(bfw_t *w, const series_t *x, uint32_t nb)
 {
     uint16_t pl = (uint16_t)strlen(x->path);
     put64(&w->foot, &w->flen, &w->fcap, &pl, 2);
     put64(&w->foot, &w->flen, &w->fcap, x->path, pl);
     unsigned char ty = (unsigned char)x->type;
     put64(&w->foot, &w->flen, &w->fcap, &ty, 1);
-    uint32_t nb = (uint32_t)((p->n + GB_STORE_BLOCK_POINTS - 1) / GB_STORE_BLOCK_POINTS);
     put64(&w->foot, &w->flen, &w->fcap, &nb, 4);
+    w->nser++;
+}
+
+/* Adds the footer entry of block R, whose frame was just put in the body at R->off. */
+static void bfw_block(bfw_t *w, gb_bref_t r, uint32_t k)
+{
+    unsigned char e[BF_ENTRY];
+    memcpy(e, &r.off, 8);
+    put32(e + 8, r.len);
+    e[12] = r.codec;
+    put32(e + 13, r.st.count);
+    memcpy(e + 17, &r.st.tmin, 8);
+    memcpy(e + 25, &r.st.tmax, 8);
+    memcpy(e + 33, &r.st.min, 8);
+    memcpy(e + 41, &r.st.max, 8);
+    memcpy(e + 49, &r.st.sum, 8);
+    memcpy(e + 57, &r.st.sumsq, 8);
+    memcpy(e + 65, &r.st.first, 8);
+    memcpy(e + 73, &r.st.last, 8);
+    put32(e + 81, r.st.nnum);
+    put64(&w->foot, &w->flen, &w->fcap, e, sizeof e);
+    if (w->nrefs == w->crefs)
+        w->refs = gb_xrealloc(w->refs, (w->crefs = w->crefs ? w->crefs * 2 : 64) * sizeof *w->refs);
+    r.file = k;
+    w->refs[w->nrefs++] = r;
+}
+
+/* Adds series X (number K in the caller's list) with its points P: sorted, distinct times. */
+static void bfw_series(bfw_t *w, const series_t *x, uint32_t k, const gb_pts_t *p)
+{
+    bfw_begin(w, x, (uint32_t)((p->n + GB_STORE_BLOCK_POINTS - 1) / GB_STORE_BLOCK_POINTS));
     for (size_t from = 0; from < p->n; from += GB_STORE_BLOCK_POINTS) {
         size_t n = p->n - from < GB_STORE_BLOCK_POINTS ? p->n - from : GB_STORE_BLOCK_POINTS;
         size_t at = w->blen;
@@ -505,28 +596,8 @@ static void bfw_series(bfw_t *w, const series_t *x, uint32_t k, const gb_pts_t *
         r.len = (uint32_t)(w->blen - at - 8);
         put32(w->body + at, r.len);
         put32(w->body + at + 4, (uint32_t)crc32(0L, w->body + at + 8, r.len));
-        unsigned char e[BF_ENTRY];
-        memcpy(e, &r.off, 8);
-        put32(e + 8, r.len);
-        e[12] = r.codec;
-        put32(e + 13, r.st.count);
-        memcpy(e + 17, &r.st.tmin, 8);
-        memcpy(e + 25, &r.st.tmax, 8);
-        memcpy(e + 33, &r.st.min, 8);
-        memcpy(e + 41, &r.st.max, 8);
-        memcpy(e + 49, &r.st.sum, 8);
-        memcpy(e + 57, &r.st.sumsq, 8);
-        memcpy(e + 65, &r.st.first, 8);
-        memcpy(e + 73, &r.st.last, 8);
-        put32(e + 81, r.st.nnum);
-        put64(&w->foot, &w->flen, &w->fcap, e, sizeof e);
-        if (w->nrefs == w->crefs)
-            w->refs =
-                gb_xrealloc(w->refs, (w->crefs = w->crefs ? w->crefs * 2 : 64) * sizeof *w->refs);
-        r.file = k;
-        w->refs[w->nrefs++] = r;
+        bfw_block(w, r, k);
     }
-    w->nser++;
 }
 
 /*
@@ -536,61 +607,67 @@ static void bfw_series(bfw_t *w, const series_t *x, uint32_t k, const gb_pts_t *
 static int bfw_write(gb_store_t *s, bfw_t *w, uint64_t lo, uint64_t no, uint64_t covered)
 {
     put32(w->foot, w->nser);
-    unsigned char tr[BF_TRAILER];
-    uint64_t foff = w->blen;
-    memcpy(tr, &foff, 8);
-    put32(tr + 8, (uint32_t)w->flen);
-    put32(tr + 12, (uint32_t)crc32(0L, w->foot, (uInt)w->flen));
-    memcpy(tr + 16, &covered, 8);
-    memcpy(tr + 24, BF_END, 8);
-    char *tmp = bf_path(s, lo, no, ".tmp"), *fin = bf_path(s, lo, no, "");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    int rc = fd < 0 ? GB_EIO : 0;
-    if (!rc) rc = write_all(fd, w->body, w->blen);
-    if (!rc) rc = write_all(fd, w->foot, w->flen);
-    if (!rc) rc = write_all(fd, tr, sizeof tr);
-    if (!rc && fdatasync(fd) != 0) rc = errno == ENOSPC ? GB_ENOSPC : GB_EIO;
-    if (fd >= 0) close(fd);
-    if (!rc && rename(tmp, fin) != 0) rc = GB_EIO;
-    if (!rc) {
-        char *bdir = gb_xasprintf("%s/blocks", s->dir);
-        int dfd = open(bdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(bdir);
-    } else {
-        gb_error("store", "cannot write block file %s: %s", fin, gb_strerror(rc));
-        unlink(tmp);
-    }
-    free(tmp);
-    free(fin);
+    int rc =
+        gb_store__write_file(s, GB_FK_BLOCKS, lo, no, w->body, w->blen, w->foot, w->flen, covered);
     free(w->body);
     free(w->foot);
     w->body = w->foot = NULL;
     return rc;
 }
 
+const char *gb_store__magic(gb_fkind_t k)
+{
+    return KINDS[k].magic;
+}
+
+int gb_store__write_file(gb_store_t *s, gb_fkind_t k, uint64_t lo, uint64_t no,
+                         const unsigned char *body, size_t blen, const unsigned char *foot,
+                         size_t flen, uint64_t extra)
+{
+    unsigned char tr[BF_TRAILER];
+    uint64_t foff = blen;
+    memcpy(tr, &foff, 8);
+    put32(tr + 8, (uint32_t)flen);
+    put32(tr + 12, (uint32_t)crc32(0L, foot, (uInt)flen));
+    memcpy(tr + 16, &extra, 8);
+    memcpy(tr + 24, KINDS[k].end, 8);
+    char *tmp = gb_store__path(s, k, lo, no, ".tmp"), *fin = gb_store__path(s, k, lo, no, "");
+    char *dir = gb_xasprintf("%s/%s", s->dir, KINDS[k].dir);
+    if (k != GB_FK_BLOCKS) gb_mkdirs(dir); /* made on first use: a store without rollups has none */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int rc = fd < 0 ? GB_EIO : 0;
+    if (!rc) rc = write_all(fd, body, blen);
+    if (!rc) rc = write_all(fd, foot, flen);
+    if (!rc) rc = write_all(fd, tr, sizeof tr);
+    if (!rc && fdatasync(fd) != 0) rc = errno == ENOSPC ? GB_ENOSPC : GB_EIO;
+    if (fd >= 0) close(fd);
+    if (!rc && rename(tmp, fin) != 0) rc = GB_EIO;
+    if (!rc) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    } else {
+        gb_error("store", "cannot write %s: %s", fin, gb_strerror(rc));
+        unlink(tmp);
+    }
+    free(dir);
+    free(tmp);
+    free(fin);
+    return rc;
+}
+
 /* Opens the file just written and makes it the store's; its blocks join their series. Locked. */
 static int bfw_install(gb_store_t *s, bfw_t *w, series_t **ser, uint64_t lo, uint64_t no)
 {
-    char *p = bf_path(s, lo, no, "");
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    free(p);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        if (fd >= 0) close(fd);
-        return GB_EIO;
-    }
-    s->files = gb_xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
-    s->files[s->nfiles] = (bfile_t){lo, no, fd, (uint64_t)st.st_size, false};
+    int rc = gb_store__add_file(s, GB_FK_BLOCKS, lo, no, &s->files, &s->nfiles);
+    if (rc) return rc;
     for (size_t i = 0; i < w->nrefs; i++) {
         series_t *x = ser[w->refs[i].file];
-        w->refs[i].file = (uint32_t)s->nfiles;
+        w->refs[i].file = (uint32_t)(s->nfiles - 1);
         add_bref(x, &w->refs[i]);
     }
-    s->nfiles++;
     return 0;
 }
 
@@ -678,7 +755,7 @@ static int level_of(const bfile_t *f)
     return l;
 }
 
-/* Closes retired files nobody reads any more. Locked. */
+/* Closes retired files nobody reads any more, and the old descriptors of rewritten ones. */
 void gb_store__close_retired(gb_store_t *s)
 {
     if (s->readers) return;
@@ -687,6 +764,50 @@ void gb_store__close_retired(gb_store_t *s)
             close(s->files[i].fd);
             s->files[i].fd = -1;
         }
+    for (size_t i = 0; i < s->nrfiles; i++)
+        if (s->rfiles[i].retired && s->rfiles[i].fd >= 0) {
+            close(s->rfiles[i].fd);
+            s->rfiles[i].fd = -1;
+        }
+    for (size_t i = 0; i < s->nstale; i++)
+        close(s->stale[i]);
+    s->nstale = 0;
+}
+
+void gb_store__stale(gb_store_t *s, int fd)
+{
+    s->stale = gb_xrealloc(s->stale, (s->nstale + 1) * sizeof *s->stale);
+    s->stale[s->nstale++] = fd;
+    gb_store__close_retired(s);
+}
+
+void gb_store__retire(gb_store_t *s, gb_fkind_t k, bfile_t *f)
+{
+    f->retired = true;
+    if (s->o.readonly) return;
+    char *p = gb_store__path(s, k, f->lo, f->no, "");
+    unlink(p);
+    free(p);
+}
+
+bool gb_store__compaction_due(const bfile_t *files, size_t n, size_t *idx)
+{
+    size_t live = 0;
+    for (size_t i = n; i-- > 0 && live < GB_STORE_COMPACT_FILES;)
+        if (!files[i].retired) idx[GB_STORE_COMPACT_FILES - 1 - live++] = i;
+    if (live < GB_STORE_COMPACT_FILES) return false;
+    int lv = level_of(&files[idx[0]]);
+    for (size_t k = 1; k < live; k++)
+        if (level_of(&files[idx[k]]) != lv) return false;
+    uint64_t lo = files[idx[0]].lo, no = files[idx[live - 1]].no;
+    for (size_t i = 0; i < n; i++) /* nothing older may sit between the merged ones */
+        if (!files[i].retired && files[i].no >= lo && files[i].no <= no) {
+            bool in = false;
+            for (size_t k = 0; k < live; k++)
+                in |= idx[k] == i;
+            if (!in) return false;
+        }
+    return true;
 }
 
 /*
@@ -697,26 +818,13 @@ void gb_store__close_retired(gb_store_t *s)
  * files it replaces are deleted: after a crash in between, opening the store skips them.
  * Returns 1 when it merged, 0 when there was nothing to merge, or an error (nothing changed).
  */
-static bool needs_compaction(gb_store_t *s);
-
 static int compact_locked(gb_store_t *s)
 {
-    size_t live = 0, idx[GB_STORE_COMPACT_FILES];
-    for (size_t i = s->nfiles; i-- > 0 && live < GB_STORE_COMPACT_FILES;)
-        if (!s->files[i].retired) idx[GB_STORE_COMPACT_FILES - 1 - live++] = i;
-    if (s->o.readonly || s->flushing || live < GB_STORE_COMPACT_FILES || !needs_compaction(s))
+    const size_t live = GB_STORE_COMPACT_FILES;
+    size_t idx[GB_STORE_COMPACT_FILES];
+    if (s->o.readonly || s->flushing || !gb_store__compaction_due(s->files, s->nfiles, idx))
         return 0;
-    int lv = level_of(&s->files[idx[0]]);
-    for (size_t k = 1; k < live; k++)
-        if (level_of(&s->files[idx[k]]) != lv) return 0;
     uint64_t lo = s->files[idx[0]].lo, no = s->files[idx[live - 1]].no;
-    for (size_t i = 0; i < s->nfiles; i++) /* nothing older may sit between the merged ones */
-        if (!s->files[i].retired && s->files[i].no >= lo && s->files[i].no <= no) {
-            bool in = false;
-            for (size_t k = 0; k < live; k++)
-                in |= idx[k] == i;
-            if (!in) return 0;
-        }
     /* what to read: per series, its blocks in those files, oldest file first */
     uint32_t nser = s->nseries;
     series_t **ser = gb_xmalloc((nser ? nser : 1) * sizeof *ser);
@@ -792,13 +900,8 @@ static int compact_locked(gb_store_t *s)
             }
             x->nblocks = m;
         }
-        for (size_t k = 0; k < live; k++) {
-            bfile_t *f = &s->files[idx[k]];
-            f->retired = true;
-            char *p = bf_path(s, f->lo, f->no, "");
-            unlink(p);
-            free(p);
-        }
+        for (size_t k = 0; k < live; k++)
+            gb_store__retire(s, GB_FK_BLOCKS, &s->files[idx[k]]);
         gb_store__close_retired(s);
     }
     s->flushing = false;
@@ -811,35 +914,130 @@ static int compact_locked(gb_store_t *s)
     return rc ? rc : 1;
 }
 
-static bool needs_compaction(gb_store_t *s)
-{
-    size_t live = 0;
-    int lv = -1;
-    for (size_t i = s->nfiles; i-- > 0 && live < GB_STORE_COMPACT_FILES;) {
-        if (s->files[i].retired) continue;
-        int l = level_of(&s->files[i]);
-        if (lv >= 0 && l != lv) return false;
-        lv = l;
-        live++;
-    }
-    return live == GB_STORE_COMPACT_FILES;
-}
-
 /* ---- retention ------------------------------------------------------------------------------- */
 
 /*
- * Drops the blocks whose newest point is older than their series' retention, and deletes the
- * block files no block is left in. Locked. A readonly store only leaves them out of its view.
+ * Rewrites block file FI without its dropped blocks when they take more than half of it: the live
+ * blocks' frames are copied as they are into a file of the same name, written whole and renamed
+ * over the old one, so a crash leaves one or the other, and either holds every live block (the
+ * old one's dropped blocks are dropped again at the next open). Locked; lets go of the lock while
+ * it copies, like a compaction. Returns 1 when it rewrote, 0 when not needed, or an error.
+ */
+static int rewrite_block_file(gb_store_t *s, size_t fi)
+{
+    bfile_t *f = &s->files[fi];
+    uint64_t live = 0;
+    size_t nparts = 0;
+    for (uint32_t i = 0; i < s->nseries; i++)
+        for (size_t b = 0; b < s->series[i]->nblocks; b++)
+            if (s->series[i]->blocks[b].file == fi) {
+                live += s->series[i]->blocks[b].len + 8 + BF_ENTRY;
+                nparts++;
+            }
+    if (f->retired || !nparts || live * 2 >= f->bytes || s->flushing || s->o.readonly) return 0;
+    typedef struct {
+        series_t *x;
+        size_t b; /* where in x->blocks */
+    } part_t;
+    part_t *parts = gb_xmalloc(nparts * sizeof *parts);
+    size_t n = 0;
+    for (uint32_t i = 0; i < s->nseries; i++)
+        for (size_t b = 0; b < s->series[i]->nblocks; b++)
+            if (s->series[i]->blocks[b].file == fi) parts[n++] = (part_t){s->series[i], b};
+    int fd = f->fd;
+    uint64_t lo = f->lo, no = f->no, covered = s->covered, old_bytes = f->bytes;
+    /* a copy of the references: the series' arrays may move while the lock is let go */
+    gb_bref_t *refs = gb_xmalloc(nparts * sizeof *refs);
+    for (size_t k = 0; k < nparts; k++)
+        refs[k] = parts[k].x->blocks[parts[k].b];
+    s->flushing = true; /* nothing else adds or drops blocks meanwhile */
+    s->readers++;
+    pthread_mutex_unlock(&s->mu);
+
+    bfw_t w;
+    bfw_init(&w);
+    int rc = 0;
+    for (size_t k = 0; k < nparts && !rc; k++) {
+        if (k == 0 || parts[k].x != parts[k - 1].x) {
+            uint32_t nb = 0;
+            for (size_t j = k; j < nparts && parts[j].x == parts[k].x; j++)
+                nb++;
+            bfw_begin(&w, parts[k].x, nb);
+        }
+        unsigned char *buf;
+        rc = gb_blockio_load(fd, &refs[k], &buf);
+        if (!rc) {
+            gb_bref_t r = refs[k];
+            r.off = w.blen;
+            put64(&w.body, &w.blen, &w.bcap, buf, (size_t)r.len + 8);
+            bfw_block(&w, r, (uint32_t)k);
+        }
+        free(buf);
+    }
+    if (!rc)
+        rc = bfw_write(s, &w, lo, no, covered);
+    else {
+        gb_error("store", "block file %llu holds a damaged block (%s); it is kept as it is",
+                 (unsigned long long)no, gb_strerror(rc));
+        free(w.body);
+        free(w.foot);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->readers--;
+    s->flushing = false;
+    f = &s->files[fi];
+    if (!rc) {
+        char *p = gb_store__path(s, GB_FK_BLOCKS, lo, no, "");
+        int nfd = open(p, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (nfd >= 0 && fstat(nfd, &st) == 0) {
+            /* queries that copied the old descriptor go on reading the old file */
+            gb_store__stale(s, f->fd);
+            f->fd = nfd;
+            f->bytes = (uint64_t)st.st_size;
+            for (size_t k = 0; k < w.nrefs; k++)
+                parts[w.refs[k].file].x->blocks[parts[w.refs[k].file].b].off = w.refs[k].off;
+            gb_info("store", "retention: rewrote %s without its dropped blocks: %llu bytes to %llu",
+                    p, (unsigned long long)old_bytes, (unsigned long long)f->bytes);
+        } else {
+            /* the file on disk is the new one: its blocks are where the new references say */
+            gb_error("store", "cannot open %s after rewriting it: %s", p, strerror(errno));
+            if (nfd >= 0) close(nfd);
+            rc = GB_EIO;
+        }
+        free(p);
+    }
+    free(w.refs);
+    free(refs);
+    free(parts);
+    return rc ? rc : 1;
+}
+
+/*
+ * Retention, at open and every hour. For series whose rollups outlive their points, the points
+ * of every whole hour past the keep period are first summed up into a rollup file
+ * (gb_store__rollup_pass); a block goes once its newest point is past the keep period and, for
+ * those series, in rollups. Then block files with no block left are deleted, and those mostly
+ * dropped are rewritten. Locked (may let go of the lock while it writes). A readonly store only
+ * leaves the dropped blocks out of its view.
  */
 static void retention_locked(gb_store_t *s, gb_time_t now)
 {
     s->last_retention = gb_mono_ns();
+    s->retention_due = false;
     if (!s->nret) return;
+    if (s->flushing) { /* a flush or compaction is writing without the lock: the next tick */
+        s->retention_due = true;
+        return;
+    }
+    if (!s->o.readonly && gb_store__rollup_pass(s, now) == GB_EBUSY) s->retention_due = true;
     uint64_t blocks = 0, points = 0;
     for (uint32_t i = 0; i < s->nseries; i++) {
         series_t *x = s->series[i];
         if (x->keep_ns <= 0 || now - x->keep_ns < INT64_MIN / 2) continue;
         gb_time_t cutoff = now - x->keep_ns;
+        /* a series whose points become rollups keeps them until they are */
+        if (gb_store__rolls(x) && x->rolled < cutoff) cutoff = x->rolled;
         size_t m = 0;
         for (size_t b = 0; b < x->nblocks; b++) {
             if (x->blocks[b].st.tmax < cutoff) {
@@ -857,24 +1055,21 @@ static void retention_locked(gb_store_t *s, gb_time_t now)
     for (uint32_t i = 0; i < s->nseries; i++)
         for (size_t b = 0; b < s->series[i]->nblocks; b++)
             live[s->series[i]->blocks[b].file]++;
-    size_t files = 0;
+    size_t files = 0, rewritten = 0;
     for (size_t f = 0; f < s->nfiles; f++) {
         if (s->files[f].retired || live[f]) continue;
-        s->files[f].retired = true;
+        gb_store__retire(s, GB_FK_BLOCKS, &s->files[f]);
         files++;
-        if (!s->o.readonly) {
-            char *p = bf_path(s, s->files[f].lo, s->files[f].no, "");
-            unlink(p);
-            free(p);
-        }
     }
     free(live);
     gb_store__close_retired(s);
+    for (size_t f = 0; f < s->nfiles; f++)
+        if (rewrite_block_file(s, f) > 0) rewritten++;
     if (!s->o.readonly)
         gb_info("store",
                 "retention: dropped %llu blocks (%llu points) past their keep period; %zu "
-                "block files deleted",
-                (unsigned long long)blocks, (unsigned long long)points, files);
+                "block files deleted, %zu rewritten",
+                (unsigned long long)blocks, (unsigned long long)points, files, rewritten);
 }
 
 /* ---- open, append, close --------------------------------------------------------------------- */
@@ -889,12 +1084,13 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     if (!s->o.sync_interval_ns) s->o.sync_interval_ns = GB_NS_PER_S;
     if (!s->o.flush_points) s->o.flush_points = 4000000;
     if (!s->o.flush_interval_ns) s->o.flush_interval_ns = 3600 * GB_NS_PER_S;
-    s->next_file = 1;
+    s->next_file = s->next_rfile = 1;
     if (s->o.nretention) {
         s->ret = gb_xcalloc(s->o.nretention, sizeof *s->ret);
-        for (size_t i = 0; i < s->o.nretention; i++)
-            s->ret[i] =
-                (gb_retention_t){gb_xstrdup(s->o.retention[i].pattern), s->o.retention[i].keep_ns};
+        for (size_t i = 0; i < s->o.nretention; i++) {
+            s->ret[i] = s->o.retention[i];
+            s->ret[i].pattern = gb_xstrdup(s->o.retention[i].pattern);
+        }
         s->nret = s->o.nretention;
     }
     s->o.retention = NULL;
@@ -916,7 +1112,7 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
             goto fail;
         }
     }
-    if ((rc = load_files(s)) != 0) goto fail;
+    if ((rc = load_files(s)) != 0 || (rc = gb_store__load_rollups(s)) != 0) goto fail;
     char *wdir = gb_xasprintf("%s/wal", dir);
     rc = gb_wal_open(wdir, s->covered, s->o.readonly, replay_record, s, &s->wal);
     free(wdir);
@@ -924,7 +1120,9 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     if (rc == GB_EBUSY)
         gb_error("store", "data directory %s is in use by another gemba process", dir);
     if (rc) goto fail;
-    retention_locked(s, gb_now()); /* alone with it still: the lock is not needed yet */
+    pthread_mutex_lock(&s->mu); /* alone with it still, but retention lets go of the lock */
+    retention_locked(s, gb_now());
+    pthread_mutex_unlock(&s->mu);
     *out = s;
     return 0;
 fail:
@@ -942,6 +1140,8 @@ static int disk_check(gb_store_t *s)
     uint64_t used = wi.bytes + gb_wal_pending(s->wal);
     for (size_t i = 0; i < s->nfiles; i++)
         if (!s->files[i].retired) used += s->files[i].bytes;
+    for (size_t i = 0; i < s->nrfiles; i++)
+        if (!s->rfiles[i].retired) used += s->rfiles[i].bytes;
     if (used < s->o.max_disk_bytes) {
         s->full_logged = false;
         return 0;
@@ -979,7 +1179,7 @@ static uint32_t series_for_tag(gb_store_t *s, const gb_tags_t *reg, uint32_t tag
                  "stored",
                  t->path, gb_vtype_name(x->type), gb_vtype_name((gb_vtype_t)t->type));
     else
-        no = add_series(s, t->path, (gb_vtype_t)t->type);
+        no = gb_store__add_series(s, t->path, (gb_vtype_t)t->type);
     s->tag_series[tag] = no == GB_NONE ? GB_NONE : no + 1;
     return no;
 }
@@ -1053,7 +1253,7 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
             bad++;
             continue;
         }
-        nos[i] = add_series(s, pts[i].path, pts[i].v.type);
+        nos[i] = gb_store__add_series(s, pts[i].path, pts[i].v.type);
         declare(s, nos[i]);
         need += 22 + (pts[i].v.type == GB_VT_STR ? 4 + pts[i].v.len : 0);
     }
@@ -1102,7 +1302,8 @@ int gb_store_tick(gb_store_t *s)
 {
     pthread_mutex_lock(&s->mu);
     int rc = s->o.readonly ? 0 : gb_wal_tick(s->wal, s->o.sync_interval_ns);
-    if (!rc && !s->o.readonly && s->nret && gb_mono_ns() - s->last_retention >= 3600 * GB_NS_PER_S)
+    if (!rc && !s->o.readonly && s->nret &&
+        (s->retention_due || gb_mono_ns() - s->last_retention >= 3600 * GB_NS_PER_S))
         retention_locked(s, gb_now());
     if (!rc && !s->o.readonly &&
         (s->head_points >= s->o.flush_points ||
@@ -1142,11 +1343,18 @@ int gb_store_close(gb_store_t *s)
     for (size_t i = 0; i < s->nfiles; i++)
         if (s->files[i].fd >= 0) close(s->files[i].fd);
     free(s->files);
+    s->files = NULL;
+    s->nfiles = 0;
+    s->readers = 0;
+    gb_store__close_retired(s); /* the stale descriptors */
+    free(s->stale);
+    gb_store__rollups_clear(s);
     for (uint32_t i = 0; i < s->nseries; i++) {
         gb_pts_clear(&s->series[i]->head);
         gb_pts_clear(&s->series[i]->frozen);
         gb_value_keep_clear(&s->series[i]->last_v);
         free(s->series[i]->blocks);
+        free(s->series[i]->rollups);
         free(s->series[i]->path);
         free(s->series[i]);
     }

@@ -242,6 +242,40 @@ static void test_rules_and_references(void **state)
            "p.yaml:5:27: unknown rule set 'm1 (inline)'\n");
 }
 
+/* historian.retention: rollup periods, their defaults, and mistakes at their line and column */
+static void test_retention_rollups(void **state)
+{
+    (void)state;
+    const char *text = HEAD "areas: []\nhistorian:\n  retention:\n"
+                            "    - {tags: \"*/oee.*\", keep: 90d, keep_1m: 2y, keep_1h: forever}\n"
+                            "    - {tags: \"a/*\", keep: 30d, keep_1m: 1y}\n"
+                            "    - {tags: \"*\", keep: 1y}\n";
+    gb_diag_t d;
+    gb_diag_init(&d, "p.yaml");
+    gb_plant_t *p;
+    assert_int_equal(gb_plant_load_mem("p.yaml", text, strlen(text), &p, &d), 0);
+    assert_int_equal(p->nretention, 3);
+    const int64_t day = 86400 * GB_NS_PER_S;
+    assert_int_equal(p->retention[0].keep_ns, 90 * day);
+    assert_int_equal(p->retention[0].keep_1m_ns, 2 * 365 * day);
+    assert_int_equal(p->retention[0].keep_1h_ns, INT64_MAX);
+    assert_int_equal(p->retention[1].keep_1h_ns, 365 * day); /* as long as the minutes */
+    assert_int_equal(p->retention[2].keep_1m_ns, 0);          /* none beyond the points */
+    assert_int_equal(p->retention[2].keep_1h_ns, 0);
+    gb_plant_free(p);
+    gb_diag_clear(&d);
+    expect(HEAD "areas: []\nhistorian:\n  retention:\n"
+                "    - {tags: \"*\", keep: 90d, keep_1m: 30d}\n"
+                "    - {tags: \"*\", keep: 90d, keep_1m: 2y, keep_1h: 1y}\n"
+                "    - {tags: \"*\", keep: 1d, keep_1h: always}\n",
+           "p.yaml:6:39: 'keep_1m' must be at least 'keep' (90d): rollups take over from the "
+           "points once those are dropped\n"
+           "p.yaml:7:52: 'keep_1h' must be at least 'keep_1m' (2y): hourly rollups are the ones "
+           "kept longest\n"
+           "p.yaml:8:38: 'always' is not a valid duration: expected a number with a unit (ns, us, "
+           "ms, s, m, h, d) such as 90s, 2m or 1h30m\n");
+}
+
 static void test_calendar(void **state)
 {
     (void)state;
@@ -353,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_calendar),           cmocka_unit_test(test_alias_bomb_is_refused),
         cmocka_unit_test(test_machine_named_like_site),
         cmocka_unit_test(test_durations_and_names),
+        cmocka_unit_test(test_retention_rollups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -608,7 +608,7 @@ static void test_retention(void **state)
     (void)state;
     char *dir = tmpdir();
     gb_store_t *s;
-    gb_retention_t rules[] = {{"old/*", 3600 * GB_NS_PER_S}};
+    gb_retention_t rules[] = {{"old/*", 3600 * GB_NS_PER_S, 0, 0}};
     gb_store_opts_t o = {.retention = rules, .nretention = 1};
     assert_int_equal(gb_store_open(dir, &o, &s), 0);
     gb_time_t now = gb_now(), H = 3600 * GB_NS_PER_S;
