@@ -143,8 +143,9 @@ static int finish(gb_dist_t *out, const double *a, size_t n, char *err, size_t e
         return 0;
     }
     case GB_DIST_WEIBULL:
-        if (a[0] <= 0 || a[1] <= 0)
-            return fail(err, errsz, "weibull(SHAPE, SCALE): both must be above 0");
+        if (!(a[0] >= 0.05 && a[0] <= 50) || a[1] <= 0)
+            return fail(err, errsz, "weibull(SHAPE, SCALE): SHAPE from 0.05 to 50 (1 is "
+                                    "exponential, above 1 wear-out), SCALE above 0");
         out->p[0] = a[0];
         out->p[1] = a[1];
         return 0;

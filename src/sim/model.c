@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MIN_MEAN 1e-3 /* seconds: the shortest mean cycle, interarrival or micro-stop spacing */
 #define GROW(arr, n) ((arr) = gb_xrealloc((arr), ((n) + 1) * sizeof *(arr)), &(arr)[(n)++])
 
 typedef struct {
@@ -206,7 +207,7 @@ static void load_stations(bld_t *B)
             }
             if (md->m[mi].station != SIM_NONE) {
                 at(B, it, "machine '%s' is already in station '%s'", it->str,
-                   md->st[md->m[mi].station].name);
+                   md->m[mi].station == md->nst ? name : md->st[md->m[mi].station].name);
                 continue;
             }
             if (B->msim[mi] && gb_cnode_get(B->msim[mi], "buffer"))
@@ -216,6 +217,11 @@ static void load_stations(bld_t *B)
                    it->str, name);
             md->m[mi].station = md->nst;
             *GROW(st.m, st.nm) = mi;
+        }
+        if (st.nm == 0) {
+            if (ml->n == 0) at(B, ml, "station '%s' has no machines", name);
+            free(st.name);
+            continue;
         }
         *GROW(md->st, md->nst) = st;
     }
@@ -350,6 +356,11 @@ static void load_sources(bld_t *B)
         sim_source_t src = {0};
         src.name = gb_xstrdup(name);
         bool bad = dist_at(B, sn, "interarrival", true, "a source", &src.inter) != 0;
+        if (!bad && !(gb_dist_mean(&src.inter) >= MIN_MEAN)) {
+            at(B, gb_cnode_get(sn, "interarrival"), "source '%s': arrivals must be at least 1ms "
+                                                   "apart on average", name);
+            bad = true;
+        }
         if (gb_cfg_str(sn, "when_full", false, "source", &wf, B->d) == 0) {
             if (!strcmp(wf, "lose")) src.lose = true;
             else if (strcmp(wf, "wait"))
@@ -498,6 +509,13 @@ static void load_cycle(bld_t *B, uint32_t mi, const gb_cnode_t *sn)
                "normal(42s, 3s)), or ideal_cycle_time",
                m->name, md->prod[k].name);
     }
+    /* a part in no time would let one instant hold endless events */
+    for (uint32_t k = 0; k < md->nprod; k++)
+        if (set[k] && !(gb_dist_mean(&m->cycle[k]) >= MIN_MEAN)) {
+            at(B, cn ? cn : sn, "machine '%s': the cycle of '%s' is under 1ms on average; a "
+                                "machine needs time to make a part", m->name, md->prod[k].name);
+            break;
+        }
     if (m->ideal_cycle <= 0)
         for (uint32_t k = 0; k < md->nprod && m->ideal_cycle <= 0; k++)
             if (set[k]) m->ideal_cycle = gb_dist_mean(&m->cycle[k]);
@@ -531,8 +549,8 @@ static void load_failures(bld_t *B, uint32_t mi, const gb_cnode_t *sn)
         const char *s;
         int a = dist_at(B, fn, "ttf", true, "a failure mode", &f.ttf);
         int b = dist_at(B, fn, "ttr", true, "a failure mode", &f.ttr);
-        if (a == 0 && gb_dist_mean(&f.ttf) <= 0)
-            at(B, gb_cnode_get(fn, "ttf"), "the time to failure must be above 0 on average");
+        if (a == 0 && !(gb_dist_mean(&f.ttf) >= MIN_MEAN))
+            at(B, gb_cnode_get(fn, "ttf"), "the time to failure must be at least 1ms on average");
         if (gb_cfg_str(fn, "by", false, "failure mode", &s, B->d) == 0) {
             if (!strcmp(s, "calendar")) f.calendar = true;
             else if (strcmp(s, "operating"))
@@ -631,8 +649,8 @@ static void load_machine_sim(bld_t *B, uint32_t mi)
         int a = dist_at(B, ms, "every", true, "micro_stops", &m->micro_every);
         int b = dist_at(B, ms, "duration", true, "micro_stops", &m->micro_len);
         m->micro = a == 0 && b == 0;
-        if (m->micro && gb_dist_mean(&m->micro_every) <= 0) {
-            at(B, gb_cnode_get(ms, "every"), "micro-stops must come on average after more than 0s");
+        if (m->micro && !(gb_dist_mean(&m->micro_every) >= MIN_MEAN)) {
+            at(B, gb_cnode_get(ms, "every"), "micro-stops must come on average at least 1ms apart");
             m->micro = false;
         }
     }
