@@ -839,11 +839,30 @@ static int read_delta_runs(gb_rd_t *r, size_t n, int64_t *x)
     if (rc) return rc;
     x[0] = gb_unzz(x0);
     if (n == 1) return (rc = gb_rd_count(r, 0, &k)) ? rc : 0;
-    if ((rc = read_runs(r, n - 1, x + 1))) return rc;
-    uint64_t *u = (uint64_t *)x;
-    for (size_t i = 1; i < n; i++)
-        u[i] += u[i - 1];
-    return 0;
+    /* expand each run of equal steps straight into values: base + j * step has no chain of
+     * dependent additions (regular sampling is one long run), unlike a prefix sum */
+    if ((rc = gb_rd_count(r, n - 1, &k))) return rc;
+    if (k == 0) return GB_EPROTO;
+    int64_t *vals = malloc(2 * k * sizeof *vals), *lens = vals + k;
+    if (!vals) return GB_ENOMEM;
+    if ((rc = read_pair(r, k, vals, k, lens))) goto out;
+    uint64_t *u = (uint64_t *)x, cur = u[0];
+    size_t at = 1;
+    for (size_t i = 0; i < k; i++) {
+        if (lens[i] <= 0 || (uint64_t)lens[i] > n - at) {
+            rc = GB_EPROTO;
+            goto out;
+        }
+        uint64_t d = (uint64_t)vals[i];
+        size_t len = (size_t)lens[i];
+        for (size_t j = 0; j < len; j++) u[at + j] = cur + (uint64_t)(j + 1) * d;
+        cur = u[at + len - 1];
+        at += len;
+    }
+    if (at != n) rc = GB_EPROTO;
+out:
+    free(vals);
+    return rc;
 }
 
 int gb_icodec_decode(gb_rd_t *r, size_t n, unsigned allowed, int64_t *x, uint8_t *codec)
