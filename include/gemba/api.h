@@ -13,6 +13,7 @@
 #include "gemba/auth.h"
 #include "gemba/bus.h"
 #include "gemba/store.h"
+#include "gemba/stream.h"
 #include "gemba/latest.h"
 #include "gemba/oee_live.h"
 #include "gemba/plant.h"
@@ -36,6 +37,7 @@ typedef struct gb_api_source {
     const gb_auth_t *auth;  /* tokens for writes; NULL refuses every write */
     gb_audit_t *audit;      /* where changes are recorded; NULL refuses every write */
     gb_store_t *store;      /* the historian, for /api/v1/write and /api/v1/query; may be NULL */
+    gb_stream_t *stream;    /* the live stream, for /api/v1/stream; may be NULL */
 } gb_api_source_t;
 
 typedef struct gb_api gb_api_t;

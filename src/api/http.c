@@ -5,6 +5,7 @@
  */
 #include "gemba/api.h"
 #include "api/store_routes.h"
+#include "api/stream_routes.h"
 #include "gemba/calendar.h"
 #include "gemba/error.h"
 #include "gemba/log.h"
@@ -398,6 +399,16 @@ static enum MHD_Result write_routes(struct MHD_Connection *c, gb_api_t *api, con
     if (gb_audit_write(api->src.audit, who, action, target, *before ? before : NULL, after) != 0)
         gb_error("audit", "%s by %s on %s was applied but not audited", action, who, target);
     gb_info("api", "%s by %s: %s", action, who, target);
+    if (api->src.stream) { /* live clients see the change at once */
+        const gb_asset_t *ma = gb_tags_find_asset(api->src.tags, name);
+        json_t *ev = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s}", "machine", name, "action", action,
+                               "stop", *stop_s ? stop_s : NULL, "before", *before ? before : NULL,
+                               "after", after, "who", who);
+        char *txt = json_dumps(ev, JSON_COMPACT);
+        gb_stream_push(api->src.stream, "downtime", ma ? ma->id : GB_NONE, txt);
+        free(txt);
+        json_decref(ev);
+    }
     ret = send_json(c, MHD_HTTP_OK,
                     json_pack("{s:s, s:s, s:s?, s:s}", "action", action, "target", target,
                               "before", *before ? before : NULL, "after", after),
@@ -527,6 +538,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         req_t *r = *req_cls;
         return gb_api_write(c, &api->src, url[1] == 'w', r->body, r->len, r->too_big);
     }
+    if (!strcmp(url, "/api/v1/stream") && api->src.stream) {
+        if (!get) return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
+                                 "/api/v1/stream takes GET", "GET");
+        return gb_api_stream(c, api->src.stream);
+    }
     if (!strcmp(url, "/api/v1/latest")) {
         if (!get) return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
                                  "/api/v1/latest takes GET", "GET, HEAD");
@@ -589,7 +605,9 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src)
     gb_api_t *api = gb_xcalloc(1, sizeof *api);
     api->src = *src;
     api->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO, 0, NULL, NULL, handle,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO |
+            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC, /* live-stream clients wait suspended */
+        0, NULL, NULL, handle,
         api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed,
         NULL, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,

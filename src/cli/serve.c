@@ -54,6 +54,7 @@ static const gb_consumer_ops_t store_consumer = {GB_CONSUMER_API_VERSION, store_
 typedef struct results_ctx {
     store_ctx_t *store;
     gb_latest_t *latest;
+    gb_stream_t *stream;
     uint64_t written; /* touched only by the OEE consumer's thread until the bus has stopped */
 } results_ctx_t;
 
@@ -63,6 +64,7 @@ static int results_sink(void *ctx, const gb_batch_t *b)
     int rc = gb_store_append(r->store->store, r->store->tags, b);
     if (rc == 0) {
         gb_latest_consumer.deliver(r->latest, b);
+        gb_stream_batch(r->stream, b);
         r->written += b->n;
     }
     return rc;
@@ -179,6 +181,7 @@ int gb_cmd_serve(int argc, char **argv)
     gb_bus_t *bus = NULL;
     gb_store_t *store = NULL;
     gb_latest_t *latest = NULL;
+    gb_stream_t *stream = NULL;
     gb_adapter_t *adapters = NULL;
     size_t nadapters = 0;
     gb_api_t *api = NULL;
@@ -220,6 +223,8 @@ int gb_cmd_serve(int argc, char **argv)
     store_ctx_t sctx = {store, tags};
     gb_bus_subscribe(bus, "store", GB_BUS_BLOCK, STORE_QUEUE_SAMPLES, &store_consumer, &sctx);
     gb_bus_subscribe(bus, "latest", GB_BUS_DROP, LATEST_QUEUE_SAMPLES, &gb_latest_consumer, latest);
+    stream = gb_stream_new(plant, tags);
+    gb_bus_subscribe(bus, "stream", GB_BUS_DROP, LATEST_QUEUE_SAMPLES, &gb_stream_consumer, stream);
     /* OEE must see every sample to be exact: it pushes back rather than drop */
     /* one instant for "started": the engines' history and /api/v1/health agree on it */
     gb_time_t started = gb_now();
@@ -246,13 +251,13 @@ int gb_cmd_serve(int argc, char **argv)
     }
     if (gb_oee_live_changes_open(oee, data) != 0) goto out;
     gb_bus_subscribe(bus, "oee", GB_BUS_BLOCK, STORE_QUEUE_SAMPLES, &gb_oee_live_consumer, oee);
-    rctx = (results_ctx_t){&sctx, latest, 0};
+    rctx = (results_ctx_t){&sctx, latest, stream, 0};
     gb_oee_live_set_sink(oee, results_sink, &rctx);
     if (gb_bus_start(bus) != 0) goto out;
     if (gb_adapters_create(plant, tags, bus, &adapters, &nadapters) != 0) goto out;
 
     gb_api_source_t src = {plant, tags, bus, latest, oee, adapters, nadapters, started,
-                           started_mono, data, demo, auth, audit, store};
+                           started_mono, data, demo, auth, audit, store, stream};
     api = gb_api_start(fd, &src);
     fd = -1; /* taken */
     if (!api) goto out;
@@ -290,6 +295,7 @@ int gb_cmd_serve(int argc, char **argv)
 
 out:
     /* 6. shut down in the order that loses nothing */
+    gb_stream_close(stream); /* live-stream clients end, so the server can stop */
     gb_api_stop(api);
     if (fd >= 0) close(fd);
     gb_adapters_stop(adapters, nadapters);
@@ -311,6 +317,7 @@ out:
     if (ready && exit_code == GB_EXIT_OK) unlink(ready);
     gb_adapters_destroy(adapters, nadapters);
     gb_bus_free(bus);
+    gb_stream_free(stream);
     gb_latest_free(latest);
     gb_oee_live_free(oee);
     gb_auth_free(auth);

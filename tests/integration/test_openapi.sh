@@ -34,7 +34,12 @@ n=0
 while read -r method tmpl; do
   url=${tmpl//\{machine\}/lathe01}
   url=${url//\{stop\}/$stop}
-  if [ "$method" = get ]; then
+  if [ "$tmpl" = /api/v1/stream ]; then
+    # an endless response: its status and type, then hang up; a bad filter is a problem
+    out=$(curl -sS -N --max-time 2 -o "$T/body" -w '%{http_code} %{content_type}' "$GB_URL$url" || true)
+    [ "${out%%;*}" = "200 text/event-stream" ] || fail "GET $url answered $out"
+    probe GET "$tmpl" "$url?tags=nosuch/tag" >/dev/null
+  elif [ "$method" = get ]; then
     probe GET "$tmpl" "$url" >/dev/null
     [[ "$tmpl" == *"{machine}"* ]] && probe GET "$tmpl" "${tmpl//\{machine\}/nosuch}" >/dev/null
     [[ "$tmpl" == *"{machine}"* || "$tmpl" == /api/v1/oee ]] && probe GET "$tmpl" "$url?from=yesterday" >/dev/null
