@@ -8,7 +8,7 @@ LISTEN  ?= 127.0.0.1:8080
 DATA    ?= ./gemba-data
 FUZZ_SECONDS ?= 300
 
-.PHONY: run test build release debug asan fuzz clean deps deps-test format bench-oee bench-connect \
+.PHONY: run test build release debug asan fuzz clean deps deps-test format bench-oee bench-api bench-sim bench-connect \
         bench-ingest bench-codec bench-store deps-bench
 
 deps:
@@ -71,6 +71,10 @@ bench-codec: release
 bench-sim: release
 	@cmake --build build/release --target bench_sim -j $(JOBS) -- --no-print-directory >/dev/null
 	@build/release/bench_sim $(ARGS)
+
+# ARGS: SECONDS CONNECTIONS MACHINES
+bench-api: deps-bench release
+	@bench/api/bench_api.sh build/release $(ARGS)
 
 bench-connect: release
 	@bench/connect/bench_connect.sh build/release $(ARGS)

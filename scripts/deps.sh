@@ -10,8 +10,8 @@ build=(gcc make cmake pkg-config libyaml-dev libmicrohttpd-dev libjansson-dev zl
        libmodbus-dev libmosquitto-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libxml2-dev
        libzstd-dev)
 testing=(libcmocka-dev curl jq clang libclang-rt-14-dev socat bc mosquitto mosquitto-clients openssl)
-# the peers `make bench-store` measures the historian against (never needed by make test)
-bench=(sqlite3 libsqlite3-dev postgresql-15 influxdb victoria-metrics curl jq bc)
+# the peers `make bench-store` and `make bench-api` measure gemba against (never needed by make test)
+bench=(sqlite3 libsqlite3-dev postgresql-15 influxdb victoria-metrics curl jq bc wrk nginx-light python3)
 
 want=("${runtime[@]}" "${build[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${testing[@]}"); fi
