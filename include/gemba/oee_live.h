@@ -43,6 +43,13 @@ extern const gb_consumer_ops_t gb_oee_live_consumer;
 /* Every machine: state, rule, since, and its OEE for the current shift. */
 json_t *gb_oee_live_machines(gb_oee_live_t *l, gb_time_t now);
 
+/*
+ * The same as compact JSON text (caller frees; *LEN its length), computed at most once per
+ * MAX_AGE_NS however many ask: concurrent requests within that age share one computation. NULL
+ * only when the text cannot be built.
+ */
+char *gb_oee_live_machines_text(gb_oee_live_t *l, int64_t max_age_ns, size_t *len);
+
 /* One machine's timeline or stops over [FROM, TO); NULL for an unknown machine. */
 json_t *gb_oee_live_timeline(gb_oee_live_t *l, const char *machine, gb_time_t from, gb_time_t to);
 json_t *gb_oee_live_stops(gb_oee_live_t *l, const char *machine, gb_time_t from, gb_time_t to);

@@ -223,8 +223,13 @@ static enum MHD_Result oee_routes(struct MHD_Connection *c, gb_api_t *api, const
 {
     gb_oee_live_t *l = api->src.oee;
     gb_time_t now = gb_now();
-    if (!strcmp(url, "/api/v1/machines"))
-        return send_json(c, MHD_HTTP_OK, gb_oee_live_machines(l, now), "application/json");
+    if (!strcmp(url, "/api/v1/machines")) { /* shared by the requests of 200 ms */
+        size_t len;
+        char *txt = gb_oee_live_machines_text(l, 200 * GB_NS_PER_MS, &len);
+        if (!txt) return problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal Server Error",
+                                 "the view could not be built", NULL);
+        return send_body(c, MHD_HTTP_OK, "application/json", txt, len, MHD_RESPMEM_MUST_FREE);
+    }
     /* windows default to today (local midnight, or the start of the history if later) to now */
     gb_time_t midnight = gb_tz_local_to_utc(gb_tz_local_date(now, NULL), 0);
     gb_time_t hist = gb_oee_live_history_start(l);

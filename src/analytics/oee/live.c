@@ -71,6 +71,11 @@ struct gb_oee_live {
     gb_time_t checked;       /* shifts ending up to here have had their KPIs written */
     mhist_t *hist;           /* per machine */
     uint64_t rebuilds;
+    /* the machines view as text, shared by the requests of a short while (see _machines_text) */
+    pthread_mutex_t view_mu;
+    char *view;
+    size_t view_len;
+    int64_t view_mono;
 };
 
 static void hist_clear(mhist_t *h)
@@ -114,6 +119,7 @@ gb_oee_live_t *gb_oee_live_new(const gb_plant_t *p, const gb_tags_t *tags, gb_ti
 {
     gb_oee_live_t *l = gb_xcalloc(1, sizeof *l);
     pthread_mutex_init(&l->mu, NULL);
+    pthread_mutex_init(&l->view_mu, NULL);
     l->plant = p;
     l->tags = tags;
     l->start = start;
@@ -167,6 +173,8 @@ void gb_oee_live_free(gb_oee_live_t *l)
     free(l->last_since);
     gb_oee_plant_free(l->op);
     free(l->map);
+    free(l->view);
+    pthread_mutex_destroy(&l->view_mu);
     pthread_mutex_destroy(&l->mu);
     free(l);
 }
@@ -567,6 +575,33 @@ json_t *gb_oee_live_machines(gb_oee_live_t *l, gb_time_t now)
     pthread_mutex_unlock(&l->mu);
     gb_plan_clear(&plan);
     return json_pack("{s:o, s:o}", "time", time_json(now), "machines", arr);
+}
+
+char *gb_oee_live_machines_text(gb_oee_live_t *l, int64_t max_age_ns, size_t *len)
+{
+    /* A board on every screen of a hall asks for the same view many times a second: one
+     * computes it, the others within MAX_AGE_NS take a copy of the text (its "time" says when) */
+    pthread_mutex_lock(&l->view_mu);
+    int64_t mono = gb_mono_ns();
+    if (!l->view || mono - l->view_mono > max_age_ns) {
+        json_t *doc = gb_oee_live_machines(l, gb_now());
+        char *txt = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        if (txt) {
+            free(l->view);
+            l->view = txt;
+            l->view_len = strlen(txt);
+            l->view_mono = mono;
+        }
+    }
+    char *copy = NULL;
+    if (l->view) {
+        copy = gb_xmalloc(l->view_len + 1);
+        memcpy(copy, l->view, l->view_len + 1);
+        *len = l->view_len;
+    }
+    pthread_mutex_unlock(&l->view_mu);
+    return copy;
 }
 
 json_t *gb_oee_live_timeline(gb_oee_live_t *l, const char *machine, gb_time_t from, gb_time_t to)
