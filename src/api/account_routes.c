@@ -41,6 +41,12 @@ static const char *member(json_t *body, const char *key, bool *bad)
     return s;
 }
 
+static enum MHD_Result bad_role(gb_req_t *r, const char *role)
+{
+    return gb_problem(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
+                      "role is viewer, operator, engineer or admin, not '%.40s'", role);
+}
+
 static bool json_request(gb_req_t *r, enum MHD_Result *ret)
 {
     const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
@@ -290,8 +296,7 @@ enum MHD_Result gb_api_users_add(gb_req_t *r)
                          "expected {\"name\": \"...\", \"role\": \"viewer|operator|engineer|admin\", "
                          "\"password\": \"...\"}");
     } else if (gb_role_parse(role_s, &role) != 0) {
-        ret = gb_problem(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
-                         "role is viewer, operator, engineer or admin, not '%.40s'", role_s);
+        ret = bad_role(r, role_s);
     } else if ((rc = gb_auth_user_add(r->api->src.auth, name, role, pw)) == GB_EEXIST) {
         ret = gb_problem(r, MHD_HTTP_CONFLICT, "a user named '%.63s' exists already", name);
     } else if (rc == GB_EINVAL) {
@@ -338,8 +343,7 @@ enum MHD_Result gb_api_user_patch(gb_req_t *r)
         goto out;
     }
     if (role_s && gb_role_parse(role_s, &role) != 0) {
-        ret = gb_problem(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
-                         "role is viewer, operator, engineer or admin, not '%.40s'", role_s);
+        ret = bad_role(r, role_s);
         goto out;
     }
     if (!admin && role_s) {
@@ -448,8 +452,7 @@ enum MHD_Result gb_api_tokens_add(gb_req_t *r)
                          "expected {\"role\": \"viewer|operator|engineer|admin\", \"id\": optional "
                          "name}");
     } else if (gb_role_parse(role_s, &role) != 0) {
-        ret = gb_problem(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
-                         "role is viewer, operator, engineer or admin, not '%.40s'", role_s);
+        ret = bad_role(r, role_s);
     } else if ((rc = gb_auth_token_create(r->api->src.auth, id, role, r->who.name, &secret,
                                           &info)) == GB_EEXIST) {
         ret = gb_problem(r, MHD_HTTP_CONFLICT, "a token named '%.63s' exists already", id);
