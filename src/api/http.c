@@ -341,6 +341,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
     (void)version;
     gb_req_t *r = *req_cls;
+    enum MHD_Result ret;
     if (!r) { /* first call: the headers are in */
         r = *req_cls = gb_xcalloc(1, sizeof *r);
         r->c = c;
@@ -348,10 +349,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         r->method = method;
         r->url = url;
         client_address(c, r->addr, sizeof r->addr);
-        enum MHD_Result ret;
-        if (!admit(r, &ret)) return ret;
+        /* A request with a body is judged now, so a refused one is never read; libmicrohttpd
+         * then closes the connection. One without waits for the next call, and an answer then
+         * keeps the connection open: a page's first GET /api/v1/session is often a 401. */
+        r->has_body = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length") ||
+                      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+        if (r->has_body && !admit(r, &ret)) return ret;
         return MHD_YES;
     }
+    if (!r->has_body && !r->route && !admit(r, &ret)) return ret;
     if (*upload_size) {
         size_t max = (r->route->flags & GB_ROUTE_BIG_BODY) ? GB_API_WRITE_MAX : GB_API_BODY_MAX;
         if (r->too_big || r->len + *upload_size > max) {

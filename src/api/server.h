@@ -50,7 +50,8 @@ typedef struct gb_req {
     const char *method, *url;
     gb_route_param_t params[GB_ROUTE_PARAMS_MAX];
     size_t nparams;
-    char *body; /* owned; NUL-terminated when not NULL */
+    bool has_body; /* Content-Length or Transfer-Encoding was sent */
+    char *body;    /* owned; NUL-terminated when not NULL */
     size_t len;
     bool too_big;
     gb_principal_t who; /* .role GB_ROLE_NONE and .via GB_VIA_NONE when anonymous */

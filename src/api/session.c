@@ -1,7 +1,9 @@
 /*
  * The session table (see session.h). A flat array searched from end to end: a plant has tens of
- * people signed in, not millions, and a full scan compares every hash in constant time, so how
- * long a lookup takes says nothing about which ids exist.
+ * people signed in, not millions. Entries are found by the BLAKE2b hash of the id, compared with
+ * plain memcmp: how long a lookup takes can at most hint at a prefix of some session's hash,
+ * and no one can turn a hash back into an id, so a constant-time scan of every slot (which cost
+ * a fifth of a request's time at 1024 slots) would buy nothing.
  */
 #include "api/session.h"
 #include "gemba/error.h"
@@ -100,8 +102,8 @@ static entry_t *find(gb_sessions_t *s, const char *id, gb_time_t now)
     unsigned char h[32];
     id_hash(id, h);
     entry_t *hit = NULL;
-    for (size_t i = 0; i < s->max; i++)
-        if (sodium_memcmp(h, s->e[i].hash, sizeof h) == 0 && s->e[i].used) hit = &s->e[i];
+    for (size_t i = 0; i < s->max && !hit; i++)
+        if (s->e[i].used && memcmp(h, s->e[i].hash, sizeof h) == 0) hit = &s->e[i];
     if (hit && expiry(s, hit) <= now) {
         sodium_memzero(hit, sizeof *hit);
         hit = NULL;

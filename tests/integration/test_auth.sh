@@ -28,6 +28,9 @@ for p in / /login /setup /api/v1/health /api/v1/openapi.json; do [ "$(api GET "$
 [ "$(api GET /api/v1/tags)" = 401 ] || fail "anonymous tags"
 jq -e '.code == "unauthenticated" and .setup_required == true and .status == 401' "$T/body" >/dev/null || fail "401: $(cat "$T/body")"
 grep -qi '^WWW-Authenticate: Bearer' "$T/headers" || fail "401 without WWW-Authenticate"
+# a refused GET keeps its connection (a page's first call is often a 401)
+[ "$(curl -s -o /dev/null -o /dev/null -w '%{http_code}:%{num_connects} ' "$GB_URL/api/v1/session" "$GB_URL/api/v1/session")" = "401:1 401:0 " ] \
+  || fail "a 401 closed the connection"
 
 # --- the setup link: works once ----------------------------------------------------------------
 [ "$(api GET "/api/v1/setup?code=$CODE")" = 200 ] && jq -e '.required and .code_valid' "$T/body" >/dev/null || fail "setup state: $(cat "$T/body")"
