@@ -8,8 +8,8 @@
  * caller -- an API token in Authorization (also the InfluxDB forms on the write routes), else a
  * session cookie -- and refuses with 401 when the route needs someone and nobody is there, 403
  * when the role is too low, and 403 when a session cookie asks for a change without its CSRF
- * token. All this happens on the first call for a request, when only its headers are in, so a
- * refused request never has its body read.
+ * token. A request with a body is judged as soon as its headers are in, so a refused body is
+ * never read; one without is judged on its last call, so a refusal keeps the connection open.
  *
  * We open the listening socket ourselves so that a busy port or a bad address is a clear error
  * before anything else starts, and so port 0 can report the port the kernel chose.
