@@ -152,7 +152,7 @@ static const gb_route_t routes[] = {
     {"GET", "/", NONE, 0, status_page},
     {"GET", "/login", NONE, 0, account_page},
     {"GET", "/setup", NONE, 0, account_page},
-    /* open to anyone: is the daemon well, what does the API look like, who am I */
+    /* open to anyone: is the daemon well, what the API looks like, the first admin, signing in */
     {"GET", "/api/v1/health", NONE, 0, health},
     {"GET", "/api/v1/openapi.json", NONE, 0, openapi},
     {"GET", "/api/v1/setup", NONE, 0, gb_api_setup_get},
