@@ -46,6 +46,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
   echo "]}]"
 } > "$T/plant.yaml"
 "$G" check-config "$T/plant.yaml" >/dev/null
+TOKEN=$("$G" token create --data "$T/data" --role viewer 2>/dev/null)
+AUTH="Authorization: Bearer $TOKEN"
 "$G" serve --config "$T/plant.yaml" --data "$T/data" --listen 127.0.0.1:0 --ready-file "$T/ready" \
      --log-level warn 2>"$T/gemba.err" &
 GP=$!
@@ -54,7 +56,7 @@ URL=$(cat "$T/ready")
 sleep 3 # every machine has states and counts by now
 
 # nginx serving the same answer as a file
-curl -s "$URL/api/v1/machines" > "$T/machines.json"
+curl -s -H "$AUTH" "$URL/api/v1/machines" > "$T/machines.json"
 NP=$(free_port)
 mkdir -p "$T/www" "$T/ntmp"
 chmod a+rx "$T" "$T/www" # nginx workers may run as another user
@@ -76,8 +78,8 @@ EOF
 "$NGINX" -c "$T/nginx.conf" -p "$T"
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$NP/machines.json" >/dev/null && break; sleep 0.05; done
 
-run_wrk() { # URL -> "rps p99_ms"
-  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$1" > "$T/wrk.out" 2>&1
+run_wrk() { # URL -> "rps p99_ms" (gemba's URLs get the viewer token; nginx ignores it)
+  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -H "$AUTH" "$1" > "$T/wrk.out" 2>&1
   local rps p99
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$T/wrk.out")
   p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}' "$T/wrk.out")
@@ -94,7 +96,7 @@ read -r h_rps h_p99 < <(run_wrk "$URL/api/v1/health")
 # 200 stream clients for SECS seconds
 c0=$(cpu_s $GP); t0=$(date +%s.%N); sleep "$SECS"; c1=$(cpu_s $GP); t1=$(date +%s.%N)
 idle_cpu=$(echo "($c1 - $c0) / ($t1 - $t0)" | bc -l)
-for i in $(seq 1 200); do curl -sN --max-time $((SECS + 2)) "$URL/api/v1/stream" > "$T/s$i" 2>/dev/null & done
+for i in $(seq 1 200); do curl -sN --max-time $((SECS + 2)) -H "$AUTH" "$URL/api/v1/stream" > "$T/s$i" 2>/dev/null & done
 sleep 1
 c0=$(cpu_s $GP); t0=$(date +%s.%N); sleep "$SECS"; c1=$(cpu_s $GP); t1=$(date +%s.%N)
 stream_cpu=$(echo "($c1 - $c0) / ($t1 - $t0)" | bc -l)

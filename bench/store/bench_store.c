@@ -18,7 +18,8 @@
  *   sqlite OUT DB BATCH            batched inserts into a WAL-mode table, then the queries
  *   post URL FILE BATCH CLIENTS    line protocol FILE to URL in BATCH-line bodies from CLIENTS
  *        threads on keep-alive connections; fails on any answer but 204
- *   get URL REPEAT                 one warm-up GET, then REPEAT: the median in ms
+ *   get URL REPEAT [TOKEN]         one warm-up GET, then REPEAT: the median in ms (TOKEN: sent
+ *        as Authorization: Bearer, for gemba, whose queries need a viewer)
  * Results are printed as `key value` lines for the driver.
  */
 #include "gemba/store.h"
@@ -614,10 +615,17 @@ static int cmd_post(const char *url, const char *file, size_t batch, int clients
     return 0;
 }
 
-static int cmd_get(const char *url, int repeat)
+static int cmd_get(const char *url, int repeat, const char *token)
 {
     CURL *c = curl_easy_init();
     size_t bytes = 0;
+    struct curl_slist *h = NULL;
+    char auth[300];
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, auth);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &bytes);
@@ -637,6 +645,7 @@ static int cmd_get(const char *url, int repeat)
     }
     printf("ms %.3f\nbytes %zu\n", median(ms + 1, repeat), bytes);
     curl_easy_cleanup(c);
+    curl_slist_free_all(h);
     return 0;
 }
 
@@ -657,7 +666,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "post") && argc == 6)
         return cmd_post(argv[2], argv[3], strtoul(argv[4], NULL, 10), atoi(argv[5]));
-    if (!strcmp(cmd, "get") && argc == 4) return cmd_get(argv[2], atoi(argv[3]));
+    if (!strcmp(cmd, "get") && (argc == 4 || argc == 5))
+        return cmd_get(argv[2], atoi(argv[3]), argc == 5 ? argv[4] : NULL);
     fprintf(stderr, "usage: bench_store gen SENSORS OUT MPOINTS SEED | gemba OUT DIR BATCH |\n"
                     "       sqlite OUT DB BATCH | post URL FILE BATCH CLIENTS | get URL REPEAT\n");
     return 2;

@@ -88,9 +88,9 @@ take() { # SYSTEM FILE
   done
   return 0
 }
-# times one GET with the helper: SYSTEM MEASURE URL
+# times one GET with the helper: SYSTEM MEASURE URL [TOKEN]
 get_ms() {
-  "$H" get "$3" 7 > "$T/get.out" || { na "$1" "$2" "query failed"; return 0; }
+  "$H" get "$3" 7 ${4:+"$4"} > "$T/get.out" || { na "$1" "$2" "query failed"; return 0; }
   R[$1.$2]=$(val "$T/get.out" ms)
   say "  $2: $(val "$T/get.out" ms) ms, $(val "$T/get.out" bytes) bytes answered"
 }
@@ -126,8 +126,8 @@ gemba_start() {
   wait_file "$T/g.ready"; GURL=$(cat "$T/g.ready")
 }
 gemba_stop() { kill -TERM "$GPID"; wait "$GPID" || { say "gemba serve failed: $(tail -3 "$T/g.err")"; exit 1; }; }
+TOKEN=$("$G" token create --data "$T/gemba" --role engineer --id bench 2>>"$T/g.err") # writes and reads
 gemba_start
-TOKEN=$(grep -o 'gbt_admin-1_[0-9a-f]*' "$T/g.err" | head -1)
 "$H" post "$GURL/write?db=bench&precision=ns&u=bench&p=$TOKEN" "$LP" "$BATCH" "$CLIENTS" > "$T/gh.out"
 take gh "$T/gh.out"
 gemba_stop # a clean stop writes the head to block files: what stays on disk
@@ -136,9 +136,9 @@ gemba_stop # a clean stop writes the head to block files: what stays on disk
 R[gh.bpp]=$(jq .bytes_per_point "$T/gh.stats")
 gemba_start
 S0=$(uri 'plant,tag=t00000#f'); S1=$(uri 'plant,tag=t00001#f')
-get_ms gh avg_ms "$GURL/api/v1/query?tag=$S0&from=$D0&to=$D1&agg=avg&step=1m&format=csv"
+get_ms gh avg_ms "$GURL/api/v1/query?tag=$S0&from=$D0&to=$D1&agg=avg&step=1m&format=csv" "$TOKEN"
 na gh latest_ms "no HTTP query for the newest point of many series yet"
-get_ms gh scan_ms "$GURL/api/v1/query?tag=$S1&format=csv"
+get_ms gh scan_ms "$GURL/api/v1/query?tag=$S1&format=csv" "$TOKEN"
 gemba_stop
 rm -rf "$T/gemba"
 

@@ -1,9 +1,12 @@
 /*
- * The HTTP API under /api/v1/ (libmicrohttpd, JSON through jansson) and the status page at /.
- * Errors are RFC 9457 problem details (application/problem+json).
+ * The HTTP API under /api/v1/ (libmicrohttpd, JSON through jansson), the status page at / and
+ * the first-admin page at /setup. Errors are RFC 9457 problem details (application/problem+json).
+ * Who may call which route is in docs/api.md: anonymous callers see health, the OpenAPI document
+ * and the pages; everything else needs a session (a browser) or an API token (an integration).
+ * HTTPS when given a certificate and key.
  *
  * The API reads the daemon's parts through gb_api_source_t, borrowed for the server's lifetime.
- * Requests run on libmicrohttpd's threads; everything they read is thread-safe.
+ * Requests run on a pool of libmicrohttpd's threads; everything they read is thread-safe.
  */
 #ifndef GEMBA_API_H
 #define GEMBA_API_H
@@ -34,8 +37,8 @@ typedef struct gb_api_source {
     int64_t started_mono;   /* gb_mono_ns() at start */
     const char *data_dir;
     bool demo;
-    const gb_auth_t *auth;  /* tokens for writes; NULL refuses every write */
-    gb_audit_t *audit;      /* where changes are recorded; NULL refuses every write */
+    gb_auth_t *auth;        /* users and tokens; NULL lets in nobody but anonymous callers */
+    gb_audit_t *audit;      /* where changes are recorded */
     gb_store_t *store;      /* the historian, for /api/v1/write and /api/v1/query; may be NULL */
     gb_stream_t *stream;    /* the live stream, for /api/v1/stream; may be NULL */
 } gb_api_source_t;
@@ -50,8 +53,24 @@ typedef struct gb_api gb_api_t;
  */
 int gb_api_listen(const char *hostport, int *fd, char *url, size_t urlsz, char *err, size_t errsz);
 
-/* Serves the API on FD (taken). Returns NULL on failure (logged). */
-gb_api_t *gb_api_start(int fd, const gb_api_source_t *src);
+/* A certificate (chain) and its private key, PEM, for HTTPS. */
+typedef struct gb_api_tls {
+    char *cert_pem; /* owned */
+    char *key_pem;  /* owned; wiped by gb_api_tls_clear */
+} gb_api_tls_t;
+
+/*
+ * Reads CERT_FILE and KEY_FILE into *TLS (clear it with gb_api_tls_clear). Returns 0, or GB_EINVAL
+ * with a message in ERR when a file cannot be read, is not PEM, or this libmicrohttpd has no TLS.
+ * A key that other users may read is served, with a warning in the log.
+ */
+int gb_api_tls_load(const char *cert_file, const char *key_file, gb_api_tls_t *tls, char *err,
+                    size_t errsz);
+void gb_api_tls_clear(gb_api_tls_t *tls);
+
+/* Serves the API on FD (taken): HTTPS when TLS is not NULL (copied; clear it once this returns),
+ * else HTTP. Returns NULL on failure (logged). */
+gb_api_t *gb_api_start(int fd, const gb_api_source_t *src, const gb_api_tls_t *tls);
 
 /* Stops serving; waits for running requests. NULL is fine. */
 void gb_api_stop(gb_api_t *api);

@@ -1,12 +1,20 @@
 /*
- * The HTTP server: libmicrohttpd on its own polling thread, a table of routes, JSON bodies. We
- * open the listening socket ourselves so that a busy port or a bad address is a clear error before
- * anything else starts, and so port 0 can report the port the kernel chose.
+ * The HTTP server: libmicrohttpd with a small pool of threads, one table of routes, and the gate
+ * every request passes before its handler runs.
+ *
+ * The table (below) is the single place that says who may call what: each route names its method,
+ * its path pattern and the least role that may call it. A path no route has is 404, a method the
+ * path does not take is 405 with Allow, all as RFC 9457 problem details. The gate then finds the
+ * caller -- an API token in Authorization (also the InfluxDB forms on the write routes), else a
+ * session cookie -- and refuses with 401 when the route needs someone and nobody is there, 403
+ * when the role is too low, and 403 when a session cookie asks for a change without its CSRF
+ * token. A request with a body is judged as soon as its headers are in, so a refused body is
+ * never read; one without is judged on its last call, so a refusal keeps the connection open.
+ *
+ * We open the listening socket ourselves so that a busy port or a bad address is a clear error
+ * before anything else starts, and so port 0 can report the port the kernel chose.
  */
-#include "gemba/api.h"
-#include "api/store_routes.h"
-#include "api/stream_routes.h"
-#include "gemba/calendar.h"
+#include "api/server.h"
 #include "gemba/error.h"
 #include "gemba/log.h"
 #include "gemba/time.h"
@@ -16,46 +24,22 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern const char gb_status_page_html[];
 extern const size_t gb_status_page_html_len;
+extern const char gb_account_page_html[];
+extern const size_t gb_account_page_html_len;
 extern const char gb_openapi_json[];
 extern const size_t gb_openapi_json_len;
 
-struct gb_api {
-    struct MHD_Daemon *mhd;
-    gb_api_source_t src;
-};
-
-#define BODY_MAX 65536
-
-/* Per request: the body of a POST, gathered across libmicrohttpd's calls. */
-typedef struct req {
-    char *body;
-    size_t len;
-    bool too_big;
-} req_t;
-
-static int no_body; /* the request context of a GET */
-
-static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
-                      enum MHD_RequestTerminationCode code)
-{
-    (void)cls;
-    (void)c;
-    (void)code;
-    if (*req_cls && *req_cls != &no_body) {
-        req_t *r = *req_cls;
-        free(r->body);
-        free(r);
-    }
-    *req_cls = NULL;
-}
+#define THREADS 4 /* a slow request (a password check, a write to a slow PLC) holds only one */
 
 int gb_api_listen(const char *hostport, int *fd_out, char *url, size_t urlsz, char *err,
                   size_t errsz)
@@ -128,382 +112,228 @@ bad:
     return GB_EINVAL;
 }
 
-static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, const char *type,
-                                 const char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+static enum MHD_Result status_page(gb_req_t *r)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, mode);
-    MHD_add_response_header(r, "Content-Type", type);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
+    return gb_reply(r, MHD_HTTP_OK, "text/html; charset=utf-8", gb_status_page_html,
+                    gb_status_page_html_len, MHD_RESPMEM_PERSISTENT);
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *doc,
-                                 const char *type)
+/* /login and /setup: one page, which looks at its own path */
+static enum MHD_Result account_page(gb_req_t *r)
 {
-    char *s = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    if (!s) return MHD_NO;
-    return send_body(c, status, type, s, strlen(s), MHD_RESPMEM_MUST_FREE);
+    return gb_reply(r, MHD_HTTP_OK, "text/html; charset=utf-8", gb_account_page_html,
+                    gb_account_page_html_len, MHD_RESPMEM_PERSISTENT);
 }
 
-/* RFC 9457 problem details. */
-static enum MHD_Result problem(struct MHD_Connection *c, unsigned status, const char *title,
-                               const char *detail, const char *allow)
+static enum MHD_Result openapi(gb_req_t *r)
 {
-    json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", title, "status",
-                          (int)status, "detail", detail);
-    char *s = json_dumps(p, JSON_COMPACT);
-    json_decref(p);
-    if (!s) return MHD_NO;
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(r, "Content-Type", "application/problem+json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    if (allow) MHD_add_response_header(r, "Allow", allow);
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
+    return gb_reply(r, MHD_HTTP_OK, "application/json", gb_openapi_json, gb_openapi_json_len,
+                    MHD_RESPMEM_PERSISTENT);
 }
 
-static json_t *value_json(const gb_latest_value_t *v)
+static enum MHD_Result health(gb_req_t *r)
 {
-    switch (v->type) {
-    case GB_VT_F64: return json_real(v->f64);
-    case GB_VT_I64: return json_integer(v->i64);
-    case GB_VT_BOOL: return json_boolean(v->b);
-    case GB_VT_STR: return json_string(v->str);
-    }
-    return json_null();
+    return gb_reply_json(r, MHD_HTTP_OK, gb_api_health(&r->api->src));
 }
 
-static json_t *tags_json(const gb_api_source_t *src)
+#define NONE GB_ROLE_NONE
+#define VIEWER GB_ROLE_VIEWER
+#define OPERATOR GB_ROLE_OPERATOR
+#define ENGINEER GB_ROLE_ENGINEER
+#define ADMIN GB_ROLE_ADMIN
+#define INFLUX_WRITE (GB_ROUTE_BIG_BODY | GB_ROUTE_TOKEN_FORMS)
+
+/*
+ * Every route, and who may call it. docs/api.md has this table for people and web/openapi.json
+ * for programs; tests/integration/test_openapi.sh checks that the three agree.
+ */
+static const gb_route_t routes[] = {
+    /* pages: the login screen must load before anyone has logged in */
+    {"GET", "/", NONE, 0, status_page},
+    {"GET", "/login", NONE, 0, account_page},
+    {"GET", "/setup", NONE, 0, account_page},
+    /* open to anyone: is the daemon well, what the API looks like, the first admin, signing in */
+    {"GET", "/api/v1/health", NONE, 0, health},
+    {"GET", "/api/v1/openapi.json", NONE, 0, openapi},
+    {"GET", "/api/v1/setup", NONE, 0, gb_api_setup_get},
+    {"POST", "/api/v1/setup", NONE, 0, gb_api_setup_post},
+    {"POST", "/api/v1/session", NONE, 0, gb_api_session_login},
+    {"GET", "/api/v1/session", VIEWER, 0, gb_api_session_get},
+    {"DELETE", "/api/v1/session", VIEWER, 0, gb_api_session_logout},
+    /* reading the plant */
+    {"GET", "/api/v1/tags", VIEWER, 0, gb_api_tags},
+    {"GET", "/api/v1/latest", VIEWER, 0, gb_api_latest},
+    {"GET", "/api/v1/query", VIEWER, 0, gb_api_query},
+    {"GET", "/api/v1/machines", VIEWER, 0, gb_api_machines},
+    {"GET", "/api/v1/machines/{machine}/timeline", VIEWER, 0, gb_api_timeline},
+    {"GET", "/api/v1/machines/{machine}/stops", VIEWER, 0, gb_api_stops},
+    {"GET", "/api/v1/oee", VIEWER, 0, gb_api_oee},
+    {"GET", "/api/v1/stream", VIEWER, 0, gb_api_stream},
+    /* what operators do on the floor */
+    {"POST", "/api/v1/machines/{machine}/stops/{stop}/reason", OPERATOR, 0, gb_api_stop_reason},
+    {"POST", "/api/v1/machines/{machine}/stops/{stop}/split", OPERATOR, 0, gb_api_stop_split},
+    {"POST", "/api/v1/machines/{machine}/scrap", OPERATOR, 0, gb_api_scrap},
+    /* what engineers do: write back to machines, write into the historian */
+    {"POST", "/api/v1/tags/{machine}/{tag}/value", ENGINEER, 0, gb_api_tag_write},
+    {"POST", "/api/v1/write", ENGINEER, INFLUX_WRITE, gb_api_write},
+    {"POST", "/write", ENGINEER, INFLUX_WRITE | GB_ROUTE_INFLUX, gb_api_write},
+    /* what admins do; anyone may change their own password (the handler checks) */
+    {"GET", "/api/v1/users", ADMIN, 0, gb_api_users_list},
+    {"POST", "/api/v1/users", ADMIN, 0, gb_api_users_add},
+    {"PATCH", "/api/v1/users/{user}", VIEWER, 0, gb_api_user_patch},
+    {"DELETE", "/api/v1/users/{user}", ADMIN, 0, gb_api_user_delete},
+    {"GET", "/api/v1/tokens", ADMIN, 0, gb_api_tokens_list},
+    {"POST", "/api/v1/tokens", ADMIN, 0, gb_api_tokens_add},
+    {"DELETE", "/api/v1/tokens/{id}", ADMIN, 0, gb_api_token_delete},
+    {"GET", "/api/v1/audit", ADMIN, 0, gb_api_audit_list},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+/* The token of a request, however it came, into BUF; NULL when none was sent. *BAD is set when
+ * an Authorization header was sent in a form this route does not take. */
+static const char *request_token(gb_req_t *r, char *buf, size_t size, bool *bad)
 {
-    static const char *const quality[] = {"good", "uncertain", "bad"};
-    json_t *arr = json_array();
-    for (uint32_t i = 0; i < gb_tags_count(src->tags); i++) {
-        const gb_tag_t *t = gb_tags_get(src->tags, i);
-        const gb_asset_t *m = gb_tags_asset(src->tags, t->machine);
-        json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s}", "id", (int)t->id, "path", t->path,
-                              "machine", m->name, "name", t->name, "type",
-                              gb_vtype_name(t->type));
-        if (t->unit) json_object_set_new(o, "unit", json_string(t->unit));
-        gb_latest_value_t v;
-        if (src->latest && gb_latest_get(src->latest, i, &v) == 0 && v.has) {
-            char ts[40];
-            gb_time_format(v.t, ts, sizeof ts); /* exact: usable as a query bound */
-            json_object_set_new(o, "time", json_string(ts));
-            json_object_set_new(o, "value", value_json(&v));
-            json_object_set_new(o, "quality", json_string(quality[v.quality % 3]));
-        } else {
-            json_object_set_new(o, "value", json_null());
+    const char *h = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Authorization");
+    bool forms = r->route->flags & GB_ROUTE_TOKEN_FORMS;
+    const char *tok = NULL;
+    *bad = false;
+    if (h && !strncmp(h, "Bearer ", 7)) tok = h + 7;
+    else if (h && !strncmp(h, "Token ", 6)) tok = h + 6;
+    else if (h && forms && !strncmp(h, "Basic ", 6)) {
+        /* any user name; the token is the password */
+        size_t n = 0;
+        if (sodium_base642bin((unsigned char *)buf, size - 1, h + 6, strlen(h + 6), NULL, &n, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) == 0) {
+            buf[n] = 0;
+            char *colon = strchr(buf, ':');
+            if (colon) memmove(buf, colon + 1, strlen(colon + 1) + 1);
+            if (colon && *buf) return buf;
         }
-        json_array_append_new(arr, o);
+        *bad = true;
+        return NULL;
+    } else if (h) {
+        *bad = true;
+        return NULL;
     }
-    return json_pack("{s:o}", "tags", arr);
+    if (!tok && forms) tok = gb_req_arg(r, "p");
+    if (!tok) return NULL;
+    if (strlen(tok) >= size) {
+        *bad = true;
+        return NULL;
+    }
+    gb_strlcpy(buf, tok, size);
+    return buf;
 }
 
-static bool query_time(struct MHD_Connection *c, const char *key, gb_time_t dflt, gb_time_t *out,
-                       char *err, size_t errsz)
+/* Who is calling: fills r->who (and r->session for a cookie). false after answering 401. */
+static bool identify(gb_req_t *r, enum MHD_Result *ret)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
-    if (!v) {
-        *out = dflt;
-        return true;
+    gb_auth_t *auth = r->api->src.auth;
+    char tb[512];
+    bool bad;
+    const char *tok = request_token(r, tb, sizeof tb, &bad);
+    bool expired = false;
+    if (bad || (tok && (!auth || gb_auth_token_check(auth, tok, &r->who) != 0))) {
+        sodium_memzero(tb, sizeof tb);
+        *ret = gb_problem_x(r, MHD_HTTP_UNAUTHORIZED, "invalid_token", NULL, "%s",
+                            bad ? "the Authorization header takes an API token: Bearer <token>"
+                                : "authorization failed: the token is not valid (mistyped or revoked)");
+        return false;
     }
-    if (gb_time_parse_rfc3339(v, strlen(v), out) == 0) return true;
-    snprintf(err, errsz, "'%s' takes an RFC 3339 time such as 2026-11-23T06:00:00Z, not '%.60s'",
-             key, v);
+    sodium_memzero(tb, sizeof tb);
+    if (!tok) {
+        const char *id = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, GB_API_SESSION_COOKIE);
+        if (id && auth) {
+            if (gb_sessions_get(r->api->sessions, id, gb_now(), &r->session) != 0) {
+                expired = true;
+            } else if (gb_auth_session_user(auth, r->session.user, r->session.cred, &r->who) != 0) {
+                gb_sessions_end(r->api->sessions, id); /* user gone or password changed */
+                memset(&r->who, 0, sizeof r->who);
+                expired = true;
+            } else {
+                gb_strlcpy(r->session_id, id, sizeof r->session_id);
+            }
+        }
+    }
+    if (r->who.via != GB_VIA_NONE) return true;
+    json_t *ext = json_pack("{s:b}", "setup_required",
+                            auth && gb_auth_setup_pending(auth, gb_now()));
+    *ret = gb_problem_x(r, MHD_HTTP_UNAUTHORIZED, expired ? "session_expired" : "unauthenticated", ext,
+                        "%s", expired ? "the session has ended; sign in again"
+                        : (r->route->flags & GB_ROUTE_TOKEN_FORMS)
+                            ? "writes need an API token: Authorization: Token <token>"
+                            : "sign in (POST /api/v1/session) or send an API token: "
+                              "Authorization: Bearer <token>");
     return false;
 }
 
-/* /api/v1/machines, /api/v1/machines/{name}/timeline|stops, /api/v1/oee */
-static enum MHD_Result oee_routes(struct MHD_Connection *c, gb_api_t *api, const char *url)
+/* Routes the request and lets the caller in, or answers. */
+static bool admit(gb_req_t *r, enum MHD_Result *ret)
 {
-    gb_oee_live_t *l = api->src.oee;
-    gb_time_t now = gb_now();
-    if (!strcmp(url, "/api/v1/machines")) { /* shared by the requests of 200 ms */
-        size_t len;
-        char *txt = gb_oee_live_machines_text(l, 200 * GB_NS_PER_MS, &len);
-        if (!txt) return problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal Server Error",
-                                 "the view could not be built", NULL);
-        return send_body(c, MHD_HTTP_OK, "application/json", txt, len, MHD_RESPMEM_MUST_FREE);
+    char allow[64];
+    switch (gb_route_find(routes, NROUTES, r->method, r->url, &r->route, r->params, &r->nparams,
+                          allow, sizeof allow)) {
+    case GB_ROUTE_NO_PATH:
+        *ret = gb_problem(r, MHD_HTTP_NOT_FOUND, "no resource at %.200s", r->url);
+        return false;
+    case GB_ROUTE_NO_METHOD:
+        gb_req_header(r, "Allow", "%s", allow);
+        *ret = gb_problem(r, MHD_HTTP_METHOD_NOT_ALLOWED, "%.200s takes %s, not %.20s", r->url,
+                          allow, r->method);
+        return false;
+    case GB_ROUTE_FOUND: break;
     }
-    /* windows default to today (local midnight, or the start of the history if later) to now */
-    gb_time_t midnight = gb_tz_local_to_utc(gb_tz_local_date(now, NULL), 0);
-    gb_time_t hist = gb_oee_live_history_start(l);
-    gb_time_t dfrom = midnight > hist ? midnight : hist;
-    gb_time_t from, to;
-    char err[200];
-    if (!query_time(c, "from", dfrom, &from, err, sizeof err) ||
-        !query_time(c, "to", now, &to, err, sizeof err))
-        return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request", err, NULL);
-    if (to <= from)
-        return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request", "'to' must be after 'from'", NULL);
-    if (!strcmp(url, "/api/v1/oee")) {
-        const char *by_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "by");
-        const char *asset = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "asset");
-        gb_oee_by_t by = GB_BY_MACHINE;
-        if (by_s && gb_oee_by_parse(by_s, &by) != 0)
-            return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
-                           "'by' is machine, shift, day, week, reason, job, product or operator",
-                           NULL);
-        json_t *doc = gb_oee_live_report(l, from, to, by, asset);
-        if (!doc) {
-            snprintf(err, sizeof err, "no machine under '%.100s'", asset);
-            return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
-        }
-        return send_json(c, MHD_HTTP_OK, doc, "application/json");
+    if (r->route->role == GB_ROLE_NONE) return true; /* credentials are not even looked at */
+    if (!identify(r, ret)) return false;
+    if (r->who.role < r->route->role) {
+        json_t *ext = json_pack("{s:s, s:s}", "role", gb_role_name(r->who.role), "required_role",
+                                gb_role_name(r->route->role));
+        *ret = gb_problem_x(r, MHD_HTTP_FORBIDDEN, "role", ext,
+                            "%s %.20s %.200s needs the role %s or higher; %s is %s",
+                            r->who.via == GB_VIA_TOKEN ? "with this token," : "", r->method,
+                            r->url, gb_role_name(r->route->role), r->who.name,
+                            gb_role_name(r->who.role));
+        return false;
     }
-    const char *rest = url + strlen("/api/v1/machines/");
-    const char *slash = strchr(rest, '/');
-    char name[80];
-    if (!slash || (size_t)(slash - rest) >= sizeof name) goto nf;
-    memcpy(name, rest, (size_t)(slash - rest));
-    name[slash - rest] = 0;
-    json_t *doc = NULL;
-    if (!strcmp(slash, "/timeline")) doc = gb_oee_live_timeline(l, name, from, to);
-    else if (!strcmp(slash, "/stops")) doc = gb_oee_live_stops(l, name, from, to);
-    else goto nf;
-    if (!doc) {
-        snprintf(err, sizeof err, "no machine named '%.60s'", name);
-        return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
+    bool safe = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+    if (r->who.via == GB_VIA_SESSION && !safe &&
+        !gb_session_csrf_ok(&r->session,
+                            MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, GB_API_CSRF_HEADER))) {
+        *ret = gb_problem_x(r, MHD_HTTP_FORBIDDEN, "csrf", NULL,
+                            "a change made with a session cookie must carry the session's "
+                            "%s header (its csrf_token from GET /api/v1/session)",
+                            GB_API_CSRF_HEADER);
+        return false;
     }
-    return send_json(c, MHD_HTTP_OK, doc, "application/json");
-nf:
-    snprintf(err, sizeof err, "no resource at %.150s", url);
-    return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
+    return true;
 }
 
-static enum MHD_Result tag_write(struct MHD_Connection *c, gb_api_t *api, const char *url,
-                                 json_t *body, const char *who);
-
-/* POST /api/v1/machines/{name}/stops/{start}/reason|split and /api/v1/machines/{name}/scrap */
-static enum MHD_Result write_routes(struct MHD_Connection *c, gb_api_t *api, const char *url,
-                                    const req_t *r)
+static void client_address(struct MHD_Connection *c, char *out, size_t size)
 {
-    char err[300];
-    const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    const char *who = NULL, *role = NULL;
-    if (!api->src.auth || !api->src.audit || !gb_auth_check(api->src.auth, hdr, &who, &role)) {
-        json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title",
-                              "Unauthorized", "status", 401, "detail",
-                              hdr ? "the token is not valid" : "changes need an API token: "
-                              "Authorization: Bearer <token>");
-        char *body = json_dumps(p, JSON_COMPACT);
-        json_decref(p);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body,
-                                                                     MHD_RESPMEM_MUST_FREE);
-        MHD_add_response_header(resp, "Content-Type", "application/problem+json");
-        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"gemba\"");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
-    if (r->too_big) return problem(c, MHD_HTTP_CONTENT_TOO_LARGE, "Content Too Large",
-                                   "the body is larger than 64 KiB", NULL);
-    json_error_t je;
-    json_t *body = json_loadb(r->body ? r->body : "", r->len, 0, &je);
-    if (!body || !json_is_object(body)) {
-        snprintf(err, sizeof err, "the body must be a JSON object: %s", body ? "not an object" : je.text);
-        json_decref(body);
-        return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request", err, NULL);
-    }
-    if (!strncmp(url, "/api/v1/tags/", 13)) {
-        enum MHD_Result r2 = tag_write(c, api, url, body, who);
-        json_decref(body);
-        return r2;
-    }
-    /* /api/v1/machines/NAME/... */
-    const char *rest = url + strlen("/api/v1/machines/");
-    const char *slash = strchr(rest, '/');
-    char name[80], stop_s[64] = "";
-    enum MHD_Result ret;
-    if (!slash || (size_t)(slash - rest) >= sizeof name) goto nf;
-    memcpy(name, rest, (size_t)(slash - rest));
-    name[slash - rest] = 0;
-    gb_time_t now = gb_now();
-    char before[400] = "", after[400] = "", target[200];
-    int rc;
-    const char *action;
-    if (!strcmp(slash, "/scrap")) {
-        json_t *cnt = json_object_get(body, "count");
-        const char *ts = json_string_value(json_object_get(body, "time"));
-        gb_time_t t = now;
-        if (!json_is_integer(cnt) || json_integer_value(cnt) < 1 ||
-            (ts && gb_time_parse_rfc3339(ts, strlen(ts), &t) != 0)) {
-            json_decref(body);
-            return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
-                           "expected {\"count\": N (at least 1), \"time\": optional RFC 3339}", NULL);
-        }
-        action = "scrap";
-        snprintf(target, sizeof target, "%s", name);
-        snprintf(after, sizeof after, "%lld parts scrapped at %s", (long long)json_integer_value(cnt),
-                 ts ? ts : "now");
-        rc = gb_oee_live_scrap(api->src.oee, name, t, json_integer_value(cnt), who, now);
-    } else {
-        if (strncmp(slash, "/stops/", 7)) goto nf;
-        const char *s2 = slash + 7, *s3 = strchr(s2, '/');
-        if (!s3 || (size_t)(s3 - s2) >= sizeof stop_s) goto nf;
-        memcpy(stop_s, s2, (size_t)(s3 - s2));
-        stop_s[s3 - s2] = 0;
-        gb_time_t start;
-        if (gb_time_parse_rfc3339(stop_s, strlen(stop_s), &start) != 0) {
-            json_decref(body);
-            return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
-                           "a stop is named by its start, an RFC 3339 time as /stops lists it", NULL);
-        }
-        snprintf(target, sizeof target, "%s stop %s", name, stop_s);
-        if (!strcmp(s3, "/reason")) {
-            const char *reason = json_string_value(json_object_get(body, "reason"));
-            if (!reason) {
-                json_decref(body);
-                return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
-                               "expected {\"reason\": \"a/path/of/the/reason/tree\"}", NULL);
-            }
-            action = "set reason";
-            rc = gb_oee_live_set_reason(api->src.oee, name, start, reason, who, now, before, after,
-                                        sizeof before);
-            if (rc == GB_EINVAL) {
-                snprintf(err, sizeof err, "unknown reason '%.100s': reasons are paths of the plant "
-                         "file's reason tree", reason);
-                json_decref(body);
-                return problem(c, MHD_HTTP_UNPROCESSABLE_CONTENT, "Unprocessable Content", err, NULL);
-            }
-        } else if (!strcmp(s3, "/split")) {
-            const char *at_s = json_string_value(json_object_get(body, "at"));
-            gb_time_t at;
-            if (!at_s || gb_time_parse_rfc3339(at_s, strlen(at_s), &at) != 0) {
-                json_decref(body);
-                return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request",
-                               "expected {\"at\": an RFC 3339 time inside the stop}", NULL);
-            }
-            action = "split stop";
-            rc = gb_oee_live_split(api->src.oee, name, start, at, who, now, before, after,
-                                   sizeof before);
-        } else {
-            goto nf;
-        }
-    }
-    json_decref(body);
-    body = NULL;
-    if (rc == GB_ENOENT) {
-        snprintf(err, sizeof err, "no machine named '%.60s'", name);
-        return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
-    }
-    if (rc == GB_ERANGE) {
-        snprintf(err, sizeof err, "%s", *stop_s ? "no stop of this machine starts at that time, "
-                 "or the split time is not inside it" : "the time is outside the machine's history");
-        return problem(c, MHD_HTTP_UNPROCESSABLE_CONTENT, "Unprocessable Content", err, NULL);
-    }
-    if (rc == GB_EINVAL)
-        return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request", "count must be at least 1", NULL);
-    if (rc) return problem(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal Server Error",
-                           "the change could not be recorded; nothing was changed", NULL);
-    if (gb_audit_write(api->src.audit, who, action, target, *before ? before : NULL, after) != 0)
-        gb_error("audit", "%s by %s on %s was applied but not audited", action, who, target);
-    gb_info("api", "%s by %s: %s", action, who, target);
-    if (api->src.stream) { /* live clients see the change at once */
-        const gb_asset_t *ma = gb_tags_find_asset(api->src.tags, name);
-        json_t *ev = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s}", "machine", name, "action", action,
-                               "stop", *stop_s ? stop_s : NULL, "before", *before ? before : NULL,
-                               "after", after, "who", who);
-        char *txt = json_dumps(ev, JSON_COMPACT);
-        gb_stream_push(api->src.stream, "downtime", ma ? ma->id : GB_NONE, txt);
-        free(txt);
-        json_decref(ev);
-    }
-    ret = send_json(c, MHD_HTTP_OK,
-                    json_pack("{s:s, s:s, s:s?, s:s}", "action", action, "target", target,
-                              "before", *before ? before : NULL, "after", after),
-                    "application/json");
-    return ret;
-nf:
-    json_decref(body);
-    snprintf(err, sizeof err, "no resource at %.150s", url);
-    return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = 0;
+    if (!ci || !ci->client_addr) return;
+    socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in);
+    if (getnameinfo(ci->client_addr, len, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
+        out[0] = 0;
 }
 
-/* POST /api/v1/tags/{machine}/{tag}/value: write a value to the device, when the plant allows */
-static enum MHD_Result tag_write(struct MHD_Connection *c, gb_api_t *api, const char *url,
-                                 json_t *body, const char *who)
+static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                      enum MHD_RequestTerminationCode code)
 {
-    char err[300], path[200];
-    const char *rest = url + strlen("/api/v1/tags/");
-    size_t n = strlen(rest) - strlen("/value");
-    if (n >= sizeof path) n = sizeof path - 1;
-    memcpy(path, rest, n);
-    path[n] = 0;
-    const gb_tag_t *t = gb_tags_find(api->src.tags, path);
-    if (!t || t->derived) {
-        snprintf(err, sizeof err, "no tag '%.100s' (machine/tag)", path);
-        return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", err, NULL);
+    (void)cls;
+    (void)c;
+    (void)code;
+    gb_req_t *r = *req_cls;
+    if (r) {
+        if (r->body) sodium_memzero(r->body, r->len); /* it may hold a password */
+        free(r->body);
+        for (size_t i = 0; i < r->nhdr; i++) free(r->hdr[i].value);
+        sodium_memzero(r, sizeof *r);
+        free(r);
     }
-    gb_adapter_t *ad = NULL;
-    for (size_t i = 0; i < api->src.nadapters && t->adapter != GB_NONE; i++)
-        if (api->src.adapters[i].cfg == &api->src.plant->adapters[t->adapter]) ad = &api->src.adapters[i];
-    if (!ad || !ad->cls->write) {
-        snprintf(err, sizeof err, "tag '%.100s' cannot be written: its source %s", path,
-                 ad ? "does not take writes" : "is not a running adapter");
-        return problem(c, MHD_HTTP_FORBIDDEN, "Forbidden", err, NULL);
-    }
-    json_t *jv = json_object_get(body, "value");
-    gb_value_t v = {.type = t->type};
-    bool ok = true;
-    switch (t->type) {
-    case GB_VT_F64:
-        ok = json_is_number(jv);
-        /* the device holds the raw value: undo the tag's scale and offset */
-        v.f64 = ok ? (json_number_value(jv) - t->offset) / t->scale : 0;
-        break;
-    case GB_VT_I64: ok = json_is_integer(jv); v.i64 = ok ? json_integer_value(jv) : 0; break;
-    case GB_VT_BOOL: ok = json_is_boolean(jv); v.b = ok && json_is_true(jv); break;
-    default:
-        ok = json_is_string(jv);
-        v.str = ok ? json_string_value(jv) : NULL;
-        v.len = ok ? json_string_length(jv) : 0;
-    }
-    if (!ok) {
-        snprintf(err, sizeof err, "expected {\"value\": a %s}", gb_vtype_name(t->type));
-        return problem(c, MHD_HTTP_BAD_REQUEST, "Bad Request", err, NULL);
-    }
-    char after[200], before[200] = "";
-    char *dump = json_dumps(jv, JSON_ENCODE_ANY);
-    snprintf(after, sizeof after, "%s", dump ? dump : "?");
-    free(dump);
-    gb_latest_value_t lv;
-    if (api->src.latest && gb_latest_get(api->src.latest, t->id, &lv) == 0 && lv.has) {
-        switch (lv.type) {
-        case GB_VT_F64: snprintf(before, sizeof before, "%.17g", lv.f64); break;
-        case GB_VT_I64: snprintf(before, sizeof before, "%lld", (long long)lv.i64); break;
-        case GB_VT_BOOL: snprintf(before, sizeof before, "%s", lv.b ? "true" : "false"); break;
-        default: snprintf(before, sizeof before, "\"%.180s\"", lv.str);
-        }
-    }
-    char derr[200] = "";
-    int rc = ad->cls->write(ad->state, t->id, &v, derr, sizeof derr);
-    if (rc == GB_EACCES) return problem(c, MHD_HTTP_FORBIDDEN, "Forbidden", derr, NULL);
-    if (rc == GB_EINVAL) return problem(c, MHD_HTTP_UNPROCESSABLE_CONTENT, "Unprocessable Content", derr, NULL);
-    if (rc == GB_ETIMEDOUT) return problem(c, MHD_HTTP_GATEWAY_TIMEOUT, "Gateway Timeout", derr, NULL);
-    if (rc) return problem(c, MHD_HTTP_BAD_GATEWAY, "Bad Gateway", derr, NULL);
-    if (gb_audit_write(api->src.audit, who, "write", path, *before ? before : NULL, after) != 0)
-        gb_error("audit", "write by %s on %s was done but not audited", who, path);
-    gb_info("api", "write by %s: %s = %s", who, path, after);
-    return send_json(c, MHD_HTTP_OK,
-                     json_pack("{s:s, s:s, s:s?, s:s}", "action", "write", "target", path, "before",
-                               *before ? before : NULL, "after", after),
-                     "application/json");
-}
-
-static bool is_write_route(const char *url)
-{
-    size_t len = strlen(url);
-    if (!strncmp(url, "/api/v1/tags/", 13) && len > 19 && !strcmp(url + len - 6, "/value")) return true;
-    if (strncmp(url, "/api/v1/machines/", 17)) return false;
-    size_t n = strlen(url);
-    return (n > 7 && !strcmp(url + n - 7, "/reason")) || (n > 6 && !strcmp(url + n - 6, "/split")) ||
-           (n > 6 && !strcmp(url + n - 6, "/scrap"));
+    *req_cls = NULL;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -511,88 +341,38 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               size_t *upload_size, void **req_cls)
 {
     (void)version;
-    gb_api_t *api = cls;
-    bool post = !strcmp(method, "POST");
-    /* first call per request: headers only; answer once the body (if any) is in */
-    if (!*req_cls) {
-        *req_cls = post ? (void *)gb_xcalloc(1, sizeof(req_t)) : (void *)&no_body;
+    gb_req_t *r = *req_cls;
+    enum MHD_Result ret;
+    if (!r) { /* first call: the headers are in */
+        r = *req_cls = gb_xcalloc(1, sizeof *r);
+        r->c = c;
+        r->api = cls;
+        r->method = method;
+        r->url = url;
+        client_address(c, r->addr, sizeof r->addr);
+        /* A request with a body is judged now, so a refused one is never read; libmicrohttpd
+         * then closes the connection. One without waits for the next call, and an answer then
+         * keeps the connection open: a page's first GET /api/v1/session is often a 401. */
+        r->has_body = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length") ||
+                      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+        if (r->has_body && !admit(r, &ret)) return ret;
         return MHD_YES;
     }
+    if (!r->has_body && !r->route && !admit(r, &ret)) return ret;
     if (*upload_size) {
-        if (*req_cls != &no_body) {
-            req_t *r = *req_cls;
-            size_t max = !strcmp(url, "/write") || !strcmp(url, "/api/v1/write") ? GB_API_WRITE_MAX : BODY_MAX;
-            if (r->len + *upload_size > max) {
-                r->too_big = true;
-            } else {
-                r->body = gb_xrealloc(r->body, r->len + *upload_size + 1);
-                memcpy(r->body + r->len, upload, *upload_size);
-                r->len += *upload_size;
-            }
+        size_t max = (r->route->flags & GB_ROUTE_BIG_BODY) ? GB_API_WRITE_MAX : GB_API_BODY_MAX;
+        if (r->too_big || r->len + *upload_size > max) {
+            r->too_big = true;
+        } else {
+            r->body = gb_xrealloc(r->body, r->len + *upload_size + 1);
+            memcpy(r->body + r->len, upload, *upload_size);
+            r->len += *upload_size;
+            r->body[r->len] = 0;
         }
         *upload_size = 0;
         return MHD_YES;
     }
-    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-    if (!strcmp(url, "/write") || !strcmp(url, "/api/v1/write")) {
-        if (!post) {
-            char detail[120];
-            snprintf(detail, sizeof detail, "%s takes POST, not %.20s", url, method);
-            return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed", detail, "POST");
-        }
-        req_t *r = *req_cls;
-        return gb_api_write(c, &api->src, url[1] == 'w', r->body, r->len, r->too_big);
-    }
-    if (!strcmp(url, "/api/v1/stream") && api->src.stream) {
-        if (!get) return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
-                                 "/api/v1/stream takes GET", "GET");
-        return gb_api_stream(c, api->src.stream);
-    }
-    if (!strcmp(url, "/api/v1/latest")) {
-        if (!get) return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
-                                 "/api/v1/latest takes GET", "GET, HEAD");
-        return gb_api_latest(c, &api->src);
-    }
-    if (!strcmp(url, "/api/v1/query")) {
-        if (!get) return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
-                                 "/api/v1/query takes GET", "GET, HEAD");
-        return gb_api_query(c, &api->src);
-    }
-    if (is_write_route(url) && (api->src.oee || !strncmp(url, "/api/v1/tags/", 13))) {
-        if (!post) {
-            char detail[300];
-            snprintf(detail, sizeof detail, "%.200s takes POST, not %.20s", url, method);
-            return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed", detail, "POST");
-        }
-        return write_routes(c, api, url, *req_cls);
-    }
-    static const char *const routes[] = {"/", "/api/v1/health", "/api/v1/tags", "/api/v1/machines",
-                                         "/api/v1/oee", "/api/v1/openapi.json", NULL};
-    int route = -1;
-    for (int i = 0; routes[i]; i++)
-        if (!strcmp(url, routes[i])) route = i;
-    if (route < 0 && !strncmp(url, "/api/v1/machines/", 17)) route = 3;
-    if (route < 0 || ((route == 3 || route == 4) && !api->src.oee)) {
-        char detail[300];
-        snprintf(detail, sizeof detail, "no resource at %.200s", url);
-        return problem(c, MHD_HTTP_NOT_FOUND, "Not Found", detail, NULL);
-    }
-    if (!get) {
-        char detail[300];
-        snprintf(detail, sizeof detail, "%.200s takes GET, not %.20s", url, method);
-        return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed", detail, "GET, HEAD");
-    }
-    switch (route) {
-    case 0:
-        return send_body(c, MHD_HTTP_OK, "text/html; charset=utf-8", gb_status_page_html,
-                         gb_status_page_html_len, MHD_RESPMEM_PERSISTENT);
-    case 1: return send_json(c, MHD_HTTP_OK, gb_api_health(&api->src), "application/json");
-    case 2: return send_json(c, MHD_HTTP_OK, tags_json(&api->src), "application/json");
-    case 5:
-        return send_body(c, MHD_HTTP_OK, "application/json", gb_openapi_json, gb_openapi_json_len,
-                         MHD_RESPMEM_PERSISTENT);
-    default: return oee_routes(c, api, url);
-    }
+    return r->route->fn(r);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -605,22 +385,100 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     gb_warn("http", "%s", buf);
 }
 
-gb_api_t *gb_api_start(int fd, const gb_api_source_t *src)
+/* Reads a whole PEM file holding a block whose label ends in LABEL into a string; NULL with a
+ * message in ERR. Checking the label here catches swapped files before anything starts. */
+static char *read_pem(const char *path, const char *what, const char *label, bool secret, char *err,
+                      size_t errsz)
+{
+    FILE *f = fopen(path, "re");
+    struct stat st;
+    char *buf = NULL;
+    if (!f || fstat(fileno(f), &st) != 0) {
+        snprintf(err, errsz, "cannot read the TLS %s %s: %s", what, path, strerror(errno));
+        goto out;
+    }
+    if (st.st_size <= 0 || st.st_size > (1 << 20)) {
+        snprintf(err, errsz, "the TLS %s %s is %s", what, path, st.st_size ? "over 1 MiB" : "empty");
+        goto out;
+    }
+    buf = gb_xmalloc((size_t)st.st_size + 1);
+    size_t n = fread(buf, 1, (size_t)st.st_size, f);
+    buf[n] = 0;
+    char *begin = strstr(buf, "-----BEGIN "), *dash = begin ? strstr(begin + 11, "-----") : NULL;
+    size_t ll = strlen(label);
+    if (n != (size_t)st.st_size || !dash || (size_t)(dash - begin - 11) < ll ||
+        strncmp(dash - ll, label, ll)) {
+        snprintf(err, errsz, "the TLS %s %s is not a PEM file with a %s", what, path, label);
+        free(buf);
+        buf = NULL;
+        goto out;
+    }
+    if (secret && (st.st_mode & 077))
+        gb_warn("serve", "the TLS key %s can be read by other users of this machine (mode %03o); "
+                "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+out:
+    if (f) fclose(f);
+    return buf;
+}
+
+int gb_api_tls_load(const char *cert_file, const char *key_file, gb_api_tls_t *tls, char *err,
+                    size_t errsz)
+{
+    memset(tls, 0, sizeof *tls);
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+        snprintf(err, errsz, "this libmicrohttpd was built without TLS; HTTPS is not available");
+        return GB_EINVAL;
+    }
+    if (!(tls->cert_pem = read_pem(cert_file, "certificate", "CERTIFICATE", false, err, errsz)) ||
+        !(tls->key_pem = read_pem(key_file, "key", "PRIVATE KEY", true, err, errsz))) {
+        gb_api_tls_clear(tls);
+        return GB_EINVAL;
+    }
+    return 0;
+}
+
+void gb_api_tls_clear(gb_api_tls_t *tls)
+{
+    if (tls->key_pem) sodium_memzero(tls->key_pem, strlen(tls->key_pem));
+    free(tls->key_pem);
+    free(tls->cert_pem);
+    memset(tls, 0, sizeof *tls);
+}
+
+gb_api_t *gb_api_start(int fd, const gb_api_source_t *src, const gb_api_tls_t *tls)
 {
     gb_api_t *api = gb_xcalloc(1, sizeof *api);
     api->src = *src;
+    api->tls = tls && tls->cert_pem;
+    if (api->tls) { /* libmicrohttpd keeps the pointers: our own copies live as long as it does */
+        api->tls_pem.cert_pem = gb_xstrdup(tls->cert_pem);
+        api->tls_pem.key_pem = gb_xstrdup(tls->key_pem);
+    }
+    api->sessions = gb_sessions_new(GB_API_SESSIONS_MAX, GB_API_SESSION_IDLE, GB_API_SESSION_MAX_AGE);
+    /* 5 free tries per user, then 1 s, 2 s, 4 s ... at most 15 min; an address (a whole office
+     * behind one NAT) gets 20 */
+    api->by_user = gb_ratelimit_new(4096, 5, GB_NS_PER_S, 900 * GB_NS_PER_S, 3600 * GB_NS_PER_S);
+    api->by_addr = gb_ratelimit_new(4096, 20, GB_NS_PER_S, 900 * GB_NS_PER_S, 3600 * GB_NS_PER_S);
+    /* live-stream clients wait suspended (stream_routes.c): resumable from the hub's thread */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    if (api->tls) flags |= MHD_USE_TLS;
+    /* TLS 1.2 and 1.3 only: the older versions have known breaks */
+    static const char priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
     api->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO |
-            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC, /* live-stream clients wait suspended */
-        0, NULL, NULL, handle,
-        api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed,
-        NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
-        MHD_OPTION_END);
+        flags, 0, NULL, NULL, handle, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+        /* without TLS the list ends here, and the TLS options after it are never read */
+        api->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, api->tls_pem.cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, api->tls_pem.key_pem,
+        MHD_OPTION_HTTPS_PRIORITIES, priorities, MHD_OPTION_END);
     if (!api->mhd) {
-        gb_error("http", "cannot start the HTTP server");
+        gb_error("http", "cannot start the HTTP server%s",
+                 api->tls ? "; check that --tls-cert and --tls-key are a matching PEM pair" : "");
         close(fd);
-        free(api);
+        gb_api_stop(api);
         return NULL;
     }
     return api;
@@ -629,6 +487,10 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src)
 void gb_api_stop(gb_api_t *api)
 {
     if (!api) return;
-    MHD_stop_daemon(api->mhd);
+    if (api->mhd) MHD_stop_daemon(api->mhd);
+    gb_sessions_free(api->sessions);
+    gb_ratelimit_free(api->by_user);
+    gb_ratelimit_free(api->by_addr);
+    gb_api_tls_clear(&api->tls_pem);
     free(api);
 }

@@ -9,7 +9,7 @@
  * The hub wakes every waiter every 15 s: a quiet stream then sends a comment, which keeps proxies
  * from timing it out and lets a vanished client's socket error end it.
  */
-#include "api/stream_routes.h"
+#include "api/server.h"
 
 #include "gemba/error.h"
 #include "gemba/time.h"
@@ -102,43 +102,32 @@ static void done(void *cls)
     unref(sc); /* the response's reference; a pending wake-up holds its own */
 }
 
-static enum MHD_Result bad_request(struct MHD_Connection *c, const char *detail)
+enum MHD_Result gb_api_stream(gb_req_t *req)
 {
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", "Bad Request",
-                            "status", MHD_HTTP_BAD_REQUEST, "detail", detail);
-    char *s = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_BAD_REQUEST, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-enum MHD_Result gb_api_stream(struct MHD_Connection *c, gb_stream_t *hub)
-{
+    gb_stream_t *hub = req->api->src.stream;
+    struct MHD_Connection *c = req->c;
+    if (!hub) return gb_problem(req, MHD_HTTP_NOT_FOUND, "this daemon has no live stream");
     sconn_t *sc = gb_xcalloc(1, sizeof *sc);
     sc->hub = hub;
     sc->c = c;
     pthread_mutex_init(&sc->mu, NULL);
     atomic_init(&sc->refs, 1);
     char err[300];
-    const char *tags = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tags");
-    const char *machines = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "machines");
-    if (gb_stream_filter_parse(hub, tags, machines, &sc->f, err, sizeof err) != 0) {
+    if (gb_stream_filter_parse(hub, gb_req_arg(req, "tags"), gb_req_arg(req, "machines"), &sc->f,
+                               err, sizeof err) != 0) {
         unref(sc);
-        return bad_request(c, err);
+        return gb_problem(req, MHD_HTTP_BAD_REQUEST, "%s", err);
     }
     /* resume after the client's last event; a new client starts with what comes next */
     const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
-    if (!last) last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last_event_id");
+    if (!last) last = gb_req_arg(req, "last_event_id");
     if (last) {
         char *end;
         unsigned long long v = strtoull(last, &end, 10);
         if (*end || end == last) {
             unref(sc);
-            return bad_request(c, "Last-Event-ID is the number of the last event received");
+            return gb_problem(req, MHD_HTTP_BAD_REQUEST,
+                              "Last-Event-ID is the number of the last event received");
         }
         sc->after = v;
     } else {

@@ -24,9 +24,11 @@ static const gb_command_t commands[] = {
      "usage: gemba serve (--config FILE | --demo) [--data DIR] [--listen HOST:PORT]\n"
      "                   [--jobs FILE] [--sync always|INTERVAL] [--max-disk SIZE]\n"
      "                   [--speed N] [--ready-file PATH] [--log-level LEVEL]\n"
+     "                   [--tls-cert FILE --tls-key FILE]\n"
      "\n"
      "Runs gemba: loads the plant file, starts its adapters, keeps every sample in the data\n"
-     "directory and serves the HTTP API and status page.\n"
+     "directory and serves the HTTP API and status page. With no user yet, it logs a one-time\n"
+     "link (/setup?code=...) that creates the first admin (see docs/api.md).\n"
      "\n"
      "  --config FILE      the plant file (see docs/plant-file.md)\n"
      "  --demo             run the built-in simulated plant instead (no file needed)\n"
@@ -42,6 +44,8 @@ static const gb_command_t commands[] = {
      "                     latest data; a clean stop loses nothing\n"
      "  --max-disk SIZE    refuse new samples once the data directory holds this much\n"
      "                     (e.g. 20GiB); what is stored is kept\n"
+     "  --tls-cert FILE    serve HTTPS with this certificate (PEM, chain allowed) ...\n"
+     "  --tls-key FILE     ... and its private key (PEM); TLS 1.2 and 1.3 only\n"
      "  --ready-file PATH  when ready, write the base URL (e.g. http://127.0.0.1:40123) here\n"
      "  --log-level LEVEL  error, warn, info (default) or debug\n"
      "\n"
@@ -169,14 +173,39 @@ static const gb_command_t commands[] = {
      "Exit: 0 ok, 1 when the file cannot be read, 2 on bad usage or a bad model\n"
      "(FILE:LINE:COL: message).\n",
      gb_cmd_sim},
-    {"token", "create an API token (for changes through the API)",
-     "usage: gemba token create [--data DIR] [--id NAME]\n"
+    {"user", "add users, change their passwords, delete them (people of the dashboard)",
+     "usage: gemba user add NAME --role ROLE [--data DIR]\n"
+     "       gemba user passwd NAME [--data DIR]\n"
+     "       gemba user del NAME [--data DIR]\n"
+     "       gemba user list [--data DIR]\n"
      "\n"
-     "Adds an admin API token to the data directory and prints it; only its hash is stored, so\n"
-     "this is the one time it can be read. A running daemon takes new tokens at its next start.\n"
+     "Manages the people who sign in to the API and the dashboard. ROLE is viewer (reads),\n"
+     "operator (also classifies stops and enters scrap), engineer (also writes values back and\n"
+     "into the historian, changes configuration) or admin (also manages users and tokens and\n"
+     "reads the audit log). The password is asked twice on a terminal, or read from the first\n"
+     "line of standard input; it is stored only as an argon2id hash. A new password ends the\n"
+     "user's sessions. The last admin cannot be deleted.\n"
+     "\n"
+     "Works on the data directory whether or not a daemon runs on it: a running daemon takes\n"
+     "the change at its next request. Every change goes to the audit log (via \"cli\").\n"
      "  --data DIR   the daemon's data directory (default ./gemba-data)\n"
-     "  --id NAME    a name for the token, shown as `who` in the audit log (default: admin-N)\n"
-     "Exit: 0 ok, 1 when the directory cannot be written, 2 on bad usage or a taken name.\n",
+     "Exit: 0 ok, 1 when the directory cannot be written, 2 on bad usage, a bad name or\n"
+     "password, a taken or unknown name, or the last admin.\n",
+     gb_cmd_user},
+    {"token", "create, revoke and list API tokens (for integrations)",
+     "usage: gemba token create --role ROLE [--id NAME] [--data DIR]\n"
+     "       gemba token revoke ID [--data DIR]\n"
+     "       gemba token list [--data DIR]\n"
+     "\n"
+     "An API token lets a program call the API with the rights of ROLE (viewer, operator,\n"
+     "engineer, admin; see `gemba help user`), sent as 'Authorization: Bearer <token>'.\n"
+     "create prints the new token; only its hash is stored, so this is the one time it can be\n"
+     "read. revoke ends it at once. A running daemon takes either at its next request.\n"
+     "  --role ROLE  the token's role (create needs it)\n"
+     "  --id NAME    a name for the token, shown as `who` in the audit log (default: ROLE-N)\n"
+     "  --data DIR   the daemon's data directory (default ./gemba-data)\n"
+     "Exit: 0 ok, 1 when the directory cannot be written, 2 on bad usage, a taken name or an\n"
+     "unknown token.\n",
      gb_cmd_token},
     {"version", "print the version", "usage: gemba version\n", cmd_version},
     {"help", "explain a command", "usage: gemba help [COMMAND]\n", cmd_help},

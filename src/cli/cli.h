@@ -32,6 +32,7 @@ int gb_cmd_store(int argc, char **argv);
 int gb_cmd_oee(int argc, char **argv);
 int gb_cmd_replay_shdr(int argc, char **argv);
 int gb_cmd_token(int argc, char **argv);
+int gb_cmd_user(int argc, char **argv);
 int gb_cmd_import(int argc, char **argv);
 /* Parses a size: bytes, or a number with kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB. */
 int gb_cli_size_parse(const char *s, uint64_t *out);

@@ -5,6 +5,10 @@
  * handles is blocked in all threads and taken here with sigtimedwait) and syncs the store on its
  * interval.
  *
+ * The API serves HTTPS when given --tls-cert and --tls-key, HTTP otherwise, on 127.0.0.1 unless
+ * told another address. With no user yet, it logs a one-time setup link for the first admin:
+ * there is no default password to forget to change.
+ *
  * Shutdown order makes "nothing accepted is lost" hold: stop serving HTTP, stop the adapters (no
  * more publishing), let the bus drain every queue into its consumer, then sync and close the
  * store. Only then is the accepted count compared with the stored count and logged.
@@ -29,6 +33,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +41,7 @@
 
 #define STORE_QUEUE_SAMPLES (1u << 20)
 #define LATEST_QUEUE_SAMPLES (1u << 18)
+#define SETUP_TTL (24 * 3600 * GB_NS_PER_S)
 
 typedef struct store_ctx {
     gb_store_t *store;
@@ -88,7 +94,7 @@ int gb_cmd_serve(int argc, char **argv)
 {
     const char *config = NULL, *data = "./gemba-data", *listen = "127.0.0.1:8080",
                *ready = NULL, *level = NULL, *jobs_file = NULL, *sync = NULL, *max_disk = NULL,
-               *speed = NULL;
+               *speed = NULL, *tls_cert = NULL, *tls_key = NULL;
     bool demo = false;
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"demo", no_argument, NULL, 'D'},
@@ -96,6 +102,7 @@ int gb_cmd_serve(int argc, char **argv)
         {"ready-file", required_argument, NULL, 'r'}, {"log-level", required_argument, NULL, 'L'},
         {"jobs", required_argument, NULL, 'j'},   {"sync", required_argument, NULL, 's'},
         {"max-disk", required_argument, NULL, 'm'}, {"speed", required_argument, NULL, 'S'},
+        {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0}};
     opterr = 0;
     optind = 1;
@@ -112,6 +119,8 @@ int gb_cmd_serve(int argc, char **argv)
         case 's': sync = optarg; break;
         case 'm': max_disk = optarg; break;
         case 'S': speed = optarg; break;
+        case 'C': tls_cert = optarg; break;
+        case 'K': tls_key = optarg; break;
         case ':': return gb_cli_usage_error("serve", "option '%s' needs a value", argv[optind - 1]);
         default: return gb_cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
         }
@@ -120,6 +129,8 @@ int gb_cmd_serve(int argc, char **argv)
     if (!config && !demo)
         return gb_cli_usage_error("serve", "say which plant to run: --config FILE, or --demo");
     if (config && demo) return gb_cli_usage_error("serve", "give --config FILE or --demo, not both");
+    if (!tls_cert != !tls_key)
+        return gb_cli_usage_error("serve", "HTTPS needs both --tls-cert FILE and --tls-key FILE");
     gb_store_opts_t sopts = {0};
     if (sync && !strcmp(sync, "always")) sopts.sync_always = true;
     else if (sync && (gb_duration_parse(sync, &sopts.sync_interval_ns) != 0 ||
@@ -143,6 +154,13 @@ int gb_cmd_serve(int argc, char **argv)
         gb_log_set_level(lv);
     }
 
+    gb_api_tls_t tls = {0};
+    if (tls_cert) {
+        char terr[300];
+        if (gb_api_tls_load(tls_cert, tls_key, &tls, terr, sizeof terr) != 0)
+            return gb_cli_usage_error("serve", "%s", terr);
+    }
+
     /* 1. the plant */
     gb_diag_t diag;
     gb_diag_init(&diag, demo ? GB_DEMO_PLANT_NAME : config);
@@ -153,6 +171,7 @@ int gb_cmd_serve(int argc, char **argv)
     if (rc) {
         gb_diag_print(&diag, stderr);
         gb_diag_clear(&diag);
+        gb_api_tls_clear(&tls);
         gb_error("serve", "the plant file has problems (listed above); not starting");
         return GB_EXIT_USAGE;
     }
@@ -197,6 +216,12 @@ int gb_cmd_serve(int argc, char **argv)
         goto out;
     }
 
+    if (tls_cert) { /* http://... -> https://... */
+        char plain[sizeof url];
+        gb_strlcpy(plain, url, sizeof plain);
+        snprintf(url, sizeof url, "https%s", plain + 4);
+    }
+
     /* 3. the data directory */
     gb_retention_t *ret = gb_xcalloc(plant->nretention ? plant->nretention : 1, sizeof *ret);
     for (size_t i = 0; i < plant->nretention; i++)
@@ -208,14 +233,8 @@ int gb_cmd_serve(int argc, char **argv)
     free(ret); /* the store keeps its own copy */
     if (rc != 0) goto out;
 
-    /* writes need a token; the first start makes one and shows it once */
-    char *first_token = NULL;
-    if (!(auth = gb_auth_open(data, &first_token)) || !(audit = gb_audit_open(data))) goto out;
-    if (first_token) {
-        gb_warn("auth", "created the first API token, shown only now -- keep it safe: %s "
-                "(send it as 'Authorization: Bearer <token>' to make changes)", first_token);
-        free(first_token);
-    }
+    /* users, tokens and the audit log; the command line may change the first two at any time */
+    if (gb_auth_open(data, &auth) != 0 || !(audit = gb_audit_open(data))) goto out;
 
     /* 4. the bus and its consumers, then the adapters that feed it */
     bus = gb_bus_new(tags);
@@ -258,7 +277,7 @@ int gb_cmd_serve(int argc, char **argv)
 
     gb_api_source_t src = {plant, tags, bus, latest, oee, adapters, nadapters, started,
                            started_mono, data, demo, auth, audit, store, stream};
-    api = gb_api_start(fd, &src);
+    api = gb_api_start(fd, &src, tls_cert ? &tls : NULL);
     fd = -1; /* taken */
     if (!api) goto out;
     if (gb_adapters_start(adapters, nadapters) != 0) goto out;
@@ -269,9 +288,18 @@ int gb_cmd_serve(int argc, char **argv)
             GB_VERSION, plant->site, plant->nmachines, ntags, nadapters,
             demo ? ", demo" : "", data);
     gb_info("serve", "listening on %s", url);
-    if (strncmp(url, "http://127.", 11) && strncmp(url, "http://[::1]", 12))
-        gb_warn("serve", "%s is reachable from other hosts; the API has no login yet, so put it "
-                "behind a firewall or listen on 127.0.0.1", url);
+    if (!tls_cert && strncmp(url, "http://127.", 11) && strncmp(url, "http://[::1]", 12))
+        gb_warn("serve", "%s is reachable from other hosts without TLS: passwords and sessions "
+                "cross the network in clear; serve HTTPS (--tls-cert, --tls-key)", url);
+    {
+        /* no user yet: a one-time link makes the first admin (there is no default password) */
+        char code[GB_AUTH_SETUP_CODE_LEN + 1];
+        if (gb_auth_setup_begin(auth, gb_now() + SETUP_TTL, code) == 0)
+            gb_warn("auth", "no users yet: open %s/setup?code=%s to create the first admin (the "
+                    "link works once, for 24 hours; or run `gemba user add NAME --role admin`)",
+                    url, code);
+        sodium_memzero(code, sizeof code);
+    }
     if (ready && write_ready_file(ready, url) != 0) goto out;
 
     /* 5. wait for a signal; sync the store on its interval meanwhile */
@@ -322,6 +350,7 @@ out:
     gb_oee_live_free(oee);
     gb_auth_free(auth);
     gb_audit_close(audit);
+    gb_api_tls_clear(&tls);
     gb_tags_free(tags);
     gb_plant_free(plant);
     return exit_code;

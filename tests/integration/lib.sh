@@ -1,6 +1,10 @@
 # Integration-test helpers: start the real `gemba serve` on a free loopback port with a ready file
 # and a temporary data directory, stop it with SIGTERM, and fail on any sanitizer report in its
 # stderr. Tests source this file; ctest sets GEMBA (the binary), GB_SRC and GB_TMP.
+#
+# The API lets nobody read the plant anonymously, so gb_start makes an admin API token with the
+# command line first, as an integrator would (GB_TOKEN, id it-admin); get and status send it.
+# Tests of authentication itself call curl without it.
 set -euo pipefail
 
 : "${GEMBA:?set GEMBA to the gemba binary}"
@@ -9,6 +13,7 @@ mkdir -p "${GB_TMP:-/tmp}"
 T=$(mktemp -d "${GB_TMP:-/tmp}/it.XXXXXX")
 GB_PID=""
 GB_URL=""
+GB_TOKEN=""
 
 fail() {
   echo "FAIL: $*" >&2
@@ -37,9 +42,18 @@ check_sanitizers() {
   fi
 }
 
+# gb_token ROLE [ID]: prints a new API token for ROLE, made with the command line in $T/data
+# (a running daemon takes it at its next request).
+gb_token() {
+  "$GEMBA" token create --data "$T/data" --role "$1" ${2:+--id "$2"} 2>>"$T/cli.err" || fail "token create $*"
+}
+
 # gb_start ARGS...: starts the daemon; sets GB_PID and GB_URL once it is ready.
 gb_start() {
   rm -f "$T/ready"
+  if [ -z "$GB_TOKEN" ] || ! grep -q '^it-admin ' "$T/data/auth/tokens" 2>/dev/null; then
+    GB_TOKEN=$(gb_token admin it-admin)
+  fi
   "$GEMBA" serve --listen 127.0.0.1:0 --ready-file "$T/ready" --data "$T/data" "$@" 2>"$T/stderr" &
   GB_PID=$!
   for _ in $(seq 1 600); do
@@ -49,7 +63,7 @@ gb_start() {
   done
   [ -s "$T/ready" ] || fail "gemba serve not ready after 30 s"
   GB_URL=$(cat "$T/ready")
-  case "$GB_URL" in http://127.0.0.1:[0-9]*) ;; *) fail "ready file holds '$GB_URL'" ;; esac
+  case "$GB_URL" in http://127.0.0.1:[0-9]*|https://127.0.0.1:[0-9]*) ;; *) fail "ready file holds '$GB_URL'" ;; esac
 }
 
 # gb_stop: SIGTERM; the daemon must exit 0 within 2 s. Sets GB_STOP_MS.
@@ -67,11 +81,22 @@ gb_stop() {
   [ ! -e "$T/ready" ] || fail "ready file left behind after a clean stop"
 }
 
-# get PATH: body of GET $GB_URL/PATH, failing on a transport error.
-get() { curl -sS --max-time 10 "$GB_URL$1"; }
+# get PATH: body of GET $GB_URL/PATH (with the admin token), failing on a transport error.
+get() { curl -sS --max-time 10 -H "Authorization: Bearer $GB_TOKEN" "$GB_URL$1"; }
 
-# status PATH [curl args]: HTTP status code only.
-status() { local p=$1; shift; curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$@" "$GB_URL$p"; }
+# status PATH [curl args]: HTTP status code only (with the admin token).
+status() {
+  local p=$1; shift
+  curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $GB_TOKEN" "$@" "$GB_URL$p"
+}
+
+# gb_routes: the router's table from src/api/http.c, one "METHOD PATTERN ROLE" per line, sorted;
+# ROLE is anonymous, viewer, operator, engineer or admin.
+gb_routes() {
+  sed -n '/^static const gb_route_t routes\[\] = {/,/^};/p' "$GB_SRC/src/api/http.c" \
+    | grep -oE '\{"[A-Z]+", "[^"]+", [A-Z]+' | sed -E 's/^\{"([A-Z]+)", "([^"]+)", ([A-Z]+)$/\1 \2 \3/' \
+    | awk '{ r = tolower($3); if (r == "none") r = "anonymous"; print $1, $2, r }' | sort
+}
 
 # mqtt_broker_start CONF_EXTRA: starts a real mosquitto on a free loopback port with the extra
 # config lines (listener lines included); sets MQ_PID and MQ_PORT. MQ_PORT set beforehand

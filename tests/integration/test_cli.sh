@@ -59,15 +59,19 @@ grep -q "^$T/missing.yaml: cannot open: No such file or directory$" "$T/err" || 
 printf 'site:\n  name: [unclosed\nareas: []\n' > "$T/syntax.yaml"
 expect_exit 2 "$GEMBA" check-config "$T/syntax.yaml"
 grep -qE "^$T/syntax.yaml:[0-9]+:[0-9]+: YAML syntax: " "$T/err" || fail "syntax error: $(cat "$T/err")"
-# tokens: printed once, stored hashed, names unique
-expect_exit 0 "$GEMBA" token create --data "$T/tk"
-grep -qE '^gbt_admin-2_[0-9a-f]{48}$' "$T/out" || fail "token: $(cat "$T/out")"
+# tokens: printed once, stored hashed, bound to a role, names unique
+expect_exit 2 "$GEMBA" token create --data "$T/tk"
+grep -q -- '--role' "$T/err" || fail "token create without a role: $(cat "$T/err")"
+expect_exit 0 "$GEMBA" token create --data "$T/tk" --role admin
+grep -qE '^gbt_admin-1_[0-9a-f]{48}$' "$T/out" || fail "token: $(cat "$T/out")"
 tok=$(cat "$T/out")
-grep -q "^admin-2 admin [0-9a-f]\{64\}$" "$T/tk/auth/tokens" || fail "tokens file: $(cat "$T/tk/auth/tokens")"
+grep -q "^admin-1 admin [0-9a-f]\{64\} [0-9]\{19\} [^ ]*$" "$T/tk/auth/tokens" || fail "tokens file: $(cat "$T/tk/auth/tokens")"
 grep -q "${tok##*_}" "$T/tk/auth/tokens" && fail "the token itself was stored"
-expect_exit 0 "$GEMBA" token create --data "$T/tk" --id line-lead
-expect_exit 2 "$GEMBA" token create --data "$T/tk" --id line-lead
-expect_exit 2 "$GEMBA" token create --data "$T/tk" --id bad_name
+[ "$(stat -c %a "$T/tk/auth/tokens")" = 600 ] || fail "tokens file mode $(stat -c %a "$T/tk/auth/tokens")"
+expect_exit 0 "$GEMBA" token create --data "$T/tk" --id line-lead --role operator
+expect_exit 2 "$GEMBA" token create --data "$T/tk" --id line-lead --role operator
+expect_exit 2 "$GEMBA" token create --data "$T/tk" --id bad_name --role viewer
+expect_exit 2 "$GEMBA" token create --data "$T/tk" --role superuser
 expect_exit 2 "$GEMBA" token
 # historian retention rules: each mistake at its line and column
 cat > "$T/ret.yaml" <<'YAML'

@@ -72,12 +72,13 @@ grep -q 'req fc=4 addr=0 n=3' "$T/mb.err" || fail "ir 0..2 not read at once"
 grep -q 'req fc=1 addr=3 n=2' "$T/mb.err" || fail "coils 3..4 not read at once"
 
 # write-back: only what the plant file allows, authenticated, audited
-TOKEN=$(grep -o 'gbt_admin-1_[0-9a-f]*' "$T/stderr") || fail "no token"
+TOKEN=$(gb_token engineer) # write-back and ingest are an engineer's
 w() { # TAG JSON-VALUE [TOKEN] -> status
   curl -sS -o "$T/resp" -w '%{http_code}' -X POST ${3:+-H "Authorization: Bearer $3"} \
        --data "{\"value\": $2}" "$GB_URL/api/v1/tags/press/$1/value"
 }
 [ "$(w speed 4321)" = 401 ] || fail "write without a token"
+[ "$(w speed 4321 "$(gb_token operator)")" = 403 ] || fail "an operator wrote a value back: $(cat "$T/resp")"
 [ "$(w speed 4321 "$TOKEN")" = 200 ] || fail "write speed: $(cat "$T/resp")"
 [ "$(w setpoint 12.5 "$TOKEN")" = 200 ] || fail "write setpoint: $(cat "$T/resp")"
 [ "$(w door false "$TOKEN")" = 200 ] || fail "write door: $(cat "$T/resp")"
@@ -94,8 +95,9 @@ expect speed 4321; expect setpoint 12.5; expect door false; expect bit5 true
 expect running false; expect recipe '"NEW-2"'
 grep -q 'req fc=6 addr=60 n=125' "$T/mb.err" || fail "setpoint 12.5 not written as raw 125 (scale 0.1)"
 [ "$(grep -c '"action":"write"' "$T/data/audit.jsonl")" = 5 ] || fail "writes not audited: $(cat "$T/data/audit.jsonl")"
-jq -se '.[0] | .target == "press/speed" and .before == "1234" and .after == "4321"' "$T/data/audit.jsonl" >/dev/null \
-  || fail "audit entry: $(head -1 "$T/data/audit.jsonl")"
+jq -se 'map(select(.action == "write"))[0] | .target == "press/speed" and .before == "1234" and .after == "4321"
+        and .who == "engineer-1" and .via == "token"' "$T/data/audit.jsonl" >/dev/null \
+  || fail "audit entry: $(grep -m1 '"write"' "$T/data/audit.jsonl")"
 
 # the device goes away and comes back
 kill -TERM "$MP"; wait "$MP" || true

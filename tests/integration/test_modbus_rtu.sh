@@ -29,7 +29,7 @@ areas: [{name: a, lines: [{name: l, machines: [{name: drive, adapter: bus1, tags
   {name: estop, type: bool, address: "di:7"}]}]}]}]
 YAML
 gb_start --config "$T/plant.yaml"
-TOKEN=$(grep -o 'gbt_admin-1_[0-9a-f]*' "$T/stderr") || fail "no token"
+TOKEN=$(gb_token engineer) # write-back and ingest are an engineer's
 val() { get /api/v1/tags | jq -c --arg n "$1" '.tags[] | select(.name == $n) | .value'; }
 for _ in $(seq 1 100); do [ "$(val estop)" = true ] && break; sleep 0.1; done
 [ "$(val speed)" = 1234 ] && [ "$(val temp)" = 123.5 ] && [ "$(val recipe)" = '"GEMBA-01"' ] \

@@ -9,35 +9,37 @@ site: {name: hist, timezone: UTC}
 areas: [{name: a, lines: [{name: l, machines: [{name: m1}]}]}]
 YAML
 gb_start --config "$T/plant.yaml" --max-disk 400kB
-TOKEN=$(grep -o 'gbt_admin-1_[0-9a-f]*' "$T/stderr") || fail "no token"
+TOKEN=$(gb_token engineer) # write-back and ingest are an engineer's
 w() { # URL [curl args]: posts stdin, prints the status code
   local url=$1; shift
   curl -s -o "$T/resp" -w '%{http_code}' -X POST --data-binary @- "$@" "$GB_URL$url"
 }
 [ "$(echo 'm v=1 1763800000000000000' | w /write)" = 401 ] || fail "a write without a token"
 jq -e '.error | test("token")' "$T/resp" >/dev/null || fail "401 body: $(cat "$T/resp")"
-[ "$(echo 'm v=1 1763800000000000000' | w /write -H 'Authorization: Token gbt_admin-1_00')" = 401 ] || fail "a bad token"
+[ "$(echo 'm v=1 1763800000000000000' | w /write -H 'Authorization: Token gbt_engineer-1_00')" = 401 ] || fail "a bad token"
+[ "$(echo 'm v=1 1763800000000000000' | w /write -H "Authorization: Token $(gb_token viewer)")" = 403 ] || fail "a viewer's write"
+jq -e '.error | test("engineer")' "$T/resp" >/dev/null || fail "403 body: $(cat "$T/resp")"
 [ "$(echo 'm v=1 1763800000000000000' | w /write -H "Authorization: Token $TOKEN")" = 204 ] || fail "Token: $(cat "$T/resp")"
 [ "$(echo 'm v=2 1763800001' | w "/write?db=plant&u=telegraf&p=$TOKEN&precision=s")" = 204 ] || fail "u/p: $(cat "$T/resp")"
 [ "$(echo 'm v=3 1763800002000' | w "/api/v1/write?precision=ms" -u "any:$TOKEN")" = 204 ] || fail "basic: $(cat "$T/resp")"
 [ "$(printf 'm v=4 1763800003000000000\nm v= 1763800004000000000\nm v=5 1763800005000000000\n' | w /api/v1/write -H "Authorization: Bearer $TOKEN")" = 400 ] \
   || fail "a bad line must give 400"
 jq -e '.detail | test("line 2") and test("2 points written")' "$T/resp" >/dev/null || fail "partial write: $(cat "$T/resp")"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$GB_URL/write")" = 405 ] || fail "GET /write"
+[ "$(status /write)" = 405 ] || fail "GET /write"
 
 q=$(get '/api/v1/query?tag=m%23v&format=json')
 [ "$(jq -c '[.series[0].points[][1]]' <<<"$q")" = '[1,2,3,4,5]' ] || fail "query: $q"
 [ "$(jq -r '.series[0].points[0][0]' <<<"$q")" = 2025-11-22T08:26:40.000000000Z ] || fail "time: $q"
 agg=$(get '/api/v1/query?tag=m%23v&from=2025-11-22T08:26:40Z&to=2025-11-22T08:26:50Z&agg=avg&step=10s')
 [ "$(jq -c '.series[0].points[0][1]' <<<"$agg")" = 3 ] || fail "aggregate: $agg"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$GB_URL/api/v1/query?tag=nope")" = 404 ] || fail "unknown series"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$GB_URL/api/v1/query?tag=m%23v&agg=avg")" = 400 ] || fail "agg without step"
+[ "$(status "/api/v1/query?tag=nope")" = 404 ] || fail "unknown series"
+[ "$(status "/api/v1/query?tag=m%23v&agg=avg")" = 400 ] || fail "agg without step"
 get '/api/v1/query?tag=m%23v&format=csv' > "$T/http.csv"
 # the newest point, of one series or of all of them
 [ "$(get '/api/v1/latest?tag=m%23v' | jq -c '.series[0] | [.tag, .value, .quality]')" = '["m#v",5,"good"]' ] \
   || fail "latest: $(get '/api/v1/latest?tag=m%23v')"
 get /api/v1/latest | jq -e '[.series[].tag] | index("m#v") != null' >/dev/null || fail "latest of all: $(get /api/v1/latest)"
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$GB_URL/api/v1/latest?tag=nope")" = 404 ] || fail "latest of an unknown series"
+[ "$(status "/api/v1/latest?tag=nope")" = 404 ] || fail "latest of an unknown series"
 
 # fill the disk: 400 kB allow a few thousand points; then 507, said once, and nothing damaged
 acked=0; code=204; k=0
