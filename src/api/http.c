@@ -5,6 +5,7 @@
  */
 #include "gemba/api.h"
 #include "api/store_routes.h"
+#include "api/web.h"
 #include "gemba/calendar.h"
 #include "gemba/error.h"
 #include "gemba/log.h"
@@ -546,7 +547,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return write_routes(c, api, url, *req_cls);
     }
     static const char *const routes[] = {"/", "/api/v1/health", "/api/v1/tags", "/api/v1/machines",
-                                         "/api/v1/oee", "/api/v1/openapi.json", NULL};
+                                         "/api/v1/oee", "/api/v1/openapi.json", "/api/v1/plant", NULL};
     int route = -1;
     for (int i = 0; routes[i]; i++)
         if (!strcmp(url, routes[i])) route = i;
@@ -570,6 +571,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     case 5:
         return send_body(c, MHD_HTTP_OK, "application/json", gb_openapi_json, gb_openapi_json_len,
                          MHD_RESPMEM_PERSISTENT);
+    case 6: return send_json(c, MHD_HTTP_OK, gb_api_plant(&api->src), "application/json");
     default: return oee_routes(c, api, url);
     }
 }
