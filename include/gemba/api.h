@@ -1,5 +1,6 @@
 /*
- * The HTTP API under /api/v1/ (libmicrohttpd, JSON through jansson) and the status page at /.
+ * The HTTP API under /api/v1/ (libmicrohttpd, JSON through jansson) and the dashboard at /
+ * (web/, embedded at build time; src/api/web.h).
  * Errors are RFC 9457 problem details (application/problem+json).
  *
  * The API reads the daemon's parts through gb_api_source_t, borrowed for the server's lifetime.

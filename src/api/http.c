@@ -22,8 +22,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-extern const char gb_status_page_html[];
-extern const size_t gb_status_page_html_len;
 extern const char gb_openapi_json[];
 extern const size_t gb_openapi_json_len;
 
@@ -546,8 +544,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         return write_routes(c, api, url, *req_cls);
     }
-    static const char *const routes[] = {"/", "/api/v1/health", "/api/v1/tags", "/api/v1/machines",
-                                         "/api/v1/oee", "/api/v1/openapi.json", "/api/v1/plant", NULL};
+    /* the dashboard's files: /, /assets/... (api/web.h) */
+    const gb_web_asset_t *asset = gb_web_asset_find(url);
+    if (asset) {
+        if (get) return gb_web_asset_send(c, asset);
+        char detail[300];
+        snprintf(detail, sizeof detail, "%.200s takes GET, not %.20s", url, method);
+        return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed", detail, "GET, HEAD");
+    }
+    static const char *const routes[] = {"/api/v1/plant", "/api/v1/health", "/api/v1/tags", "/api/v1/machines",
+                                         "/api/v1/oee", "/api/v1/openapi.json", NULL};
     int route = -1;
     for (int i = 0; routes[i]; i++)
         if (!strcmp(url, routes[i])) route = i;
@@ -563,15 +569,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return problem(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed", detail, "GET, HEAD");
     }
     switch (route) {
-    case 0:
-        return send_body(c, MHD_HTTP_OK, "text/html; charset=utf-8", gb_status_page_html,
-                         gb_status_page_html_len, MHD_RESPMEM_PERSISTENT);
+    case 0: return send_json(c, MHD_HTTP_OK, gb_api_plant(&api->src), "application/json");
     case 1: return send_json(c, MHD_HTTP_OK, gb_api_health(&api->src), "application/json");
     case 2: return send_json(c, MHD_HTTP_OK, tags_json(&api->src), "application/json");
     case 5:
         return send_body(c, MHD_HTTP_OK, "application/json", gb_openapi_json, gb_openapi_json_len,
                          MHD_RESPMEM_PERSISTENT);
-    case 6: return send_json(c, MHD_HTTP_OK, gb_api_plant(&api->src), "application/json");
     default: return oee_routes(c, api, url);
     }
 }

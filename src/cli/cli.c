@@ -26,7 +26,7 @@ static const gb_command_t commands[] = {
      "                   [--speed N] [--ready-file PATH] [--log-level LEVEL]\n"
      "\n"
      "Runs gemba: loads the plant file, starts its adapters, keeps every sample in the data\n"
-     "directory and serves the HTTP API and status page.\n"
+     "directory and serves the HTTP API and the dashboard.\n"
      "\n"
      "  --config FILE      the plant file (see docs/plant-file.md)\n"
      "  --demo             run the built-in simulated plant instead (no file needed)\n"
