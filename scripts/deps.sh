@@ -9,7 +9,8 @@ runtime=(libyaml-0-2 libmicrohttpd12 libjansson4 zlib1g libcsv3 libsodium23 libm
 build=(gcc make cmake pkg-config libyaml-dev libmicrohttpd-dev libjansson-dev zlib1g-dev libcsv-dev libsodium-dev
        libmodbus-dev libmosquitto-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libxml2-dev
        libzstd-dev)
-testing=(libcmocka-dev curl jq clang libclang-rt-14-dev socat bc mosquitto mosquitto-clients openssl)
+testing=(libcmocka-dev curl jq clang libclang-rt-14-dev socat bc mosquitto mosquitto-clients openssl
+         chromium fonts-dejavu-core)
 # the peers `make bench-store` measures the historian against (never needed by make test)
 bench=(sqlite3 libsqlite3-dev postgresql-15 influxdb victoria-metrics curl jq bc)
 
