@@ -176,7 +176,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): () => vo
     for (let i = 0; i < 9; i++) {
       const mid = (lo + hi) / 2;
       board.style.fontSize = `${mid}px`;
-      const fits = board.getBoundingClientRect().bottom <= window.innerHeight - 4 && board.scrollWidth <= board.clientWidth + 1;
+      const fits = board.getBoundingClientRect().bottom <= window.innerHeight - 8 && board.scrollWidth <= board.clientWidth + 1;
       if (fits) lo = mid; else hi = mid;
     }
     board.style.fontSize = `${lo}px`;
