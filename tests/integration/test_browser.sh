@@ -10,6 +10,8 @@
 # 2. A plant whose stops last seconds (tests/data/oee/live-demo.yaml, micro-stops under 2 s):
 #    an operator classifies a stop with one tap; the stop, the machine's Pareto and the report
 #    account for it.
+# 3. A machine that has sent nothing yet (its MTConnect adapter has no peer): every page shows
+#    it as such, and none fails.
 # Screenshots go to $GB_ARTIFACTS/browser (build/asan/artifacts/browser); their paths are printed.
 source "$(dirname "$0")/lib.sh"
 
@@ -56,5 +58,14 @@ run_browser classify "$GB_URL" "$TOKEN"
 grep -q '"who":"admin-1","action":"set reason".*"after":".*unplanned/failure/tool' "$GB_DIR/data/audit.jsonl" \
   || fail "no audited classification: $(tail -3 "$GB_DIR/data/audit.jsonl")"
 grep -q '"kind":"reason".*"reason":"unplanned/failure/tool"' "$GB_DIR/data/oee/changes.jsonl" || fail "the reason is not in changes.jsonl"
+gb_stop
+
+# ---- 3: a machine with no data yet --------------------------------------------------------
+GB_DIR=$T/nodata
+mkdir -p "$GB_DIR"
+# port 1 on loopback: nothing listens, the adapter keeps trying
+sed 's/@PORT@/1/' "$GB_SRC/tests/data/shdr/plant.yaml.in" > "$GB_DIR/plant.yaml"
+gb_start --config "$GB_DIR/plant.yaml"
+run_browser nodata "$GB_URL" "$(token)"
 gb_stop
 echo "ok: screenshots in $ART"

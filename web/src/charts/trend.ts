@@ -213,7 +213,8 @@ export class Trend {
       this.u.setData(data, false);
       this.u.setScale('x', { min: this.from / 1000, max: this.to / 1000 });
       const ms = Math.round(performance.now() - t0);
-      this.statusEl.textContent = (st.raw ? `raw · ${num(points)} points` : `avg, min, max per ${st.step} · ${num(points)} windows`) + ` · ${ms} ms`;
+      this.statusEl.textContent = points === 0 ? 'no data in this window'
+        : (st.raw ? `raw · ${num(points)} points` : `avg, min, max per ${st.step} · ${num(points)} windows`) + ` · ${ms} ms`;
       // what is drawn, for people's tools and the browser test
       this.plotEl.dataset.points = String(points);
       this.plotEl.dataset.step = st.raw ? 'raw' : st.step;
