@@ -329,6 +329,17 @@ async function classify() {
   assert.ok(Number(line.split(',')[4]) >= s.seconds - 1e-6, `Pareto seconds: ${line}`);
   step('reports: the loss Pareto and its CSV carry the classified stop');
   await shot(tab, 'reports-pareto');
+
+  // a wrong reason is put right the same way: tap the classified stop, then the right reason
+  await tab.goto(`${base}/#/operator/${target.machine}`);
+  const done = tab.locator(`[aria-label="classified stops"] .stop-card[data-stop="${target.stop.start}"]`);
+  await done.click();
+  assert.equal(await done.getAttribute('aria-pressed'), 'true');
+  await tab.locator('.reason-btn[data-reason="unplanned/failure/spindle"]').click();
+  await tab.getByText(new RegExp(`${target.machine}: stop at .* is now failure › spindle`)).waitFor();
+  const again = (await api(`/api/v1/machines/${target.machine}/stops`)).stops.find((x) => x.start === target.stop.start);
+  assert.equal(again.reason, 'unplanned/failure/spindle');
+  step('operator: the classified stop reclassified as failure › spindle');
 }
 
 async function nodata() {

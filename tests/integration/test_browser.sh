@@ -9,7 +9,7 @@
 #    API; an operator records scrap, which the audit log shows.
 # 2. A plant whose stops last seconds (tests/data/oee/live-demo.yaml, micro-stops under 2 s):
 #    an operator classifies a stop with one tap; the stop, the machine's Pareto and the report
-#    account for it.
+#    account for it; the operator then corrects the reason, and the audit log has both.
 # 3. A machine that has sent nothing yet (its MTConnect adapter has no peer): every page shows
 #    it as such, and none fails.
 # Screenshots go to $GB_ARTIFACTS/browser (build/asan/artifacts/browser); their paths are printed.
@@ -58,6 +58,8 @@ run_browser classify "$GB_URL" "$TOKEN"
 grep -q '"who":"admin-1","action":"set reason".*"after":".*unplanned/failure/tool' "$GB_DIR/data/audit.jsonl" \
   || fail "no audited classification: $(tail -3 "$GB_DIR/data/audit.jsonl")"
 grep -q '"kind":"reason".*"reason":"unplanned/failure/tool"' "$GB_DIR/data/oee/changes.jsonl" || fail "the reason is not in changes.jsonl"
+grep -q '"action":"set reason".*"before":".*unplanned/failure/tool.*"after":".*unplanned/failure/spindle' "$GB_DIR/data/audit.jsonl" \
+  || fail "the reclassification is not audited with before and after: $(tail -2 "$GB_DIR/data/audit.jsonl")"
 gb_stop
 
 # ---- 3: a machine with no data yet --------------------------------------------------------

@@ -122,14 +122,17 @@ export function mountMachine(root: HTMLElement, name: string, params: URLSearchP
     text(winLabel, `${dayHm(w.from, tz)} – ${hm(w.to, tz)}`);
   }
 
-  // the timeline is read incrementally: from the start of the last (still open) interval on
+  // The timeline is read incrementally, from the start of the last (still open) interval on,
+  // and whole once a minute: a late sample can change the past (docs/oee.md).
+  let lastFull = 0;
   async function loadTimeline(signal: AbortSignal) {
     const w = win();
-    const last = intervals.length ? intervals[intervals.length - 1].start : w.from;
-    const from = Math.max(w.from, last);
+    const full = !intervals.length || Date.now() - lastFull > 60_000;
+    const from = full ? w.from : Math.max(w.from, intervals[intervals.length - 1].start);
     const doc = await api.timeline(name, { from: iso(from), to: iso(w.to) }, signal);
     const fresh = doc.intervals.map((i) => ({ start: parseTime(i.start), end: parseTime(i.end), state: i.state, rule: i.rule }));
-    intervals = intervals.filter((i) => i.start < from && i.start >= w.from).concat(fresh);
+    intervals = (full ? [] : intervals.filter((i) => i.start < from && i.end > w.from)).concat(fresh);
+    if (full) lastFull = Date.now();
     drawTimeline();
   }
 

@@ -125,9 +125,14 @@ export function mountOperator(root: HTMLElement, name: string | null): () => voi
       h('div.what', null, s.reason ? reasonLabel(s.reason) + (s.reason_by ? ` · by ${s.reason_by}` : '') : `${stateLabel(s.state)} · ${s.rule}`));
   }
 
+  let shown = '';
   function renderStops() {
     const waiting = waitingStops(stops).reverse(); // newest first
-    if (!waiting.some((s) => s.start === selected)) selected = waiting[0]?.start ?? null;
+    if (!waiting.some((s) => s.start === selected) && !stops.some((s) => s.start === selected && s.reason)) selected = waiting[0]?.start ?? null;
+    // rebuilt only when what it shows changed: a card replaced under a finger loses the tap
+    const key = [selected, busy, ...stops.filter((s) => !s.micro).map((s) => `${s.start}|${s.reason}|${s.reason_by}|${dur(s.seconds)}`)].join();
+    if (key === shown) return;
+    shown = key;
     text(waitingHead, `Waiting for a reason (${waiting.length})`);
     waitingList.replaceChildren(...(waiting.length ? waiting.map((s) => stopCard(s, s.start === selected, () => { selected = s.start; renderStops(); }))
       : [h('p.empty', null, 'Nothing waits: every stop has a reason.')]));
