@@ -48,7 +48,8 @@ done
 [ "$n" -ge 3 ] || fail "the page names only $n assets"
 # the bundle draws with uPlot and talks to the API the dashboard documents
 js=$(get / | grep -oE '/assets/[^"]+\.js' | head -1)
-get "$js" | grep -q '/api/v1/machines' || fail "the bundle does not read /api/v1/machines"
+get "$js" > "$T/app.js"   # (not piped into grep -q: curl would fail writing after grep quits)
+grep -q '/api/v1/machines' "$T/app.js" || fail "the bundle does not read /api/v1/machines"
 
 # HEAD answers the headers alone; other methods and unknown files are problems
 h=$(curl -sS -I "$GB_URL/")
