@@ -9,20 +9,33 @@ runtime=(libyaml-0-2 libmicrohttpd12 libjansson4 zlib1g libcsv3 libsodium23 libm
 build=(gcc make cmake pkg-config libyaml-dev libmicrohttpd-dev libjansson-dev zlib1g-dev libcsv-dev libsodium-dev
        libmodbus-dev libmosquitto-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libxml2-dev
        libzstd-dev)
-testing=(libcmocka-dev curl jq clang libclang-rt-14-dev socat bc mosquitto mosquitto-clients openssl)
+testing=(libcmocka-dev curl jq clang libclang-rt-14-dev socat bc mosquitto mosquitto-clients openssl
+         chromium fonts-dejavu-core)
 # the peers `make bench-store` and `make bench-api` measure gemba against (never needed by make test)
 bench=(sqlite3 libsqlite3-dev postgresql-15 influxdb victoria-metrics curl jq bc wrk nginx-light python3)
 
 want=("${runtime[@]}" "${build[@]}")
+# Node.js (18 or later) and npm build the dashboard (web/). A machine's own Node.js will do (it
+# may come with its own npm); without one, Debian's nodejs and npm are installed.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then want+=(nodejs npm); fi
 if [ "${1:-}" = "--test" ]; then want+=("${testing[@]}"); fi
 if [ "${1:-}" = "--bench" ]; then want+=("${bench[@]}"); fi
+
+node_ok() {
+  local v
+  v=$(node --version 2>/dev/null) || { echo "gemba: the dashboard needs Node.js and npm; neither could be installed" >&2; return 1; }
+  v=${v#v}
+  [ "${v%%.*}" -ge 18 ] 2>/dev/null && command -v npm >/dev/null && return 0
+  echo "gemba: the dashboard needs Node.js 18 or later with npm; $(command -v node) is v$v" >&2
+  return 1
+}
 
 missing=()
 for p in "${want[@]}"; do
   st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
   case "$st" in ii*) ;; *) missing+=("$p") ;; esac
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then node_ok; exit; fi
 
 echo "gemba: installing Debian packages: ${missing[*]}" >&2
 as_root=()
@@ -36,3 +49,4 @@ if ! "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}";
   "${as_root[@]}" apt-get update
   "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+node_ok

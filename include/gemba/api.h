@@ -1,9 +1,10 @@
 /*
- * The HTTP API under /api/v1/ (libmicrohttpd, JSON through jansson), the status page at / and
- * the first-admin page at /setup. Errors are RFC 9457 problem details (application/problem+json).
- * Who may call which route is in docs/api.md: anonymous callers see health, the OpenAPI document
- * and the pages; everything else needs a session (a browser) or an API token (an integration).
- * HTTPS when given a certificate and key.
+ * The HTTP API under /api/v1/ (libmicrohttpd, JSON through jansson), the dashboard at / (web/,
+ * embedded at build time; src/api/web.h) and the sign-in and first-admin page at /login and
+ * /setup. Errors are RFC 9457 problem details (application/problem+json). Who may call which
+ * route is in docs/api.md: anonymous callers see health, the OpenAPI document and the pages;
+ * everything else needs a session (a browser) or an API token (an integration). HTTPS when
+ * given a certificate and key.
  *
  * The API reads the daemon's parts through gb_api_source_t, borrowed for the server's lifetime.
  * Requests run on a pool of libmicrohttpd's threads; everything they read is thread-safe.

@@ -15,6 +15,7 @@
  * before anything else starts, and so port 0 can report the port the kernel chose.
  */
 #include "api/server.h"
+#include "api/web.h"
 #include "gemba/error.h"
 #include "gemba/log.h"
 #include "gemba/time.h"
@@ -32,8 +33,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-extern const char gb_status_page_html[];
-extern const size_t gb_status_page_html_len;
 extern const char gb_account_page_html[];
 extern const size_t gb_account_page_html_len;
 extern const char gb_openapi_json[];
@@ -112,10 +111,17 @@ bad:
     return GB_EINVAL;
 }
 
-static enum MHD_Result status_page(gb_req_t *r)
+/* The dashboard's files (api/web.h): the page at /, its bundles under /assets/. */
+static enum MHD_Result web_asset(gb_req_t *r)
 {
-    return gb_reply(r, MHD_HTTP_OK, "text/html; charset=utf-8", gb_status_page_html,
-                    gb_status_page_html_len, MHD_RESPMEM_PERSISTENT);
+    const gb_web_asset_t *a = gb_web_asset_find(r->url);
+    if (!a) return gb_problem(r, MHD_HTTP_NOT_FOUND, "no resource at %.200s", r->url);
+    return gb_web_asset_send(r->c, a);
+}
+
+static enum MHD_Result plant_doc(gb_req_t *r)
+{
+    return gb_reply_json(r, MHD_HTTP_OK, gb_api_plant(&r->api->src));
 }
 
 /* /login and /setup: one page, which looks at its own path */
@@ -149,7 +155,8 @@ static enum MHD_Result health(gb_req_t *r)
  */
 static const gb_route_t routes[] = {
     /* pages: the login screen must load before anyone has logged in */
-    {"GET", "/", NONE, 0, status_page},
+    {"GET", "/", NONE, 0, web_asset},
+    {"GET", "/assets/{file*}", NONE, 0, web_asset},
     {"GET", "/login", NONE, 0, account_page},
     {"GET", "/setup", NONE, 0, account_page},
     /* open to anyone: is the daemon well, what the API looks like, the first admin, signing in */
@@ -161,6 +168,7 @@ static const gb_route_t routes[] = {
     {"GET", "/api/v1/session", VIEWER, 0, gb_api_session_get},
     {"DELETE", "/api/v1/session", VIEWER, 0, gb_api_session_logout},
     /* reading the plant */
+    {"GET", "/api/v1/plant", VIEWER, 0, plant_doc},
     {"GET", "/api/v1/tags", VIEWER, 0, gb_api_tags},
     {"GET", "/api/v1/latest", VIEWER, 0, gb_api_latest},
     {"GET", "/api/v1/query", VIEWER, 0, gb_api_query},

@@ -27,7 +27,7 @@ static const gb_command_t commands[] = {
      "                   [--tls-cert FILE --tls-key FILE]\n"
      "\n"
      "Runs gemba: loads the plant file, starts its adapters, keeps every sample in the data\n"
-     "directory and serves the HTTP API and status page. With no user yet, it logs a one-time\n"
+     "directory and serves the HTTP API and the dashboard. With no user yet, it logs a one-time\n"
      "link (/setup?code=...) that creates the first admin (see docs/api.md).\n"
      "\n"
      "  --config FILE      the plant file (see docs/plant-file.md)\n"

@@ -1,6 +1,8 @@
 # Integration-test helpers: start the real `gemba serve` on a free loopback port with a ready file
 # and a temporary data directory, stop it with SIGTERM, and fail on any sanitizer report in its
-# stderr. Tests source this file; ctest sets GEMBA (the binary), GB_SRC and GB_TMP.
+# stderr. Tests source this file; ctest sets GEMBA (the binary), GB_SRC and GB_TMP. A test that runs
+# a second daemon after the first sets GB_DIR to another directory under $T first: the daemon's
+# data, ready file and stderr go there.
 #
 # The API lets nobody read the plant anonymously, so gb_start makes an admin API token with the
 # command line first, as an integrator would (GB_TOKEN, id it-admin); get and status send it.
@@ -18,14 +20,16 @@ GB_TOKEN=""
 fail() {
   echo "FAIL: $*" >&2
   GB_FAILED=1
-  if [ -f "$T/stderr" ]; then echo "--- daemon stderr (last 40 lines):" >&2; tail -40 "$T/stderr" >&2; fi
+  local d=${GB_DIR:-$T}
+  if [ -f "$d/stderr" ]; then echo "--- daemon stderr (last 40 lines):" >&2; tail -40 "$d/stderr" >&2; fi
   exit 1
 }
 
 cleanup() {
   local rc=$?
-  if [ "$rc" -ne 0 ] && [ -z "${GB_FAILED:-}" ] && [ -f "$T/stderr" ]; then
-    echo "--- exit $rc; daemon stderr (last 40 lines):" >&2; tail -40 "$T/stderr" >&2
+  local d=${GB_DIR:-$T}
+  if [ "$rc" -ne 0 ] && [ -z "${GB_FAILED:-}" ] && [ -f "$d/stderr" ]; then
+    echo "--- exit $rc; daemon stderr (last 40 lines):" >&2; tail -40 "$d/stderr" >&2
   fi
   if [ -n "$GB_PID" ] && kill -0 "$GB_PID" 2>/dev/null; then kill -KILL "$GB_PID" 2>/dev/null || true; fi
   # the test's other peers (replay, Modbus server, socat) go with it, however it ended
@@ -50,19 +54,22 @@ gb_token() {
 
 # gb_start ARGS...: starts the daemon; sets GB_PID and GB_URL once it is ready.
 gb_start() {
-  rm -f "$T/ready"
-  if [ -z "$GB_TOKEN" ] || ! grep -q '^it-admin ' "$T/data/auth/tokens" 2>/dev/null; then
-    GB_TOKEN=$(gb_token admin it-admin)
+  local d=${GB_DIR:-$T}
+  mkdir -p "$d"
+  rm -f "$d/ready"
+  if [ -z "$GB_TOKEN" ] || ! grep -q '^it-admin ' "$d/data/auth/tokens" 2>/dev/null; then
+    GB_TOKEN=$("$GEMBA" token create --data "$d/data" --role admin --id it-admin 2>>"$T/cli.err") \
+      || fail "token create for $d"
   fi
-  "$GEMBA" serve --listen 127.0.0.1:0 --ready-file "$T/ready" --data "$T/data" "$@" 2>"$T/stderr" &
+  "$GEMBA" serve --listen 127.0.0.1:0 --ready-file "$d/ready" --data "$d/data" "$@" 2>"$d/stderr" &
   GB_PID=$!
   for _ in $(seq 1 600); do
-    [ -s "$T/ready" ] && break
+    [ -s "$d/ready" ] && break
     kill -0 "$GB_PID" 2>/dev/null || fail "gemba serve exited before it was ready"
     sleep 0.05
   done
-  [ -s "$T/ready" ] || fail "gemba serve not ready after 30 s"
-  GB_URL=$(cat "$T/ready")
+  [ -s "$d/ready" ] || fail "gemba serve not ready after 30 s"
+  GB_URL=$(cat "$d/ready")
   case "$GB_URL" in http://127.0.0.1:[0-9]*|https://127.0.0.1:[0-9]*) ;; *) fail "ready file holds '$GB_URL'" ;; esac
 }
 
@@ -77,8 +84,8 @@ gb_stop() {
   GB_PID=""
   [ "$rc" -eq 0 ] || fail "gemba serve exited $rc after SIGTERM"
   [ "$GB_STOP_MS" -lt 2000 ] || fail "gemba serve took ${GB_STOP_MS} ms to stop (limit 2000)"
-  check_sanitizers "$T/stderr"
-  [ ! -e "$T/ready" ] || fail "ready file left behind after a clean stop"
+  check_sanitizers "${GB_DIR:-$T}/stderr"
+  [ ! -e "${GB_DIR:-$T}/ready" ] || fail "ready file left behind after a clean stop"
 }
 
 # get PATH: body of GET $GB_URL/PATH (with the admin token), failing on a transport error.

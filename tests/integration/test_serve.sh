@@ -1,4 +1,4 @@
-# The daemon with the demo plant: health, tags, errors as problem details, the status page,
+# The daemon with the demo plant: health, tags, errors as problem details, the dashboard's page,
 # a clean stop on SIGTERM that keeps every accepted sample, and a restart on the same data.
 source "$(dirname "$0")/lib.sh"
 
@@ -40,9 +40,9 @@ ct=$(curl -sS -o /dev/null -w '%{content_type}' "$GB_URL/api/v1/nope")
 [ "$(status /api/v1/health -X POST)" = 405 ] || fail "POST health"
 hdrs=$(curl -sSI -X DELETE "$GB_URL/api/v1/health"); grep -qi '^Allow: GET, HEAD' <<<"$hdrs" || fail "405 without Allow"
 
-# the status page
-[ "$(status /)" = 200 ] || fail "status page"
-page=$(get /); grep -q '<title>gemba</title>' <<<"$page" || fail "status page content"
+# the dashboard's page (test_web_assets.sh checks the rest)
+[ "$(status /)" = 200 ] || fail "dashboard page"
+page=$(get /); grep -q '<title>gemba</title>' <<<"$page" || fail "dashboard page content"
 
 sleep 1
 gb_stop
