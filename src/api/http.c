@@ -157,6 +157,7 @@ static const gb_route_t routes[] = {
     /* pages: the login screen must load before anyone has logged in */
     {"GET", "/", NONE, 0, web_asset},
     {"GET", "/assets/{file*}", NONE, 0, web_asset},
+    {"GET", "/favicon.svg", NONE, 0, web_asset},
     {"GET", "/login", NONE, 0, account_page},
     {"GET", "/setup", NONE, 0, account_page},
     /* open to anyone: is the daemon well, what the API looks like, the first admin, signing in */

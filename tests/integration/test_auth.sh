@@ -24,7 +24,11 @@ login() { api POST /api/v1/session -c "$3" "${json[@]}" --data "{\"user\":\"$1\"
 csrf() { curl -sS -b "$1" "$GB_URL/api/v1/session" | jq -r .csrf_token; }
 
 # --- anonymous: the pages, health and the document load; nothing else does -------------------
-for p in / /login /setup /api/v1/health /api/v1/openapi.json; do [ "$(api GET "$p")" = 200 ] || fail "anonymous $p"; done
+asset=$(curl -sS "$GB_URL/" | grep -oE '/assets/app-[A-Za-z0-9_-]+\.(js|css)' | head -1)
+for p in / /login /setup /api/v1/health /api/v1/openapi.json /favicon.svg "$asset"; do [ "$(api GET "$p")" = 200 ] || fail "anonymous $p"; done
+# the dashboard's page and assets load for anyone, but the plant behind them does not
+[ "$(api GET /api/v1/plant)" = 401 ] || fail "anonymous plant"
+[ "$(api GET /assets/nosuch.js)" = 404 ] || fail "a missing asset: $(cat "$T/body")"
 [ "$(api GET /api/v1/tags)" = 401 ] || fail "anonymous tags"
 jq -e '.code == "unauthenticated" and .setup_required == true and .status == 401' "$T/body" >/dev/null || fail "401: $(cat "$T/body")"
 grep -qi '^WWW-Authenticate: Bearer' "$T/headers" || fail "401 without WWW-Authenticate"
