@@ -1,12 +1,18 @@
 // The dashboard in headless Chromium (Debian's), driven by playwright-core; run by
 // tests/integration/test_browser.sh, which starts the daemon:
 //
-//   node dashboard.mjs demo URL TOKEN       the demo plant: board, live change, TV, machine page,
-//                                           a week of trend, report CSV, scrap entry
-//   node dashboard.mjs classify URL TOKEN   a plant with short stops: one-tap classification
-//   node dashboard.mjs nodata URL TOKEN     a machine that has sent nothing: every page copes
+//   node dashboard.mjs demo URL       the demo plant: the first admin made from the setup link
+//                                     (GB_SETUP), the board filling in and changing live from the
+//                                     event stream, TV, machine page, a week of trend, report CSV;
+//                                     an operator and a viewer made by the admin; the operator
+//                                     signs in and records scrap; the viewer may not; sign out
+//   node dashboard.mjs classify URL   a plant with short stops: the operator (made with the
+//                                     command line) classifies one with one tap
+//   node dashboard.mjs nodata URL     a machine that has sent nothing: every page copes
 //
-// Environment: GB_NODE_MODULES (where npm ci put playwright-core), CHROMIUM, ART (screenshots).
+// Environment: GB_NODE_MODULES (where npm ci put playwright-core), CHROMIUM, ART (screenshots),
+// GB_TOKEN (an API token the script's own checks read the API with), GB_SETUP (demo: the setup
+// link from the daemon's log), GB_OPERATOR (classify, nodata: "name:password" of an operator).
 // Every check asserts what a person would see; each step prints how long it took.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,9 +21,13 @@ import path from 'node:path';
 
 const require = createRequire(path.join(process.env.GB_NODE_MODULES, 'noop.js'));
 const { chromium } = require('playwright-core');
-const [mode, base, token] = process.argv.slice(2);
+const [mode, base] = process.argv.slice(2);
+const token = process.env.GB_TOKEN;
 const art = process.env.ART;
 const DEMO = ['lathe01', 'lathe02', 'mill01', 'grinder01', 'press01', 'welder01', 'assembly01', 'packer01'];
+const ADMIN = ['ada', 'ada-admin-pass'];
+const OPERATOR = ['olga', 'olga-operator-pass'];
+const VIEWER = ['vic', 'vic-viewer-pass'];
 const STATES = ['running', 'idle', 'down', 'setup', 'planned_stop', 'disconnected'];
 
 const t0 = Date.now();
@@ -33,7 +43,7 @@ async function shot(page, name) {
   console.log(`  screenshot: ${file}`);
 }
 async function api(p) {
-  const r = await fetch(base + p);
+  const r = await fetch(base + p, { headers: { Authorization: `Bearer ${token}` } });
   assert.ok(r.ok, `${p}: HTTP ${r.status}`);
   return r.json();
 }
@@ -45,15 +55,23 @@ const browser = await chromium.launch({
          '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
 });
 const errors = [];
-async function newPage(viewport) {
-  const ctx = await browser.newContext({ viewport, acceptDownloads: true, timezoneId: 'America/New_York' });
+async function newContext(viewport) {
+  return browser.newContext({ viewport, acceptDownloads: true, timezoneId: 'America/New_York' });
+}
+async function newPage(viewport, ctx) {
+  ctx ??= await newContext(viewport);
   const page = await ctx.newPage();
+  if (viewport) await page.setViewportSize(viewport);
+  // a page opened before its sign-in gets 401s (which send it to /login); set while that is so
+  page.signingIn = false;
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     // a series that has no point yet is a 404 of /api/v1/query, which the trend and the alarms
     // take as "no data"; Chromium logs it all the same
     if (/status of 404/.test(m.text()) && /\/api\/v1\/query\?/.test(m.location()?.url ?? '')) return;
+    if (page.signingIn && /status of 401/.test(m.text())) return;
+    if (page.expectRefusal && /status of 403/.test(m.text())) return;
     errors.push(`console: ${m.text()} (${m.location()?.url})`);
   });
   page.on('requestfailed', (r) => { if (!/abort/i.test(r.failure()?.errorText ?? '')) errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`); });
@@ -61,10 +79,27 @@ async function newPage(viewport) {
   page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) errors.push(`left the daemon: ${r.url()}`); });
   return page;
 }
-async function setToken(page) {
-  await page.getByRole('textbox', { name: 'API token' }).fill(token);
-  await page.getByRole('button', { name: 'Save token' }).click();
+
+/** Opens HASH in a fresh browser as USER: the dashboard sends it to /login, and back after. */
+async function signIn(user, password, hash, viewport, shotName) {
+  const page = await newPage(viewport);
+  page.signingIn = true;
+  await page.goto(`${base}/${hash}`);
+  await page.waitForURL((u) => u.pathname === '/login');
+  assert.equal(new URL(page.url()).searchParams.get('next'), hash, 'the sign-in page knows where to go back to');
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  if (shotName) await shot(page, shotName);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((u) => u.pathname === '/' && u.hash === hash);
+  page.signingIn = false;
+  // the header names who signed in, with the role
+  await page.locator('.topbar .user b', { hasText: user }).waitFor();
+  return page;
 }
+
+/** The role's session, from inside PAGE: GET /api/v1/session, as the dashboard reads it. */
+const whoAmI = (page) => page.evaluate(() => fetch('/api/v1/session').then((r) => r.json()));
 
 try {
   if (mode === 'demo') await demo();
@@ -78,9 +113,30 @@ try {
 console.log(`  ${mode}: passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
 async function demo() {
+  // ---- the first admin, from the setup link the daemon logged ----
+  const setup = process.env.GB_SETUP;
+  assert.match(setup ?? '', /^http:\/\/127\.0\.0\.1:\d+\/setup\?code=[\w-]{43}$/, `setup link ${setup}`);
+  const adminCtx = await newContext({ width: 1600, height: 1000 });
+  const page = await newPage(null, adminCtx);
+  // the board keeps the event stream open: its answer says it is one
+  const streamed = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/stream');
+  await page.goto(setup);
+  await page.getByRole('heading', { name: 'Create the first admin' }).waitFor();
+  await page.getByLabel('User name').fill(ADMIN[0]);
+  await page.getByLabel('Password', { exact: true }).fill(ADMIN[1]);
+  await page.getByLabel('Password again').fill(ADMIN[1]);
+  await shot(page, 'setup');
+  await page.getByRole('button', { name: 'Create admin and sign in' }).click();
+  await page.waitForURL((u) => u.pathname === '/' && u.search === '');
+  await page.locator('.topbar .user b', { hasText: ADMIN[0] }).waitFor();
+  assert.equal(await page.textContent('.topbar .user .role'), 'admin');
+  const stream = await streamed;
+  assert.equal(stream.status(), 200);
+  assert.match(stream.headers()['content-type'], /^text\/event-stream/);
+  await page.waitForSelector('.conn[data-stream="on"]');
+  step('setup: the first admin made from the logged link, signed in, on the board with the event stream open');
+
   // ---- the board fills in ----
-  const page = await newPage({ width: 1600, height: 1000 });
-  await page.goto(base + '/');
   await page.waitForFunction((n) => document.querySelectorAll('.tile[data-state]:not([data-state="unknown"])').length === n, DEMO.length);
   const tiles = await page.$$eval('.tile', (els) => els.map((e) => ({ name: e.dataset.machine, state: e.dataset.state,
     line: e.closest('.line-block')?.dataset.line, text: e.innerText })));
@@ -101,19 +157,36 @@ async function demo() {
   step('board: 8 tiles in 2 lines, each with state, parts against target and OEE; the clock on plant time');
   await shot(page, 'board');
 
-  // ---- a tile changes state without a reload ----
-  await page.evaluate(() => { window.__notReloaded = true; });
+  // ---- a tile changes state without a reload, within a second of the stream's event ----
+  // (the page polls machine states only every 10 s while the stream is up: a change that shows
+  // within a second came through the stream)
+  await page.evaluate(() => {
+    window.__notReloaded = true;
+    window.__events = [];
+    window.__changes = [];
+    const es = new EventSource('/api/v1/stream');
+    es.addEventListener('state', (e) => { const d = JSON.parse(e.data); window.__events.push({ m: d.machine, s: d.state, at: performance.now() }); });
+    new MutationObserver((ms) => {
+      for (const m of ms) if (m.target.classList.contains('tile')) window.__changes.push({ m: m.target.dataset.machine, s: m.target.dataset.state, at: performance.now() });
+    }).observe(document.body, { attributes: true, attributeFilter: ['data-state'], subtree: true });
+  });
   const before = Object.fromEntries(tiles.map((t) => [t.name, t.state]));
   const changed = await page.waitForFunction((b) => {
-    for (const e of document.querySelectorAll('.tile')) if (b[e.dataset.machine] !== e.dataset.state) return `${e.dataset.machine}: ${b[e.dataset.machine]} -> ${e.dataset.state}`;
+    for (const c of window.__changes) if (b[c.m] !== c.s) return c;
     return false;
   }, before, { timeout: 30000, polling: 100 });
+  const ch = await changed.jsonValue();
+  const ev = await page.evaluate((c) => window.__events.filter((e) => e.m === c.m && e.s === c.s)
+    .map((e) => e.at).sort((x, y) => Math.abs(x - c.at) - Math.abs(y - c.at))[0] ?? null, ch);
+  assert.ok(ev !== null, `no state event for ${ch.m} -> ${ch.s}`);
+  const lag = Math.round(ch.at - ev);
+  assert.ok(Math.abs(lag) < 1000, `the tile changed ${lag} ms after the stream's event`);
   assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was reloaded');
-  step(`live: ${await changed.jsonValue()} without a reload`);
+  step(`live: ${ch.m} ${before[ch.m]} -> ${ch.s} without a reload, ${lag} ms after the stream's event`);
   await shot(page, 'board-changed');
 
   // ---- full screen: the TV layout fits the screen ----
-  const tv = await newPage({ width: 1920, height: 1080 });
+  const tv = await newPage({ width: 1920, height: 1080 }, adminCtx);
   await tv.goto(base + '/');
   await tv.waitForSelector('.tile[data-state]:not([data-state="unknown"])');
   await tv.getByRole('button', { name: 'Full screen' }).click();
@@ -258,18 +331,59 @@ async function demo() {
   step(`reports: CSV of ${lines.length - 1} rows, the API's numbers for ${from} – ${to}`);
   await shot(page, 'reports');
 
-  // ---- operator on a tablet: scrap entry ----
-  const tab = await newPage({ width: 1280, height: 800 });
-  await tab.goto(base + '/#/operator/press01');
-  await setToken(tab);
+  // ---- the admin makes an operator and a viewer, with the session and its CSRF token ----
+  const made = await page.evaluate(async (users) => {
+    const s = await fetch('/api/v1/session').then((r) => r.json());
+    const out = [];
+    for (const [name, password, role] of users) {
+      const r = await fetch('/api/v1/users', { method: 'POST', body: JSON.stringify({ name, role, password }),
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token } });
+      out.push(r.status);
+    }
+    return out;
+  }, [[...OPERATOR, 'operator'], [...VIEWER, 'viewer']]);
+  assert.deepEqual(made, [201, 201], 'users made by the admin');
+  step('admin: an operator and a viewer made through the API');
+
+  // ---- operator on a tablet: signs in, enters scrap ----
+  const tab = await signIn(...OPERATOR, '#/operator/press01', { width: 1280, height: 800 }, 'login');
+  assert.equal((await whoAmI(tab)).role, 'operator');
+  await tab.locator('.reason-btn').first().waitFor();
+  assert.equal(await tab.locator('[aria-label="not allowed"]').count(), 0, 'an operator is told they may not');
   const scrapBefore = Number(await tab.$eval('[data-fact="scrap"] .v', (e) => e.textContent).catch(() => 'NaN'));
   await tab.getByRole('button', { name: 'one more' }).click();
   await tab.getByRole('button', { name: 'one more' }).click();
   await tab.getByRole('button', { name: 'Record 3 scrapped parts' }).click();
   await tab.getByText('press01: 3 scrapped parts recorded').waitFor();
   await tab.waitForFunction((b) => Number(document.querySelector('[data-fact="scrap"] .v')?.textContent) >= b + 3, scrapBefore);
-  step('operator: 3 scrapped parts recorded on press01 and counted this shift');
+  step('operator: signed in through /login, back on press01; 3 scrapped parts recorded and counted this shift');
   await shot(tab, 'operator-scrap');
+
+  // ---- a viewer may look, not change ----
+  const view = await signIn(...VIEWER, '#/operator/press01', { width: 1280, height: 800 });
+  await view.locator('[aria-label="not allowed"]').getByText(/Signed in as a viewer/).waitFor();
+  await view.locator('.reason-btn').first().waitFor();
+  const enabled = await view.$$eval('.reason-btn, .stepper button', (bs) => bs.filter((b) => !b.disabled).map((b) => b.textContent));
+  assert.deepEqual(enabled, [], 'a viewer has buttons to press');
+  // and the server agrees: the viewer's session, with its CSRF token, is refused for its role
+  view.expectRefusal = true;
+  const refused = await view.evaluate(async () => {
+    const s = await fetch('/api/v1/session').then((r) => r.json());
+    const r = await fetch('/api/v1/machines/press01/scrap', { method: 'POST', body: JSON.stringify({ count: 1 }),
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token } });
+    return [r.status, (await r.json()).code];
+  });
+  assert.deepEqual(refused, [403, 'role']);
+  view.expectRefusal = false;
+  step('viewer: the operator view\'s buttons are disabled with a note; the API answers 403 role');
+  await shot(view, 'operator-viewer');
+
+  // ---- sign out: the session ends, the next visit asks again ----
+  view.signingIn = true; // what was under way as the session ended is refused
+  await view.getByRole('button', { name: 'Sign out' }).click();
+  await view.waitForURL((u) => u.pathname === '/login');
+  assert.equal(await view.evaluate(() => fetch('/api/v1/session').then((r) => r.status)), 401);
+  step('viewer: signed out, back on /login, the session is gone');
 }
 
 async function classify() {
@@ -286,9 +400,8 @@ async function classify() {
   assert.ok(target, 'no stop waited for a reason within 60 s');
   step(`a stop waits on ${target.machine} since ${target.stop.start}`);
 
-  const tab = await newPage({ width: 1280, height: 800 });
-  await tab.goto(`${base}/#/operator/${target.machine}`);
-  await setToken(tab);
+  const [opName, opPass] = process.env.GB_OPERATOR.split(':');
+  const tab = await signIn(opName, opPass, `#/operator/${target.machine}`, { width: 1280, height: 800 });
   const card = tab.locator(`.stop-card[data-stop="${target.stop.start}"]`);
   await card.waitFor();
   // the newest waiting stop is already chosen: one tap on a reason classifies it
@@ -307,7 +420,7 @@ async function classify() {
   const stops = await api(`/api/v1/machines/${target.machine}/stops`);
   const s = stops.stops.find((x) => x.start === target.stop.start);
   assert.equal(s.reason, 'unplanned/failure/tool');
-  assert.equal(s.reason_by, 'admin-1');
+  assert.equal(s.reason_by, opName, 'the reason is signed by who gave it');
   const byReason = await api(`/api/v1/oee?asset=${target.machine}&by=reason`);
   const row = byReason.rows.find((r) => r.reason === 'unplanned/failure/tool');
   assert.ok(row && row.stops >= 1 && row.seconds >= s.seconds - 1e-6, `OEE by reason: ${JSON.stringify(byReason.rows)}`);
@@ -343,8 +456,8 @@ async function classify() {
 }
 
 async function nodata() {
-  const page = await newPage({ width: 1280, height: 800 });
-  await page.goto(base + '/');
+  const [opName, opPass] = process.env.GB_OPERATOR.split(':');
+  const page = await signIn(opName, opPass, '#/', { width: 1280, height: 800 });
   const tile = page.locator('.tile[data-machine="cnc07"]');
   await page.waitForFunction(() => document.querySelector('.tile[data-machine="cnc07"]')?.dataset.state === 'disconnected');
   await tile.getByText('no data yet').waitFor();

@@ -1,11 +1,13 @@
 // The dashboard's one door to the server. Every page reads and changes data through this module,
-// so the three things that are about to change live here and nowhere else:
+// so these live here and nowhere else:
 //
-//  - how a change is authorised: today an API token (Authorization: Bearer, the token the daemon
-//    prints at its first start, kept in this browser's localStorage); once the server has
-//    sessions, the session cookie plus the CSRF token from GET /api/v1/session (changeHeaders);
-//  - how live data arrives: today the Live hub polls each topic about once a second; once
-//    GET /api/v1/stream (Server-Sent Events) exists, the hub listens to it instead (Live.start);
+//  - who the browser is: the session cookie gemba sets at /login or /setup (HttpOnly, sent by the
+//    browser on every same-origin request). A 401 from any request sends the browser to
+//    /login?next=<this page's hash>, once; every change (POST, PATCH, DELETE) carries the session's
+//    CSRF token from GET /api/v1/session (read once, read again after a 403 "csrf");
+//  - how live data arrives: the Live hub listens to GET /api/v1/stream (Server-Sent Events) and
+//    refetches what an event touches at once, with a slow poll underneath (10 s, or 1 s while the
+//    stream is down) so a lost stream never freezes a board;
 //  - the shapes of the API's documents (the interfaces below, as web/openapi.json describes them).
 
 import { parseTime } from './format';
@@ -139,30 +141,74 @@ export interface Change { action: string; target: string; before?: string | null
 
 /** An answer other than 2xx, with the problem details (RFC 9457) the server sent. */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly title: string, readonly detail: string) {
+  constructor(readonly status: number, readonly title: string, readonly detail: string,
+              readonly code: string | null = null) {
     super(detail || title || `HTTP ${status}`);
   }
-  /** The change needs credentials this browser does not have (or has wrong ones). */
+  /** The request needs a signed-in user (the browser is being sent to /login). */
   get needsAuth(): boolean { return this.status === 401; }
+  /** The signed-in user's role may not do this. */
+  get forbidden(): boolean { return this.status === 403 && this.code === 'role'; }
 }
 
-// ---- credentials --------------------------------------------------------------------------
+// ---- who is signed in ---------------------------------------------------------------------
 
-const TOKEN_KEY = 'gemba.token';
+export type Role = 'viewer' | 'operator' | 'engineer' | 'admin';
+const RANK: Record<Role, number> = { viewer: 1, operator: 2, engineer: 3, admin: 4 };
+/** Whether ROLE may do what NEED may (roles are ordered: each may all that those below may). */
+export function atLeast(role: Role | null | undefined, need: Role): boolean {
+  return !!role && (RANK[role] ?? 0) >= RANK[need];
+}
 
-/** The API token this browser sends with changes, until sessions replace it. */
-export const credentials = {
-  token(): string | null {
-    try { return localStorage.getItem(TOKEN_KEY); } catch { return null; }
-  },
-  set(token: string): void { localStorage.setItem(TOKEN_KEY, token.trim()); },
-  clear(): void { localStorage.removeItem(TOKEN_KEY); },
-};
+export interface Session { user: string; role: Role; via: string; csrf_token?: string; expires?: string; }
 
-/** Headers that authorise a change: the one place sessions and CSRF tokens will go. */
-function changeHeaders(): Record<string, string> {
-  const t = credentials.token();
-  return t ? { Authorization: `Bearer ${t}` } : {};
+let sessionPromise: Promise<Session> | null = null;
+/** Who is signed in, with the session's CSRF token: asked once per page load. */
+export function session(): Promise<Session> {
+  if (!sessionPromise) {
+    sessionPromise = request<Session>('GET', '/api/v1/session').catch((e) => { sessionPromise = null; throw e; });
+  }
+  return sessionPromise;
+}
+
+// When a 401 sent us to /login less than this long ago and the server still says 401, signing in
+// did not take (cookies refused, a clock far off): stop and say so rather than bounce forever.
+const LOGIN_LOOP_MS = 10_000;
+const LOGIN_MARK = 'gemba.toLogin';
+let leaving = false;
+const signedOutSubs = new Set<() => void>();
+
+/** The sign-in page, to come back to this page (its hash) afterwards. */
+export function loginUrl(): string {
+  return '/login?next=' + encodeURIComponent(location.hash || '#/');
+}
+
+/** Sends the browser to sign in, once; after a loop, tells onSignedOut's listeners instead. */
+function toLogin(): void {
+  if (leaving) return;
+  let last = 0;
+  try { last = Number(sessionStorage.getItem(LOGIN_MARK)) || 0; } catch { /* no storage */ }
+  if (Date.now() - last < LOGIN_LOOP_MS) {
+    for (const cb of signedOutSubs) cb();
+    return;
+  }
+  leaving = true;
+  try { sessionStorage.setItem(LOGIN_MARK, String(Date.now())); } catch { /* no storage */ }
+  location.assign(loginUrl());
+}
+
+/** CB runs when the server refuses this browser and sending it to /login would loop. */
+export function onSignedOut(cb: () => void): () => void {
+  signedOutSubs.add(cb);
+  return () => signedOutSubs.delete(cb);
+}
+
+/** Ends the session and goes to the sign-in page. */
+export async function signOut(): Promise<void> {
+  try { await request('DELETE', '/api/v1/session'); } catch (e) { if (!(e instanceof ApiError && e.needsAuth)) throw e; }
+  leaving = true;
+  try { sessionStorage.removeItem(LOGIN_MARK); } catch { /* no storage */ }
+  location.assign('/login');
 }
 
 // ---- requests -----------------------------------------------------------------------------
@@ -180,10 +226,17 @@ export function queryString(params: Params): string {
   return s ? '?' + s : '';
 }
 
-async function request<T>(method: 'GET' | 'POST', path: string, params?: Params, body?: unknown,
-                          signal?: AbortSignal): Promise<T> {
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+async function request<T>(method: Method, path: string, params?: Params, body?: unknown,
+                          signal?: AbortSignal, retried = false): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
-  if (method !== 'GET') Object.assign(headers, { 'Content-Type': 'application/json' }, changeHeaders());
+  if (method !== 'GET') {
+    // a change made with the session cookie needs the session's CSRF token
+    const s = await session();
+    if (s.csrf_token) headers['X-CSRF-Token'] = s.csrf_token;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+  }
   let res: Response;
   try {
     res = await fetch(path + queryString(params ?? {}), {
@@ -195,9 +248,16 @@ async function request<T>(method: 'GET' | 'POST', path: string, params?: Params,
     throw new ApiError(0, 'Unreachable', 'gemba does not answer');
   }
   if (!res.ok) {
-    let p: { title?: string; detail?: string } = {};
+    let p: { title?: string; detail?: string; code?: string } = {};
     try { p = await res.json(); } catch { /* not problem details */ }
-    throw new ApiError(res.status, p.title ?? res.statusText, p.detail ?? '');
+    const err = new ApiError(res.status, p.title ?? res.statusText, p.detail ?? '', p.code ?? null);
+    if (res.status === 401) toLogin();
+    // the session's token changed (a new sign-in in another tab): read it again, once
+    if (res.status === 403 && err.code === 'csrf' && !retried) {
+      sessionPromise = null;
+      return request<T>(method, path, params, body, signal, true);
+    }
+    throw err;
   }
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
@@ -239,22 +299,47 @@ export interface LiveStatus {
   ok: boolean;          /** the last poll answered */
   lastOk: number;       /** Date.now() of the last answer, 0 before the first */
   error: string | null;
+  stream: boolean;      /** the event stream is connected */
+}
+
+/** One event of GET /api/v1/stream, as pages see it. */
+export interface LiveEvent {
+  type: 'state' | 'count' | 'downtime' | 'reset';
+  machine: string | null;
 }
 
 interface Sub<K extends Topic> { cb: (d: Topics[K], receivedAt: number) => void; every: number; }
 
+/** How often topics the stream covers are polled anyway, while it is connected. */
+const SLOW_POLL_MS = 10_000;
+/** How often the stream is reopened after the browser gave up on it, at most. */
+const STREAM_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000];
+/** Events that come in a burst (a demo at 60x) are answered with one refetch per this. */
+const BURST_MS = 200;
+
 /**
  * Live data by topic. A page subscribes to what it shows; the hub fetches each topic that has
- * subscribers, as often as its most eager subscriber asks (about once a second for machine
- * states), skips work while the tab is hidden, and tells everyone whether the server answers.
- * When the server gets its event stream, this is the class that changes.
+ * subscribers. Machine states follow GET /api/v1/stream: a `state`, `count` or `downtime` event
+ * refetches them at once (a burst, once), a `reset` refetches everything; underneath, a slow
+ * poll every 10 s (every subscriber's own rate, about 1 s, while the stream is down) keeps a lost
+ * stream from freezing the board. Tag values have no events here (the stream would have to carry
+ * every tag's samples) and are polled at their subscribers' rate. Pages also hear the events
+ * (onEvent, or poll's wake) to refetch their own documents. Nothing is fetched while the tab is
+ * hidden, and everyone is told whether the server answers.
  */
 class Live {
   private subs: { [K in Topic]: Set<Sub<K>> } = { machines: new Set(), tags: new Set() };
   private last: { [K in Topic]?: { data: Topics[K]; at: number } } = {};
   private timers: { [K in Topic]?: number } = {};
+  private again: { [K in Topic]?: boolean } = {};
   private statusSubs = new Set<(s: LiveStatus) => void>();
-  status: LiveStatus = { ok: true, lastOk: 0, error: null };
+  private eventSubs = new Set<(evs: LiveEvent[]) => void>();
+  private es: EventSource | null = null;
+  private lastEventId = '';
+  private retries = 0;
+  private burst: LiveEvent[] = [];
+  private burstTimer = 0;
+  status: LiveStatus = { ok: true, lastOk: 0, error: null, stream: false };
 
   constructor() {
     document.addEventListener('visibilitychange', () => {
@@ -263,7 +348,11 @@ class Live {
     });
   }
 
+  /** Whether the event stream is connected (pages may then poll their own documents slowly). */
+  get streaming(): boolean { return this.status.stream; }
+
   subscribe<K extends Topic>(topic: K, cb: (d: Topics[K], receivedAt: number) => void, every = 1000): () => void {
+    this.openStream();
     const sub: Sub<K> = { cb, every };
     (this.subs[topic] as Set<Sub<K>>).add(sub);
     const last = this.last[topic] as { data: Topics[K]; at: number } | undefined;
@@ -278,15 +367,76 @@ class Live {
     };
   }
 
+  /** CB hears the stream's events (a burst at once); returns the function that stops it. */
+  onEvent(cb: (evs: LiveEvent[]) => void): () => void {
+    this.openStream();
+    this.eventSubs.add(cb);
+    return () => this.eventSubs.delete(cb);
+  }
+
   onStatus(cb: (s: LiveStatus) => void): () => void {
     this.statusSubs.add(cb);
     cb(this.status);
     return () => this.statusSubs.delete(cb);
   }
 
-  private setStatus(s: LiveStatus) {
-    this.status = s;
-    for (const cb of this.statusSubs) cb(s);
+  private setStatus(s: Partial<LiveStatus>) {
+    this.status = { ...this.status, ...s };
+    for (const cb of this.statusSubs) cb(this.status);
+  }
+
+  // The stream is same-origin, so the browser sends the session cookie with it. The browser
+  // reconnects by itself after a dropped connection (with Last-Event-ID, so nothing is missed);
+  // after an answer that is not a stream (a 401, a restarted daemon) it gives up, and the hub
+  // opens a new one later, resuming after the last event it saw.
+  private openStream() {
+    if (this.es || typeof EventSource === 'undefined') return;
+    const es = new EventSource('/api/v1/stream' + (this.lastEventId ? queryString({ last_event_id: this.lastEventId }) : ''));
+    this.es = es;
+    es.onopen = () => {
+      this.retries = 0;
+      this.setStatus({ stream: true });
+    };
+    es.onerror = () => {
+      const was = this.status.stream;
+      if (was) this.setStatus({ stream: false });
+      if (es.readyState === EventSource.CLOSED) {
+        this.es = null;
+        const wait = STREAM_RETRY_MS[Math.min(this.retries++, STREAM_RETRY_MS.length - 1)];
+        window.setTimeout(() => this.openStream(), wait);
+      }
+      // the slow poll becomes the fast one: poll now, then at the subscribers' rate
+      if (was) for (const t of Object.keys(this.subs) as Topic[]) if (this.subs[t].size && this.timers[t] !== -1) this.poll(t);
+    };
+    for (const type of ['state', 'count', 'downtime', 'reset'] as const) {
+      es.addEventListener(type, (e) => {
+        const me = e as MessageEvent<string>;
+        if (me.lastEventId) this.lastEventId = me.lastEventId;
+        let machine: string | null = null;
+        try { machine = (JSON.parse(me.data) as { machine?: string }).machine ?? null; } catch { /* no data */ }
+        this.burst.push({ type, machine });
+        if (!this.burstTimer) this.burstTimer = window.setTimeout(() => this.flush(), type === 'reset' ? 0 : BURST_MS);
+      });
+    }
+  }
+
+  private flush() {
+    this.burstTimer = 0;
+    const evs = this.burst;
+    this.burst = [];
+    const reset = evs.some((e) => e.type === 'reset');
+    this.refetch('machines');
+    if (reset) this.refetch('tags');
+    for (const cb of [...this.eventSubs]) {
+      try { cb(evs); } catch (e) { console.error(e); }
+    }
+  }
+
+  /** Fetches TOPIC now, or right after the fetch under way. */
+  private refetch(topic: Topic) {
+    if (!this.subs[topic].size) return;
+    if (this.timers[topic] === -1) this.again[topic] = true;
+    else this.poll(topic);
   }
 
   private async poll<K extends Topic>(topic: K) {
@@ -295,6 +445,7 @@ class Live {
     if (!subs.size) { delete this.timers[topic]; return; }
     const every = Math.min(...[...subs].map((s) => s.every));
     this.timers[topic] = -1; // running
+    this.again[topic] = false;
     const t0 = Date.now();
     if (!document.hidden) {
       const ac = new AbortController();
@@ -308,14 +459,16 @@ class Live {
           try { s.cb(data, at); } catch (e) { console.error(e); }
         }
       } catch (e) {
-        this.setStatus({ ok: false, lastOk: this.status.lastOk,
-                         error: (e as Error).name === 'AbortError' ? 'gemba did not answer in time' : (e as Error).message });
+        this.setStatus({ ok: false, error: (e as Error).name === 'AbortError' ? 'gemba did not answer in time' : (e as Error).message });
       } finally {
         clearTimeout(killer);
       }
     }
     if (this.timers[topic] === undefined) return; // unsubscribed meanwhile
-    this.timers[topic] = window.setTimeout(() => this.poll(topic), Math.max(100, every - (Date.now() - t0)));
+    // what the stream covers is polled slowly while it is connected
+    const period = topic === 'machines' && this.status.stream && this.status.ok ? Math.max(every, SLOW_POLL_MS) : every;
+    const wait = this.again[topic] ? BURST_MS : period - (Date.now() - t0);
+    this.timers[topic] = window.setTimeout(() => this.poll(topic), Math.max(100, wait));
   }
 }
 
@@ -323,22 +476,42 @@ export const live = new Live();
 
 /**
  * Calls FN now and then every EVERY ms after each call settles (never two at once), skipping
- * while the tab is hidden. For a page's own resources (a machine's timeline, its stops) until
- * the event stream says when they change. Returns the function that stops it.
+ * while the tab is hidden. For a page's own documents (a machine's timeline, its stops). With
+ * WAKE, a burst of the stream's events for which it says true (and any `reset`) calls FN at once,
+ * and while the stream is connected FN is called every SLOW ms (10 s) instead of every EVERY ms.
+ * Returns the function that stops it.
  */
-export function poll(fn: (signal: AbortSignal) => Promise<void>, every: number): () => void {
-  let stopped = false, timer = 0;
+export function poll(fn: (signal: AbortSignal) => Promise<void>, every: number,
+                     wake?: (evs: LiveEvent[]) => boolean, slow = SLOW_POLL_MS): () => void {
+  let stopped = false, timer = 0, running = false, again = false;
   let ac: AbortController | null = null;
   const run = async () => {
     if (stopped) return;
+    clearTimeout(timer);
+    running = true;
+    again = false;
     if (!document.hidden) {
       ac = new AbortController();
       try { await fn(ac.signal); } catch (e) { if ((e as Error).name !== 'AbortError') console.warn(e); }
     }
-    if (!stopped) timer = window.setTimeout(run, every);
+    running = false;
+    if (stopped) return;
+    const period = wake && live.streaming ? Math.max(every, slow) : every;
+    timer = window.setTimeout(run, again ? 0 : period);
   };
+  const offEvents = wake ? live.onEvent((evs) => {
+    if (!wake(evs) && !evs.some((e) => e.type === 'reset')) return;
+    if (running) again = true;
+    else run();
+  }) : () => {};
+  // when the stream drops, go back to the fast rate at once
+  let streamed = live.streaming;
+  const offStatus = wake ? live.onStatus((s) => {
+    if (streamed && !s.stream && !running && !stopped) run();
+    streamed = s.stream;
+  }) : () => {};
   run();
-  return () => { stopped = true; clearTimeout(timer); ac?.abort(); };
+  return () => { stopped = true; clearTimeout(timer); ac?.abort(); offEvents(); offStatus(); };
 }
 
 /**

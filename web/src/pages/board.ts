@@ -220,6 +220,7 @@ export function mountBoard(root: HTMLElement, params: URLSearchParams): () => vo
   plant().then((p) => {
     pl = p;
     tz = p.timezone;
+    text(clk, hm(Date.now(), tz, true)); // not blank until the ticker's first beat
     for (const m of p.machines) byName.set(m.name, m);
     text(title, p.site);
     text(desc, (p.description ?? '') + (p.demo ? ' · demo plant' : ''));

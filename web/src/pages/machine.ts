@@ -2,7 +2,7 @@
 // stops, trends of its tags over the historian, OEE with its components and losses, the downtime
 // Pareto, its alarms and its stops. The header follows the live machine states every second;
 // the window's documents are read again every five seconds (the timeline every two).
-import { STATES, api, live, plant, poll, watchedSince, type Machine, type OeeDoc, type Plant, type PlantMachine, type ReasonRow, type Stop, type TagValue } from '../api';
+import { STATES, api, live, plant, poll, watchedSince, type LiveEvent, type Machine, type OeeDoc, type Plant, type PlantMachine, type ReasonRow, type Stop, type TagValue } from '../api';
 import { TimelineChart, type TlInterval, type TlStop } from '../charts/timeline';
 import { SPANS, Trend, type TrendTag } from '../charts/trend';
 import { h, text } from '../dom';
@@ -252,7 +252,11 @@ export function mountMachine(root: HTMLElement, name: string, params: URLSearchP
   let offPoll: (() => void)[] = [];
   function refreshAll() {
     offPoll.forEach((f) => f());
-    offPoll = [poll(loadTimeline, 2000), poll(loadWindowDocs, 5000)];
+    // a state change redraws the timeline and rereads the stops and OEE at once; a reason given
+    // elsewhere (a downtime event) rereads the stops and Pareto. The timeline keeps its 2 s
+    // rate whatever the stream does: its open interval grows with the clock.
+    const mine = (types: string[]) => (evs: LiveEvent[]) => evs.some((e) => e.machine === name && types.includes(e.type));
+    offPoll = [poll(loadTimeline, 2000, mine(['state']), 2000), poll(loadWindowDocs, 5000, mine(['state', 'downtime']))];
   }
 
   plant().then((p) => { pl = p; tz = p.timezone; pm = p.machines.find((m) => m.name === name); })

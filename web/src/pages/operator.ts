@@ -1,29 +1,13 @@
 // The operator view, for a tablet at the machine: its state, job and counts; the stops of the last
 // 24 hours that wait for a reason, classified with one tap on a button of the plant's reason
 // tree (the newest waiting stop is already chosen); scrap entry. Buttons are at least 64 px high
-// and nothing needs a keyboard except the one-time API token.
-import { ApiError, api, credentials, live, plant, poll, type Machine, type Plant, type PlantMachine, type Stop, type TagValue } from '../api';
+// and nothing needs a keyboard. Changes are the signed-in user's: a viewer sees the buttons
+// disabled, with a note saying why.
+import { ApiError, api, atLeast, live, plant, poll, session, type Machine, type Plant, type PlantMachine, type Role, type Stop, type TagValue } from '../api';
 import { h, text, toast } from '../dom';
 import { clock, dur, hm, iso, parseTime, pct, reasonLabel, stateLabel, when } from '../format';
 import { partsAgainstTarget, reasonSections, waitingStops, whyLine } from '../model';
 import { statePill } from '../widgets';
-
-/** The box that asks for the API token, shown while this browser has none (or a refused one). */
-function tokenBox(onSaved: () => void, refused = false): HTMLElement {
-  const input = h('input', { type: 'password', name: 'token', autocomplete: 'off', placeholder: 'gbt_…', 'aria-label': 'API token' });
-  const box = h('section.panel.token', { 'aria-label': 'API token' },
-    h('h2', null, refused ? 'The API token was refused' : 'This tablet needs an API token to make changes'),
-    h('p.muted', null, 'Until gemba has user accounts, changes are signed with an API token: the one the daemon printed at its first start, or one made with ',
-      h('code', null, 'gemba token create NAME'), '. It is kept in this browser only.'),
-    h('form.token-form', { onsubmit: (e: Event) => {
-      e.preventDefault();
-      if (!input.value.trim()) return;
-      credentials.set(input.value);
-      box.remove();
-      onSaved();
-    } }, input, h('button.btn.primary', { type: 'submit' }, 'Save token')));
-  return box;
-}
 
 function chooser(root: HTMLElement): () => void {
   const grid = h('div');
@@ -95,10 +79,17 @@ export function mountOperator(root: HTMLElement, name: string | null): () => voi
             h('button.btn', { type: 'button', 'aria-label': 'one less', onclick: () => setN(scrapN - 1) }, '−'), count,
             h('button.btn', { type: 'button', 'aria-label': 'one more', onclick: () => setN(scrapN + 1) }, '+'), recordBtn))))));
 
-  const showAuth = (refused = false) => {
-    authSlot.replaceChildren(tokenBox(() => authSlot.replaceChildren(), refused));
+  // a viewer may look but not change: the buttons stay disabled, and a note says why
+  let role: Role | null = null;
+  let allowed = false;
+  const applyRole = () => {
+    allowed = atLeast(role, 'operator');
+    authSlot.replaceChildren(...(role && !allowed ? [h('section.panel.role-note', { 'aria-label': 'not allowed' },
+      h('p', null, `Signed in as a ${role}: only an operator, engineer or admin may classify stops and record scrap.`))] : []));
+    for (const b of root.querySelectorAll<HTMLButtonElement>('.stepper button')) b.disabled = !allowed;
+    renderStops(true);
   };
-  if (!credentials.token()) showAuth();
+  session().then((s) => { role = s.role; applyRole(); }).catch(() => { /* a 401 is on its way to /login */ });
 
   function renderHead() {
     const m = machine;
@@ -126,12 +117,12 @@ export function mountOperator(root: HTMLElement, name: string | null): () => voi
   }
 
   let shown = '';
-  function renderStops() {
+  function renderStops(force = false) {
     const waiting = waitingStops(stops).reverse(); // newest first
     if (!waiting.some((s) => s.start === selected) && !stops.some((s) => s.start === selected && s.reason)) selected = waiting[0]?.start ?? null;
     // rebuilt only when what it shows changed: a card replaced under a finger loses the tap
     const key = [selected, busy, ...stops.filter((s) => !s.micro).map((s) => `${s.start}|${s.reason}|${s.reason_by}|${dur(s.seconds)}`)].join();
-    if (key === shown) return;
+    if (key === shown && !force) return;
     shown = key;
     text(waitingHead, `Waiting for a reason (${waiting.length})`);
     waitingList.replaceChildren(...(waiting.length ? waiting.map((s) => stopCard(s, s.start === selected, () => { selected = s.start; renderStops(); }))
@@ -141,12 +132,12 @@ export function mountOperator(root: HTMLElement, name: string | null): () => voi
       : [h('p.empty', null, 'None yet.')]));
     const sel = stops.find((s) => s.start === selected);
     text(forWhich, sel ? `For the stop at ${hm(parseTime(sel.start), tz)} (${dur(sel.seconds)}, ${stateLabel(sel.state)}): one tap classifies it.` : 'Choose a stop first.');
-    for (const b of reasonsBox.querySelectorAll<HTMLButtonElement>('button')) b.disabled = !sel || busy;
+    for (const b of reasonsBox.querySelectorAll<HTMLButtonElement>('button')) b.disabled = !sel || busy || !allowed;
   }
 
   async function classify(reason: string) {
     const stop = stops.find((s) => s.start === selected);
-    if (!stop || busy) return;
+    if (!stop || busy || !allowed) return;
     busy = true;
     renderStops();
     try {
@@ -156,7 +147,7 @@ export function mountOperator(root: HTMLElement, name: string | null): () => voi
       stop.reason_by = 'you';
       selected = null;
     } catch (e) {
-      if (e instanceof ApiError && e.needsAuth) showAuth(!!credentials.token());
+      if (e instanceof ApiError && e.forbidden) { role = 'viewer'; applyRole(); }
       toast(`Not classified: ${(e as Error).message}`, 'error', 8000);
     } finally {
       busy = false;
@@ -167,16 +158,17 @@ export function mountOperator(root: HTMLElement, name: string | null): () => voi
 
   async function recordScrap() {
     const n = scrapN;
+    if (!allowed) return;
     recordBtn.disabled = true;
     try {
       await api.scrap(name!, n);
       toast(`${name}: ${n} scrapped part${n === 1 ? '' : 's'} recorded`);
       setN(1);
     } catch (e) {
-      if (e instanceof ApiError && e.needsAuth) showAuth(!!credentials.token());
+      if (e instanceof ApiError && e.forbidden) { role = 'viewer'; applyRole(); }
       toast(`Scrap not recorded: ${(e as Error).message}`, 'error', 8000);
     } finally {
-      recordBtn.disabled = false;
+      recordBtn.disabled = !allowed;
     }
   }
 
@@ -192,6 +184,7 @@ export function mountOperator(root: HTMLElement, name: string | null): () => voi
             'data-reason': r.path, title: r.path, onclick: () => classify(r.path) }, r.label)))))));
     }
     if (!p.reasons.length) reasonsBox.append(h('p.empty', null, 'The plant file defines no reasons.'));
+    renderStops(true);
   }).catch((e) => reasonsBox.append(h('div.error-box', null, `Cannot read the reasons: ${(e as Error).message}`)))
     .finally(() => {
       document.title = `${name} · operator · gemba`;
@@ -206,8 +199,10 @@ export function mountOperator(root: HTMLElement, name: string | null): () => voi
         stops = doc.stops;
         renderStops();
       };
-      let off = poll(load, 2000);
-      refreshStops = () => { off(); off = poll(load, 2000); };
+      // a new stop starts or ends with a state event, a reason comes with a downtime event
+      const mine = (evs: { type: string; machine: string | null }[]) => evs.some((e) => e.machine === name && e.type !== 'count');
+      let off = poll(load, 2000, mine);
+      refreshStops = () => { off(); off = poll(load, 2000, mine); };
       offs.push(() => off());
       const tick = window.setInterval(() => { if (machine) text(since, clock(machine.seconds_in_state + (Date.now() - receivedAt) / 1000)); }, 250);
       offs.push(() => clearInterval(tick));
