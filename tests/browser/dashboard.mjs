@@ -359,7 +359,36 @@ async function demo() {
   step('operator: signed in through /login, back on press01; 3 scrapped parts recorded and counted this shift');
   await shot(tab, 'operator-scrap');
 
+  // the operator signs in again in another tab: a new session, so the CSRF token the first tab
+  // holds is stale; its next change is refused once (403 csrf), rereads the token and goes through
+  const again = await tab.context().newPage();
+  await again.goto(`${base}/login`);
+  await again.getByLabel('User name').fill(OPERATOR[0]);
+  await again.getByLabel('Password', { exact: true }).fill(OPERATOR[1]);
+  await again.getByRole('button', { name: 'Sign in' }).click();
+  await again.waitForURL((u) => u.pathname === '/');
+  await again.close();
+  tab.expectRefusal = true;
+  const csrfRefusal = tab.waitForResponse((r) => /\/scrap$/.test(r.url()) && r.status() === 403);
+  await tab.getByRole('button', { name: 'Record 1 scrapped part' }).click();
+  assert.equal((await (await csrfRefusal).json()).code, 'csrf');
+  await tab.getByText('press01: 1 scrapped part recorded').waitFor();
+  tab.expectRefusal = false;
+  step('operator: signed in again elsewhere; the stale CSRF token was refused once, reread, and the scrap went through');
+
   // ---- a viewer may look, not change ----
+  // (first, a sign-in page told to go to another site afterwards goes home instead)
+  const astray = await newPage({ width: 1280, height: 800 });
+  for (const next of ['https://example.com/', '//example.com/', '/\\example.com/']) {
+    await astray.goto(`${base}/login?next=${encodeURIComponent(next)}`);
+    await astray.getByLabel('User name').fill(VIEWER[0]);
+    await astray.getByLabel('Password', { exact: true }).fill(VIEWER[1]);
+    await astray.getByRole('button', { name: 'Sign in' }).click();
+    await astray.waitForURL((u) => u.pathname === '/');
+    assert.equal(new URL(astray.url()).origin, new URL(base).origin, `next=${next} left the site`);
+  }
+  await astray.context().close();
+  step('viewer: a sign-in asked to go to another site afterwards (https://, //, /\\) lands on the board');
   const view = await signIn(...VIEWER, '#/operator/press01', { width: 1280, height: 800 });
   await view.locator('[aria-label="not allowed"]').getByText(/Signed in as a viewer/).waitFor();
   await view.locator('.reason-btn').first().waitFor();

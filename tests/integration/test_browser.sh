@@ -61,7 +61,9 @@ audited '.who == "ada" and .via == "session" and .action == "user add" and .targ
 # the scrap the operator entered is in the audit log, signed by the operator's session
 audited '.who == "olga" and .via == "session" and .action == "scrap" and .target == "press01" and (.after | test("^3 parts scrapped"))' \
   || fail "no audited scrap entry: $(tail -3 "$T/data/audit.jsonl")"
-[ "$(grep -c '"action":"scrap"' "$T/data/audit.jsonl")" = $((audit_before + 1)) ] || fail "scrap recorded more than once (or the viewer's went through)"
+# then one more, through a CSRF token reread after another sign-in; the viewer's never went through
+audited '.who == "olga" and .action == "scrap" and (.after | test("^1 parts scrapped"))' || fail "the scrap after the CSRF retry is not audited"
+[ "$(grep -c '"action":"scrap"' "$T/data/audit.jsonl")" = $((audit_before + 2)) ] || fail "scrap recorded more than twice (or the viewer's went through)"
 audited '.who == "vic" and .action == "logout"' || fail "the viewer's sign-out is not audited"
 gb_stop
 
