@@ -185,6 +185,24 @@ async function demo() {
   step(`live: ${ch.m} ${before[ch.m]} -> ${ch.s} without a reload, ${lag} ms after the stream's event`);
   await shot(page, 'board-changed');
 
+  // ---- without the stream, the board polls every second and still changes ----
+  const cut = await newPage({ width: 1280, height: 800 }, adminCtx);
+  await cut.route('**/api/v1/stream*', (r) => r.abort('aborted'));
+  const polls = [];
+  cut.on('request', (r) => { if (new URL(r.url()).pathname === '/api/v1/machines') polls.push(Date.now()); });
+  await cut.goto(base + '/');
+  await cut.waitForSelector('.tile[data-state]:not([data-state="unknown"])');
+  await cut.locator('.conn[data-stream="off"]', { hasText: 'live (polling)' }).waitFor();
+  const seen = await cut.$$eval('.tile', (els) => Object.fromEntries(els.map((e) => [e.dataset.machine, e.dataset.state])));
+  const cutChange = await cut.waitForFunction((b) => {
+    for (const e of document.querySelectorAll('.tile')) if (b[e.dataset.machine] !== e.dataset.state) return `${e.dataset.machine}: ${b[e.dataset.machine]} -> ${e.dataset.state}`;
+    return false;
+  }, seen, { timeout: 30000, polling: 100 });
+  const span = (polls.at(-1) - polls[0]) / 1000;
+  assert.ok(polls.length >= 2 && span / (polls.length - 1) < 1.6, `${polls.length} polls in ${span} s without the stream`);
+  step(`no stream: the board polls (${polls.length} reads of the machines in ${span.toFixed(1)} s) and showed ${await cutChange.jsonValue()}`);
+  await cut.close();
+
   // ---- full screen: the TV layout fits the screen ----
   const tv = await newPage({ width: 1920, height: 1080 }, adminCtx);
   await tv.goto(base + '/');
