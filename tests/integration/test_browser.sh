@@ -5,18 +5,22 @@
 # 1. The demo plant at 60x, with a week of 1 Hz history imported for one tag of packer01: the
 #    setup link the daemon logs makes the first admin, who lands on the board signed in; the
 #    board fills with every machine, and a tile changes state without a reload within a second
-#    of the stream's event; the TV layout fits the screen; a machine page draws its timeline and
+#    of the stream's event, and, with the stream cut, says so, polls every second and still
+#    changes; the TV layout fits the screen; a machine page draws its timeline and
 #    a trend; the trend zooms out to the week (one aggregate step per pixel) and back in to raw
 #    points; the report's CSV matches the API; the admin makes an operator and a viewer through
 #    the API; the operator signs in through /login (and comes back to the page that sent them)
-#    and records scrap, which the audit log shows as theirs; the viewer finds the operator's
+#    and records scrap, which the audit log shows as theirs, and again after signing in
+#    elsewhere made the page's CSRF token stale; a sign-in told to go to another site stays
+#    here; the viewer finds the operator's
 #    buttons disabled and the API refusing; signing out ends the session.
 # 2. A plant whose stops last seconds (tests/data/oee/live-demo.yaml, micro-stops under 2 s):
 #    an operator made with `gemba user add` signs in and classifies a stop with one tap; the
 #    stop, the machine's Pareto and the report account for it; the operator then corrects the
 #    reason, and the audit log has both, signed by the operator.
 # 3. A machine that has sent nothing yet (its MTConnect adapter has no peer): every page shows
-#    it as such, and none fails.
+#    it as such, and none fails. First, a browser refused again right after a trip to /login is
+#    not sent there a second time.
 # The script's own reads of the API use the admin token gb_start makes (GB_TOKEN).
 # Screenshots go to $GB_ARTIFACTS/browser (build/asan/artifacts/browser); their paths are printed.
 source "$(dirname "$0")/lib.sh"
