@@ -28,7 +28,7 @@ typedef struct sconn {
     struct MHD_Connection *c;
     gb_stream_filter_t f;
     uint64_t after;            /* the last event id looked at */
-    char hello[160];           /* sent first: the headers go out at once */
+    char hello[320];           /* sent first: the headers go out at once */
     size_t hello_len, hello_off;
     int64_t last_write;        /* gb_mono_ns of the last bytes handed out */
     pthread_mutex_t mu;
@@ -133,9 +133,23 @@ enum MHD_Result gb_api_stream(gb_req_t *req)
     } else {
         sc->after = gb_stream_last_id(hub);
     }
-    sc->hello_len = (size_t)snprintf(sc->hello, sizeof sc->hello,
-                                     ": gemba live stream, after event %llu\nretry: 2000\n\n",
-                                     (unsigned long long)sc->after);
+    /* A number this daemon has not reached is one from before a restart (numbering starts at 1
+     * again). Waiting for it would keep the client deaf until the count catches up: tell it to
+     * reload, with an id that puts its own count right, and go on from now. */
+    uint64_t now_id = gb_stream_last_id(hub);
+    if (sc->after > now_id) {
+        unsigned long long was = (unsigned long long)sc->after;
+        sc->after = now_id;
+        sc->hello_len = (size_t)snprintf(
+            sc->hello, sizeof sc->hello,
+            ": gemba live stream, after event %llu\nretry: 2000\n\nid: %llu\nevent: reset\n"
+            "data: {\"reason\":\"event %llu is not one of this daemon's: it restarted\"}\n\n",
+            (unsigned long long)now_id, (unsigned long long)now_id, was);
+    } else {
+        sc->hello_len = (size_t)snprintf(sc->hello, sizeof sc->hello,
+                                         ": gemba live stream, after event %llu\nretry: 2000\n\n",
+                                         (unsigned long long)sc->after);
+    }
     sc->last_write = gb_mono_ns();
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, sc,
                                                                done);

@@ -1,6 +1,7 @@
 # GET /api/v1/stream against a running simulated line: events arrive in order with growing
 # numbers; a client gets samples only of the tags it names; reconnecting with Last-Event-ID
-# resumes right after that event, and a number the daemon no longer keeps starts with `reset`;
+# resumes right after that event, and a number the daemon no longer keeps (or never sent: one
+# from before a restart) starts with `reset`;
 # a stop classified through the API reaches the stream at once; forty clients are served side by
 # side, and SIGTERM ends their streams and stops the daemon within its usual 2 s.
 source "$(dirname "$0")/lib.sh"
@@ -32,6 +33,14 @@ grep -q '^event: reset' "$T/s2" && fail "a reset although $n is kept"
 # ... the same through the query parameter (a number no longer kept: see tests/unit/test_stream.c)
 curl -sN --max-time 1 "${A[@]}" "$GB_URL/api/v1/stream?tags=*&last_event_id=$n" >"$T/s2b" || true
 [ "$(grep -m1 '^id: ' "$T/s2b")" = "id: $((n + 1))" ] || fail "last_event_id parameter"
+# a number from before a restart (beyond any this daemon has sent): reset at once, with an id
+# that puts the client's count right, then what comes next
+future=$((last + 1000000))
+curl -sN --max-time 1 "${A[@]}" -H "Last-Event-ID: $future" "$GB_URL/api/v1/stream?tags=*" >"$T/s2c" || true
+[ "$(grep -m1 '^event: ' "$T/s2c")" = "event: reset" ] || fail "no reset for event $future from the future: $(head -c 300 "$T/s2c")"
+rid=$(grep -m1 '^id: ' "$T/s2c" | cut -d' ' -f2)
+[ "$rid" -ge "$last" ] && [ "$rid" -lt "$future" ] || fail "the reset's id $rid (last seen $last)"
+[ "$(grep '^id: ' "$T/s2c" | sed -n 2p | cut -d' ' -f2)" = $((rid + 1)) ] || fail "after the reset, not the next event"
 # a bad filter or number is refused, and so is a caller without credentials
 [ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "$GB_URL/api/v1/stream")" = 401 ] || fail "anonymous stream"
 [ "$(status "/api/v1/stream?tags=lathe01/warp")" = 400 ] || fail "unknown tag not refused"
