@@ -7,6 +7,9 @@
 #             and gemba's share of nginx's rate
 #   stream    200 clients on /api/v1/stream at once: the events each got, whether they all got
 #             the same, and gemba's CPU with and without them
+#   board     the andon board's first paint in headless Chromium: from navigation start until
+#             every machine's tile shows its state (bench/api/first_paint.mjs; needs the
+#             playwright-core of a test build: build/asan/web/node_modules after `make asan`)
 # Everything runs on this machine, on loopback ports taken free; peers are stopped at the end.
 # usage: bench/api/bench_api.sh BUILD_DIR [SECONDS] [CONNECTIONS] [MACHINES]
 set -euo pipefail
@@ -47,6 +50,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 } > "$T/plant.yaml"
 "$G" check-config "$T/plant.yaml" >/dev/null
 TOKEN=$("$G" token create --data "$T/data" --role viewer 2>/dev/null)
+BENCH_PASSWORD=bench-$RANDOM-$RANDOM
+echo "$BENCH_PASSWORD" | "$G" user add bench --role viewer --data "$T/data" >/dev/null 2>&1
 AUTH="Authorization: Bearer $TOKEN"
 "$G" serve --config "$T/plant.yaml" --data "$T/data" --listen 127.0.0.1:0 --ready-file "$T/ready" \
      --log-level warn 2>"$T/gemba.err" &
@@ -104,6 +109,17 @@ wait $(jobs -p | grep -v "^$GP$") 2>/dev/null || true
 counts=$(for i in $(seq 1 200); do grep -c '^event: ' "$T/s$i" || true; done | sort -n)
 cmin=$(head -1 <<<"$counts"); cmax=$(tail -1 <<<"$counts")
 served=$(grep -cv '^0$' <<<"$counts" || true)
+# the board's first paint, signed in as a viewer
+NM=""
+for d in "$B/web/node_modules" "$(dirname "$0")/../../build/asan/web/node_modules"; do
+  [ -d "$d/playwright-core" ] && { NM=$(cd "$d" && pwd); break; }
+done
+paint=""
+if [ -n "$NM" ] && [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  paint=$(URL="$URL" BENCH_USER=bench BENCH_PASSWORD="$BENCH_PASSWORD" N="$MACHINES" RUNS=5 \
+          GB_NODE_MODULES="$NM" node "$(dirname "$0")/first_paint.mjs" 2>"$T/paint.err") \
+    || { echo "bench-api: first paint failed:" >&2; grep -v '^ *at ' "$T/paint.err" | head -8 >&2; paint=""; }
+fi
 kill -TERM $GP; wait $GP || true
 
 printf 'bench-api: %d simulated machines, wrk -t2 -c%d -d%ss on loopback\n\n' "$MACHINES" "$CONNS" "$SECS"
@@ -114,3 +130,9 @@ printf '%-44s %12.0f %10.2f %14.2f\n' "gemba GET /api/v1/oee?by=machine" "$o_rps
 printf '%-44s %12.0f %10.2f %14.2f\n' "gemba GET /api/v1/health" "$h_rps" "$h_p99" "$(echo "$h_rps / $n_rps" | bc -l)"
 printf '\n200 stream clients for %ss: %d got events, %s to %s events each; gemba CPU %.3f cores with them, %.3f without\n' \
   "$SECS" "$served" "$cmin" "$cmax" "$stream_cpu" "$idle_cpu"
+if [ -n "$paint" ]; then
+  printf 'board first paint, %d machines, headless Chromium 1920x1080: median %s ms, best %s ms (runs: %s)\n' \
+    "$MACHINES" "$(jq .median <<<"$paint")" "$(jq .best <<<"$paint")" "$(jq -c .runs <<<"$paint" | tr -d '[]')"
+else
+  echo "board first paint: not measured (needs chromium and build/asan/web/node_modules: make asan)"
+fi
