@@ -58,6 +58,14 @@ json_t *gb_oee_live_stops(gb_oee_live_t *l, const char *machine, gb_time_t from,
 json_t *gb_oee_live_report(gb_oee_live_t *l, gb_time_t from, gb_time_t to, gb_oee_by_t by,
                            const char *asset);
 
+/*
+ * The work orders: the job file's jobs and the ad-hoc ones machines started, in that order, each
+ * with what was made for it over the engines' history (produced, good and scrap in planned time,
+ * as OEE counts them, and produced outside it) and, when its quantity is known, how many good
+ * parts remain. A JSON array (new reference).
+ */
+json_t *gb_oee_live_jobs(gb_oee_live_t *l, gb_time_t now);
+
 /* Takes a parsed job file as the live engines' job table (before gb_oee_live_rebuild). */
 void gb_oee_live_take_jobs(gb_oee_live_t *l, gb_jobs_t *jobs);
 

@@ -177,6 +177,7 @@ static const gb_route_t routes[] = {
     {"GET", "/api/v1/machines/{machine}/timeline", VIEWER, 0, gb_api_timeline},
     {"GET", "/api/v1/machines/{machine}/stops", VIEWER, 0, gb_api_stops},
     {"GET", "/api/v1/oee", VIEWER, 0, gb_api_oee},
+    {"GET", "/api/v1/jobs", VIEWER, 0, gb_api_jobs},
     {"GET", "/api/v1/stream", VIEWER, 0, gb_api_stream},
     /* what operators do on the floor */
     {"POST", "/api/v1/machines/{machine}/stops/{stop}/reason", OPERATOR, 0, gb_api_stop_reason},

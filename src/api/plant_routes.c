@@ -99,6 +99,34 @@ enum MHD_Result gb_api_machines(gb_req_t *r)
     return gb_reply(r, MHD_HTTP_OK, "application/json", txt, len, MHD_RESPMEM_MUST_FREE);
 }
 
+enum MHD_Result gb_api_jobs(gb_req_t *r)
+{
+    if (!r->api->src.oee) return no_oee(r);
+    size_t limit;
+    const char *cursor;
+    enum MHD_Result ret;
+    if (!gb_req_page(r, &limit, &cursor, &ret)) return ret;
+    /* the cursor is the index of the next job: the table only grows, so pages stay put */
+    size_t from = 0;
+    if (cursor) {
+        char *end;
+        unsigned long long v = strtoull(cursor, &end, 10);
+        if (*end || end == cursor)
+            return gb_problem(r, MHD_HTTP_BAD_REQUEST, "'cursor' is the 'next' of a previous page");
+        from = (size_t)v;
+    }
+    json_t *all = gb_oee_live_jobs(r->api->src.oee, gb_now()), *page = json_array();
+    size_t n = json_array_size(all);
+    for (size_t i = from; i < n && i < from + limit; i++)
+        json_array_append(page, json_array_get(all, i));
+    json_decref(all);
+    char next[32];
+    snprintf(next, sizeof next, "%zu", from + limit);
+    return gb_reply_json(r, MHD_HTTP_OK,
+                         json_pack("{s:o, s:o}", "jobs", page,
+                                   "next", gb_req_next(r, limit, from + limit < n ? next : NULL)));
+}
+
 enum MHD_Result gb_api_oee(gb_req_t *r)
 {
     if (!r->api->src.oee) return no_oee(r);

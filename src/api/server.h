@@ -128,6 +128,7 @@ enum MHD_Result gb_api_machines(gb_req_t *r);    /* GET /api/v1/machines */
 enum MHD_Result gb_api_timeline(gb_req_t *r);    /* GET /api/v1/machines/{machine}/timeline */
 enum MHD_Result gb_api_stops(gb_req_t *r);       /* GET /api/v1/machines/{machine}/stops */
 enum MHD_Result gb_api_oee(gb_req_t *r);         /* GET /api/v1/oee */
+enum MHD_Result gb_api_jobs(gb_req_t *r);        /* GET /api/v1/jobs */
 enum MHD_Result gb_api_stream(gb_req_t *r);      /* GET /api/v1/stream (stream_routes.c) */
 enum MHD_Result gb_api_stop_reason(gb_req_t *r); /* POST .../stops/{stop}/reason */
 enum MHD_Result gb_api_stop_split(gb_req_t *r);  /* POST .../stops/{stop}/split */

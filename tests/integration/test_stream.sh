@@ -6,7 +6,7 @@
 # side, and SIGTERM ends their streams and stops the daemon within its usual 2 s.
 source "$(dirname "$0")/lib.sh"
 
-gb_start --config "$GB_SRC/tests/data/plants/live-sim.yaml" --speed 60
+gb_start --config "$GB_SRC/tests/data/plants/live-sim.yaml" --speed 60 --jobs "$GB_SRC/tests/data/oee/jobs.csv"
 TOKEN=$GB_TOKEN
 A=(-H "Authorization: Bearer $TOKEN")
 
@@ -65,6 +65,23 @@ grep -A1 '^event: downtime$' "$T/s3" | grep '^data' | grep -q '"machine":"lathe0
   || fail "the classification did not reach the stream: $(grep -c '^event' "$T/s3") events"
 grep -A1 '^event: state$' "$T/s3" | grep '^data' | grep -qv '"machine":"\(lathe01\|mill01\)"' \
   && fail "?machines= let other machines through"
+
+# the work orders: the job file's first, then the lots lathe01 started (its job_tag), paged
+for _ in $(seq 1 50); do
+  [ "$(get '/api/v1/jobs?limit=100' | jq '[.jobs[] | select(.produced > 0)] | length')" -ge 1 ] && break
+  sleep 0.1
+done
+j=$(get '/api/v1/jobs?limit=100')
+jq -e '.jobs[0] | .job == "J1" and .product == "P-100" and .quantity == 120 and .ideal_cycle_time_s == 50
+       and .due == "2026-11-24T00:00:00Z" and .remaining == 120' <<<"$j" >/dev/null || fail "jobs: $(jq -c '.jobs[0]' <<<"$j")"
+jq -e '.jobs[1].job == "J2" and .jobs[1].ideal_cycle_time_s == null and .next == null' <<<"$j" >/dev/null || fail "jobs: $j"
+jq -e '[.jobs[2:][] | select((.job | startswith("line1-")) and .produced >= 1 and .produced == .good + .scrap and .quantity == null)] | length >= 1' <<<"$j" >/dev/null \
+  || fail "no ad-hoc job with parts: $(jq -c '.jobs[2:]' <<<"$j")"
+p1=$(get '/api/v1/jobs?limit=1')
+[ "$(jq -r '.jobs[0].job' <<<"$p1")" = J1 ] || fail "page 1: $p1"
+p2=$(get "$(jq -r .next <<<"$p1")")
+[ "$(jq -r '.jobs[0].job' <<<"$p2")" = J2 ] || fail "page 2: $p2"
+[ "$(status '/api/v1/jobs?cursor=x')" = 400 ] || fail "a bad cursor"
 
 # forty clients at once, then a stop with them connected
 for i in $(seq 1 40); do curl -sN --max-time 30 "${A[@]}" "$GB_URL/api/v1/stream" >"$T/c$i" 2>/dev/null & done

@@ -604,6 +604,46 @@ char *gb_oee_live_machines_text(gb_oee_live_t *l, int64_t max_age_ns, size_t *le
     return copy;
 }
 
+json_t *gb_oee_live_jobs(gb_oee_live_t *l, gb_time_t now)
+{
+    pthread_mutex_lock(&l->mu);
+    /* what each job made, over everything the engines remember */
+    json_t *rep = gb_oee_report(l->op, l->start, now > l->start ? now : l->start + 1, GB_BY_JOB,
+                                NULL);
+    json_t *arr = json_array();
+    const gb_jobs_t *js = &l->op->jobs;
+    for (size_t i = 0; i < js->n; i++) {
+        const gb_job_t *j = &js->j[i];
+        json_t *counts = NULL;
+        size_t k;
+        json_t *row;
+        json_array_foreach(json_object_get(rep, "rows"), k, row) {
+            const char *id = json_string_value(json_object_get(row, "job"));
+            if (id && !strcmp(id, j->id)) counts = json_object_get(row, "counts");
+        }
+        json_int_t produced = json_integer_value(json_object_get(counts, "produced"));
+        json_int_t good = json_integer_value(json_object_get(counts, "good"));
+        json_int_t scrap = json_integer_value(json_object_get(counts, "scrap"));
+        json_int_t outside = json_integer_value(json_object_get(counts, "produced_outside_plan"));
+        char due[40];
+        gb_time_format(j->due, due, sizeof due);
+        json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "job", j->id,
+                              "product", j->product,
+                              "quantity", j->quantity ? json_integer(j->quantity) : json_null(),
+                              "ideal_cycle_time_s",
+                              j->ideal_ns ? json_real((double)j->ideal_ns / 1e9) : json_null(),
+                              "due", j->due ? json_string(due) : json_null(), "produced",
+                              produced, "good", good, "scrap", scrap, "produced_outside_plan",
+                              outside, "remaining",
+                              j->quantity ? json_integer(j->quantity > good ? j->quantity - good : 0)
+                                          : json_null());
+        json_array_append_new(arr, o);
+    }
+    pthread_mutex_unlock(&l->mu);
+    json_decref(rep);
+    return arr;
+}
+
 json_t *gb_oee_live_timeline(gb_oee_live_t *l, const char *machine, gb_time_t from, gb_time_t to)
 {
     int mi = machine_index(l->plant, machine);
