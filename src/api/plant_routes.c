@@ -9,6 +9,7 @@
 #include "gemba/log.h"
 #include "gemba/time.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,27 @@ enum MHD_Result gb_api_tags(gb_req_t *r)
 {
     static const char *const quality[] = {"good", "uncertain", "bad"};
     const gb_api_source_t *src = &r->api->src;
+    /* whole, as the dashboard reads it; or paged (limit, cursor = the next tag's id), as an
+     * integration with a hundred thousand tags would */
+    size_t limit = SIZE_MAX;
+    uint32_t from = 0, n = gb_tags_count(src->tags);
+    bool paged = gb_req_arg(r, "limit") || gb_req_arg(r, "cursor");
+    if (paged) {
+        const char *cursor;
+        enum MHD_Result ret;
+        if (!gb_req_page(r, &limit, &cursor, &ret)) return ret;
+        if (cursor) {
+            char *end;
+            unsigned long v = strtoul(cursor, &end, 10);
+            if (*end || end == cursor || v > n)
+                return gb_problem(r, MHD_HTTP_BAD_REQUEST,
+                                  "'cursor' is the 'next' of a previous page");
+            from = (uint32_t)v;
+        }
+    }
     json_t *arr = json_array();
-    for (uint32_t i = 0; i < gb_tags_count(src->tags); i++) {
+    uint32_t i = from;
+    for (; i < n && (size_t)(i - from) < limit; i++) {
         const gb_tag_t *t = gb_tags_get(src->tags, i);
         const gb_asset_t *m = gb_tags_asset(src->tags, t->machine);
         json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s}", "id", (int)t->id, "path", t->path,
@@ -48,7 +68,11 @@ enum MHD_Result gb_api_tags(gb_req_t *r)
         }
         json_array_append_new(arr, o);
     }
-    return gb_reply_json(r, MHD_HTTP_OK, json_pack("{s:o}", "tags", arr));
+    char next[16];
+    snprintf(next, sizeof next, "%u", i);
+    return gb_reply_json(r, MHD_HTTP_OK,
+                         json_pack("{s:o, s:o}", "tags", arr, "next",
+                                   paged && i < n ? gb_req_next(r, limit, next) : json_null()));
 }
 
 /* --- reading machines and OEE --------------------------------------------------------------- */

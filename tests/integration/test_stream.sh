@@ -83,6 +83,19 @@ p2=$(get "$(jq -r .next <<<"$p1")")
 [ "$(jq -r '.jobs[0].job' <<<"$p2")" = J2 ] || fail "page 2: $p2"
 [ "$(status '/api/v1/jobs?cursor=x')" = 400 ] || fail "a bad cursor"
 
+# the tag list, whole or paged by id: the pages put together are the whole list
+all=$(get /api/v1/tags)
+[ "$(jq .next <<<"$all")" = null ] && [ "$(jq '.tags | length' <<<"$all")" -ge 30 ] || fail "whole tag list"
+ids="" url='/api/v1/tags?limit=12' pages=0
+while [ "$url" != null ]; do
+  pg=$(get "$url")
+  [ "$(jq '.tags | length' <<<"$pg")" -le 12 ] || fail "a page longer than its limit"
+  ids="$ids$(jq -c '[.tags[].id]' <<<"$pg")"
+  url=$(jq -r .next <<<"$pg"); pages=$((pages + 1))
+done
+[ "$(jq -sc 'add' <<<"$ids")" = "$(jq -c '[.tags[].id]' <<<"$all")" ] || fail "tag pages differ from the whole list"
+[ "$pages" -ge 3 ] || fail "only $pages pages of 12"
+
 # forty clients at once, then a stop with them connected
 for i in $(seq 1 40); do curl -sN --max-time 30 "${A[@]}" "$GB_URL/api/v1/stream" >"$T/c$i" 2>/dev/null & done
 sleep 2
