@@ -420,13 +420,21 @@ class Live {
     }
   }
 
+  private tagsAt = 0; // when a state event last made the tags be read
+
   private flush() {
     this.burstTimer = 0;
     const evs = this.burst;
     this.burst = [];
     const reset = evs.some((e) => e.type === 'reset');
     this.refetch('machines');
-    if (reset) this.refetch('tags');
+    // a state change usually brings an alarm, a job or a program with it: read the tags too,
+    // at most once a second (a big plant's tag list is large)
+    const now = Date.now();
+    if (reset || (evs.some((e) => e.type === 'state') && now - this.tagsAt >= 1000)) {
+      this.tagsAt = now;
+      this.refetch('tags');
+    }
     for (const cb of [...this.eventSubs]) {
       try { cb(evs); } catch (e) { console.error(e); }
     }
