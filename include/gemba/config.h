@@ -39,6 +39,12 @@ typedef struct gb_cnode {
  */
 int gb_config_parse(const char *buf, size_t len, gb_cnode_t **root, gb_diag_t *diag);
 
+/*
+ * The same from the file at PATH (a regular file of at most GB_CONFIG_MAX_BYTES). GB_EIO when it
+ * cannot be read (said in DIAG, without a position); otherwise as gb_config_parse.
+ */
+int gb_config_parse_file(const char *path, gb_cnode_t **root, gb_diag_t *diag);
+
 void gb_cnode_free(gb_cnode_t *n);
 
 /* A new plain scalar node holding a copy of TEXT, placed at LINE:COL (for messages). */

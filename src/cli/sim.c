@@ -163,38 +163,6 @@ out:
     return rc;
 }
 
-static int read_file(const char *path, char **buf, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return GB_EIO;
-    size_t cap = 1 << 16, n = 0;
-    char *b = gb_xmalloc(cap);
-    for (;;) {
-        if (n == cap) {
-            if (cap >= GB_CONFIG_MAX_BYTES) {
-                free(b);
-                fclose(f);
-                errno = EFBIG;
-                return GB_EIO;
-            }
-            cap *= 2;
-            b = gb_xrealloc(b, cap);
-        }
-        size_t r = fread(b + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    bool err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(b);
-        return GB_EIO;
-    }
-    *buf = b;
-    *len = n;
-    return 0;
-}
-
 static int parse_secs(const char *opt, const char *s, double *out)
 {
     int64_t ns;
@@ -244,22 +212,15 @@ int gb_cmd_sim(int argc, char **argv)
         return gb_cli_usage_error("sim", "--format is json or table, not '%s'", format);
     const char *file = argv[optind];
 
-    char *buf;
-    size_t len;
-    if (read_file(file, &buf, &len) != 0) {
-        fprintf(stderr, "gemba sim: cannot read %s: %s\n", file, strerror(errno));
-        return GB_EXIT_FAIL;
-    }
     gb_diag_t d;
     gb_diag_init(&d, file);
     gb_cnode_t *root = NULL;
-    int rc = gb_config_parse(buf, len, &root, &d);
-    free(buf);
+    int rc = gb_config_parse_file(file, &root, &d);
     if (rc || d.n) {
         gb_diag_print(&d, stderr);
         gb_diag_clear(&d);
         gb_cnode_free(root);
-        return GB_EXIT_USAGE;
+        return rc == GB_EIO ? GB_EXIT_FAIL : GB_EXIT_USAGE;
     }
     for (size_t i = 0; i < nsets; i++)
         if (root->kind != GB_CNODE_MAP || apply_set(root, sets[i]) != 0) {

@@ -10,6 +10,9 @@
 #include "util/str.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,4 +419,34 @@ int gb_cfg_node(const gb_cnode_t *m, const char *key, bool required, const char 
     }
     *out = n;
     return 0;
+}
+
+int gb_config_parse_file(const char *path, gb_cnode_t **root, gb_diag_t *diag)
+{
+    *root = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        gb_diag_add(diag, 0, 0, "cannot open: %s", strerror(errno));
+        if (fd >= 0) close(fd);
+        return GB_EIO;
+    }
+    if (!S_ISREG(st.st_mode) || (size_t)st.st_size > GB_CONFIG_MAX_BYTES) {
+        gb_diag_add(diag, 0, 0,
+                    S_ISREG(st.st_mode) ? "file is larger than 16 MiB" : "not a regular file");
+        close(fd);
+        return GB_EIO;
+    }
+    size_t len = (size_t)st.st_size, got = 0;
+    char *buf = gb_xmalloc(len + 1);
+    while (got < len) {
+        ssize_t r = read(fd, buf + got, len - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    int rc = gb_config_parse(buf, got, root, diag);
+    free(buf);
+    return rc;
 }

@@ -15,11 +15,8 @@
 #include "util/str.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define GROW(arr, n) ((arr) = gb_xrealloc((arr), ((n) + 1) * sizeof *(arr)), &(arr)[(n)++])
 
@@ -1076,6 +1073,20 @@ int gb_plant_ext_register(const gb_plant_ext_t *ext)
     return 0;
 }
 
+/* A tree fresh from the parser, whose problems since BEFORE in DIAG (duplicate keys and the
+ * like) still let the rest be checked, but make the load fail. */
+static int load_parsed(const char *name, gb_cnode_t *root, size_t before, gb_plant_t **out,
+                       gb_diag_t *diag)
+{
+    if (diag->n > before) {
+        gb_plant_t *p = NULL;
+        gb_plant_load_tree(name, root, &p, diag);
+        gb_plant_free(p);
+        return GB_EINVAL;
+    }
+    return gb_plant_load_tree(name, root, out, diag);
+}
+
 int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t **out,
                       gb_diag_t *diag)
 {
@@ -1083,13 +1094,7 @@ int gb_plant_load_mem(const char *name, const char *buf, size_t len, gb_plant_t 
     size_t before = diag->n;
     gb_cnode_t *root;
     if (gb_config_parse(buf, len, &root, diag) != 0) return GB_EINVAL;
-    if (diag->n > before) { /* duplicate keys and the like: still check the rest */
-        gb_plant_t *p = NULL;
-        gb_plant_load_tree(name, root, &p, diag);
-        gb_plant_free(p);
-        return GB_EINVAL;
-    }
-    return gb_plant_load_tree(name, root, out, diag);
+    return load_parsed(name, root, before, out, diag);
 }
 
 int gb_plant_load_tree(const char *name, gb_cnode_t *root, gb_plant_t **out, gb_diag_t *diag)
@@ -1206,31 +1211,11 @@ out:
 int gb_plant_load_file(const char *path, gb_plant_t **out, gb_diag_t *diag)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        gb_diag_add(diag, 0, 0, "cannot open: %s", strerror(errno));
-        if (fd >= 0) close(fd);
-        return GB_EIO;
-    }
-    if (!S_ISREG(st.st_mode) || (size_t)st.st_size > GB_CONFIG_MAX_BYTES) {
-        gb_diag_add(diag, 0, 0,
-                    S_ISREG(st.st_mode) ? "file is larger than 16 MiB" : "not a regular file");
-        close(fd);
-        return GB_EIO;
-    }
-    size_t len = (size_t)st.st_size, got = 0;
-    char *buf = gb_xmalloc(len + 1);
-    while (got < len) {
-        ssize_t r = read(fd, buf + got, len - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
-    int rc = gb_plant_load_mem(path, buf, got, out, diag);
-    free(buf);
-    return rc;
+    size_t before = diag->n;
+    gb_cnode_t *root;
+    int rc = gb_config_parse_file(path, &root, diag);
+    if (rc) return rc == GB_EIO ? rc : GB_EINVAL;
+    return load_parsed(path, root, before, out, diag);
 }
 
 static void free_reasons(gb_reason_t *r, size_t n)

@@ -610,17 +610,17 @@ json_t *gb_oee_live_jobs(gb_oee_live_t *l, gb_time_t now)
     /* what each job made, over everything the engines remember */
     json_t *rep = gb_oee_report(l->op, l->start, now > l->start ? now : l->start + 1, GB_BY_JOB,
                                 NULL);
-    json_t *arr = json_array();
+    /* the report's rows by job id, so a machine that starts a job per lot costs no search */
+    json_t *by_job = json_object(), *row, *arr = json_array();
+    size_t k;
+    json_array_foreach(json_object_get(rep, "rows"), k, row) {
+        const char *id = json_string_value(json_object_get(row, "job"));
+        if (id) json_object_set(by_job, id, json_object_get(row, "counts"));
+    }
     const gb_jobs_t *js = &l->op->jobs;
     for (size_t i = 0; i < js->n; i++) {
         const gb_job_t *j = &js->j[i];
-        json_t *counts = NULL;
-        size_t k;
-        json_t *row;
-        json_array_foreach(json_object_get(rep, "rows"), k, row) {
-            const char *id = json_string_value(json_object_get(row, "job"));
-            if (id && !strcmp(id, j->id)) counts = json_object_get(row, "counts");
-        }
+        json_t *counts = json_object_get(by_job, j->id);
         json_int_t produced = json_integer_value(json_object_get(counts, "produced"));
         json_int_t good = json_integer_value(json_object_get(counts, "good"));
         json_int_t scrap = json_integer_value(json_object_get(counts, "scrap"));
@@ -640,6 +640,7 @@ json_t *gb_oee_live_jobs(gb_oee_live_t *l, gb_time_t now)
         json_array_append_new(arr, o);
     }
     pthread_mutex_unlock(&l->mu);
+    json_decref(by_job);
     json_decref(rep);
     return arr;
 }
