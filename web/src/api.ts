@@ -203,13 +203,32 @@ export function onSignedOut(cb: () => void): () => void {
   return () => signedOutSubs.delete(cb);
 }
 
-/** Ends the session and goes to the sign-in page. */
+/**
+ * Ends the session and goes to the sign-in page. Every other request stops first -- polls, the
+ * stream, fetches under way -- so none reaches the server after the session is gone (it would
+ * answer 401, for nothing).
+ */
 export async function signOut(): Promise<void> {
-  try { await request('DELETE', '/api/v1/session'); } catch (e) { if (!(e instanceof ApiError && e.needsAuth)) throw e; }
+  signingOut = true;
+  for (const ac of inflight) ac.abort();
+  live.closeStream();
+  try {
+    await request('DELETE', '/api/v1/session');
+  } catch (e) {
+    if (!(e instanceof ApiError && e.needsAuth)) {
+      signingOut = false;
+      throw e;
+    }
+  }
   leaving = true;
   try { sessionStorage.removeItem(LOGIN_MARK); } catch { /* no storage */ }
   location.assign('/login');
 }
+
+/* While signing out only the sign-out itself goes to the server; INFLIGHT are the requests under
+ * way, so they can be called off. */
+let signingOut = false;
+const inflight = new Set<AbortController>();
 
 // ---- requests -----------------------------------------------------------------------------
 
@@ -237,15 +256,25 @@ async function request<T>(method: Method, path: string, params?: Params, body?: 
     if (s.csrf_token) headers['X-CSRF-Token'] = s.csrf_token;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
   }
+  const signOutItself = method === 'DELETE' && path === '/api/v1/session';
+  if (signingOut && !signOutItself) throw new DOMException('signing out', 'AbortError');
+  const ac = new AbortController();
+  if (signal) {
+    if (signal.aborted) ac.abort();
+    else signal.addEventListener('abort', () => ac.abort(), { once: true });
+  }
+  if (!signOutItself) inflight.add(ac);
   let res: Response;
   try {
     res = await fetch(path + queryString(params ?? {}), {
-      method, headers, signal, cache: 'no-store', credentials: 'same-origin',
+      method, headers, signal: ac.signal, cache: 'no-store', credentials: 'same-origin',
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError(0, 'Unreachable', 'gemba does not answer');
+  } finally {
+    inflight.delete(ac);
   }
   if (!res.ok) {
     let p: { title?: string; detail?: string; code?: string } = {};
@@ -389,8 +418,17 @@ class Live {
   // reconnects by itself after a dropped connection (with Last-Event-ID, so nothing is missed);
   // after an answer that is not a stream (a 401, a restarted daemon) it gives up, and the hub
   // opens a new one later, resuming after the last event it saw.
+  /** Closes the stream for good (signing out). */
+  closeStream() {
+    this.closed = true;
+    this.es?.close();
+    this.es = null;
+  }
+
+  private closed = false;
+
   private openStream() {
-    if (this.es || typeof EventSource === 'undefined') return;
+    if (this.es || this.closed || typeof EventSource === 'undefined') return;
     const es = new EventSource('/api/v1/stream' + (this.lastEventId ? queryString({ last_event_id: this.lastEventId }) : ''));
     this.es = es;
     es.onopen = () => {
