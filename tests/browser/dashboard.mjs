@@ -383,6 +383,8 @@ async function demo() {
 
   // the operator signs in again in another tab: a new session, so the CSRF token the first tab
   // holds is stale; its next change is refused once (403 csrf), rereads the token and goes through
+  // (a poll of the first tab under way as the new sign-in ends the old session is refused: 401)
+  tab.signingIn = true;
   const again = await tab.context().newPage();
   await again.goto(`${base}/login`);
   await again.getByLabel('User name').fill(OPERATOR[0]);
@@ -390,6 +392,7 @@ async function demo() {
   await again.getByRole('button', { name: 'Sign in' }).click();
   await again.waitForURL((u) => u.pathname === '/');
   await again.close();
+  tab.signingIn = false;
   tab.expectRefusal = true;
   const csrfRefusal = tab.waitForResponse((r) => /\/scrap$/.test(r.url()) && r.status() === 403);
   await tab.getByRole('button', { name: 'Record 1 scrapped part' }).click();
