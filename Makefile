@@ -9,7 +9,7 @@ DATA    ?= ./gemba-data
 FUZZ_SECONDS ?= 300
 
 .PHONY: run test build release debug asan fuzz clean deps deps-test format bench-oee bench-api bench-sim bench-connect \
-        bench-ingest bench-codec bench-store deps-bench
+        bench-ingest bench-codec bench-store deps-bench opt-build
 
 deps:
 	@scripts/deps.sh
@@ -43,8 +43,15 @@ fuzz-build: deps-test
 	@cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DGB_FUZZ=ON -DGB_WERROR=ON >/dev/null
 	@cmake --build build/fuzz -j $(JOBS)
 
-test: asan fuzz-build
+# The unit tests once more, compiled as users' binaries are (-O3): an optimiser's wrong code, or
+# code whose meaning depends on the optimiser, shows here and not in the sanitised -O0 build.
+opt-build: deps-test
+	@cmake -S . -B build/opt -DCMAKE_BUILD_TYPE=Release -DGB_TESTS=ON >/dev/null
+	@cmake --build build/opt --target unit_tests -j $(JOBS) -- --no-print-directory >/dev/null
+
+test: asan fuzz-build opt-build
 	@cd build/asan && ctest --output-on-failure -j $(JOBS)
+	@cd build/opt && ctest --output-on-failure -R '^unit/test_' -j $(JOBS)
 	@cd build/fuzz && ctest --output-on-failure -L fuzz -j $(JOBS)
 
 fuzz: fuzz-build

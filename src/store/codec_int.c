@@ -853,19 +853,17 @@ static int read_delta_runs(gb_rd_t *r, size_t n, int64_t *x)
             rc = GB_EPROTO;
             goto out;
         }
-        uint64_t d = (uint64_t)vals[i], d4 = 4 * d;
+        uint64_t d = (uint64_t)vals[i], d2 = 2 * d, d3 = 3 * d, d4 = 4 * d;
         size_t len = (size_t)lens[i], j = 0;
-        /* four interleaved sequences: no single chain of additions through the run */
-        uint64_t v0 = cur + d, v1 = cur + 2 * d, v2 = cur + 3 * d, v3 = cur + 4 * d;
+        /* four values from one product each: no chain of additions through the run. (Four
+         * interleaved running sums, the obvious form, are miscompiled by GCC 12's loop
+         * vectorizer at -O3: values two apart came out equal.) */
         for (; j + 4 <= len; j += 4) {
-            u[at + j] = v0;
-            u[at + j + 1] = v1;
-            u[at + j + 2] = v2;
-            u[at + j + 3] = v3;
-            v0 += d4;
-            v1 += d4;
-            v2 += d4;
-            v3 += d4;
+            uint64_t b = cur + (uint64_t)j * d;
+            u[at + j] = b + d;
+            u[at + j + 1] = b + d2;
+            u[at + j + 2] = b + d3;
+            u[at + j + 3] = b + d4;
         }
         for (; j < len; j++) u[at + j] = cur + (uint64_t)(j + 1) * d;
         cur = u[at + len - 1];
