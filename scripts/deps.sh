@@ -4,12 +4,12 @@
 # nothing from anywhere but the configured Debian mirrors.
 set -euo pipefail
 
-runtime=(libyaml-0-2 libmicrohttpd12 libjansson4 zlib1g libcsv3 libsodium23 libmodbus5 libmosquitto1 libssl3
+runtime=(libyaml-0-2 libmicrohttpd12 libjansson4 libdeflate0 libcsv3 libsodium23 libmodbus5 libmosquitto1 libssl3
          libprotobuf-c1 libcurl4 libxml2 tzdata)
-build=(gcc make cmake pkg-config libyaml-dev libmicrohttpd-dev libjansson-dev zlib1g-dev libcsv-dev libsodium-dev
+build=(gcc make cmake pkg-config libyaml-dev libmicrohttpd-dev libjansson-dev libdeflate-dev libcsv-dev libsodium-dev
        libmodbus-dev libmosquitto-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libxml2-dev
        libzstd-dev)
-testing=(libcmocka-dev curl jq clang libclang-rt-14-dev socat bc mosquitto mosquitto-clients openssl
+testing=(libcmocka-dev zlib1g-dev curl jq clang libclang-rt-14-dev socat bc mosquitto mosquitto-clients openssl
          chromium fonts-dejavu-core)
 # the peers `make bench-store` and `make bench-api` measure gemba against (never needed by make test)
 bench=(sqlite3 libsqlite3-dev postgresql-15 influxdb victoria-metrics curl jq bc wrk nginx-light python3)

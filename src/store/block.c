@@ -5,12 +5,12 @@
  * then checks what the sections say against the header (time range, codecs, exact lengths).
  */
 #include "store/codec.h"
+#include "util/crc.h"
 #include "store/codec_impl.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 static const char *const CODEC_NAMES[GB_CODEC_MAX + 1] = {[GB_CODEC_RAW] = "raw",
                                                           [GB_CODEC_FOR] = "for",
@@ -192,7 +192,7 @@ int gb_block_encode(const gb_block_in_t *in, gb_buf_t *out, gb_block_stats_t *st
     gb_store64le(h + 16, (uint64_t)in->t[in->n - 1]);
     gb_store32le(h + 24, (uint32_t)tb);
     gb_store32le(h + 28, (uint32_t)vb);
-    uLong crc = crc32(0L, h, (uInt)(out->len - start));
+    uint32_t crc = gb_crc32(h, out->len - start);
     gb_store32le(out->p + out->len, (uint32_t)crc);
     out->len += 4;
 
@@ -307,7 +307,7 @@ static int decode(const uint8_t *p, size_t n, gb_block_out_t *o)
     int rc = gb_block_info(p, n, &h);
     if (rc) return rc;
     if (h.bytes != n) return GB_EPROTO;
-    if (crc32(0L, p, (uInt)(n - 4)) != gb_load32le(p + n - 4)) return GB_EPROTO;
+    if (gb_crc32(p, n - 4) != gb_load32le(p + n - 4)) return GB_EPROTO;
     if ((rc = out_reserve(o, h.count))) return rc;
 
     gb_rd_t r;

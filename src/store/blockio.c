@@ -7,6 +7,7 @@
  * they are used; a block that does not add up is GB_EPROTO.
  */
 #include "store/codec.h"
+#include "util/crc.h"
 #include "store/engine.h"
 #include "gemba/error.h"
 #include "util/buf.h"
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define FORMAT_CODEC 1
 
@@ -148,7 +148,7 @@ int gb_frame_load(int fd, uint64_t off, uint32_t len, unsigned char **buf)
     uint32_t flen, crc;
     memcpy(&flen, *buf, 4);
     memcpy(&crc, *buf + 4, 4);
-    return flen != len || crc32(0L, *buf + 8, len) != crc ? GB_EPROTO : 0;
+    return flen != len || gb_crc32(*buf + 8, len) != crc ? GB_EPROTO : 0;
 }
 
 int gb_blockio_load(int fd, const gb_bref_t *r, unsigned char **buf)

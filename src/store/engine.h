@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define GB_STORE_BLOCK_POINTS 4096u
 #define GB_STORE_COMPACT_FILES 8 /* files of one level merged into one of the next */
@@ -42,6 +43,28 @@ void gb_pts_clear(gb_pts_t *p);
 void gb_pts_reset(gb_pts_t *p);
 /* Appends one point; V's string (if any) is copied. */
 void gb_pts_add(gb_pts_t *p, gb_time_t t, gb_quality_t q, const gb_value_t *v);
+/* Makes room for N points in all (strings' arena aside). */
+void gb_pts_reserve(gb_pts_t *p, size_t n);
+
+/* The slot of V taken as a number or boolean of TYPE (not a string). */
+static inline gb_slot_t gb_slot_of(gb_vtype_t type, const gb_value_t *v)
+{
+    gb_slot_t s = 0;
+    switch (type) {
+    case GB_VT_F64:
+        memcpy(&s, &v->f64, 8);
+        break;
+    case GB_VT_I64:
+        s = (gb_slot_t)v->i64;
+        break;
+    case GB_VT_BOOL:
+        s = v->b ? 1 : 0;
+        break;
+    case GB_VT_STR:
+        break;
+    }
+    return s;
+}
 /* Appends point I of SRC. */
 void gb_pts_add_from(gb_pts_t *p, const gb_pts_t *src, size_t i);
 /* The value of point I (a string borrows the arena). */

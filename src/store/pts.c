@@ -30,9 +30,12 @@ void gb_pts_reset(gb_pts_t *p)
     p->alen = 0;
 }
 
-static void grow(gb_pts_t *p)
+void gb_pts_reserve(gb_pts_t *p, size_t n)
 {
+    if (n <= p->cap) return;
     size_t cap = p->cap ? p->cap * 2 : 64;
+    while (cap < n)
+        cap *= 2;
     p->t = gb_xrealloc(p->t, cap * sizeof *p->t);
     p->v = gb_xrealloc(p->v, cap * sizeof *p->v);
     p->q = gb_xrealloc(p->q, cap * sizeof *p->q);
@@ -56,22 +59,10 @@ static gb_slot_t put_string(gb_pts_t *p, const char *s, size_t len)
 
 void gb_pts_add(gb_pts_t *p, gb_time_t t, gb_quality_t q, const gb_value_t *v)
 {
-    if (p->n == p->cap) grow(p);
-    gb_slot_t s = 0;
-    switch (p->type) {
-    case GB_VT_F64:
-        memcpy(&s, &v->f64, 8);
-        break;
-    case GB_VT_I64:
-        s = (gb_slot_t)v->i64;
-        break;
-    case GB_VT_BOOL:
-        s = v->b ? 1 : 0;
-        break;
-    case GB_VT_STR:
-        s = put_string(p, v->str, v->len > GB_SAMPLE_STR_MAX ? GB_SAMPLE_STR_MAX : v->len);
-        break;
-    }
+    if (p->n == p->cap) gb_pts_reserve(p, p->n + 1);
+    gb_slot_t s = p->type != GB_VT_STR
+                      ? gb_slot_of(p->type, v)
+                      : put_string(p, v->str, v->len > GB_SAMPLE_STR_MAX ? GB_SAMPLE_STR_MAX : v->len);
     p->t[p->n] = t;
     p->v[p->n] = s;
     p->q[p->n] = (uint8_t)q;

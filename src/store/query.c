@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 /* The parts of struct gb_store this file reads (kept in step with store.c). */
 #include "store/store_internal.h"
@@ -44,6 +43,7 @@ typedef gb_snap_t snap_t;
 static void snapshot_locked(gb_store_t *s, series_t *x, gb_time_t from, gb_time_t to, gb_time_t xlo,
                             gb_time_t xhi, snap_t *sn)
 {
+    gb_store__drain(s);
     memset(sn, 0, sizeof *sn);
     sn->type = x->type;
     sn->xlo = xlo;
@@ -236,6 +236,7 @@ int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p)
         pthread_mutex_unlock(&s->mu);
         return GB_ENOENT;
     }
+    gb_store__drain(s);
     gb_vtype_t type = x->type;
     if (x->has_last) { /* the common case: a memory read */
         if (s->latest.type != type) {
@@ -278,6 +279,7 @@ int gb_store_each_latest(gb_store_t *s,
     names_t rest = {0};
     int rc = 0;
     pthread_mutex_lock(&s->mu);
+    gb_store__drain(s);
     for (uint32_t i = 0; i < s->nseries && !rc; i++) {
         series_t *x = s->series[i];
         if (!x->has_last) {
@@ -839,6 +841,7 @@ int gb_store_each_series(gb_store_t *s,
                          void *ctx)
 {
     pthread_mutex_lock(&s->mu);
+    gb_store__drain(s);
     for (uint32_t i = 0; i < s->nseries; i++) {
         series_t *x = s->series[i];
         each(ctx, x->path, x->type, x->block_points + x->frozen.n + x->head.n);
@@ -851,6 +854,7 @@ void gb_store_stat(gb_store_t *s, gb_store_info_t *info)
 {
     memset(info, 0, sizeof *info);
     pthread_mutex_lock(&s->mu);
+    gb_store__drain(s);
     info->series = s->nseries;
     for (uint32_t i = 0; i < s->nseries; i++) {
         info->points += s->series[i]->block_points + s->series[i]->frozen.n + s->series[i]->head.n;

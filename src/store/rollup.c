@@ -37,6 +37,7 @@
  * deleted (never the newest), and one left mostly empty is written again without them.
  */
 #include "gemba/error.h"
+#include "util/crc.h"
 #include "gemba/log.h"
 #include "gemba/store.h"
 #include "store/engine.h"
@@ -49,7 +50,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define DAY (86400 * GB_NS_PER_S)
 
@@ -211,7 +211,7 @@ static void rfw_series(rfw_t *w, const series_t *x, uint32_t k, gb_time_t rolled
             put(&w->body, "\0\0\0\0\0\0\0\0", 8); /* the frame, filled below */
             gb_rollup_encode(x->type, wd, r[wd].r + from, n, &w->body);
             c.len = (uint32_t)(w->body.len - c.off - 8);
-            uint32_t crc = (uint32_t)crc32(0L, w->body.p + c.off + 8, c.len);
+            uint32_t crc = gb_crc32(w->body.p + c.off + 8, c.len);
             memcpy(w->body.p + c.off, &c.len, 4);
             memcpy(w->body.p + c.off + 4, &crc, 4);
             unsigned char e[GB_ROLLUP_ENTRY];

@@ -26,6 +26,7 @@
  * head -- so where two hold a point at the same time, the later write wins.
  */
 #include "gemba/store.h"
+#include "util/crc.h"
 #include "gemba/error.h"
 #include "gemba/log.h"
 #include "gemba/time.h"
@@ -46,7 +47,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define REC_SERIES 1
 #define REC_SAMPLES 2
@@ -94,6 +94,10 @@ uint32_t gb_store__add_series(gb_store_t *s, const char *path, gb_vtype_t type)
     if (s->nseries == s->cseries) {
         s->cseries = s->cseries ? s->cseries * 2 : 64;
         s->series = gb_xrealloc(s->series, s->cseries * sizeof *s->series);
+        s->declared = gb_xrealloc(s->declared, s->cseries * sizeof *s->declared);
+        s->stype = gb_xrealloc(s->stype, s->cseries * sizeof *s->stype);
+        s->stage.dst = gb_xrealloc(s->stage.dst, s->cseries * sizeof *s->stage.dst);
+        s->stage.touched = gb_xrealloc(s->stage.touched, s->cseries * sizeof *s->stage.touched);
     }
     series_t *x = gb_xcalloc(1, sizeof *x);
     x->path = gb_xstrdup(path);
@@ -112,6 +116,9 @@ uint32_t gb_store__add_series(gb_store_t *s, const char *path, gb_vtype_t type)
     gb_pts_init(&x->head, type);
     no = s->nseries++;
     s->series[no] = x;
+    s->declared[no] = 0;
+    s->stype[no] = (uint8_t)type;
+    s->stage.dst[no].cnt = 0;
     gb_map_put(&s->by_path, x->path, no);
     return no;
 }
@@ -119,9 +126,9 @@ uint32_t gb_store__add_series(gb_store_t *s, const char *path, gb_vtype_t type)
 /* Declares series NO in the current log segment when it was not yet. */
 static void declare(gb_store_t *s, uint32_t no)
 {
-    series_t *x = s->series[no];
     uint64_t seg = gb_wal_current(s->wal);
-    if (x->declared == seg) return;
+    if (s->declared[no] == seg) return;
+    series_t *x = s->series[no];
     size_t plen = strlen(x->path);
     unsigned char *p = gb_wal_reserve(s->wal, 8 + plen);
     p[0] = REC_SERIES;
@@ -131,7 +138,7 @@ static void declare(gb_store_t *s, uint32_t no)
     memcpy(p + 6, &l16, 2);
     memcpy(p + 8, x->path, plen);
     gb_wal_seal(s->wal, 8 + plen);
-    x->declared = seg;
+    s->declared[no] = seg;
 }
 
 void gb_store__remember_last(series_t *x, gb_time_t t, gb_quality_t q, const gb_value_t *v)
@@ -149,6 +156,127 @@ static void head_add(gb_store_t *s, series_t *x, gb_time_t t, gb_quality_t q, co
     if (s->head_points++ == 0) s->head_since = gb_mono_ns();
     gb_pts_add(&x->head, t, q, v);
     if (x->has_last || x->blocks_tmax == INT64_MIN) gb_store__remember_last(x, t, q, v);
+}
+
+/* ---- the stage ------------------------------------------------------------------------------- */
+
+/* The bucket shift that spreads N series over the buckets. */
+static unsigned stage_shift(uint32_t n)
+{
+    unsigned sh = 0;
+    while (((uint64_t)GB_STAGE_BUCKETS << sh) < n)
+        sh++;
+    return sh;
+}
+
+static inline void stage_add(gb_store_t *s, uint32_t no, gb_time_t t, gb_quality_t q, gb_slot_t v)
+{
+    gb_stage_t *g = &s->stage;
+    if (!g->no) {
+        size_t cap = (size_t)GB_STAGE_BUCKETS * GB_STAGE_BUCKET_POINTS;
+        g->no = gb_xmalloc(cap * sizeof *g->no);
+        g->t = gb_xmalloc(cap * sizeof *g->t);
+        g->v = gb_xmalloc(cap * sizeof *g->v);
+        g->q = gb_xmalloc(cap);
+        g->shift = stage_shift(s->nseries);
+    }
+    uint32_t b = no >> g->shift;
+    if (b >= GB_STAGE_BUCKETS) b = GB_STAGE_BUCKETS - 1;
+    if (g->bn[b] == GB_STAGE_BUCKET_POINTS) {
+        gb_store__drain(s);
+        b = no >> g->shift;
+        if (b >= GB_STAGE_BUCKETS) b = GB_STAGE_BUCKETS - 1;
+    }
+    if (s->head_points++ == 0) s->head_since = gb_mono_ns();
+    size_t i = (size_t)b * GB_STAGE_BUCKET_POINTS + g->bn[b]++;
+    g->no[i] = no;
+    g->t[i] = t;
+    g->v[i] = v;
+    g->q[i] = (uint8_t)q;
+    g->n++;
+}
+
+/* Moves bucket B's points to their heads. */
+static void drain_bucket(gb_store_t *s, uint32_t b)
+{
+    gb_stage_t *g = &s->stage;
+    size_t lo = (size_t)b * GB_STAGE_BUCKET_POINTS, hi = lo + g->bn[b], nt = 0;
+    const uint32_t *no = g->no;
+    const gb_time_t *tt = g->t;
+    const gb_slot_t *vv = g->v;
+    const uint8_t *qq = g->q;
+    struct gb_stage_dst *dst = g->dst;
+    for (size_t i = lo; i < hi; i++)
+        if (dst[no[i]].cnt++ == 0) g->touched[nt++] = no[i];
+    for (size_t j = 0; j < nt; j++) {
+        struct gb_stage_dst *d = &dst[g->touched[j]];
+        gb_pts_t *h = &s->series[g->touched[j]]->head;
+        gb_pts_reserve(h, h->n + d->cnt);
+        d->t = h->t + h->n;
+        d->v = h->v + h->n;
+        d->q = h->q + h->n;
+        d->tmax = INT64_MIN;
+        h->n += d->cnt;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        struct gb_stage_dst *d = &dst[no[i]];
+        /* every field read before the stores, which the compiler must assume may alias them */
+        gb_time_t *pt = d->t, t = tt[i];
+        gb_slot_t *pv = d->v;
+        uint8_t *pq = d->q;
+        gb_time_t tmax = d->tmax;
+        *pt = t;
+        *pv = vv[i];
+        *pq = qq[i];
+        d->t = pt + 1;
+        d->v = pv + 1;
+        d->q = pq + 1;
+        if (t >= tmax) { /* at one time, the later point wins */
+            d->tmax = t;
+            d->imax = (uint32_t)i;
+        }
+    }
+    for (size_t j = 0; j < nt; j++) {
+        struct gb_stage_dst *d = &dst[g->touched[j]];
+        series_t *x = s->series[g->touched[j]];
+        d->cnt = 0;
+        if (x->has_last || x->blocks_tmax == INT64_MIN) {
+            gb_pts_t one = {.type = x->type, .t = &g->t[d->imax], .v = &g->v[d->imax],
+                            .q = &g->q[d->imax], .n = 1};
+            gb_value_t v = gb_pts_value(&one, 0);
+            gb_store__remember_last(x, d->tmax, (gb_quality_t)g->q[d->imax], &v);
+        }
+    }
+    g->bn[b] = 0;
+}
+
+void gb_store__drain(gb_store_t *s)
+{
+    gb_stage_t *g = &s->stage;
+    if (!g->n) return;
+    for (uint32_t b = 0; b < GB_STAGE_BUCKETS; b++)
+        if (g->bn[b]) drain_bucket(s, b);
+    g->n = 0;
+    g->shift = stage_shift(s->nseries); /* series made since spread out in the next round */
+}
+
+/* Takes a point of series NO (of V's type) into memory: strings to the head, the rest staged. */
+static void take(gb_store_t *s, uint32_t no, gb_time_t t, gb_quality_t q, const gb_value_t *v)
+{
+    if (v->type == GB_VT_STR)
+        head_add(s, s->series[no], t, q, v);
+    else
+        stage_add(s, no, t, q, gb_slot_of(v->type, v));
+}
+
+static void stage_clear(gb_stage_t *g)
+{
+    free(g->no);
+    free(g->t);
+    free(g->v);
+    free(g->q);
+    free(g->dst);
+    free(g->touched);
 }
 
 /* ---- the log --------------------------------------------------------------------------------- */
@@ -378,7 +506,7 @@ int gb_store__read_footer(int fd, gb_fkind_t k, unsigned char **foot, uint32_t *
         return GB_EPROTO;
     *foot = gb_xmalloc(*flen ? *flen : 1);
     if (pread(fd, *foot, *flen, (off_t)*foff) != (ssize_t)*flen ||
-        (uint32_t)crc32(0L, *foot, *flen) != fcrc) {
+        gb_crc32(*foot, *flen) != fcrc) {
         free(*foot);
         *foot = NULL;
         return GB_EPROTO;
@@ -595,7 +723,7 @@ static void bfw_series(bfw_t *w, const series_t *x, uint32_t k, const gb_pts_t *
         r.off = at;
         r.len = (uint32_t)(w->blen - at - 8);
         put32(w->body + at, r.len);
-        put32(w->body + at + 4, (uint32_t)crc32(0L, w->body + at + 8, r.len));
+        put32(w->body + at + 4, gb_crc32(w->body + at + 8, r.len));
         bfw_block(w, r, k);
     }
 }
@@ -628,7 +756,7 @@ int gb_store__write_file(gb_store_t *s, gb_fkind_t k, uint64_t lo, uint64_t no,
     uint64_t foff = blen;
     memcpy(tr, &foff, 8);
     put32(tr + 8, (uint32_t)flen);
-    put32(tr + 12, (uint32_t)crc32(0L, foot, (uInt)flen));
+    put32(tr + 12, gb_crc32(foot, flen));
     memcpy(tr + 16, &extra, 8);
     memcpy(tr + 24, KINDS[k].end, 8);
     char *tmp = gb_store__path(s, k, lo, no, ".tmp"), *fin = gb_store__path(s, k, lo, no, "");
@@ -681,6 +809,7 @@ static int compact_locked(gb_store_t *s);
 static int flush_locked(gb_store_t *s)
 {
     if (!s->head_points || s->o.readonly || s->flushing) return 0;
+    gb_store__drain(s);
     uint64_t closed;
     int rc = gb_wal_rotate(s->wal, &closed);
     if (rc) return rc;
@@ -716,6 +845,7 @@ static int flush_locked(gb_store_t *s)
     if (!rc) rc = bfw_install(s, &w, ser, no, no);
     if (rc) {
         /* the frozen points go back in front of what came meanwhile: nothing is lost */
+        gb_store__drain(s);
         for (uint32_t i = 0; i < nser; i++) {
             series_t *x = ser[i];
             for (size_t k = 0; k < x->head.n; k++)
@@ -1192,38 +1322,42 @@ int gb_store_append(gb_store_t *s, const gb_tags_t *reg, const gb_batch_t *b)
     if (rc || b->n == 0) goto out;
     /* series declarations first, so every sample record refers to a declared series */
     uint32_t *nos = gb_xmalloc(b->n * sizeof *nos);
-    size_t need = 5;
+    uint64_t seg = gb_wal_current(s->wal);
     for (size_t i = 0; i < b->n; i++) {
-        nos[i] = series_for_tag(s, reg, b->samples[i].tag);
-        if (nos[i] != GB_NONE) declare(s, nos[i]);
-        need += 22;
+        uint32_t tag = b->samples[i].tag, known = 0;
+        if (reg == s->reg && tag < s->ntag) known = s->tag_series[tag];
+        uint32_t no = known ? known - 1 : series_for_tag(s, reg, tag);
+        nos[i] = no;
+        if (no != GB_NONE && s->declared[no] != seg) declare(s, no);
     }
-    need += b->strings_len + 4 * b->n;
-    unsigned char *p = gb_wal_reserve(s->wal, need);
+    unsigned char *p = gb_wal_reserve(s->wal, 5 + 22 * b->n + b->strings_len + 4 * b->n);
     p[0] = REC_SAMPLES;
     size_t off = 5;
     uint32_t cnt = 0;
     for (size_t i = 0; i < b->n; i++) {
-        if (nos[i] == GB_NONE) continue;
+        uint32_t no = nos[i];
         const gb_sample_t *smp = &b->samples[i];
-        gb_value_t v = {.type = (gb_vtype_t)smp->type};
-        switch (smp->type) {
-        case GB_VT_F64:
-            v.f64 = smp->v.f64;
-            break;
-        case GB_VT_I64:
-            v.i64 = smp->v.i64;
-            break;
-        case GB_VT_BOOL:
-            v.b = smp->v.b;
-            break;
-        default:
-            v.str = gb_sample_str(b, smp, &v.len);
+        if (no == GB_NONE || s->stype[no] != smp->type) continue;
+        gb_quality_t q = (gb_quality_t)smp->quality;
+        if (smp->type == GB_VT_F64 || smp->type == GB_VT_I64) { /* the common case, inline */
+            gb_slot_t v;
+            memcpy(&v, &smp->v, 8);
+            put32(p + off, no);
+            memcpy(p + off + 4, &smp->t, 8);
+            p[off + 12] = smp->type;
+            p[off + 13] = (unsigned char)q;
+            memcpy(p + off + 14, &v, 8);
+            off += 22;
+            stage_add(s, no, smp->t, q, v);
+        } else {
+            gb_value_t v = {.type = (gb_vtype_t)smp->type};
+            if (v.type == GB_VT_STR)
+                v.str = gb_sample_str(b, smp, &v.len);
+            else
+                v.b = smp->v.b;
+            off += put_sample(p + off, no, smp->t, q, &v);
+            take(s, no, smp->t, q, &v);
         }
-        series_t *x = s->series[nos[i]];
-        if (x->type != v.type) continue;
-        off += put_sample(p + off, nos[i], smp->t, (gb_quality_t)smp->quality, &v);
-        head_add(s, x, smp->t, (gb_quality_t)smp->quality, &v);
         cnt++;
     }
     free(nos);
@@ -1247,14 +1381,16 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
     uint32_t *nos = gb_xmalloc(n * sizeof *nos);
     size_t need = 5;
     for (size_t i = 0; i < n; i++) {
-        series_t *x = find_series(s, pts[i].path);
-        if (x && x->type != pts[i].v.type) {
+        uint32_t no;
+        if (!gb_map_get(&s->by_path, pts[i].path, &no)) {
+            no = gb_store__add_series(s, pts[i].path, pts[i].v.type);
+        } else if (s->stype[no] != pts[i].v.type) {
             nos[i] = GB_NONE;
             bad++;
             continue;
         }
-        nos[i] = gb_store__add_series(s, pts[i].path, pts[i].v.type);
-        declare(s, nos[i]);
+        nos[i] = no;
+        declare(s, no);
         need += 22 + (pts[i].v.type == GB_VT_STR ? 4 + pts[i].v.len : 0);
     }
     unsigned char *p = gb_wal_reserve(s->wal, need);
@@ -1264,7 +1400,7 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (nos[i] == GB_NONE) continue;
         off += put_sample(p + off, nos[i], pts[i].t, pts[i].q, &pts[i].v);
-        head_add(s, s->series[nos[i]], pts[i].t, pts[i].q, &pts[i].v);
+        take(s, nos[i], pts[i].t, pts[i].q, &pts[i].v);
         cnt++;
     }
     free(nos);
@@ -1359,6 +1495,9 @@ int gb_store_close(gb_store_t *s)
         free(s->series[i]);
     }
     free(s->series);
+    free(s->declared);
+    free(s->stype);
+    stage_clear(&s->stage);
     free(s->tag_series);
     free(s->rmap);
     for (size_t i = 0; i < s->nret; i++)

@@ -30,7 +30,6 @@ typedef struct series {
     gb_bref_t *blocks;
     size_t nblocks, cblocks;
     uint64_t block_points;
-    uint64_t declared;     /* the log segment this series was last declared in (0: none) */
     gb_time_t blocks_tmax; /* newest time in any block (INT64_MIN: no blocks) */
     int64_t keep_ns;       /* retention: 0 forever */
     int64_t keep_roll[GB_ROLLUP_WIDTHS]; /* rollups: 0 none made; else their keep period */
@@ -45,6 +44,35 @@ typedef struct series {
     gb_value_keep_t last_v;
 } series_t;
 
+/*
+ * Points appended but not in their series' heads yet (numbers and booleans; strings go to the
+ * head at once). The log holds them already. The stage is GB_STAGE_BUCKETS buckets, each for a
+ * range of series numbers and in arrival order; appending is sequential, and gb_store__drain
+ * moves the points bucket by bucket, so that the heads it writes to at a time are few enough to
+ * stay in cache. Appending straight to thousands of interleaved heads misses the cache at every
+ * point.
+ */
+#define GB_STAGE_BUCKETS 64
+#define GB_STAGE_BUCKET_POINTS 4096
+typedef struct gb_stage {
+    uint32_t *no; /* bucket b's points at [b * GB_STAGE_BUCKET_POINTS, + bn[b]) */
+    gb_time_t *t;
+    gb_slot_t *v;
+    uint8_t *q;
+    uint32_t bn[GB_STAGE_BUCKETS];
+    unsigned shift; /* series no goes to bucket no >> shift (the last takes the rest) */
+    size_t n;
+    /* per series, while draining: where its points go, how many, and its newest */
+    struct gb_stage_dst {
+        gb_time_t *t;
+        gb_slot_t *v;
+        uint8_t *q;
+        gb_time_t tmax;
+        uint32_t imax, cnt;
+    } *dst;
+    uint32_t *touched; /* the series with points in the stage */
+} gb_stage_t;
+
 struct gb_store {
     pthread_mutex_t mu;
     char *dir;
@@ -53,6 +81,10 @@ struct gb_store {
     gb_map_t by_path;
     series_t **series;
     uint32_t nseries, cseries;
+    /* per series, what every append looks at, packed so that it stays in cache */
+    uint64_t *declared; /* the log segment the series was last declared in (0: none) */
+    uint8_t *stype;     /* its value type */
+    gb_stage_t stage;
     uint32_t *tag_series; /* registry tag id -> series number + 1 (0 = not looked up yet) */
     uint32_t ntag;
     const gb_tags_t *reg;
@@ -99,6 +131,8 @@ typedef struct gb_snap {
     gb_time_t xlo, xhi; /* points in [xlo, xhi) are left out (they are in rollups) */
 } gb_snap_t;
 
+/* Moves the staged points to their series' heads. Every reader of a head calls it first. Locked. */
+void gb_store__drain(gb_store_t *s);
 /* The series named PATH, or NULL. Caller holds the lock. */
 series_t *gb_store__find(gb_store_t *s, const char *path);
 /* The series PATH, made with TYPE when new: its number. Caller holds the lock. */

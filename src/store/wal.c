@@ -7,6 +7,7 @@
  * begins), so it is reported as damage and the rest of that segment is skipped.
  */
 #include "store/wal.h"
+#include "util/crc.h"
 #include "gemba/error.h"
 #include "gemba/log.h"
 #include "gemba/time.h"
@@ -21,7 +22,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define WAL_MAGIC "GBWAL\0\1\0"
 #define WAL_MAGIC_LEN 8
@@ -111,7 +111,7 @@ static int replay(int fd, uint64_t seq, gb_wal_record_fn each, void *ctx, off_t 
         if (plen == 0 || plen > GB_WAL_REC_MAX || off + 8 + (off_t)plen > st.st_size) break;
         if (plen > cap) buf = gb_xrealloc(buf, cap = plen);
         if (pread(fd, buf, plen, off + 8) != (ssize_t)plen) break;
-        if ((uint32_t)crc32(0L, buf, plen) != crc) break;
+        if (gb_crc32(buf, plen) != crc) break;
         if (each && (rc = each(ctx, seq, buf, plen)) != 0) break;
         off += 8 + (off_t)plen;
     }
@@ -286,7 +286,7 @@ void gb_wal_seal(gb_wal_t *w, size_t len)
 {
     unsigned char *r = w->buf + w->reserved_at;
     put32(r, (uint32_t)len);
-    put32(r + 4, (uint32_t)crc32(0L, r + 8, (uInt)len));
+    put32(r + 4, gb_crc32(r + 8, len));
     w->len = w->reserved_at + 8 + len;
 }
 
