@@ -292,6 +292,142 @@ int gb_lp_parse(char *line, size_t len, gb_lp_precision_t prec, gb_lp_line_t *ou
     return unique_keys(line, out, err);
 }
 
+/* ---- the quick way ---------------------------------------------------------------------------- */
+
+/* Byte classes for gb_lp_fast: separators, the line's end, and what sends a line the slow way. */
+enum { K_SPACE = 1, K_COMMA = 2, K_EQ = 4, K_NL = 8, K_SLOW = 16 };
+static const uint8_t KIND[256] = {
+    [0] = K_SLOW,   [' '] = K_SPACE, [','] = K_COMMA, ['='] = K_EQ,  ['\n'] = K_NL,
+    ['\r'] = K_SLOW, ['#'] = K_SLOW,  ['\\'] = K_SLOW, ['"'] = K_SLOW,
+};
+
+/* Skips ordinary bytes from P; returns the first that is not (END: past the buffer). */
+static const char *plain_run(const char *p, const char *end)
+{
+    while (p < end && !KIND[(unsigned char)*p])
+        p++;
+    return p;
+}
+
+/* The digits of an unsigned decimal S[0..N) (1..19 of them) into *V. */
+static bool fast_digits(const char *s, size_t n, uint64_t *v)
+{
+    if (n == 0 || n > 19) return false;
+    uint64_t a = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (d > 9) return false;
+        a = a * 10 + d;
+    }
+    *v = a;
+    return true;
+}
+
+/* A field value S[0..N) of gb_lp_fast: a number or boolean word into *V. */
+static bool fast_value(const char *s, size_t n, gb_value_t *v)
+{
+    memset(v, 0, sizeof *v);
+    if (n == 0) return false;
+    char c = s[0];
+    if (c == 't' || c == 'T' || c == 'f' || c == 'F') {
+        v->type = GB_VT_BOOL;
+        return bool_word((span_t){s, n}, &v->b);
+    }
+    if (!(c == '-' || c == '.' || (c >= '0' && c <= '9'))) return false;
+    char last = s[n - 1];
+    if (last == 'i' || last == 'u') {
+        bool neg = c == '-';
+        uint64_t m;
+        if (neg && last == 'u') return false;
+        if (!fast_digits(s + neg, n - 1 - neg, &m) || m > (uint64_t)INT64_MAX) return false;
+        v->type = GB_VT_I64;
+        v->i64 = neg ? -(int64_t)m : (int64_t)m;
+        return true;
+    }
+    v->type = GB_VT_F64;
+    return gb_textio_f64_parse(s, n, 0, &v->f64) == 0;
+}
+
+bool gb_lp_fast(const char *buf, size_t len, bool eof, gb_lp_precision_t prec, gb_lp_fast_t *out)
+{
+    const char *end = buf + len, *p = buf;
+    if ((unsigned)prec > GB_LP_H) return false;
+    /* the measurement: no '=' in it (a canonical name escapes it) */
+    const char *q = plain_run(p, end);
+    if (q == p || q == end || KIND[(unsigned char)*q] & (K_EQ | K_SLOW | K_NL)) return false;
+    p = q;
+    /* tags: key=value, keys in order */
+    const char *pk = NULL;
+    size_t pkn = 0;
+    while (*p == ',') {
+        const char *k = p + 1;
+        q = plain_run(k, end);
+        if (q == k || q == end || *q != '=') return false;
+        size_t kn = (size_t)(q - k);
+        if (pk) {
+            size_t m = kn < pkn ? kn : pkn;
+            int c = memcmp(pk, k, m);
+            if (c > 0 || (c == 0 && pkn >= kn)) return false; /* out of order, or twice */
+        }
+        pk = k;
+        pkn = kn;
+        const char *val = q + 1;
+        q = plain_run(val, end);
+        if (q == val || q == end || KIND[(unsigned char)*q] & (K_EQ | K_SLOW | K_NL)) return false;
+        p = q;
+    }
+    if (*p != ' ') return false;
+    out->keylen = (size_t)(p - buf);
+    p++;
+    /* fields: key=value[,key=value...] */
+    size_t nf = 0;
+    for (;;) {
+        const char *k = p;
+        q = plain_run(k, end);
+        if (q == k || q == end || *q != '=' || nf == GB_LP_FAST_FIELDS) return false;
+        span_t key = {k, (size_t)(q - k)};
+        for (size_t j = 0; j < nf; j++)
+            if (span_cmp(out->fields[j].key, key) == 0) return false;
+        const char *val = q + 1;
+        q = plain_run(val, end);
+        if (q < end && KIND[(unsigned char)*q] & (K_EQ | K_SLOW)) {
+            if (!(*q == '\r' && q + 1 < end && q[1] == '\n')) return false;
+        }
+        out->fields[nf].key = key;
+        if (!fast_value(val, (size_t)(q - val), &out->fields[nf].v)) return false;
+        nf++;
+        p = q;
+        if (p == end || *p != ',') break;
+        p++;
+    }
+    out->nfields = nf;
+    out->has_time = false;
+    if (p < end && *p == ' ') { /* the timestamp */
+        const char *ts = ++p;
+        bool neg = p < end && *p == '-';
+        q = ts + neg;
+        while (q < end && *q >= '0' && *q <= '9')
+            q++;
+        uint64_t m;
+        if (!fast_digits(ts + neg, (size_t)(q - ts - neg), &m)) return false;
+        if (m > (uint64_t)INT64_MAX + neg) return false;
+        int64_t raw = neg ? (int64_t)(0 - m) : (int64_t)m;
+        if (__builtin_mul_overflow(raw, precision_ns[prec], &out->t)) return false;
+        out->has_time = true;
+        p = q;
+    }
+    /* the line's end */
+    if (p < end && *p == '\r') p++;
+    if (p < end) {
+        if (*p != '\n') return false;
+        p++;
+    } else if (!eof || p[-1] == '\r') {
+        return false; /* the rest may come with the next piece; a lone CR is for the slow way */
+    }
+    out->len = (size_t)(p - buf);
+    return true;
+}
+
 int gb_lp_line_end(const char *buf, size_t len, size_t max, size_t *out)
 {
     /* where the reader is: in the measurement and tags, the spaces after them, a field key, the

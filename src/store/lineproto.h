@@ -121,6 +121,33 @@ int gb_lp_parse(char *line, size_t len, gb_lp_precision_t prec, gb_lp_line_t *ou
  */
 int gb_lp_series_name(const gb_lp_line_t *l, size_t field, char *buf, size_t size, size_t *len);
 
+#define GB_LP_FAST_FIELDS 16 /* fields a line may have for gb_lp_fast */
+
+/* One line as gb_lp_fast reads it. */
+typedef struct gb_lp_fast {
+    size_t len;    /* the line's bytes, its line break included */
+    size_t keylen; /* the measurement and tags: the line's first KEYLEN bytes, canonical as is */
+    size_t nfields;
+    struct {
+        gb_textio_span_t key; /* canonical as is */
+        gb_value_t v;         /* a number or a boolean */
+    } fields[GB_LP_FAST_FIELDS];
+    bool has_time;
+    gb_time_t t;
+} gb_lp_fast_t;
+
+/*
+ * The quick way through the lines most writers send. True, with OUT filled, when the line at
+ * BUF[0..LEN) is complete (it ends in "\n" or "\r\n", or EOF says the buffer's end ends it) and
+ * plain: no backslash, quote, '#', NUL or other CR; single spaces; a measurement without '=';
+ * tags in order with unique keys; at most GB_LP_FAST_FIELDS fields, unique, of numbers or
+ * booleans (unsigned ones up to 2^63-1); a timestamp that fits. Then the canonical series name of
+ * field F is the line's first KEYLEN bytes, '#', and the field's key, and the result is the one
+ * gb_lp_parse, gb_lp_series_name and gb_lp_value_to_sample give. False for anything else,
+ * without a word: gb_lp_line_end and gb_lp_parse read such a line (and say what is wrong).
+ */
+bool gb_lp_fast(const char *buf, size_t len, bool eof, gb_lp_precision_t prec, gb_lp_fast_t *out);
+
 /* A series name taken apart. About 8 KiB. */
 typedef struct gb_lp_series {
     gb_textio_span_t measurement;

@@ -119,7 +119,9 @@ uint32_t gb_store__add_series(gb_store_t *s, const char *path, gb_vtype_t type)
     s->declared[no] = 0;
     s->stype[no] = (uint8_t)type;
     s->stage.dst[no].cnt = 0;
+    pthread_rwlock_wrlock(&s->names);
     gb_map_put(&s->by_path, x->path, no);
+    pthread_rwlock_unlock(&s->names);
     return no;
 }
 
@@ -1209,6 +1211,7 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     *out = NULL;
     gb_store_t *s = gb_xcalloc(1, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_rwlock_init(&s->names, NULL);
     s->dir = gb_xstrdup(dir);
     if (opts) s->o = *opts;
     if (!s->o.sync_interval_ns) s->o.sync_interval_ns = GB_NS_PER_S;
@@ -1372,19 +1375,25 @@ out:
 
 int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n, size_t *refused)
 {
+    /* the names looked up before the store's lock is taken, so that writers (HTTP requests on
+     * their threads) do that part side by side; the few new ones are made under the lock */
+    uint32_t *nos = gb_xmalloc((n ? n : 1) * sizeof *nos);
+    pthread_rwlock_rdlock(&s->names);
+    for (size_t i = 0; i < n; i++)
+        if (!gb_map_get(&s->by_path, pts[i].path, &nos[i])) nos[i] = GB_NONE;
+    pthread_rwlock_unlock(&s->names);
     pthread_mutex_lock(&s->mu);
     size_t bad = 0;
     int rc = disk_check(s);
     if (!rc) rc = gb_wal_flush_if_full(s->wal);
     if (rc || n == 0) goto out;
     /* series first (declared in the log before the record that uses them), then one record */
-    uint32_t *nos = gb_xmalloc(n * sizeof *nos);
     size_t need = 5;
     for (size_t i = 0; i < n; i++) {
-        uint32_t no;
-        if (!gb_map_get(&s->by_path, pts[i].path, &no)) {
+        uint32_t no = nos[i];
+        if (no == GB_NONE) /* new, or made by another writer since the look-up */
             no = gb_store__add_series(s, pts[i].path, pts[i].v.type);
-        } else if (s->stype[no] != pts[i].v.type) {
+        if (s->stype[no] != pts[i].v.type) {
             nos[i] = GB_NONE;
             bad++;
             continue;
@@ -1403,7 +1412,6 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
         take(s, nos[i], pts[i].t, pts[i].q, &pts[i].v);
         cnt++;
     }
-    free(nos);
     put32(p + 1, cnt);
     gb_wal_seal(s->wal, off);
     s->appended += cnt;
@@ -1413,6 +1421,7 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
         rc = flush_locked(s);
 out:
     pthread_mutex_unlock(&s->mu);
+    free(nos);
     if (refused) *refused = bad;
     return rc;
 }
@@ -1506,6 +1515,7 @@ int gb_store_close(gb_store_t *s)
     gb_pts_clear(&s->latest);
     gb_map_clear(&s->by_path);
     pthread_mutex_destroy(&s->mu);
+    pthread_rwlock_destroy(&s->names);
     free(s->dir);
     free(s);
     return rc;

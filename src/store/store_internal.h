@@ -78,7 +78,8 @@ struct gb_store {
     char *dir;
     gb_store_opts_t o;
     gb_wal_t *wal;
-    gb_map_t by_path;
+    gb_map_t by_path; /* changed under both mu and names; read under either */
+    pthread_rwlock_t names;
     series_t **series;
     uint32_t nseries, cseries;
     /* per series, what every append looks at, packed so that it stays in cache */

@@ -1146,6 +1146,131 @@ static void test_csv_export_import_export(void **state)
     assert_int_equal(gb_csv_format_row(0, "t", 1, &v, line, sizeof line, NULL), GB_EINVAL);
 }
 
+/* Whether gb_lp_fast takes TEXT (the whole buffer, at its end); its result in F. */
+static gb_lp_fast_t F;
+static bool fast(const char *text)
+{
+    return gb_lp_fast(text, strlen(text), true, GB_LP_NS, &F);
+}
+
+/* A line the quick reader takes reads the same as through the full parser. */
+static void fast_agrees(const char *text)
+{
+    assert_true(fast(text));
+    assert_int_equal(lp(text), 0);
+    assert_int_equal(F.nfields, L.nfields);
+    assert_int_equal(F.has_time, L.has_time);
+    if (F.has_time) assert_int_equal(F.t, L.t);
+    for (size_t f = 0; f < F.nfields; f++) {
+        char want[512], got[512];
+        size_t n;
+        assert_int_equal(gb_lp_series_name(&L, f, want, sizeof want, &n), 0);
+        snprintf(got, sizeof got, "%.*s#%.*s", (int)F.keylen, text, (int)F.fields[f].key.n,
+                 F.fields[f].key.p);
+        assert_string_equal(got, want);
+        gb_value_t v;
+        assert_int_equal(gb_lp_value_to_sample(&L.fields[f].value, &v), 0);
+        assert_int_equal(v.type, F.fields[f].v.type);
+        assert_memory_equal(&v.f64, &F.fields[f].v.f64, sizeof v.f64);
+        assert_int_equal(v.i64, F.fields[f].v.i64);
+        assert_int_equal(v.b, F.fields[f].v.b);
+    }
+}
+
+/*
+ * The quick reader takes the plain lines writers send, with the full parser's result, and leaves
+ * everything else to it: escapes, quotes, comments, tags out of order, repeats, bad values.
+ */
+static void test_lp_fast(void **state)
+{
+    (void)state;
+    fast_agrees("cpu,host=a,region=eu usage_idle=98.5,usage_user=1.25e0 1700000000123456789\n");
+    assert_int_equal(F.keylen, strlen("cpu,host=a,region=eu"));
+    assert_int_equal(F.len, strlen("cpu,host=a,region=eu usage_idle=98.5,usage_user=1.25e0 1700000000123456789\n"));
+    fast_agrees("m f=1i,g=-9223372036854775807i,h=9223372036854775807u,b=t,c=FALSE,d=False\n");
+    fast_agrees("m f=-0\r\n");
+    fast_agrees("m f=.5 -1\n");
+    fast_agrees("m f=5. 0");
+    fast_agrees("m,a=1,ab=2,b=3 x=0.1,y=123456789012345678,z=1e-300,w=4.9e-324 17\n");
+    fast_agrees("\xc3\xa9t\xc3\xa9,lieu=Z\xc3\xbcrich temp\xc3\xa9rature=21.5\n");
+    /* the rest of the buffer may be a longer line: only EOF ends one without a line break */
+    assert_false(gb_lp_fast("m f=1 17", 8, false, GB_LP_NS, &F));
+    assert_true(gb_lp_fast("m f=1 17\nm f=2 18\n", 18, false, GB_LP_NS, &F));
+    assert_int_equal(F.len, 9);
+    /* left to the full parser */
+    const char *slow[] = {
+        "",
+        "\n",
+        "# a comment\n",
+        " m f=1\n",
+        "m  f=1\n",
+        "m f=1  17\n",
+        "m f=1 17 \n",
+        "m,b=1,a=2 f=1\n",             /* tags out of order: the name sorts them */
+        "m,a=1,a=2 f=1\n",             /* a tag twice */
+        "m f=1,f=2\n",                 /* a field twice */
+        "m\\ x f=1\n",                 /* an escape */
+        "m s=\"text\"\n",              /* a string */
+        "m,a=b=c f=1\n",               /* '=' in a tag value */
+        "m=1 f=1\n",                   /* '=' in the measurement: escaped in the name */
+        "m#1 f=1\n",                   /* '#': escaped in the name */
+        "m f#1=1\n",
+        "m f=1\r 17\n",
+        "m f=1x\n",
+        "m f=tru\n",
+        "m f=1e309\n",
+        "m f=9223372036854775808u\n",
+        "m f=-1u\n",
+        "m f=1 99999999999999999999\n",
+        "m f=1 9223372036854775807\n", /* fits int64 ns, but not as ms below */
+        "m f= 17\n",
+        "m f\n",
+        "m\n",
+        ",a=1 f=1\n",
+    };
+    for (size_t i = 0; i < sizeof slow / sizeof *slow; i++) {
+        if (i == sizeof slow / sizeof *slow - 5) { /* ms: 9223372036854775807 * 10^6 overflows */
+            assert_false(gb_lp_fast(slow[i], strlen(slow[i]), true, GB_LP_MS, &F));
+            assert_true(fast(slow[i]));
+            continue;
+        }
+        if (fast(slow[i])) fprintf(stderr, "taken: '%s'\n", slow[i]);
+        assert_false(fast(slow[i]));
+    }
+    char many[600] = "m ";
+    for (int i = 0; i <= GB_LP_FAST_FIELDS; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%sf%d=%d", i ? "," : "", i, i);
+    assert_false(fast(many)); /* more fields than it keeps */
+    assert_int_equal(lp(many), 0);
+}
+
+/* Decimal text to the nearest double: the quick exact path and strtod agree on every input. */
+static void test_f64_parse_exact(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252u;
+    char text[64];
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int digits = 1 + (int)(x % 17), point = (int)((x >> 8) % (unsigned)(digits + 2)) - 1;
+        int e = (int)((x >> 16) % 61) - 30;
+        size_t n = 0;
+        if (x >> 63) text[n++] = '-';
+        uint64_t d = x >> 20;
+        for (int k = 0; k < digits; k++) {
+            if (k == point) text[n++] = '.';
+            text[n++] = (char)('0' + d % 10);
+            d /= 10;
+        }
+        if ((x >> 40) % 3 == 0) n += (size_t)snprintf(text + n, sizeof text - n, "e%d", e);
+        text[n] = 0;
+        double got, want = strtod(text, NULL);
+        assert_int_equal(gb_textio_f64_parse(text, n, 0, &got), 0);
+        if (memcmp(&got, &want, sizeof got)) fprintf(stderr, "%s: %.17g, strtod %.17g\n", text, got, want);
+        assert_memory_equal(&got, &want, sizeof got);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1159,6 +1284,8 @@ int main(void)
         cmocka_unit_test(test_lp_series_names),
         cmocka_unit_test(test_lp_format),
         cmocka_unit_test(test_lp_values_and_samples),
+        cmocka_unit_test(test_lp_fast),
+        cmocka_unit_test(test_f64_parse_exact),
         cmocka_unit_test(test_csv_reading),
         cmocka_unit_test(test_csv_errors),
         cmocka_unit_test(test_csv_times),
