@@ -53,7 +53,7 @@ typedef struct series {
  * point.
  */
 #define GB_STAGE_BUCKETS 64
-#define GB_STAGE_BUCKET_POINTS 4096
+#define GB_STAGE_BUCKET_POINTS 16384
 typedef struct gb_stage {
     uint32_t *no; /* bucket b's points at [b * GB_STAGE_BUCKET_POINTS, + bn[b]) */
     gb_time_t *t;

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static gb_tags_t *registry(void)
 {
@@ -756,6 +757,92 @@ static void test_many_series_interleaved(void **state)
     free(dir);
 }
 
+/* Appends a framed log record (u32 length | u32 CRC-32 | payload) to F. */
+static void frame(FILE *f, const unsigned char *p, size_t n)
+{
+    uint32_t len = (uint32_t)n, crc = (uint32_t)crc32(0L, p, (uInt)n);
+    fwrite(&len, 4, 1, f);
+    fwrite(&crc, 4, 1, f);
+    fwrite(p, 1, n, f);
+}
+
+/* Writes a fixed-width sample at P: u32 number | i64 time | u8 type | u8 quality | VALUE. */
+static size_t fixed_sample(unsigned char *p, uint32_t no, gb_time_t t, gb_vtype_t type,
+                           gb_quality_t q, const void *value, size_t vlen)
+{
+    memcpy(p, &no, 4);
+    memcpy(p + 4, &t, 8);
+    p[12] = (unsigned char)type;
+    p[13] = (unsigned char)q;
+    memcpy(p + 14, value, vlen);
+    return 14 + vlen;
+}
+
+/*
+ * A log written by an earlier gemba, whose samples records are fixed-width (u32 number | i64
+ * time | u8 type | u8 quality | value), replays: the store writes packed records now and reads
+ * both.
+ */
+static void test_replays_fixed_width_records(void **state)
+{
+    (void)state;
+    char *dir = tmpdir(), path[600];
+    snprintf(path, sizeof path, "%s/wal", dir);
+    assert_int_equal(mkdir(path, 0750), 0);
+    snprintf(path, sizeof path, "%s/wal/00000001.wal", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite("GBWAL\0\1\0", 1, 8, f);
+    unsigned char rec[256];
+    const char *names[] = {"old/f", "old/s"};
+    const unsigned char types[] = {GB_VT_F64, GB_VT_STR};
+    for (uint32_t k = 0; k < 2; k++) { /* series k: u8 1 | u32 k | u8 type | u16 length | name */
+        uint16_t l = (uint16_t)strlen(names[k]);
+        rec[0] = 1;
+        memcpy(rec + 1, &k, 4);
+        rec[5] = types[k];
+        memcpy(rec + 6, &l, 2);
+        memcpy(rec + 8, names[k], l);
+        frame(f, rec, 8u + l);
+    }
+    size_t n = 5;
+    uint32_t cnt = 3;
+    rec[0] = 2;
+    memcpy(rec + 1, &cnt, 4);
+    for (int i = 0; i < 2; i++) { /* two floats */
+        double v = 1.5 + i;
+        n += fixed_sample(rec + n, 0, 1000 + i, GB_VT_F64, GB_Q_GOOD, &v, 8);
+    }
+    uint32_t sl = 5;
+    unsigned char str[9];
+    memcpy(str, &sl, 4);
+    memcpy(str + 4, "READY", 5);
+    n += fixed_sample(rec + n, 1, 1005, GB_VT_STR, GB_Q_UNCERTAIN, str, 9);
+    frame(f, rec, n);
+    fclose(f);
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    const gb_time_t want_t[] = {1000, 1001};
+    const double want_v[] = {1.5, 2.5};
+    expect_series(s, "old/f", want_t, want_v, 2);
+    gb_point_t p;
+    assert_int_equal(gb_store_latest(s, "old/s", &p), 0);
+    assert_int_equal(p.t, 1005);
+    assert_int_equal(p.q, GB_Q_UNCERTAIN);
+    assert_int_equal(p.v.len, 5);
+    assert_memory_equal(p.v.str, "READY", 5);
+    /* new points go to packed records; the old ones stay; both replay after a reopen */
+    put_f(s, "old/f", 1002, 3.5);
+    assert_int_equal(gb_store_close(s), 0);
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    const gb_time_t want_t2[] = {1000, 1001, 1002};
+    const double want_v2[] = {1.5, 2.5, 3.5};
+    expect_series(s, "old/f", want_t2, want_v2, 3);
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -764,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_write_failure_loses_nothing),
         cmocka_unit_test(test_late_and_replaced),
         cmocka_unit_test(test_many_series_interleaved),
+        cmocka_unit_test(test_replays_fixed_width_records),
         cmocka_unit_test(test_aggregates),
         cmocka_unit_test(test_time_weighted_average),
         cmocka_unit_test(test_flush_while_writing),
