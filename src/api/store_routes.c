@@ -204,6 +204,7 @@ enum MHD_Result gb_api_query(gb_req_t *r)
     else if (q.to <= q.from)
         snprintf(d, sizeof d, "to must be after from");
     q.aggregate = agg != NULL;
+    if (!d[0]) gb_query_align_from(&q, from);
     if (d[0]) {
         free(tc.tags);
         return gb_problem(r, MHD_HTTP_BAD_REQUEST, "%s", d);

@@ -203,6 +203,7 @@ int gb_cmd_query(int argc, char **argv)
         if (!from || !to) return gb_cli_usage_error("query", "an aggregate needs --from and --to");
     }
     if (q.to <= q.from) return gb_cli_usage_error("query", "--to must be after --from");
+    gb_query_align_from(&q, from);
     gb_store_opts_t ro = {.readonly = true};
     gb_store_t *s;
     int rc = gb_store_open(data, &ro, &s);

@@ -189,17 +189,31 @@ int gb_query_run(gb_store_t *s, const gb_query_t *q, gb_query_write_fn write, vo
     return rc ? rc : o.rc;
 }
 
+/* "-DURATION" (a negative ns count ends in a digit) */
+static bool before_now(const char *s)
+{
+    return s[0] == '-' && s[1] && !strchr("0123456789", s[strlen(s) - 1]);
+}
+
 int gb_query_time_parse(const char *s, gb_time_t now, gb_time_t *out)
 {
     if (!strcmp(s, "now")) {
         *out = now;
         return 0;
     }
-    if (s[0] == '-' && s[1] && !strchr("0123456789", s[strlen(s) - 1])) {
+    if (before_now(s)) {
         int64_t d;
         if (gb_duration_parse(s + 1, &d) != 0) return GB_EINVAL;
         *out = now - d;
         return 0;
     }
     return gb_csv_time_parse(s, strlen(s), out) == 0 ? 0 : GB_EINVAL;
+}
+
+void gb_query_align_from(gb_query_t *q, const char *from)
+{
+    if (!q->aggregate || !from || q->step <= 0 || (strcmp(from, "now") && !before_now(from)))
+        return;
+    gb_time_t r = q->from % q->step;
+    if (q->from >= INT64_MIN + q->step) q->from -= r < 0 ? r + q->step : r; /* down; before 1970 too */
 }

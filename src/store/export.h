@@ -42,4 +42,13 @@ int gb_query_run(gb_store_t *s, const gb_query_t *q, gb_query_write_fn write, vo
  */
 int gb_query_time_parse(const char *s, gb_time_t now, gb_time_t *out);
 
+/*
+ * For an aggregate whose FROM was given relative to now ("-1d", "now"): starts it on the window
+ * of the step that holds it (windows on multiples of the step since 1970-01-01T00:00Z). Such a
+ * time is never on a minute by itself; on the window it is, so every window is whole and, for
+ * steps in whole minutes or hours, rollups answer the windows retention has taken the points of.
+ * A FROM given as a time is kept as it is. FROM may be NULL.
+ */
+void gb_query_align_from(gb_query_t *q, const char *from);
+
 #endif

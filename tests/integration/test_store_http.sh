@@ -32,6 +32,11 @@ q=$(get '/api/v1/query?tag=m%23v&format=json')
 [ "$(jq -r '.series[0].points[0][0]' <<<"$q")" = 2025-11-22T08:26:40.000000000Z ] || fail "time: $q"
 agg=$(get '/api/v1/query?tag=m%23v&from=2025-11-22T08:26:40Z&to=2025-11-22T08:26:50Z&agg=avg&step=10s')
 [ "$(jq -c '.series[0].points[0][1]' <<<"$agg")" = 3 ] || fail "aggregate: $agg"
+# a relative from starts on a whole window of the step (here a minute), so rollups can answer it
+[ "$(echo 'now v=1' | w /api/v1/write -H "Authorization: Bearer $TOKEN")" = 204 ] || fail "now: $(cat "$T/resp")"
+rel=$(get '/api/v1/query?tag=now%23v&from=-1h&to=now&agg=count&step=1m')
+jq -e '.series[0].points | length == 1 and (.[0][0] | test(":00.000000000Z$")) and .[0][1] == 1' <<<"$rel" >/dev/null \
+  || fail "relative from on the minute: $rel"
 [ "$(status "/api/v1/query?tag=nope")" = 404 ] || fail "unknown series"
 [ "$(status "/api/v1/query?tag=m%23v&agg=avg")" = 400 ] || fail "agg without step"
 get '/api/v1/query?tag=m%23v&format=csv' > "$T/http.csv"

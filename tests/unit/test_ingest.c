@@ -10,6 +10,7 @@
 
 #include "gemba/error.h"
 #include "store/csvio.h"
+#include "store/export.h"
 #include "store/lineproto.h"
 #include "store/textio.h"
 
@@ -1271,6 +1272,35 @@ static void test_f64_parse_exact(void **state)
     }
 }
 
+/* A relative `from` of an aggregate starts on its step's window; other times stay as given. */
+static void test_query_align_from(void **state)
+{
+    (void)state;
+    const gb_time_t S = GB_NS_PER_S, now = 1700000123 * S + 456; /* 22:15:23.000000456 UTC */
+    gb_query_t q = {.aggregate = true, .step = 60 * S};
+    assert_int_equal(gb_query_time_parse("-1d", now, &q.from), 0);
+    gb_query_align_from(&q, "-1d");
+    assert_int_equal(q.from, (1700000123 - 86400 - 23) * S); /* 22:15:00 the day before */
+    assert_int_equal(gb_query_time_parse("now", now, &q.from), 0);
+    q.step = 3600 * S;
+    gb_query_align_from(&q, "now");
+    assert_int_equal(q.from, (1700000123 - 15 * 60 - 23) * S); /* 22:00:00 */
+    q.from = -90 * S; /* before 1970, relative: down to -120 s with a 1 min step */
+    q.step = 60 * S;
+    gb_query_align_from(&q, "-1m");
+    assert_int_equal(q.from, -120 * S);
+    q.from = now; /* given as a time: kept */
+    gb_query_align_from(&q, "2023-11-14T22:15:23.000000456Z");
+    assert_int_equal(q.from, now);
+    gb_query_align_from(&q, "1700000123000000456");
+    assert_int_equal(q.from, now);
+    gb_query_align_from(&q, NULL);
+    assert_int_equal(q.from, now);
+    q.aggregate = false; /* raw points: kept */
+    gb_query_align_from(&q, "-1d");
+    assert_int_equal(q.from, now);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1286,6 +1316,7 @@ int main(void)
         cmocka_unit_test(test_lp_values_and_samples),
         cmocka_unit_test(test_lp_fast),
         cmocka_unit_test(test_f64_parse_exact),
+        cmocka_unit_test(test_query_align_from),
         cmocka_unit_test(test_csv_reading),
         cmocka_unit_test(test_csv_errors),
         cmocka_unit_test(test_csv_times),
