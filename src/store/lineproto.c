@@ -309,18 +309,46 @@ static const char *plain_run(const char *p, const char *end)
     return p;
 }
 
+/* Whether the eight bytes W (as loaded, little-endian) are all decimal digits. */
+static inline bool eight_digits(uint64_t w)
+{
+    return ((w & 0xf0f0f0f0f0f0f0f0u) | (((w + 0x0606060606060606u) & 0xf0f0f0f0f0f0f0f0u) >> 4)) ==
+           0x3333333333333333u;
+}
+
+/* The value of eight digit bytes W, a few multiplications instead of a chain of eight. */
+static inline uint32_t eight_value(uint64_t w)
+{
+    w -= 0x3030303030303030u;
+    w = w * 10 + (w >> 8);
+    return (uint32_t)(((w & 0x000000ff000000ffu) * 0x000f424000000064u +
+                       ((w >> 16) & 0x000000ff000000ffu) * 0x0000271000000001u) >>
+                      32);
+}
+
+/* The digits from P (1..19 of them, up to END or a byte that is not one) into *V; where they end,
+ * or NULL. Timestamps have 19: eight at a time saves most of the work. */
+static const char *fast_uint(const char *p, const char *end, uint64_t *v)
+{
+    const char *s = p;
+    uint64_t a = 0, w;
+    while (end - p >= 8 && p - s <= 11) {
+        memcpy(&w, p, 8);
+        if (!eight_digits(w)) break;
+        a = a * 100000000u + eight_value(w);
+        p += 8;
+    }
+    while (p < end && (unsigned)(*p - '0') <= 9 && p - s < 19)
+        a = a * 10 + (unsigned)(*p++ - '0');
+    if (p == s || (p < end && (unsigned)(*p - '0') <= 9)) return NULL; /* none, or over 19 */
+    *v = a;
+    return p;
+}
+
 /* The digits of an unsigned decimal S[0..N) (1..19 of them) into *V. */
 static bool fast_digits(const char *s, size_t n, uint64_t *v)
 {
-    if (n == 0 || n > 19) return false;
-    uint64_t a = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned d = (unsigned)(s[i] - '0');
-        if (d > 9) return false;
-        a = a * 10 + d;
-    }
-    *v = a;
-    return true;
+    return n && fast_uint(s, s + n, v) == s + n;
 }
 
 /* A field value S[0..N) of gb_lp_fast: a number or boolean word into *V. */
@@ -405,12 +433,9 @@ bool gb_lp_fast(const char *buf, size_t len, bool eof, gb_lp_precision_t prec, g
     if (p < end && *p == ' ') { /* the timestamp */
         const char *ts = ++p;
         bool neg = p < end && *p == '-';
-        q = ts + neg;
-        while (q < end && *q >= '0' && *q <= '9')
-            q++;
         uint64_t m;
-        if (!fast_digits(ts + neg, (size_t)(q - ts - neg), &m)) return false;
-        if (m > (uint64_t)INT64_MAX + neg) return false;
+        q = fast_uint(ts + neg, end, &m);
+        if (!q || m > (uint64_t)INT64_MAX + neg) return false;
         int64_t raw = neg ? (int64_t)(0 - m) : (int64_t)m;
         if (__builtin_mul_overflow(raw, precision_ns[prec], &out->t)) return false;
         out->has_time = true;

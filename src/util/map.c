@@ -79,8 +79,28 @@ bool gb_map_put(gb_map_t *m, const char *key, uint32_t value)
 
 bool gb_map_get(const gb_map_t *m, const char *key, uint32_t *value)
 {
+    return gb_map_get_h(m, key, hash(key), value);
+}
+
+uint32_t gb_map_hash(const char *key)
+{
+    return hash(key);
+}
+
+void gb_map_prefetch(const gb_map_t *m, uint32_t h, bool key)
+{
+    if (!m->cap) return;
+    const gb_map_slot_t *s = &m->slots[h & (m->cap - 1)];
+    if (!key)
+        __builtin_prefetch(s);
+    else if (s->hash == h && s->key)
+        __builtin_prefetch(s->key);
+}
+
+bool gb_map_get_h(const gb_map_t *m, const char *key, uint32_t h, uint32_t *value)
+{
     if (!m->cap) return false;
-    gb_map_slot_t *s = find(m, key, hash(key));
+    gb_map_slot_t *s = find(m, key, h);
     if (!s->key) return false;
     *value = s->value;
     return true;
