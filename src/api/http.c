@@ -374,7 +374,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (r->too_big || r->len + *upload_size > max) {
             r->too_big = true;
         } else {
-            r->body = gb_xrealloc(r->body, r->len + *upload_size + 1);
+            if (r->len + *upload_size + 1 > r->cap) {
+                /* room for the whole body when its length is given, else twice as much: a body
+                 * of many pieces is copied a few times, not once a piece */
+                const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+                size_t want = cl ? (size_t)strtoull(cl, NULL, 10) + 1 : 0;
+                size_t cap = r->cap ? r->cap * 2 : 16384;
+                if (want > cap && want <= max + 1) cap = want;
+                if (cap < r->len + *upload_size + 1) cap = r->len + *upload_size + 1;
+                r->body = gb_xrealloc(r->body, cap);
+                r->cap = cap;
+            }
             memcpy(r->body + r->len, upload, *upload_size);
             r->len += *upload_size;
             r->body[r->len] = 0;

@@ -52,7 +52,7 @@ typedef struct gb_req {
     size_t nparams;
     bool has_body; /* Content-Length or Transfer-Encoding was sent */
     char *body;    /* owned; NUL-terminated when not NULL */
-    size_t len;
+    size_t len, cap;
     bool too_big;
     gb_principal_t who; /* .role GB_ROLE_NONE and .via GB_VIA_NONE when anonymous */
     gb_session_info_t session; /* when who.via is GB_VIA_SESSION */
