@@ -21,6 +21,7 @@ void gb_ingest_init(gb_ingest_t *in, gb_store_t *s)
 void gb_ingest_clear(gb_ingest_t *in)
 {
     free(in->pts);
+    free(in->at);
     free(in->arena);
     if (in->csv) {
         gb_csv_reader_clear(in->csv);
@@ -46,14 +47,10 @@ int gb_ingest_flush(gb_ingest_t *in)
 {
     if (!in->n) return 0;
     /* names were copied into one arena that may have moved while it grew: point them now */
-    size_t off = 0;
     for (size_t i = 0; i < in->n; i++) {
-        in->pts[i].path = in->arena + off;
-        off += strlen(in->arena + off) + 1;
-        if (in->pts[i].v.type == GB_VT_STR) {
-            in->pts[i].v.str = in->arena + off;
-            off += in->pts[i].v.len;
-        }
+        in->pts[i].path = in->arena + in->at[i];
+        if (in->pts[i].v.type == GB_VT_STR)
+            in->pts[i].v.str = in->arena + (i + 1 < in->n ? in->at[i + 1] : in->alen) - in->pts[i].v.len;
     }
     size_t bad = 0;
     int rc = gb_store_write_points(in->store, in->pts, in->n, &bad);
@@ -65,32 +62,35 @@ int gb_ingest_flush(gb_ingest_t *in)
     return 0;
 }
 
-static void arena_put(gb_ingest_t *in, const char *p, size_t n)
-{
-    if (in->alen + n > in->acap) {
-        while (in->alen + n > in->acap)
-            in->acap = in->acap ? in->acap * 2 : 1 << 16;
-        in->arena = gb_xrealloc(in->arena, in->acap);
-    }
-    if (n) memcpy(in->arena + in->alen, p, n);
-    in->alen += n;
-}
-
 /* Takes a point of series PATH (or, with FIELD, PATH '#' FIELD) at T with value V. */
 static int add2(gb_ingest_t *in, const char *path, size_t plen, const char *field, size_t flen,
                 gb_time_t t, const gb_value_t *v)
 {
-    if (in->n == in->cap)
-        in->pts = gb_xrealloc(in->pts, (in->cap = in->cap ? in->cap * 2 : 1024) * sizeof *in->pts);
-    arena_put(in, path, plen);
-    if (field) {
-        arena_put(in, "#", 1);
-        arena_put(in, field, flen);
+    if (in->n == in->cap) {
+        in->cap = in->cap ? in->cap * 2 : 1024;
+        in->pts = gb_xrealloc(in->pts, in->cap * sizeof *in->pts);
+        in->at = gb_xrealloc(in->at, in->cap * sizeof *in->at);
     }
-    arena_put(in, "", 1);
+    size_t slen = v->type == GB_VT_STR ? v->len : 0, need = plen + (field ? 1 + flen : 0) + 1 + slen;
+    if (in->alen + need > in->acap) {
+        while (in->alen + need > in->acap)
+            in->acap = in->acap ? in->acap * 2 : 1 << 16;
+        in->arena = gb_xrealloc(in->arena, in->acap);
+    }
+    char *a = in->arena + in->alen;
+    in->at[in->n] = in->alen;
+    memcpy(a, path, plen);
+    a += plen;
+    if (field) {
+        *a++ = '#';
+        memcpy(a, field, flen);
+        a += flen;
+    }
+    *a++ = 0;
+    if (slen) memcpy(a, v->str, slen);
+    in->alen += need;
     gb_store_wpoint_t *w = &in->pts[in->n++];
     *w = (gb_store_wpoint_t){NULL, t, GB_Q_GOOD, *v};
-    if (v->type == GB_VT_STR) arena_put(in, v->str, v->len);
     return in->n >= BATCH ? gb_ingest_flush(in) : 0;
 }
 

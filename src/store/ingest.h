@@ -28,8 +28,9 @@ typedef struct gb_ingest {
     /* the batch being built */
     gb_store_wpoint_t *pts;
     size_t n, cap;
-    char *arena; /* series names of the batch */
+    char *arena; /* series names (and strings) of the batch */
     size_t alen, acap;
+    size_t *at; /* per point, where its name starts in the arena (its string follows the NUL) */
     gb_csv_reader_t *csv;
 } gb_ingest_t;
 
