@@ -95,21 +95,21 @@ static enum MHD_Result too_many(gb_req_t *r, int64_t wait_ns)
 
 static int64_t wait_for(gb_ratelimit_t *rl, const char *prefix, const char *key)
 {
-    char k[GB_AUTH_NAME_MAX + 80];
+    char k[512]; /* a prefix and a name or address: a longer key is cut, which only merges limits */
     snprintf(k, sizeof k, "%s%s", prefix, key);
     return gb_ratelimit_wait(rl, k, gb_mono_ns());
 }
 
 static void failed(gb_ratelimit_t *rl, const char *prefix, const char *key)
 {
-    char k[GB_AUTH_NAME_MAX + 80];
+    char k[512]; /* a prefix and a name or address: a longer key is cut, which only merges limits */
     snprintf(k, sizeof k, "%s%s", prefix, key);
     gb_ratelimit_failed(rl, k, gb_mono_ns());
 }
 
 static void forget(gb_ratelimit_t *rl, const char *prefix, const char *key)
 {
-    char k[GB_AUTH_NAME_MAX + 80];
+    char k[512]; /* a prefix and a name or address: a longer key is cut, which only merges limits */
     snprintf(k, sizeof k, "%s%s", prefix, key);
     gb_ratelimit_forget(rl, k);
 }

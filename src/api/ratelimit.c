@@ -91,6 +91,10 @@ void gb_ratelimit_failed(gb_ratelimit_t *r, const char *key, int64_t now)
             }
             if (!s || c->last < s->last) s = c;
         }
+        if (!s) { /* no slots at all: nothing to remember */
+            pthread_mutex_unlock(&r->mu);
+            return;
+        }
         memset(s, 0, sizeof *s);
         memcpy(s->key, h, 16);
     }

@@ -73,14 +73,14 @@ void gb_sessions_create(gb_sessions_t *s, const gb_principal_t *who, gb_time_t n
     random_text(id, GB_SESSION_ID_LEN);
     pthread_mutex_lock(&s->mu);
     /* a free or expired slot, else the one used longest ago */
-    entry_t *slot = NULL;
+    entry_t *slot = &s->e[0]; /* there is always at least one */
     for (size_t i = 0; i < s->max; i++) {
         entry_t *e = &s->e[i];
         if (!e->used || expiry(s, e) <= now) {
             slot = e;
             break;
         }
-        if (!slot || e->last < slot->last) slot = e;
+        if (e->last < slot->last) slot = e;
     }
     memset(slot, 0, sizeof *slot);
     slot->used = true;

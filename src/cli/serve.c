@@ -216,10 +216,10 @@ int gb_cmd_serve(int argc, char **argv)
         goto out;
     }
 
-    if (tls_cert) { /* http://... -> https://... */
-        char plain[sizeof url];
-        gb_strlcpy(plain, url, sizeof plain);
-        snprintf(url, sizeof url, "https%s", plain + 4);
+    size_t ulen = strlen(url);
+    if (tls_cert && ulen + 1 < sizeof url) { /* http://... -> https://... */
+        memmove(url + 5, url + 4, ulen - 3);
+        memcpy(url, "https", 5);
     }
 
     /* 3. the data directory */
