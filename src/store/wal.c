@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,17 @@ struct gb_wal {
     bool dirty;         /* written but not synced */
     int64_t last_sync;
     uint64_t bytes, torn;
+    /* The writer thread: a full buffer is handed to it whole, and appends go on in the other
+     * one meanwhile, so the caller neither copies into the page cache nor waits on the disk.
+     * Under MU: the handed buffer (OUT, OUT_LEN: what is not written yet), BUSY while it
+     * writes, and what it did (WRITTEN bytes, RC of a failed write, whose bytes stay in OUT). */
+    pthread_t th;
+    bool th_on, busy, stop, failing;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned char *out;
+    size_t out_len, out_cap, written;
+    int out_rc;
 };
 
 static void put32(unsigned char *p, uint32_t v)
@@ -243,13 +255,14 @@ fail:
     return rc;
 }
 
-/* Writes the buffer out; keeps what could not be written. */
-static int write_out(gb_wal_t *w)
+/* Writes P[0..*LEN) to FD; what could not be written moves to the front. Adds the bytes written
+ * to *DONE. 0, GB_ENOSPC or GB_EIO. */
+static int write_buf(int fd, unsigned char *p, size_t *len, size_t *done)
 {
     size_t off = 0;
     int rc = 0;
-    while (off < w->len) {
-        ssize_t n = write(w->fd, w->buf + off, w->len - off);
+    while (off < *len) {
+        ssize_t n = write(fd, p + off, *len - off);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             rc = errno == ENOSPC || errno == EDQUOT ? GB_ENOSPC : GB_EIO;
@@ -258,12 +271,119 @@ static int write_out(gb_wal_t *w)
         off += (size_t)n;
     }
     if (off) {
-        memmove(w->buf, w->buf + off, w->len - off);
-        w->len -= off;
-        w->dirty = true;
-        w->bytes += off;
+        memmove(p, p + off, *len - off);
+        *len -= off;
+        *done += off;
     }
     return rc;
+}
+
+static void *writer_main(void *arg)
+{
+    gb_wal_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->busy && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->busy) break;
+        size_t len = w->out_len, done = 0;
+        pthread_mutex_unlock(&w->mu);
+        int rc = write_buf(w->fd, w->out, &len, &done);
+        pthread_mutex_lock(&w->mu);
+        w->out_len = len;
+        w->written += done;
+        w->out_rc = rc;
+        w->busy = false;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/*
+ * Waits for the writer to finish the buffer it has, and takes its result: bytes written count,
+ * and bytes it could not write go back in front of the buffer, to be written (or refused) in
+ * order with the rest. Returns the writer's error, 0 when none.
+ */
+static int settle(gb_wal_t *w)
+{
+    if (!w->th_on) return 0;
+    pthread_mutex_lock(&w->mu);
+    while (w->busy)
+        pthread_cond_wait(&w->cv, &w->mu);
+    if (w->written) {
+        w->bytes += w->written;
+        w->dirty = true;
+        w->written = 0;
+    }
+    int rc = w->out_rc;
+    w->out_rc = 0;
+    if (w->out_len) {
+        if (w->len + w->out_len > w->cap) {
+            w->cap = w->len + w->out_len;
+            w->buf = gb_xrealloc(w->buf, w->cap);
+        }
+        memmove(w->buf + w->out_len, w->buf, w->len);
+        memcpy(w->buf, w->out, w->out_len);
+        w->len += w->out_len;
+        w->out_len = 0;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* Writes the buffer out, after what the writer holds; keeps what could not be written. */
+static int write_out(gb_wal_t *w)
+{
+    settle(w); /* its failure, if any, is tried again below */
+    size_t done = 0;
+    int rc = write_buf(w->fd, w->buf, &w->len, &done);
+    if (done) {
+        w->dirty = true;
+        w->bytes += done;
+    }
+    return rc;
+}
+
+/* Hands the buffer to the writer thread (started the first time) and carries on in the other. */
+static int hand_over(gb_wal_t *w)
+{
+    if (!w->th_on) {
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        if (pthread_create(&w->th, NULL, writer_main, w) != 0) {
+            pthread_cond_destroy(&w->cv);
+            pthread_mutex_destroy(&w->mu);
+            return write_out(w); /* no thread: write it here */
+        }
+        w->th_on = true;
+    }
+    int rc = settle(w);
+    if (rc || w->failing) {
+        /* the disk refused a write: write here, in order, until it takes them again -- the
+         * caller refuses data meanwhile, so the buffer stays bounded */
+        rc = write_out(w);
+        w->failing = rc != 0;
+        return rc;
+    }
+    pthread_mutex_lock(&w->mu);
+    unsigned char *b = w->out;
+    size_t cap = w->out_cap;
+    w->out = w->buf;
+    w->out_cap = w->cap;
+    w->out_len = w->len;
+    w->busy = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (!b || cap < w->limit + 4096) {
+        free(b);
+        cap = w->limit + 4096;
+        b = gb_xmalloc(cap);
+    }
+    w->buf = b;
+    w->cap = cap;
+    w->len = 0;
+    return 0;
 }
 
 void gb_wal_set_buffer(gb_wal_t *w, size_t bytes)
@@ -292,7 +412,7 @@ void gb_wal_seal(gb_wal_t *w, size_t len)
 
 int gb_wal_flush_if_full(gb_wal_t *w)
 {
-    return w->len >= w->limit ? write_out(w) : 0;
+    return w->len >= w->limit ? hand_over(w) : 0;
 }
 
 int gb_wal_sync(gb_wal_t *w)
@@ -313,7 +433,13 @@ int gb_wal_tick(gb_wal_t *w, int64_t interval_ns)
 
 size_t gb_wal_pending(const gb_wal_t *w)
 {
-    return w->len;
+    size_t n = w->len;
+    if (w->th_on) {
+        pthread_mutex_lock((pthread_mutex_t *)&w->mu);
+        n += w->out_len;
+        pthread_mutex_unlock((pthread_mutex_t *)&w->mu);
+    }
+    return n;
 }
 
 int gb_wal_rotate(gb_wal_t *w, uint64_t *closed)
@@ -369,9 +495,20 @@ void gb_wal_close(gb_wal_t *w)
         if (w->len)
             gb_error("store", "%zu bytes of accepted data could not be written: %s", w->len,
                      gb_strerror(rc));
-        close(w->fd);
     }
+    if (w->th_on) {
+        settle(w);
+        pthread_mutex_lock(&w->mu);
+        w->stop = true;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->th, NULL);
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+    }
+    if (w->fd >= 0) close(w->fd);
     if (w->lock_fd >= 0) close(w->lock_fd);
+    free(w->out);
     free(w->buf);
     free(w->dir);
     free(w);
