@@ -939,8 +939,25 @@ static int flush_locked(gb_store_t *s)
         }
         s->head_points += frozen_points;
     } else {
-        for (uint32_t i = 0; i < nser; i++)
-            gb_pts_clear(&ser[i]->frozen);
+        gb_store__drain(s);
+        for (uint32_t i = 0; i < nser; i++) {
+            /* the written head's arrays, larger than the new head's, carry on as the head: the
+             * next flush's worth of points needs no fresh memory (faulted in and zeroed by the
+             * kernel page by page, a tenth of the time of a fast ingest) */
+            series_t *x = ser[i];
+            gb_pts_t *f = &x->frozen, *h = &x->head;
+            if (x->type != GB_VT_STR && f->cap > h->cap) {
+                memcpy(f->t, h->t, h->n * sizeof *h->t);
+                memcpy(f->v, h->v, h->n * sizeof *h->v);
+                memcpy(f->q, h->q, h->n * sizeof *h->q);
+                f->n = h->n;
+                gb_pts_clear(h);
+                *h = *f;
+                gb_pts_init(f, x->type);
+            } else {
+                gb_pts_clear(f);
+            }
+        }
         s->covered = closed;
         gb_wal_drop(s->wal, closed);
     }
