@@ -947,9 +947,11 @@ static int flush_locked(gb_store_t *s)
             series_t *x = ser[i];
             gb_pts_t *f = &x->frozen, *h = &x->head;
             if (x->type != GB_VT_STR && f->cap > h->cap) {
-                memcpy(f->t, h->t, h->n * sizeof *h->t);
-                memcpy(f->v, h->v, h->n * sizeof *h->v);
-                memcpy(f->q, h->q, h->n * sizeof *h->q);
+                if (h->n) {
+                    memcpy(f->t, h->t, h->n * sizeof *h->t);
+                    memcpy(f->v, h->v, h->n * sizeof *h->v);
+                    memcpy(f->q, h->q, h->n * sizeof *h->q);
+                }
                 f->n = h->n;
                 gb_pts_clear(h);
                 *h = *f;
