@@ -1043,19 +1043,16 @@ bool gb_store__compaction_due(const bfile_t *files, size_t n, size_t *idx)
 }
 
 /*
- * Merges the newest GB_STORE_COMPACT_FILES files when they are all of one level into one file of
- * the next, so a store that flushes often (or restarts often) keeps few files, and each point is
- * rewritten about log8(flushes) times. Called with the lock held; lets go of it while it reads and
- * writes, like a flush. The merged file is named by the flushes it holds and written before the
- * files it replaces are deleted: after a crash in between, opening the store skips them.
- * Returns 1 when it merged, 0 when there was nothing to merge, or an error (nothing changed).
+ * Merges the LIVE files IDX (live ones, oldest first, with no other live file between them) into
+ * one file named by the flushes they hold: each series' points are decoded, merged (a later
+ * file's point at the same time wins) and cut into blocks again, so a series keeps one run of
+ * full blocks where it had one short run per flush. Called with the lock held; lets go of it
+ * while it reads and writes, like a flush. The merged file is written before the files it
+ * replaces are deleted: after a crash in between, opening the store skips them. Returns 1 when
+ * it merged, or an error (nothing changed).
  */
-static int compact_locked(gb_store_t *s)
+static int merge_files_locked(gb_store_t *s, const size_t *idx, size_t live)
 {
-    const size_t live = GB_STORE_COMPACT_FILES;
-    size_t idx[GB_STORE_COMPACT_FILES];
-    if (s->o.readonly || s->flushing || !gb_store__compaction_due(s->files, s->nfiles, idx))
-        return 0;
     uint64_t lo = s->files[idx[0]].lo, no = s->files[idx[live - 1]].no;
     /* what to read: per series, its blocks in those files, oldest file first */
     uint32_t nser = s->nseries;
@@ -1144,6 +1141,46 @@ static int compact_locked(gb_store_t *s)
     free(w.refs);
     free(ser);
     return rc ? rc : 1;
+}
+
+/*
+ * Merges the newest GB_STORE_COMPACT_FILES files when they are all of one level into one file of
+ * the next, so a store that flushes often (or restarts often) keeps few files, and each point is
+ * rewritten about log8(flushes) times. Locked (lets go while it merges). Returns 1 when it
+ * merged, 0 when there was nothing to merge, or an error (nothing changed).
+ */
+static int compact_locked(gb_store_t *s)
+{
+    size_t idx[GB_STORE_COMPACT_FILES];
+    if (s->o.readonly || s->flushing || !gb_store__compaction_due(s->files, s->nfiles, idx))
+        return 0;
+    return merge_files_locked(s, idx, GB_STORE_COMPACT_FILES);
+}
+
+/*
+ * At a clean stop: merges the newest files of level 0 (the flushes since the last compaction, at
+ * most seven) when there are two or more. Each flush leaves every series a short block, whose
+ * header and footer entry cost more than its points when flushes are frequent; one merged file
+ * holds each series in full blocks, and is what stays on disk while the store is stopped. The
+ * merged file is still of level 0 (it spans fewer than eight flushes), so it takes part in the
+ * next compaction like the flushes it holds. Locked. 1, 0 (nothing to merge) or an error.
+ */
+static int merge_level0_locked(gb_store_t *s)
+{
+    size_t idx[GB_STORE_COMPACT_FILES], n = 0;
+    if (s->o.readonly || s->flushing) return 0;
+    for (size_t i = s->nfiles; i-- > 0 && n < GB_STORE_COMPACT_FILES;) {
+        if (s->files[i].retired) continue;
+        if (level_of(&s->files[i])) break;
+        idx[n++] = i;
+    }
+    if (n < 2) return 0;
+    for (size_t k = 0; k < n / 2; k++) { /* oldest first */
+        size_t t = idx[k];
+        idx[k] = idx[n - 1 - k];
+        idx[n - 1 - k] = t;
+    }
+    return merge_files_locked(s, idx, n);
 }
 
 /* ---- retention ------------------------------------------------------------------------------- */
@@ -1590,6 +1627,7 @@ int gb_store_close(gb_store_t *s)
         pthread_mutex_lock(&s->mu);
         rc = gb_wal_sync(s->wal);
         if (!rc) rc = flush_locked(s);
+        if (!rc) merge_level0_locked(s); /* a failed merge loses nothing: it is logged, not told */
         pthread_mutex_unlock(&s->mu);
     }
     gb_wal_close(s->wal);

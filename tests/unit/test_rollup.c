@@ -244,7 +244,11 @@ static void same_answers(ans_t (*a)[NSTEPS], ans_t (*b)[NSTEPS])
         }
 }
 
-/* A new store holding the hand-checked series (T0 five hours before now), and its answers. */
+/*
+ * A new store holding the hand-checked series (T0 five hours before now) in the four files of its
+ * four flushes, and its answers. (A clean stop merges them into one file, whose one block would
+ * reach past every horizon; the four are put back, as a crash before the stop leaves them.)
+ */
 static char *hand_store(gb_time_t *T0, ans_t (*before)[NSTEPS])
 {
     char *dir = tmpdir();
@@ -253,7 +257,10 @@ static char *hand_store(gb_time_t *T0, ans_t (*before)[NSTEPS])
     assert_int_equal(gb_store_open(dir, NULL, &s), 0);
     hand_series(s, *T0);
     answers(s, "a", *T0, *T0 + 5 * HOUR, before);
+    sh("cd '%s' && mkdir flushes && cp blocks/*.gbb flushes/%s", dir, "");
     assert_int_equal(gb_store_close(s), 0);
+    sh("cd '%s' && rm blocks/*.gbb && mv flushes/*.gbb blocks/ && rmdir flushes%s", dir, "");
+    assert_int_equal(count_files(dir, "blocks", ".gbb"), 4);
     return dir;
 }
 

@@ -114,6 +114,8 @@ static void test_round_trip_and_reopen(void **state)
     /* reopened with a new registry object: the same paths map to the same series */
     gb_tags_t *r2 = registry();
     assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    for (int i = 0; i < 100; i++)
+        later(b); /* new points, not a rewrite of the first ones */
     assert_int_equal(gb_store_append(s, r2, b), 0);
     assert_int_equal(gb_store_close(s), 0);
     assert_int_equal(gb_store_scan(dir, &info, NULL, NULL), 0);
@@ -344,13 +346,15 @@ static void test_late_and_replaced(void **state)
     got_t g = {0};
     assert_int_equal(gb_store_read(s, "a", 2 * GB_NS_PER_S, 5 * GB_NS_PER_S, got_point, &g), 0);
     assert_int_equal(g.n, 3);
-    assert_int_equal(gb_store_close(s), 0); /* a second block file, overlapping the first */
+    /* a second block file, overlapping the first: the clean stop merges the two */
+    assert_int_equal(gb_store_close(s), 0);
     gb_store_opts_t ro = {.readonly = true};
     assert_int_equal(gb_store_open(dir, &ro, &s), 0);
     expect_series(s, "a", t, v, 12);
     gb_store_info_t info;
     gb_store_stat(s, &info);
-    assert_int_equal(info.block_files, 2);
+    assert_int_equal(info.block_files, 1);
+    assert_int_equal(info.blocks, 1);
     assert_int_equal(info.head_points, 0);
     assert_int_equal(gb_store_close(s), 0);
     /* a series keeps its type */
@@ -548,8 +552,9 @@ static void test_flush_while_writing(void **state)
 /*
  * Many flushes make many files; eight of a level are merged into one of the next. 70 flushes of
  * 10 points leave one file of 64 flushes and 6 of one, every point readable, a point rewritten in
- * a later flush still winning; and a file left over from a compaction cut short by a crash (its
- * flush is inside the compacted file's range) is skipped and deleted on the next open.
+ * a later flush still winning; the clean stop merges the six into one; and a file left over from
+ * a compaction cut short by a crash (its flush is inside the compacted file's range) is skipped
+ * and deleted on the next open.
  */
 static void test_compaction(void **state)
 {
@@ -588,7 +593,8 @@ static void test_compaction(void **state)
     assert_int_equal(gb_store_open(dir, NULL, &s), 0);
     gb_store_stat(s, &info);
     assert_int_equal(info.points, 700);
-    assert_int_equal(info.block_files, 7);
+    assert_int_equal(info.block_files, 2);
+    assert_int_equal(info.blocks, 2); /* one for the 640 points, one for the last 60 */
     g.n = 0;
     assert_int_equal(gb_store_read(s, "c", 5 * GB_NS_PER_S, 6 * GB_NS_PER_S, got_point, &g), 0);
     assert_true(g.n == 1 && g.v[0] == -5);
@@ -611,32 +617,48 @@ static void test_retention(void **state)
     gb_store_t *s;
     gb_retention_t rules[] = {{"old/*", 3600 * GB_NS_PER_S, 0, 0}};
     gb_store_opts_t o = {.retention = rules, .nretention = 1};
-    assert_int_equal(gb_store_open(dir, &o, &s), 0);
     gb_time_t now = gb_now(), H = 3600 * GB_NS_PER_S;
-    put_f(s, "old/a", now - 3 * H, 1); /* file 1: only too old */
-    put_f(s, "keep", now - 3 * H, 1);  /* no rule: forever */
-    assert_int_equal(gb_store_flush(s), 0);
-    put_f(s, "old/a", now - 2 * H, 2); /* file 2: too old ... */
-    put_f(s, "old/b", now - 2 * H, 3);
-    assert_int_equal(gb_store_flush(s), 0);
-    put_f(s, "old/c", now - 2 * H, 4); /* file 3: one block with an old and a recent point */
-    put_f(s, "old/c", now - 60 * GB_NS_PER_S, 5);
-    assert_int_equal(gb_store_close(s), 0);
+    /* a writer that stops without a clean stop (which would merge its files) */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        gb_value_t x = {.type = GB_VT_F64, .f64 = 1};
+        int bad = gb_store_open(dir, NULL, &s);
+        bad |= gb_store_write(s, "old/a", now - 3 * H, GB_Q_GOOD, &x); /* file 1: too old ... */
+        bad |= gb_store_write(s, "keep", now - 3 * H, GB_Q_GOOD, &x);  /* ... and no rule */
+        bad |= gb_store_flush(s);
+        bad |= gb_store_write(s, "old/a", now - 2 * H, GB_Q_GOOD, &x); /* file 2: only too old */
+        bad |= gb_store_write(s, "old/b", now - 2 * H, GB_Q_GOOD, &x);
+        bad |= gb_store_flush(s);
+        /* the log: one series with an old and a recent point */
+        bad |= gb_store_write(s, "old/c", now - 2 * H, GB_Q_GOOD, &x);
+        bad |= gb_store_write(s, "old/c", now - 60 * GB_NS_PER_S, GB_Q_GOOD, &x);
+        _exit(bad || gb_store_sync(s) ? 1 : 0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_int_equal(gb_store_open(dir, &o, &s), 0);
     gb_store_info_t info;
     gb_store_stat(s, &info);
-    assert_int_equal(info.points, 3); /* keep, and old/c's block (both its points) */
+    assert_int_equal(info.points, 3); /* keep, and old/c's two points */
     uint64_t n = 0;
     assert_int_equal(gb_store_read(s, "old/a", INT64_MIN, INT64_MAX, count_one, &n), 0);
     assert_int_equal(n, 0);
     assert_int_equal(gb_store_read(s, "keep", INT64_MIN, INT64_MAX, count_one, &n), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(info.block_files, 2); /* file 2 held only old points: deleted */
-    assert_int_equal(gb_store_close(s), 0);
+    assert_int_equal(info.block_files, 1); /* file 2 held only old points: deleted */
     char p[700];
-    struct stat st;
+    struct stat sb;
     snprintf(p, sizeof p, "%s/blocks/00000002.gbb", dir);
-    assert_true(stat(p, &st) != 0);
+    assert_true(stat(p, &sb) != 0);
+    /* old/c's block holds a recent point: it stays whole, its old point too */
+    assert_int_equal(gb_store_close(s), 0);
+    assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    gb_store_stat(s, &info);
+    assert_int_equal(info.points, 3);
+    assert_int_equal(info.block_files, 1); /* files 1 and 3, merged by the clean stop */
+    assert_int_equal(gb_store_close(s), 0);
     rmrf(dir);
     free(dir);
 }
