@@ -166,40 +166,61 @@ static int encode_values(const gb_block_in_t *in, gb_buf_t *out, uint8_t *codec,
     return GB_EINVAL;
 }
 
+/* Bytes of the version 2 header of a block of N points from T0 to T1 with sections TB and VB. */
+static size_t header_len(size_t n, int64_t t0, int64_t t1, size_t tb, size_t vb)
+{
+    return 4 + gb_varint_len(n) + gb_varint_len(gb_zz(t0)) +
+           gb_varint_len((uint64_t)t1 - (uint64_t)t0) + gb_varint_len(tb) + gb_varint_len(vb);
+}
+
 int gb_block_encode(const gb_block_in_t *in, gb_buf_t *out, gb_block_stats_t *stats)
 {
     gb_block_stats_t st = {0};
     size_t start = out->len;
     uint8_t tc = 0, vc = 0;
     int rc = check_input(in);
-    if (rc || (rc = gb_buf_reserve(out, GB_BLOCK_HEADER_BYTES))) return rc;
-    out->len += GB_BLOCK_HEADER_BYTES;
-    if ((rc = gb_icodec_encode(in->t, in->n, GB_IC_TIME, out, &tc))) goto fail;
-    size_t tb = out->len - start - GB_BLOCK_HEADER_BYTES;
+    if (rc) return rc;
+    /* the sections first, after room for the longest header; the header then goes in front */
+    enum { HEAD_MAX = 4 + 5 * 10 };
+    int64_t *rel = malloc(in->n * sizeof *rel);
+    if (!rel) return GB_ENOMEM;
+    for (size_t i = 0; i < in->n; i++)
+        rel[i] = (int64_t)((uint64_t)in->t[i] - (uint64_t)in->t[0]);
+    if ((rc = gb_buf_reserve(out, HEAD_MAX))) goto fail;
+    out->len += HEAD_MAX;
+    rc = gb_icodec_encode(rel, in->n, GB_IC_TIME, out, &tc);
+    if (rc) goto fail;
+    size_t tb = out->len - start - HEAD_MAX;
     if ((rc = encode_values(in, out, &vc, &st))) goto fail;
-    size_t vb = out->len - start - GB_BLOCK_HEADER_BYTES - tb;
+    size_t vb = out->len - start - HEAD_MAX - tb;
+    int64_t t0 = in->t[0], t1 = in->t[in->n - 1];
+    size_t hl = header_len(in->n, t0, t1, tb, vb);
     rc = GB_ERANGE;
-    if (out->len - start + 4 > GB_BLOCK_MAX_BYTES) goto fail;
+    if (hl + tb + vb + 4 > GB_BLOCK_MAX_BYTES) goto fail;
     if ((rc = gb_buf_reserve(out, 4))) goto fail;
 
     uint8_t *h = out->p + start;
+    memmove(h + hl, h + HEAD_MAX, tb + vb);
     h[0] = GB_BLOCK_VERSION;
     h[1] = (uint8_t)in->type;
     h[2] = tc;
     h[3] = vc;
-    gb_store32le(h + 4, (uint32_t)in->n);
-    gb_store64le(h + 8, (uint64_t)in->t[0]);
-    gb_store64le(h + 16, (uint64_t)in->t[in->n - 1]);
-    gb_store32le(h + 24, (uint32_t)tb);
-    gb_store32le(h + 28, (uint32_t)vb);
+    size_t at = 4;
+    at += gb_put_varint(h + at, in->n);
+    at += gb_put_varint(h + at, gb_zz(t0));
+    at += gb_put_varint(h + at, (uint64_t)t1 - (uint64_t)t0);
+    at += gb_put_varint(h + at, tb);
+    at += gb_put_varint(h + at, vb);
+    out->len = start + hl + tb + vb;
     uint32_t crc = gb_crc32(h, out->len - start);
     gb_store32le(out->p + out->len, (uint32_t)crc);
     out->len += 4;
+    free(rel);
 
     if (stats) {
         st.count = (uint32_t)in->n;
-        st.t_first = in->t[0];
-        st.t_last = in->t[in->n - 1];
+        st.t_first = t0;
+        st.t_last = t1;
         st.time_codec = tc;
         st.value_codec = vc;
         st.time_bytes = (uint32_t)tb;
@@ -209,14 +230,17 @@ int gb_block_encode(const gb_block_in_t *in, gb_buf_t *out, gb_block_stats_t *st
     }
     return 0;
 fail:
+    free(rel);
     out->len = start;
     return rc;
 }
 
-int gb_block_info(const uint8_t *p, size_t n, gb_block_info_t *info)
+/* The version 1 header: 32 bytes at fixed places. */
+static int info_v1(const uint8_t *p, size_t n, gb_block_info_t *x)
 {
-    if (n < GB_BLOCK_OVERHEAD_BYTES || p[0] != GB_BLOCK_VERSION) return GB_EPROTO;
-    gb_block_info_t x = {
+    if (n < 36) return GB_EPROTO;
+    *x = (gb_block_info_t){
+        .version = 1,
         .type = (gb_vtype_t)p[1],
         .time_codec = p[2],
         .value_codec = p[3],
@@ -225,8 +249,43 @@ int gb_block_info(const uint8_t *p, size_t n, gb_block_info_t *info)
         .t_last = (int64_t)gb_load64le(p + 16),
         .time_bytes = gb_load32le(p + 24),
         .value_bytes = gb_load32le(p + 28),
+        .header_bytes = 32,
     };
-    uint64_t total = (uint64_t)GB_BLOCK_OVERHEAD_BYTES + x.time_bytes + x.value_bytes;
+    return 0;
+}
+
+/* The version 2 header: varints, each checked against its limit as it is read. */
+static int info_v2(const uint8_t *p, size_t n, gb_block_info_t *x)
+{
+    gb_rd_t r;
+    uint64_t count, t0, span, tb, vb;
+    gb_rd_init(&r, p, n);
+    r.pos = 4;
+    if (gb_rd_count(&r, GB_BLOCK_MAX_POINTS, &count) || gb_rd_varint(&r, &t0) ||
+        gb_rd_varint(&r, &span) || gb_rd_count(&r, GB_BLOCK_MAX_BYTES, &tb) ||
+        gb_rd_count(&r, GB_BLOCK_MAX_BYTES, &vb))
+        return GB_EPROTO;
+    *x = (gb_block_info_t){
+        .version = 2,
+        .type = (gb_vtype_t)p[1],
+        .time_codec = p[2],
+        .value_codec = p[3],
+        .count = (uint32_t)count,
+        .t_first = gb_unzz(t0),
+        .t_last = (int64_t)((uint64_t)gb_unzz(t0) + span),
+        .time_bytes = (uint32_t)tb,
+        .value_bytes = (uint32_t)vb,
+        .header_bytes = (uint32_t)r.pos,
+    };
+    return 0;
+}
+
+int gb_block_info(const uint8_t *p, size_t n, gb_block_info_t *info)
+{
+    gb_block_info_t x;
+    if (n < GB_BLOCK_MIN_BYTES) return GB_EPROTO;
+    if (p[0] == 1 ? info_v1(p, n, &x) : p[0] == 2 ? info_v2(p, n, &x) : GB_EPROTO) return GB_EPROTO;
+    uint64_t total = (uint64_t)x.header_bytes + x.time_bytes + x.value_bytes + 4;
     if (x.type < GB_VT_F64 || x.type > GB_VT_STR || !codec_fits(x.type, x.value_codec))
         return GB_EPROTO;
     if (x.time_codec > 31 || !(GB_IC_TIME & GB_IC(x.time_codec))) return GB_EPROTO;
@@ -313,14 +372,16 @@ static int decode(const uint8_t *p, size_t n, gb_block_out_t *o)
     gb_rd_t r;
     uint8_t tc;
     o->t = o->tbuf_;
-    gb_rd_init(&r, p + GB_BLOCK_HEADER_BYTES, h.time_bytes);
-    if ((rc = gb_icodec_decode(&r, h.count, GB_IC_TIME, o->t, &tc))) return rc;
+    gb_rd_init(&r, p + h.header_bytes, h.time_bytes);
+    /* version 2 holds the times less the first, which the header has */
+    rc = gb_icodec_decode_from(&r, h.count, GB_IC_TIME, h.version >= 2 ? h.t_first : 0, o->t, &tc);
+    if (rc) return rc;
     if (tc != h.time_codec || gb_rd_left(&r)) return GB_EPROTO;
     if (o->t[0] != h.t_first || o->t[h.count - 1] != h.t_last) return GB_EPROTO;
     for (size_t i = 1; i < h.count; i++)
         if (o->t[i] <= o->t[i - 1]) return GB_EPROTO;
 
-    gb_rd_init(&r, p + GB_BLOCK_HEADER_BYTES + h.time_bytes, h.value_bytes);
+    gb_rd_init(&r, p + h.header_bytes + h.time_bytes, h.value_bytes);
     if ((rc = decode_values(&h, &r, o))) return rc;
     if (gb_rd_left(&r)) return GB_EPROTO;
     o->type = h.type;

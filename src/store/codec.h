@@ -4,15 +4,21 @@
  * itself: a reader needs nothing but its bytes. This layer is pure functions: no I/O, no globals,
  * no threads; any number of threads may encode and decode at once on their own buffers.
  *
- * Layout (integers little-endian):
- *   0  u8  format version (GB_BLOCK_VERSION)
+ * Layout (version 2, written since; integers little-endian, varints LEB128, zz zigzag):
+ *   u8 version (2) | u8 value type (gb_vtype_t) | u8 time codec | u8 value codec (gb_codec_t)
+ *   | count | zz first time | last time - first time | time section bytes | value section bytes
+ *   | time section | value section | u32 CRC-32 (zlib) of every byte before it
+ * The time section holds the times less the first time, so that its integer stream starts at 0
+ * and the first time, which the header has, is not stored twice.
+ * Version 1 (read only) had a fixed header of 32 bytes and the times as they are:
+ *   0  u8  format version (1)
  *   1  u8  value type (gb_vtype_t)
  *   2  u8  time codec          3  u8  value codec        (gb_codec_t)
  *   4  u32 count               8  i64 first time        16  i64 last time
  *  24  u32 time section bytes 28  u32 value section bytes
  *  32  time section, value section
  *  ..  u32 CRC-32 (zlib) of every byte before it
- * The header is fixed so that gb_block_info can answer "what and when" without decoding.
+ * Either way gb_block_info answers "what and when" from the header, without decoding.
  *
  * Codecs. Every integer sequence -- timestamps, integer values, booleans, the digits of decimal
  * floats, dictionary ids, run lengths -- goes through one integer codec that tries frame of
@@ -36,11 +42,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GB_BLOCK_VERSION 1
+#define GB_BLOCK_VERSION 2             /* written; version 1 is still read */
 #define GB_BLOCK_MAX_POINTS 65536u     /* points in one block */
 #define GB_BLOCK_MAX_BYTES (64u << 20) /* an encoded block (strings make the large ones) */
-#define GB_BLOCK_HEADER_BYTES 32u
-#define GB_BLOCK_OVERHEAD_BYTES 36u /* header and CRC */
+#define GB_BLOCK_MIN_BYTES 13u         /* the smallest header and the CRC */
 
 /* Codec ids, as stored in block headers (never renumber; add at the end). */
 typedef enum {
@@ -108,12 +113,14 @@ int gb_block_encode(const gb_block_in_t *in, gb_buf_t *out, gb_block_stats_t *st
 
 /* A block's header, read without decoding. */
 typedef struct gb_block_info {
+    uint8_t version;
     gb_vtype_t type;
     uint32_t count;
     int64_t t_first, t_last;
     uint8_t time_codec, value_codec;
     uint32_t time_bytes, value_bytes;
-    uint32_t bytes; /* the whole block, header and CRC included */
+    uint32_t header_bytes; /* where the time section starts */
+    uint32_t bytes;        /* the whole block, header and CRC included */
 } gb_block_info_t;
 
 /*

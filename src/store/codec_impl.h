@@ -43,6 +43,10 @@ size_t gb_icodec_size(const int64_t *x, size_t n, unsigned allowed);
  */
 int gb_icodec_decode(gb_rd_t *r, size_t n, unsigned allowed, int64_t *x, uint8_t *codec);
 
+/* The same, adding BASE to every integer (wrapping); free for the codecs of differences. */
+int gb_icodec_decode_from(gb_rd_t *r, size_t n, unsigned allowed, int64_t base, int64_t *x,
+                          uint8_t *codec);
+
 /* ---- floats (codec_float.c) ---- */
 
 /*

@@ -741,14 +741,15 @@ static void prefix_sum(uint64_t *u, size_t n)
         u[i] = acc += u[i];
 }
 
-static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, int64_t *x)
+/* Reads a plain stream into X, each value plus BASE (wrapping). */
+static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, uint64_t base0, int64_t *x)
 {
     int rc;
     if (codec == GB_CODEC_RAW) {
         const uint8_t *p;
         if ((rc = gb_rd_bytes(r, 8 * n, &p))) return rc;
         for (size_t i = 0; i < n; i++)
-            x[i] = (int64_t)gb_load64le(p + 8 * i);
+            x[i] = (int64_t)(gb_load64le(p + 8 * i) + base0);
         return 0;
     }
     unsigned order = codec - GB_CODEC_FOR;
@@ -779,7 +780,10 @@ static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, int64_t *x)
                 y[j] = ref + y[j] * g;
     }
     uint64_t *u = (uint64_t *)x;
-    if (order >= 1) u[0] = (uint64_t)gb_unzz(x0);
+    if (order == 0 && base0) /* the differences start from it: base0 costs nothing there */
+        for (size_t i = 0; i < n; i++)
+            u[i] += base0;
+    if (order >= 1) u[0] = (uint64_t)gb_unzz(x0) + base0;
     if (order == 1) {
         prefix_sum(u, n);
     } else if (order == 2 && n > 1) {
@@ -850,13 +854,13 @@ out:
     return rc;
 }
 
-/* DELTA_RLE: the first value, then the runs of the N - 1 steps (none when N is 1). */
-static int read_delta_runs(gb_rd_t *r, size_t n, int64_t *x)
+/* DELTA_RLE: the first value (plus BASE), then the runs of the N - 1 steps (none when N is 1). */
+static int read_delta_runs(gb_rd_t *r, size_t n, uint64_t base, int64_t *x)
 {
     uint64_t x0, k;
     int rc = gb_rd_varint(r, &x0);
     if (rc) return rc;
-    x[0] = gb_unzz(x0);
+    x[0] = (int64_t)((uint64_t)gb_unzz(x0) + base);
     if (n == 1) return (rc = gb_rd_count(r, 0, &k)) ? rc : 0;
     /* expand each run of equal steps straight into values: base + j * step has no chain of
      * dependent additions (regular sampling is one long run), unlike a prefix sum */
@@ -894,15 +898,23 @@ out:
     return rc;
 }
 
-int gb_icodec_decode(gb_rd_t *r, size_t n, unsigned allowed, int64_t *x, uint8_t *codec)
+int gb_icodec_decode_from(gb_rd_t *r, size_t n, unsigned allowed, int64_t base, int64_t *x,
+                          uint8_t *codec)
 {
     uint8_t c;
     int rc = gb_rd_u8(r, &c);
     if (rc) return rc;
     if (n == 0 || c >= 32 || !(allowed & GB_IC(c))) return GB_EPROTO;
     if (codec) *codec = c;
-    if (c == GB_CODEC_DICT) return read_dict(r, n, x);
-    if (c == GB_CODEC_RLE) return read_runs(r, n, x);
-    if (c == GB_CODEC_DELTA_RLE) return read_delta_runs(r, n, x);
-    return read_plain(r, c, n, x);
+    if (c == GB_CODEC_DELTA_RLE) return read_delta_runs(r, n, (uint64_t)base, x);
+    if (c != GB_CODEC_DICT && c != GB_CODEC_RLE) return read_plain(r, c, n, (uint64_t)base, x);
+    rc = c == GB_CODEC_DICT ? read_dict(r, n, x) : read_runs(r, n, x);
+    for (size_t i = 0; !rc && base && i < n; i++)
+        x[i] = (int64_t)((uint64_t)x[i] + (uint64_t)base);
+    return rc;
+}
+
+int gb_icodec_decode(gb_rd_t *r, size_t n, unsigned allowed, int64_t *x, uint8_t *codec)
+{
+    return gb_icodec_decode_from(r, n, allowed, 0, x, codec);
 }

@@ -324,12 +324,12 @@ static void test_times(void **state)
 }
 
 /*
- * Sizes by hand. 1000 points at exactly 1 s: the DELTA stream is the codec byte, x0 (9 bytes: a
- * 2023 time in ns zigzagged is 61 bits), shift, base = the one delta (5 bytes), g 1, and one
- * 1024-value mini-block of width 0 (width byte and q byte): 1 + 9 + 1 + 5 + 1 + 2 = 19 bytes,
- * 0.15 bits a point (DOD would need a byte more for its zero base). A constant float adds a
- * decimal section of the same shape: e and two exception counts, then a FOR stream (codec, shift,
- * base, g, one width-0 mini-block).
+ * Sizes by hand. 1000 points at exactly 1 s: the DELTA stream of the times less the first is the
+ * codec byte, x0 0, shift, base = the one delta (5 bytes), g 1, and one 1024-value mini-block of
+ * width 0 (width byte and q byte): 1 + 1 + 1 + 5 + 1 + 2 = 11 bytes, under 0.1 bit a point (DOD
+ * would need a byte more for its zero base; the first time, 9 bytes, is in the header). A constant
+ * float adds a decimal section of the same shape: e and two exception counts, then a FOR stream
+ * (codec, shift, base, g, one width-0 mini-block).
  */
 static void test_sizes(void **state)
 {
@@ -342,11 +342,12 @@ static void test_sizes(void **state)
     gb_block_in_t in = {.type = GB_VT_F64, .n = n, .t = t, .f64 = v};
     gb_block_stats_t st = round_trip(&in);
     assert_int_equal(st.time_codec, GB_CODEC_DELTA);
-    assert_int_equal(st.time_bytes, 19);
+    assert_int_equal(st.time_bytes, 11);
     assert_true(st.time_bytes * 8 <= n);
     assert_int_equal(st.value_codec, GB_CODEC_DECIMAL);
     assert_true(st.value_bytes <= 12);
-    assert_true(st.bytes <= GB_BLOCK_OVERHEAD_BYTES + 32);
+    /* header: 4 bytes, count 2, first time 9, span 5, section sizes 1 + 1; then the CRC */
+    assert_true(st.bytes <= 26 + 11 + 12);
 
     /* 1 s with a 2 s hiccup now and then: the common divisor makes DELTA 1 bit a point at most */
     for (size_t i = 1; i < n; i++)
@@ -646,24 +647,81 @@ static void put_raw_stream(gb_buf_t *b, const int64_t *x, size_t n)
     }
 }
 
-/* Builds by hand, into B (emptied), a block of N times T and integer values V, both RAW. */
-static void make_block(gb_buf_t *b, gb_vtype_t type, const int64_t *t, const int64_t *v, size_t n)
+/* Builds by hand, into B (emptied), a block of VERSION (1 or 2) of N times T and integer values
+ * V, both RAW (in version 2 the times less the first). */
+static void make_block(gb_buf_t *b, int version, gb_vtype_t type, const int64_t *t,
+                       const int64_t *v, size_t n)
 {
-    uint8_t h[GB_BLOCK_HEADER_BYTES] = {GB_BLOCK_VERSION, (uint8_t)type, GB_CODEC_RAW, GB_CODEC_RAW,
-                                        (uint8_t)n};
     uint32_t sec = (uint32_t)(1 + 8 * n);
-    for (int j = 0; j < 8; j++) {
-        h[8 + j] = (uint8_t)((uint64_t)t[0] >> (8 * j));
-        h[16 + j] = (uint8_t)((uint64_t)t[n - 1] >> (8 * j));
-    }
-    for (int j = 0; j < 4; j++)
-        h[24 + j] = h[28 + j] = (uint8_t)(sec >> (8 * j));
     b->len = 0;
-    gb_buf_append(b, h, sizeof h);
-    put_raw_stream(b, t, n);
+    if (version == 1) {
+        uint8_t h[32] = {1, (uint8_t)type, GB_CODEC_RAW, GB_CODEC_RAW, (uint8_t)n};
+        for (int j = 0; j < 8; j++) {
+            h[8 + j] = (uint8_t)((uint64_t)t[0] >> (8 * j));
+            h[16 + j] = (uint8_t)((uint64_t)t[n - 1] >> (8 * j));
+        }
+        for (int j = 0; j < 4; j++)
+            h[24 + j] = h[28 + j] = (uint8_t)(sec >> (8 * j));
+        gb_buf_append(b, h, sizeof h);
+        put_raw_stream(b, t, n);
+    } else { /* small numbers only: every varint is one byte */
+        assert_true(n < 128 && t[0] >= 0 && t[0] < 64 && t[n - 1] - t[0] < 128 && sec < 128);
+        uint8_t h[9] = {2,
+                        (uint8_t)type,
+                        GB_CODEC_RAW,
+                        GB_CODEC_RAW,
+                        (uint8_t)n,
+                        (uint8_t)(2 * t[0]),
+                        (uint8_t)(t[n - 1] - t[0]),
+                        (uint8_t)sec,
+                        (uint8_t)sec};
+        gb_buf_append(b, h, sizeof h);
+        int64_t rel[16];
+        for (size_t i = 0; i < n && i < 16; i++)
+            rel[i] = t[i] - t[0];
+        put_raw_stream(b, rel, n);
+    }
     put_raw_stream(b, v, n);
     gb_buf_append(b, "CRC!", 4);
     reseal(b->p, b->len);
+}
+
+/*
+ * Blocks written by an earlier gemba (version 1: a fixed header, the times as they are) still
+ * decode: three integers and three floats (the last NaN), as that version wrote them.
+ */
+static void test_version1(void **state)
+{
+    (void)state;
+    static const uint8_t i64_v1[] = {
+        0x01, 0x02, 0x03, 0x02, 0x03, 0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x2c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09, 0x00,
+        0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x03, 0xc8, 0x01, 0x00, 0xc8, 0x01, 0x01,
+        0x00, 0x00, 0x02, 0x00, 0x02, 0x01, 0x02, 0x00, 0x24, 0x60, 0x43, 0xe1, 0x01};
+    static const uint8_t f64_v1[] = {
+        0x01, 0x01, 0x03, 0x07, 0x03, 0x00, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x2c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x0e, 0x00,
+        0x00, 0x00, 0x03, 0xc8, 0x01, 0x00, 0xc8, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0xf8, 0x3f, 0x07, 0xa7, 0xff, 0xaf, 0xff, 0x03, 0x47, 0x7f, 0xc9, 0x97};
+    gb_block_out_t o;
+    gb_block_out_init(&o);
+    gb_block_info_t info;
+    assert_int_equal(gb_block_info(i64_v1, sizeof i64_v1, &info), 0);
+    assert_true(info.version == 1 && info.count == 3 && info.t_first == 100 && info.t_last == 300 &&
+                info.bytes == sizeof i64_v1);
+    assert_int_equal(gb_block_decode(i64_v1, sizeof i64_v1, &o), 0);
+    assert_true(o.n == 3 && o.type == GB_VT_I64 && o.value_codec == GB_CODEC_FOR);
+    for (int i = 0; i < 3; i++)
+        assert_true(o.t[i] == 100 * (i + 1) && o.i64[i] == i + 1);
+    assert_int_equal(gb_block_decode(f64_v1, sizeof f64_v1, &o), 0);
+    assert_true(o.n == 3 && o.type == GB_VT_F64 && o.value_codec == GB_CODEC_GORILLA);
+    assert_true(o.t[2] == 300 && o.f64[0] == 1.5 && o.f64[1] == 2.25 && isnan(o.f64[2]));
+    /* and a damaged one is still refused */
+    uint8_t copy[sizeof f64_v1];
+    memcpy(copy, f64_v1, sizeof copy);
+    copy[40] ^= 4;
+    assert_int_equal(gb_block_decode(copy, sizeof copy, &o), GB_EPROTO);
+    gb_block_out_clear(&o);
 }
 
 static void test_malformed(void **state)
@@ -696,7 +754,11 @@ static void test_malformed(void **state)
             copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         }
         /* every byte changed behind a valid CRC: refused or decoded, never read out of bounds;
-         * the header is checked field by field (but a float codec id may name another codec) */
+         * the header is checked field by field (but a float codec id may name another codec,
+         * and the first time is only where the block starts: any value is a valid block) */
+        gb_block_info_t info;
+        assert_int_equal(gb_block_info(p, n, &info), 0);
+        size_t t0_at = 4 + (info.count >= 128 ? 2 : 1), t0_end = t0_at + 9;
         for (size_t at = 0; at < n - 4; at++) {
             for (int d = 1; d < 256; d += 51) {
                 memcpy(copy, p, n);
@@ -704,7 +766,8 @@ static void test_malformed(void **state)
                 reseal(copy, n);
                 int rc = gb_block_decode(copy, n, &o);
                 assert_true(rc == 0 || rc == GB_EPROTO);
-                if (at < GB_BLOCK_HEADER_BYTES && at != 3) assert_int_equal(rc, GB_EPROTO);
+                if (at < info.header_bytes && at != 3 && (at < t0_at || at >= t0_end))
+                    assert_int_equal(rc, GB_EPROTO);
             }
         }
     }
@@ -718,41 +781,56 @@ static void test_malformed(void **state)
     gb_buf_t c;
     gb_buf_init(&c);
     assert_int_equal(gb_block_encode(&in, &c, NULL), 0);
-    uint32_t tb = (uint32_t)c.p[24];
+    /* header: version, type, codecs, count 4, zz 10, span 30, time bytes, value bytes */
+    assert_true(c.p[4] == 4 && c.p[5] == 20 && c.p[6] == 30);
+    uint8_t tb = c.p[7];
     /* FOR value stream: codec, shift, base, g, then the width byte of the only mini-block */
-    size_t width_at = GB_BLOCK_HEADER_BYTES + tb + 4;
+    size_t width_at = 9 + tb + 4;
     assert_int_equal(c.p[width_at], 10);
     c.p[width_at] = 65;
     reseal(c.p, c.len);
     assert_int_equal(gb_block_decode(c.p, c.len, &o), GB_EPROTO);
     c.p[width_at] = 10;
-    c.p[4] = 0x01, c.p[5] = 0x00, c.p[6] = 0x01; /* count 65537 */
-    reseal(c.p, c.len);
-    assert_int_equal(gb_block_decode(c.p, c.len, &o), GB_EPROTO);
-    c.p[4] = 4, c.p[5] = 0, c.p[6] = 0;
-    c.p[0] = 2; /* a version we do not know */
+    uint8_t *big = malloc(c.len + 2); /* count 65537 as a three-byte varint */
+    memcpy(big, c.p, 4);
+    big[4] = 0x81, big[5] = 0x80, big[6] = 0x04;
+    memcpy(big + 7, c.p + 5, c.len - 5);
+    reseal(big, c.len + 2);
+    assert_int_equal(gb_block_decode(big, c.len + 2, &o), GB_EPROTO);
+    big[4] = 0x84, big[5] = 0x80, big[6] = 0x00; /* 4 again, in three bytes: fine */
+    reseal(big, c.len + 2);
+    assert_int_equal(gb_block_decode(big, c.len + 2, &o), 0);
+    free(big);
+    c.p[0] = 3; /* a version we do not know */
     reseal(c.p, c.len);
     assert_int_equal(gb_block_decode(c.p, c.len, &o), GB_EPROTO);
     c.p[0] = GB_BLOCK_VERSION;
-    c.p[24] = (uint8_t)(tb + 1); /* the time section claims one byte of the values */
+    c.p[7] = (uint8_t)(tb + 1); /* the time section claims one byte of the values */
     reseal(c.p, c.len);
     assert_int_equal(gb_block_decode(c.p, c.len, &o), GB_EPROTO);
-    c.p[24] = (uint8_t)tb;
+    c.p[7] = tb;
     reseal(c.p, c.len);
     assert_int_equal(gb_block_decode(c.p, c.len, &o), 0);
 
-    /* hand-made blocks: times that do not increase (but match the header), a bool that is 2 */
+    /* hand-made blocks of both versions: times that do not increase (but match the header), a
+     * bool that is 2; in version 2, times that do not start at 0 */
     const int64_t t3[] = {10, 30, 30, 40}, ok3[] = {10, 20, 30, 40}, v3[] = {0, 1, 2, 1};
-    make_block(&c, GB_VT_I64, t3, v3, 4);
+    for (int version = 1; version <= 2; version++) {
+        make_block(&c, version, GB_VT_I64, t3, v3, 4);
+        assert_int_equal(gb_block_decode(c.p, c.len, &o), GB_EPROTO);
+        make_block(&c, version, GB_VT_I64, ok3, v3, 4);
+        assert_int_equal(gb_block_decode(c.p, c.len, &o), 0);
+        assert_true(o.n == 4 && o.t[0] == 10 && o.t[3] == 40 && o.i64[2] == 2);
+        make_block(&c, version, GB_VT_BOOL, ok3, v3, 4);
+        assert_int_equal(gb_block_decode(c.p, c.len, &o), GB_EPROTO);
+        make_block(&c, version, GB_VT_BOOL, ok3, v3, 2);
+        assert_int_equal(gb_block_decode(c.p, c.len, &o), 0);
+        assert_true(o.n == 2 && o.b[1] == 1);
+    }
+    make_block(&c, 2, GB_VT_I64, ok3, v3, 4);
+    c.p[9 + 1] = 1; /* the first time less the first time is 1 */
+    reseal(c.p, c.len);
     assert_int_equal(gb_block_decode(c.p, c.len, &o), GB_EPROTO);
-    make_block(&c, GB_VT_I64, ok3, v3, 4);
-    assert_int_equal(gb_block_decode(c.p, c.len, &o), 0);
-    assert_true(o.n == 4 && o.t[3] == 40 && o.i64[2] == 2);
-    make_block(&c, GB_VT_BOOL, ok3, v3, 4);
-    assert_int_equal(gb_block_decode(c.p, c.len, &o), GB_EPROTO);
-    make_block(&c, GB_VT_BOOL, ok3, v3, 2);
-    assert_int_equal(gb_block_decode(c.p, c.len, &o), 0);
-    assert_true(o.n == 2 && o.b[1] == 1);
     gb_buf_clear(&c);
 
     gb_block_out_clear(&o);
@@ -773,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_info_and_appending),
         cmocka_unit_test(test_encode_refusals),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_version1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
