@@ -54,6 +54,21 @@ static inline void gb_store32le(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
+/* The bit pattern of a double, and the double of a bit pattern. */
+static inline uint64_t gb_f2u(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    return u;
+}
+
+static inline double gb_u2f(uint64_t u)
+{
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
 /* Signed to unsigned so that small magnitudes of either sign stay small. */
 static inline uint64_t gb_zz(int64_t v)
 {

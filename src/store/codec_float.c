@@ -64,30 +64,16 @@
 static const double P10[EXP_MAX + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                         1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
 
-static inline uint64_t f2u(double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    return u;
-}
-
-static inline double u2f(uint64_t u)
-{
-    double v;
-    memcpy(&v, &u, 8);
-    return v;
-}
-
 /* ---- Gorilla ---- */
 
 /* Counts the bits for V[0..N), writing them to W unless W is NULL. */
 static uint64_t gorilla_run(const double *v, size_t n, gb_bitw_t *w)
 {
-    uint64_t bits = 64, prev = f2u(v[0]);
+    uint64_t bits = 64, prev = gb_f2u(v[0]);
     unsigned plead = 65, ptrail = 0; /* no window yet */
     if (w) gb_bitw_put(w, prev, 64);
     for (size_t i = 1; i < n; i++) {
-        uint64_t cur = f2u(v[i]), x = cur ^ prev;
+        uint64_t cur = gb_f2u(v[i]), x = cur ^ prev;
         prev = cur;
         if (!x) {
             bits += 1;
@@ -121,7 +107,7 @@ static int gorilla_decode(gb_bitr_t *r, size_t n, double *v)
 {
     uint64_t prev = gb_bitr_get(r, 64);
     unsigned plead = 65, ptrail = 0;
-    v[0] = u2f(prev);
+    v[0] = gb_u2f(prev);
     for (size_t i = 1; i < n && !r->bad; i++) {
         if (gb_bitr_get(r, 1)) {
             if (gb_bitr_get(r, 1)) {
@@ -135,7 +121,7 @@ static int gorilla_decode(gb_bitr_t *r, size_t n, double *v)
             }
             prev ^= gb_bitr_get(r, 64 - plead - ptrail) << ptrail;
         }
-        v[i] = u2f(prev);
+        v[i] = gb_u2f(prev);
     }
     return r->bad ? GB_EPROTO : 0;
 }
@@ -160,11 +146,11 @@ static uint64_t chimp_run(const double *v, size_t n, gb_bitw_t *w, int32_t *last
     const uint64_t keymask = (UINT64_C(1) << CHIMP_KEY_BITS) - 1;
     unsigned plead = 65;
     memset(last, 0xff, sizeof(int32_t) << CHIMP_KEY_BITS);
-    ring[0] = f2u(v[0]);
+    ring[0] = gb_f2u(v[0]);
     last[ring[0] & keymask] = 0;
     if (w) gb_bitw_put(w, ring[0], 64);
     for (size_t i = 1; i < n; i++) {
-        uint64_t cur = f2u(v[i]);
+        uint64_t cur = gb_f2u(v[i]);
         unsigned slot = (unsigned)((i - 1) % CHIMP_RING);
         uint64_t x = cur ^ ring[slot];
         int32_t c = last[cur & keymask];
@@ -218,7 +204,7 @@ static int chimp_decode(gb_bitr_t *r, size_t n, double *v)
     uint64_t ring[CHIMP_RING] = {0};
     unsigned plead = 65;
     ring[0] = gb_bitr_get(r, 64);
-    v[0] = u2f(ring[0]);
+    v[0] = gb_u2f(ring[0]);
     for (size_t i = 1; i < n && !r->bad; i++) {
         uint64_t cur, prev = ring[(i - 1) % CHIMP_RING];
         switch (gb_bitr_get(r, 2)) {
@@ -244,7 +230,7 @@ static int chimp_decode(gb_bitr_t *r, size_t n, double *v)
             break;
         }
         ring[i % CHIMP_RING] = cur;
-        v[i] = u2f(cur);
+        v[i] = gb_u2f(cur);
     }
     return r->bad ? GB_EPROTO : 0;
 }
@@ -305,7 +291,7 @@ static inline int dec_digits(double v, unsigned e, int64_t *d, double *back)
     if (!(fabs(x) < DIGITS_LIMIT)) return -1; /* NaN, infinities, too large */
     *d = (int64_t)((x + ROUND_MAGIC) - ROUND_MAGIC);
     *back = (double)*d / P10[e];
-    return f2u(*back) == f2u(v);
+    return gb_f2u(*back) == gb_f2u(v);
 }
 
 /* True when V round-trips through exponent E. A multiplication says whether v * 10^e is close
@@ -343,7 +329,7 @@ static double exception_bits(double v, unsigned e)
     double x = v * P10[e];
     if (!(fabs(x) < DIGITS_LIMIT)) return FAR_BITS;
     double back = ((x + ROUND_MAGIC) - ROUND_MAGIC) / P10[e];
-    int64_t diff = (int64_t)(f2u(v) - f2u(back));
+    int64_t diff = (int64_t)(gb_f2u(v) - gb_f2u(back));
     if (diff <= -NEAR_LIMIT || diff >= NEAR_LIMIT) return FAR_BITS;
     return NEAR_BITS + gb_bits(gb_zz(diff));
 }
@@ -420,18 +406,19 @@ static int dec_encode(const double *v, size_t n, unsigned e, gb_buf_t *out, size
     for (; i < n; i++) {
         double x = v[i] * p, r = (x + ROUND_MAGIC) - ROUND_MAGIC;
         rr[i] = r = fabs(x) < DIGITS_LIMIT ? r : 0;
-        fails |= f2u(r / p) != f2u(v[i]);
+        fails |= gb_f2u(r / p) != gb_f2u(v[i]);
     }
     for (i = 0; i < n; i++)
         dig[i] = (int64_t)rr[i];
     size_t nn = 0, nf = 0, first_ok = fails ? n : 0;
     for (i = 0; i < n && fails; i++) {
         double back = rr[i] / p;
-        if (f2u(back) == f2u(v[i])) {
+        if (gb_f2u(back) == gb_f2u(v[i])) {
             if (first_ok == n) first_ok = i;
             continue;
         }
-        int64_t diff = fabs(v[i] * p) < DIGITS_LIMIT ? (int64_t)(f2u(v[i]) - f2u(back)) : INT64_MIN;
+        int64_t diff =
+            fabs(v[i] * p) < DIGITS_LIMIT ? (int64_t)(gb_f2u(v[i]) - gb_f2u(back)) : INT64_MIN;
         if (diff > -NEAR_LIMIT && diff < NEAR_LIMIT) {
             if (first_ok == n) first_ok = i;
             pos[nn] = (int64_t)i;
@@ -441,7 +428,7 @@ static int dec_encode(const double *v, size_t n, unsigned e, gb_buf_t *out, size
         /* far: keep the digits stream smooth by repeating the previous digits */
         nf++;
         pos[n - nf] = (int64_t)i;
-        val[n - nf] = (int64_t)f2u(v[i]);
+        val[n - nf] = (int64_t)gb_f2u(v[i]);
         dig[i] = i ? dig[i - 1] : 0;
     }
     for (i = 0; i < first_ok && first_ok < n; i++)
@@ -501,12 +488,12 @@ static int dec_decode(gb_rd_t *r, size_t n, double *v, int64_t *tmp)
     if (nn) {
         if ((rc = read_exceptions(r, nn, n, tmp))) return rc;
         for (i = 0; i < nn; i++)
-            v[tmp[i]] = u2f(f2u(v[tmp[i]]) + (uint64_t)tmp[nn + i]);
+            v[tmp[i]] = gb_u2f(gb_f2u(v[tmp[i]]) + (uint64_t)tmp[nn + i]);
     }
     if (nf) {
         if ((rc = read_exceptions(r, nf, n, tmp))) return rc;
         for (i = 0; i < nf; i++)
-            v[tmp[i]] = u2f((uint64_t)tmp[nf + i]);
+            v[tmp[i]] = gb_u2f((uint64_t)tmp[nf + i]);
     }
     return 0;
 }

@@ -91,6 +91,7 @@ typedef struct gb_bref {
     uint32_t len;
     uint64_t off;
     uint8_t codec;
+    uint8_t entry; /* bytes of its footer entry (for statistics) */
     gb_bstats_t st;
 } gb_bref_t;
 
@@ -116,6 +117,25 @@ int gb_blockio_load(int fd, const gb_bref_t *r, unsigned char **buf);
 struct gb_block_out;
 int gb_blockio_decode(const unsigned char *buf, size_t len, gb_vtype_t type,
                       struct gb_block_out *o);
+/*
+ * The footer entry of a block in a block file of version 2: where it is, its codec, and its
+ * statistics, exactly. Entries are written in the order of the file's footer, each relative to
+ * the one before it; a context starts zeroed, with NEXT_OFF at the first block's offset.
+ */
+typedef struct gb_bentry_ctx {
+    uint64_t next_off; /* where the block after the last entry's would start */
+    gb_time_t tmin;    /* the last entry's first time */
+} gb_bentry_ctx_t;
+#define GB_BENTRY_MAX 128 /* bytes an entry takes at most */
+/* Writes block R's entry (a block of a series of TYPE) at P; returns its length. */
+size_t gb_bentry_put(uint8_t *p, gb_vtype_t type, const gb_bref_t *r, gb_bentry_ctx_t *c);
+/*
+ * Reads an entry of a series of TYPE from RD into R (all but R->file). Checks the fields' own
+ * limits (the caller checks the offset against the file). 0 or GB_EPROTO.
+ */
+struct gb_rd;
+int gb_bentry_get(struct gb_rd *rd, gb_vtype_t type, gb_bref_t *r, gb_bentry_ctx_t *c);
+
 /* The name of codec id C, for statistics. */
 const char *gb_blockio_codec_name(uint8_t c);
 /* Slot S of a series of TYPE as a number: bools 0/1, NaN for strings. */

@@ -890,7 +890,7 @@ void gb_store_codecs(gb_store_t *s,
             const gb_bref_t *r = &s->series[i]->blocks[b];
             blocks[r->codec]++;
             points[r->codec] += r->st.count;
-            bytes[r->codec] += r->len + 8 + 85; /* framing and footer entry included */
+            bytes[r->codec] += r->len + 8 + r->entry; /* framing and footer entry included */
         }
     pthread_mutex_unlock(&s->mu);
     for (int c = 0; c < 256; c++)

@@ -16,11 +16,16 @@
  * samples, so a segment replays on its own.
  *
  * A block file blocks/NNNNNNNN.gbb is written whole, synced and renamed into place:
- *   "GBBLK\0\1\0" | blocks | footer | trailer
- *   footer  u32 series | per series: u16 path length | path | u8 type | u32 blocks |
+ *   "GBBLK\0\2\0" | blocks | footer | trailer
+ *   footer  u32 series | per series: path bytes shared with the previous series' path (varint)
+ *           | length of the rest (varint) | the rest | u8 type | blocks (varint) | per block its
+ *           entry (gb_bentry_put in blockio.c: offset, length, codec, count, time range and
+ *           statistics, in varints and decimals, each relative to the entry before)
+ *   trailer u64 footer offset | u32 footer length | u32 footer CRC-32 | u64 covered | "GBBLKEND"
+ * Files of version 1 ("GBBLK\0\1\0") are still read: their footer has fixed-size fields,
+ *           per series: u16 path length | path | u8 type | u32 blocks |
  *           per block: u64 offset | u32 length | u8 codec | u32 count | i64 tmin | i64 tmax |
  *                      f64 min | f64 max | f64 sum | f64 sumsq | u64 first | u64 last | u32 nnum
- *   trailer u64 footer offset | u32 footer length | u32 footer CRC-32 | u64 covered | "GBBLKEND"
  * where `covered` is the last log segment whose data the file (with those before it) holds:
  * opening the store replays only later segments, so a crash between writing the file and
  * dropping the segments duplicates nothing. Each block is framed u32 length | u32 CRC-32 | bytes.
@@ -59,7 +64,8 @@
 #define REC_SAMPLES 2
 #define REC_PACKED 3
 #define PACKED_MAX 24 /* bytes a packed sample takes at most, a string's bytes aside */
-#define BF_MAGIC "GBBLK\0\1\0"
+#define BF_MAGIC "GBBLK\0\2\0"    /* written */
+#define BF_MAGIC_V1 "GBBLK\0\1\0" /* still read */
 #define BF_END "GBBLKEND"
 #define BF_TRAILER 32
 #define BF_ENTRY (8 + 4 + 1 + 4 + 8 + 8 + 8 * 4 + 8 + 8 + 4)
@@ -500,26 +506,44 @@ static void add_bref(series_t *x, const gb_bref_t *r)
     if (r->st.tmax > x->blocks_tmax) x->blocks_tmax = r->st.tmax;
 }
 
-/* Reads the footer of block file NO (open as FD) into the series table. */
-static int load_file(gb_store_t *s, uint64_t no, int fd, uint64_t *covered)
+/*
+ * The series PATH of TYPE that block file NO names, added to the table when new; NULL when the
+ * table holds it as another type (said in the log: its blocks are skipped).
+ */
+static series_t *file_series(gb_store_t *s, uint64_t no, const char *path, gb_vtype_t type)
 {
-    unsigned char *f;
-    uint32_t flen;
-    uint64_t foff;
-    int rc = gb_store__read_footer(fd, GB_FK_BLOCKS, &f, &flen, &foff, covered);
-    if (rc) return rc;
-    rc = GB_EPROTO;
+    series_t *x = find_series(s, path);
+    if (x && x->type != type) {
+        gb_error("store", "block file %08llu holds series %s as %s, another as %s; skipping it",
+                 (unsigned long long)no, path, gb_vtype_name(type), gb_vtype_name(x->type));
+        return NULL;
+    }
+    uint32_t sno = gb_store__add_series(s, path, type); /* may move the table */
+    return s->series[sno];
+}
+
+/* Whether block R lies inside the blocks of a file whose footer starts at FOFF. */
+static bool bref_fits(const gb_bref_t *r, uint64_t foff)
+{
+    return r->off >= 8 && r->off <= foff && foff - r->off >= 8 + (uint64_t)r->len &&
+           r->st.count > 0 && r->st.count <= GB_STORE_BLOCK_POINTS && r->st.tmin <= r->st.tmax;
+}
+
+/* The footer F (FLEN bytes, blocks before FOFF) of a block file of version 1 into the table. */
+static int load_footer_v1(gb_store_t *s, uint64_t no, const unsigned char *f, uint32_t flen,
+                          uint64_t foff)
+{
     size_t p = 0;
-    if (flen < 4) goto out;
+    if (flen < 4) return GB_EPROTO;
     uint32_t nser = get32(f);
     p = 4;
     uint32_t file_index = (uint32_t)s->nfiles;
     for (uint32_t i = 0; i < nser; i++) {
-        if (flen - p < 2) goto out;
+        if (flen - p < 2) return GB_EPROTO;
         uint16_t pl;
         memcpy(&pl, f + p, 2);
         p += 2;
-        if (flen - p < (size_t)pl + 5) goto out;
+        if (flen - p < (size_t)pl + 5) return GB_EPROTO;
         char *path = gb_xstrndup((const char *)f + p, pl);
         p += pl;
         gb_vtype_t type = (gb_vtype_t)f[p++];
@@ -527,19 +551,14 @@ static int load_file(gb_store_t *s, uint64_t no, int fd, uint64_t *covered)
         p += 4;
         if (type < GB_VT_F64 || type > GB_VT_STR || (flen - p) / BF_ENTRY < nb) {
             free(path);
-            goto out;
+            return GB_EPROTO;
         }
-        series_t *x = find_series(s, path);
-        if (x && x->type != type) {
-            gb_error("store", "block file %08llu holds series %s as %s, another as %s; skipping it",
-                     (unsigned long long)no, path, gb_vtype_name(type), gb_vtype_name(x->type));
-            free(path);
+        series_t *x = file_series(s, no, path, type);
+        free(path);
+        if (!x) {
             p += (size_t)nb * BF_ENTRY;
             continue;
         }
-        uint32_t sno = gb_store__add_series(s, path, type);
-        x = s->series[sno];
-        free(path);
         for (uint32_t b = 0; b < nb; b++) {
             gb_bref_t r = {.file = file_index};
             const unsigned char *e = f + p;
@@ -556,15 +575,71 @@ static int load_file(gb_store_t *s, uint64_t no, int fd, uint64_t *covered)
             memcpy(&r.st.first, e + 65, 8);
             memcpy(&r.st.last, e + 73, 8);
             r.st.nnum = get32(e + 81);
+            r.entry = BF_ENTRY;
             p += BF_ENTRY;
-            if (r.off < 8 || r.off + 8 + r.len > foff || r.st.count == 0 ||
-                r.st.count > GB_STORE_BLOCK_POINTS || r.st.tmin > r.st.tmax)
-                goto out;
+            if (!bref_fits(&r, foff)) return GB_EPROTO;
             add_bref(x, &r);
         }
     }
-    rc = 0;
+    return 0;
+}
+
+/* The footer of a block file of version 2 (see the top of this file), read the same way. */
+static int load_footer_v2(gb_store_t *s, uint64_t no, const unsigned char *f, uint32_t flen,
+                          uint64_t foff)
+{
+    if (flen < 4) return GB_EPROTO;
+    uint32_t nser = get32(f), file_index = (uint32_t)s->nfiles;
+    gb_rd_t rd;
+    gb_rd_init(&rd, f, flen);
+    rd.pos = 4;
+    gb_bentry_ctx_t c = {.next_off = 8};
+    char *path = gb_xmalloc(1);
+    uint64_t plen = 0;
+    int rc = GB_EPROTO;
+    for (uint32_t i = 0; i < nser; i++) {
+        uint64_t shared, rest, nb;
+        const uint8_t *b;
+        uint8_t type;
+        if (gb_rd_count(&rd, plen, &shared) || gb_rd_count(&rd, UINT16_MAX - shared, &rest) ||
+            gb_rd_bytes(&rd, rest, &b) || memchr(b, 0, rest) || gb_rd_u8(&rd, &type) ||
+            type < GB_VT_F64 || type > GB_VT_STR || gb_rd_count(&rd, gb_rd_left(&rd), &nb))
+            goto out;
+        path = gb_xrealloc(path, shared + rest + 1);
+        memcpy(path + shared, b, rest);
+        plen = shared + rest;
+        path[plen] = 0;
+        series_t *x = file_series(s, no, path, (gb_vtype_t)type);
+        for (uint64_t k = 0; k < nb; k++) {
+            gb_bref_t r = {.file = file_index};
+            size_t at = rd.pos;
+            if (gb_bentry_get(&rd, (gb_vtype_t)type, &r, &c) || !bref_fits(&r, foff)) goto out;
+            r.entry = (uint8_t)(rd.pos - at);
+            if (x) add_bref(x, &r);
+        }
+    }
+    rc = gb_rd_left(&rd) ? GB_EPROTO : 0;
 out:
+    free(path);
+    return rc;
+}
+
+/* Reads the footer of block file NO (open as FD) into the series table. */
+static int load_file(gb_store_t *s, uint64_t no, int fd, uint64_t *covered)
+{
+    unsigned char *f, magic[8];
+    uint32_t flen;
+    uint64_t foff;
+    int rc = gb_store__read_footer(fd, GB_FK_BLOCKS, &f, &flen, &foff, covered);
+    if (rc) return rc;
+    if (pread(fd, magic, 8, 0) != 8)
+        rc = GB_EIO;
+    else if (!memcmp(magic, BF_MAGIC, 8))
+        rc = load_footer_v2(s, no, f, flen, foff);
+    else if (!memcmp(magic, BF_MAGIC_V1, 8))
+        rc = load_footer_v1(s, no, f, flen, foff);
+    else
+        rc = GB_EPROTO;
     free(f);
     return rc;
 }
@@ -745,6 +820,8 @@ typedef struct bfw {
     unsigned char *body, *foot;
     size_t blen, bcap, flen, fcap;
     uint32_t nser;
+    const char *prev;  /* the last series' path (borrowed from the series table) */
+    gb_bentry_ctx_t c; /* the footer entries so far */
     gb_bref_t *refs; /* .file holds the series' index in the caller's list until the file is in */
     size_t nrefs, crefs;
 } bfw_t;
@@ -754,39 +831,40 @@ static void bfw_init(bfw_t *w)
     memset(w, 0, sizeof *w);
     put64(&w->body, &w->blen, &w->bcap, BF_MAGIC, 8);
     put64(&w->foot, &w->flen, &w->fcap, &w->nser, 4);
+    w->prev = "";
+    w->c.next_off = 8;
 }
 
-/* Adds series X (number K in the caller's list) with its points P: sorted, distinct times. */
+static void bfw_varint(bfw_t *w, uint64_t v)
+{
+    uint8_t b[10];
+    put64(&w->foot, &w->flen, &w->fcap, b, gb_put_varint(b, v));
+}
+
 /* Starts series X's part of the footer: NB blocks follow (bfw_block). */
 static void bfw_begin(bfw_t *w, const series_t *x, uint32_t nb)
 {
-    uint16_t pl = (uint16_t)strlen(x->path);
-    put64(&w->foot, &w->flen, &w->fcap, &pl, 2);
-    put64(&w->foot, &w->flen, &w->fcap, x->path, pl);
+    size_t shared = 0, pl = strlen(x->path);
+    while (w->prev[shared] && w->prev[shared] == x->path[shared])
+        shared++;
+    bfw_varint(w, shared);
+    bfw_varint(w, pl - shared);
+    put64(&w->foot, &w->flen, &w->fcap, x->path + shared, pl - shared);
     unsigned char ty = (unsigned char)x->type;
     put64(&w->foot, &w->flen, &w->fcap, &ty, 1);
-    put64(&w->foot, &w->flen, &w->fcap, &nb, 4);
+    bfw_varint(w, nb);
+    w->prev = x->path;
     w->nser++;
 }
 
-/* Adds the footer entry of block R, whose frame was just put in the body at R->off. */
-static void bfw_block(bfw_t *w, gb_bref_t r, uint32_t k)
+/* Adds the footer entry of block R, whose frame was just put in the body at R->off; K is the
+ * number of its series in the caller's list, which bfw_begin named last. */
+static void bfw_block(bfw_t *w, const series_t *x, gb_bref_t r, uint32_t k)
 {
-    unsigned char e[BF_ENTRY];
-    memcpy(e, &r.off, 8);
-    put32(e + 8, r.len);
-    e[12] = r.codec;
-    put32(e + 13, r.st.count);
-    memcpy(e + 17, &r.st.tmin, 8);
-    memcpy(e + 25, &r.st.tmax, 8);
-    memcpy(e + 33, &r.st.min, 8);
-    memcpy(e + 41, &r.st.max, 8);
-    memcpy(e + 49, &r.st.sum, 8);
-    memcpy(e + 57, &r.st.sumsq, 8);
-    memcpy(e + 65, &r.st.first, 8);
-    memcpy(e + 73, &r.st.last, 8);
-    put32(e + 81, r.st.nnum);
-    put64(&w->foot, &w->flen, &w->fcap, e, sizeof e);
+    uint8_t e[GB_BENTRY_MAX];
+    size_t n = gb_bentry_put(e, x->type, &r, &w->c);
+    put64(&w->foot, &w->flen, &w->fcap, e, n);
+    r.entry = (uint8_t)n;
     if (w->nrefs == w->crefs)
         w->refs = gb_xrealloc(w->refs, (w->crefs = w->crefs ? w->crefs * 2 : 64) * sizeof *w->refs);
     r.file = k;
@@ -807,7 +885,7 @@ static void bfw_series(bfw_t *w, const series_t *x, uint32_t k, const gb_pts_t *
         r.len = (uint32_t)(w->blen - at - 8);
         put32(w->body + at, r.len);
         put32(w->body + at + 4, gb_crc32(w->body + at + 8, r.len));
-        bfw_block(w, r, k);
+        bfw_block(w, x, r, k);
     }
 }
 
@@ -1239,7 +1317,7 @@ static int rewrite_block_file(gb_store_t *s, size_t fi)
             gb_bref_t r = refs[k];
             r.off = w.blen;
             put64(&w.body, &w.blen, &w.bcap, buf, (size_t)r.len + 8);
-            bfw_block(&w, r, (uint32_t)k);
+            bfw_block(&w, parts[k].x, r, (uint32_t)k);
         }
         free(buf);
     }
@@ -1264,8 +1342,11 @@ static int rewrite_block_file(gb_store_t *s, size_t fi)
             gb_store__stale(s, f->fd);
             f->fd = nfd;
             f->bytes = (uint64_t)st.st_size;
-            for (size_t k = 0; k < w.nrefs; k++)
-                parts[w.refs[k].file].x->blocks[parts[w.refs[k].file].b].off = w.refs[k].off;
+            for (size_t k = 0; k < w.nrefs; k++) {
+                gb_bref_t *r = &parts[w.refs[k].file].x->blocks[parts[w.refs[k].file].b];
+                r->off = w.refs[k].off;
+                r->entry = w.refs[k].entry; /* a version 1 file's comes back as version 2 */
+            }
             gb_info("store", "retention: rewrote %s without its dropped blocks: %llu bytes to %llu",
                     p, (unsigned long long)old_bytes, (unsigned long long)f->bytes);
         } else {

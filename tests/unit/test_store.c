@@ -9,8 +9,11 @@
 #include "gemba/error.h"
 #include "gemba/store.h"
 #include "gemba/time.h"
+#include "store/codec_bits.h"
+#include "store/engine.h"
 
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -916,6 +919,336 @@ static void test_head_order(void **state)
     free(dir);
 }
 
+/* ---- files of an earlier gemba --------------------------------------------------------------- */
+
+/*
+ * tests/data/store-v1 holds two block files of version 1 (fixed-size footer entries, blocks with
+ * 32-byte headers), as the gemba before version 2 wrote them for these points: series v1/f, v1/x,
+ * v1/i, v1/b and v1/s at T0 + i s for i in 0..4999, flushed after i = 2999, with v1/f's point 10
+ * written again (as -1.5) in the second file. See its README.
+ */
+#define V1_T0 (INT64_C(1700000000) * GB_NS_PER_S)
+#define V1_N 5000
+
+/* Checks every point of series PATH of the fixture, N points (the fixture's and more). */
+typedef struct {
+    const char *path;
+    int i;
+} v1check_t;
+
+static int v1_point(void *ctx, const gb_point_t *p)
+{
+    v1check_t *c = ctx;
+    int i = c->i++;
+    assert_int_equal(p->t, V1_T0 + (gb_time_t)i * GB_NS_PER_S);
+    char want[16];
+    switch (c->path[3]) {
+    case 'f':
+        assert_int_equal(p->v.type, GB_VT_F64);
+        assert_true(p->v.f64 == (i == 10 ? -1.5 : 20 + (double)((i * 37) % 1000) / 10.0));
+        assert_int_equal(p->q, i >= 100 && i < 200 ? GB_Q_UNCERTAIN
+                               : i == 300          ? GB_Q_BAD
+                                                   : GB_Q_GOOD);
+        break;
+    case 'x':
+        if (i % 50 == 0)
+            assert_true(isnan(p->v.f64));
+        else
+            assert_true(p->v.f64 == i / 3.0);
+        break;
+    case 'i':
+        assert_true(p->v.type == GB_VT_I64 && p->v.i64 == (int64_t)i * 3 - 1000);
+        break;
+    case 'b':
+        assert_true(p->v.type == GB_VT_BOOL && p->v.b == ((i / 7) % 2 == 1));
+        break;
+    default:
+        snprintf(want, sizeof want, "state%d", i % 5);
+        assert_int_equal(p->v.type, GB_VT_STR);
+        assert_int_equal(p->v.len, strlen(want));
+        assert_memory_equal(p->v.str, want, p->v.len);
+    }
+    return 0;
+}
+
+static int v1_window(void *ctx, gb_time_t w, double v)
+{
+    (void)w;
+    *(double *)ctx = v;
+    return 0;
+}
+
+/* The points, and aggregates over all of them in one window (so whole blocks answer from their
+ * footer statistics), of a store that holds the fixture's points and N - V1_N more. */
+static void v1_expect(gb_store_t *s, int n)
+{
+    static const char *paths[] = {"v1/f", "v1/x", "v1/i", "v1/b", "v1/s"};
+    for (size_t k = 0; k < 5; k++) {
+        v1check_t c = {paths[k], 0};
+        assert_int_equal(gb_store_read(s, paths[k], INT64_MIN, INT64_MAX, v1_point, &c), 0);
+        assert_int_equal(c.i, n);
+    }
+    double isum = 0, xmax = -INFINITY, xsum = 0, fsum = -1.5, bsum = 0;
+    for (int i = 0; i < n; i++) {
+        isum += (double)((int64_t)i * 3 - 1000);
+        bsum += (i / 7) % 2;
+        if (i != 10) fsum += 20 + (double)((i * 37) % 1000) / 10.0;
+        if (i % 50) {
+            xsum += i / 3.0;
+            xmax = i / 3.0 > xmax ? i / 3.0 : xmax;
+        }
+    }
+    gb_time_t to = V1_T0 + 100000 * GB_NS_PER_S, step = 100000 * GB_NS_PER_S;
+    double v = 0;
+    assert_int_equal(gb_store_aggregate(s, "v1/i", V1_T0, to, step, GB_AGG_AVG, v1_window, &v), 0);
+    assert_true(fabs(v - isum / n) < 1e-9 * fabs(isum));
+    assert_int_equal(gb_store_aggregate(s, "v1/i", V1_T0, to, step, GB_AGG_MIN, v1_window, &v), 0);
+    assert_true(v == -1000);
+    assert_int_equal(gb_store_aggregate(s, "v1/x", V1_T0, to, step, GB_AGG_MAX, v1_window, &v), 0);
+    assert_true(v == xmax);
+    assert_int_equal(gb_store_aggregate(s, "v1/x", V1_T0, to, step, GB_AGG_SUM, v1_window, &v), 0);
+    assert_true(fabs(v - xsum) < 1e-9 * xsum);
+    assert_int_equal(gb_store_aggregate(s, "v1/x", V1_T0, to, step, GB_AGG_COUNT, v1_window, &v),
+                     0);
+    assert_true(v == n);
+    assert_int_equal(gb_store_aggregate(s, "v1/b", V1_T0, to, step, GB_AGG_SUM, v1_window, &v), 0);
+    assert_true(v == bsum);
+    assert_int_equal(gb_store_aggregate(s, "v1/f", V1_T0, to, step, GB_AGG_SUM, v1_window, &v), 0);
+    assert_true(fabs(v - fsum) < 1e-9 * fsum);
+    assert_int_equal(gb_store_aggregate(s, "v1/f", V1_T0, to, step, GB_AGG_FIRST, v1_window, &v),
+                     0);
+    assert_true(v == 20);
+    assert_int_equal(gb_store_aggregate(s, "v1/s", V1_T0, to, step, GB_AGG_COUNT, v1_window, &v),
+                     0);
+    assert_true(v == n);
+}
+
+/* Block files of version 1 are read as they are, and merged into a file of today's format. */
+static void test_version1_files(void **state)
+{
+    (void)state;
+    const char *data = getenv("GB_TEST_DATA");
+    char *dir = tmpdir(), cmd[1400];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/store-v1/blocks' '%s/'", data ? data : "tests/data", dir);
+    assert_int_equal(system(cmd), 0);
+    gb_store_opts_t ro = {.readonly = true};
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, &ro, &s), 0);
+    gb_store_info_t info;
+    gb_store_stat(s, &info);
+    assert_int_equal(info.block_files, 2);
+    assert_int_equal(info.points, 5 * V1_N + 1); /* v1/f's point 10 is in both files */
+    v1_expect(s, V1_N);
+    assert_int_equal(gb_store_close(s), 0);
+
+    /* more points, and a clean stop: the old files and the new flush become one new file */
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    for (int i = V1_N; i < V1_N + 100; i++) {
+        char str[16];
+        snprintf(str, sizeof str, "state%d", i % 5);
+        gb_time_t t = V1_T0 + (gb_time_t)i * GB_NS_PER_S;
+        gb_store_wpoint_t p[5] = {
+            {"v1/f",
+             t,
+             GB_Q_GOOD,
+             {.type = GB_VT_F64, .f64 = 20 + (double)((i * 37) % 1000) / 10.0}},
+            {"v1/x", t, GB_Q_GOOD, {.type = GB_VT_F64, .f64 = i % 50 == 0 ? NAN : i / 3.0}},
+            {"v1/i", t, GB_Q_GOOD, {.type = GB_VT_I64, .i64 = (int64_t)i * 3 - 1000}},
+            {"v1/b", t, GB_Q_GOOD, {.type = GB_VT_BOOL, .b = (i / 7) % 2}},
+            {"v1/s", t, GB_Q_GOOD, {.type = GB_VT_STR, .str = str, .len = strlen(str)}},
+        };
+        assert_int_equal(gb_store_write_points(s, p, 5, NULL), 0);
+    }
+    v1_expect(s, V1_N + 100);
+    assert_int_equal(gb_store_close(s), 0);
+    assert_int_equal(gb_store_open(dir, &ro, &s), 0);
+    gb_store_stat(s, &info);
+    assert_int_equal(info.block_files, 1);
+    assert_int_equal(info.points, 5 * (V1_N + 100));
+    v1_expect(s, V1_N + 100);
+    assert_int_equal(gb_store_close(s), 0);
+    char p[700];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/blocks/00000001-00000003.gbb", dir);
+    assert_int_equal(stat(p, &st), 0);
+    rmrf(dir);
+    free(dir);
+
+    /* retention drops most of each old file: they are written again (today's footer, the old
+     * blocks copied as they are), and what stays reads the same */
+    dir = tmpdir();
+    snprintf(cmd, sizeof cmd, "cp -r '%s/store-v1/blocks' '%s/'", data ? data : "tests/data", dir);
+    assert_int_equal(system(cmd), 0);
+    gb_retention_t rule = {"v1/[fxs]", 86400 * GB_NS_PER_S, 0, 0};
+    gb_store_opts_t o = {.retention = &rule, .nretention = 1};
+    snprintf(p, sizeof p, "%s/blocks/00000001.gbb", dir);
+    assert_int_equal(stat(p, &st), 0);
+    off_t before = st.st_size;
+    assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    assert_int_equal(stat(p, &st), 0);
+    assert_true(st.st_size < before / 2);
+    static const char *kept[] = {"v1/i", "v1/b"};
+    for (size_t k = 0; k < 2; k++) {
+        v1check_t c = {kept[k], 0};
+        assert_int_equal(gb_store_read(s, kept[k], INT64_MIN, INT64_MAX, v1_point, &c), 0);
+        assert_int_equal(c.i, V1_N);
+    }
+    gb_store_stat(s, &info);
+    assert_int_equal(info.points, 2 * V1_N);
+    assert_int_equal(gb_store_close(s), 0);
+    assert_int_equal(gb_store_open(dir, &ro, &s), 0); /* and after the stop merged them */
+    for (size_t k = 0; k < 2; k++) {
+        v1check_t c = {kept[k], 0};
+        assert_int_equal(gb_store_read(s, kept[k], INT64_MIN, INT64_MAX, v1_point, &c), 0);
+        assert_int_equal(c.i, V1_N);
+    }
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
+/* ---- footer entries ------------------------------------------------------------------------- */
+
+static void same_entry(const gb_bref_t *a, const gb_bref_t *b)
+{
+    assert_true(a->off == b->off && a->len == b->len && a->codec == b->codec);
+    assert_true(a->st.count == b->st.count && a->st.nnum == b->st.nnum);
+    assert_true(a->st.tmin == b->st.tmin && a->st.tmax == b->st.tmax);
+    assert_true(gb_f2u(a->st.min) == gb_f2u(b->st.min) && gb_f2u(a->st.max) == gb_f2u(b->st.max));
+    assert_true(gb_f2u(a->st.sum) == gb_f2u(b->st.sum));
+    assert_true(gb_f2u(a->st.sumsq) == gb_f2u(b->st.sumsq));
+    assert_true(a->st.first == b->st.first && a->st.last == b->st.last);
+}
+
+/*
+ * Footer entries keep every statistic bit for bit -- decimals, sums with rounding in their last
+ * bits, NaN with a payload, -0.0, infinities, subnormals, the largest doubles and integers --
+ * and are small for the usual block of short decimals. Every truncation of a run of entries is
+ * refused.
+ */
+static void test_footer_entries(void **state)
+{
+    (void)state;
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    const double odd[] = {
+        0.0,    -0.0,       INFINITY,           -INFINITY, NAN,       1.0 / 3,
+        5e-324, DBL_MAX,    -DBL_MAX,           1e300,     0.1 + 0.2, 74.93588199999998,
+        2.5e-7, 123456.789, 9007199254740993.0, -4.25};
+    double nanp;
+    uint64_t payload = 0x7ff8000000abcdefull;
+    memcpy(&nanp, &payload, 8);
+    enum { N = 400 };
+    static gb_bref_t in[N], out[N];
+    static gb_vtype_t ty[N];
+    static uint8_t buf[N * GB_BENTRY_MAX];
+    gb_bentry_ctx_t c = {.next_off = 8};
+    size_t len = 0, typical = 0;
+    uint64_t off = 8;
+    for (int k = 0; k < N; k++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        gb_bref_t *r = &in[k];
+        ty[k] = (gb_vtype_t)(GB_VT_F64 + k % 4);
+        r->len = (uint32_t)(rng >> 40) % 5000 + 1;
+        r->off = k % 7 == 3 ? off + 77 : off; /* now and then not where the last one ended */
+        off = r->off + 8 + r->len;
+        r->codec = (uint8_t)(k % 13 + 1);
+        r->st.count = (uint32_t)(rng >> 20) % GB_STORE_BLOCK_POINTS + 1;
+        r->st.nnum = ty[k] == GB_VT_STR ? 0 : r->st.count - (k % 5 == 0);
+        r->st.tmin = k % 9 == 0 ? INT64_MIN + k : (int64_t)(rng >> 2) - (k % 2 ? 0 : INT64_MAX / 2);
+        r->st.tmax = k % 11 == 0 ? INT64_MAX : r->st.tmin + (int64_t)(rng >> 40);
+        if (r->st.tmax < r->st.tmin) r->st.tmax = r->st.tmin;
+        if (ty[k] == GB_VT_STR) continue;
+        if (ty[k] == GB_VT_F64) {
+            /* a decimal series most of the time, odd values now and then */
+            double d[6];
+            for (int f = 0; f < 6; f++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                d[f] = (double)((int64_t)(rng >> 44) - 500000) / 1000.0;
+                if ((rng >> 8) % 5 == 0) d[f] = odd[(rng >> 16) % 16];
+                if ((rng >> 8) % 37 == 0) d[f] = nanp;
+            }
+            r->st.min = d[0];
+            r->st.max = d[1];
+            r->st.sum = d[2] * 1234.5678901; /* rounding in the last bits */
+            r->st.sumsq = d[3] * d[3] * 777.0001;
+            r->st.first = gb_f2u(d[4]);
+            r->st.last = gb_f2u(d[5]);
+        } else {
+            int64_t a = (int64_t)rng, b = k % 3 ? (int64_t)(rng >> 33) : INT64_MIN;
+            if (ty[k] == GB_VT_BOOL) a &= 1, b &= 1;
+            r->st.min = (double)(a < b ? a : b);
+            r->st.max = (double)(a < b ? b : a);
+            r->st.sum = (double)a * 3 + 0.5 * (k % 2);
+            r->st.sumsq = (double)a * (double)a;
+            r->st.first = (gb_slot_t)a;
+            r->st.last = (gb_slot_t)b;
+        }
+    }
+    for (int k = 0; k < N; k++)
+        len += gb_bentry_put(buf + len, ty[k], &in[k], &c);
+    gb_rd_t rd;
+    gb_rd_init(&rd, buf, len);
+    c = (gb_bentry_ctx_t){.next_off = 8};
+    for (int k = 0; k < N; k++) {
+        assert_int_equal(gb_bentry_get(&rd, ty[k], &out[k], &c), 0);
+        same_entry(&in[k], &out[k]);
+    }
+    assert_int_equal(gb_rd_left(&rd), 0);
+    /* every truncation of the first 30 entries fails somewhere, and never reads past the end */
+    size_t l30 = 0;
+    c = (gb_bentry_ctx_t){.next_off = 8};
+    for (int k = 0; k < 30; k++)
+        l30 += gb_bentry_put(buf + l30, ty[k], &in[k], &c);
+    for (size_t cut = 0; cut < l30; cut++) {
+        uint8_t *q = malloc(cut ? cut : 1);
+        memcpy(q, buf, cut);
+        gb_rd_init(&rd, q, cut);
+        c = (gb_bentry_ctx_t){.next_off = 8};
+        int rc = 0;
+        for (int k = 0; k < 30 && !rc; k++)
+            rc = gb_bentry_get(&rd, ty[k], &out[k], &c);
+        assert_int_equal(rc, GB_EPROTO);
+        free(q);
+    }
+
+    /* the usual block: 4096 points of one decimal, sums as a block's statistics add them */
+    gb_bref_t r = {.off = 8, .len = 2600, .codec = 9};
+    double sum = 0, sq = 0, v = 0;
+    for (int i = 0; i < 4096; i++) {
+        v = (double)(2000 + (int)(i * 7 % 301)) / 10.0;
+        sum += v;
+        sq += v * v;
+    }
+    r.st = (gb_bstats_t){.count = 4096,
+                         .nnum = 4096,
+                         .tmin = V1_T0,
+                         .tmax = V1_T0 + 4095 * GB_NS_PER_S,
+                         .min = 200.0,
+                         .max = 230.0,
+                         .sum = sum,
+                         .sumsq = sq,
+                         .first = gb_f2u(200.0),
+                         .last = gb_f2u(v)};
+    c = (gb_bentry_ctx_t){.next_off = 8};
+    typical = gb_bentry_put(buf, GB_VT_F64, &r, &c);
+    /* 85 bytes in version 1; here 43, of which the first time takes 9 (in a file it is written
+     * against the entry before, a few bytes) */
+    assert_true(typical <= 44);
+    gb_rd_init(&rd, buf, typical);
+    c = (gb_bentry_ctx_t){.next_off = 8};
+    assert_int_equal(gb_bentry_get(&rd, GB_VT_F64, &out[0], &c), 0);
+    same_entry(&r, &out[0]);
+    /* a raw mark for a field an integer series keeps exactly, and an exponent over 18 */
+    uint8_t bad[] = {0, 10, 3, 5, 0, 5, 0, 0, 0x10, 2, 2, 2, 2, 2, 2};
+    gb_rd_init(&rd, bad, sizeof bad);
+    c = (gb_bentry_ctx_t){.next_off = 8};
+    assert_int_equal(gb_bentry_get(&rd, GB_VT_I64, &out[0], &c), GB_EPROTO);
+    bad[7] = 19, bad[8] = 0;
+    gb_rd_init(&rd, bad, sizeof bad);
+    c = (gb_bentry_ctx_t){.next_off = 8};
+    assert_int_equal(gb_bentry_get(&rd, GB_VT_F64, &out[0], &c), GB_EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -931,6 +1264,8 @@ int main(void)
         cmocka_unit_test(test_flush_while_writing),
         cmocka_unit_test(test_compaction),
         cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_version1_files),
+        cmocka_unit_test(test_footer_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
