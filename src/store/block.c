@@ -374,11 +374,15 @@ static int decode(const uint8_t *p, size_t n, gb_block_out_t *o)
     o->t = o->tbuf_;
     gb_rd_init(&r, p + h.header_bytes, h.time_bytes);
     /* version 2 holds the times less the first, which the header has */
-    rc = gb_icodec_decode_from(&r, h.count, GB_IC_TIME, h.version >= 2 ? h.t_first : 0, o->t, &tc);
+    bool rising;
+    rc = gb_icodec_decode_from(&r, h.count, GB_IC_TIME, h.version >= 2 ? h.t_first : 0, o->t, &tc,
+                               &rising);
     if (rc) return rc;
     if (tc != h.time_codec || gb_rd_left(&r)) return GB_EPROTO;
     if (o->t[0] != h.t_first || o->t[h.count - 1] != h.t_last) return GB_EPROTO;
-    for (size_t i = 1; i < h.count; i++)
+    /* the header has the last time above the first: steps the stream showed to be at least 1,
+     * adding up to less than 2^63, make every time above the one before */
+    for (size_t i = 1; i < h.count && !rising; i++)
         if (o->t[i] <= o->t[i - 1]) return GB_EPROTO;
 
     gb_rd_init(&r, p + h.header_bytes + h.time_bytes, h.value_bytes);

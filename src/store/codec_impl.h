@@ -14,6 +14,7 @@
 #include "store/codec.h"
 #include "store/codec_bits.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,9 +44,14 @@ size_t gb_icodec_size(const int64_t *x, size_t n, unsigned allowed);
  */
 int gb_icodec_decode(gb_rd_t *r, size_t n, unsigned allowed, int64_t *x, uint8_t *codec);
 
-/* The same, adding BASE to every integer (wrapping); free for the codecs of differences. */
+/*
+ * The same, adding BASE to every integer (wrapping; free for the codecs of differences). *RISING
+ * (may be NULL) is true when the stream itself shows that the integers rise without wrapping:
+ * DELTA and DELTA_RLE whose every step is at least 1 and whose steps add up to less than 2^63.
+ * With the last integer above the first (which the caller checks), they then strictly increase.
+ */
 int gb_icodec_decode_from(gb_rd_t *r, size_t n, unsigned allowed, int64_t base, int64_t *x,
-                          uint8_t *codec);
+                          uint8_t *codec, bool *rising);
 
 /* ---- floats (codec_float.c) ---- */
 

@@ -30,6 +30,11 @@
  * exactly too, but only tried when a quick look (a sample's distinct values, a prefix's runs)
  * says they may win. Exact division by g uses the multiplicative inverse of its odd part
  * (Granlund-Montgomery), so the divisor costs a multiply per value, not a division.
+ *
+ * Decoding DELTA runs its sum a mini-block at a time, and fills a mini-block of one step (width
+ * 0: regular times) without a sum at all. It also tells whether the values rise (every step at
+ * least 1, all of them below 2^63), which spares a block of times its check that each time is
+ * above the one before.
  */
 #include "store/codec_impl.h"
 
@@ -722,15 +727,15 @@ int gb_icodec_encode(const int64_t *x, size_t n, unsigned allowed, gb_buf_t *out
 /* ---- reading ---- */
 
 /*
- * U[i] += U[i - 1] for i = 1 .. N - 1: one running sum, four values a turn. The chain of additions
- * is the limit, one cycle a value, but a one-value loop that happens to straddle a fetch boundary
- * runs at half that speed: where the linker put this function decided a quarter of the time it
- * takes to decode a float block. Four values a turn make that cost small wherever it lands.
+ * U[i] = ACC += U[i] for i = 0 .. N - 1: one running sum, four values a turn. The chain of
+ * additions is the limit, one cycle a value, but a one-value loop that happens to straddle a
+ * fetch boundary runs at half that speed: where the linker put this function decided a quarter of
+ * the time it takes to decode a float block. Four values a turn make that cost small wherever it
+ * lands. Returns the last sum.
  */
-static void prefix_sum(uint64_t *u, size_t n)
+static uint64_t prefix_sum(uint64_t *u, size_t n, uint64_t acc)
 {
-    uint64_t acc = u[0];
-    size_t i = 1;
+    size_t i = 0;
     for (; i + 4 <= n; i += 4) {
         u[i] = acc += u[i];
         u[i + 1] = acc += u[i + 1];
@@ -739,12 +744,37 @@ static void prefix_sum(uint64_t *u, size_t n)
     }
     for (; i < n; i++)
         u[i] = acc += u[i];
+    return acc;
 }
 
-/* Reads a plain stream into X, each value plus BASE (wrapping). */
-static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, uint64_t base0, int64_t *x)
+/*
+ * Whether the values a stream of differences makes rise without wrapping: every step at least 1,
+ * and all of them together below 2^63, so that from the first value on they only go up (as long
+ * as the last is above the first, which the caller knows). Then a decoder of times need not
+ * compare each time with the one before.
+ */
+typedef struct rise {
+    bool ok;
+    uint64_t sum; /* of the largest steps so far */
+} rise_t;
+
+/* CNT steps between LO and HI (wrapping values; the step is LO + v * G for v <= VMAX). */
+static void rise_add(rise_t *s, size_t cnt, uint64_t lo, uint64_t vmax, uint64_t g)
+{
+    uint64_t hi, all;
+    s->ok = s->ok && (int64_t)lo >= 1 && !__builtin_mul_overflow(vmax, g, &hi) &&
+            !__builtin_add_overflow(hi, lo, &hi) && !__builtin_mul_overflow(hi, cnt, &all) &&
+            !__builtin_add_overflow(s->sum, all, &s->sum) && s->sum < UINT64_C(1) << 63;
+}
+
+/*
+ * Reads a plain stream into X, each value plus BASE (wrapping); *RISING (DELTA only, else false)
+ * says whether the values rise by steps of at least 1 without wrapping (see rise_t).
+ */
+static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, uint64_t base0, int64_t *x, bool *rising)
 {
     int rc;
+    *rising = false;
     if (codec == GB_CODEC_RAW) {
         const uint8_t *p;
         if ((rc = gb_rd_bytes(r, 8 * n, &p))) return rc;
@@ -762,7 +792,11 @@ static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, uint64_t base0, int64
     if (shift > MAX_SHIFT || g == 0) return GB_EPROTO;
     base = (uint64_t)gb_unzz(base);
     size_t m = n > order ? n - order : 0, per = (size_t)CHUNK << shift;
-    uint64_t *y = (uint64_t *)x + order, q = 0;
+    uint64_t *u = (uint64_t *)x, *y = u + order, q = 0;
+    /* DELTA sums each mini-block as it comes: a running value, and the steps' bounds */
+    uint64_t last = (uint64_t)gb_unzz(x0) + base0;
+    rise_t rise = {.ok = order == 1};
+    if (order >= 1) u[0] = last;
     for (size_t j0 = 0; j0 < m; j0 += per) {
         size_t cnt = m - j0 < per ? m - j0 : per;
         uint8_t w;
@@ -774,19 +808,23 @@ static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, uint64_t base0, int64
         if ((rc = gb_rd_bytes(r, gb_packed_len(cnt, w), &p))) return rc;
         q += (uint64_t)gb_unzz(dq);
         uint64_t ref = base + q * g;
+        if (order == 1) rise_add(&rise, cnt, ref, w == 64 ? UINT64_MAX : (UINT64_C(1) << w) - 1, g);
+        if (order == 1 && w == 0) { /* one step throughout: regular times, a steady counter */
+            for (size_t j = 0; j < cnt; j++)
+                y[j0 + j] = last + (j + 1) * ref;
+            last += cnt * ref;
+            continue;
+        }
         gb_unpack(p, avail, cnt, w, g == 1 ? ref : 0, y + j0);
         if (g != 1)
             for (size_t j = j0; j < j0 + cnt; j++)
                 y[j] = ref + y[j] * g;
+        if (order == 1) last = prefix_sum(y + j0, cnt, last);
     }
-    uint64_t *u = (uint64_t *)x;
     if (order == 0 && base0) /* the differences start from it: base0 costs nothing there */
         for (size_t i = 0; i < n; i++)
             u[i] += base0;
-    if (order >= 1) u[0] = (uint64_t)gb_unzz(x0) + base0;
-    if (order == 1) {
-        prefix_sum(u, n);
-    } else if (order == 2 && n > 1) {
+    if (order == 2 && n > 1) {
         uint64_t d = (uint64_t)gb_unzz(d0);
         u[1] = u[0] + d;
         for (size_t i = 2; i < n; i++) {
@@ -794,6 +832,7 @@ static int read_plain(gb_rd_t *r, uint8_t codec, size_t n, uint64_t base0, int64
             u[i] = u[i - 1] + d;
         }
     }
+    *rising = rise.ok;
     return 0;
 }
 
@@ -854,10 +893,15 @@ out:
     return rc;
 }
 
-/* DELTA_RLE: the first value (plus BASE), then the runs of the N - 1 steps (none when N is 1). */
-static int read_delta_runs(gb_rd_t *r, size_t n, uint64_t base, int64_t *x)
+/*
+ * DELTA_RLE: the first value (plus BASE), then the runs of the N - 1 steps (none when N is 1).
+ * *RISING as for read_plain.
+ */
+static int read_delta_runs(gb_rd_t *r, size_t n, uint64_t base, int64_t *x, bool *rising)
 {
     uint64_t x0, k;
+    rise_t rise = {.ok = true};
+    *rising = false;
     int rc = gb_rd_varint(r, &x0);
     if (rc) return rc;
     x[0] = (int64_t)((uint64_t)gb_unzz(x0) + base);
@@ -878,6 +922,7 @@ static int read_delta_runs(gb_rd_t *r, size_t n, uint64_t base, int64_t *x)
         }
         uint64_t d = (uint64_t)vals[i], d2 = 2 * d, d3 = 3 * d, d4 = 4 * d;
         size_t len = (size_t)lens[i], j = 0;
+        rise_add(&rise, len, d, 0, 1);
         /* four values from one product each: no chain of additions through the run. (Four
          * interleaved running sums, the obvious form, are miscompiled by GCC 12's loop
          * vectorizer at -O3: values two apart came out equal.) */
@@ -893,28 +938,35 @@ static int read_delta_runs(gb_rd_t *r, size_t n, uint64_t base, int64_t *x)
         at += len;
     }
     if (at != n) rc = GB_EPROTO;
+    *rising = !rc && rise.ok;
 out:
     free(vals);
     return rc;
 }
 
 int gb_icodec_decode_from(gb_rd_t *r, size_t n, unsigned allowed, int64_t base, int64_t *x,
-                          uint8_t *codec)
+                          uint8_t *codec, bool *rising)
 {
     uint8_t c;
+    bool up = false;
     int rc = gb_rd_u8(r, &c);
     if (rc) return rc;
     if (n == 0 || c >= 32 || !(allowed & GB_IC(c))) return GB_EPROTO;
     if (codec) *codec = c;
-    if (c == GB_CODEC_DELTA_RLE) return read_delta_runs(r, n, (uint64_t)base, x);
-    if (c != GB_CODEC_DICT && c != GB_CODEC_RLE) return read_plain(r, c, n, (uint64_t)base, x);
-    rc = c == GB_CODEC_DICT ? read_dict(r, n, x) : read_runs(r, n, x);
-    for (size_t i = 0; !rc && base && i < n; i++)
-        x[i] = (int64_t)((uint64_t)x[i] + (uint64_t)base);
+    if (c == GB_CODEC_DELTA_RLE) {
+        rc = read_delta_runs(r, n, (uint64_t)base, x, &up);
+    } else if (c != GB_CODEC_DICT && c != GB_CODEC_RLE) {
+        rc = read_plain(r, c, n, (uint64_t)base, x, &up);
+    } else {
+        rc = c == GB_CODEC_DICT ? read_dict(r, n, x) : read_runs(r, n, x);
+        for (size_t i = 0; !rc && base && i < n; i++)
+            x[i] = (int64_t)((uint64_t)x[i] + (uint64_t)base);
+    }
+    if (rising) *rising = !rc && up;
     return rc;
 }
 
 int gb_icodec_decode(gb_rd_t *r, size_t n, unsigned allowed, int64_t *x, uint8_t *codec)
 {
-    return gb_icodec_decode_from(r, n, allowed, 0, x, codec);
+    return gb_icodec_decode_from(r, n, allowed, 0, x, codec, NULL);
 }

@@ -837,6 +837,53 @@ static void test_malformed(void **state)
     gb_buf_clear(&b);
 }
 
+/*
+ * Times whose steps are each positive but add up past 2^64 wrap around to the header's last time:
+ * refused, though every step is at least 1 (the decoder's shortcut for rising times must not take
+ * them): 0, 2^63 - 1, 2^64 - 2 (-2), 1 as a DELTA stream of steps 2^63 - 1, 2^63 - 1, 3.
+ */
+static void test_wrapping_steps(void **state)
+{
+    (void)state;
+    gb_buf_t c;
+    gb_buf_init(&c);
+    gb_block_out_t o;
+    gb_block_out_init(&o);
+    /* DELTA: codec, x0 0, shift 0, base zz(3) = 6, g = 2^63 - 4, mini-block: width 1, q 0,
+     * bits 1 1 0 */
+    static const uint8_t g63[] = {0xfc, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+    uint8_t ts[16] = {GB_CODEC_DELTA, 0, 0, 6};
+    memcpy(ts + 4, g63, sizeof g63);
+    ts[13] = 1, ts[14] = 0, ts[15] = 0x03;
+    uint8_t h[] = {2, GB_VT_I64, GB_CODEC_DELTA, GB_CODEC_RAW, 4, 0, 1, sizeof ts, 1 + 4 * 8};
+    gb_buf_append(&c, h, sizeof h);
+    gb_buf_append(&c, ts, sizeof ts);
+    int64_t v[] = {1, 2, 3, 4};
+    put_raw_stream(&c, v, 4);
+    gb_buf_append(&c, "CRC!", 4);
+    reseal(c.p, c.len);
+    assert_int_equal(gb_block_decode(c.p, c.len, &o), GB_EPROTO);
+    /* the same shape with steps 1, 1, 3 (g 0 is invalid, so bits 0 0 1 of g 2): 0 1 2 5 */
+    ts[4] = 2;
+    for (int i = 5; i < 13; i++)
+        ts[i] = 0;
+    memmove(ts + 5, ts + 13, 3);
+    ts[3] = 2; /* base zz(1) */
+    ts[7] = 0x04;
+    c.len = 0;
+    h[6] = 5;
+    h[7] = 8;
+    gb_buf_append(&c, h, sizeof h);
+    gb_buf_append(&c, ts, 8);
+    put_raw_stream(&c, v, 4);
+    gb_buf_append(&c, "CRC!", 4);
+    reseal(c.p, c.len);
+    assert_int_equal(gb_block_decode(c.p, c.len, &o), 0);
+    assert_true(o.n == 4 && o.t[0] == 0 && o.t[1] == 1 && o.t[2] == 2 && o.t[3] == 5);
+    gb_block_out_clear(&o);
+    gb_buf_clear(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -852,6 +899,7 @@ int main(void)
         cmocka_unit_test(test_encode_refusals),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_version1),
+        cmocka_unit_test(test_wrapping_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
