@@ -252,4 +252,34 @@ static inline size_t gb_packed_len(size_t cnt, unsigned w)
 void gb_unpack(const uint8_t *p, size_t avail, size_t cnt, unsigned w, uint64_t base,
                uint64_t *out);
 
+/*
+ * Mixed radix: values below R packed K at a time as one base-R number (the first value its
+ * highest digit) in B bits, the fewest that hold R^K - 1; a last group of fewer values takes the
+ * bits its own R^j - 1 needs. 3 levels pack 5 values in 8 bits (1.6 bits a value where W-bit
+ * packing needs 2), 21 levels 3 in 14 (4.67 for 5), 201 levels 3 in 23 (7.67 for 8).
+ */
+typedef struct gb_radix {
+    uint64_t r;    /* values 0 .. r - 1 */
+    unsigned k, b; /* values a group and its bits; k 1 when no group beats ceil(log2 r) bits */
+} gb_radix_t;
+
+#define GB_RADIX_MAX (UINT64_C(1) << 32) /* R^K stays within this, so a digit is one multiply */
+
+/* The tightest group for values below R (2 <= R; K <= 16). */
+gb_radix_t gb_radix_of(uint64_t r);
+
+/* Bits of a group of J values (J <= X->k). */
+unsigned gb_radix_bits(const gb_radix_t *x, size_t j);
+
+/* Bytes CNT values take in X's groups. */
+size_t gb_radix_len(size_t cnt, const gb_radix_t *x);
+
+/*
+ * Unpacks CNT values packed in X's groups from P (AVAIL bytes readable, at least gb_radix_len)
+ * into OUT, adding BASE to each. 0, or GB_EPROTO when a group is not below R^K (its values are
+ * in OUT all the same).
+ */
+int gb_unpack_radix(const uint8_t *p, size_t avail, size_t cnt, const gb_radix_t *x, uint64_t base,
+                    uint64_t *out);
+
 #endif

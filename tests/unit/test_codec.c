@@ -12,6 +12,7 @@
 
 #include "gemba/error.h"
 #include "store/codec.h"
+#include "store/codec_bits.h"
 
 #include <float.h>
 #include <math.h>
@@ -838,6 +839,143 @@ static void test_malformed(void **state)
 }
 
 /*
+ * Mixed radix: mini-blocks whose values span R levels, R not a power of two, pack several values
+ * in one base-R number. Round trips for ranges and lengths (partial last groups), with a common
+ * divisor, across INT64_MIN; the sizes it buys (3 levels: 1.6 bits a value for 2); and the
+ * ranges and groups it refuses to read.
+ */
+static void test_mixed_radix(void **state)
+{
+    (void)state;
+    /* the ranges the encoder packs in mixed radix (it saves 15 % or more), and some it does not */
+    const uint64_t ranges[] = {3, 5, 9, 10, 17, 18, 19, 21, 100, 60000};
+    const size_t sizes[] = {1, 2, 3, 4, 5, 6, 31, 32, 33, 97, 1000, 4096};
+    int64_t *t = times_regular(4096, 1000, 10);
+    int64_t *v = malloc(4096 * sizeof *v);
+    for (size_t a = 0; a < COUNT(ranges); a++)
+        for (size_t b = 0; b < COUNT(sizes); b++)
+            for (int kind = 0; kind < 3; kind++) {
+                size_t n = sizes[b];
+                int64_t lo = kind == 2 ? INT64_MIN + 5 : -(int64_t)ranges[a] / 2;
+                uint64_t g = kind == 1 ? 7 : 1;
+                for (size_t i = 0; i < n; i++) /* both ends of the range, and between */
+                    v[i] = (int64_t)((uint64_t)lo + g * (i == 0   ? 0
+                                                         : i == 1 ? ranges[a] - 1
+                                                                  : rnd() % ranges[a]));
+                i64_all_codecs(GB_VT_I64, v, NULL, n, t);
+            }
+    /* three levels: 1000 values in 200 bytes where 2-bit packing takes 250 */
+    for (size_t i = 0; i < 1000; i++)
+        v[i] = i == 0 ? 0 : i == 1 ? 2 : (int64_t)(rnd() % 3);
+    gb_block_in_t in = {.type = GB_VT_I64, .n = 1000, .t = t, .i64 = v, .codec = GB_CODEC_FOR};
+    gb_block_stats_t st = round_trip(&in);
+    assert_true(st.value_bytes < 215);
+    /* a random walk's steps of -1, 0 and 1: the same through DELTA */
+    for (size_t i = 1; i < 1000; i++)
+        v[i] = v[i - 1] + (int64_t)(rnd() % 3) - 1;
+    in.codec = 0;
+    st = round_trip(&in);
+    assert_int_equal(st.value_codec, GB_CODEC_DELTA);
+    assert_true(st.value_bytes < 215);
+    free(v);
+    free(t);
+
+    /* hand-made FOR streams of 5 values in one mixed-radix mini-block: codec, shift 0, base 0,
+     * g 1, then width byte 0x80, q 0, the range, and the groups */
+    int64_t t5[] = {0, 1, 2, 3, 4};
+    gb_buf_t c;
+    gb_buf_init(&c);
+    gb_block_out_t o;
+    gb_block_out_init(&o);
+    const struct {
+        uint8_t range, packed;
+        int rc;
+    } cases[] = {
+        {3, 0x65, 0},         /* 5 values of 3 levels in one byte: 101 = 10202 in base 3 */
+        {3, 0xf3, GB_EPROTO}, /* 243 = 3^5 is no group of 5 values of 3 levels */
+        {2, 0x00, GB_EPROTO}, /* two levels fill a bit: not mixed radix */
+        {4, 0x00, GB_EPROTO}, /* a power of two */
+        {0, 0x00, GB_EPROTO},
+    };
+    for (size_t k = 0; k < COUNT(cases); k++) {
+        uint8_t vals[] = {GB_CODEC_FOR, 0, 0, 1, 0x80, 0, cases[k].range, cases[k].packed};
+        make_block(&c, 2, GB_VT_I64, t5, t5, 5);
+        /* the value section is the RAW stream at the end, before the CRC: put ours instead */
+        size_t vb = 1 + 8 * 5, at = c.len - 4 - vb;
+        c.len = at;
+        gb_buf_append(&c, vals, sizeof vals);
+        gb_buf_append(&c, "CRC!", 4);
+        c.p[3] = GB_CODEC_FOR;         /* the header names the value codec */
+        c.p[8] = (uint8_t)sizeof vals; /* and the value section's size */
+        reseal(c.p, c.len);
+        assert_int_equal(gb_block_decode(c.p, c.len, &o), cases[k].rc);
+        if (k == 0)
+            assert_true(o.n == 5 && o.i64[0] == 1 && o.i64[1] == 0 && o.i64[2] == 2 &&
+                        o.i64[3] == 0 && o.i64[4] == 2);
+    }
+    /* a range too large for a byte: 2^33 as a varint, refused */
+    {
+        uint8_t vals[] = {GB_CODEC_FOR, 0, 0, 1, 0x80, 0, 0x80, 0x80, 0x80, 0x80, 0x20, 0};
+        make_block(&c, 2, GB_VT_I64, t5, t5, 5);
+        c.len -= 4 + 1 + 8 * 5;
+        gb_buf_append(&c, vals, sizeof vals);
+        gb_buf_append(&c, "CRC!", 4);
+        c.p[3] = GB_CODEC_FOR;
+        c.p[8] = (uint8_t)sizeof vals;
+        reseal(c.p, c.len);
+        assert_int_equal(gb_block_decode(c.p, c.len, &o), GB_EPROTO);
+    }
+    gb_block_out_clear(&o);
+    gb_buf_clear(&c);
+}
+
+/*
+ * The mixed-radix unpacker on its own, for every range it may meet in a stream (the encoder uses
+ * a few; a stream may name any): values packed here the plain way -- V = V * R + value, in the
+ * group's bits -- come back, for lengths around the group size, at the largest digits too; a
+ * group of R^K is refused.
+ */
+static void test_radix_unpack(void **state)
+{
+    (void)state;
+    uint64_t in[200], out[200];
+    uint8_t buf[2048];
+    for (uint64_t r = 3; r < 70000; r = r < 400 ? r + 1 : r * 3 + 1) {
+        gb_radix_t x = gb_radix_of(r);
+        if (x.k == 1) continue;
+        const size_t lens[] = {1, x.k - 1, x.k, x.k + 1, 3 * x.k + 2, 200};
+        for (size_t l = 0; l < COUNT(lens); l++) {
+            size_t n = lens[l];
+            for (size_t i = 0; i < n; i++)
+                in[i] = i % 3 == 0 ? r - 1 : rnd() % r;
+            gb_bitw_t w;
+            gb_bitw_init(&w, buf);
+            for (size_t i = 0; i < n; i += x.k) {
+                size_t m = n - i < x.k ? n - i : x.k;
+                uint64_t v = 0;
+                for (size_t j = 0; j < m; j++)
+                    v = v * r + in[i + j];
+                gb_bitw_put(&w, v, gb_radix_bits(&x, m));
+            }
+            size_t len = (size_t)(gb_bitw_finish(&w) - buf);
+            assert_int_equal(len, gb_radix_len(n, &x));
+            assert_int_equal(gb_unpack_radix(buf, len, n, &x, 7, out), 0);
+            for (size_t i = 0; i < n; i++)
+                assert_true(out[i] == in[i] + 7);
+        }
+        /* one group of R^K: too large */
+        uint64_t rk = 1;
+        for (unsigned j = 0; j < x.k; j++)
+            rk *= r;
+        gb_bitw_t w;
+        gb_bitw_init(&w, buf);
+        gb_bitw_put(&w, rk, x.b);
+        size_t len = (size_t)(gb_bitw_finish(&w) - buf);
+        assert_int_equal(gb_unpack_radix(buf, len, x.k, &x, 0, out), GB_EPROTO);
+    }
+}
+
+/*
  * Times whose steps are each positive but add up past 2^64 wrap around to the header's last time:
  * refused, though every step is at least 1 (the decoder's shortcut for rising times must not take
  * them): 0, 2^63 - 1, 2^64 - 2 (-2), 1 as a DELTA stream of steps 2^63 - 1, 2^63 - 1, 3.
@@ -899,6 +1037,8 @@ int main(void)
         cmocka_unit_test(test_encode_refusals),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_version1),
+        cmocka_unit_test(test_mixed_radix),
+        cmocka_unit_test(test_radix_unpack),
         cmocka_unit_test(test_wrapping_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
