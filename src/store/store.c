@@ -16,7 +16,7 @@
  * samples, so a segment replays on its own.
  *
  * A block file blocks/NNNNNNNN.gbb is written whole, synced and renamed into place:
- *   "GBBLK\0\2\0" | blocks | footer | trailer
+ *   "GBBLK\0\2\0" | blocks | u32 footer length | the footer deflated (RFC 1951) | trailer
  *   footer  u32 series | per series: path bytes shared with the previous series' path (varint)
  *           | length of the rest (varint) | the rest | u8 type | blocks (varint) | per block its
  *           entry (gb_bentry_put in blockio.c: offset, length, codec, count, time range and
@@ -50,6 +50,7 @@
 
 #include <dirent.h>
 #include <fnmatch.h>
+#include <libdeflate.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -584,11 +585,42 @@ static int load_footer_v1(gb_store_t *s, uint64_t no, const unsigned char *f, ui
     return 0;
 }
 
+/*
+ * The footer Z (ZLEN bytes) of a block file of version 2, inflated into *F (malloc'd; the caller
+ * frees it) of *FLEN bytes. Its length, first, is checked against what deflate can do and a cap,
+ * and the deflated bytes must make exactly that many, with none left over. 0, GB_EPROTO or
+ * GB_ENOMEM.
+ */
+static int inflate_footer(const unsigned char *z, uint32_t zlen, unsigned char **f, uint32_t *flen)
+{
+    *f = NULL;
+    if (zlen < 4) return GB_EPROTO;
+    uint32_t n = get32(z);
+    if (n < 4 || n > (1u << 30) || n > (uint64_t)(zlen - 4) * 1032 + 64) return GB_EPROTO;
+    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+    if (!d) return GB_ENOMEM;
+    *f = gb_xmalloc(n);
+    size_t in = 0, out = 0;
+    enum libdeflate_result r =
+        libdeflate_deflate_decompress_ex(d, z + 4, zlen - 4, *f, n, &in, &out);
+    libdeflate_free_decompressor(d);
+    if (r != LIBDEFLATE_SUCCESS || in != zlen - 4 || out != n) {
+        free(*f);
+        *f = NULL;
+        return GB_EPROTO;
+    }
+    *flen = n;
+    return 0;
+}
+
 /* The footer of a block file of version 2 (see the top of this file), read the same way. */
-static int load_footer_v2(gb_store_t *s, uint64_t no, const unsigned char *f, uint32_t flen,
+static int load_footer_v2(gb_store_t *s, uint64_t no, const unsigned char *z, uint32_t zlen,
                           uint64_t foff)
 {
-    if (flen < 4) return GB_EPROTO;
+    unsigned char *f;
+    uint32_t flen;
+    int rc = inflate_footer(z, zlen, &f, &flen);
+    if (rc) return rc;
     uint32_t nser = get32(f), file_index = (uint32_t)s->nfiles;
     gb_rd_t rd;
     gb_rd_init(&rd, f, flen);
@@ -596,7 +628,7 @@ static int load_footer_v2(gb_store_t *s, uint64_t no, const unsigned char *f, ui
     gb_bentry_ctx_t c = {.next_off = 8};
     char *path = gb_xmalloc(1);
     uint64_t plen = 0;
-    int rc = GB_EPROTO;
+    rc = GB_EPROTO;
     for (uint32_t i = 0; i < nser; i++) {
         uint64_t shared, rest, nb;
         const uint8_t *b;
@@ -621,6 +653,7 @@ static int load_footer_v2(gb_store_t *s, uint64_t no, const unsigned char *f, ui
     rc = gb_rd_left(&rd) ? GB_EPROTO : 0;
 out:
     free(path);
+    free(f);
     return rc;
 }
 
@@ -896,8 +929,17 @@ static void bfw_series(bfw_t *w, const series_t *x, uint32_t k, const gb_pts_t *
 static int bfw_write(gb_store_t *s, bfw_t *w, uint64_t lo, uint64_t no, uint64_t covered)
 {
     put32(w->foot, w->nser);
+    /* the footer deflated: entries of one shape after another, it takes about half */
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(9);
+    size_t zcap = c ? libdeflate_deflate_compress_bound(c, w->flen) : 0, zlen = 0;
+    unsigned char *z = gb_xmalloc(4 + zcap);
+    put32(z, (uint32_t)w->flen);
+    if (c) zlen = libdeflate_deflate_compress(c, w->foot, w->flen, z + 4, zcap);
+    libdeflate_free_compressor(c);
     int rc =
-        gb_store__write_file(s, GB_FK_BLOCKS, lo, no, w->body, w->blen, w->foot, w->flen, covered);
+        zlen ? gb_store__write_file(s, GB_FK_BLOCKS, lo, no, w->body, w->blen, z, 4 + zlen, covered)
+             : GB_ENOMEM;
+    free(z);
     free(w->body);
     free(w->foot);
     w->body = w->foot = NULL;

@@ -1249,6 +1249,54 @@ static void test_footer_entries(void **state)
     assert_int_equal(gb_bentry_get(&rd, GB_VT_F64, &out[0], &c), GB_EPROTO);
 }
 
+/*
+ * A block file's footer is deflated behind the length it inflates to: a length that does not
+ * match -- one byte more or less, or more than deflate could make of it -- leaves the file
+ * refused as damaged (the footer's CRC set right, so that the length itself is what is judged).
+ */
+static void test_footer_length(void **state)
+{
+    (void)state;
+    const uint32_t deltas[] = {0, 1, UINT32_MAX, 1u << 29}; /* 0: the file as it was */
+    for (size_t k = 0; k < 4; k++) {
+        char *dir = tmpdir();
+        gb_store_t *s;
+        assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+        for (int i = 0; i < 100; i++)
+            put_f(s, "a", i * GB_NS_PER_S, i / 10.0);
+        assert_int_equal(gb_store_close(s), 0);
+        char p[700];
+        snprintf(p, sizeof p, "%s/blocks/00000001.gbb", dir);
+        int fd = open(p, O_RDWR);
+        struct stat st;
+        assert_true(fd >= 0 && fstat(fd, &st) == 0);
+        unsigned char tr[32], len[4];
+        assert_int_equal(pread(fd, tr, 32, st.st_size - 32), 32);
+        uint64_t foff;
+        uint32_t flen;
+        memcpy(&foff, tr, 8);
+        memcpy(&flen, tr + 8, 4);
+        unsigned char *foot = malloc(flen);
+        assert_int_equal(pread(fd, foot, flen, (off_t)foff), (ssize_t)flen);
+        uint32_t n;
+        memcpy(&n, foot, 4);
+        n += deltas[k];
+        memcpy(len, &n, 4);
+        memcpy(foot, len, 4);
+        uint32_t crc = (uint32_t)crc32(0L, foot, flen);
+        memcpy(tr + 12, &crc, 4);
+        assert_int_equal(pwrite(fd, foot, 4, (off_t)foff), 4);
+        assert_int_equal(pwrite(fd, tr, 32, st.st_size - 32), 32);
+        close(fd);
+        free(foot);
+        gb_store_opts_t ro = {.readonly = true};
+        assert_int_equal(gb_store_open(dir, &ro, &s), k ? GB_EPROTO : 0);
+        if (!k) assert_int_equal(gb_store_close(s), 0);
+        rmrf(dir);
+        free(dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1266,6 +1314,7 @@ int main(void)
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_version1_files),
         cmocka_unit_test(test_footer_entries),
+        cmocka_unit_test(test_footer_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
