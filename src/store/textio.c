@@ -1,12 +1,21 @@
 /*
  * Spans, a bounded output buffer and numbers as text, for the line-protocol and CSV codecs.
  *
- * The shortest float: %.*e with 1 to 17 significant digits, keeping the fewest that strtod reads
- * back to the same double (17 always do for binary64). "Reads back" is monotone in the number of
- * digits P -- the P-digit decimal is itself a (P+1)-digit decimal, and the nearest (P+1)-digit one
- * is no farther from V -- and for a normal double 15 digits settle it in one try (see
- * gb_textio_f64_format); subnormals, with fewer bits, are searched by bisection.
- * strtod and snprintf work in the C locale, which gemba never changes.
+ * The shortest float is defined by printf: %.*e with 1 to 17 significant digits, keeping the
+ * fewest that strtod reads back to the same double (17 always do for binary64). "Reads back" is
+ * monotone in the number of digits P -- the P-digit decimal is itself a (P+1)-digit decimal, and
+ * the nearest (P+1)-digit one is no farther from V -- and for a normal double 15 digits settle it
+ * in one try (see gb_textio_f64_format_printf); subnormals, with fewer bits, are searched by
+ * bisection. strtod and snprintf work in the C locale, which gemba never changes.
+ *
+ * That definition costs a microsecond or more a number (printf's big-number arithmetic and a
+ * strtod per try), which is most of a raw export. So the usual numbers, 1e-7 <= |V| < 1e20, take
+ * the same steps in exact integer arithmetic instead: V = M * 2^E, times 10^k, is a fraction
+ * whose numerator and denominator fit in 128 bits over that range, so the P-digit rounding
+ * (half to even, as printf rounds) and the test "reads back" (the decimal lies within half a unit
+ * in the last place of V, the bound included when M is even, as strtod rounds ties to even; the
+ * gap below a power of two is half the one above) are exact. The rest -- subnormals, huge and
+ * tiny numbers -- go through printf as before; tests compare the two on many doubles.
  */
 #include "store/textio.h"
 #include "gemba/error.h"
@@ -61,7 +70,45 @@ static size_t put_word(char *buf, const char *w)
     return n;
 }
 
-size_t gb_textio_f64_format(double v, char *buf)
+/* Writes DIGITS[0..ND) with decimal exponent EXP10 as the notation rule says. */
+static size_t put_number(char *buf, bool neg, const char *digits, int nd, int exp10)
+{
+    char *p = buf;
+    if (neg) *p++ = '-';
+    if (exp10 < -7 || exp10 >= 21) { /* as %e prints it: d.ddde+XX */
+        *p++ = digits[0];
+        if (nd > 1) {
+            *p++ = '.';
+            memcpy(p, digits + 1, (size_t)nd - 1);
+            p += nd - 1;
+        }
+        int x = exp10 < 0 ? -exp10 : exp10;
+        *p++ = 'e';
+        *p++ = exp10 < 0 ? '-' : '+';
+        if (x >= 100) *p++ = (char)('0' + x / 100);
+        *p++ = (char)('0' + x / 10 % 10);
+        *p++ = (char)('0' + x % 10);
+    } else if (exp10 < 0) { /* 0.000ddd */
+        memcpy(p, "0.000000", (size_t)(1 - exp10));
+        p += 1 - exp10;
+        memcpy(p, digits, (size_t)nd);
+        p += nd;
+    } else if (nd <= exp10 + 1) { /* ddd000 */
+        memcpy(p, digits, (size_t)nd);
+        memset(p + nd, '0', (size_t)(exp10 + 1 - nd));
+        p += exp10 + 1;
+    } else { /* ddd.ddd */
+        memcpy(p, digits, (size_t)exp10 + 1);
+        p += exp10 + 1;
+        *p++ = '.';
+        memcpy(p, digits + exp10 + 1, (size_t)(nd - exp10 - 1));
+        p += nd - exp10 - 1;
+    }
+    *p = 0;
+    return (size_t)(p - buf);
+}
+
+size_t gb_textio_f64_format_printf(double v, char *buf)
 {
     if (isnan(v)) return put_word(buf, "NaN");
     if (isinf(v)) return put_word(buf, v > 0 ? "+Inf" : "-Inf");
@@ -97,32 +144,192 @@ size_t gb_textio_f64_format(double v, char *buf)
         snprintf(e, sizeof e, "%.15e", v);
         if (strtod(e, NULL) == v) lo = 16;
     }
-    int n = snprintf(e, sizeof e, "%.*e", lo - 1, v);
+    snprintf(e, sizeof e, "%.*e", lo - 1, v);
     char *x = strchr(e, 'e');
-    int exp10 = atoi(x + 1);
-    if (exp10 < -7 || exp10 >= 21) {
-        memcpy(buf, e, (size_t)n + 1);
-        return (size_t)n;
-    }
-    /* the same digits in plain notation: placed around the point, padded with zeros */
     char digits[20];
     int nd = 0;
     for (const char *p = e; p < x; p++)
         if (*p >= '0' && *p <= '9') digits[nd++] = *p;
-    size_t len = 0;
-    if (v < 0) buf[len++] = '-';
-    if (exp10 < 0) {
-        buf[len++] = '0';
-        buf[len++] = '.';
-        for (int i = -1; i > exp10; i--)
-            buf[len++] = '0';
+    return put_number(buf, v < 0, digits, nd, atoi(x + 1));
+}
+
+__extension__ typedef unsigned __int128 u128;
+
+/* clang-format off */
+static const uint64_t POW10[] = {1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u,
+    100000000u, 1000000000u, 10000000000u, 100000000000u, 1000000000000u, 10000000000000u,
+    100000000000000u, 1000000000000000u, 10000000000000000u, 100000000000000000u};
+static const uint64_t POW5[] = {1u, 5u, 25u, 125u, 625u, 3125u, 15625u, 78125u, 390625u, 1953125u,
+    9765625u, 48828125u, 244140625u, 1220703125u, 6103515625u, 30517578125u, 152587890625u,
+    762939453125u, 3814697265625u, 19073486328125u, 95367431640625u, 476837158203125u,
+    2384185791015625u, 11920928955078125u, 59604644775390625u, 298023223876953125u,
+    1490116119384765625u, 7450580596923828125u};
+/* 10^-8 .. 10^21, nearest doubles */
+static const double POW10D[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1,
+    1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+    1e19, 1e20, 1e21};
+/* clang-format on */
+
+static const char DIGITS2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                              "34353637383940414243444546474849505152535455565758596061626364656667"
+                              "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* A double as M * 2^E, M < 2^53; LOW_HALF: the gap below it is half the one above. */
+typedef struct binary {
+    uint64_t m;
+    int e;
+    bool low_half;
+} binary_t;
+
+/*
+ * Rounds |V| * 10^(P-1-X) to the integer *N, half to even, and says in *BACK whether the decimal
+ * N * 10^(X+1-P) reads back as V. Returns 0; 1 when |V| >= 10^(X+1), -1 when |V| < 10^X (X is
+ * not V's decimal exponent: nothing is set). P <= 17 and the range of the fast path keep every
+ * number below 2^120.
+ */
+static int round_to(const binary_t *b, int p, int x, uint64_t *n, bool *back)
+{
+    int k = p - 1 - x, a = b->e + k;
+    /* |V| * 10^k = M * 2^a * 5^k = M * F / D */
+    u128 f = k >= 0 ? POW5[k] : 1, d = k < 0 ? POW5[-k] : 1;
+    int shift = 0;
+    if (a >= 0)
+        f <<= a;
+    else if (d == 1)
+        shift = -a;
+    else
+        d <<= -a;
+    u128 num = (u128)b->m * f, q, r;
+    if (d == 1) {
+        q = num >> shift;
+        r = num & (((u128)1 << shift) - 1);
+        d = (u128)1 << shift;
+    } else {
+        q = num / d;
+        r = num % d;
     }
-    for (int i = 0; i < nd || i <= exp10; i++) {
-        if (i == exp10 + 1 && exp10 >= 0) buf[len++] = '.';
-        buf[len++] = i < nd ? digits[i] : '0';
+    if (q >= POW10[p]) return 1;
+    if (q < POW10[p - 1]) return -1;
+    /* & and | rather than && and ||: no branch to guess wrong, as which way it goes depends on
+     * the number */
+    bool up = (2 * r > d) | ((2 * r == d) & (bool)(q & 1));
+    /* within half a gap: |N - |V| * 10^k| <= F / 2, or F / 4 below a power of two; "<=" for an
+     * even M is "< F + 1" */
+    u128 dist = up ? d - r : r, twice = (!up && b->low_half ? 4 : 2) * dist;
+    *back = twice < f + !(b->m & 1);
+    *n = (uint64_t)q + up;
+    return 0;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/*
+ * V < 10^8 as its eight digits (0..9, not yet text), one a byte, the first in the lowest byte: a
+ * little-endian store writes them in order. The halves, then quarters, then pairs are split in
+ * lanes of one word at once (x / 100 is x * 10486 >> 20 for x < 10^4, x / 10 is x * 103 >> 10
+ * for x < 100).
+ */
+static uint64_t digits8(uint32_t v)
+{
+    uint64_t x = v / 10000 | (uint64_t)(v % 10000) << 32;
+    uint64_t h = (x * 10486 >> 20) & 0x0000007F0000007Fu;
+    x = h | (x - h * 100) << 16;
+    h = (x * 103 >> 10) & 0x000F000F000F000Fu;
+    return h | (x - h * 10) << 8;
+}
+
+static int clz128(u128 x)
+{
+    uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+    return hi ? __builtin_clzll(hi) : 64 + __builtin_clzll(lo);
+}
+
+/*
+ * The usual case of gb_textio_f64_format without a trip through memory: the P (15 or 16) digits
+ * of N are text in a 128-bit register, where the point goes in by shifting, and one store writes
+ * the number. With 15, trailing zeros are dropped, as the fewest digits have none. Returns the
+ * length, or 0 when the number does not fit in 16 bytes that way (the caller writes it).
+ */
+static size_t put_plain(char *buf, bool neg, uint64_t n, int p, int exp10)
+{
+    uint64_t hi = n / 100000000, lo = n % 100000000;
+    u128 r = p == 15 ? (u128)(digits8((uint32_t)hi) >> 8) | (u128)digits8((uint32_t)lo) << 56
+                     : (u128)digits8((uint32_t)hi) | (u128)digits8((uint32_t)lo) << 64;
+    int nd = p == 15 ? 16 - clz128(r) / 8 : 16; /* after the last digit that is not 0 */
+    u128 zeros = (u128)0x3030303030303030u << 64 | 0x3030303030303030u;
+    u128 text = r + zeros; /* every byte past the digits is '0' too */
+    char *o = buf + neg;
+    buf[0] = '-';
+    size_t len;
+    if (exp10 < 0) { /* 0.000ddd */
+        memcpy(o, "0.000000", 8);
+        memcpy(o + 1 - exp10, &text, 16);
+        len = (size_t)(1 - exp10 + nd);
+    } else if (nd <= exp10 + 1) { /* ddd000 */
+        if (exp10 >= 16) return 0;
+        memcpy(o, &text, 16);
+        len = (size_t)exp10 + 1;
+    } else { /* ddd.ddd */
+        if (nd == 16) return 0;
+        int at = 8 * (exp10 + 1);
+        u128 mask = ((u128)1 << at) - 1;
+        text = (text & mask) | (u128)'.' << at | (text & ~mask) << 8;
+        memcpy(o, &text, 16);
+        len = (size_t)nd + 1;
     }
-    buf[len] = 0;
-    return len;
+    o[len] = 0;
+    return len + neg;
+}
+#endif
+
+size_t gb_textio_f64_format(double v, char *buf)
+{
+    if (isnan(v)) return put_word(buf, "NaN");
+    if (isinf(v)) return put_word(buf, v > 0 ? "+Inf" : "-Inf");
+    if (v == 0) return put_word(buf, signbit(v) ? "-0" : "0");
+    double av = fabs(v);
+    if (!(av >= 1e-7 && av < 1e20)) return gb_textio_f64_format_printf(v, buf);
+    uint64_t bits;
+    memcpy(&bits, &av, sizeof bits);
+    int be = (int)(bits >> 52);
+    uint64_t frac = bits & ((UINT64_C(1) << 52) - 1);
+    binary_t b = {frac | UINT64_C(1) << 52, be - 1075, frac == 0};
+    /* the decimal exponent: floor(log10(2) * (be - 1023)) is it or one less; round_to checks */
+    int l2 = (be - 1023) * 78913; /* log10(2) is 78913 / 2^18 closely enough here */
+    int x = l2 >= 0 ? l2 >> 18 : -((-l2 + (1 << 18) - 1) >> 18), rc;
+    if (av >= POW10D[x + 9]) x++;
+    uint64_t n;
+    bool back;
+    while ((rc = round_to(&b, 15, x, &n, &back)) != 0)
+        x += rc;
+    int p = 15;
+    if (!back) {
+        round_to(&b, 16, x, &n, &back);
+        p = 16;
+        if (!back) {
+            round_to(&b, 17, x, &n, &back);
+            p = 17;
+        }
+    }
+    if (n == POW10[p]) { /* rounded up to the next power of ten */
+        n /= 10;
+        x++;
+    }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (p <= 16) {
+        size_t len = put_plain(buf, v < 0, n, p, x);
+        if (len) return len;
+    }
+#endif
+    if (p == 15) /* the fewest digits: the 15 without their trailing zeros */
+        while (n % 10 == 0) {
+            n /= 10;
+            p--;
+        }
+    char d[17];
+    for (int i = p; i > 1; i -= 2, n /= 100)
+        memcpy(d + i - 2, DIGITS2 + 2 * (n % 100), 2);
+    if (p & 1) d[0] = (char)('0' + n);
+    return put_number(buf, v < 0, d, p, x);
 }
 
 static bool digit(char c)

@@ -56,6 +56,13 @@ int gb_textio_out_end(gb_textio_out_t *o, size_t *len);
  */
 size_t gb_textio_f64_format(double v, char *buf);
 
+/*
+ * The same text the way its definition says it, with snprintf and strtod: what
+ * gb_textio_f64_format does for the rare numbers outside its exact integer path (subnormals,
+ * |V| < 1e-7 or >= 1e20), and what tests hold that path to. Some microseconds a number.
+ */
+size_t gb_textio_f64_format_printf(double v, char *buf);
+
 /* Flags for the parsers below. */
 #define GB_TEXTIO_PLUS 0x1u /* a leading '+' is allowed */
 

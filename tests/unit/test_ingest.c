@@ -15,6 +15,7 @@
 #include "store/textio.h"
 
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1032,6 +1033,117 @@ static void test_shortest_floats(void **state)
     }
 }
 
+static uint64_t rng = 0x9E3779B97F4A7C15u;
+
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static long compared;
+
+/* D (and -D) formatted both ways: the same bytes. */
+static void same_text(double d)
+{
+    for (int k = 0; k < 2; k++, d = -d) {
+        char fast[GB_TEXTIO_F64_MAX], def[GB_TEXTIO_F64_MAX];
+        size_t nf = gb_textio_f64_format(d, fast), nd = gb_textio_f64_format_printf(d, def);
+        if (nf != nd || strcmp(fast, def) || strlen(fast) != nf)
+            fail_msg("%a: %s, by definition %s", d, fast, def);
+        compared++;
+    }
+}
+
+/*
+ * The shortest float's exact integer path against its printf definition, on the doubles where
+ * the two could part: ties, powers of two, neighbours of powers of ten, 15 to 17 digits.
+ */
+static void test_f64_matches_definition(void **state)
+{
+    (void)state;
+    static const double fixed[] = {0.0,
+                                   1e22,
+                                   1e23,
+                                   1e21,
+                                   1e20,
+                                   9.999999999999999e19,
+                                   1e-7,
+                                   1e-8,
+                                   0.1 + 0.2,
+                                   0.1,
+                                   0.3,
+                                   9007199254740992.0,
+                                   9007199254740994.0,
+                                   18014398509481984.0,
+                                   123456789012345678.0,
+                                   1e15,
+                                   1e16,
+                                   1e17,
+                                   1e19,
+                                   9.9999999999999995,
+                                   0.30000000000000004,
+                                   5e-324,
+                                   DBL_MIN,
+                                   DBL_MAX,
+                                   65537.0 / 65536.0,
+                                   1.5,
+                                   2.5,
+                                   100,
+                                   99.999999999999986,
+                                   0.000001,
+                                   9.5367431640625e-07};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        same_text(fixed[i]);
+    same_text(NAN);
+    same_text(INFINITY);
+    /* every power of two and its neighbours: the gap below is half the one above */
+    for (int e = -1074; e <= 1023; e++) {
+        double d = ldexp(1, e);
+        same_text(d);
+        same_text(nextafter(d, 0));
+        same_text(nextafter(d, INFINITY));
+    }
+    /* powers of ten and the doubles next to them */
+    for (int e = -25; e <= 25; e++) {
+        double up = pow(10, e), down = up;
+        for (int k = 0; k < 4; k++, up = nextafter(up, INFINITY), down = nextafter(down, 0)) {
+            same_text(up);
+            same_text(down);
+        }
+    }
+    /* M / 2^k with few bits: exact decimals, so roundings that tie (half to even) */
+    for (int k = 1; k <= 60; k++)
+        for (int j = 0; j < 200; j++)
+            same_text(ldexp((double)((rnd() >> (11 + rnd() % 53)) | 1), -k));
+    for (int i = 0; i < 30000; i++) {
+        uint64_t x = rnd();
+        double d;
+        memcpy(&d, &x, sizeof d); /* any bits */
+        same_text(d);
+        /* the exponents of the integer path */
+        x = (x & ((UINT64_C(1) << 52) - 1)) | (uint64_t)(1023 - 30 + rnd() % 100) << 52;
+        memcpy(&d, &x, sizeof d);
+        same_text(d);
+        /* what sensors send: a few decimals */
+        same_text((double)(rnd() % 100000000) / pow(10, (double)(rnd() % 12)));
+        /* averages: 16 or 17 digits */
+        same_text(((double)(rnd() % 10000) / 100 + (double)(rnd() % 10000) / 1000) / 3);
+        /* integers of every size */
+        same_text((double)(rnd() >> (rnd() % 64)));
+        /* decimals of 15 to 17 digits, near the edge of reading back */
+        char t[32], text[48];
+        snprintf(t, sizeof t, "%017" PRIu64, rnd() % UINT64_C(100000000000000000));
+        t[15 + rnd() % 3] = 0;
+        snprintf(text, sizeof text, "%c.%se%d", t[0] == '0' ? '1' : t[0], t + 1,
+                 (int)(rnd() % 30) - 8);
+        same_text(strtod(text, NULL));
+    }
+    assert_true(compared > 300000);
+}
+
 /* A random printable-or-not string with the CSV and line-protocol special characters in it. */
 static size_t random_text(uint64_t *x, char *buf, size_t max)
 {
@@ -1322,6 +1434,7 @@ int main(void)
         cmocka_unit_test(test_csv_times),
         cmocka_unit_test(test_csv_values),
         cmocka_unit_test(test_shortest_floats),
+        cmocka_unit_test(test_f64_matches_definition),
         cmocka_unit_test(test_csv_export_import_export),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
