@@ -146,6 +146,26 @@ int gb_store_series_type(gb_store_t *s, const char *path, gb_vtype_t *type);
 int gb_store_read(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to,
                   int (*each)(void *ctx, const gb_point_t *p), void *ctx);
 
+/*
+ * The same points one at a time, for a reader that takes them at its own pace (an HTTP answer
+ * written as the client reads it). Open copies what the read needs, as gb_store_read does, and
+ * keeps the block files it needs open until close. 0 with *OUT (close it), or GB_ENOENT.
+ */
+typedef struct gb_store_cursor gb_store_cursor_t;
+int gb_store_cursor_open(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to,
+                         gb_store_cursor_t **out);
+/* At least as many points as the cursor will hand out (the blocks' counts: no file is read). */
+uint64_t gb_store_cursor_bound(const gb_store_cursor_t *c);
+/* The series' value type. */
+gb_vtype_t gb_store_cursor_type(const gb_store_cursor_t *c);
+/*
+ * The next point in time order into *P: true, or false at the end. A string borrows the cursor
+ * until the next call. A damaged block is logged and skipped, as by gb_store_read.
+ */
+bool gb_store_cursor_next(gb_store_cursor_t *c, gb_point_t *p);
+/* Closes C (NULL: nothing). */
+void gb_store_cursor_close(gb_store_cursor_t *c);
+
 /* The newest point of series PATH (*P's string borrows the store until the next call). */
 int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p);
 

@@ -202,21 +202,163 @@ int gb_store_series_type(gb_store_t *s, const char *path, gb_vtype_t *type)
     return x ? 0 : GB_ENOENT;
 }
 
+/* A source of a read: block I of the snapshot, or its head (I == nsrc); its time range. */
+typedef struct span {
+    size_t i;
+    gb_time_t lo, hi;
+} span_t;
+
+static int by_start(const void *a, const void *b)
+{
+    const span_t *x = a, *y = b;
+    if (x->lo != y->lo) return x->lo < y->lo ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i; /* the order they were written in */
+}
+
+static int by_write(const void *a, const void *b)
+{
+    const span_t *x = a, *y = b;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * A cursor takes the sources in time order, a group at a time: a block that no other source
+ * overlaps -- the usual case -- is decoded and handed out as it is, and only sources whose time
+ * ranges overlap are merged and sorted together (points at the same time are always in one
+ * group, so the later write still wins). A long scan so needs memory for one group, not for the
+ * range, and its first points come before its last block is read.
+ */
+struct gb_store_cursor {
+    snap_t sn;
+    span_t *sp; /* the sources by start */
+    size_t nsp;
+    size_t g;     /* the next group starts at sp[g] */
+    gb_pts_t pts; /* the current group's points, sorted */
+    gb_pts_t tmp; /* a block being decoded */
+    size_t i;     /* the next point of pts */
+    gb_time_t from, to;
+    uint64_t bound;
+};
+
+int gb_store_cursor_open(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to,
+                         gb_store_cursor_t **out)
+{
+    gb_store_cursor_t *c = gb_xcalloc(1, sizeof *c);
+    int rc = gb_store__snapshot(s, path, from, to, INT64_MAX, INT64_MAX, &c->sn);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    c->sp = gb_xcalloc(c->sn.nsrc + 1, sizeof *c->sp);
+    for (size_t i = 0; i < c->sn.nsrc; i++) {
+        const gb_bstats_t *st = &c->sn.src[i].r.st;
+        c->sp[c->nsp++] = (span_t){i, st->tmin, st->tmax};
+        c->bound += st->count;
+    }
+    if (c->sn.head.n) c->sp[c->nsp++] = (span_t){c->sn.nsrc, c->sn.hmin, c->sn.hmax};
+    c->bound += c->sn.head.n;
+    qsort(c->sp, c->nsp, sizeof *c->sp, by_start);
+    gb_pts_init(&c->pts, c->sn.type);
+    gb_pts_init(&c->tmp, c->sn.type);
+    c->from = from;
+    c->to = to;
+    *out = c;
+    return 0;
+}
+
+uint64_t gb_store_cursor_bound(const gb_store_cursor_t *c)
+{
+    return c->bound;
+}
+
+gb_vtype_t gb_store_cursor_type(const gb_store_cursor_t *c)
+{
+    return c->sn.type;
+}
+
+/* Reads the next group of overlapping sources into C's points. */
+static void next_group(gb_store_cursor_t *c)
+{
+    size_t g = c->g, end;
+    gb_time_t hi = c->sp[g].hi;
+    for (end = g + 1; end < c->nsp && c->sp[end].lo <= hi; end++)
+        if (c->sp[end].hi > hi) hi = c->sp[end].hi;
+    qsort(c->sp + g, end - g, sizeof *c->sp, by_write); /* older writes first: the later wins */
+    gb_pts_reset(&c->pts);
+    for (size_t k = g; k < end; k++) {
+        snap_t *sn = &c->sn;
+        if (c->sp[k].i == sn->nsrc) {
+            for (size_t i = 0; i < sn->head.n; i++)
+                gb_pts_add_from(&c->pts, &sn->head, i);
+        } else if (end - g == 1) { /* alone: decoded straight into pts, nothing to merge */
+            unsigned char *buf;
+            const src_t *src = &sn->src[c->sp[k].i];
+            int rc = read_block(src, &buf);
+            if (!rc) rc = gb_blockio_read(buf + 8, src->r.len, &c->pts);
+            free(buf);
+            if (rc) {
+                damaged(src, rc);
+                gb_pts_reset(&c->pts);
+            }
+        } else {
+            decode_into(&sn->src[c->sp[k].i], c->from, c->to, sn->xlo, sn->xhi, &c->pts, &c->tmp);
+        }
+    }
+    gb_pts_sort_dedupe(&c->pts); /* a check only, for one block or the head: they are sorted */
+    c->g = end;
+    c->i = 0;
+}
+
+bool gb_store_cursor_next(gb_store_cursor_t *c, gb_point_t *p)
+{
+    for (;;) {
+        while (c->i < c->pts.n) {
+            size_t i = c->i++;
+            gb_time_t t = c->pts.t[i];
+            if (t < c->from || t >= c->to) continue;
+            p->t = t;
+            p->q = (gb_quality_t)c->pts.q[i];
+            /* numbers written in place: a whole gb_value_t copied per point costs a scan dearly */
+            gb_slot_t v = c->pts.v[i];
+            switch (c->pts.type) {
+            case GB_VT_F64:
+                p->v = (gb_value_t){.type = GB_VT_F64};
+                memcpy(&p->v.f64, &v, sizeof v);
+                break;
+            case GB_VT_I64:
+                p->v = (gb_value_t){.type = GB_VT_I64, .i64 = (int64_t)v};
+                break;
+            default:
+                p->v = gb_pts_value(&c->pts, i);
+                break;
+            }
+            return true;
+        }
+        if (c->g == c->nsp) return false;
+        next_group(c);
+    }
+}
+
+void gb_store_cursor_close(gb_store_cursor_t *c)
+{
+    if (!c) return;
+    gb_pts_clear(&c->pts);
+    gb_pts_clear(&c->tmp);
+    free(c->sp);
+    gb_store__snapshot_free(&c->sn);
+    free(c);
+}
+
 int gb_store_read(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to,
                   int (*each)(void *ctx, const gb_point_t *p), void *ctx)
 {
-    snap_t sn;
-    int rc = gb_store__snapshot(s, path, from, to, INT64_MAX, INT64_MAX, &sn);
+    gb_store_cursor_t *c;
+    int rc = gb_store_cursor_open(s, path, from, to, &c);
     if (rc) return rc;
-    gb_pts_t all;
-    gb_pts_init(&all, sn.type);
-    gb_store__merge(&sn, from, to, false, &all);
-    for (size_t i = 0; i < all.n && !rc; i++) {
-        gb_point_t p = {all.t[i], (gb_quality_t)all.q[i], gb_pts_value(&all, i)};
+    gb_point_t p;
+    while (!rc && gb_store_cursor_next(c, &p))
         rc = each(ctx, &p);
-    }
-    gb_pts_clear(&all);
-    gb_store__snapshot_free(&sn);
+    gb_store_cursor_close(c);
     return rc;
 }
 

@@ -1,5 +1,5 @@
 /* The write-ahead log: round trip of counts, reopen, a torn tail cut off, and a write failure that
- * loses nothing accepted. */
+ * loses nothing accepted. Reading: the cursor's merge of overlapping blocks and head. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1297,6 +1297,101 @@ static void test_footer_length(void **state)
     }
 }
 
+/* ---- reading ---- */
+
+static void put(gb_store_t *s, const char *path, gb_time_t t, gb_value_t v)
+{
+    assert_int_equal(gb_store_write(s, path, t, GB_Q_GOOD, &v), 0);
+}
+
+typedef struct {
+    gb_time_t *t;
+    int64_t *v;
+    size_t n, cap;
+} pts_t;
+
+static int keep(void *ctx, const gb_point_t *p)
+{
+    pts_t *g = ctx;
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 1024;
+        g->t = realloc(g->t, g->cap * sizeof *g->t);
+        g->v = realloc(g->v, g->cap * sizeof *g->v);
+    }
+    g->t[g->n] = p->t;
+    g->v[g->n] = p->v.i64;
+    g->n++;
+    return 0;
+}
+
+/*
+ * Three flushes and a head whose times overlap, written in shuffled order with some times
+ * written twice: a read hands out every time once, in order, with the value written last, and
+ * the cursor's bound is never below what it hands out.
+ */
+static void test_cursor_merges_overlapping_sources(void **state)
+{
+    (void)state;
+    enum { N = 30000, T = 20000 };
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    int64_t *last = malloc(T * sizeof *last);
+    for (int i = 0; i < T; i++)
+        last[i] = -1;
+    for (int i = 0; i < N; i++) {
+        /* mostly ascending, in four interleaved runs, plus strays anywhere */
+        int64_t k = (uint64_t)random() % 10 ? (int64_t)(i / 4 + (i % 4) * (T / 8)) % T : (int64_t)((uint64_t)random() % T);
+        put(s, "c", k * GB_NS_PER_MS, (gb_value_t){.type = GB_VT_I64, .i64 = i});
+        last[k] = i;
+        if (i == N / 4 || i == N / 2 || i == 3 * N / 4) assert_int_equal(gb_store_flush(s), 0);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        pts_t g = {0};
+        assert_int_equal(gb_store_read(s, "c", INT64_MIN, INT64_MAX, keep, &g), 0);
+        size_t j = 0;
+        for (int k = 0; k < T; k++) {
+            if (last[k] < 0) continue;
+            assert_true(j < g.n);
+            assert_int_equal(g.t[j], (gb_time_t)k * GB_NS_PER_MS);
+            assert_int_equal(g.v[j], last[k]);
+            j++;
+        }
+        assert_int_equal(j, g.n);
+        gb_store_cursor_t *c;
+        assert_int_equal(gb_store_cursor_open(s, "c", INT64_MIN, INT64_MAX, &c), 0);
+        assert_true(gb_store_cursor_bound(c) >= g.n);
+        assert_int_equal(gb_store_cursor_type(c), GB_VT_I64);
+        gb_store_cursor_close(c);
+        /* a range, [from, to), cut inside blocks */
+        pts_t r = {0};
+        gb_time_t from = 1234 * GB_NS_PER_MS + 1, to = 15555 * GB_NS_PER_MS;
+        assert_int_equal(gb_store_read(s, "c", from, to, keep, &r), 0);
+        size_t want = 0;
+        for (size_t i = 0; i < g.n; i++)
+            if (g.t[i] >= from && g.t[i] < to) {
+                assert_true(want < r.n);
+                assert_int_equal(r.t[want], g.t[i]);
+                assert_int_equal(r.v[want], g.v[i]);
+                want++;
+            }
+        assert_int_equal(want, r.n);
+        free(g.t);
+        free(g.v);
+        free(r.t);
+        free(r.v);
+        /* again with all of it in block files */
+        assert_int_equal(gb_store_close(s), 0);
+        assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    }
+    gb_store_cursor_t *c;
+    assert_int_equal(gb_store_cursor_open(s, "nope", 0, 1, &c), GB_ENOENT);
+    assert_int_equal(gb_store_close(s), 0);
+    free(last);
+    rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1315,6 +1410,7 @@ int main(void)
         cmocka_unit_test(test_version1_files),
         cmocka_unit_test(test_footer_entries),
         cmocka_unit_test(test_footer_length),
+        cmocka_unit_test(test_cursor_merges_overlapping_sources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
