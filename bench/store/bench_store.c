@@ -20,10 +20,15 @@
  *        threads on keep-alive connections; fails on any answer but 204
  *   get URL REPEAT [TOKEN]         one warm-up GET, then REPEAT: the median in ms (TOKEN: sent
  *        as Authorization: Bearer, for gemba, whose queries need a viewer)
+ *   export DIR SERIES REPEAT [json]  in-process, on a store gemba serve left in DIR: the series'
+ *        raw points as the text GET /api/v1/query answers, read in 64 KiB pieces as the server
+ *        sends it, and the same read without text, to tell the cost of the text from that of the
+ *        read (medians in ms)
  * Results are printed as `key value` lines for the driver.
  */
 #include "gemba/store.h"
 #include "gemba/time.h"
+#include "store/export.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -649,6 +654,40 @@ static int cmd_get(const char *url, int repeat, const char *token)
     return 0;
 }
 
+/* ---- export ---------------------------------------------------------------------------------- */
+
+static int cmd_export(const char *dir, const char *series, int repeat, bool json)
+{
+    gb_store_opts_t o = {0};
+    gb_store_t *s;
+    if (gb_store_open(dir, &o, &s) != 0) die("gb_store_open");
+    const char *tags[] = {series};
+    gb_query_t q = {.tags = tags, .ntags = 1, .from = INT64_MIN, .to = INT64_MAX, .json = json};
+    double text_ms[64], read_ms[64];
+    if (repeat < 1 || repeat > 63) repeat = REPEAT;
+    size_t bytes = 0;
+    uint64_t points = 0;
+    static char buf[64 << 10]; /* the piece gemba serve hands its HTTP library at a time */
+    for (int r = 0; r <= repeat; r++) { /* run 0 warms up */
+        gb_query_stream_t *qs;
+        double t0 = wall_s();
+        if (gb_query_open(s, &q, &qs, NULL) != 0) die("gb_query_open");
+        bytes = 0;
+        for (int64_t n; (n = gb_query_read(qs, buf, sizeof buf)) != 0; bytes += (size_t)n)
+            if (n < 0) die("gb_query_read");
+        gb_query_close(qs);
+        text_ms[r] = (wall_s() - t0) * 1e3;
+        points = 0;
+        t0 = wall_s();
+        gb_store_read(s, series, INT64_MIN, INT64_MAX, count_pt, &points);
+        read_ms[r] = (wall_s() - t0) * 1e3;
+    }
+    printf("text_ms %.3f\nread_ms %.3f\nbytes %zu\npoints %llu\n", median(text_ms + 1, repeat),
+           median(read_ms + 1, repeat), bytes, (unsigned long long)points);
+    gb_store_close(s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -668,7 +707,10 @@ int main(int argc, char **argv)
         return cmd_post(argv[2], argv[3], strtoul(argv[4], NULL, 10), atoi(argv[5]));
     if (!strcmp(cmd, "get") && (argc == 4 || argc == 5))
         return cmd_get(argv[2], atoi(argv[3]), argc == 5 ? argv[4] : NULL);
+    if (!strcmp(cmd, "export") && (argc == 5 || argc == 6))
+        return cmd_export(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "json"));
     fprintf(stderr, "usage: bench_store gen SENSORS OUT MPOINTS SEED | gemba OUT DIR BATCH |\n"
-                    "       sqlite OUT DB BATCH | post URL FILE BATCH CLIENTS | get URL REPEAT\n");
+                    "       sqlite OUT DB BATCH | post URL FILE BATCH CLIENTS | get URL REPEAT |\n"
+                    "       export DIR SERIES REPEAT [json]\n");
     return 2;
 }

@@ -1,5 +1,11 @@
 /*
- * Query results as CSV or JSON text, written through a callback in pieces of up to 64 KiB.
+ * Query results as CSV or JSON text. The text is made a piece at a time as the reader asks for it
+ * (gb_query_read), from a cursor per series, so an answer of any length passes through a buffer
+ * of about CHUNK bytes; gb_query_run pushes the same pieces through a callback.
+ *
+ * Every point becomes a row, so the row is where the time goes: the float is
+ * gb_textio_f64_format's exact shortest form, the time is the date worked out once a day and the
+ * rest from digit pairs, and the tag column, the same in every row of a series, is quoted once.
  */
 #include "store/export.h"
 #include "gemba/error.h"
@@ -14,36 +20,114 @@
 #include <string.h>
 
 #define CHUNK (64u << 10)
+#define DAY_NS (86400 * GB_NS_PER_S)
+#define ROOM 96u /* the most one call of room() asks for: a time, a number and punctuation */
 
+/* Text being made: buf[off, len) is not read yet. */
 typedef struct out {
-    gb_query_write_fn write;
-    void *ctx;
     char *buf;
-    size_t len;
-    int rc;
-    const gb_query_t *q;
+    size_t off, len, cap;
     const char *tag;
+    char *field; /* CSV: the tag column as gb_csv_format_row writes it, and the comma after it */
+    size_t field_len;
+    uint64_t read;  /* bytes handed out so far */
+    uint64_t limit; /* the query's (0: none) */
+    bool json;
     bool first_point;
+    gb_time_t day; /* when the day whose date is in DATE began */
+    char date[11]; /* "2026-01-02T"; empty: none yet */
 } out_t;
+
+/* Room for N more bytes at the end of the text; the caller writes there and adds to LEN. */
+static char *room(out_t *o, size_t n)
+{
+    if (o->len + n > o->cap) {
+        while (o->len + n > o->cap)
+            o->cap = o->cap ? o->cap * 2 : CHUNK + ROOM;
+        o->buf = gb_xrealloc(o->buf, o->cap);
+    }
+    return o->buf + o->len;
+}
 
 static void put(out_t *o, const char *p, size_t n)
 {
-    if (o->rc) return;
-    if (o->len + n > CHUNK && o->len) {
-        o->rc = o->write(o->ctx, o->buf, o->len);
-        o->len = 0;
-    }
-    if (n > CHUNK) {
-        if (!o->rc) o->rc = o->write(o->ctx, p, n);
-        return;
-    }
-    memcpy(o->buf + o->len, p, n);
+    memcpy(room(o, n), p, n);
     o->len += n;
 }
 
 static void puts_(out_t *o, const char *s)
 {
     put(o, s, strlen(s));
+}
+
+static const char DIGITS2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                              "34353637383940414243444546474849505152535455565758596061626364656667"
+                              "6869707172737475767778798081828384858687888990919293949596979899";
+
+static char *two(char *p, unsigned v)
+{
+    memcpy(p, DIGITS2 + 2 * v, 2);
+    return p + 2;
+}
+
+/*
+ * T as gb_csv_time_format writes it, at P (30 bytes). A query's points come in time order, so the
+ * date, the costly part, is written once a day and the clock and fraction from digit pairs.
+ */
+static size_t put_time(out_t *o, char *p, gb_time_t t)
+{
+    if (!o->date[0] || t < o->day || (uint64_t)t - (uint64_t)o->day >= DAY_NS) {
+        /* a new day: its date, and when it began */
+        char full[GB_CSV_TIME_MAX];
+        gb_csv_time_format(t, full);
+        memcpy(o->date, full, sizeof o->date);
+        int64_t clock = ((full[11] - '0') * 10 + (full[12] - '0')) * 3600 +
+                        ((full[14] - '0') * 10 + (full[15] - '0')) * 60 + (full[17] - '0') * 10 +
+                        (full[18] - '0');
+        int64_t frac = 0;
+        for (int i = 20; i < 29; i++)
+            frac = frac * 10 + (full[i] - '0');
+        /* the first day int64 holds began before it: that day is written in full every time */
+        if (__builtin_sub_overflow(t, clock * GB_NS_PER_S + frac, &o->day)) {
+            o->date[0] = 0;
+            memcpy(p, full, 30);
+            return 30;
+        }
+    }
+    int64_t ns = t - o->day, sod = ns / GB_NS_PER_S;
+    char *q = p;
+    memcpy(q, o->date, sizeof o->date);
+    q = two(q + sizeof o->date, (unsigned)(sod / 3600));
+    *q++ = ':';
+    q = two(q, (unsigned)(sod / 60 % 60));
+    *q++ = ':';
+    q = two(q, (unsigned)(sod % 60));
+    *q++ = '.';
+    unsigned f = (unsigned)(ns % GB_NS_PER_S);
+    *q++ = (char)('0' + f / 100000000);
+    f %= 100000000;
+    q = two(q, f / 1000000);
+    q = two(q, f / 10000 % 100);
+    q = two(q, f / 100 % 100);
+    q = two(q, f % 100);
+    *q++ = 'Z';
+    return (size_t)(q - p);
+}
+
+/* V in decimal at P; returns the length. */
+static size_t put_i64(char *p, int64_t v)
+{
+    char tmp[20];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) p[len++] = '-';
+    while (n)
+        p[len++] = tmp[--n];
+    return len;
 }
 
 /* A JSON string (quotes included). */
@@ -67,126 +151,333 @@ static void json_str(out_t *o, const char *s, size_t n)
     put(o, "\"", 1);
 }
 
-static void json_num(out_t *o, double v)
+/* A value as JSON: NaN and the infinities, which JSON has no numbers for, are null. */
+static void json_value(out_t *o, const gb_value_t *v)
 {
-    if (!isfinite(v)) {
-        puts_(o, "null");
-        return;
-    }
-    char b[GB_TEXTIO_F64_MAX];
-    put(o, b, gb_textio_f64_format(v, b));
-}
-
-static void json_point(out_t *o, gb_time_t t, const gb_value_t *v)
-{
-    char ts[GB_CSV_TIME_MAX];
-    size_t n = gb_csv_time_format(t, ts);
-    puts_(o, o->first_point ? "[\"" : ",[\"");
-    o->first_point = false;
-    put(o, ts, n);
-    puts_(o, "\",");
+    char *p = room(o, ROOM);
+    size_t n = 0;
     switch (v->type) {
     case GB_VT_F64:
-        json_num(o, v->f64);
+        if (isfinite(v->f64)) {
+            n = gb_textio_f64_format(v->f64, p);
+        } else {
+            memcpy(p, "null", 4);
+            n = 4;
+        }
         break;
-    case GB_VT_I64: {
-        char b[32];
-        put(o, b, (size_t)snprintf(b, sizeof b, "%lld", (long long)v->i64));
+    case GB_VT_I64:
+        n = put_i64(p, v->i64);
         break;
-    }
     case GB_VT_BOOL:
-        puts_(o, v->b ? "true" : "false");
+        n = v->b ? 4 : 5;
+        memcpy(p, v->b ? "true" : "false", n);
         break;
     case GB_VT_STR:
         json_str(o, v->str, v->len);
         break;
     }
-    puts_(o, "]");
+    o->len += n;
 }
 
-static void csv_point(out_t *o, gb_time_t t, const gb_value_t *v)
+static void json_point(out_t *o, gb_time_t t, const gb_value_t *v)
 {
-    size_t tl = strlen(o->tag), need = tl * 2 + (v->type == GB_VT_STR ? v->len * 2 : 0) + 128;
+    char *p = room(o, ROOM), *q = p;
+    if (!o->first_point) *q++ = ',';
+    o->first_point = false;
+    memcpy(q, "[\"", 2);
+    q += 2;
+    q += put_time(o, q, t);
+    memcpy(q, "\",", 2);
+    q += 2;
+    o->len += (size_t)(q - p);
+    json_value(o, v);
+    *room(o, 1) = ']';
+    o->len++;
+}
+
+/* A string value: the row as gb_csv_format_row writes it, which knows when to quote. */
+static void csv_str_point(out_t *o, gb_time_t t, const gb_value_t *v)
+{
+    size_t tl = strlen(o->tag), need = tl * 2 + v->len * 2 + 128;
     char small[1024], *row = need <= sizeof small ? small : gb_xmalloc(need);
     size_t n;
     if (gb_csv_format_row(t, o->tag, tl, v, row, need, &n) == 0) put(o, row, n);
     if (row != small) free(row);
 }
 
-static int raw_point(void *ctx, const gb_point_t *p)
+static void csv_point(out_t *o, gb_time_t t, const gb_value_t *v)
 {
-    out_t *o = ctx;
-    if (o->q->json)
+    if (v->type == GB_VT_STR) {
+        csv_str_point(o, t, v);
+        return;
+    }
+    char *p = room(o, ROOM);
+    size_t n = put_time(o, p, t);
+    p[n++] = ',';
+    o->len += n;
+    put(o, o->field, o->field_len);
+    p = room(o, ROOM);
+    switch (v->type) {
+    case GB_VT_F64:
+        n = gb_textio_f64_format(v->f64, p);
+        break;
+    case GB_VT_I64:
+        n = put_i64(p, v->i64);
+        p[n++] = 'i';
+        break;
+    default:
+        n = v->b ? 4 : 5;
+        memcpy(p, v->b ? "true" : "false", n);
+        break;
+    }
+    p[n++] = '\n';
+    o->len += n;
+}
+
+/*
+ * The tag column of O's series as the CSV writer quotes it, with the comma after it: the middle
+ * of a row gb_csv_format_row writes for a boolean, "TIME,FIELD,true\n" (TIME is 30 bytes).
+ */
+static void csv_field(out_t *o)
+{
+    size_t tl = strlen(o->tag), need = tl * 2 + 128, n = 0;
+    char *row = gb_xmalloc(need);
+    gb_value_t v = {.type = GB_VT_BOOL, .b = true};
+    gb_csv_format_row(0, o->tag, tl, &v, row, need, &n);
+    free(o->field);
+    o->field_len = n - 31 - 5;
+    o->field = gb_xmalloc(o->field_len);
+    memcpy(o->field, row + 31, o->field_len);
+    free(row);
+}
+
+static void raw_point(out_t *o, const gb_point_t *p)
+{
+    if (o->json)
         json_point(o, p->t, &p->v);
     else
         csv_point(o, p->t, &p->v);
-    return o->rc;
 }
 
 static int agg_point(void *ctx, gb_time_t w, double value)
 {
     out_t *o = ctx;
     gb_value_t v = {.type = GB_VT_F64, .f64 = value};
-    return raw_point(o, &(gb_point_t){w, GB_Q_GOOD, v});
+    raw_point(o, &(gb_point_t){w, GB_Q_GOOD, v});
+    /* an aggregate is made whole at once: the limit stops it */
+    return o->limit && o->read + o->len - o->off > o->limit ? GB_ERANGE : 0;
+}
+
+enum { P_HEAD, P_START, P_POINTS, P_END, P_TAIL, P_DONE };
+
+struct gb_query_stream {
+    gb_store_t *s;
+    gb_query_t q; /* its tags are not kept: PATHS stand for them */
+    char **paths; /* full paths, so what is exported imports as the same series */
+    gb_vtype_t *types;
+    gb_store_cursor_t **cur; /* a raw read's cursors, one a series */
+    size_t tag;              /* the series being written */
+    int phase;
+    int rc;
+    uint64_t bound;
+    out_t o;
+};
+
+/* The most text one point of a series of TYPE can make (UINT64_MAX: no bound, for strings). */
+static uint64_t row_max(const out_t *o, gb_vtype_t type)
+{
+    if (type == GB_VT_STR) return UINT64_MAX;
+    /* JSON: ,["TIME",VALUE]  CSV: TIME,FIELD,VALUE\n */
+    return GB_CSV_TIME_MAX + GB_TEXTIO_F64_MAX + (o->json ? 6 : o->field_len + 2);
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+    return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
+}
+
+void gb_query_close(gb_query_stream_t *qs)
+{
+    if (!qs) return;
+    for (size_t i = 0; i < qs->q.ntags; i++) {
+        free(qs->paths[i]);
+        if (qs->cur) gb_store_cursor_close(qs->cur[i]);
+    }
+    free(qs->paths);
+    free(qs->types);
+    free(qs->cur);
+    free(qs->o.buf);
+    free(qs->o.field);
+    free(qs);
+}
+
+int gb_query_open(gb_store_t *s, const gb_query_t *q, gb_query_stream_t **out, size_t *missing)
+{
+    gb_query_stream_t *qs = gb_xcalloc(1, sizeof *qs);
+    qs->s = s;
+    qs->q = *q;
+    qs->q.tags = NULL;
+    qs->paths = gb_xcalloc(q->ntags ? q->ntags : 1, sizeof *qs->paths);
+    qs->types = gb_xcalloc(q->ntags ? q->ntags : 1, sizeof *qs->types);
+    if (!q->aggregate) qs->cur = gb_xcalloc(q->ntags ? q->ntags : 1, sizeof *qs->cur);
+    qs->o = (out_t){.json = q->json, .limit = q->limit};
+    /* the header, the tail and a little slack */
+    qs->bound = 64;
+    int rc = 0;
+    for (size_t i = 0; i < q->ntags && !rc; i++) {
+        rc = gb_store_resolve(s, q->tags[i], &qs->paths[i]);
+        if (!rc) rc = gb_store_series_type(s, qs->paths[i], &qs->types[i]);
+        if (!rc && q->aggregate && qs->types[i] == GB_VT_STR && q->agg != GB_AGG_COUNT &&
+            q->agg != GB_AGG_FIRST && q->agg != GB_AGG_LAST)
+            rc = GB_EINVAL;
+        if (!rc && qs->cur) { /* the points are taken now, the text made as it is read */
+            rc = gb_store_cursor_open(s, qs->paths[i], q->from, q->to, &qs->cur[i]);
+            if (!rc) {
+                qs->types[i] = gb_store_cursor_type(qs->cur[i]);
+                qs->o.tag = qs->paths[i];
+                if (!q->json) csv_field(&qs->o);
+                /* the points, and the series' own text around them: the tag (escaped), its type */
+                uint64_t pts =
+                    mul_sat(gb_store_cursor_bound(qs->cur[i]), row_max(&qs->o, qs->types[i]));
+                qs->bound = add_sat(add_sat(qs->bound, pts), 64 + 6 * strlen(qs->paths[i]));
+            }
+        }
+        if (rc && missing) *missing = i;
+    }
+    if (q->aggregate) qs->bound = UINT64_MAX; /* one row a window with data: not known before */
+    if (rc) {
+        gb_query_close(qs);
+        return rc;
+    }
+    *out = qs;
+    return 0;
+}
+
+uint64_t gb_query_bound(const gb_query_stream_t *qs)
+{
+    return qs->bound;
+}
+
+/* The series' opening: its JSON object up to the points' array. */
+static void series_start(gb_query_stream_t *qs)
+{
+    out_t *o = &qs->o;
+    const gb_query_t *q = &qs->q;
+    o->tag = qs->paths[qs->tag];
+    o->first_point = true;
+    if (!q->json) {
+        csv_field(o);
+        return;
+    }
+    puts_(o, qs->tag ? ",{\"tag\":" : "{\"tag\":");
+    json_str(o, o->tag, strlen(o->tag));
+    puts_(o, ",\"type\":\"");
+    puts_(o, q->aggregate ? "float" : gb_vtype_name(qs->types[qs->tag]));
+    puts_(o, "\"");
+    if (q->aggregate) {
+        char d[32];
+        gb_duration_format(q->step, d, sizeof d);
+        puts_(o, ",\"agg\":\"");
+        puts_(o, gb_agg_name(q->agg));
+        puts_(o, "\",\"step\":\"");
+        puts_(o, d);
+        puts_(o, "\"");
+    }
+    puts_(o, ",\"points\":[");
+}
+
+/* Makes the next piece of text: points until WANT bytes are unread, or the text between them. */
+static void produce(gb_query_stream_t *qs, size_t want)
+{
+    out_t *o = &qs->o;
+    const gb_query_t *q = &qs->q;
+    switch (qs->phase) {
+    case P_HEAD:
+        puts_(o, q->json ? "{\"series\":[" : "time,tag,value\n");
+        qs->phase = q->ntags ? P_START : P_TAIL;
+        break;
+    case P_START:
+        series_start(qs);
+        qs->phase = P_POINTS;
+        break;
+    case P_POINTS:
+        if (q->aggregate) { /* the windows come through a callback: all of them at once */
+            qs->rc =
+                gb_store_aggregate(qs->s, o->tag, q->from, q->to, q->step, q->agg, agg_point, o);
+            qs->phase = P_END;
+            break;
+        }
+        for (gb_point_t p; o->len - o->off < want;) {
+            if (!gb_store_cursor_next(qs->cur[qs->tag], &p)) {
+                qs->phase = P_END;
+                break;
+            }
+            raw_point(o, &p);
+        }
+        break;
+    case P_END:
+        if (q->json) puts_(o, "]}");
+        qs->phase = ++qs->tag < q->ntags ? P_START : P_TAIL;
+        break;
+    case P_TAIL:
+        if (q->json) puts_(o, "]}\n");
+        qs->phase = P_DONE;
+        break;
+    }
+}
+
+/* Makes text until at least WANT bytes are unread or the text is done; false on an error. */
+static bool fill(gb_query_stream_t *qs, size_t want)
+{
+    out_t *o = &qs->o;
+    if (o->off == o->len) o->off = o->len = 0;
+    while (!qs->rc && qs->phase != P_DONE && o->len - o->off < want)
+        produce(qs, want);
+    return !qs->rc;
+}
+
+int64_t gb_query_read(gb_query_stream_t *qs, char *buf, size_t max)
+{
+    out_t *o = &qs->o;
+    if (o->off && o->len - o->off < max) { /* keep the unread text at the front */
+        memmove(o->buf, o->buf + o->off, o->len - o->off);
+        o->len -= o->off;
+        o->off = 0;
+    }
+    if (!fill(qs, max) && o->len == o->off) return qs->rc;
+    size_t n = o->len - o->off < max ? o->len - o->off : max;
+    if (o->limit && o->read + n > o->limit) return qs->rc = GB_ERANGE;
+    memcpy(buf, o->buf + o->off, n);
+    o->off += n;
+    o->read += n;
+    return (int64_t)n;
 }
 
 int gb_query_run(gb_store_t *s, const gb_query_t *q, gb_query_write_fn write, void *ctx,
                  size_t *missing)
 {
-    gb_vtype_t *types = gb_xcalloc(q->ntags ? q->ntags : 1, sizeof *types);
-    char **paths = gb_xcalloc(q->ntags ? q->ntags : 1, sizeof *paths);
-    int rc = 0;
-    for (size_t i = 0; i < q->ntags && !rc; i++) {
-        rc = gb_store_resolve(s, q->tags[i], &paths[i]);
-        if (!rc) rc = gb_store_series_type(s, paths[i], &types[i]);
-        if (rc) {
-            if (missing) *missing = i;
-        } else if (q->aggregate && types[i] == GB_VT_STR && q->agg != GB_AGG_COUNT &&
-                   q->agg != GB_AGG_FIRST && q->agg != GB_AGG_LAST) {
-            if (missing) *missing = i;
-            rc = GB_EINVAL;
+    gb_query_stream_t *qs;
+    int rc = gb_query_open(s, q, &qs, missing);
+    if (rc) return rc;
+    out_t *o = &qs->o;
+    while (!rc && fill(qs, CHUNK) && o->len > o->off) {
+        size_t n = o->len - o->off;
+        if (o->limit && o->read + n > o->limit) {
+            rc = GB_ERANGE;
+            break;
         }
+        rc = write(ctx, o->buf + o->off, n);
+        o->off = o->len;
+        o->read += n;
     }
-    if (rc) {
-        for (size_t i = 0; i < q->ntags; i++) free(paths[i]);
-        free(paths);
-        free(types);
-        return rc;
-    }
-    out_t o = {write, ctx, gb_xmalloc(CHUNK), 0, 0, q, NULL, true};
-    puts_(&o, q->json ? "{\"series\":[" : "time,tag,value\n");
-    for (size_t i = 0; i < q->ntags && !rc && !o.rc; i++) {
-        o.tag = paths[i]; /* the full path, so what is exported imports as the same series */
-        o.first_point = true;
-        if (q->json) {
-            puts_(&o, i ? ",{\"tag\":" : "{\"tag\":");
-            json_str(&o, paths[i], strlen(paths[i]));
-            puts_(&o, ",\"type\":\"");
-            puts_(&o, q->aggregate ? "float" : gb_vtype_name(types[i]));
-            puts_(&o, "\"");
-            if (q->aggregate) {
-                char d[32];
-                gb_duration_format(q->step, d, sizeof d);
-                puts_(&o, ",\"agg\":\"");
-                puts_(&o, gb_agg_name(q->agg));
-                puts_(&o, "\",\"step\":\"");
-                puts_(&o, d);
-                puts_(&o, "\"");
-            }
-            puts_(&o, ",\"points\":[");
-        }
-        rc = q->aggregate
-                 ? gb_store_aggregate(s, paths[i], q->from, q->to, q->step, q->agg, agg_point, &o)
-                 : gb_store_read(s, paths[i], q->from, q->to, raw_point, &o);
-        if (q->json) puts_(&o, "]}");
-    }
-    if (q->json) puts_(&o, "]}\n");
-    if (!rc && !o.rc && o.len) o.rc = write(ctx, o.buf, o.len);
-    free(o.buf);
-    for (size_t i = 0; i < q->ntags; i++) free(paths[i]);
-    free(paths);
-    free(types);
-    return rc ? rc : o.rc;
+    if (!rc) rc = qs->rc;
+    gb_query_close(qs);
+    return rc;
 }
 
 /* "-DURATION" (a negative ns count ends in a digit) */

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct gb_query {
     const char *const *tags; /* series names */
@@ -22,6 +23,7 @@ typedef struct gb_query {
     gb_agg_t agg;
     int64_t step; /* ns, with aggregate */
     bool json;
+    uint64_t limit; /* the text stops with GB_ERANGE where it would pass this many bytes (0: none) */
 } gb_query_t;
 
 /* Writes N bytes of text; non-zero stops the query (and is returned). */
@@ -30,11 +32,38 @@ typedef int (*gb_query_write_fn)(void *ctx, const char *p, size_t n);
 /*
  * Runs Q on S, writing the result through WRITE. A tag is a series path or a short path (see
  * gb_store_resolve); results name the full path. Returns 0; GB_ENOENT when a tag names no series,
- * GB_EEXIST when a short path fits several (*MISSING gets its index; nothing was written); GB_EINVAL for an aggregate a string series has
- * not (count, first and last only); GB_EIO / GB_EPROTO from the store; or WRITE's value.
+ * GB_EEXIST when a short path fits several (*MISSING gets its index; nothing was written);
+ * GB_EINVAL for an aggregate a string series has not (count, first and last only); GB_EIO /
+ * GB_EPROTO from the store; or WRITE's value.
  */
 int gb_query_run(gb_store_t *s, const gb_query_t *q, gb_query_write_fn write, void *ctx,
                  size_t *missing);
+
+/*
+ * The same text read a piece at a time, at the reader's pace (an HTTP answer as the client takes
+ * it): open checks the tags as gb_query_run does (the same errors, *MISSING set) and, for raw
+ * points, takes what the read needs from the store right away, so the text read later is the
+ * store as it was at open. Caller closes *OUT.
+ */
+typedef struct gb_query_stream gb_query_stream_t;
+int gb_query_open(gb_store_t *s, const gb_query_t *q, gb_query_stream_t **out, size_t *missing);
+
+/*
+ * At least as many bytes as the whole text will have, known at open from the blocks' counts:
+ * UINT64_MAX when there is no such bound (aggregates; string series, whose values have any
+ * length).
+ */
+uint64_t gb_query_bound(const gb_query_stream_t *qs);
+
+/*
+ * Copies up to MAX (> 0) bytes of the text into BUF. Returns how many; 0 at the end of the text;
+ * GB_ERANGE where the text would pass the query's limit (nothing past it is made or copied: an
+ * aggregate stops there too); GB_EIO / GB_EPROTO from the store (the text before stands).
+ */
+int64_t gb_query_read(gb_query_stream_t *qs, char *buf, size_t max);
+
+/* Closes QS (NULL: nothing); the text need not have been read to its end. */
+void gb_query_close(gb_query_stream_t *qs);
 
 /*
  * A time as the query takes it: RFC 3339, integer ns since the epoch, "now", or "-DURATION"

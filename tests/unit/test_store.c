@@ -1,5 +1,7 @@
 /* The write-ahead log: round trip of counts, reopen, a torn tail cut off, and a write failure that
- * loses nothing accepted. Reading: the cursor's merge of overlapping blocks and head. */
+ * loses nothing accepted. Reading: the cursor's merge of overlapping blocks and head, the query
+ * text read in pieces against the CSV row writer and a plain JSON writer, and the answer-size
+ * limit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,11 +11,15 @@
 #include "gemba/error.h"
 #include "gemba/store.h"
 #include "gemba/time.h"
+#include "store/textio.h"
+#include "store/export.h"
+#include "store/csvio.h"
 #include "store/codec_bits.h"
 #include "store/engine.h"
 
 #include <fcntl.h>
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1297,7 +1303,7 @@ static void test_footer_length(void **state)
     }
 }
 
-/* ---- reading ---- */
+/* ---- reading: the cursor, the query text ---- */
 
 static void put(gb_store_t *s, const char *path, gb_time_t t, gb_value_t v)
 {
@@ -1392,6 +1398,253 @@ static void test_cursor_merges_overlapping_sources(void **state)
     free(dir);
 }
 
+/* ---- the query text ---- */
+
+static const char *const SERIES[] = {"p/f", "p/i", "p/b", "p,s=\"x\"#s"};
+
+/* Points of every type, over days and before 1970, with the values that need care in text. */
+static void fill(gb_store_t *s)
+{
+    static const double f[] = {0.1,       -0.0,          0.0,     1e21,   1e-7,
+                               5e-324,    -DBL_MAX,      71.25,   NAN,    INFINITY,
+                               -INFINITY, 123456789.125, 2.0 / 3, 1e-300, 4.35};
+    static const int64_t i[] = {0, -1, INT64_MIN, INT64_MAX, 42, 1000000};
+    static const char *const str[] = {"READY", "a,b",         "say \"hi\"", "two\nlines", "1.5",
+                                      "true",  "back\\slash", "tab\there",  "",           "\x01"};
+    static const gb_time_t t0[] = {-86400 * GB_NS_PER_S - 1, 0, 1763769599 * GB_NS_PER_S + 999,
+                                   INT64_C(7258118400) * GB_NS_PER_S};
+    for (int k = 0; k < 200; k++) {
+        gb_time_t t = t0[k % 4] + (gb_time_t)(k / 4) * 997 * GB_NS_PER_MS;
+        put(s, SERIES[0], t, (gb_value_t){.type = GB_VT_F64, .f64 = f[k % 15] * (1 + k / 15)});
+        put(s, SERIES[1], t,
+            (gb_value_t){.type = GB_VT_I64,
+                         .i64 = k % 6 >= 2 && k % 6 <= 3 ? i[k % 6] : i[k % 6] - k});
+        put(s, SERIES[2], t, (gb_value_t){.type = GB_VT_BOOL, .b = k % 3 == 0});
+        put(s, SERIES[3], t,
+            (gb_value_t){.type = GB_VT_STR, .str = str[k % 10], .len = strlen(str[k % 10])});
+        if (k == 100) assert_int_equal(gb_store_flush(s), 0);
+    }
+    /* the first day int64 time holds began before it; the last point it holds */
+    static const gb_time_t edge[] = {INT64_MIN, INT64_MIN + 1, INT64_MAX - 1};
+    for (int k = 0; k < 3; k++)
+        put(s, SERIES[0], edge[k], (gb_value_t){.type = GB_VT_F64, .f64 = k});
+}
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} text_t;
+
+static void add(text_t *b, const char *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2;
+        b->p = realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static int to_text(void *ctx, const char *p, size_t n)
+{
+    add(ctx, p, n);
+    return 0;
+}
+
+typedef struct {
+    text_t *b;
+    const char *path;
+    bool json, first;
+} ref_t;
+
+static void ref_json_str(text_t *b, const char *s, size_t n)
+{
+    add(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        char e[8];
+        if (s[i] == '"' || s[i] == '\\') {
+            e[0] = '\\';
+            e[1] = s[i];
+            add(b, e, 2);
+        } else if ((unsigned char)s[i] < 0x20) {
+            add(b, e, (size_t)snprintf(e, sizeof e, "\\u%04x", s[i]));
+        } else {
+            add(b, s + i, 1);
+        }
+    }
+    add(b, "\"", 1);
+}
+
+/* A point as the export writes it, the slow way: the CSV row writer, or JSON by hand. */
+static int ref_point(void *ctx, const gb_point_t *p)
+{
+    ref_t *r = ctx;
+    char buf[256];
+    size_t n;
+    if (!r->json) {
+        assert_int_equal(
+            gb_csv_format_row(p->t, r->path, strlen(r->path), &p->v, buf, sizeof buf, &n), 0);
+        add(r->b, buf, n);
+        return 0;
+    }
+    add(r->b, r->first ? "[\"" : ",[\"", r->first ? 2 : 3);
+    r->first = false;
+    add(r->b, buf, gb_csv_time_format(p->t, buf));
+    add(r->b, "\",", 2);
+    const gb_value_t *v = &p->v;
+    if (v->type == GB_VT_F64)
+        n = isfinite(v->f64) ? gb_textio_f64_format_printf(v->f64, buf)
+                             : (size_t)snprintf(buf, sizeof buf, "null");
+    else if (v->type == GB_VT_I64)
+        n = (size_t)snprintf(buf, sizeof buf, "%" PRId64, v->i64);
+    else if (v->type == GB_VT_BOOL)
+        n = (size_t)snprintf(buf, sizeof buf, "%s", v->b ? "true" : "false");
+    else
+        n = 0, ref_json_str(r->b, v->str, v->len);
+    add(r->b, buf, n);
+    add(r->b, "]", 1);
+    return 0;
+}
+
+static text_t reference(gb_store_t *s, const char *const *tags, size_t n, bool json)
+{
+    text_t b = {0};
+    add(&b, json ? "{\"series\":[" : "time,tag,value\n", json ? 11 : 15);
+    for (size_t i = 0; i < n; i++) {
+        ref_t r = {&b, tags[i], json, true};
+        if (json) {
+            add(&b, i ? ",{\"tag\":" : "{\"tag\":", i ? 8 : 7);
+            ref_json_str(&b, tags[i], strlen(tags[i]));
+            char t[64];
+            gb_vtype_t vt;
+            assert_int_equal(gb_store_series_type(s, tags[i], &vt), 0);
+            add(&b, t,
+                (size_t)snprintf(t, sizeof t, ",\"type\":\"%s\",\"points\":[", gb_vtype_name(vt)));
+        }
+        assert_int_equal(gb_store_read(s, tags[i], INT64_MIN, INT64_MAX, ref_point, &r), 0);
+        if (json) add(&b, "]}", 2);
+    }
+    if (json) add(&b, "]}\n", 3);
+    return b;
+}
+
+/* Q's text read through gb_query_read in pieces of PIECE bytes. */
+static text_t in_pieces(gb_store_t *s, const gb_query_t *q, size_t piece, uint64_t *bound)
+{
+    gb_query_stream_t *qs;
+    assert_int_equal(gb_query_open(s, q, &qs, NULL), 0);
+    *bound = gb_query_bound(qs);
+    text_t b = {0};
+    char *buf = malloc(piece);
+    for (int64_t n; (n = gb_query_read(qs, buf, piece)) != 0;) {
+        assert_true(n > 0 && (size_t)n <= piece);
+        add(&b, buf, (size_t)n);
+    }
+    free(buf);
+    gb_query_close(qs);
+    return b;
+}
+
+static void test_query_text(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    fill(s);
+    for (int json = 0; json < 2; json++) {
+        text_t want = reference(s, SERIES, 4, json);
+        gb_query_t q = {
+            .tags = SERIES, .ntags = 4, .from = INT64_MIN, .to = INT64_MAX, .json = json};
+        text_t got = {0};
+        assert_int_equal(gb_query_run(s, &q, to_text, &got, NULL), 0);
+        assert_int_equal(got.len, want.len);
+        assert_memory_equal(got.p, want.p, want.len);
+        static const size_t pieces[] = {1, 7, 100, 4096};
+        for (size_t k = 0; k < 4; k++) {
+            uint64_t bound;
+            text_t b = in_pieces(s, &q, pieces[k], &bound);
+            assert_int_equal(b.len, want.len);
+            assert_memory_equal(b.p, want.p, want.len);
+            assert_true(bound == UINT64_MAX); /* strings have no bound */
+            free(b.p);
+        }
+        /* numbers only: a bound known at open, and above the text */
+        gb_query_t nq = q;
+        nq.ntags = 3;
+        uint64_t bound;
+        text_t b = in_pieces(s, &nq, 4096, &bound);
+        assert_true(bound >= b.len && bound < 4 * b.len);
+        free(b.p);
+        /* the limit: the whole text fits in its own length, not in one byte less */
+        q.limit = want.len;
+        got.len = 0;
+        assert_int_equal(gb_query_run(s, &q, to_text, &got, NULL), 0);
+        q.limit = want.len - 1;
+        assert_int_equal(gb_query_run(s, &q, to_text, &got, NULL), GB_ERANGE);
+        gb_query_stream_t *qs;
+        assert_int_equal(gb_query_open(s, &q, &qs, NULL), 0);
+        char buf[512];
+        int64_t n, total = 0;
+        while ((n = gb_query_read(qs, buf, sizeof buf)) > 0)
+            total += n;
+        assert_int_equal(n, GB_ERANGE);
+        assert_true(total <= (int64_t)q.limit);
+        gb_query_close(qs);
+        free(got.p);
+        free(want.p);
+    }
+    /* pieces larger than the stream's own buffer, over a text several times its size */
+    for (int k = 0; k < 20000; k++)
+        put(s, "p/long", k * GB_NS_PER_MS, (gb_value_t){.type = GB_VT_F64, .f64 = k / 7.0});
+    const char *lng[] = {"p/long"};
+    gb_query_t lq = {.tags = lng, .ntags = 1, .from = INT64_MIN, .to = INT64_MAX};
+    text_t whole = {0};
+    assert_int_equal(gb_query_run(s, &lq, to_text, &whole, NULL), 0);
+    assert_true(whole.len > 4 * 65536);
+    static const size_t big[] = {65536, 65537, 1 << 20};
+    for (size_t k = 0; k < 3; k++) {
+        uint64_t lbound;
+        text_t b = in_pieces(s, &lq, big[k], &lbound);
+        assert_int_equal(b.len, whole.len);
+        assert_memory_equal(b.p, whole.p, whole.len);
+        free(b.p);
+    }
+    free(whole.p);
+    /* an aggregate has no bound before it runs; its limit stops it */
+    gb_query_t a = {.tags = SERIES,
+                    .ntags = 2,
+                    .from = -2 * 86400 * GB_NS_PER_S,
+                    .to = INT64_C(7258118400) * GB_NS_PER_S + 86400 * GB_NS_PER_S,
+                    .aggregate = true,
+                    .agg = GB_AGG_COUNT,
+                    .step = GB_NS_PER_S};
+    uint64_t bound;
+    text_t b = in_pieces(s, &a, 4096, &bound);
+    assert_true(bound == UINT64_MAX);
+    assert_true(b.len > 1000);
+    a.limit = 1000;
+    text_t sink = {0};
+    assert_int_equal(gb_query_run(s, &a, to_text, &sink, NULL), GB_ERANGE);
+    free(sink.p);
+    free(b.p);
+    /* the tags are checked at open; MISSING names the one */
+    const char *bad[] = {"p/f", "nope"};
+    gb_query_t q = {.tags = bad, .ntags = 2, .from = INT64_MIN, .to = INT64_MAX};
+    gb_query_stream_t *qs;
+    size_t missing = 9;
+    assert_int_equal(gb_query_open(s, &q, &qs, &missing), GB_ENOENT);
+    assert_int_equal(missing, 1);
+    a.tags = &SERIES[3];
+    a.ntags = 1;
+    a.agg = GB_AGG_AVG;
+    assert_int_equal(gb_query_open(s, &a, &qs, &missing), GB_EINVAL);
+    assert_int_equal(missing, 0);
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1411,6 +1664,7 @@ int main(void)
         cmocka_unit_test(test_footer_entries),
         cmocka_unit_test(test_footer_length),
         cmocka_unit_test(test_cursor_merges_overlapping_sources),
+        cmocka_unit_test(test_query_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
