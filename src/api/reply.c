@@ -38,7 +38,13 @@ const char *gb_req_arg(const gb_req_t *r, const char *name)
 enum MHD_Result gb_reply(gb_req_t *r, unsigned status, const char *type, const char *body,
                          size_t len, enum MHD_ResponseMemoryMode mode)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, mode);
+    return gb_reply_response(r, status, type,
+                             MHD_create_response_from_buffer(len, (void *)body, mode));
+}
+
+enum MHD_Result gb_reply_response(gb_req_t *r, unsigned status, const char *type,
+                                  struct MHD_Response *resp)
+{
     if (!resp) return MHD_NO;
     if (type) MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");

@@ -79,6 +79,10 @@ const char *gb_req_arg(const gb_req_t *r, const char *name);
 enum MHD_Result gb_reply(gb_req_t *r, unsigned status, const char *type, const char *body,
                          size_t len, enum MHD_ResponseMemoryMode mode);
 
+/* Answers with RESP (NULL: MHD_NO), with the headers every answer has; RESP is released. */
+enum MHD_Result gb_reply_response(gb_req_t *r, unsigned status, const char *type,
+                                  struct MHD_Response *resp);
+
 /* Answers with DOC (taken) as application/json. */
 enum MHD_Result gb_reply_json(gb_req_t *r, unsigned status, json_t *doc);
 

@@ -11,6 +11,11 @@
  * are written: /write answers 400 "partial write" as InfluxDB does, /api/v1/write 400 with the
  * first problem and the counts. Ingested data is not put in the audit log line by line: it is
  * the plant's data, at the plant's rate, not a person's change.
+ *
+ * A query's answer is at most GB_API_QUERY_MAX bytes. One that cannot pass it -- raw numbers, by
+ * the blocks' point counts -- is written as the client reads it (chunked), in constant memory and
+ * overlapping the client's reading; any other (text series, aggregates) is made whole first, so
+ * that one past the limit is refused with 413 before a byte of it is sent.
  */
 #include "api/server.h"
 #include "gemba/error.h"
@@ -115,25 +120,6 @@ static enum MHD_Result collect_tag(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-typedef struct body {
-    char *p;
-    size_t len, cap;
-} body_t;
-
-static int to_body(void *ctx, const char *p, size_t n)
-{
-    body_t *b = ctx;
-    if (b->len + n > GB_API_QUERY_MAX) return GB_ERANGE;
-    if (b->len + n > b->cap) {
-        while (b->len + n > b->cap)
-            b->cap = b->cap ? b->cap * 2 : 65536;
-        b->p = gb_xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
 enum MHD_Result gb_api_latest(gb_req_t *r)
 {
     const gb_api_source_t *src = &r->api->src;
@@ -167,6 +153,56 @@ enum MHD_Result gb_api_latest(gb_req_t *r)
     }
     free(tc.tags);
     return gb_reply_json(r, MHD_HTTP_OK, json_pack("{s:o}", "series", l.arr));
+}
+
+#define QUERY_PIECE (64u << 10) /* what a query's answer is written in */
+
+/* The HTTP library asks for the next piece of a streamed answer. */
+static ssize_t query_piece(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    int64_t n = gb_query_read(cls, buf, max);
+    if (n > 0) return (ssize_t)n;
+    if (n == 0) return MHD_CONTENT_READER_END_OF_STREAM;
+    /* the status went out with the first piece: all that is left is to cut the answer short */
+    gb_error("api", "a query's answer was cut short: %s", gb_strerror((int)n));
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void query_done(void *cls)
+{
+    gb_query_close(cls);
+}
+
+/*
+ * Sends QS's text (and closes QS). An answer that cannot pass the limit is written as the client
+ * reads it, in constant memory; any other is made whole first, so that one past the limit is
+ * refused with 413 before a byte of it is sent.
+ */
+static enum MHD_Result query_answer(gb_req_t *r, gb_query_stream_t *qs, const char *type)
+{
+    if (gb_query_bound(qs) <= GB_API_QUERY_MAX) {
+        struct MHD_Response *resp = MHD_create_response_from_callback(
+            MHD_SIZE_UNKNOWN, QUERY_PIECE, query_piece, qs, query_done);
+        if (!resp) gb_query_close(qs);
+        return gb_reply_response(r, MHD_HTTP_OK, type, resp);
+    }
+    char *body = NULL;
+    size_t len = 0, cap = 0;
+    int64_t n;
+    do {
+        if (cap - len < QUERY_PIECE) body = gb_xrealloc(body, cap = cap ? cap * 2 : QUERY_PIECE);
+        n = gb_query_read(qs, body + len, QUERY_PIECE);
+        if (n > 0) len += (size_t)n;
+    } while (n > 0);
+    gb_query_close(qs);
+    if (!n) return gb_reply(r, MHD_HTTP_OK, type, body, len, MHD_RESPMEM_MUST_FREE);
+    free(body);
+    if (n == GB_ERANGE)
+        return gb_problem(r, MHD_HTTP_CONTENT_TOO_LARGE,
+                          "the answer is larger than %u MiB; ask for a shorter range or an aggregate",
+                          GB_API_QUERY_MAX >> 20);
+    return gb_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", gb_strerror((int)n));
 }
 
 enum MHD_Result gb_api_query(gb_req_t *r)
@@ -209,9 +245,10 @@ enum MHD_Result gb_api_query(gb_req_t *r)
         free(tc.tags);
         return gb_problem(r, MHD_HTTP_BAD_REQUEST, "%s", d);
     }
-    body_t b = {0};
+    q.limit = GB_API_QUERY_MAX;
     size_t missing = 0;
-    int rc = gb_query_run(src->store, &q, to_body, &b, &missing);
+    gb_query_stream_t *qs = NULL;
+    int rc = gb_query_open(src->store, &q, &qs, &missing);
     enum MHD_Result ret;
     if (rc == GB_ENOENT) {
         ret = gb_problem(r, MHD_HTTP_NOT_FOUND, "no series named '%.200s'", q.tags[missing]);
@@ -223,18 +260,11 @@ enum MHD_Result gb_api_query(gb_req_t *r)
         ret = gb_problem(r, MHD_HTTP_BAD_REQUEST,
                          "'%.200s' holds text; its aggregates are count, first and last",
                          q.tags[missing]);
-    } else if (rc == GB_ERANGE) {
-        ret = gb_problem(r, MHD_HTTP_CONTENT_TOO_LARGE,
-                         "the answer is larger than %u MiB; ask for a shorter range or an aggregate",
-                         GB_API_QUERY_MAX >> 20);
     } else if (rc) {
         ret = gb_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", gb_strerror(rc));
     } else {
-        ret = gb_reply(r, MHD_HTTP_OK, q.json ? "application/json" : "text/csv; charset=utf-8",
-                       b.p, b.len, MHD_RESPMEM_MUST_FREE);
-        b.p = NULL;
+        ret = query_answer(r, qs, q.json ? "application/json" : "text/csv; charset=utf-8");
     }
-    free(b.p);
     free(tc.tags);
     return ret;
 }

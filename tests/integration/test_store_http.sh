@@ -40,6 +40,18 @@ jq -e '.series[0].points | length == 1 and (.[0][0] | test(":00.000000000Z$")) a
 [ "$(status "/api/v1/query?tag=nope")" = 404 ] || fail "unknown series"
 [ "$(status "/api/v1/query?tag=m%23v&agg=avg")" = 400 ] || fail "agg without step"
 get '/api/v1/query?tag=m%23v&format=csv' > "$T/http.csv"
+# longer answers, numbers (written as the client reads them) and text (made whole first): the
+# same bytes as the command line's, compared after the stop below
+awk 'BEGIN { for (i = 0; i < 5000; i++) printf "big v=%d.%02d %d%09d\n", i, i % 100, 1763800000 + i, i * 7919 % 1000000 }' \
+  | w /write -H "Authorization: Token $TOKEN" >/dev/null
+awk 'BEGIN { for (i = 0; i < 500; i++) printf "txt s=\"a,b \\\"%d\\\"\" 1763800000%09d\n", i, i }' \
+  | w /write -H "Authorization: Token $TOKEN" >/dev/null
+for f in csv json; do
+  get "/api/v1/query?tag=big%23v&format=$f" > "$T/big.$f"
+  get "/api/v1/query?tag=txt%23s&tag=big%23v&format=$f&from=2025-11-22T08:26:40.000000400Z" > "$T/txt.$f"
+done
+[ "$(tail -n +2 "$T/big.csv" | wc -l)" = 5000 ] || fail "big: $(tail -2 "$T/big.csv")"
+[ "$(jq '.series[0].points[-1][1]' "$T/big.json")" = 4999.99 ] || fail "big json: $(tail -c 100 "$T/big.json")"
 # the newest point, of one series or of all of them
 [ "$(get '/api/v1/latest?tag=m%23v' | jq -c '.series[0] | [.tag, .value, .quality]')" = '["m#v",5,"good"]' ] \
   || fail "latest: $(get '/api/v1/latest?tag=m%23v')"
@@ -64,6 +76,11 @@ gb_stop
 have=$("$GEMBA" query --data "$T/data" 'fill#v' | tail -n +2 | wc -l)
 [ "$have" -ge "$acked" ] || fail "$acked points acknowledged, $have stored"
 "$GEMBA" query --data "$T/data" 'm#v' | cmp - "$T/http.csv" || fail "the HTTP CSV differs from the command line's"
+for f in csv json; do
+  "$GEMBA" query --data "$T/data" 'big#v' --format $f | cmp - "$T/big.$f" || fail "big.$f differs from the command line's"
+  "$GEMBA" query --data "$T/data" 'txt#s' 'big#v' --format $f --from 2025-11-22T08:26:40.000000400Z \
+    | cmp - "$T/txt.$f" || fail "txt.$f differs from the command line's"
+done
 gb_start --config "$T/plant.yaml" --max-disk 100MB
 [ "$(echo 'fill v=1i 1763999999000000000' | w /write -H "Authorization: Token $TOKEN")" = 204 ] || fail "room again, but: $(cat "$T/resp")"
 gb_stop
