@@ -24,10 +24,6 @@
 #include "store/ingest.h"
 #include "util/str.h"
 
-#include "store/csvio.h"
-
-#include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,41 +64,6 @@ enum MHD_Result gb_api_write(gb_req_t *r)
     return ret;
 }
 
-typedef struct latest_ctx {
-    json_t *arr;
-} latest_ctx_t;
-
-static json_t *point_json(const char *path, const gb_point_t *p)
-{
-    static const char *const quality[] = {"good", "uncertain", "bad"};
-    char ts[GB_CSV_TIME_MAX];
-    gb_csv_time_format(p->t, ts);
-    json_t *v;
-    switch (p->v.type) {
-    case GB_VT_F64:
-        v = isfinite(p->v.f64) ? json_real(p->v.f64) : json_null();
-        break;
-    case GB_VT_I64:
-        v = json_integer((json_int_t)p->v.i64);
-        break;
-    case GB_VT_BOOL:
-        v = json_boolean(p->v.b);
-        break;
-    default:
-        v = json_stringn_nocheck(p->v.str, p->v.len);
-        break;
-    }
-    return json_pack("{s:s, s:s, s:o, s:s}", "tag", path, "time", ts, "value", v, "quality",
-                     quality[p->q % 3]);
-}
-
-static int add_latest(void *ctx, const char *path, const gb_point_t *p)
-{
-    latest_ctx_t *l = ctx;
-    json_array_append_new(l->arr, point_json(path, p));
-    return 0;
-}
-
 typedef struct tags_ctx {
     const char **tags;
     size_t n, cap;
@@ -126,33 +87,22 @@ enum MHD_Result gb_api_latest(gb_req_t *r)
     if (!src->store) return gb_problem(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no store");
     tags_ctx_t tc = {0};
     MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, collect_tag, &tc);
-    latest_ctx_t l = {json_array()};
-    if (!tc.n) {
-        gb_store_each_latest(src->store, add_latest, &l); /* every series, from memory */
-    } else {
-        for (size_t i = 0; i < tc.n; i++) {
-            char *path = NULL;
-            gb_point_t p;
-            int rc = gb_store_resolve(src->store, tc.tags[i], &path);
-            if (!rc) rc = gb_store_latest(src->store, path, &p);
-            if (rc) {
-                enum MHD_Result ret =
-                    rc == GB_EEXIST
-                        ? gb_problem(r, MHD_HTTP_BAD_REQUEST,
-                                     "'%.200s' ends several series' paths; give the whole path",
-                                     tc.tags[i])
-                        : gb_problem(r, MHD_HTTP_NOT_FOUND, "no series named '%.200s'", tc.tags[i]);
-                free(path);
-                free(tc.tags);
-                json_decref(l.arr);
-                return ret;
-            }
-            json_array_append_new(l.arr, point_json(path, &p));
-            free(path);
-        }
-    }
+    char *text = NULL;
+    size_t len = 0, missing = 0;
+    int rc = gb_query_latest(src->store, tc.tags, tc.n, &text, &len, &missing);
+    enum MHD_Result ret;
+    if (rc == GB_EEXIST)
+        ret = gb_problem(r, MHD_HTTP_BAD_REQUEST,
+                         "'%.200s' ends several series' paths; give the whole path",
+                         tc.tags[missing]);
+    else if (rc == GB_ENOENT)
+        ret = gb_problem(r, MHD_HTTP_NOT_FOUND, "no series named '%.200s'", tc.tags[missing]);
+    else if (rc)
+        ret = gb_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", gb_strerror(rc));
+    else
+        ret = gb_reply(r, MHD_HTTP_OK, "application/json", text, len, MHD_RESPMEM_MUST_FREE);
     free(tc.tags);
-    return gb_reply_json(r, MHD_HTTP_OK, json_pack("{s:o}", "series", l.arr));
+    return ret;
 }
 
 #define QUERY_PIECE (64u << 10) /* what a query's answer is written in */

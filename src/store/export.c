@@ -60,6 +60,9 @@ static void puts_(out_t *o, const char *s)
     put(o, s, strlen(s));
 }
 
+/* A string literal: its length is known where it is written. */
+#define PUTS(o, lit) put(o, lit, sizeof lit - 1)
+
 static const char DIGITS2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
                               "34353637383940414243444546474849505152535455565758596061626364656667"
                               "6869707172737475767778798081828384858687888990919293949596979899";
@@ -130,24 +133,27 @@ static size_t put_i64(char *p, int64_t v)
     return len;
 }
 
-/* A JSON string (quotes included). */
+/* A JSON string (quotes included): the runs between characters to escape go out whole. */
 static void json_str(out_t *o, const char *s, size_t n)
 {
     put(o, "\"", 1);
+    size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        put(o, s + run, i - run);
         char esc[8];
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
             put(o, esc, 2);
-        } else if (c < 0x20) {
+        } else {
             snprintf(esc, sizeof esc, "\\u%04x", c);
             put(o, esc, 6);
-        } else {
-            put(o, (const char *)&s[i], 1);
         }
+        run = i + 1;
     }
+    put(o, s + run, n - run);
     put(o, "\"", 1);
 }
 
@@ -376,19 +382,19 @@ static void series_start(gb_query_stream_t *qs)
     }
     puts_(o, qs->tag ? ",{\"tag\":" : "{\"tag\":");
     json_str(o, o->tag, strlen(o->tag));
-    puts_(o, ",\"type\":\"");
+    PUTS(o, ",\"type\":\"");
     puts_(o, q->aggregate ? "float" : gb_vtype_name(qs->types[qs->tag]));
-    puts_(o, "\"");
+    PUTS(o, "\"");
     if (q->aggregate) {
         char d[32];
         gb_duration_format(q->step, d, sizeof d);
-        puts_(o, ",\"agg\":\"");
+        PUTS(o, ",\"agg\":\"");
         puts_(o, gb_agg_name(q->agg));
-        puts_(o, "\",\"step\":\"");
+        PUTS(o, "\",\"step\":\"");
         puts_(o, d);
-        puts_(o, "\"");
+        PUTS(o, "\"");
     }
-    puts_(o, ",\"points\":[");
+    PUTS(o, ",\"points\":[");
 }
 
 /* Makes the next piece of text: points until WANT bytes are unread, or the text between them. */
@@ -421,11 +427,11 @@ static void produce(gb_query_stream_t *qs, size_t want)
         }
         break;
     case P_END:
-        if (q->json) puts_(o, "]}");
+        if (q->json) PUTS(o, "]}");
         qs->phase = ++qs->tag < q->ntags ? P_START : P_TAIL;
         break;
     case P_TAIL:
-        if (q->json) puts_(o, "]}\n");
+        if (q->json) PUTS(o, "]}\n");
         qs->phase = P_DONE;
         break;
     }
@@ -478,6 +484,59 @@ int gb_query_run(gb_store_t *s, const gb_query_t *q, gb_query_write_fn write, vo
     if (!rc) rc = qs->rc;
     gb_query_close(qs);
     return rc;
+}
+
+/* ---- the newest points ---- */
+
+static int latest_entry(void *ctx, const char *path, const gb_point_t *p)
+{
+    static const char *const quality[] = {"good", "uncertain", "bad"};
+    out_t *o = ctx;
+    if (!o->first_point) PUTS(o, ",");
+    o->first_point = false;
+    PUTS(o, "{\"tag\":");
+    json_str(o, path, strlen(path));
+    char *b = room(o, ROOM), *q = b;
+    memcpy(q, ",\"time\":\"", 9);
+    q += 9;
+    q += put_time(o, q, p->t);
+    memcpy(q, "\",\"value\":", 10);
+    q += 10;
+    o->len += (size_t)(q - b);
+    json_value(o, &p->v);
+    PUTS(o, ",\"quality\":\"");
+    puts_(o, quality[p->q % 3]);
+    PUTS(o, "\"}");
+    return 0;
+}
+
+int gb_query_latest(gb_store_t *s, const char *const *tags, size_t ntags, char **text, size_t *len,
+                    size_t *missing)
+{
+    out_t o = {.json = true, .first_point = true};
+    PUTS(&o, "{\"series\":[");
+    int rc = 0;
+    if (!ntags) rc = gb_store_each_latest(s, latest_entry, &o); /* every series, from memory */
+    for (size_t i = 0; i < ntags && !rc; i++) {
+        char *path = NULL;
+        gb_point_t p;
+        rc = gb_store_resolve(s, tags[i], &path);
+        if (!rc) rc = gb_store_latest(s, path, &p);
+        if (!rc)
+            latest_entry(&o, path, &p);
+        else if (missing)
+            *missing = i;
+        free(path);
+    }
+    PUTS(&o, "]}");
+    free(o.field);
+    if (rc) {
+        free(o.buf);
+        return rc;
+    }
+    *text = o.buf;
+    *len = o.len;
+    return 0;
 }
 
 /* "-DURATION" (a negative ns count ends in a digit) */

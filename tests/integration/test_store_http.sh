@@ -56,6 +56,8 @@ done
 [ "$(get '/api/v1/latest?tag=m%23v' | jq -c '.series[0] | [.tag, .value, .quality]')" = '["m#v",5,"good"]' ] \
   || fail "latest: $(get '/api/v1/latest?tag=m%23v')"
 get /api/v1/latest | jq -e '[.series[].tag] | index("m#v") != null' >/dev/null || fail "latest of all: $(get /api/v1/latest)"
+[ "$(get /api/v1/latest | jq -c '[.series[] | select(.tag == "big#v" or .tag == "txt#s") | [.tag, .value]]')" \
+  = '[["big#v",4999.99],["txt#s","a,b \"499\""]]' ] || fail "latest of all: $(get /api/v1/latest)"
 [ "$(status "/api/v1/latest?tag=nope")" = 404 ] || fail "latest of an unknown series"
 
 # fill the disk: 400 kB allow a few thousand points; then 507, said once, and nothing damaged

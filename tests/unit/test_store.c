@@ -1,7 +1,7 @@
 /* The write-ahead log: round trip of counts, reopen, a torn tail cut off, and a write failure that
  * loses nothing accepted. Reading: the cursor's merge of overlapping blocks and head, the query
- * text read in pieces against the CSV row writer and a plain JSON writer, and the answer-size
- * limit. */
+ * text read in pieces against the CSV row writer and a plain JSON writer, the answer-size limit,
+ * and the newest points as JSON. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1303,7 +1303,7 @@ static void test_footer_length(void **state)
     }
 }
 
-/* ---- reading: the cursor, the query text ---- */
+/* ---- reading: the cursor, the query text, the newest points ---- */
 
 static void put(gb_store_t *s, const char *path, gb_time_t t, gb_value_t v)
 {
@@ -1645,6 +1645,62 @@ static void test_query_text(void **state)
     free(dir);
 }
 
+/* The newest points: what gb_store_latest says, as JSON the query's way. */
+static void test_latest_text(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    fill(s);
+    assert_int_equal(gb_store_close(s), 0); /* newest points in block files, not yet in memory */
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    text_t entry[4] = {{0}}, want = {0};
+    add(&want, "{\"series\":[", 11);
+    for (size_t i = 0; i < 4; i++) {
+        gb_point_t p;
+        assert_int_equal(gb_store_latest(s, SERIES[i], &p), 0);
+        text_t *e = &entry[i];
+        add(e, "{\"tag\":", 7);
+        ref_json_str(e, SERIES[i], strlen(SERIES[i]));
+        add(e, ",\"time\":\"", 9);
+        char buf[64];
+        add(e, buf, gb_csv_time_format(p.t, buf));
+        add(e, "\",\"value\":", 10);
+        ref_t r = {e, SERIES[i], true, true};
+        size_t at = e->len;
+        ref_point(&r, &p); /* ["time",value]: keep the value */
+        size_t vlen = e->len - at - 2 - 30 - 3;
+        memmove(e->p + at, e->p + at + 2 + 30 + 2, vlen);
+        e->len = at + vlen;
+        add(e, ",\"quality\":\"good\"}", 18);
+        if (i) add(&want, ",", 1);
+        add(&want, e->p, e->len);
+    }
+    add(&want, "]}", 2);
+    char *text;
+    size_t len, missing = 9;
+    assert_int_equal(gb_query_latest(s, SERIES, 4, &text, &len, &missing), 0);
+    assert_int_equal(len, want.len);
+    assert_memory_equal(text, want.p, len);
+    free(text);
+    /* every series, in the store's order */
+    assert_int_equal(gb_query_latest(s, NULL, 0, &text, &len, NULL), 0);
+    assert_int_equal(len, want.len);
+    for (size_t i = 0; i < 4; i++) {
+        assert_non_null(memmem(text, len, entry[i].p, entry[i].len));
+        free(entry[i].p);
+    }
+    free(text);
+    const char *bad[] = {"p/i", "nope"};
+    assert_int_equal(gb_query_latest(s, bad, 2, &text, &len, &missing), GB_ENOENT);
+    assert_int_equal(missing, 1);
+    free(want.p);
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1665,6 +1721,7 @@ int main(void)
         cmocka_unit_test(test_footer_length),
         cmocka_unit_test(test_cursor_merges_overlapping_sources),
         cmocka_unit_test(test_query_text),
+        cmocka_unit_test(test_latest_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
