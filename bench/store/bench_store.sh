@@ -137,7 +137,7 @@ R[gh.bpp]=$(jq .bytes_per_point "$T/gh.stats")
 gemba_start
 S0=$(uri 'plant,tag=t00000#f'); S1=$(uri 'plant,tag=t00001#f')
 get_ms gh avg_ms "$GURL/api/v1/query?tag=$S0&from=$D0&to=$D1&agg=avg&step=1m&format=csv" "$TOKEN"
-na gh latest_ms "no HTTP query for the newest point of many series yet"
+get_ms gh latest_ms "$GURL/api/v1/latest" "$TOKEN"
 get_ms gh scan_ms "$GURL/api/v1/query?tag=$S1&format=csv" "$TOKEN"
 gemba_stop
 rm -rf "$T/gemba"
@@ -315,6 +315,7 @@ cat <<NOTES
 gemba: ingest = points accepted (log + memory, synced every 1 s), including the flushes to block
   files at every 4 M points; the last flush, at close, took $(val "$T/gi.out" flush_s) s in-process. Disk = the data
   directory after a clean stop. $checked
+  Its latest over HTTP (GET /api/v1/latest) answers every series, the sensor files' too.
 SQLite: (series, time) primary key, WITHOUT ROWID, synchronous=NORMAL, 256 MiB cache; disk = the
   file after a TRUNCATE checkpoint. PostgreSQL: one double column (ints and booleans as numbers);
   disk = table and index after VACUUM ANALYZE and CHECKPOINT (WAL not counted).
