@@ -34,8 +34,10 @@ typedef struct out {
     uint64_t limit; /* the query's (0: none) */
     bool json;
     bool first_point;
-    gb_time_t day; /* when the day whose date is in DATE began */
-    char date[11]; /* "2026-01-02T"; empty: none yet */
+    gb_time_t day;  /* when the day whose date is in DATE began */
+    char date[11];  /* "2026-01-02T"; empty: none yet */
+    gb_time_t sec;  /* when the second whose stamp is in STAMP began */
+    char stamp[20]; /* "2026-01-02T03:04:05."; empty: none yet */
 } out_t;
 
 /* Room for N more bytes at the end of the text; the caller writes there and adds to LEN. */
@@ -74,13 +76,13 @@ static char *two(char *p, unsigned v)
 }
 
 /*
- * T as gb_csv_time_format writes it, at P (30 bytes). A query's points come in time order, so the
- * date, the costly part, is written once a day and the clock and fraction from digit pairs.
+ * Makes O's stamp the second T falls in, "2026-01-02T03:04:05.". The date, the costly part, is
+ * worked out once a day. False for the first day int64 time holds, which began before it can be
+ * said in ns: its times are written in full.
  */
-static size_t put_time(out_t *o, char *p, gb_time_t t)
+static bool new_second(out_t *o, gb_time_t t)
 {
     if (!o->date[0] || t < o->day || (uint64_t)t - (uint64_t)o->day >= DAY_NS) {
-        /* a new day: its date, and when it began */
         char full[GB_CSV_TIME_MAX];
         gb_csv_time_format(t, full);
         memcpy(o->date, full, sizeof o->date);
@@ -90,23 +92,36 @@ static size_t put_time(out_t *o, char *p, gb_time_t t)
         int64_t frac = 0;
         for (int i = 20; i < 29; i++)
             frac = frac * 10 + (full[i] - '0');
-        /* the first day int64 holds began before it: that day is written in full every time */
         if (__builtin_sub_overflow(t, clock * GB_NS_PER_S + frac, &o->day)) {
-            o->date[0] = 0;
-            memcpy(p, full, 30);
-            return 30;
+            o->date[0] = o->stamp[0] = 0;
+            return false;
         }
     }
-    int64_t ns = t - o->day, sod = ns / GB_NS_PER_S;
-    char *q = p;
+    int64_t sod = (t - o->day) / GB_NS_PER_S;
+    char *q = o->stamp;
     memcpy(q, o->date, sizeof o->date);
     q = two(q + sizeof o->date, (unsigned)(sod / 3600));
     *q++ = ':';
     q = two(q, (unsigned)(sod / 60 % 60));
     *q++ = ':';
     q = two(q, (unsigned)(sod % 60));
-    *q++ = '.';
-    unsigned f = (unsigned)(ns % GB_NS_PER_S);
+    *q = '.';
+    o->sec = o->day + sod * GB_NS_PER_S;
+    return true;
+}
+
+/*
+ * T as gb_csv_time_format writes it, at P (30 bytes). A query's points come in time order, so the
+ * second's stamp is made once a second, and a row adds only the fraction, from digit pairs.
+ */
+static size_t put_time(out_t *o, char *p, gb_time_t t)
+{
+    if ((!o->stamp[0] || t < o->sec || (uint64_t)t - (uint64_t)o->sec >= GB_NS_PER_S) &&
+        !new_second(o, t))
+        return gb_csv_time_format(t, p);
+    memcpy(p, o->stamp, sizeof o->stamp);
+    char *q = p + sizeof o->stamp;
+    unsigned f = (unsigned)(t - o->sec);
     *q++ = (char)('0' + f / 100000000);
     f %= 100000000;
     q = two(q, f / 1000000);
