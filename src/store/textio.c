@@ -252,8 +252,10 @@ static int clz128(u128 x)
 static size_t put_plain(char *buf, bool neg, uint64_t n, int p, int exp10)
 {
     uint64_t hi = n / 100000000, lo = n % 100000000;
-    u128 r = p == 15 ? (u128)(digits8((uint32_t)hi) >> 8) | (u128)digits8((uint32_t)lo) << 56
-                     : (u128)digits8((uint32_t)hi) | (u128)digits8((uint32_t)lo) << 64;
+    /* no more than 7 digits (the usual sensor value): one half of the work */
+    u128 r = p == 16 ? (u128)digits8((uint32_t)hi) | (u128)digits8((uint32_t)lo) << 64
+             : lo    ? (u128)(digits8((uint32_t)hi) >> 8) | (u128)digits8((uint32_t)lo) << 56
+                     : (u128)(digits8((uint32_t)hi) >> 8);
     int nd = p == 15 ? 16 - clz128(r) / 8 : 16; /* after the last digit that is not 0 */
     u128 zeros = (u128)0x3030303030303030u << 64 | 0x3030303030303030u;
     u128 text = r + zeros; /* every byte past the digits is '0' too */
