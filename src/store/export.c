@@ -14,6 +14,7 @@
 #include "store/textio.h"
 #include "util/str.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ typedef struct out {
     const char *tag;
     char *field; /* CSV: the tag column as gb_csv_format_row writes it, and the comma after it */
     size_t field_len;
+    bool borrowed;  /* BUF is the reader's, of a size that will do (see direct) */
     uint64_t read;  /* bytes handed out so far */
     uint64_t limit; /* the query's (0: none) */
     bool json;
@@ -44,6 +46,7 @@ typedef struct out {
 static char *room(out_t *o, size_t n)
 {
     if (o->len + n > o->cap) {
+        assert(!o->borrowed);
         while (o->len + n > o->cap)
             o->cap = o->cap ? o->cap * 2 : CHUNK + ROOM;
         o->buf = gb_xrealloc(o->buf, o->cap);
@@ -232,12 +235,13 @@ static void csv_point(out_t *o, gb_time_t t, const gb_value_t *v)
         csv_str_point(o, t, v);
         return;
     }
-    char *p = room(o, ROOM);
+    char *p = room(o, ROOM + o->field_len);
     size_t n = put_time(o, p, t);
     p[n++] = ',';
+    memcpy(p + n, o->field, o->field_len);
+    n += o->field_len;
     o->len += n;
-    put(o, o->field, o->field_len);
-    p = room(o, ROOM);
+    p += n;
     switch (v->type) {
     case GB_VT_F64:
         n = gb_textio_f64_format(v->f64, p);
@@ -462,16 +466,52 @@ static bool fill(gb_query_stream_t *qs, size_t want)
     return !qs->rc;
 }
 
+/*
+ * The rows of a raw read of numbers written straight into BUF (MAX bytes), as many as surely fit:
+ * the usual piece of a long scan, spared a copy. Returns their length; 0 when this cannot be
+ * done here (text pending, not amid such points, a limit near) or the points are done.
+ */
+static size_t direct(gb_query_stream_t *qs, char *buf, size_t max)
+{
+    out_t *o = &qs->o;
+    size_t row = 2 * ROOM + o->field_len; /* a row asks room() for no more than this */
+    if (o->off != o->len || qs->phase != P_POINTS || qs->q.aggregate ||
+        qs->types[qs->tag] == GB_VT_STR || max < 2 * row || (o->limit && o->read + max > o->limit))
+        return 0;
+    out_t own = *o;
+    o->buf = buf;
+    o->cap = max;
+    o->off = o->len = 0;
+    o->borrowed = true;
+    gb_point_t p;
+    while (o->len + row <= max) {
+        if (!gb_store_cursor_next(qs->cur[qs->tag], &p)) {
+            qs->phase = P_END;
+            break;
+        }
+        raw_point(o, &p);
+    }
+    size_t n = o->len;
+    o->buf = own.buf;
+    o->cap = own.cap;
+    o->off = o->len = 0;
+    o->borrowed = false;
+    o->read += n;
+    return n;
+}
+
 int64_t gb_query_read(gb_query_stream_t *qs, char *buf, size_t max)
 {
     out_t *o = &qs->o;
+    size_t n = direct(qs, buf, max);
+    if (n) return (int64_t)n;
     if (o->off && o->len - o->off < max) { /* keep the unread text at the front */
         memmove(o->buf, o->buf + o->off, o->len - o->off);
         o->len -= o->off;
         o->off = 0;
     }
     if (!fill(qs, max) && o->len == o->off) return qs->rc;
-    size_t n = o->len - o->off < max ? o->len - o->off : max;
+    n = o->len - o->off < max ? o->len - o->off : max;
     if (o->limit && o->read + n > o->limit) return qs->rc = GB_ERANGE;
     memcpy(buf, o->buf + o->off, n);
     o->off += n;
@@ -580,5 +620,6 @@ void gb_query_align_from(gb_query_t *q, const char *from)
     if (!q->aggregate || !from || q->step <= 0 || (strcmp(from, "now") && !before_now(from)))
         return;
     gb_time_t r = q->from % q->step;
-    if (q->from >= INT64_MIN + q->step) q->from -= r < 0 ? r + q->step : r; /* down; before 1970 too */
+    if (q->from >= INT64_MIN + q->step)
+        q->from -= r < 0 ? r + q->step : r; /* down; before 1970 too */
 }
