@@ -71,6 +71,19 @@ wait_settled() {
   done
   say "note: $* still changing after ${limit}s"
 }
+# CPU seconds (user + system) a process has used so far
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+# posts the line protocol to URL and takes the rates: points/s, and points per CPU-second of the
+# server PID (the client shares the machine's cores, so this is the server's own cost)
+post_lp() { # SYSTEM PID URL
+  local c0 c1
+  c0=$(cpu_s "$2")
+  "$H" post "$3" "$LP" "$BATCH" "$CLIENTS" > "$T/$1.out"
+  c1=$(cpu_s "$2")
+  take "$1" "$T/$1.out"
+  R[$1.cpu_pps]=$(echo "$N / ($c1 - $c0)" | bc -l)
+  say "  ingest: $(printf '%.0f' "${R[$1.ingest_pps]}") points/s, $(printf '%.0f' "${R[$1.cpu_pps]}") per server CPU-second"
+}
 # R[system.measure] = value; NOTE[system.measure] = why a value is missing
 declare -A R NOTE
 na() { NOTE[$1.$2]=$3; }
@@ -128,8 +141,7 @@ gemba_start() {
 gemba_stop() { kill -TERM "$GPID"; wait "$GPID" || { say "gemba serve failed: $(tail -3 "$T/g.err")"; exit 1; }; }
 TOKEN=$("$G" token create --data "$T/gemba" --role engineer --id bench 2>>"$T/g.err") # writes and reads
 gemba_start
-"$H" post "$GURL/write?db=bench&precision=ns&u=bench&p=$TOKEN" "$LP" "$BATCH" "$CLIENTS" > "$T/gh.out"
-take gh "$T/gh.out"
+post_lp gh "$GPID" "$GURL/write?db=bench&precision=ns&u=bench&p=$TOKEN"
 gemba_stop # a clean stop writes the head to block files: what stays on disk
 "$G" store stats --data "$T/gemba" --format json > "$T/gh.stats"
 [ "$(jq .points "$T/gh.stats")" = "$N" ] || { say "gemba stored $(jq .points "$T/gh.stats") of $N points"; exit 1; }
@@ -224,8 +236,7 @@ CONF
   IURL=http://127.0.0.1:$IP
   wait_http "$IURL/ping"
   curl -sf -X POST "$IURL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
-  "$H" post "$IURL/write?db=bench&precision=ns" "$LP" "$BATCH" "$CLIENTS" > "$T/ix.out"
-  take ix "$T/ix.out"
+  post_lp ix "$IPID" "$IURL/write?db=bench&precision=ns"
   wait_settled 300 "$T/influx/data" "$T/influx/wal"
   R[ix.bpp]=$(echo "$(bytes "$T/influx/data" "$T/influx/wal") / $N" | bc -l)
   iq() { echo "$IURL/query?db=bench&q=$(uri "$1")"; }
@@ -249,8 +260,7 @@ if command -v victoria-metrics >/dev/null; then
   VPID=$!; PIDS+=("$VPID")
   VURL=http://127.0.0.1:$VP
   wait_http "$VURL/health"
-  "$H" post "$VURL/write?precision=ns" "$LP" "$BATCH" "$CLIENTS" > "$T/vm.out"
-  take vm "$T/vm.out"
+  post_lp vm "$VPID" "$VURL/write?precision=ns"
   # in-memory parts to disk, then every partition merged into as few parts as it will
   curl -sf "$VURL/internal/force_flush" >/dev/null
   curl -sf "$VURL/internal/force_merge" >/dev/null || true
@@ -270,14 +280,14 @@ fi
 # --- the table -----------------------------------------------------------------------------------
 SYS=(gi gh sq pg ix vm)
 declare -A NAME=([gi]="gemba" [gh]="gemba HTTP" [sq]="SQLite" [pg]="PostgreSQL" [ix]="InfluxDB" [vm]="Victoria")
-MEAS=(ingest_pps bpp avg_ms latest_ms scan_ms)
-declare -A LABEL=([ingest_pps]="ingest, points/s" [bpp]="disk, bytes/point"
+MEAS=(ingest_pps cpu_pps bpp avg_ms latest_ms scan_ms)
+declare -A LABEL=([ingest_pps]="ingest, points/s" [cpu_pps]="ingest per server CPU-second" [bpp]="disk, bytes/point"
   [avg_ms]="1-day 1-min avg, 1 Hz tag, ms" [latest_ms]="latest of 10,000 tags, ms" [scan_ms]="raw scan of 1 M points, ms")
 # the gemba a peer is compared with: SQLite with gemba in-process (both libraries), the servers
 # with gemba serve over HTTP; where gemba HTTP has no number, gemba in-process
 ref() { if [ "$1" = sq ] || [ -z "${R[gh.$2]:-}" ]; then echo gi; else echo gh; fi; }
 fmt() { # MEASURE VALUE
-  case $1 in ingest_pps) printf '%.0f' "$2" ;; bpp) printf '%.2f' "$2" ;; *) printf '%.1f' "$2" ;; esac
+  case $1 in ingest_pps | cpu_pps) printf '%.0f' "$2" ;; bpp) printf '%.2f' "$2" ;; *) printf '%.1f' "$2" ;; esac
 }
 printf '\nbench-store: %s points (%s series), batches of %s lines, %s HTTP clients; %s cores, loopback\n\n' \
   "$N" "$(val "$T/gen.out" series)" "$BATCH" "$CLIENTS" "$(nproc)"
@@ -296,7 +306,10 @@ for m in "${MEAS[@]}"; do
   for s in sq pg ix vm; do
     r=$(ref $s $m); g=${R[$r.$m]:-}; p=${R[$s.$m]:-}
     if [ -z "$g" ] || [ -z "$p" ]; then printf ' %12s' "n/a"; continue; fi
-    if [ $m = ingest_pps ]; then x=$(echo "$g / $p" | bc -l); else x=$(echo "$p / $g" | bc -l); fi
+    case $m in
+      ingest_pps | cpu_pps) x=$(echo "$g / $p" | bc -l) ;;
+      *) x=$(echo "$p / $g" | bc -l) ;;
+    esac
     mark=""; [ "$r" = gi ] && [ $s != sq ] && mark="*"
     printf ' %12s' "$(printf '%.2fx%s' "$x" "$mark")"
   done
@@ -316,6 +329,9 @@ gemba: ingest = points accepted (log + memory, synced every 1 s), including the 
   files at every 4 M points; the last flush, at close, took $(val "$T/gi.out" flush_s) s in-process. Disk = the data
   directory after a clean stop. $checked
   Its latest over HTTP (GET /api/v1/latest) answers every series, the sensor files' too.
+Ingest per server CPU-second: the points over the CPU time (user + system, every thread) the
+  server process used while taking them; the client shares the machine's cores, so points/s
+  alone also measures the client.
 SQLite: (series, time) primary key, WITHOUT ROWID, synchronous=NORMAL, 256 MiB cache; disk = the
   file after a TRUNCATE checkpoint. PostgreSQL: one double column (ints and booleans as numbers);
   disk = table and index after VACUUM ANALYZE and CHECKPOINT (WAL not counted).
