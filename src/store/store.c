@@ -305,21 +305,12 @@ typedef struct packer {
     gb_time_t t;
 } packer_t;
 
-static inline size_t put_varint(unsigned char *p, uint64_t v)
-{
-    size_t i = 0;
-    for (; v >= 0x80; v >>= 7)
-        p[i++] = (unsigned char)(v | 0x80);
-    p[i++] = (unsigned char)v;
-    return i;
-}
-
 /* Appends a packed sample's number, time and type byte at P; returns its length. */
 static inline size_t pack_head(unsigned char *p, packer_t *k, uint32_t no, gb_time_t t,
                                gb_vtype_t type, gb_quality_t q)
 {
-    size_t o = put_varint(p, gb_zz((int64_t)no - (int64_t)k->no));
-    o += put_varint(p + o, gb_zz((int64_t)((uint64_t)t - (uint64_t)k->t)));
+    size_t o = gb_put_varint(p, gb_zz((int64_t)no - (int64_t)k->no));
+    o += gb_put_varint(p + o, gb_zz((int64_t)((uint64_t)t - (uint64_t)k->t)));
     p[o++] = (unsigned char)(type << 4 | q);
     k->no = no;
     k->t = t;
@@ -343,7 +334,7 @@ static size_t pack_sample(unsigned char *p, packer_t *k, uint32_t no, gb_time_t 
         return o + 1;
     case GB_VT_STR: {
         size_t l = v->len > GB_SAMPLE_STR_MAX ? GB_SAMPLE_STR_MAX : v->len;
-        o += put_varint(p + o, l);
+        o += gb_put_varint(p + o, l);
         memcpy(p + o, v->str, l);
         return o + l;
     }
@@ -1059,7 +1050,6 @@ static int flush_locked(gb_store_t *s)
         }
         s->head_points += frozen_points;
     } else {
-        gb_store__drain(s);
         for (uint32_t i = 0; i < nser; i++) {
             /* the written head's arrays, larger than the new head's, carry on as the head: the
              * next flush's worth of points needs no fresh memory (faulted in and zeroed by the
