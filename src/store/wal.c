@@ -44,9 +44,12 @@ struct gb_wal {
     /* The writer thread: a full buffer is handed to it whole, and appends go on in the other
      * one meanwhile, so the caller neither copies into the page cache nor waits on the disk.
      * Under MU: the handed buffer (OUT, OUT_LEN: what is not written yet), BUSY while it
-     * writes, and what it did (WRITTEN bytes, RC of a failed write, whose bytes stay in OUT). */
+     * writes, and what it did (WRITTEN bytes, RC of a failed write, whose bytes stay in OUT).
+     * With OUT_SYNC it syncs the file after writing (the interval's sync, so no appender waits
+     * on the disk); OUT_SYNCED says it did, SYNC_FAILED that the sync was refused. */
     pthread_t th;
     bool th_on, busy, stop, failing;
+    bool out_sync, out_synced, sync_failed;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned char *out;
@@ -287,9 +290,17 @@ static void *writer_main(void *arg)
             pthread_cond_wait(&w->cv, &w->mu);
         if (!w->busy) break;
         size_t len = w->out_len, done = 0;
+        bool want_sync = w->out_sync, synced = false;
         pthread_mutex_unlock(&w->mu);
         int rc = write_buf(w->fd, w->out, &len, &done);
+        /* start the disk on these pages now: the next sync then waits for little, and dirty
+         * pages never pile up in the page cache for the kernel to write all at once */
+        if (done) sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        if (!rc && want_sync) synced = fdatasync(w->fd) == 0;
         pthread_mutex_lock(&w->mu);
+        w->out_sync = false;
+        w->out_synced = synced;
+        if (!rc && want_sync && !synced) w->sync_failed = true;
         w->out_len = len;
         w->written += done;
         w->out_rc = rc;
@@ -315,6 +326,10 @@ static int settle(gb_wal_t *w)
         w->bytes += w->written;
         w->dirty = true;
         w->written = 0;
+    }
+    if (w->out_synced) { /* everything written before the sync is on disk */
+        w->dirty = false;
+        w->out_synced = false;
     }
     int rc = w->out_rc;
     w->out_rc = 0;
@@ -345,8 +360,11 @@ static int write_out(gb_wal_t *w)
     return rc;
 }
 
-/* Hands the buffer to the writer thread (started the first time) and carries on in the other. */
-static int hand_over(gb_wal_t *w)
+/*
+ * Hands the buffer to the writer thread (started the first time) and carries on in the other;
+ * with SYNC, the writer syncs the file after writing it.
+ */
+static int hand_over(gb_wal_t *w, bool sync)
 {
     if (!w->th_on) {
         pthread_mutex_init(&w->mu, NULL);
@@ -354,7 +372,7 @@ static int hand_over(gb_wal_t *w)
         if (pthread_create(&w->th, NULL, writer_main, w) != 0) {
             pthread_cond_destroy(&w->cv);
             pthread_mutex_destroy(&w->mu);
-            return write_out(w); /* no thread: write it here */
+            return sync ? gb_wal_sync(w) : write_out(w); /* no thread: here */
         }
         w->th_on = true;
     }
@@ -372,6 +390,7 @@ static int hand_over(gb_wal_t *w)
     w->out = w->buf;
     w->out_cap = w->cap;
     w->out_len = w->len;
+    w->out_sync = sync;
     w->busy = true;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
@@ -412,7 +431,7 @@ void gb_wal_seal(gb_wal_t *w, size_t len)
 
 int gb_wal_flush_if_full(gb_wal_t *w)
 {
-    return w->len >= w->limit ? hand_over(w) : 0;
+    return w->len >= w->limit ? hand_over(w, false) : 0;
 }
 
 int gb_wal_sync(gb_wal_t *w)
@@ -422,13 +441,32 @@ int gb_wal_sync(gb_wal_t *w)
     if (rc) return rc;
     if (w->dirty && fdatasync(w->fd) != 0) return errno == ENOSPC ? GB_ENOSPC : GB_EIO;
     w->dirty = false;
+    w->sync_failed = false;
     w->last_sync = gb_mono_ns();
     return 0;
 }
 
 int gb_wal_tick(gb_wal_t *w, int64_t interval_ns)
 {
-    return gb_mono_ns() - w->last_sync >= interval_ns ? gb_wal_sync(w) : 0;
+    int64_t now = gb_mono_ns();
+    if (now - w->last_sync < interval_ns) return 0;
+    if (w->th_on) {
+        pthread_mutex_lock(&w->mu);
+        bool busy = w->busy;
+        pthread_mutex_unlock(&w->mu);
+        if (busy) return 0; /* the writer is at it; the next tick asks again */
+    }
+    /* the writer syncs, so the caller (and appends behind it) never waits on the disk; after a
+     * refused write or sync, the sync is done here, so its outcome is told to the caller */
+    int rc = settle(w);
+    if (rc || w->failing || w->sync_failed) {
+        rc = gb_wal_sync(w);
+        w->failing = rc != 0;
+        return rc;
+    }
+    w->last_sync = now;
+    if (!w->len && !w->dirty) return 0;
+    return hand_over(w, true);
 }
 
 size_t gb_wal_pending(const gb_wal_t *w)

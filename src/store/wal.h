@@ -9,8 +9,9 @@
  * series it uses there), so any suffix of segments replays on its own.
  *
  * Durability: appends go to a user-space buffer, written out when it fills and synced every sync
- * interval (and by gb_wal_sync). A failed write (a full disk) keeps what could not be written in
- * the buffer and reports GB_ENOSPC / GB_EIO; the caller refuses new data until a write succeeds.
+ * interval (by the writer thread, in the background) and by gb_wal_sync (in the caller). A failed
+ * write (a full disk) keeps what could not be written in the buffer and reports GB_ENOSPC /
+ * GB_EIO; the caller refuses new data until a write succeeds.
  * Not thread-safe: the store serialises calls.
  */
 #ifndef GB_STORE_WAL_H
@@ -51,7 +52,11 @@ void gb_wal_seal(gb_wal_t *w, size_t len);
 int gb_wal_flush_if_full(gb_wal_t *w);
 /* Writes out and syncs; 0 or GB_ENOSPC / GB_EIO. */
 int gb_wal_sync(gb_wal_t *w);
-/* Syncs when INTERVAL_NS has passed since the last sync. */
+/*
+ * Syncs when INTERVAL_NS has passed since the last sync: the writer thread writes the buffer and
+ * syncs, and the caller does not wait for the disk. After a refused write or sync, it syncs in
+ * the caller instead, and returns the outcome (0 or GB_ENOSPC / GB_EIO).
+ */
 int gb_wal_tick(gb_wal_t *w, int64_t interval_ns);
 /* Bytes buffered but not written yet. */
 size_t gb_wal_pending(const gb_wal_t *w);

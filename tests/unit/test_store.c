@@ -269,6 +269,62 @@ static void test_write_failure_loses_nothing(void **state)
     free(dir);
 }
 
+/* Points read back from the log and blocks of DIR by a second, read-only opener. */
+static uint64_t points_on_disk(const char *dir)
+{
+    gb_store_info_t info;
+    assert_int_equal(gb_store_scan(dir, &info, NULL, NULL), 0);
+    return info.points;
+}
+
+/* The interval's sync, which the writer thread does: after a tick the buffered points reach the
+ * file with no further call. A write the disk refuses there is told by a later tick, which then
+ * syncs in the foreground until the disk takes it; nothing is lost. */
+static void test_tick_syncs_in_background(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_tags_t *r = registry();
+    gb_store_t *s;
+    gb_store_opts_t o = {
+        .sync_interval_ns = 1, .flush_points = UINT64_MAX, .flush_interval_ns = INT64_MAX};
+    assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    gb_batch_t *b = mixed(25, 0);
+    assert_int_equal(gb_store_append(s, r, b), 0);
+    uint64_t accepted = b->n;
+    assert_int_equal(points_on_disk(dir), 0); /* in the buffer: 1 MiB is far off */
+    assert_int_equal(gb_store_tick(s), 0);
+    for (int i = 0; i < 500 && points_on_disk(dir) < accepted; i++)
+        usleep(10000);
+    assert_int_equal(points_on_disk(dir), accepted);
+
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 1; /* below the segment's size: every write is refused */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    later(b);
+    assert_int_equal(gb_store_append(s, r, b), 0);
+    accepted += b->n;
+    int rc = 0;
+    for (int i = 0; i < 500 && rc == 0; i++) {
+        rc = gb_store_tick(s);
+        if (rc == 0) usleep(10000);
+    }
+    assert_true(rc == GB_EIO || rc == GB_ENOSPC);
+    assert_int_equal(gb_store_tick(s), rc); /* still refused, in the foreground */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(gb_store_tick(s), 0);
+    assert_int_equal(points_on_disk(dir), accepted);
+    assert_int_equal(gb_store_close(s), 0);
+    assert_int_equal(points_on_disk(dir), accepted);
+    gb_batch_free(b);
+    gb_tags_free(r);
+    rmrf(dir);
+    free(dir);
+}
+
 /* ---- the historian: reading back ------------------------------------------------------------ */
 
 typedef struct {
@@ -761,8 +817,8 @@ static void test_many_series_interleaved(void **state)
             if (x->n == MS_ROUNDS) continue;
             gb_time_t t = T0 + (gb_time_t)r * GB_NS_PER_S;
             unsigned k = (unsigned)(seed >> 20) % 16;
-            if (k == 0 && x->n) t = x->t[x->n - 1];                          /* replaces */
-            if (k == 1) t -= 5 * GB_NS_PER_S;                                /* late */
+            if (k == 0 && x->n) t = x->t[x->n - 1]; /* replaces */
+            if (k == 1) t -= 5 * GB_NS_PER_S;       /* late */
             double v = (double)(++seq);
             x->t[x->n] = t;
             x->v[x->n++] = v;
@@ -1347,7 +1403,8 @@ static void test_cursor_merges_overlapping_sources(void **state)
         last[i] = -1;
     for (int i = 0; i < N; i++) {
         /* mostly ascending, in four interleaved runs, plus strays anywhere */
-        int64_t k = (uint64_t)random() % 10 ? (int64_t)(i / 4 + (i % 4) * (T / 8)) % T : (int64_t)((uint64_t)random() % T);
+        int64_t k = (uint64_t)random() % 10 ? (int64_t)(i / 4 + (i % 4) * (T / 8)) % T
+                                            : (int64_t)((uint64_t)random() % T);
         put(s, "c", k * GB_NS_PER_MS, (gb_value_t){.type = GB_VT_I64, .i64 = i});
         last[k] = i;
         if (i == N / 4 || i == N / 2 || i == 3 * N / 4) assert_int_equal(gb_store_flush(s), 0);
@@ -1707,6 +1764,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_and_reopen),
         cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_write_failure_loses_nothing),
+        cmocka_unit_test(test_tick_syncs_in_background),
         cmocka_unit_test(test_late_and_replaced),
         cmocka_unit_test(test_head_order),
         cmocka_unit_test(test_many_series_interleaved),
