@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #ifdef GB_HAVE_SQLITE
@@ -567,6 +568,15 @@ typedef struct post_job {
     atomic_int failed;
 } post_job_t;
 
+/* CPU time (user + system) of this process so far, in seconds */
+static double cpu_s(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 static size_t sink_body(char *p, size_t size, size_t n, void *ctx)
 {
     (void)p;
@@ -611,12 +621,13 @@ static int cmd_post(const char *url, const char *file, size_t batch, int clients
     if (j.cut[j.nbody] < len) j.cut[++j.nbody] = len;
     pthread_t th[64];
     if (clients < 1 || clients > 64) clients = 4;
-    double t0 = wall_s();
+    double t0 = wall_s(), c0 = cpu_s();
     for (int i = 0; i < clients; i++) pthread_create(&th[i], NULL, post_worker, &j);
     for (int i = 0; i < clients; i++) pthread_join(th[i], NULL);
     double s = wall_s() - t0;
     if (j.failed) return 1;
-    printf("ingest_pps %.0f\nbodies %zu\n", (double)lines / s, j.nbody);
+    printf("ingest_pps %.0f\nbodies %zu\nclient_cpu_s %.3f\nwall_s %.3f\n", (double)lines / s,
+           j.nbody, cpu_s() - c0, s);
     return 0;
 }
 

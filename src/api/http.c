@@ -63,8 +63,10 @@ int gb_api_listen(const char *hostport, int *fd_out, char *url, size_t urlsz, ch
     long pn = strtol(port, &end, 10);
     if (!*port || *end || pn < 0 || pn > 65535) goto bad;
 
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE}, *res;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE},
+                    *res;
     int gai = getaddrinfo(host, port, &hints, &res);
     if (gai) {
         snprintf(err, errsz, "cannot resolve listen address '%s': %s", host, gai_strerror(gai));
@@ -73,7 +75,10 @@ int gb_api_listen(const char *hostport, int *fd_out, char *url, size_t urlsz, ch
     int fd = -1, saved = 0;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) { saved = errno; continue; }
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0) break;
@@ -207,8 +212,10 @@ static const char *request_token(gb_req_t *r, char *buf, size_t size, bool *bad)
     bool forms = r->route->flags & GB_ROUTE_TOKEN_FORMS;
     const char *tok = NULL;
     *bad = false;
-    if (h && !strncmp(h, "Bearer ", 7)) tok = h + 7;
-    else if (h && !strncmp(h, "Token ", 6)) tok = h + 6;
+    if (h && !strncmp(h, "Bearer ", 7))
+        tok = h + 7;
+    else if (h && !strncmp(h, "Token ", 6))
+        tok = h + 6;
     else if (h && forms && !strncmp(h, "Basic ", 6)) {
         /* any user name; the token is the password */
         size_t n = 0;
@@ -245,9 +252,10 @@ static bool identify(gb_req_t *r, enum MHD_Result *ret)
     bool expired = false;
     if (bad || (tok && (!auth || gb_auth_token_check(auth, tok, &r->who) != 0))) {
         sodium_memzero(tb, sizeof tb);
-        *ret = gb_problem_x(r, MHD_HTTP_UNAUTHORIZED, "invalid_token", NULL, "%s",
-                            bad ? "the Authorization header takes an API token: Bearer <token>"
-                                : "authorization failed: the token is not valid (mistyped or revoked)");
+        *ret = gb_problem_x(
+            r, MHD_HTTP_UNAUTHORIZED, "invalid_token", NULL, "%s",
+            bad ? "the Authorization header takes an API token: Bearer <token>"
+                : "authorization failed: the token is not valid (mistyped or revoked)");
         return false;
     }
     sodium_memzero(tb, sizeof tb);
@@ -266,10 +274,11 @@ static bool identify(gb_req_t *r, enum MHD_Result *ret)
         }
     }
     if (r->who.via != GB_VIA_NONE) return true;
-    json_t *ext = json_pack("{s:b}", "setup_required",
-                            auth && gb_auth_setup_pending(auth, gb_now()));
-    *ret = gb_problem_x(r, MHD_HTTP_UNAUTHORIZED, expired ? "session_expired" : "unauthenticated", ext,
-                        "%s", expired ? "the session has ended; sign in again"
+    json_t *ext =
+        json_pack("{s:b}", "setup_required", auth && gb_auth_setup_pending(auth, gb_now()));
+    *ret = gb_problem_x(r, MHD_HTTP_UNAUTHORIZED, expired ? "session_expired" : "unauthenticated",
+                        ext, "%s",
+                        expired ? "the session has ended; sign in again"
                         : (r->route->flags & GB_ROUTE_TOKEN_FORMS)
                             ? "writes need an API token: Authorization: Token <token>"
                             : "sign in (POST /api/v1/session) or send an API token: "
@@ -291,7 +300,8 @@ static bool admit(gb_req_t *r, enum MHD_Result *ret)
         *ret = gb_problem(r, MHD_HTTP_METHOD_NOT_ALLOWED, "%.200s takes %s, not %.20s", r->url,
                           allow, r->method);
         return false;
-    case GB_ROUTE_FOUND: break;
+    case GB_ROUTE_FOUND:
+        break;
     }
     if (r->route->role == GB_ROLE_NONE) return true; /* credentials are not even looked at */
     if (!identify(r, ret)) return false;
@@ -300,15 +310,14 @@ static bool admit(gb_req_t *r, enum MHD_Result *ret)
                                 gb_role_name(r->route->role));
         *ret = gb_problem_x(r, MHD_HTTP_FORBIDDEN, "role", ext,
                             "%s %.20s %.200s needs the role %s or higher; %s is %s",
-                            r->who.via == GB_VIA_TOKEN ? "with this token," : "", r->method,
-                            r->url, gb_role_name(r->route->role), r->who.name,
-                            gb_role_name(r->who.role));
+                            r->who.via == GB_VIA_TOKEN ? "with this token," : "", r->method, r->url,
+                            gb_role_name(r->route->role), r->who.name, gb_role_name(r->who.role));
         return false;
     }
     bool safe = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
     if (r->who.via == GB_VIA_SESSION && !safe &&
-        !gb_session_csrf_ok(&r->session,
-                            MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, GB_API_CSRF_HEADER))) {
+        !gb_session_csrf_ok(
+            &r->session, MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, GB_API_CSRF_HEADER))) {
         *ret = gb_problem_x(r, MHD_HTTP_FORBIDDEN, "csrf", NULL,
                             "a change made with a session cookie must carry the session's "
                             "%s header (its csrf_token from GET /api/v1/session)",
@@ -320,7 +329,8 @@ static bool admit(gb_req_t *r, enum MHD_Result *ret)
 
 static void client_address(struct MHD_Connection *c, char *out, size_t size)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     out[0] = 0;
     if (!ci || !ci->client_addr) return;
     socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -337,9 +347,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
     (void)code;
     gb_req_t *r = *req_cls;
     if (r) {
+        if (r->work_ctx && r->work_free) r->work_free(r->work_ctx);
         if (r->body) sodium_memzero(r->body, r->len); /* it may hold a password */
         free(r->body);
-        for (size_t i = 0; i < r->nhdr; i++) free(r->hdr[i].value);
+        for (size_t i = 0; i < r->nhdr; i++)
+            free(r->hdr[i].value);
         sodium_memzero(r, sizeof *r);
         free(r);
     }
@@ -401,7 +413,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
     size_t n = strlen(buf);
-    while (n && buf[n - 1] == '\n') buf[--n] = 0;
+    while (n && buf[n - 1] == '\n')
+        buf[--n] = 0;
     gb_warn("http", "%s", buf);
 }
 
@@ -418,7 +431,8 @@ static char *read_pem(const char *path, const char *what, const char *label, boo
         goto out;
     }
     if (st.st_size <= 0 || st.st_size > (1 << 20)) {
-        snprintf(err, errsz, "the TLS %s %s is %s", what, path, st.st_size ? "over 1 MiB" : "empty");
+        snprintf(err, errsz, "the TLS %s %s is %s", what, path,
+                 st.st_size ? "over 1 MiB" : "empty");
         goto out;
     }
     buf = gb_xmalloc((size_t)st.st_size + 1);
@@ -434,8 +448,10 @@ static char *read_pem(const char *path, const char *what, const char *label, boo
         goto out;
     }
     if (secret && (st.st_mode & 077))
-        gb_warn("serve", "the TLS key %s can be read by other users of this machine (mode %03o); "
-                "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+        gb_warn("serve",
+                "the TLS key %s can be read by other users of this machine (mode %03o); "
+                "chmod 600 it",
+                path, (unsigned)(st.st_mode & 0777));
 out:
     if (f) fclose(f);
     return buf;
@@ -474,7 +490,8 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src, const gb_api_tls_t *t
         api->tls_pem.cert_pem = gb_xstrdup(tls->cert_pem);
         api->tls_pem.key_pem = gb_xstrdup(tls->key_pem);
     }
-    api->sessions = gb_sessions_new(GB_API_SESSIONS_MAX, GB_API_SESSION_IDLE, GB_API_SESSION_MAX_AGE);
+    api->sessions =
+        gb_sessions_new(GB_API_SESSIONS_MAX, GB_API_SESSION_IDLE, GB_API_SESSION_MAX_AGE);
     /* 5 free tries per user, then 1 s, 2 s, 4 s ... at most 15 min; an address (a whole office
      * behind one NAT) gets 20 */
     api->by_user = gb_ratelimit_new(4096, 5, GB_NS_PER_S, 900 * GB_NS_PER_S, 3600 * GB_NS_PER_S);
@@ -492,8 +509,9 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src, const gb_api_tls_t *t
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
         /* without TLS the list ends here, and the TLS options after it are never read */
         api->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, api->tls_pem.cert_pem,
-        MHD_OPTION_HTTPS_MEM_KEY, api->tls_pem.key_pem,
-        MHD_OPTION_HTTPS_PRIORITIES, priorities, MHD_OPTION_END);
+        MHD_OPTION_HTTPS_MEM_KEY, api->tls_pem.key_pem, MHD_OPTION_HTTPS_PRIORITIES, priorities,
+        MHD_OPTION_END);
+    if (api->mhd) api->work = gb_api_work_start();
     if (!api->mhd) {
         gb_error("http", "cannot start the HTTP server%s",
                  api->tls ? "; check that --tls-cert and --tls-key are a matching PEM pair" : "");
@@ -507,7 +525,9 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src, const gb_api_tls_t *t
 void gb_api_stop(gb_api_t *api)
 {
     if (!api) return;
+    gb_api_work_stop(api->work); /* its waiting connections are resumed first */
     if (api->mhd) MHD_stop_daemon(api->mhd);
+    gb_api_work_free(api->work);
     gb_sessions_free(api->sessions);
     gb_ratelimit_free(api->by_user);
     gb_ratelimit_free(api->by_addr);

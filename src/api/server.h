@@ -19,25 +19,28 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 
-#define GB_API_BODY_MAX 65536             /* a JSON body */
-#define GB_API_WRITE_MAX (32u << 20)      /* a line-protocol body */
-#define GB_API_QUERY_MAX (256u << 20)     /* the largest answer built */
+#define GB_API_BODY_MAX 65536         /* a JSON body */
+#define GB_API_WRITE_MAX (32u << 20)  /* a line-protocol body */
+#define GB_API_QUERY_MAX (256u << 20) /* the largest answer built */
 #define GB_API_PAGE_DEFAULT 100
 #define GB_API_PAGE_MAX 1000
 #define GB_API_SESSION_COOKIE "gemba_session"
 #define GB_API_SESSIONS_MAX 1024
-#define GB_API_SESSION_IDLE (12 * 3600 * GB_NS_PER_S)        /* a shift and then some */
-#define GB_API_SESSION_MAX_AGE (7 * 86400 * GB_NS_PER_S)     /* then sign in again */
+#define GB_API_SESSION_IDLE (12 * 3600 * GB_NS_PER_S)    /* a shift and then some */
+#define GB_API_SESSION_MAX_AGE (7 * 86400 * GB_NS_PER_S) /* then sign in again */
 #define GB_API_CSRF_HEADER "X-CSRF-Token"
+
+typedef struct gb_api_work gb_api_work_t;
 
 struct gb_api {
     struct MHD_Daemon *mhd;
+    gb_api_work_t *work; /* the worker threads of gb_api_offload (work.c) */
     gb_api_source_t src;
-    bool tls;                  /* cookies get Secure */
-    gb_api_tls_t tls_pem;      /* our copy, which libmicrohttpd reads */
+    bool tls;             /* cookies get Secure */
+    gb_api_tls_t tls_pem; /* our copy, which libmicrohttpd reads */
     gb_sessions_t *sessions;
-    gb_ratelimit_t *by_user;   /* login failures per user name */
-    gb_ratelimit_t *by_addr;   /* login and setup failures per client address */
+    gb_ratelimit_t *by_user; /* login failures per user name */
+    gb_ratelimit_t *by_addr; /* login and setup failures per client address */
 };
 
 #define GB_REQ_HEADERS_MAX 4
@@ -54,16 +57,36 @@ typedef struct gb_req {
     char *body;    /* owned; NUL-terminated when not NULL */
     size_t len, cap;
     bool too_big;
-    gb_principal_t who; /* .role GB_ROLE_NONE and .via GB_VIA_NONE when anonymous */
+    gb_principal_t who;        /* .role GB_ROLE_NONE and .via GB_VIA_NONE when anonymous */
     gb_session_info_t session; /* when who.via is GB_VIA_SESSION */
     char session_id[GB_SESSION_ID_LEN + 1];
     char addr[INET6_ADDRSTRLEN]; /* the client's address */
     struct {
         const char *name;
-        char *value; /* owned */
+        char *value;           /* owned */
     } hdr[GB_REQ_HEADERS_MAX]; /* added to whatever answer this request gets */
     size_t nhdr;
+    /* a heavy part handed to the worker threads (gb_api_offload) */
+    void (*work)(struct gb_req *r);
+    void *work_ctx;                    /* the handler's: what the work needs and what it found */
+    void (*work_free)(void *work_ctx); /* frees a WORK_CTX the handler did not */
+    bool work_done;
+    struct gb_req *work_next;
 } gb_req_t;
+
+/* The worker threads of gb_api_offload: one per core (at least 2). */
+gb_api_work_t *gb_api_work_start(void);
+/* Runs the jobs still queued and stops the threads (later jobs run on the connection's thread);
+ * before libmicrohttpd stops, so no connection is left waiting. Free it after. */
+void gb_api_work_stop(gb_api_work_t *w);
+void gb_api_work_free(gb_api_work_t *w);
+
+/*
+ * Runs WORK(R) on a worker thread while R's connection waits suspended; the handler is then
+ * called again with R->work_done set, and answers. True when handed over (the handler returns
+ * MHD_YES); false when WORK already ran here (no workers): the handler answers at once.
+ */
+bool gb_api_offload(gb_req_t *r, void (*work)(gb_req_t *r));
 
 /* Adds a header (NAME static) to the answer this request will get. */
 void gb_req_header(gb_req_t *r, const char *name, const char *fmt, ...)

@@ -28,39 +28,71 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A write's batch and what became of it, between the handler and the worker that stores it. */
+typedef struct write_job {
+    gb_lp_precision_t prec;
+    gb_time_t now;
+    gb_ingest_t in;
+    int rc;
+} write_job_t;
+
+static void write_job_free(void *ctx)
+{
+    write_job_t *j = ctx;
+    gb_ingest_clear(&j->in);
+    free(j);
+}
+
+static void write_work(gb_req_t *r)
+{
+    write_job_t *j = r->work_ctx;
+    size_t used;
+    j->rc =
+        gb_ingest_lp(&j->in, r->body ? r->body : (char *)"", r->len, true, j->prec, j->now, &used);
+    if (!j->rc) j->rc = gb_ingest_flush(&j->in);
+}
+
 enum MHD_Result gb_api_write(gb_req_t *r)
 {
     const gb_api_source_t *src = &r->api->src;
-    if (!src->store) return gb_problem(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no store");
-    if (r->too_big)
-        return gb_problem(r, MHD_HTTP_CONTENT_TOO_LARGE,
-                          "the body is larger than %u MiB; send smaller batches",
-                          GB_API_WRITE_MAX >> 20);
-    const char *ps = gb_req_arg(r, "precision");
-    gb_lp_precision_t prec = GB_LP_NS;
-    if (ps && gb_lp_precision_parse(ps, strlen(ps), &prec) != 0)
-        return gb_problem(r, MHD_HTTP_BAD_REQUEST, "precision is n, ns, u, us, ms, s, m or h");
-    gb_ingest_t in;
-    gb_ingest_init(&in, src->store);
-    size_t used;
-    int rc = gb_ingest_lp(&in, r->body ? r->body : (char *)"", r->len, true, prec, gb_now(), &used);
-    if (!rc) rc = gb_ingest_flush(&in);
+    if (!r->work_done) {
+        if (!src->store) return gb_problem(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no store");
+        if (r->too_big)
+            return gb_problem(r, MHD_HTTP_CONTENT_TOO_LARGE,
+                              "the body is larger than %u MiB; send smaller batches",
+                              GB_API_WRITE_MAX >> 20);
+        const char *ps = gb_req_arg(r, "precision");
+        gb_lp_precision_t prec = GB_LP_NS;
+        if (ps && gb_lp_precision_parse(ps, strlen(ps), &prec) != 0)
+            return gb_problem(r, MHD_HTTP_BAD_REQUEST, "precision is n, ns, u, us, ms, s, m or h");
+        write_job_t *j = r->work_ctx = gb_xcalloc(1, sizeof *j);
+        j->prec = prec;
+        j->now = gb_now();
+        gb_ingest_init(&j->in, src->store);
+        r->work_free = write_job_free;
+        /* parsing and storing on a worker thread: writers on one connection thread still use
+         * every core */
+        if (gb_api_offload(r, write_work)) return MHD_YES;
+    }
+    write_job_t *j = r->work_ctx;
+    gb_ingest_t *in = &j->in;
+    int rc = j->rc;
     enum MHD_Result ret;
     if (rc)
-        ret = gb_problem(r,
-                         rc == GB_ENOSPC ? MHD_HTTP_INSUFFICIENT_STORAGE
-                                         : MHD_HTTP_INTERNAL_SERVER_ERROR,
-                         "the store cannot take the data: %s; nothing of this batch past %llu "
-                         "points was written",
-                         gb_strerror(rc), (unsigned long long)in.points);
-    else if (in.refused)
+        ret = gb_problem(
+            r, rc == GB_ENOSPC ? MHD_HTTP_INSUFFICIENT_STORAGE : MHD_HTTP_INTERNAL_SERVER_ERROR,
+            "the store cannot take the data: %s; nothing of this batch past %llu "
+            "points was written",
+            gb_strerror(rc), (unsigned long long)in->points);
+    else if (in->refused)
         ret = gb_problem(r, MHD_HTTP_BAD_REQUEST,
                          "partial write: line %llu: %s (%llu refused, %llu points written)",
-                         (unsigned long long)in.first_line, in.first_error,
-                         (unsigned long long)in.refused, (unsigned long long)in.points);
+                         (unsigned long long)in->first_line, in->first_error,
+                         (unsigned long long)in->refused, (unsigned long long)in->points);
     else
         ret = gb_reply(r, MHD_HTTP_NO_CONTENT, NULL, NULL, 0, MHD_RESPMEM_PERSISTENT);
-    gb_ingest_clear(&in);
+    write_job_free(j);
+    r->work_ctx = NULL;
     return ret;
 }
 
@@ -132,8 +164,8 @@ static void query_done(void *cls)
 static enum MHD_Result query_answer(gb_req_t *r, gb_query_stream_t *qs, const char *type)
 {
     if (gb_query_bound(qs) <= GB_API_QUERY_MAX) {
-        struct MHD_Response *resp = MHD_create_response_from_callback(
-            MHD_SIZE_UNKNOWN, QUERY_PIECE, query_piece, qs, query_done);
+        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, QUERY_PIECE,
+                                                                      query_piece, qs, query_done);
         if (!resp) gb_query_close(qs);
         return gb_reply_response(r, MHD_HTTP_OK, type, resp);
     }
@@ -149,9 +181,10 @@ static enum MHD_Result query_answer(gb_req_t *r, gb_query_stream_t *qs, const ch
     if (!n) return gb_reply(r, MHD_HTTP_OK, type, body, len, MHD_RESPMEM_MUST_FREE);
     free(body);
     if (n == GB_ERANGE)
-        return gb_problem(r, MHD_HTTP_CONTENT_TOO_LARGE,
-                          "the answer is larger than %u MiB; ask for a shorter range or an aggregate",
-                          GB_API_QUERY_MAX >> 20);
+        return gb_problem(
+            r, MHD_HTTP_CONTENT_TOO_LARGE,
+            "the answer is larger than %u MiB; ask for a shorter range or an aggregate",
+            GB_API_QUERY_MAX >> 20);
     return gb_problem(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", gb_strerror((int)n));
 }
 
@@ -203,9 +236,9 @@ enum MHD_Result gb_api_query(gb_req_t *r)
     if (rc == GB_ENOENT) {
         ret = gb_problem(r, MHD_HTTP_NOT_FOUND, "no series named '%.200s'", q.tags[missing]);
     } else if (rc == GB_EEXIST) {
-        ret = gb_problem(r, MHD_HTTP_BAD_REQUEST,
-                         "'%.200s' ends several series' paths; give the whole path",
-                         q.tags[missing]);
+        ret =
+            gb_problem(r, MHD_HTTP_BAD_REQUEST,
+                       "'%.200s' ends several series' paths; give the whole path", q.tags[missing]);
     } else if (rc == GB_EINVAL) {
         ret = gb_problem(r, MHD_HTTP_BAD_REQUEST,
                          "'%.200s' holds text; its aggregates are count, first and last",
