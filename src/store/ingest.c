@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define BATCH 8192
+#define IN_PLACE SIZE_MAX /* at[i] of a point whose name is in the caller's buffer */
 
 void gb_ingest_init(gb_ingest_t *in, gb_store_t *s)
 {
@@ -48,9 +49,11 @@ int gb_ingest_flush(gb_ingest_t *in)
     if (!in->n) return 0;
     /* names were copied into one arena that may have moved while it grew: point them now */
     for (size_t i = 0; i < in->n; i++) {
+        if (in->at[i] == IN_PLACE) continue;
         in->pts[i].path = in->arena + in->at[i];
         if (in->pts[i].v.type == GB_VT_STR)
-            in->pts[i].v.str = in->arena + (i + 1 < in->n ? in->at[i + 1] : in->alen) - in->pts[i].v.len;
+            in->pts[i].v.str =
+                in->arena + (i + 1 < in->n ? in->at[i + 1] : in->alen) - in->pts[i].v.len;
     }
     size_t bad = 0;
     int rc = gb_store_write_points(in->store, in->pts, in->n, &bad);
@@ -59,7 +62,22 @@ int gb_ingest_flush(gb_ingest_t *in)
     if (bad) refuse(in, in->line, "%zu points whose series is stored with another type", bad);
     in->n = 0;
     in->alen = 0;
+    in->in_place = false;
     return 0;
+}
+
+/* Takes a point whose series name is PATH as it is, NUL-terminated in the caller's buffer. */
+static int add_in_place(gb_ingest_t *in, const char *path, gb_time_t t, const gb_value_t *v)
+{
+    if (in->n == in->cap) {
+        in->cap = in->cap ? in->cap * 2 : 1024;
+        in->pts = gb_xrealloc(in->pts, in->cap * sizeof *in->pts);
+        in->at = gb_xrealloc(in->at, in->cap * sizeof *in->at);
+    }
+    in->at[in->n] = IN_PLACE;
+    in->pts[in->n++] = (gb_store_wpoint_t){path, t, GB_Q_GOOD, *v};
+    in->in_place = true;
+    return in->n >= BATCH ? gb_ingest_flush(in) : 0;
 }
 
 /* Takes a point of series PATH (or, with FIELD, PATH '#' FIELD) at T with value V. */
@@ -71,7 +89,8 @@ static int add2(gb_ingest_t *in, const char *path, size_t plen, const char *fiel
         in->pts = gb_xrealloc(in->pts, in->cap * sizeof *in->pts);
         in->at = gb_xrealloc(in->at, in->cap * sizeof *in->at);
     }
-    size_t slen = v->type == GB_VT_STR ? v->len : 0, need = plen + (field ? 1 + flen : 0) + 1 + slen;
+    size_t slen = v->type == GB_VT_STR ? v->len : 0,
+           need = plen + (field ? 1 + flen : 0) + 1 + slen;
     if (in->alen + need > in->acap) {
         while (in->alen + need > in->acap)
             in->acap = in->acap ? in->acap * 2 : 1 << 16;
@@ -113,9 +132,18 @@ int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precisi
         if (gb_lp_fast(buf + pos, win > GB_LP_LINE_MAX ? GB_LP_LINE_MAX : win,
                        eof && win <= GB_LP_LINE_MAX, prec, &fl)) {
             in->line++;
-            for (size_t f = 0; f < fl.nfields && !rc; f++)
-                rc = add2(in, buf + pos, fl.keylen, fl.fields[f].key.p, fl.fields[f].key.n,
-                          fl.has_time ? fl.t : now, &fl.fields[f].v);
+            gb_time_t t = fl.has_time ? fl.t : now;
+            if (fl.nfields == 1) {
+                /* "KEY FIELD=..." becomes "KEY#FIELD\0...": the series' name, where it is */
+                char *line = buf + pos;
+                line[fl.keylen] = '#';
+                line[fl.keylen + 1 + fl.fields[0].key.n] = 0;
+                rc = add_in_place(in, line, t, &fl.fields[0].v);
+            } else {
+                for (size_t f = 0; f < fl.nfields && !rc; f++)
+                    rc = add2(in, buf + pos, fl.keylen, fl.fields[f].key.p, fl.fields[f].key.n, t,
+                              &fl.fields[f].v);
+            }
             pos += fl.len;
             continue;
         }
@@ -151,6 +179,8 @@ int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precisi
         pos += n;
     }
     free(l);
+    /* names in BUF are written before the caller reuses it */
+    if (!rc && in->in_place) rc = gb_ingest_flush(in);
     *used = pos;
     return rc;
 }

@@ -30,7 +30,8 @@ typedef struct gb_ingest {
     size_t n, cap;
     char *arena; /* series names (and strings) of the batch */
     size_t alen, acap;
-    size_t *at; /* per point, where its name starts in the arena (its string follows the NUL) */
+    size_t *at;    /* per point, where its name starts in the arena (its string follows the NUL) */
+    bool in_place; /* some names are in the caller's buffer: written before gb_ingest_lp returns */
     gb_csv_reader_t *csv;
 } gb_ingest_t;
 
@@ -38,9 +39,10 @@ void gb_ingest_init(gb_ingest_t *in, gb_store_t *s);
 void gb_ingest_clear(gb_ingest_t *in);
 
 /*
- * Takes the complete lines of line protocol in BUF[0..LEN) (modified in place), or all of it when
- * EOF; *USED says how much was taken (keep the rest for the next call). Lines without a time get
- * NOW. 0, or the store's GB_ENOSPC / GB_EIO (nothing of the failed batch was taken).
+ * Takes the complete lines of line protocol in BUF[0..LEN) (modified in place: a plain line's
+ * series name is made where it is), or all of it when EOF; *USED says how much was taken (keep
+ * the rest for the next call). Lines without a time get NOW. 0, or the store's GB_ENOSPC / GB_EIO
+ * (nothing of the failed batch was taken).
  */
 int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precision_t prec,
                  gb_time_t now, size_t *used);

@@ -16,6 +16,7 @@
 #include "store/csvio.h"
 #include "store/codec_bits.h"
 #include "store/engine.h"
+#include "store/ingest.h"
 
 #include <fcntl.h>
 #include <float.h>
@@ -323,6 +324,108 @@ static void test_tick_syncs_in_background(void **state)
     gb_tags_free(r);
     rmrf(dir);
     free(dir);
+}
+
+/* Every sample of the store in DIR, folded into a count and a hash in read_all's order. */
+typedef struct digest {
+    uint64_t n, h;
+} digest_t;
+
+static int digest_sample(void *ctx, const char *path, const gb_sample_t *smp, const char *str,
+                         size_t len)
+{
+    digest_t *d = ctx;
+    uint64_t h = d->h ^ 0xcbf29ce484222325u;
+    for (const char *p = path; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3u;
+    uint64_t bits;
+    memcpy(&bits, &smp->v, sizeof bits);
+    h = (h ^ (uint64_t)smp->t) * 0x100000001b3u;
+    h = (h ^ (smp->type == GB_VT_BOOL  ? smp->v.b
+              : smp->type == GB_VT_STR ? len
+                                       : bits)) *
+        0x100000001b3u;
+    (void)str;
+    d->h = h;
+    d->n++;
+    return 0;
+}
+
+static digest_t digest_of(const char *dir)
+{
+    digest_t d = {0, 0};
+    assert_int_equal(gb_store_read_all(dir, digest_sample, &d), 0);
+    return d;
+}
+
+/* Line protocol read in pieces, each piece's buffer overwritten after the call as a reader of a
+ * file or socket does, stores exactly what one call over the whole text stores: plain lines
+ * (whose series names are made in the buffer), lines of several fields, escaped ones, bad ones. */
+static void test_lp_ingest_in_pieces(void **state)
+{
+    (void)state;
+    size_t cap = 1 << 20, len = 0;
+    char *text = malloc(cap);
+    for (int i = 0; i < 3000; i++) {
+        long long t = 1763800000000000000 + (long long)i * 1000000;
+        switch (i % 7) {
+        case 3: /* several fields: their names are built apart */
+            len +=
+                (size_t)snprintf(text + len, cap - len, "m,tag=multi a=1i,b=2.5,c=true %lld\n", t);
+            break;
+        case 5: /* escaped: the full parser's way */
+            len += (size_t)snprintf(text + len, cap - len, "m\\ x,t=e v=3 %lld\n", t);
+            break;
+        case 6: /* refused */
+            len += (size_t)snprintf(text + len, cap - len, "not line protocol at all\n");
+            break;
+        default: /* plain */
+            len += (size_t)snprintf(text + len, cap - len, "plant,tag=t%04d f=%d.%d %lld\n", i % 97,
+                                    i % 50, i % 10, t);
+        }
+    }
+    char *dir[2] = {tmpdir(), tmpdir()};
+    for (int way = 0; way < 2; way++) {
+        gb_store_t *s;
+        assert_int_equal(gb_store_open(dir[way], NULL, &s), 0);
+        gb_ingest_t in;
+        gb_ingest_init(&in, s);
+        char *work = malloc(len + 1);
+        size_t used, have = 0, fed = 0;
+        if (way == 0) {
+            memcpy(work, text, len);
+            assert_int_equal(gb_ingest_lp(&in, work, len, true, GB_LP_NS, 0, &used), 0);
+            assert_int_equal(used, len);
+        } else {
+            for (int step = 0; fed < len || have; step++) {
+                size_t piece = (size_t)(7 + (step * 131) % 311);
+                if (piece > len - fed) piece = len - fed;
+                memcpy(work + have, text + fed, piece);
+                have += piece;
+                fed += piece;
+                bool eof = fed == len;
+                assert_int_equal(gb_ingest_lp(&in, work, have, eof, GB_LP_NS, 0, &used), 0);
+                memmove(work, work + used, have - used);
+                have -= used;
+                memset(work + have, 'X', len + 1 - have); /* what a next read brings */
+                if (eof) assert_int_equal(have, 0);
+            }
+        }
+        assert_int_equal(gb_ingest_flush(&in), 0);
+        assert_int_equal(in.refused, 3000 / 7 + (3000 % 7 > 6));
+        gb_ingest_clear(&in);
+        free(work);
+        assert_int_equal(gb_store_close(s), 0);
+    }
+    digest_t a = digest_of(dir[0]), b = digest_of(dir[1]);
+    assert_true(a.n > 3000);
+    assert_int_equal(a.n, b.n);
+    assert_true(a.h == b.h);
+    for (int way = 0; way < 2; way++) {
+        rmrf(dir[way]);
+        free(dir[way]);
+    }
+    free(text);
 }
 
 /* ---- the historian: reading back ------------------------------------------------------------ */
@@ -1765,6 +1868,7 @@ int main(void)
         cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_write_failure_loses_nothing),
         cmocka_unit_test(test_tick_syncs_in_background),
+        cmocka_unit_test(test_lp_ingest_in_pieces),
         cmocka_unit_test(test_late_and_replaced),
         cmocka_unit_test(test_head_order),
         cmocka_unit_test(test_many_series_interleaved),
