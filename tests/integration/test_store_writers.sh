@@ -1,0 +1,53 @@
+# Writers side by side over HTTP: six connections post line protocol at once, their batches parsed
+# and stored on the server's worker threads. While they write, other requests are answered; a stop
+# (SIGTERM) in the middle of their writes is clean and quick, and every point a writer was told
+# was written (204) is stored, each series exactly once a point.
+source "$(dirname "$0")/lib.sh"
+cat > "$T/plant.yaml" <<'YAML'
+site: {name: writers, timezone: UTC}
+areas: [{name: a, lines: [{name: l, machines: [{name: m1}]}]}]
+YAML
+gb_start --config "$T/plant.yaml"
+TOKEN=$(gb_token engineer)
+B=1000 # points a batch
+
+# writer N: posts batches of series wN#v (values 0, 1, 2 ... one a millisecond) until $T/stop
+# appears or the daemon is gone; counts the points of the batches answered 204 in $T/acked.N
+writer() {
+  local n=$1 k=0 acked=0 code
+  while [ ! -e "$T/stop" ] && [ "$k" -lt 500 ]; do
+    code=$(awk -v w="$n" -v k="$k" -v b="$B" 'BEGIN {
+             for (i = 0; i < b; i++) printf "w%d v=%di 1763800%06d\n", w, k * b + i, k * b + i }' \
+           | curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X POST --data-binary @- \
+               -H "Authorization: Token $TOKEN" "$GB_URL/write?precision=ms" || true)
+    [ "$code" = 204 ] && acked=$((acked + B))
+    [ "$code" = 204 ] || [ "$code" = 000 ] || echo "writer $n: batch $k answered $code" >>"$T/writer.err"
+    [ "$code" = 000 ] && break # the daemon stopped
+    k=$((k + 1))
+  done
+  echo "$acked" >"$T/acked.$n"
+}
+for n in 1 2 3 4 5 6; do writer "$n" & done
+# every writer is under way before the daemon is asked anything else
+six_series() { [ "$(get /api/v1/latest | jq '[.series[] | select(.tag | startswith("w"))] | length')" = 6 ]; }
+wait_for 30 six_series || fail "the six writers' series did not all appear: $(get /api/v1/latest)"
+[ "$(status /api/v1/health)" = 200 ] || fail "health while writers write"
+sleep 1
+gb_stop # in the middle of their writes: gb_stop fails on a slow or unclean stop
+touch "$T/stop"
+wait
+[ ! -s "$T/writer.err" ] || fail "$(head -3 "$T/writer.err")"
+total=0; over=0
+for n in 1 2 3 4 5 6; do
+  acked=$(cat "$T/acked.$n")
+  [ "$acked" -gt 0 ] || fail "writer $n got no batch in"
+  "$GEMBA" query --data "$T/data" "w$n#v" | tail -n +2 >"$T/w$n.csv"
+  have=$(wc -l <"$T/w$n.csv")
+  # what was acknowledged is there; at most the batch in flight at the stop came on top
+  [ "$have" -ge "$acked" ] && [ "$have" -le $((acked + B)) ] || fail "writer $n: $acked acknowledged, $have stored"
+  # each point once, in order: the values count up from 0 with no gap and no repeat
+  bad=$(awk -F, -v n="$n" '{ sub(/i$/, "", $3) } $3 != NR - 1 { print "writer " n ": row " NR " holds " $3; exit }' "$T/w$n.csv")
+  [ -z "$bad" ] || fail "$bad"
+  total=$((total + have)); over=$((over + have - acked))
+done
+echo "ok: $total points from 6 writers stopped in the middle; $over of them in batches the stop cut off"
