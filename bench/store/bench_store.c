@@ -15,6 +15,8 @@
  *      NAB temperatures (`nab,file=NAME value=...`), when SENSORS holds them.
  *   gemba OUT DIR BATCH            in-process: gb_store_write_points in batches (the points read
  *        and built first, untimed), then the three queries through the store API
+ *   tags OUT DIR BATCH             in-process the way machine data goes in: samples by tag id in
+ *        batches (made first, untimed) to gb_store_append, the store's tick on a thread of its own
  *   sqlite OUT DB BATCH            batched inserts into a WAL-mode table, then the queries
  *   post URL FILE BATCH CLIENTS    line protocol FILE to URL in BATCH-line bodies from CLIENTS
  *        threads on keep-alive connections; fails on any answer but 204
@@ -452,6 +454,91 @@ static int cmd_gemba(const char *out, const char *dir, size_t batch)
     return 0;
 }
 
+/* ---- gemba in-process, by tag id -------------------------------------------------------------- */
+
+typedef struct ticker {
+    gb_store_t *s;
+    atomic_int stop;
+} ticker_t;
+
+/* What gemba serve's main loop does beside the writers: a tick every 200 ms (sync, flush). */
+static void *tick_main(void *arg)
+{
+    ticker_t *k = arg;
+    while (!atomic_load(&k->stop)) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (gb_store_tick(k->s) != 0) die("tick");
+    }
+    return NULL;
+}
+
+/*
+ * The way machine data goes in: samples by tag id in batches (an adapter's, through the bus) to
+ * gb_store_append, the series named by the plant's registry (a machine per 100 series), with the
+ * store's tick on a thread of its own as gemba serve runs it.
+ */
+static int cmd_tags(const char *out, const char *dir, size_t batch)
+{
+    dataset_t d;
+    load(out, &d);
+    gb_tags_t *reg = gb_tags_new();
+    uint32_t site, m = 0, *tag = malloc(d.nseries * sizeof *tag);
+    gb_tags_add_asset(reg, GB_ASSET_SITE, GB_NONE, "bench", &site);
+    for (uint32_t i = 0; i < d.nseries; i++) {
+        char name[32];
+        if (i % 100 == 0) {
+            snprintf(name, sizeof name, "m%03u", i / 100);
+            if (gb_tags_add_asset(reg, GB_ASSET_MACHINE, site, name, &m) != 0) die("machine");
+        }
+        snprintf(name, sizeof name, "s%05u", i);
+        gb_tag_t t = {.name = name,
+                      .type = d.kind[i] == 'i'   ? GB_VT_I64
+                              : d.kind[i] == 'b' ? GB_VT_BOOL
+                                                 : GB_VT_F64};
+        if (gb_tags_add(reg, m, &t, &tag[i]) != 0) die("tag");
+    }
+    /* the batches made first (untimed), as adapters hand them over ready */
+    size_t nb = (d.n + batch - 1) / batch;
+    gb_batch_t **b = malloc(nb * sizeof *b);
+    for (size_t k = 0; k < nb; k++) {
+        b[k] = gb_batch_new(batch);
+        for (size_t i = k * batch; i < d.n && i < (k + 1) * batch; i++) {
+            uint32_t sid = d.sid[i];
+            if (d.kind[sid] == 'i')
+                gb_batch_add_i64(b[k], d.t[i], tag[sid], GB_Q_GOOD, (int64_t)d.v[i]);
+            else if (d.kind[sid] == 'b')
+                gb_batch_add_bool(b[k], d.t[i], tag[sid], GB_Q_GOOD, d.v[i] != 0);
+            else
+                gb_batch_add_f64(b[k], d.t[i], tag[sid], GB_Q_GOOD, d.v[i]);
+        }
+    }
+    gb_store_opts_t o = {0};
+    gb_store_t *s;
+    if (gb_store_open(dir, &o, &s) != 0) die("gb_store_open");
+    ticker_t k = {.s = s};
+    pthread_t th;
+    double t0 = wall_s();
+    pthread_create(&th, NULL, tick_main, &k);
+    for (size_t i = 0; i < nb; i++)
+        if (gb_store_append(s, reg, b[i]) != 0) die("append");
+    if (gb_store_sync(s) != 0) die("sync");
+    double ingest = wall_s() - t0;
+    atomic_store(&k.stop, 1);
+    pthread_join(th, NULL);
+    if (gb_store_close(s) != 0) die("close");
+    gb_store_info_t info;
+    if (gb_store_scan(dir, &info, NULL, NULL) != 0) die("scan");
+    printf("tags_pps %.0f\ntags_stored_points %llu\n", (double)d.n / ingest,
+           (unsigned long long)info.points);
+    for (size_t i = 0; i < nb; i++)
+        gb_batch_free(b[i]);
+    free(b);
+    free(tag);
+    gb_tags_free(reg);
+    return 0;
+}
+
 /* ---- SQLite ----------------------------------------------------------------------------------- */
 
 #ifdef GB_HAVE_SQLITE
@@ -706,6 +793,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "gen") && argc == 6)
         return cmd_gen(argv[2], argv[3], atof(argv[4]), strtoull(argv[5], NULL, 10));
     if (!strcmp(cmd, "gemba") && argc == 5) return cmd_gemba(argv[2], argv[3], strtoul(argv[4], NULL, 10));
+    if (!strcmp(cmd, "tags") && argc == 5) return cmd_tags(argv[2], argv[3], strtoul(argv[4], NULL, 10));
     if (!strcmp(cmd, "sqlite") && argc == 5) {
 #ifdef GB_HAVE_SQLITE
         return cmd_sqlite(argv[2], argv[3], strtoul(argv[4], NULL, 10));
@@ -721,6 +809,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "export") && (argc == 5 || argc == 6))
         return cmd_export(argv[2], argv[3], atoi(argv[4]), argc == 6 && !strcmp(argv[5], "json"));
     fprintf(stderr, "usage: bench_store gen SENSORS OUT MPOINTS SEED | gemba OUT DIR BATCH |\n"
+                    "       tags OUT DIR BATCH |\n"
                     "       sqlite OUT DB BATCH | post URL FILE BATCH CLIENTS | get URL REPEAT |\n"
                     "       export DIR SERIES REPEAT [json]\n");
     return 2;

@@ -15,9 +15,10 @@
  * and time replaces the first (the later write wins), in queries and after a flush.
  *
  * Durability: with sync_always every append is written and fdatasync'ed before it returns;
- * otherwise appends are buffered and the log written and synced every sync_interval (default
- * 1 s) or when 1 MiB is buffered, so a crash -- of gemba or of the machine -- can lose up to that
- * much of the latest data; a clean stop loses nothing.
+ * otherwise appends are buffered, the log written when 1 MiB is buffered and synced every
+ * sync_interval (default 1 s, in the background), so a crash -- of gemba or of the machine --
+ * can lose up to that much of the latest data and what came in while the sync ran; a clean stop
+ * loses nothing.
  * A failed write (a full disk) leaves the batch unaccepted and reports it; nothing accepted is
  * lost, and the caller retries later.
  *
