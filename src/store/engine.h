@@ -67,6 +67,8 @@ static inline gb_slot_t gb_slot_of(gb_vtype_t type, const gb_value_t *v)
 }
 /* Appends point I of SRC. */
 void gb_pts_add_from(gb_pts_t *p, const gb_pts_t *src, size_t i);
+/* Appends SRC's N points from FROM (of P's type). */
+void gb_pts_add_range(gb_pts_t *p, const gb_pts_t *src, size_t from, size_t n);
 /* The value of point I (a string borrows the arena). */
 gb_value_t gb_pts_value(const gb_pts_t *p, size_t i);
 /*

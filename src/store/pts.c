@@ -60,9 +60,10 @@ static gb_slot_t put_string(gb_pts_t *p, const char *s, size_t len)
 void gb_pts_add(gb_pts_t *p, gb_time_t t, gb_quality_t q, const gb_value_t *v)
 {
     if (p->n == p->cap) gb_pts_reserve(p, p->n + 1);
-    gb_slot_t s = p->type != GB_VT_STR
-                      ? gb_slot_of(p->type, v)
-                      : put_string(p, v->str, v->len > GB_SAMPLE_STR_MAX ? GB_SAMPLE_STR_MAX : v->len);
+    gb_slot_t s =
+        p->type != GB_VT_STR
+            ? gb_slot_of(p->type, v)
+            : put_string(p, v->str, v->len > GB_SAMPLE_STR_MAX ? GB_SAMPLE_STR_MAX : v->len);
     p->t[p->n] = t;
     p->v[p->n] = s;
     p->q[p->n] = (uint8_t)q;
@@ -97,6 +98,21 @@ void gb_pts_add_from(gb_pts_t *p, const gb_pts_t *src, size_t i)
     gb_pts_add(p, src->t[i], (gb_quality_t)src->q[i], &v);
 }
 
+void gb_pts_add_range(gb_pts_t *p, const gb_pts_t *src, size_t from, size_t n)
+{
+    if (p->type == GB_VT_STR) { /* each string into P's arena */
+        for (size_t i = from; i < from + n; i++)
+            gb_pts_add_from(p, src, i);
+        return;
+    }
+    if (!n) return;
+    gb_pts_reserve(p, p->n + n);
+    memcpy(p->t + p->n, src->t + from, n * sizeof *p->t);
+    memcpy(p->v + p->n, src->v + from, n * sizeof *p->v);
+    memcpy(p->q + p->n, src->q + from, n * sizeof *p->q);
+    p->n += n;
+}
+
 bool gb_pts_sorted(const gb_pts_t *p)
 {
     for (size_t i = 1; i < p->n; i++)
@@ -109,11 +125,42 @@ typedef struct {
     size_t i;
 } key_t_;
 
-static int by_time_then_arrival(const void *a, const void *b)
+/*
+ * Sorts K[0..N) by time, stably, as runs already in order merged pairwise: a head is a few such
+ * runs (writers' batches overlap a little), so this is a pass or two over it, and at worst
+ * n log n.
+ */
+static void merge_runs(key_t_ *k, size_t n)
 {
-    const key_t_ *x = a, *y = b;
-    if (x->t != y->t) return x->t < y->t ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
+    size_t *start = gb_xmalloc((n + 1) * sizeof *start), nr = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || k[i].t < k[i - 1].t) start[nr++] = i;
+    start[nr] = n;
+    if (nr > 1) {
+        key_t_ *tmp = gb_xmalloc(n * sizeof *tmp), *src = k, *dst = tmp;
+        while (nr > 1) {
+            size_t m = 0;
+            for (size_t r = 0; r < nr; r += 2) {
+                size_t lo = start[r], mid = start[r + 1], hi = r + 2 <= nr ? start[r + 2] : mid;
+                size_t a = lo, b = mid, o = lo;
+                /* the left run came first: at equal times it goes first, so arrival order holds */
+                while (a < mid && b < hi)
+                    dst[o++] = src[b].t < src[a].t ? src[b++] : src[a++];
+                memcpy(dst + o, src + a, (mid - a) * sizeof *dst);
+                o += mid - a;
+                memcpy(dst + o, src + b, (hi - b) * sizeof *dst);
+                start[m++] = lo;
+            }
+            start[m] = n;
+            nr = m;
+            key_t_ *sw = src;
+            src = dst;
+            dst = sw;
+        }
+        if (src != k) memcpy(k, src, n * sizeof *k);
+        free(tmp);
+    }
+    free(start);
 }
 
 void gb_pts_sort_dedupe(gb_pts_t *p)
@@ -122,21 +169,7 @@ void gb_pts_sort_dedupe(gb_pts_t *p)
     key_t_ *k = gb_xmalloc(p->n * sizeof *k);
     for (size_t i = 0; i < p->n; i++)
         k[i] = (key_t_){p->t[i], i};
-    /* Heads are nearly in order (writers' batches overlap a little): an insertion sort is a
-     * pass over them then, and stable. Given a budget of moves, it hands a head in real
-     * disorder to qsort before it can turn quadratic. */
-    size_t budget = 8 * p->n;
-    for (size_t i = 1; i < p->n && budget; i++) {
-        key_t_ x = k[i];
-        size_t j = i;
-        while (j > 0 && k[j - 1].t > x.t && budget) {
-            k[j] = k[j - 1];
-            j--;
-            budget--;
-        }
-        k[j] = x;
-    }
-    if (!budget) qsort(k, p->n, sizeof *k, by_time_then_arrival);
+    merge_runs(k, p->n);
     gb_time_t *t = gb_xmalloc(p->n * sizeof *t);
     gb_slot_t *v = gb_xmalloc(p->n * sizeof *v);
     uint8_t *q = gb_xmalloc(p->n * sizeof *q);

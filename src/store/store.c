@@ -64,7 +64,7 @@
 #define REC_SERIES 1
 #define REC_SAMPLES 2
 #define REC_PACKED 3
-#define PACKED_MAX 24 /* bytes a packed sample takes at most, a string's bytes aside */
+#define PACKED_MAX 24             /* bytes a packed sample takes at most, a string's bytes aside */
 #define BF_MAGIC "GBBLK\0\2\0"    /* written */
 #define BF_MAGIC_V1 "GBBLK\0\1\0" /* still read */
 #define BF_END "GBBLKEND"
@@ -259,8 +259,11 @@ static void drain_bucket(gb_store_t *s, uint32_t b)
         series_t *x = s->series[g->touched[j]];
         d->cnt = 0;
         if (x->has_last || x->blocks_tmax == INT64_MIN) {
-            gb_pts_t one = {.type = x->type, .t = &g->t[d->imax], .v = &g->v[d->imax],
-                            .q = &g->q[d->imax], .n = 1};
+            gb_pts_t one = {.type = x->type,
+                            .t = &g->t[d->imax],
+                            .v = &g->v[d->imax],
+                            .q = &g->q[d->imax],
+                            .n = 1};
             gb_value_t v = gb_pts_value(&one, 0);
             gb_store__remember_last(x, d->tmax, (gb_quality_t)g->q[d->imax], &v);
         }
@@ -687,8 +690,7 @@ int gb_store__read_footer(int fd, gb_fkind_t k, unsigned char **foot, uint32_t *
     if (*foff < 8 || *foff > size - BF_TRAILER || *flen != size - BF_TRAILER - *foff)
         return GB_EPROTO;
     *foot = gb_xmalloc(*flen ? *flen : 1);
-    if (pread(fd, *foot, *flen, (off_t)*foff) != (ssize_t)*flen ||
-        gb_crc32(*foot, *flen) != fcrc) {
+    if (pread(fd, *foot, *flen, (off_t)*foff) != (ssize_t)*flen || gb_crc32(*foot, *flen) != fcrc) {
         free(*foot);
         *foot = NULL;
         return GB_EPROTO;
@@ -846,7 +848,7 @@ typedef struct bfw {
     uint32_t nser;
     const char *prev;  /* the last series' path (borrowed from the series table) */
     gb_bentry_ctx_t c; /* the footer entries so far */
-    gb_bref_t *refs; /* .file holds the series' index in the caller's list until the file is in */
+    gb_bref_t *refs;   /* .file holds the series' index in the caller's list until the file is in */
     size_t nrefs, crefs;
 } bfw_t;
 
@@ -1026,9 +1028,12 @@ static int flush_locked(gb_store_t *s)
     for (uint32_t i = 0; i < nser; i++) {
         series_t *x = ser[i];
         if (!x->frozen.n) continue;
+        if (gb_pts_sorted(&x->frozen)) { /* the usual case: written as it is */
+            bfw_series(&w, x, i, &x->frozen);
+            continue;
+        }
         gb_pts_init(&sorted, x->type); /* a private copy: readers may be reading the frozen one */
-        for (size_t k = 0; k < x->frozen.n; k++)
-            gb_pts_add_from(&sorted, &x->frozen, k);
+        gb_pts_add_range(&sorted, &x->frozen, 0, x->frozen.n);
         gb_pts_sort_dedupe(&sorted);
         bfw_series(&w, x, i, &sorted);
         gb_pts_clear(&sorted);
@@ -1042,8 +1047,7 @@ static int flush_locked(gb_store_t *s)
         gb_store__drain(s);
         for (uint32_t i = 0; i < nser; i++) {
             series_t *x = ser[i];
-            for (size_t k = 0; k < x->head.n; k++)
-                gb_pts_add_from(&x->frozen, &x->head, k);
+            gb_pts_add_range(&x->frozen, &x->head, 0, x->head.n);
             gb_pts_clear(&x->head);
             x->head = x->frozen;
             gb_pts_init(&x->frozen, x->type);
@@ -1646,6 +1650,7 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
     if (rc || n == 0) goto out;
     /* series first (declared in the log before the record that uses them), then one record */
     size_t need = 5;
+    uint64_t seg = gb_wal_current(s->wal);
     for (size_t i = 0; i < n; i++) {
         uint32_t no = nos[i];
         if (no == GB_NONE) /* new, or made by another writer since the look-up */
@@ -1656,7 +1661,7 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
             continue;
         }
         nos[i] = no;
-        declare(s, no);
+        if (s->declared[no] != seg) declare(s, no);
         need += PACKED_MAX + (pts[i].v.type == GB_VT_STR ? pts[i].v.len : 0);
     }
     unsigned char *p = gb_wal_reserve(s->wal, need);
@@ -1665,9 +1670,19 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
     uint32_t cnt = 0;
     packer_t k = {0, 0};
     for (size_t i = 0; i < n; i++) {
-        if (nos[i] == GB_NONE) continue;
-        off += pack_sample(p + off, &k, nos[i], pts[i].t, pts[i].q, &pts[i].v);
-        take(s, nos[i], pts[i].t, pts[i].q, &pts[i].v);
+        uint32_t no = nos[i];
+        if (no == GB_NONE) continue;
+        const gb_store_wpoint_t *w = &pts[i];
+        if (w->v.type == GB_VT_F64 || w->v.type == GB_VT_I64) { /* the common case, inline */
+            gb_slot_t v = gb_slot_of(w->v.type, &w->v);
+            off += pack_head(p + off, &k, no, w->t, w->v.type, w->q);
+            memcpy(p + off, &v, 8);
+            off += 8;
+            stage_add(s, no, w->t, w->q, v);
+        } else {
+            off += pack_sample(p + off, &k, no, w->t, w->q, &w->v);
+            take(s, no, w->t, w->q, &w->v);
+        }
         cnt++;
     }
     put32(p + 1, cnt);

@@ -1055,6 +1055,61 @@ static int rank_point(void *ctx, const gb_point_t *p)
  * backwards, with every time written twice) by the general sort: both give their points in time
  * order with the later write kept at each time, from the head and after a flush.
  */
+/* gb_pts_sort_dedupe against a plain model (a stable insertion sort, then the last point of
+ * each time kept), on heads made of runs in order, reversed stretches, and many equal times. */
+static void test_sort_dedupe_model(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252u;
+    for (int round = 0; round < 200; round++) {
+        size_t n = 1 + (size_t)(round * 37 % 1500);
+        gb_pts_t p;
+        gb_pts_init(&p, GB_VT_I64);
+        gb_time_t *mt = malloc(n * sizeof *mt);
+        int64_t *mv = malloc(n * sizeof *mv);
+        gb_time_t t = 0;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            unsigned r = (unsigned)(x % 100);
+            if (r < 70) /* on in order */
+                t += (gb_time_t)(x >> 40) % 3;
+            else if (r < 90) /* back a little: a batch that overlaps */
+                t -= (gb_time_t)(x >> 40) % 50;
+            else /* anywhere */
+                t = (gb_time_t)(x >> 40) % 1000;
+            gb_value_t v = {.type = GB_VT_I64, .i64 = (int64_t)i};
+            gb_pts_add(&p, t, GB_Q_GOOD, &v);
+            mt[i] = t;
+            mv[i] = (int64_t)i;
+        }
+        for (size_t i = 1; i < n; i++) /* the model: stable by time */
+            for (size_t j = i; j > 0 && mt[j - 1] > mt[j]; j--) {
+                gb_time_t tt = mt[j];
+                mt[j] = mt[j - 1];
+                mt[j - 1] = tt;
+                int64_t vv = mv[j];
+                mv[j] = mv[j - 1];
+                mv[j - 1] = vv;
+            }
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i + 1 < n && mt[i + 1] == mt[i]) continue;
+            mt[m] = mt[i];
+            mv[m] = mv[i];
+            m++;
+        }
+        gb_pts_sort_dedupe(&p);
+        assert_int_equal(p.n, m);
+        for (size_t i = 0; i < m; i++) {
+            assert_int_equal(p.t[i], mt[i]);
+            assert_int_equal((int64_t)p.v[i], mv[i]);
+        }
+        gb_pts_clear(&p);
+        free(mt);
+        free(mv);
+    }
+}
+
 static void test_head_order(void **state)
 {
     (void)state;
@@ -1871,6 +1926,7 @@ int main(void)
         cmocka_unit_test(test_lp_ingest_in_pieces),
         cmocka_unit_test(test_late_and_replaced),
         cmocka_unit_test(test_head_order),
+        cmocka_unit_test(test_sort_dedupe_model),
         cmocka_unit_test(test_many_series_interleaved),
         cmocka_unit_test(test_replays_fixed_width_records),
         cmocka_unit_test(test_aggregates),
