@@ -374,6 +374,7 @@ static int hand_over(gb_wal_t *w, bool sync)
             pthread_mutex_destroy(&w->mu);
             return sync ? gb_wal_sync(w) : write_out(w); /* no thread: here */
         }
+        pthread_setname_np(w->th, "gemba-wal"); /* not the name of the thread that made it */
         w->th_on = true;
     }
     int rc = settle(w);
