@@ -80,17 +80,34 @@ void gb_bstats_of(const gb_pts_t *p, size_t from, size_t n, gb_bstats_t *st)
     if (p->type == GB_VT_STR) return;
     st->first = p->v[from];
     st->last = p->v[from + n - 1];
-    st->min = INFINITY;
-    st->max = -INFINITY;
-    for (size_t i = from; i < from + n; i++) {
-        double x = gb_slot_number(p->type, p->v[i]);
-        if (isnan(x)) continue; /* NaN (no value) takes no part in min, max or sums */
-        st->nnum++;
-        if (x < st->min) st->min = x;
-        if (x > st->max) st->max = x;
-        st->sum += x;
-        st->sumsq += x * x;
+    double mn = INFINITY, mx = -INFINITY, sum = 0, sumsq = 0;
+    uint32_t nnum = 0;
+    if (p->type == GB_VT_F64) { /* the usual type, its loop without a switch a point */
+        for (size_t i = from; i < from + n; i++) {
+            double x;
+            memcpy(&x, &p->v[i], sizeof x);
+            if (isnan(x)) continue; /* NaN (no value) takes no part in min, max or sums */
+            nnum++;
+            mn = x < mn ? x : mn;
+            mx = x > mx ? x : mx;
+            sum += x;
+            sumsq += x * x;
+        }
+    } else {
+        for (size_t i = from; i < from + n; i++) {
+            double x = gb_slot_number(p->type, p->v[i]);
+            nnum++; /* integers and bools are never NaN */
+            mn = x < mn ? x : mn;
+            mx = x > mx ? x : mx;
+            sum += x;
+            sumsq += x * x;
+        }
     }
+    st->nnum = nnum;
+    st->min = mn;
+    st->max = mx;
+    st->sum = sum;
+    st->sumsq = sumsq;
 }
 
 void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **out, size_t *outlen,
