@@ -613,8 +613,11 @@ static void load_setups(bld_t *B, uint32_t mi, const gb_cnode_t *sn)
         if (f == SIM_NONE) at(B, gb_cnode_get(e, "from"), "'%s' is not a product", from);
         if (t == SIM_NONE) at(B, gb_cnode_get(e, "to"), "'%s' is not a product", to);
         gb_dist_t d;
-        if (dist_at(B, e, "time", true, "a setup", &d) != 0 || f == SIM_NONE || t == SIM_NONE)
+        if (dist_at(B, e, "time", true, "a setup", &d) != 0) continue;
+        if (f == SIM_NONE || t == SIM_NONE) { /* said above; the time was read for nothing */
+            gb_dist_clear(&d);
             continue;
+        }
         for (uint32_t a = 0; a < np; a++)
             for (uint32_t b = 0; b < np; b++)
                 if (a != b && (f == SIM_NONE - 1 || f == a) && (t == SIM_NONE - 1 || t == b)) {
