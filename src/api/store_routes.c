@@ -96,7 +96,9 @@ enum MHD_Result gb_api_write(gb_req_t *r)
     return ret;
 }
 
+/* The values of every query argument named KEY ("tag", "match"), in order. */
 typedef struct tags_ctx {
+    const char *key;
     const char **tags;
     size_t n, cap;
 } tags_ctx_t;
@@ -106,7 +108,7 @@ static enum MHD_Result collect_tag(void *cls, enum MHD_ValueKind kind, const cha
 {
     (void)kind;
     tags_ctx_t *t = cls;
-    if (strcmp(key, "tag") || !value) return MHD_YES;
+    if (strcmp(key, t->key) || !value) return MHD_YES;
     if (t->n == t->cap)
         t->tags = gb_xrealloc(t->tags, (t->cap = t->cap ? t->cap * 2 : 8) * sizeof *t->tags);
     t->tags[t->n++] = value;
@@ -117,11 +119,19 @@ enum MHD_Result gb_api_latest(gb_req_t *r)
 {
     const gb_api_source_t *src = &r->api->src;
     if (!src->store) return gb_problem(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no store");
-    tags_ctx_t tc = {0};
+    tags_ctx_t tc = {.key = "tag"};
     MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, collect_tag, &tc);
+    tags_ctx_t mc = {.key = "match"};
+    MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, collect_tag, &mc);
+    if (tc.n && mc.n) {
+        free(tc.tags);
+        free(mc.tags);
+        return gb_problem(r, MHD_HTTP_BAD_REQUEST,
+                          "give tag (series by name) or match (series by pattern), not both");
+    }
     char *text = NULL;
     size_t len = 0, missing = 0;
-    int rc = gb_query_latest(src->store, tc.tags, tc.n, &text, &len, &missing);
+    int rc = gb_query_latest(src->store, tc.tags, tc.n, mc.tags, mc.n, &text, &len, &missing);
     enum MHD_Result ret;
     if (rc == GB_EEXIST)
         ret = gb_problem(r, MHD_HTTP_BAD_REQUEST,
@@ -134,6 +144,7 @@ enum MHD_Result gb_api_latest(gb_req_t *r)
     else
         ret = gb_reply(r, MHD_HTTP_OK, "application/json", text, len, MHD_RESPMEM_MUST_FREE);
     free(tc.tags);
+    free(mc.tags);
     return ret;
 }
 
@@ -192,7 +203,7 @@ enum MHD_Result gb_api_query(gb_req_t *r)
 {
     const gb_api_source_t *src = &r->api->src;
     if (!src->store) return gb_problem(r, MHD_HTTP_SERVICE_UNAVAILABLE, "no store");
-    tags_ctx_t tc = {0};
+    tags_ctx_t tc = {.key = "tag"};
     MHD_get_connection_values(r->c, MHD_GET_ARGUMENT_KIND, collect_tag, &tc);
     const char *from = gb_req_arg(r, "from"), *to = gb_req_arg(r, "to"),
                *agg = gb_req_arg(r, "agg"), *step = gb_req_arg(r, "step"),

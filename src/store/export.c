@@ -15,6 +15,7 @@
 #include "util/str.h"
 
 #include <assert.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -565,13 +566,31 @@ static int latest_entry(void *ctx, const char *path, const gb_point_t *p)
     return 0;
 }
 
-int gb_query_latest(gb_store_t *s, const char *const *tags, size_t ntags, char **text, size_t *len,
-                    size_t *missing)
+typedef struct latest_match {
+    out_t *o;
+    const char *const *match;
+    size_t n;
+} latest_match_t;
+
+/* latest_entry for the series whose path matches a pattern. */
+static int latest_matching(void *ctx, const char *path, const gb_point_t *p)
+{
+    const latest_match_t *m = ctx;
+    for (size_t i = 0; i < m->n; i++)
+        if (fnmatch(m->match[i], path, 0) == 0) return latest_entry(m->o, path, p);
+    return 0;
+}
+
+int gb_query_latest(gb_store_t *s, const char *const *tags, size_t ntags, const char *const *match,
+                    size_t nmatch, char **text, size_t *len, size_t *missing)
 {
     out_t o = {.json = true, .first_point = true};
     PUTS(&o, "{\"series\":[");
     int rc = 0;
-    if (!ntags) rc = gb_store_each_latest(s, latest_entry, &o); /* every series, from memory */
+    latest_match_t m = {&o, match, nmatch};
+    if (!ntags) /* every series (that matches), from memory */
+        rc = nmatch ? gb_store_each_latest(s, latest_matching, &m)
+                    : gb_store_each_latest(s, latest_entry, &o);
     for (size_t i = 0; i < ntags && !rc; i++) {
         char *path = NULL;
         gb_point_t p;

@@ -23,7 +23,8 @@ typedef struct gb_query {
     gb_agg_t agg;
     int64_t step; /* ns, with aggregate */
     bool json;
-    uint64_t limit; /* the text stops with GB_ERANGE where it would pass this many bytes (0: none) */
+    uint64_t
+        limit; /* the text stops with GB_ERANGE where it would pass this many bytes (0: none) */
 } gb_query_t;
 
 /* Writes N bytes of text; non-zero stops the query (and is returned). */
@@ -66,14 +67,15 @@ int64_t gb_query_read(gb_query_stream_t *qs, char *buf, size_t max);
 void gb_query_close(gb_query_stream_t *qs);
 
 /*
- * The newest point of each series TAGS[0..NTAGS) names (as gb_query_run takes them), or of every
- * series when NTAGS is 0 (from memory, gb_store_each_latest), as GET /api/v1/latest answers:
- * {"series": [{"tag", "time", "value", "quality"}]}, values written as the query writes them.
- * 0 with *TEXT (caller frees; not NUL-terminated) of *LEN bytes; GB_ENOENT or GB_EEXIST for the
- * tag at *MISSING; GB_EIO / GB_EPROTO from the store.
+ * The newest point of each series TAGS[0..NTAGS) names (as gb_query_run takes them), or, when
+ * NTAGS is 0, of every series whose path matches one of the fnmatch patterns MATCH[0..NMATCH)
+ * (every series when NMATCH is 0 too; from memory, gb_store_each_latest), as GET /api/v1/latest
+ * answers: {"series": [{"tag", "time", "value", "quality"}]}, values written as the query writes
+ * them. 0 with *TEXT (caller frees; not NUL-terminated) of *LEN bytes; GB_ENOENT or GB_EEXIST for
+ * the tag at *MISSING; GB_EIO / GB_EPROTO from the store.
  */
-int gb_query_latest(gb_store_t *s, const char *const *tags, size_t ntags, char **text, size_t *len,
-                    size_t *missing);
+int gb_query_latest(gb_store_t *s, const char *const *tags, size_t ntags, const char *const *match,
+                    size_t nmatch, char **text, size_t *len, size_t *missing);
 
 /*
  * A time as the query takes it: RFC 3339, integer ns since the epoch, "now", or "-DURATION"

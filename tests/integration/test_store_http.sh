@@ -59,6 +59,11 @@ get /api/v1/latest | jq -e '[.series[].tag] | index("m#v") != null' >/dev/null |
 [ "$(get /api/v1/latest | jq -c '[.series[] | select(.tag == "big#v" or .tag == "txt#s") | [.tag, .value]]')" \
   = '[["big#v",4999.99],["txt#s","a,b \"499\""]]' ] || fail "latest of all: $(get /api/v1/latest)"
 [ "$(status "/api/v1/latest?tag=nope")" = 404 ] || fail "latest of an unknown series"
+# by pattern: the series whose path matches (fnmatch), none for a pattern nothing matches
+[ "$(get '/api/v1/latest?match=b*&match=m%23*' | jq -c '[.series[].tag] | sort')" = '["big#v","m#v"]' ] \
+  || fail "latest by pattern: $(get '/api/v1/latest?match=b*&match=m%23*')"
+[ "$(get '/api/v1/latest?match=zz*' | jq -c .series)" = '[]' ] || fail "latest of no match"
+[ "$(status "/api/v1/latest?match=b*&tag=m%23v")" = 400 ] || fail "tag and match at once"
 
 # fill the disk: 400 kB allow a few thousand points; then 507, said once, and nothing damaged
 acked=0; code=204; k=0

@@ -1895,12 +1895,24 @@ static void test_latest_text(void **state)
     add(&want, "]}", 2);
     char *text;
     size_t len, missing = 9;
-    assert_int_equal(gb_query_latest(s, SERIES, 4, &text, &len, &missing), 0);
+    assert_int_equal(gb_query_latest(s, SERIES, 4, NULL, 0, &text, &len, &missing), 0);
     assert_int_equal(len, want.len);
     assert_memory_equal(text, want.p, len);
     free(text);
+    /* by pattern: the series whose path matches one of the patterns, each once */
+    const char *pat[] = {"*/i", "p/[b]", "p/*i", "nothing*"};
+    assert_int_equal(gb_query_latest(s, NULL, 0, pat, 4, &text, &len, NULL), 0);
+    assert_non_null(memmem(text, len, entry[1].p, entry[1].len));
+    assert_non_null(memmem(text, len, entry[2].p, entry[2].len));
+    assert_int_equal(len, 11 + entry[1].len + 1 + entry[2].len + 2);
+    free(text);
+    const char *none[] = {"nothing*"};
+    assert_int_equal(gb_query_latest(s, NULL, 0, none, 1, &text, &len, NULL), 0);
+    assert_int_equal(len, 13);
+    assert_memory_equal(text, "{\"series\":[]}", 13);
+    free(text);
     /* every series, in the store's order */
-    assert_int_equal(gb_query_latest(s, NULL, 0, &text, &len, NULL), 0);
+    assert_int_equal(gb_query_latest(s, NULL, 0, NULL, 0, &text, &len, NULL), 0);
     assert_int_equal(len, want.len);
     for (size_t i = 0; i < 4; i++) {
         assert_non_null(memmem(text, len, entry[i].p, entry[i].len));
@@ -1908,7 +1920,7 @@ static void test_latest_text(void **state)
     }
     free(text);
     const char *bad[] = {"p/i", "nope"};
-    assert_int_equal(gb_query_latest(s, bad, 2, &text, &len, &missing), GB_ENOENT);
+    assert_int_equal(gb_query_latest(s, bad, 2, NULL, 0, &text, &len, &missing), GB_ENOENT);
     assert_int_equal(missing, 1);
     free(want.p);
     assert_int_equal(gb_store_close(s), 0);
