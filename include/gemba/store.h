@@ -172,8 +172,9 @@ int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p);
 
 /*
  * Calls EACH with the newest point of every series (from memory, but for series whose newest
- * point is only in a block file and was not asked for yet). EACH runs under the store's lock for
- * most series: it must not call back into the store. Stops at EACH's non-zero value, returned.
+ * point is only in a block file and was not asked for yet). The points are taken under the
+ * store's lock and handed out after it, so EACH holds no writer up and may call the store (a
+ * point's string lasts the call). Stops at EACH's non-zero value, returned.
  */
 int gb_store_each_latest(gb_store_t *s, int (*each)(void *ctx, const char *path, const gb_point_t *p),
                          void *ctx);

@@ -414,34 +414,69 @@ int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p)
     return 0;
 }
 
+/* A newest point taken under the lock, handed out after it (a string's bytes at STR in a copy). */
+typedef struct latest_copy {
+    const char *path; /* the series' own: paths live as long as the store */
+    gb_point_t p;
+    size_t str;
+} latest_copy_t;
+
+#define LATEST_CHUNK 256 /* newest points taken under the lock at a time */
+
 int gb_store_each_latest(gb_store_t *s,
                          int (*each)(void *ctx, const char *path, const gb_point_t *p), void *ctx)
 {
-    /* the known ones in one pass under the lock; the others (newest point only in a block) after */
+    /* the known ones copied under the lock a chunk at a time and handed out after it, so that
+     * EACH (writing an answer, say) holds no writer up; the others (newest point only in a
+     * block) after that */
     names_t rest = {0};
     int rc = 0;
-    pthread_mutex_lock(&s->mu);
-    gb_store__drain(s);
-    for (uint32_t i = 0; i < s->nseries && !rc; i++) {
-        /*
-         * Each series is three places in memory (its table entry, the newest point at the entry's
-         * end, the path), rarely in cache when a client polls every tag: fetch them a few series
-         * ahead, so the misses overlap instead of coming one after another.
-         */
-        if (i + 16 < s->nseries) {
-            __builtin_prefetch(s->series[i + 16]);
-            __builtin_prefetch(&s->series[i + 16]->has_last);
+    latest_copy_t v[LATEST_CHUNK];
+    char *text = NULL;
+    size_t tcap = 0;
+    for (uint32_t i = 0; !rc;) {
+        size_t n = 0, tlen = 0;
+        pthread_mutex_lock(&s->mu);
+        gb_store__drain(s);
+        for (; i < s->nseries && n < LATEST_CHUNK; i++) {
+            /*
+             * Each series is three places in memory (its table entry, the newest point at the
+             * entry's end, the path), rarely in cache when a client polls every tag: fetch them
+             * a few series ahead, so the misses overlap instead of coming one after another.
+             */
+            if (i + 16 < s->nseries) {
+                __builtin_prefetch(s->series[i + 16]);
+                __builtin_prefetch(&s->series[i + 16]->has_last);
+            }
+            if (i + 8 < s->nseries) __builtin_prefetch(s->series[i + 8]->path);
+            series_t *x = s->series[i];
+            if (!x->has_last) {
+                collect(&rest, x->path, x->type, 0);
+                continue;
+            }
+            latest_copy_t *c = &v[n++];
+            *c = (latest_copy_t){x->path, {x->last_t, x->last_q, x->last_v.v}, 0};
+            if (c->p.v.type == GB_VT_STR) { /* the kept string changes with the next write */
+                if (tlen + c->p.v.len > tcap) {
+                    tcap = tcap ? tcap * 2 : 4096;
+                    while (tlen + c->p.v.len > tcap)
+                        tcap *= 2;
+                    text = gb_xrealloc(text, tcap);
+                }
+                if (c->p.v.len) memcpy(text + tlen, c->p.v.str, c->p.v.len);
+                c->str = tlen;
+                tlen += c->p.v.len;
+            }
         }
-        if (i + 8 < s->nseries) __builtin_prefetch(s->series[i + 8]->path);
-        series_t *x = s->series[i];
-        if (!x->has_last) {
-            collect(&rest, x->path, x->type, 0);
-            continue;
+        bool more = i < s->nseries;
+        pthread_mutex_unlock(&s->mu);
+        for (size_t k = 0; k < n && !rc; k++) {
+            if (v[k].p.v.type == GB_VT_STR) v[k].p.v.str = text ? text + v[k].str : "";
+            rc = each(ctx, v[k].path, &v[k].p);
         }
-        gb_point_t p = {x->last_t, x->last_q, x->last_v.v};
-        rc = each(ctx, x->path, &p);
+        if (!more) break;
     }
-    pthread_mutex_unlock(&s->mu);
+    free(text);
     for (size_t i = 0; i < rest.n; i++) {
         gb_point_t p;
         if (!rc && gb_store_latest(s, rest.paths[i], &p) == 0) rc = each(ctx, rest.paths[i], &p);
@@ -517,8 +552,10 @@ static uint32_t first_at(const gb_time_t *t, uint32_t lo, uint32_t hi, gb_time_t
 {
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (t[mid] < x) lo = mid + 1;
-        else hi = mid;
+        if (t[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -585,10 +622,14 @@ static void acc_run(acc_t *a, gb_vtype_t type, const gb_block_out_t *bo, uint32_
             mx = x > mx ? x : mx;
         }
     }
-    double first = type == GB_VT_F64 ? bo->f64[k] : type == GB_VT_I64 ? (double)bo->i64[k]
-                                     : type == GB_VT_BOOL ? (double)bo->b[k] : NAN;
-    double last = type == GB_VT_F64 ? bo->f64[e - 1] : type == GB_VT_I64 ? (double)bo->i64[e - 1]
-                                     : type == GB_VT_BOOL ? (double)bo->b[e - 1] : NAN;
+    double first = type == GB_VT_F64    ? bo->f64[k]
+                   : type == GB_VT_I64  ? (double)bo->i64[k]
+                   : type == GB_VT_BOOL ? (double)bo->b[k]
+                                        : NAN;
+    double last = type == GB_VT_F64    ? bo->f64[e - 1]
+                  : type == GB_VT_I64  ? (double)bo->i64[e - 1]
+                  : type == GB_VT_BOOL ? (double)bo->b[e - 1]
+                                       : NAN;
     if (bo->t[k] < a->tfirst) {
         a->tfirst = bo->t[k];
         a->first = first;
@@ -957,7 +998,8 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
             /* the block's times are sorted: take it a window's run at a time, with no division
              * or branch on the window per point */
             uint32_t k = 0;
-            while (!brc && k < bo.n && bo.t[k] < from) k++;
+            while (!brc && k < bo.n && bo.t[k] < from)
+                k++;
             while (!brc && !rc && k < bo.n && bo.t[k] < to) {
                 int64_t wk = window_of(bo.t[k], from, step);
                 if (wk != cur) {

@@ -1861,6 +1861,54 @@ static void test_query_text(void **state)
 }
 
 /* The newest points: what gb_store_latest says, as JSON the query's way. */
+typedef struct latest_back {
+    gb_store_t *s;
+    int n, changed;
+} latest_back_t;
+
+/* Reads the store from gb_store_each_latest's callback, and writes the other string series. */
+static int latest_and_back(void *ctx, const char *path, const gb_point_t *p)
+{
+    latest_back_t *b = ctx;
+    gb_point_t q;
+    b->n++;
+    assert_int_equal(gb_store_latest(b->s, path, &q), 0);
+    if (p->v.type != GB_VT_STR) return 0;
+    /* the string as it was when the points were taken, though the series may have changed */
+    if (p->v.len != 1 || p->v.str[0] != 'x') b->changed++;
+    gb_value_t longer = {.type = GB_VT_STR, .str = "a longer string than before", .len = 27};
+    assert_int_equal(
+        gb_store_write(b->s, strcmp(path, "s1") ? "s1" : "s2", 2000, GB_Q_GOOD, &longer), 0);
+    return 0;
+}
+
+/* gb_store_each_latest holds no lock while its callback runs: the callback may read and write
+ * the store, and a string it was given stays as it was though its series changed meanwhile. */
+static void test_each_latest_outside_the_lock(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    put_f(s, "a", 1000, 1.5);
+    gb_value_t x = {.type = GB_VT_STR, .str = "x", .len = 1};
+    assert_int_equal(gb_store_write(s, "s1", 1000, GB_Q_GOOD, &x), 0);
+    assert_int_equal(gb_store_write(s, "s2", 1000, GB_Q_GOOD, &x), 0);
+    latest_back_t b = {s, 0, 0};
+    assert_int_equal(gb_store_each_latest(s, latest_and_back, &b), 0);
+    assert_int_equal(b.n, 3);
+    assert_int_equal(b.changed, 0);
+    for (int i = 0; i < 2; i++) {
+        gb_point_t p;
+        assert_int_equal(gb_store_latest(s, i ? "s2" : "s1", &p), 0);
+        assert_int_equal(p.t, 2000);
+        assert_int_equal(p.v.len, 27);
+    }
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 static void test_latest_text(void **state)
 {
     (void)state;
@@ -1936,6 +1984,7 @@ int main(void)
         cmocka_unit_test(test_write_failure_loses_nothing),
         cmocka_unit_test(test_tick_syncs_in_background),
         cmocka_unit_test(test_lp_ingest_in_pieces),
+        cmocka_unit_test(test_each_latest_outside_the_lock),
         cmocka_unit_test(test_late_and_replaced),
         cmocka_unit_test(test_head_order),
         cmocka_unit_test(test_sort_dedupe_model),
