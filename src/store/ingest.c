@@ -50,10 +50,9 @@ int gb_ingest_flush(gb_ingest_t *in)
     /* names were copied into one arena that may have moved while it grew: point them now */
     for (size_t i = 0; i < in->n; i++) {
         if (in->at[i] == IN_PLACE) continue;
-        in->pts[i].path = in->arena + in->at[i];
-        if (in->pts[i].v.type == GB_VT_STR)
-            in->pts[i].v.str =
-                in->arena + (i + 1 < in->n ? in->at[i + 1] : in->alen) - in->pts[i].v.len;
+        const char *path = in->arena + in->at[i];
+        in->pts[i].path = path;
+        if (in->pts[i].v.type == GB_VT_STR) in->pts[i].v.str = path + strlen(path) + 1;
     }
     size_t bad = 0;
     int rc = gb_store_write_points(in->store, in->pts, in->n, &bad);

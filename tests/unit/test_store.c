@@ -428,6 +428,46 @@ static void test_lp_ingest_in_pieces(void **state)
     free(text);
 }
 
+typedef struct texts {
+    char got[4][16];
+    int n;
+} texts_t;
+
+static int text_sample(void *ctx, const char *path, const gb_sample_t *smp, const char *str,
+                       size_t len)
+{
+    texts_t *x = ctx;
+    (void)path;
+    if (smp->type == GB_VT_STR && x->n < 4 && len < 16) memcpy(x->got[x->n++], str, len);
+    return 0;
+}
+
+/* String fields (the full parser's way) between plain lines (whose names stay in the buffer):
+ * each string is stored as written. */
+static void test_lp_ingest_strings(void **state)
+{
+    (void)state;
+    char text[] = "a s=\"abc\" 1000\nb v=1 2000\nc s=\"xy\" 3000\nd v=2 4000\n";
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    gb_ingest_t in;
+    gb_ingest_init(&in, s);
+    size_t used;
+    assert_int_equal(gb_ingest_lp(&in, text, strlen(text), true, GB_LP_NS, 0, &used), 0);
+    assert_int_equal(gb_ingest_flush(&in), 0);
+    assert_int_equal(in.points, 4);
+    gb_ingest_clear(&in);
+    assert_int_equal(gb_store_close(s), 0);
+    texts_t x = {0};
+    assert_int_equal(gb_store_read_all(dir, text_sample, &x), 0);
+    assert_int_equal(x.n, 2);
+    assert_string_equal(x.got[0], "abc");
+    assert_string_equal(x.got[1], "xy");
+    rmrf(dir);
+    free(dir);
+}
+
 /* ---- the historian: reading back ------------------------------------------------------------ */
 
 typedef struct {
@@ -1984,6 +2024,7 @@ int main(void)
         cmocka_unit_test(test_write_failure_loses_nothing),
         cmocka_unit_test(test_tick_syncs_in_background),
         cmocka_unit_test(test_lp_ingest_in_pieces),
+        cmocka_unit_test(test_lp_ingest_strings),
         cmocka_unit_test(test_each_latest_outside_the_lock),
         cmocka_unit_test(test_late_and_replaced),
         cmocka_unit_test(test_head_order),
