@@ -511,7 +511,6 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src, const gb_api_tls_t *t
         api->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, api->tls_pem.cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, api->tls_pem.key_pem, MHD_OPTION_HTTPS_PRIORITIES, priorities,
         MHD_OPTION_END);
-    if (api->mhd) api->work = gb_api_work_start();
     if (!api->mhd) {
         gb_error("http", "cannot start the HTTP server%s",
                  api->tls ? "; check that --tls-cert and --tls-key are a matching PEM pair" : "");
@@ -519,6 +518,7 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src, const gb_api_tls_t *t
         gb_api_stop(api);
         return NULL;
     }
+    api->work = gb_api_work_start();
     return api;
 }
 

@@ -65,14 +65,19 @@ int gb_ingest_flush(gb_ingest_t *in)
     return 0;
 }
 
+/* Room in the batch for one more point. */
+static void room_for_point(gb_ingest_t *in)
+{
+    if (in->n < in->cap) return;
+    in->cap = in->cap ? in->cap * 2 : 1024;
+    in->pts = gb_xrealloc(in->pts, in->cap * sizeof *in->pts);
+    in->at = gb_xrealloc(in->at, in->cap * sizeof *in->at);
+}
+
 /* Takes a point whose series name is PATH as it is, NUL-terminated in the caller's buffer. */
 static int add_in_place(gb_ingest_t *in, const char *path, gb_time_t t, const gb_value_t *v)
 {
-    if (in->n == in->cap) {
-        in->cap = in->cap ? in->cap * 2 : 1024;
-        in->pts = gb_xrealloc(in->pts, in->cap * sizeof *in->pts);
-        in->at = gb_xrealloc(in->at, in->cap * sizeof *in->at);
-    }
+    room_for_point(in);
     in->at[in->n] = IN_PLACE;
     in->pts[in->n++] = (gb_store_wpoint_t){path, t, GB_Q_GOOD, *v};
     in->in_place = true;
@@ -83,11 +88,7 @@ static int add_in_place(gb_ingest_t *in, const char *path, gb_time_t t, const gb
 static int add2(gb_ingest_t *in, const char *path, size_t plen, const char *field, size_t flen,
                 gb_time_t t, const gb_value_t *v)
 {
-    if (in->n == in->cap) {
-        in->cap = in->cap ? in->cap * 2 : 1024;
-        in->pts = gb_xrealloc(in->pts, in->cap * sizeof *in->pts);
-        in->at = gb_xrealloc(in->at, in->cap * sizeof *in->at);
-    }
+    room_for_point(in);
     size_t slen = v->type == GB_VT_STR ? v->len : 0,
            need = plen + (field ? 1 + flen : 0) + 1 + slen;
     if (in->alen + need > in->acap) {

@@ -345,6 +345,17 @@ static size_t pack_sample(unsigned char *p, packer_t *k, uint32_t no, gb_time_t 
     return o;
 }
 
+/* A float or integer (its 8-byte slot V) of series NO: packed at P for the log, and staged;
+ * returns the bytes packed. The way most samples go, without pack_sample's and take's switch. */
+static inline size_t put_number(gb_store_t *s, unsigned char *p, packer_t *k, uint32_t no,
+                                gb_time_t t, gb_vtype_t type, gb_quality_t q, gb_slot_t v)
+{
+    size_t o = pack_head(p, k, no, t, type, q);
+    memcpy(p + o, &v, 8);
+    stage_add(s, no, t, q, v);
+    return o + 8;
+}
+
 /* Takes a replayed sample of log series NO into its series. */
 static void replayed(gb_store_t *s, uint32_t no, gb_time_t t, gb_quality_t q, const gb_value_t *v)
 {
@@ -1061,12 +1072,8 @@ static int flush_locked(gb_store_t *s)
             series_t *x = ser[i];
             gb_pts_t *f = &x->frozen, *h = &x->head;
             if (x->type != GB_VT_STR && f->cap > h->cap) {
-                if (h->n) {
-                    memcpy(f->t, h->t, h->n * sizeof *h->t);
-                    memcpy(f->v, h->v, h->n * sizeof *h->v);
-                    memcpy(f->q, h->q, h->n * sizeof *h->q);
-                }
-                f->n = h->n;
+                gb_pts_reset(f);
+                gb_pts_add_range(f, h, 0, h->n); /* fits: no new memory */
                 gb_pts_clear(h);
                 *h = *f;
                 gb_pts_init(f, x->type);
@@ -1597,13 +1604,10 @@ int gb_store_append(gb_store_t *s, const gb_tags_t *reg, const gb_batch_t *b)
         const gb_sample_t *smp = &b->samples[i];
         if (no == GB_NONE || s->stype[no] != smp->type) continue;
         gb_quality_t q = (gb_quality_t)smp->quality;
-        if (smp->type == GB_VT_F64 || smp->type == GB_VT_I64) { /* the common case, inline */
+        if (smp->type == GB_VT_F64 || smp->type == GB_VT_I64) {
             gb_slot_t v;
             memcpy(&v, &smp->v, 8);
-            off += pack_head(p + off, &k, no, smp->t, (gb_vtype_t)smp->type, q);
-            memcpy(p + off, &v, 8);
-            off += 8;
-            stage_add(s, no, smp->t, q, v);
+            off += put_number(s, p + off, &k, no, smp->t, (gb_vtype_t)smp->type, q, v);
         } else {
             gb_value_t v = {.type = (gb_vtype_t)smp->type};
             if (v.type == GB_VT_STR)
@@ -1673,12 +1677,9 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
         uint32_t no = nos[i];
         if (no == GB_NONE) continue;
         const gb_store_wpoint_t *w = &pts[i];
-        if (w->v.type == GB_VT_F64 || w->v.type == GB_VT_I64) { /* the common case, inline */
-            gb_slot_t v = gb_slot_of(w->v.type, &w->v);
-            off += pack_head(p + off, &k, no, w->t, w->v.type, w->q);
-            memcpy(p + off, &v, 8);
-            off += 8;
-            stage_add(s, no, w->t, w->q, v);
+        if (w->v.type == GB_VT_F64 || w->v.type == GB_VT_I64) {
+            off +=
+                put_number(s, p + off, &k, no, w->t, w->v.type, w->q, gb_slot_of(w->v.type, &w->v));
         } else {
             off += pack_sample(p + off, &k, no, w->t, w->q, &w->v);
             take(s, no, w->t, w->q, &w->v);
