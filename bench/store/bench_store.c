@@ -664,6 +664,21 @@ static double cpu_s(void)
            (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+/* The machine's idle and busy clock ticks so far (all cores, from /proc/stat; 0 where there is none). */
+static void machine_ticks(unsigned long long *idle, unsigned long long *busy)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    if (f) {
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]) != 8)
+            memset(v, 0, sizeof v);
+        fclose(f);
+    }
+    *idle = v[3] + v[4]; /* idle, iowait */
+    *busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+}
+
 static size_t sink_body(char *p, size_t size, size_t n, void *ctx)
 {
     (void)p;
@@ -708,13 +723,18 @@ static int cmd_post(const char *url, const char *file, size_t batch, int clients
     if (j.cut[j.nbody] < len) j.cut[++j.nbody] = len;
     pthread_t th[64];
     if (clients < 1 || clients > 64) clients = 4;
+    unsigned long long i0, b0, i1, b1;
+    machine_ticks(&i0, &b0);
     double t0 = wall_s(), c0 = cpu_s();
     for (int i = 0; i < clients; i++) pthread_create(&th[i], NULL, post_worker, &j);
     for (int i = 0; i < clients; i++) pthread_join(th[i], NULL);
     double s = wall_s() - t0;
+    machine_ticks(&i1, &b1);
     if (j.failed) return 1;
-    printf("ingest_pps %.0f\nbodies %zu\nclient_cpu_s %.3f\nwall_s %.3f\n", (double)lines / s,
-           j.nbody, cpu_s() - c0, s);
+    /* idle_pct: how much of the machine's cores nobody used meanwhile (server and client share them) */
+    printf("ingest_pps %.0f\nbodies %zu\nclient_cpu_s %.3f\nwall_s %.3f\nidle_pct %.1f\n",
+           (double)lines / s, j.nbody, cpu_s() - c0, s,
+           i1 + b1 > i0 + b0 ? 100.0 * (double)(i1 - i0) / (double)(i1 + b1 - i0 - b0) : 0.0);
     return 0;
 }
 

@@ -152,15 +152,30 @@ static size_t put_i64(char *p, int64_t v)
     return len;
 }
 
+/* Whether one of the eight bytes W is one JSON escapes: a control byte, '"' or '\\'. */
+static inline bool escape_in8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, high = ones * 0x80;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    /* (x - 1) & ~x has a byte's top bit set where x's byte is 0 (or below N, for x - N * ones,
+     * N <= 0x80); a borrow can set another, but only above a byte that is one */
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+}
+
 /* A JSON string (quotes included): the runs between characters to escape go out whole. */
 static void json_str(out_t *o, const char *s, size_t n)
 {
     put(o, "\"", 1);
     size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+    for (size_t i = 0; i < n;) {
+        uint64_t w;
+        if (n - i >= 8 && (memcpy(&w, s + i, 8), !escape_in8(w))) { /* names: eight at a time */
+            i += 8;
+            continue;
+        }
+        unsigned char c = (unsigned char)s[i++];
         if (c >= 0x20 && c != '"' && c != '\\') continue;
-        put(o, s + run, i - run);
+        put(o, s + run, i - 1 - run);
         char esc[8];
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
@@ -170,7 +185,7 @@ static void json_str(out_t *o, const char *s, size_t n)
             snprintf(esc, sizeof esc, "\\u%04x", c);
             put(o, esc, 6);
         }
-        run = i + 1;
+        run = i;
     }
     put(o, s + run, n - run);
     put(o, "\"", 1);
@@ -566,9 +581,16 @@ static int latest_entry(void *ctx, const char *path, const gb_point_t *p)
     return 0;
 }
 
+/* A match pattern, and how it is tried: most are a name's beginning and a '*' ("plant,*"). */
+typedef struct pattern {
+    const char *p;
+    size_t lit; /* the bytes before its first wildcard or backslash */
+    enum { P_EXACT, P_PREFIX, P_GLOB } how;
+} pattern_t;
+
 typedef struct latest_match {
     out_t *o;
-    const char *const *match;
+    pattern_t *match;
     size_t n;
 } latest_match_t;
 
@@ -576,8 +598,13 @@ typedef struct latest_match {
 static int latest_matching(void *ctx, const char *path, const gb_point_t *p)
 {
     const latest_match_t *m = ctx;
-    for (size_t i = 0; i < m->n; i++)
-        if (fnmatch(m->match[i], path, 0) == 0) return latest_entry(m->o, path, p);
+    for (size_t i = 0; i < m->n; i++) {
+        const pattern_t *x = &m->match[i];
+        bool hit = x->how == P_GLOB     ? fnmatch(x->p, path, 0) == 0
+                   : x->how == P_PREFIX ? strncmp(path, x->p, x->lit) == 0
+                                        : strcmp(path, x->p) == 0;
+        if (hit) return latest_entry(m->o, path, p);
+    }
     return 0;
 }
 
@@ -587,7 +614,16 @@ int gb_query_latest(gb_store_t *s, const char *const *tags, size_t ntags, const 
     out_t o = {.json = true, .first_point = true};
     PUTS(&o, "{\"series\":[");
     int rc = 0;
-    latest_match_t m = {&o, match, nmatch};
+    /* fnmatch without flags: a trailing '*' matches any rest, '/' too, so a prefix compare will do */
+    latest_match_t m = {&o, gb_xcalloc(nmatch ? nmatch : 1, sizeof *m.match), nmatch};
+    for (size_t i = 0; i < nmatch; i++) {
+        pattern_t *x = &m.match[i];
+        x->p = match[i];
+        x->lit = strcspn(x->p, "*?[\\");
+        x->how = !x->p[x->lit]                                  ? P_EXACT
+                 : x->p[x->lit] == '*' && !x->p[x->lit + 1] ? P_PREFIX
+                                                             : P_GLOB;
+    }
     if (!ntags) /* every series (that matches), from memory */
         rc = nmatch ? gb_store_each_latest(s, latest_matching, &m)
                     : gb_store_each_latest(s, latest_entry, &o);
@@ -603,6 +639,7 @@ int gb_query_latest(gb_store_t *s, const char *const *tags, size_t ntags, const 
         free(path);
     }
     PUTS(&o, "]}");
+    free(m.match);
     free(o.field);
     if (rc) {
         free(o.buf);

@@ -933,8 +933,9 @@ static void bfw_series(bfw_t *w, const series_t *x, uint32_t k, const gb_pts_t *
 static int bfw_write(gb_store_t *s, bfw_t *w, uint64_t lo, uint64_t no, uint64_t covered)
 {
     put32(w->foot, w->nser);
-    /* the footer deflated: entries of one shape after another, it takes about half */
-    struct libdeflate_compressor *c = libdeflate_alloc_compressor(9);
+    /* the footer deflated: entries of one shape after another, it takes about half. Level 6:
+     * level 9 made the plant load's files 0.02 % smaller for twice the time (4 % of an import) */
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(6);
     size_t zcap = c ? libdeflate_deflate_compress_bound(c, w->flen) : 0, zlen = 0;
     unsigned char *z = gb_xmalloc(4 + zcap);
     put32(z, (uint32_t)w->flen);

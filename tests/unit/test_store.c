@@ -1664,8 +1664,12 @@ static void fill(gb_store_t *s)
                                5e-324,    -DBL_MAX,      71.25,   NAN,    INFINITY,
                                -INFINITY, 123456789.125, 2.0 / 3, 1e-300, 4.35};
     static const int64_t i[] = {0, -1, INT64_MIN, INT64_MAX, 42, 1000000};
-    static const char *const str[] = {"READY", "a,b",         "say \"hi\"", "two\nlines", "1.5",
-                                      "true",  "back\\slash", "tab\there",  "",           "\x01"};
+    static const char *const str[] = {
+        "READY", "a,b", "say \"hi\"", "two\nlines", "1.5", "true", "back\\slash", "tab\there", "",
+        "\x01",
+        /* escapes past the first eight bytes, at a word's edge, and bytes above 0x7f */
+        "spindle load \"high\"", "abcdefgh\\", "abcdefghijklmno\x1f", "Gr\xc3\xbc\xc3\x9f" "e, Stra\xc3\x9f" "e 12",
+        "0123456789abcdef\x7f\x80\xff\"end"};
     static const gb_time_t t0[] = {-86400 * GB_NS_PER_S - 1, 0, 1763769599 * GB_NS_PER_S + 999,
                                    INT64_C(7258118400) * GB_NS_PER_S};
     for (int k = 0; k < 200; k++) {
@@ -1676,7 +1680,7 @@ static void fill(gb_store_t *s)
                          .i64 = k % 6 >= 2 && k % 6 <= 3 ? i[k % 6] : i[k % 6] - k});
         put(s, SERIES[2], t, (gb_value_t){.type = GB_VT_BOOL, .b = k % 3 == 0});
         put(s, SERIES[3], t,
-            (gb_value_t){.type = GB_VT_STR, .str = str[k % 10], .len = strlen(str[k % 10])});
+            (gb_value_t){.type = GB_VT_STR, .str = str[k % 15], .len = strlen(str[k % 15])});
         if (k == 100) assert_int_equal(gb_store_flush(s), 0);
     }
     /* the first day int64 time holds began before it; the last point it holds */
@@ -1988,11 +1992,18 @@ static void test_latest_text(void **state)
     assert_memory_equal(text, want.p, len);
     free(text);
     /* by pattern: the series whose path matches one of the patterns, each once */
-    const char *pat[] = {"*/i", "p/[b]", "p/*i", "nothing*"};
-    assert_int_equal(gb_query_latest(s, NULL, 0, pat, 4, &text, &len, NULL), 0);
+    const char *pat[] = {"*/i", "p/[b]", "p/*i", "nothing*", "p/", "p/b*"};
+    assert_int_equal(gb_query_latest(s, NULL, 0, pat, 6, &text, &len, NULL), 0);
     assert_non_null(memmem(text, len, entry[1].p, entry[1].len));
     assert_non_null(memmem(text, len, entry[2].p, entry[2].len));
     assert_int_equal(len, 11 + entry[1].len + 1 + entry[2].len + 2);
+    free(text);
+    /* a whole name, a beginning with '*', a quoted byte: each tried its own way, same answer */
+    const char *some[] = {"p/f", "p,s=*", "p\\/i", "p/f*x"};
+    assert_int_equal(gb_query_latest(s, NULL, 0, some, 4, &text, &len, NULL), 0);
+    for (size_t i = 0; i < 4; i++)
+        if (i != 2) assert_non_null(memmem(text, len, entry[i].p, entry[i].len));
+    assert_int_equal(len, 11 + entry[0].len + 1 + entry[1].len + 1 + entry[3].len + 2);
     free(text);
     const char *none[] = {"nothing*"};
     assert_int_equal(gb_query_latest(s, NULL, 0, none, 1, &text, &len, NULL), 0);
