@@ -614,15 +614,16 @@ int gb_query_latest(gb_store_t *s, const char *const *tags, size_t ntags, const 
     out_t o = {.json = true, .first_point = true};
     PUTS(&o, "{\"series\":[");
     int rc = 0;
-    /* fnmatch without flags: a trailing '*' matches any rest, '/' too, so a prefix compare will do */
+    /* fnmatch without flags: a trailing '*' matches any rest, '/' too, so a prefix compare will do
+     */
     latest_match_t m = {&o, gb_xcalloc(nmatch ? nmatch : 1, sizeof *m.match), nmatch};
     for (size_t i = 0; i < nmatch; i++) {
         pattern_t *x = &m.match[i];
         x->p = match[i];
         x->lit = strcspn(x->p, "*?[\\");
-        x->how = !x->p[x->lit]                                  ? P_EXACT
+        x->how = !x->p[x->lit]                              ? P_EXACT
                  : x->p[x->lit] == '*' && !x->p[x->lit + 1] ? P_PREFIX
-                                                             : P_GLOB;
+                                                            : P_GLOB;
     }
     if (!ntags) /* every series (that matches), from memory */
         rc = nmatch ? gb_store_each_latest(s, latest_matching, &m)

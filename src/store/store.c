@@ -187,33 +187,6 @@ static unsigned stage_shift(uint32_t n)
     return sh;
 }
 
-static inline void stage_add(gb_store_t *s, uint32_t no, gb_time_t t, gb_quality_t q, gb_slot_t v)
-{
-    gb_stage_t *g = &s->stage;
-    if (!g->no) {
-        size_t cap = (size_t)GB_STAGE_BUCKETS * GB_STAGE_BUCKET_POINTS;
-        g->no = gb_xmalloc(cap * sizeof *g->no);
-        g->t = gb_xmalloc(cap * sizeof *g->t);
-        g->v = gb_xmalloc(cap * sizeof *g->v);
-        g->q = gb_xmalloc(cap);
-        g->shift = stage_shift(s->nseries);
-    }
-    uint32_t b = no >> g->shift;
-    if (b >= GB_STAGE_BUCKETS) b = GB_STAGE_BUCKETS - 1;
-    if (g->bn[b] == GB_STAGE_BUCKET_POINTS) {
-        gb_store__drain(s);
-        b = no >> g->shift;
-        if (b >= GB_STAGE_BUCKETS) b = GB_STAGE_BUCKETS - 1;
-    }
-    if (s->head_points++ == 0) s->head_since = gb_mono_ns();
-    size_t i = (size_t)b * GB_STAGE_BUCKET_POINTS + g->bn[b]++;
-    g->no[i] = no;
-    g->t[i] = t;
-    g->v[i] = v;
-    g->q[i] = (uint8_t)q;
-    g->n++;
-}
-
 /* Moves bucket B's points to their heads. */
 static void drain_bucket(gb_store_t *s, uint32_t b)
 {
@@ -268,7 +241,39 @@ static void drain_bucket(gb_store_t *s, uint32_t b)
             gb_store__remember_last(x, d->tmax, (gb_quality_t)g->q[d->imax], &v);
         }
     }
+    g->n -= g->bn[b];
     g->bn[b] = 0;
+}
+
+static inline void stage_add(gb_store_t *s, uint32_t no, gb_time_t t, gb_quality_t q, gb_slot_t v)
+{
+    gb_stage_t *g = &s->stage;
+    if (!g->no) {
+        size_t cap = (size_t)GB_STAGE_BUCKETS * GB_STAGE_BUCKET_POINTS;
+        g->no = gb_xmalloc(cap * sizeof *g->no);
+        g->t = gb_xmalloc(cap * sizeof *g->t);
+        g->v = gb_xmalloc(cap * sizeof *g->v);
+        g->q = gb_xmalloc(cap);
+        g->shift = stage_shift(s->nseries);
+    }
+    uint32_t b = no >> g->shift;
+    if (b >= GB_STAGE_BUCKETS) b = GB_STAGE_BUCKETS - 1;
+    if (g->bn[b] == GB_STAGE_BUCKET_POINTS) {
+        if (g->shift == stage_shift(s->nseries)) {
+            drain_bucket(s, b); /* that bucket alone: the lock is held a short while */
+        } else {                /* all, and the series made since spread over the buckets again */
+            gb_store__drain(s);
+            b = no >> g->shift;
+            if (b >= GB_STAGE_BUCKETS) b = GB_STAGE_BUCKETS - 1;
+        }
+    }
+    if (s->head_points++ == 0) s->head_since = gb_mono_ns();
+    size_t i = (size_t)b * GB_STAGE_BUCKET_POINTS + g->bn[b]++;
+    g->no[i] = no;
+    g->t[i] = t;
+    g->v[i] = v;
+    g->q[i] = (uint8_t)q;
+    g->n++;
 }
 
 void gb_store__drain(gb_store_t *s)
@@ -277,7 +282,6 @@ void gb_store__drain(gb_store_t *s)
     if (!g->n) return;
     for (uint32_t b = 0; b < GB_STAGE_BUCKETS; b++)
         if (g->bn[b]) drain_bucket(s, b);
-    g->n = 0;
     g->shift = stage_shift(s->nseries); /* series made since spread out in the next round */
 }
 

@@ -50,7 +50,8 @@ typedef struct series {
  * range of series numbers and in arrival order; appending is sequential, and gb_store__drain
  * moves the points bucket by bucket, so that the heads it writes to at a time are few enough to
  * stay in cache. Appending straight to thousands of interleaved heads misses the cache at every
- * point.
+ * point. A bucket that fills is drained alone (the store's lock is then held for its points only,
+ * not for the whole stage's); reads and flushes drain them all.
  */
 #define GB_STAGE_BUCKETS 64
 #define GB_STAGE_BUCKET_POINTS 16384

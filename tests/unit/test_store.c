@@ -987,6 +987,97 @@ static void test_many_series_interleaved(void **state)
     free(dir);
 }
 
+/*
+ * A stage bucket that fills is drained alone while the others keep their points: a few hot
+ * series (one bucket's worth) written far more often than thousands of cold ones, series made
+ * in the middle (the buckets spread again), then every point read back in order, the newest of
+ * each, and the same after a reopen. Series I's points are at times 1..n(I) s, value I * 1e6 + k.
+ */
+#define SB_SERIES 4096
+#define SB_HOT 64
+#define SB_ROUNDS 1200
+
+typedef struct {
+    int sid, k, bad;
+} sb_check_t;
+
+static int sb_point(void *ctx, const gb_point_t *p)
+{
+    sb_check_t *c = ctx;
+    c->k++;
+    if (p->t != (gb_time_t)c->k * GB_NS_PER_S || p->v.f64 != c->sid * 1e6 + c->k) c->bad++;
+    return 0;
+}
+
+static void sb_check_all(gb_store_t *s, const int *n, int nseries)
+{
+    for (int i = 0; i < nseries; i++) {
+        if (!n[i]) continue;
+        char path[32];
+        snprintf(path, sizeof path, "sb/s%04d", i);
+        sb_check_t c = {i, 0, 0};
+        assert_int_equal(gb_store_read(s, path, INT64_MIN, INT64_MAX, sb_point, &c), 0);
+        assert_int_equal(c.k, n[i]);
+        assert_int_equal(c.bad, 0);
+        gb_point_t p;
+        assert_int_equal(gb_store_latest(s, path, &p), 0);
+        assert_int_equal(p.t, (gb_time_t)n[i] * GB_NS_PER_S);
+        assert_true(p.v.f64 == i * 1e6 + n[i]);
+    }
+}
+
+static void test_stage_bucket_drained_alone(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_opts_t o = {.flush_points = UINT64_MAX, .flush_interval_ns = INT64_MAX};
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    int nseries = SB_SERIES + SB_HOT, *n = calloc((size_t)nseries, sizeof *n);
+    char(*paths)[32] = malloc((size_t)nseries * sizeof *paths);
+    for (int i = 0; i < nseries; i++)
+        snprintf(paths[i], sizeof paths[i], "sb/s%04d", i);
+    gb_store_wpoint_t w[SB_HOT + 8];
+    int made = SB_SERIES;                 /* series up to here exist; the rest are made half way */
+    for (int i = 0; i < SB_SERIES; i++) { /* every series once, in order: numbers 0..4095 */
+        n[i] = 1;
+        w[0] = (gb_store_wpoint_t){
+            paths[i], GB_NS_PER_S, GB_Q_GOOD, {.type = GB_VT_F64, .f64 = i * 1e6 + 1}};
+        assert_int_equal(gb_store_write_points(s, w, 1, NULL), 0);
+    }
+    gb_point_t p; /* a read drains the stage, which then spreads the 4096 series by 64 a bucket */
+    assert_int_equal(gb_store_latest(s, paths[0], &p), 0);
+    for (int r = 0; r < SB_ROUNDS; r++) {
+        size_t nw = 0;
+        if (r == SB_ROUNDS / 2) made = nseries;
+        for (int h = 0; h < SB_HOT; h++) { /* the hot series: the first bucket */
+            int k = ++n[h];
+            w[nw++] = (gb_store_wpoint_t){paths[h],
+                                          (gb_time_t)k * GB_NS_PER_S,
+                                          GB_Q_GOOD,
+                                          {.type = GB_VT_F64, .f64 = h * 1e6 + k}};
+        }
+        for (int c = 0; c < 8; c++) { /* a few cold ones, and the new ones once they are made */
+            int sid = SB_HOT + (r * 8 + c) * 37 % (made - SB_HOT), k = ++n[sid];
+            w[nw++] = (gb_store_wpoint_t){paths[sid],
+                                          (gb_time_t)k * GB_NS_PER_S,
+                                          GB_Q_GOOD,
+                                          {.type = GB_VT_F64, .f64 = sid * 1e6 + k}};
+        }
+        assert_int_equal(gb_store_write_points(s, w, nw, NULL), 0);
+    }
+    assert_true(n[0] * SB_HOT > 2 * 16384); /* the hot bucket filled more than once */
+    sb_check_all(s, n, nseries);
+    assert_int_equal(gb_store_close(s), 0);
+    assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    sb_check_all(s, n, nseries);
+    assert_int_equal(gb_store_close(s), 0);
+    free(paths);
+    free(n);
+    rmrf(dir);
+    free(dir);
+}
+
 /* Appends a framed log record (u32 length | u32 CRC-32 | payload) to F. */
 static void frame(FILE *f, const unsigned char *p, size_t n)
 {
@@ -1668,7 +1759,10 @@ static void fill(gb_store_t *s)
         "READY", "a,b", "say \"hi\"", "two\nlines", "1.5", "true", "back\\slash", "tab\there", "",
         "\x01",
         /* escapes past the first eight bytes, at a word's edge, and bytes above 0x7f */
-        "spindle load \"high\"", "abcdefgh\\", "abcdefghijklmno\x1f", "Gr\xc3\xbc\xc3\x9f" "e, Stra\xc3\x9f" "e 12",
+        "spindle load \"high\"", "abcdefgh\\", "abcdefghijklmno\x1f",
+        "Gr\xc3\xbc\xc3\x9f"
+        "e, Stra\xc3\x9f"
+        "e 12",
         "0123456789abcdef\x7f\x80\xff\"end"};
     static const gb_time_t t0[] = {-86400 * GB_NS_PER_S - 1, 0, 1763769599 * GB_NS_PER_S + 999,
                                    INT64_C(7258118400) * GB_NS_PER_S};
@@ -2041,6 +2135,7 @@ int main(void)
         cmocka_unit_test(test_head_order),
         cmocka_unit_test(test_sort_dedupe_model),
         cmocka_unit_test(test_many_series_interleaved),
+        cmocka_unit_test(test_stage_bucket_drained_alone),
         cmocka_unit_test(test_replays_fixed_width_records),
         cmocka_unit_test(test_aggregates),
         cmocka_unit_test(test_time_weighted_average),
