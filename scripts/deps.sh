@@ -10,7 +10,7 @@ build=(gcc make cmake pkg-config libyaml-dev libmicrohttpd-dev libjansson-dev li
        libmodbus-dev libmosquitto-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libxml2-dev
        libzstd-dev)
 testing=(libcmocka-dev zlib1g-dev curl jq clang libclang-rt-14-dev socat bc mosquitto mosquitto-clients openssl
-         chromium fonts-dejavu-core)
+         chromium fonts-dejavu-core python3-influxdb)
 # the peers `make bench-store` and `make bench-api` measure gemba against (never needed by make test)
 bench=(sqlite3 libsqlite3-dev postgresql-15 influxdb victoria-metrics curl jq bc wrk nginx-light python3)
 

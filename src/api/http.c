@@ -192,6 +192,7 @@ static const gb_route_t routes[] = {
     {"POST", "/api/v1/tags/{machine}/{tag}/value", ENGINEER, 0, gb_api_tag_write},
     {"POST", "/api/v1/write", ENGINEER, INFLUX_WRITE, gb_api_write},
     {"POST", "/write", ENGINEER, INFLUX_WRITE | GB_ROUTE_INFLUX, gb_api_write},
+    {"POST", "/api/v2/write", ENGINEER, INFLUX_WRITE | GB_ROUTE_INFLUX2, gb_api_write},
     /* what admins do; anyone may change their own password (the handler checks) */
     {"GET", "/api/v1/users", ADMIN, 0, gb_api_users_list},
     {"POST", "/api/v1/users", ADMIN, 0, gb_api_users_add},

@@ -87,6 +87,22 @@ static const char *status_title(unsigned status)
     }
 }
 
+/* InfluxDB 2.x's error code for an HTTP status, as its clients log it. */
+static const char *influx2_code(unsigned status)
+{
+    switch (status) {
+    case 400: return "invalid";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not found";
+    case 413: return "request too large";
+    case 415: return "unsupported media type";
+    case 429: return "too many requests";
+    case 503: return "unavailable";
+    default: return "internal error";
+    }
+}
+
 enum MHD_Result gb_problem_x(gb_req_t *r, unsigned status, const char *code, json_t *ext,
                              const char *fmt, ...)
 {
@@ -95,10 +111,14 @@ enum MHD_Result gb_problem_x(gb_req_t *r, unsigned status, const char *code, jso
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    bool influx = r->route && (r->route->flags & GB_ROUTE_INFLUX);
+    gb_utf8_scrub(detail); /* it may quote a client's bytes, and JSON strings are UTF-8 */
+    unsigned flags = r->route ? r->route->flags : 0;
+    bool influx = flags & (GB_ROUTE_INFLUX | GB_ROUTE_INFLUX2);
     json_t *doc;
-    if (influx) {
+    if (flags & GB_ROUTE_INFLUX) {
         doc = json_pack("{s:s}", "error", detail);
+    } else if (flags & GB_ROUTE_INFLUX2) {
+        doc = json_pack("{s:s, s:s}", "code", influx2_code(status), "message", detail);
     } else {
         doc = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title",
                         status_title(status), "status", (int)status, "detail", detail);

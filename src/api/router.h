@@ -34,6 +34,7 @@ enum {
     GB_ROUTE_TOKEN_FORMS = 1 << 1, /* also takes a token as InfluxDB clients send it: Basic
                                       (the token as password) or the `p` query parameter */
     GB_ROUTE_INFLUX = 1 << 2,      /* errors the InfluxDB 1.x way, {"error": "..."} */
+    GB_ROUTE_INFLUX2 = 1 << 3,     /* errors the InfluxDB 2.x way, {"code": ..., "message": ...} */
 };
 
 typedef struct gb_route {

@@ -113,7 +113,8 @@ enum MHD_Result gb_reply_json(gb_req_t *r, unsigned status, json_t *doc);
  * Answers with RFC 9457 problem details: title from STATUS, the formatted detail, and, when CODE
  * is not NULL, a "code" member that says which of the documented problems it is (docs/api.md:
  * "unauthenticated", "csrf", "rate_limited", ...) plus the members of EXT (taken; may be NULL).
- * On a route flagged GB_ROUTE_INFLUX the body is InfluxDB's {"error": detail} instead. A 401
+ * On a route flagged GB_ROUTE_INFLUX the body is InfluxDB 1.x's {"error": detail} instead, on one
+ * flagged GB_ROUTE_INFLUX2 InfluxDB 2.x's {"code": ..., "message": detail}. A 401
  * says how to authenticate (WWW-Authenticate).
  */
 enum MHD_Result gb_problem_x(gb_req_t *r, unsigned status, const char *code, json_t *ext,

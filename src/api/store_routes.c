@@ -3,6 +3,9 @@
  *   POST /api/v1/write   InfluxDB line protocol in (precision=n|ns|u|us|ms|s|m|h)
  *   POST /write          the same with InfluxDB 1.x answers, so Telegraf and other collectors
  *                        send to gemba unchanged (db, rp and consistency are accepted and ignored)
+ *   POST /api/v2/write   the same with InfluxDB 2.x answers (org and bucket accepted and ignored)
+ * A write's body may be gzip (Content-Encoding: gzip), as those clients send by default; it is
+ * decompressed on the worker, up to the same limit as a plain body.
  *   GET  /api/v1/query   tag=... (repeated), from, to, agg, step, format=json|csv
  *   GET  /api/v1/latest  tag=... (repeated; none: every series), from memory
  * Writes need an engineer's API token, which the server's gate (http.c) takes the ways InfluxDB
@@ -22,9 +25,11 @@
 #include "gemba/log.h"
 #include "store/export.h"
 #include "store/ingest.h"
+#include "util/gunzip.h"
 #include "util/str.h"
 
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +37,8 @@
 typedef struct write_job {
     gb_lp_precision_t prec;
     gb_time_t now;
+    bool gzip; /* Content-Encoding: gzip */
+    int unzip; /* what gb_gunzip said of a gzip body (0: it is text now) */
     gb_ingest_t in;
     int rc;
 } write_job_t;
@@ -46,6 +53,16 @@ static void write_job_free(void *ctx)
 static void write_work(gb_req_t *r)
 {
     write_job_t *j = r->work_ctx;
+    if (j->gzip) { /* the text takes the body's place, which is freed (and wiped) with the request
+                    */
+        char *text;
+        size_t len;
+        if ((j->unzip = gb_gunzip(r->body, r->len, GB_API_WRITE_MAX, &text, &len)) != 0) return;
+        free(r->body);
+        r->body = text;
+        r->len = len;
+        r->cap = len + 1;
+    }
     size_t used;
     j->rc =
         gb_ingest_lp(&j->in, r->body ? r->body : (char *)"", r->len, true, j->prec, j->now, &used);
@@ -65,8 +82,15 @@ enum MHD_Result gb_api_write(gb_req_t *r)
         gb_lp_precision_t prec = GB_LP_NS;
         if (ps && gb_lp_precision_parse(ps, strlen(ps), &prec) != 0)
             return gb_problem(r, MHD_HTTP_BAD_REQUEST, "precision is n, ns, u, us, ms, s, m or h");
+        /* gzip, as Telegraf and the InfluxDB client libraries send by default */
+        const char *ce = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Encoding");
+        bool gzip = ce && !strcasecmp(ce, "gzip");
+        if (ce && !gzip && strcasecmp(ce, "identity"))
+            return gb_problem(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                              "Content-Encoding '%.40s': a body is plain or gzip", ce);
         write_job_t *j = r->work_ctx = gb_xcalloc(1, sizeof *j);
         j->prec = prec;
+        j->gzip = gzip;
         j->now = gb_now();
         gb_ingest_init(&j->in, src->store);
         r->work_free = write_job_free;
@@ -78,7 +102,15 @@ enum MHD_Result gb_api_write(gb_req_t *r)
     gb_ingest_t *in = &j->in;
     int rc = j->rc;
     enum MHD_Result ret;
-    if (rc)
+    if (j->unzip == GB_ERANGE)
+        ret = gb_problem(r, MHD_HTTP_CONTENT_TOO_LARGE,
+                         "the body decompresses to more than %u MiB; send smaller batches",
+                         GB_API_WRITE_MAX >> 20);
+    else if (j->unzip)
+        ret = gb_problem(r, MHD_HTTP_BAD_REQUEST,
+                         "the body is not gzip, or is damaged (Content-Encoding: gzip): nothing "
+                         "was written");
+    else if (rc)
         ret = gb_problem(
             r, rc == GB_ENOSPC ? MHD_HTTP_INSUFFICIENT_STORAGE : MHD_HTTP_INTERNAL_SERVER_ERROR,
             "the store cannot take the data: %s; nothing of this batch past %llu "

@@ -384,8 +384,13 @@ static int finish_row(gb_csv_reader_t *r, gb_csv_row_t *row, gb_csv_err_t *err)
     int rc = gb_csv_time_parse(f[0].p, f[0].n, &row->t);
     if (rc) return bad_text(err, line, rc == GB_ERANGE ? "time out of range" : "bad time", f[0]);
     if (!f[1].n) return fail(err, line, "empty tag");
+    /* names and text values go out in JSON and to the dashboard: UTF-8, as the file should be */
+    if (gb_utf8_valid(f[1].p, f[1].n) < f[1].n)
+        return fail(err, line, "a tag that is not UTF-8 text (convert the file, e.g. with iconv)");
     if (gb_csv_value_parse(f[2].p, f[2].n, &row->value))
         return bad_text(err, line, "value out of range", f[2]);
+    if (row->value.type == GB_VT_STR && gb_utf8_valid(f[2].p, f[2].n) < f[2].n)
+        return fail(err, line, "a value that is not UTF-8 text (convert the file, e.g. with iconv)");
     row->line = line;
     row->series = f[1];
     row->text = f[2];

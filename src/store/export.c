@@ -152,17 +152,30 @@ static size_t put_i64(char *p, int64_t v)
     return len;
 }
 
-/* Whether one of the eight bytes W is one JSON escapes: a control byte, '"' or '\\'. */
+/* Whether one of the eight bytes W needs a look: a control byte, '"', '\\', or one past ASCII. */
 static inline bool escape_in8(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101u, high = ones * 0x80;
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
     /* (x - 1) & ~x has a byte's top bit set where x's byte is 0 (or below N, for x - N * ones,
      * N <= 0x80); a borrow can set another, but only above a byte that is one */
-    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high;
+    return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) ||
+           (w & high);
 }
 
-/* A JSON string (quotes included): the runs between characters to escape go out whole. */
+/* The length of the UTF-8 sequence at S[0..N) (whose first byte is past ASCII); 0: malformed. */
+static size_t utf8_seq(const char *s, size_t n)
+{
+    unsigned c = (unsigned char)s[0];
+    size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    return len <= n && gb_utf8_valid(s, len) == len ? len : 0;
+}
+
+/*
+ * A JSON string (quotes included): the runs between characters to escape go out whole. Bytes
+ * that are not UTF-8 (a device's Latin-1 text, say: the store keeps bytes as they came) become
+ * U+FFFD, so that the answer is JSON still; CSV gives them back as they are.
+ */
 static void json_str(out_t *o, const char *s, size_t n)
 {
     put(o, "\"", 1);
@@ -173,7 +186,19 @@ static void json_str(out_t *o, const char *s, size_t n)
             i += 8;
             continue;
         }
-        unsigned char c = (unsigned char)s[i++];
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t k = utf8_seq(s + i, n - i);
+            if (k) {
+                i += k;
+                continue;
+            }
+            put(o, s + run, i - run);
+            put(o, "\xef\xbf\xbd", 3);
+            run = ++i;
+            continue;
+        }
+        i++;
         if (c >= 0x20 && c != '"' && c != '\\') continue;
         put(o, s + run, i - 1 - run);
         char esc[8];

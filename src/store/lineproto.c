@@ -14,6 +14,7 @@
  */
 #include "store/lineproto.h"
 #include "gemba/error.h"
+#include "util/str.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -247,6 +248,11 @@ int gb_lp_parse(char *line, size_t len, gb_lp_precision_t prec, gb_lp_line_t *ou
         return 0;
     }
     char *start = p;
+    /* names and strings go out in JSON and to the dashboard: text, as line protocol says */
+    size_t good = gb_utf8_valid(start, (size_t)(end - start));
+    if (good < (size_t)(end - start))
+        return fail(err, line, start + good,
+                    "a byte that is not UTF-8 (line protocol is UTF-8 text)");
     out->measurement = take(start, end, ", ", &p);
     if (!out->measurement.n) return fail(err, line, start, "missing measurement");
     while (p < end && *p == ',') {
@@ -296,10 +302,17 @@ int gb_lp_parse(char *line, size_t len, gb_lp_precision_t prec, gb_lp_line_t *ou
 
 /* Byte classes for gb_lp_fast: separators, the line's end, and what sends a line the slow way. */
 enum { K_SPACE = 1, K_COMMA = 2, K_EQ = 4, K_NL = 8, K_SLOW = 16 };
+/* clang-format off */
+#define SLOW8 K_SLOW, K_SLOW, K_SLOW, K_SLOW, K_SLOW, K_SLOW, K_SLOW, K_SLOW,
 static const uint8_t KIND[256] = {
     [0] = K_SLOW,   [' '] = K_SPACE, [','] = K_COMMA, ['='] = K_EQ,  ['\n'] = K_NL,
     ['\r'] = K_SLOW, ['#'] = K_SLOW,  ['\\'] = K_SLOW, ['"'] = K_SLOW,
+    /* beyond ASCII, 0x80 to 0xff: the slow way, which checks that it is UTF-8 */
+    [0x80] = SLOW8 SLOW8 SLOW8 SLOW8 SLOW8 SLOW8 SLOW8 SLOW8
+             SLOW8 SLOW8 SLOW8 SLOW8 SLOW8 SLOW8 SLOW8 SLOW8
 };
+#undef SLOW8
+/* clang-format on */
 
 /* Skips ordinary bytes from P; returns the first that is not (END: past the buffer). */
 static const char *plain_run(const char *p, const char *end)

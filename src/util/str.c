@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,4 +119,55 @@ bool gb_name_valid(const char *s)
     for (; *s; s++)
         if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.') return false;
     return true;
+}
+
+size_t gb_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        if (n - i >= 8) { /* ASCII, the usual text, eight bytes at a time */
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (!(w & 0x8080808080808080u)) {
+                i += 8;
+                continue;
+            }
+        }
+        unsigned c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        /* the length of the sequence, and the range its second byte must be in (RFC 3629) */
+        size_t len;
+        unsigned lo = 0x80, hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            if (c == 0xe0) lo = 0xa0;      /* not overlong */
+            else if (c == 0xed) hi = 0x9f; /* not a surrogate */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            if (c == 0xf0) lo = 0x90;      /* not overlong */
+            else if (c == 0xf4) hi = 0x8f; /* not above U+10FFFF */
+        } else {
+            return i;
+        }
+        if (n - i < len || p[i + 1] < lo || p[i + 1] > hi) return i;
+        for (size_t k = 2; k < len; k++)
+            if ((p[i + k] & 0xc0) != 0x80) return i;
+        i += len;
+    }
+    return n;
+}
+
+void gb_utf8_scrub(char *s)
+{
+    size_t n = strlen(s), i = 0;
+    while (i < n) {
+        i += gb_utf8_valid(s + i, n - i);
+        if (i < n) s[i++] = '?';
+    }
 }

@@ -25,6 +25,15 @@ const char *gb_did_you_mean(const char *word, const char *const *candidates);
 /* Copies SRC into DST of SIZE bytes, always NUL-terminated, truncating. */
 void gb_strlcpy(char *dst, const char *src, size_t size);
 
+/*
+ * The length of the longest prefix of S[0..N) that is well-formed UTF-8 (N when all of it is):
+ * no overlong forms, no surrogates, nothing above U+10FFFF, no sequence cut short.
+ */
+size_t gb_utf8_valid(const char *s, size_t n);
+
+/* Replaces each byte of S (NUL-terminated) that is not part of well-formed UTF-8 with '?'. */
+void gb_utf8_scrub(char *s);
+
 /* True when S is a valid name: 1-64 characters of [A-Za-z0-9_.-], not starting with '.' or '-'. */
 bool gb_name_valid(const char *s);
 

@@ -1,5 +1,6 @@
-# The historian over HTTP: line protocol in through /api/v1/write and /write with the token sent
-# each way InfluxDB clients send it, a bad line refused with its number while the rest is written,
+# The historian over HTTP: line protocol in through /api/v1/write, /write and /api/v2/write with
+# the token sent each way InfluxDB clients send it, gzip bodies (damaged ones and ones too large
+# once decompressed refused), a bad line refused with its number while the rest is written,
 # queries as JSON and CSV that match the command line's; and a full disk (--max-disk): writes are
 # refused with 507 and one clear log line, nothing stored is damaged, and a larger limit after a
 # restart takes writes again.
@@ -64,6 +65,47 @@ get /api/v1/latest | jq -e '[.series[].tag] | index("m#v") != null' >/dev/null |
   || fail "latest by pattern: $(get '/api/v1/latest?match=b*&match=m%23*')"
 [ "$(get '/api/v1/latest?match=zz*' | jq -c .series)" = '[]' ] || fail "latest of no match"
 [ "$(status "/api/v1/latest?match=b*&tag=m%23v")" = 400 ] || fail "tag and match at once"
+
+# gzip bodies (Telegraf's and the InfluxDB clients' default), and the InfluxDB 2.x write API
+printf 'gz v=1 1763800000000000000\ngz v=2 1763800001000000000\n' | gzip -c > "$T/a.gz"
+[ "$(w /write -H "Authorization: Token $TOKEN" -H 'Content-Encoding: GZIP' < "$T/a.gz")" = 204 ] \
+  || fail "gzip: $(cat "$T/resp")"
+{ printf 'gz v=3 1763800002\n' | gzip -c; printf 'gz v=4 1763800003\n' | gzip -c; } > "$T/b.gz"
+[ "$(w "/api/v2/write?org=plant&bucket=b&precision=s" -H "Authorization: Token $TOKEN" -H 'Content-Encoding: gzip' < "$T/b.gz")" = 204 ] \
+  || fail "two gzip members to /api/v2/write: $(cat "$T/resp")"
+[ "$(get '/api/v1/query?tag=gz%23v&format=json' | jq -c '[.series[0].points[][1]]')" = '[1,2,3,4]' ] \
+  || fail "gzip points: $(get '/api/v1/query?tag=gz%23v&format=json')"
+# damaged (a byte of the deflate stream changed: the checksum fails), cut short, or not gzip at all:
+# 400, nothing of it written
+printf 'gz v=5 1763800005000000000\n' | gzip -c > "$T/c.gz"
+{ head -c 12 "$T/c.gz"; printf 'X'; tail -c +14 "$T/c.gz"; } > "$T/bad.gz"
+head -c 20 "$T/c.gz" > "$T/short.gz"
+for f in bad.gz short.gz; do
+  [ "$(w /write -H "Authorization: Token $TOKEN" -H 'Content-Encoding: gzip' < "$T/$f")" = 400 ] || fail "$f answered $(cat "$T/resp")"
+  jq -e '.error | test("gzip")' "$T/resp" >/dev/null || fail "$f: $(cat "$T/resp")"
+done
+[ "$(echo 'gz v=6 1763800006000000000' | w /write -H "Authorization: Token $TOKEN" -H 'Content-Encoding: gzip')" = 400 ] \
+  || fail "plain text said to be gzip"
+[ "$(get '/api/v1/query?tag=gz%23v&format=json' | jq '.series[0].points | length')" = 4 ] || fail "a refused gzip body wrote points"
+[ "$(echo 'gz v=7 1763800007000000000' | w /write -H "Authorization: Token $TOKEN" -H 'Content-Encoding: br')" = 415 ] \
+  || fail "an unknown encoding: $(cat "$T/resp")"
+# a small body that would decompress past the limit is refused, not made whole
+head -c 34000000 /dev/zero | gzip -c > "$T/bomb.gz"
+[ "$(w /write -H "Authorization: Token $TOKEN" -H 'Content-Encoding: gzip' < "$T/bomb.gz")" = 413 ] \
+  || fail "a gzip bomb answered $(cat "$T/resp")"
+# line protocol is UTF-8: other bytes are refused by line, and an answer that quotes them is JSON
+[ "$(printf 'caf\xe9 v=1 1763800000000000000\nok v=1 1763800000000000000\n' | w /api/v1/write -H "Authorization: Token $TOKEN")" = 400 ] \
+  || fail "a Latin-1 line: $(cat "$T/resp")"
+jq -e '.detail | test("line 1: column 4: .*UTF-8") and test("1 points written")' "$T/resp" >/dev/null || fail "Latin-1: $(cat "$T/resp")"
+[ "$(printf 'm v=1u\xff 1\n' | w /write -H "Authorization: Token $TOKEN")" = 400 ] || fail "a bad byte in a value: $(cat "$T/resp")"
+jq -e '.error | test("UTF-8")' "$T/resp" >/dev/null || fail "its answer: $(cat "$T/resp")"
+[ "$(echo 'm v=1 1' | w /write -H "Authorization: Token $TOKEN" -H $'Content-Encoding: x\xffz')" = 415 ] || fail "a bad encoding"
+jq -e '.error | test("x\\?z")' "$T/resp" >/dev/null || fail "an answer quoting a bad byte: $(od -c "$T/resp" | head -3)"
+# InfluxDB 2.x's error shape on /api/v2/write
+[ "$(echo 'gz v= 1' | w /api/v2/write -H "Authorization: Token $TOKEN")" = 400 ] || fail "v2 bad line"
+jq -e '.code == "invalid" and (.message | test("line 1"))' "$T/resp" >/dev/null || fail "v2 400 body: $(cat "$T/resp")"
+[ "$(echo 'gz v=1 1' | w /api/v2/write)" = 401 ] || fail "v2 without a token"
+jq -e '.code == "unauthorized"' "$T/resp" >/dev/null || fail "v2 401 body: $(cat "$T/resp")"
 
 # fill the disk: 400 kB allow a few thousand points; then 507, said once, and nothing damaged
 acked=0; code=204; k=0

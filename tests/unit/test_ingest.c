@@ -764,7 +764,9 @@ static void test_csv_errors(void **state)
                                "2262-04-12T00:00:00Z,a,1\n" /* 12 */
                                "9223372036854775808,a,1\n"  /* 13 */
                                "7,ok,1\n"                   /* 14 */
-                               "8,\"open\n";                /* 15 */
+                               "1,Z\xfcrich,1\n"            /* 15 */
+                               "1,a,caf\xe9\n"              /* 16 */
+                               "8,\"open\n";                /* 17 */
     static const struct {
         size_t line;
         const char *why;
@@ -780,7 +782,9 @@ static void test_csv_errors(void **state)
                 {11, "a carriage return after a closing quote"},
                 {12, "time out of range '2262-04-12T00:00:00Z'"},
                 {13, "time out of range '9223372036854775808'"},
-                {15, "a quoted field is not closed"}};
+                {15, "a tag that is not UTF-8"},
+                {16, "a value that is not UTF-8"},
+                {17, "a quoted field is not closed"}};
     for (size_t chunk = 0; chunk < 4; chunk++) {
         read_all(text, sizeof text - 1, chunk * 7, &rows);
         assert_int_equal(rows.n, 1);
@@ -1147,16 +1151,23 @@ static void test_f64_matches_definition(void **state)
 /* A random printable-or-not string with the CSV and line-protocol special characters in it. */
 static size_t random_text(uint64_t *x, char *buf, size_t max)
 {
-    static const char pool[] = "ab,= #\\\"\n\r\t1.5ei-+xTRUEfalseNaN\xc3\xa9";
+    /* bytes, and one letter of two (text is UTF-8: its bytes come together) */
+    static const char pool[] = "ab,= #\\\"\n\r\t1.5ei-+xTRUEfalseNaN~";
     *x ^= *x << 13;
     *x ^= *x >> 7;
     *x ^= *x << 17;
-    size_t n = (size_t)(*x % max);
-    for (size_t i = 0; i < n; i++) {
+    size_t n = (size_t)(*x % max), i = 0;
+    while (i < n) {
         *x ^= *x << 13;
         *x ^= *x >> 7;
         *x ^= *x << 17;
-        buf[i] = pool[*x % (sizeof pool - 1)];
+        char c = pool[*x % (sizeof pool - 1)];
+        if (c != '~') {
+            buf[i++] = c;
+        } else if (i + 2 <= n) {
+            buf[i++] = '\xc3';
+            buf[i++] = '\xa9';
+        }
     }
     return n;
 }
@@ -1305,7 +1316,16 @@ static void test_lp_fast(void **state)
     fast_agrees("m f=.5 -1\n");
     fast_agrees("m f=5. 0");
     fast_agrees("m,a=1,ab=2,b=3 x=0.1,y=123456789012345678,z=1e-300,w=4.9e-324 17\n");
-    fast_agrees("\xc3\xa9t\xc3\xa9,lieu=Z\xc3\xbcrich temp\xc3\xa9rature=21.5\n");
+    /* past ASCII: the full parser, which takes UTF-8 and refuses other bytes where they are */
+    const char *utf8 = "\xc3\xa9t\xc3\xa9,lieu=Z\xc3\xbcrich temp\xc3\xa9rature=21.5\n";
+    assert_false(fast(utf8));
+    assert_int_equal(lp(utf8), 0);
+    assert_true(gb_textio_eq(L.tags[0].value, "Z\xc3\xbcrich"));
+    assert_int_equal(lp("m,lieu=Z\xfcrich f=1\n"), GB_EPROTO); /* Latin-1 */
+    assert_int_equal(E.column, 9);
+    assert_non_null(strstr(E.why, "UTF-8"));
+    assert_int_equal(lp("m s=\"ok \xe2\x82\"\n"), GB_EPROTO); /* cut short, in a string */
+    assert_int_equal(E.column, 9);
     /* the rest of the buffer may be a longer line: only EOF ends one without a line break */
     assert_false(gb_lp_fast("m f=1 17", 8, false, GB_LP_NS, &F));
     assert_true(gb_lp_fast("m f=1 17\nm f=2 18\n", 18, false, GB_LP_NS, &F));

@@ -14,6 +14,7 @@
 #include "store/textio.h"
 #include "store/export.h"
 #include "store/csvio.h"
+#include "util/str.h"
 #include "store/codec_bits.h"
 #include "store/engine.h"
 #include "store/ingest.h"
@@ -1815,7 +1816,14 @@ static void ref_json_str(text_t *b, const char *s, size_t n)
     add(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         char e[8];
-        if (s[i] == '"' || s[i] == '\\') {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (c >= 0x80 && (len > n - i || gb_utf8_valid(s + i, len) != len)) {
+            add(b, "\xef\xbf\xbd", 3); /* not UTF-8: U+FFFD */
+        } else if (c >= 0x80) {
+            add(b, s + i, len);
+            i += len - 1;
+        } else if (s[i] == '"' || s[i] == '\\') {
             e[0] = '\\';
             e[1] = s[i];
             add(b, e, 2);

@@ -142,12 +142,69 @@ static void test_rfc3339(void **state)
     assert_string_equal(buf, "1969-12-31T23:59:59.999999999Z");
 }
 
+/* A plain decoder for the check: the code point of a 1-4 byte sequence, or -1 when malformed. */
+static long ref_utf8(const unsigned char *p, size_t n)
+{
+    if (!n) return -1;
+    unsigned c = p[0];
+    size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (!len || len != n) return -1;
+    long cp = len == 1 ? (long)c : (long)(c & (0xff >> (len + 1)));
+    for (size_t k = 1; k < len; k++) {
+        if ((p[k] & 0xc0) != 0x80) return -1;
+        cp = cp << 6 | (p[k] & 0x3f);
+    }
+    static const long least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
+    return cp;
+}
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    /* every sequence of one to three bytes, and four-byte ones on a grid, against the plain decoder */
+    unsigned char b[4];
+    for (unsigned x = 0; x < 256; x++) {
+        b[0] = (unsigned char)x;
+        assert_int_equal(gb_utf8_valid((char *)b, 1) == 1, ref_utf8(b, 1) >= 0);
+        for (unsigned y = 0; y < 256; y++) {
+            b[1] = (unsigned char)y;
+            bool two = ref_utf8(b, 2) >= 0;
+            assert_int_equal(gb_utf8_valid((char *)b, 2) == 2, two || (x < 0x80 && y < 0x80));
+            if (x < 0xe0 || x > 0xf4) continue;
+            for (unsigned z = 0; z < 256; z += x >= 0xf0 ? 7 : 1) {
+                b[2] = (unsigned char)z;
+                if (x < 0xf0) {
+                    assert_int_equal(gb_utf8_valid((char *)b, 3) == 3, ref_utf8(b, 3) >= 0);
+                    continue;
+                }
+                for (unsigned w = 0x70; w < 0xd0; w += 13) {
+                    b[3] = (unsigned char)w;
+                    assert_int_equal(gb_utf8_valid((char *)b, 4) == 4, ref_utf8(b, 4) >= 0);
+                }
+            }
+        }
+    }
+    /* where the bad byte is, past runs of ASCII and of good sequences */
+    const char *t = "spindle load \xc3\xa4 \xe2\x82\xac \xf0\x9f\x8f\xad ok";
+    assert_int_equal(gb_utf8_valid(t, strlen(t)), strlen(t));
+    char u[64];
+    snprintf(u, sizeof u, "%s\xed\xa0\x80tail", t); /* a surrogate */
+    assert_int_equal(gb_utf8_valid(u, strlen(u)), strlen(t));
+    assert_int_equal(gb_utf8_valid("abcdefgh\xc3", 9), 8); /* cut short at the end */
+    assert_int_equal(gb_utf8_valid("abcdefghij\xc0\x80", 12), 10); /* overlong */
+    char v[] = "ok \xff\xc3\xa4 \xe2\x82 x";
+    gb_utf8_scrub(v);
+    assert_string_equal(v, "ok ?\xc3\xa4 ?? x");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_map),   cmocka_unit_test(test_suggestions),
         cmocka_unit_test(test_names), cmocka_unit_test(test_log_once_and_levels),
         cmocka_unit_test(test_diag_sorted),   cmocka_unit_test(test_rfc3339),
+        cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,51 @@
+# An InfluxDB client as it is, writing to gemba: the InfluxDB 1.x Python client (Debian's
+# python3-influxdb) points at /write with the token as its password, sends points in batches with
+# and without gzip, and gets its own error for a refused line; every point is then read back
+# from gemba's query API.
+source "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3 # Debian's, where python3-influxdb is
+"$PY" -c 'import influxdb' 2>/dev/null || fail "python3-influxdb is not installed (scripts/deps.sh --test)"
+cat > "$T/plant.yaml" <<'YAML'
+site: {name: ic, timezone: UTC}
+areas: [{name: a, lines: [{name: l, machines: [{name: m1}]}]}]
+YAML
+gb_start --config "$T/plant.yaml"
+TOKEN=$(gb_token engineer)
+"$PY" - "$GB_URL" "$TOKEN" > "$T/client.out" 2>&1 <<'PY' || fail "the client: $(tail -5 "$T/client.out")"
+import sys, urllib.parse
+from influxdb import InfluxDBClient
+from influxdb.exceptions import InfluxDBClientError
+
+url = urllib.parse.urlparse(sys.argv[1])
+for gz in (False, True):
+    c = InfluxDBClient(host=url.hostname, port=url.port, username="telegraf",
+                       password=sys.argv[2], database="plant", gzip=gz)
+    pts = [{"measurement": "press", "tags": {"line": "l1", "gz": str(gz).lower()},
+            "time": 1763800000000000000 + i * 1000000000,
+            "fields": {"force": 10.5 + i / 4, "cycles": i, "state": "run" if i % 3 else "idle"}}
+           for i in range(1000)]
+    assert c.write_points(pts, time_precision="n", batch_size=300), "write_points"
+    try:
+        c.write_points(["press,line=l1 force= 1763800000000000000"], protocol="line")
+        raise SystemExit("a bad line was taken")
+    except InfluxDBClientError as e:
+        assert e.code == 400 and "partial write" in str(e.content), (e.code, e.content)
+bad = InfluxDBClient(host=url.hostname, port=url.port, username="telegraf", password="nope",
+                     database="plant", gzip=True)
+try:
+    bad.write_points([{"measurement": "press", "fields": {"force": 1.0}}])
+    raise SystemExit("a bad token was taken")
+except InfluxDBClientError as e:
+    assert e.code == 401, (e.code, e.content)
+print("ok")
+PY
+for gz in false true; do
+  s="press,gz=$gz,line=l1"
+  q=$(get "/api/v1/query?tag=$(jq -rn --arg s "$s#force" '$s | @uri')&tag=$(jq -rn --arg s "$s#cycles" '$s | @uri')&tag=$(jq -rn --arg s "$s#state" '$s | @uri')&format=json")
+  jq -e '[.series[].points | length] == [1000, 1000, 1000]' <<<"$q" >/dev/null || fail "gzip $gz: $(head -c 300 <<<"$q")"
+  jq -e '.series[0].points[999][1] == 260.25 and .series[1].points[999][1] == 999 and .series[2].points[0][1] == "idle"
+         and .series[0].points[1][0] == "2025-11-22T08:26:41.000000000Z"' <<<"$q" >/dev/null \
+    || fail "gzip $gz values: $(jq -c '[.series[] | .points[999]]' <<<"$q")"
+done
+gb_stop
+echo "ok: the InfluxDB 1.x Python client wrote 6000 points, gzip and plain"
