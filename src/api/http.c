@@ -193,6 +193,8 @@ static const gb_route_t routes[] = {
     {"POST", "/api/v1/write", ENGINEER, INFLUX_WRITE, gb_api_write},
     {"POST", "/write", ENGINEER, INFLUX_WRITE | GB_ROUTE_INFLUX, gb_api_write},
     {"POST", "/api/v2/write", ENGINEER, INFLUX_WRITE | GB_ROUTE_INFLUX2, gb_api_write},
+    {"POST", "/query", ENGINEER, GB_ROUTE_TOKEN_FORMS | GB_ROUTE_INFLUX, gb_api_influx_query},
+    {"GET", "/query", VIEWER, GB_ROUTE_TOKEN_FORMS | GB_ROUTE_INFLUX, gb_api_influx_query},
     /* what admins do; anyone may change their own password (the handler checks) */
     {"GET", "/api/v1/users", ADMIN, 0, gb_api_users_list},
     {"POST", "/api/v1/users", ADMIN, 0, gb_api_users_add},

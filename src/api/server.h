@@ -146,9 +146,10 @@ void gb_req_audit(gb_req_t *r, const char *action, const char *target, const cha
 json_t *gb_json_time(gb_time_t t);
 
 /* The routes of each file, called by http.c's table. */
-enum MHD_Result gb_api_write(gb_req_t *r);  /* POST /api/v1/write and /write */
-enum MHD_Result gb_api_latest(gb_req_t *r); /* GET /api/v1/latest */
-enum MHD_Result gb_api_query(gb_req_t *r);  /* GET /api/v1/query */
+enum MHD_Result gb_api_write(gb_req_t *r);        /* POST /api/v1/write, /write and /api/v2/write */
+enum MHD_Result gb_api_influx_query(gb_req_t *r); /* /query: InfluxDB 1.x's CREATE DATABASE */
+enum MHD_Result gb_api_latest(gb_req_t *r);       /* GET /api/v1/latest */
+enum MHD_Result gb_api_query(gb_req_t *r);        /* GET /api/v1/query */
 
 enum MHD_Result gb_api_tags(gb_req_t *r);        /* GET /api/v1/tags */
 enum MHD_Result gb_api_tag_write(gb_req_t *r);   /* POST /api/v1/tags/{machine}/{tag}/value */

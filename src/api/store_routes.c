@@ -4,6 +4,7 @@
  *   POST /write          the same with InfluxDB 1.x answers, so Telegraf and other collectors
  *                        send to gemba unchanged (db, rp and consistency are accepted and ignored)
  *   POST /api/v2/write   the same with InfluxDB 2.x answers (org and bucket accepted and ignored)
+ *   POST /query          InfluxDB 1.x's, for the CREATE DATABASE collectors send first (a no-op)
  * A write's body may be gzip (Content-Encoding: gzip), as those clients send by default; it is
  * decompressed on the worker, up to the same limit as a plain body.
  *   GET  /api/v1/query   tag=... (repeated), from, to, agg, step, format=json|csv
@@ -125,6 +126,47 @@ enum MHD_Result gb_api_write(gb_req_t *r)
         ret = gb_reply(r, MHD_HTTP_NO_CONTENT, NULL, NULL, 0, MHD_RESPMEM_PERSISTENT);
     write_job_free(j);
     r->work_ctx = NULL;
+    return ret;
+}
+
+/*
+ * POST /query, InfluxDB 1.x's: Telegraf's influxdb output sends CREATE DATABASE there before it
+ * writes (q in the query string or a form body), and logs an error at every start when that
+ * fails. gemba keeps one store, which needs no database made: that statement is answered as
+ * done, and any other is refused with where to read instead.
+ */
+enum MHD_Result gb_api_influx_query(gb_req_t *r)
+{
+    const char *q = gb_req_arg(r, "q");
+    char *form = NULL;
+    if (!q && r->body) { /* application/x-www-form-urlencoded */
+        for (char *p = r->body; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+            if (strncmp(p, "q=", 2)) continue;
+            size_t n = strcspn(p + 2, "&");
+            form = gb_xstrndup(p + 2, n);
+            for (char *c = form; *c; c++)
+                if (*c == '+') *c = ' ';
+            MHD_http_unescape(form);
+            q = form;
+            break;
+        }
+    }
+    enum MHD_Result ret;
+    if (!q) {
+        ret = gb_problem(r, MHD_HTTP_BAD_REQUEST, "missing required parameter \"q\"");
+    } else {
+        q += strspn(q, " \t\r\n");
+        if (!strncasecmp(q, "CREATE DATABASE", 15) && (q[15] == ' ' || q[15] == '\t')) {
+            static const char done[] = "{\"results\":[{\"statement_id\":0}]}";
+            ret = gb_reply(r, MHD_HTTP_OK, "application/json", done, sizeof done - 1,
+                           MHD_RESPMEM_PERSISTENT);
+        } else {
+            ret = gb_problem(r, MHD_HTTP_BAD_REQUEST,
+                             "gemba's /query takes CREATE DATABASE only (a no-op: gemba keeps one "
+                             "store); read data with GET /api/v1/query");
+        }
+    }
+    free(form);
     return ret;
 }
 

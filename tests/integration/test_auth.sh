@@ -97,7 +97,7 @@ while read -r method pattern need; do
     else
       [ "$code" = 403 ] || fail "$who $method $pattern ($need) answered $code: $(cat "$T/body")"
       case "$pattern" in # InfluxDB's own shapes there, for its clients
-        /write) jq -e '.error | test("engineer")' "$T/body" >/dev/null ;;
+        /write|/query) jq -e '.error | test("engineer")' "$T/body" >/dev/null ;;
         /api/v2/write) jq -e '.code == "forbidden" and (.message | test("engineer"))' "$T/body" >/dev/null ;;
         *) jq -e --arg n "$need" --arg w "$who" '.code == "role" and .required_role == $n and .role == $w' "$T/body" >/dev/null ;;
       esac || fail "403 of $method $pattern: $(cat "$T/body")"
@@ -116,7 +116,7 @@ while read -r method pattern need; do
   url=${url//\{user\}/nosuch}; url=${url//\{id\}/nosuch}
   # (InfluxDB's /write answers {"error": ...}, without a code; /api/v2/write its 2.x shape)
   [ "$(api "$method" "$url" -b "$T/boss" --data '{}')" = 403 ] \
-    && { [ "$(pcode)" = csrf ] || [ "$pattern" = /write ] || { [ "$pattern" = /api/v2/write ] && grep -q CSRF "$T/body"; }; } \
+    && { [ "$(pcode)" = csrf ] || { [[ "$pattern" = /write || "$pattern" = /query || "$pattern" = /api/v2/write ]] && grep -q CSRF "$T/body"; }; } \
     || fail "$method $pattern by cookie without the CSRF token: $(cat "$T/body")"
   [ "$(api "$method" "$url" -b "$T/boss" -H "X-CSRF-Token: x$BOSS" --data '{}')" = 403 ] || fail "$method $pattern with a wrong CSRF token"
   code=$(api "$method" "$url" -b "$T/boss" -H "X-CSRF-Token: $BOSS" --data '{}')

@@ -1,7 +1,8 @@
 # An InfluxDB client as it is, writing to gemba: the InfluxDB 1.x Python client (Debian's
-# python3-influxdb) points at /write with the token as its password, sends points in batches with
-# and without gzip, and gets its own error for a refused line; every point is then read back
-# from gemba's query API.
+# python3-influxdb) points at /write with the token as its password, makes its database first
+# (/query's CREATE DATABASE, a no-op), sends points in batches with and without gzip, and gets
+# its own errors for a refused line, a SELECT and a bad token; every point is then read back from
+# gemba's query API.
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3 # Debian's, where python3-influxdb is
 "$PY" -c 'import influxdb' 2>/dev/null || fail "python3-influxdb is not installed (scripts/deps.sh --test)"
@@ -20,6 +21,12 @@ url = urllib.parse.urlparse(sys.argv[1])
 for gz in (False, True):
     c = InfluxDBClient(host=url.hostname, port=url.port, username="telegraf",
                        password=sys.argv[2], database="plant", gzip=gz)
+    c.create_database("plant")  # what collectors ask first: done, gemba needs no database made
+    try:
+        c.query("SELECT * FROM press")
+        raise SystemExit("a SELECT on /query was taken")
+    except InfluxDBClientError as e:
+        assert e.code == 400 and "/api/v1/query" in str(e.content), (e.code, e.content)
     pts = [{"measurement": "press", "tags": {"line": "l1", "gz": str(gz).lower()},
             "time": 1763800000000000000 + i * 1000000000,
             "fields": {"force": 10.5 + i / 4, "cycles": i, "state": "run" if i % 3 else "idle"}}
@@ -39,6 +46,10 @@ except InfluxDBClientError as e:
     assert e.code == 401, (e.code, e.content)
 print("ok")
 PY
+# Telegraf's own CREATE DATABASE: a form body, the token in u and p
+[ "$(curl -s -o "$T/q" -w '%{http_code}' -X POST --data 'q=CREATE+DATABASE+%22telegraf%22' \
+       "$GB_URL/query?u=telegraf&p=$TOKEN")" = 200 ] || fail "CREATE DATABASE as a form: $(cat "$T/q")"
+jq -e '.results[0].statement_id == 0' "$T/q" >/dev/null || fail "its answer: $(cat "$T/q")"
 for gz in false true; do
   s="press,gz=$gz,line=l1"
   q=$(get "/api/v1/query?tag=$(jq -rn --arg s "$s#force" '$s | @uri')&tag=$(jq -rn --arg s "$s#cycles" '$s | @uri')&tag=$(jq -rn --arg s "$s#state" '$s | @uri')&format=json")

@@ -58,6 +58,7 @@ body_of() {
     "POST /api/v1/tokens") echo '{"role":"viewer","id":"probe"}' ;;
     "POST /api/v1/tags/{machine}/{tag}/value") echo '{"value":1}' ;;
     "POST /api/v1/write"|"POST /write"|"POST /api/v2/write") echo 'probe v=1' ;;
+    "POST /query") echo 'q=CREATE+DATABASE+%22probe%22' ;;
     *) echo '{"reason":"planned/break","at":"2001-01-01T00:00:00Z","count":1}' ;;
   esac
 }
