@@ -4,11 +4,11 @@
  *   POST /write          the same with InfluxDB 1.x answers, so Telegraf and other collectors
  *                        send to gemba unchanged (db, rp and consistency are accepted and ignored)
  *   POST /api/v2/write   the same with InfluxDB 2.x answers (org and bucket accepted and ignored)
- *   POST /query          InfluxDB 1.x's, for the CREATE DATABASE collectors send first (a no-op)
- * A write's body may be gzip (Content-Encoding: gzip), as those clients send by default; it is
- * decompressed on the worker, up to the same limit as a plain body.
+ *   POST, GET /query     InfluxDB 1.x's, for the CREATE DATABASE collectors send first (a no-op)
  *   GET  /api/v1/query   tag=... (repeated), from, to, agg, step, format=json|csv
  *   GET  /api/v1/latest  tag=... (repeated; none: every series), from memory
+ * A write's body may be gzip (Content-Encoding: gzip), as those clients send by default; it is
+ * decompressed on the worker, up to the same limit as a plain body.
  * Writes need an engineer's API token, which the server's gate (http.c) takes the ways InfluxDB
  * clients send one: Authorization: Token T, Bearer T, Basic (any user, the token as password), or
  * the u and p query parameters (p the token). A line that does not parse is refused, the others
@@ -30,9 +30,9 @@
 #include "util/str.h"
 
 #include <stdio.h>
-#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A write's batch and what became of it, between the handler and the worker that stores it. */
 typedef struct write_job {
@@ -54,8 +54,8 @@ static void write_job_free(void *ctx)
 static void write_work(gb_req_t *r)
 {
     write_job_t *j = r->work_ctx;
-    if (j->gzip) { /* the text takes the body's place, which is freed (and wiped) with the request
-                    */
+    /* a gzip body: its text takes the body's place (freed, and wiped, with the request) */
+    if (j->gzip) {
         char *text;
         size_t len;
         if ((j->unzip = gb_gunzip(r->body, r->len, GB_API_WRITE_MAX, &text, &len)) != 0) return;
