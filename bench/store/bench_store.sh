@@ -14,15 +14,18 @@
 #   VictoriaMetrics     line protocol to /write; PromQL/MetricsQL to /api/v1/query(_range),
 #                       the raw points from /api/v1/export
 # The line-protocol writers all get the same bodies (BATCH lines each) from CLIENTS concurrent
-# keep-alive connections (bench_store post). Query latency is the median of 7 warm runs after
-# one warm-up, each measured by the client, answers read in full.
+# keep-alive connections (bench_store post), each into a fresh server, in ROUNDS rounds (default
+# 3) in which gemba, InfluxDB and VictoriaMetrics take turns: their ingest numbers are the
+# medians, so that a machine whose speed drifts over the minutes of the run (a shared one does)
+# favours none of them. Query latency is the median of 7 warm runs after one warm-up, each
+# measured by the client, answers read in full.
 # The data set (bench_store gen): a seeded plant load of 10,000 tags at 1-100 Hz (floats, ints,
 # booleans) of MPOINTS million points, plus every column of the SKAB and NAB sensor files in
 # ../shared/data/sensors when present.
 #
-# usage: bench/store/bench_store.sh BUILD_DIR [MPOINTS] [BATCH] [CLIENTS] [SENSORS_DIR]
+# usage: [ROUNDS=N] bench/store/bench_store.sh BUILD_DIR [MPOINTS] [BATCH] [CLIENTS] [SENSORS_DIR]
 set -euo pipefail
-B=${1:?build dir}; MPOINTS=${2:-10}; BATCH=${3:-5000}; CLIENTS=${4:-4}
+B=${1:?build dir}; MPOINTS=${2:-10}; BATCH=${3:-5000}; CLIENTS=${4:-4}; ROUNDS=${ROUNDS:-3}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 SENSORS=${5:-$SRC/../shared/data/sensors}
 G=$(realpath "$B/gemba"); H=$(realpath "$B/bench_store")
@@ -79,18 +82,20 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/
 quiet() { sync; }
 # posts the line protocol to URL and takes the rates: points/s, and points per CPU-second of the
 # server PID (the client shares the machine's cores, so this is the server's own cost)
-post_lp() { # SYSTEM PID URL
-  local c0 c1
+post_lp() { # SYSTEM PID URL: one round's numbers go to PPS[SYSTEM] and CPS[SYSTEM]
+  local c0 c1 pps cps
   quiet
   c0=$(cpu_s "$2")
   "$H" post "$3" "$LP" "$BATCH" "$CLIENTS" > "$T/$1.out"
   c1=$(cpu_s "$2")
-  take "$1" "$T/$1.out"
-  R[$1.cpu_pps]=$(echo "$N / ($c1 - $c0)" | bc -l)
-  say "  ingest: $(printf '%.0f' "${R[$1.ingest_pps]}") points/s, $(printf '%.0f' "${R[$1.cpu_pps]}") per server CPU-second"
+  pps=$(val "$T/$1.out" ingest_pps); cps=$(echo "$N / ($c1 - $c0)" | bc -l)
+  PPS[$1]+="$pps "; CPS[$1]+="$cps "
+  say "  ingest: $(printf '%.0f' "$pps") points/s, $(printf '%.0f' "$cps") per server CPU-second, machine $(val "$T/$1.out" idle_pct) % idle"
 }
+# the median of the numbers in $1
+med() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ a[NR] = $1 } END { printf "%.6f\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # R[system.measure] = value; NOTE[system.measure] = why a value is missing
-declare -A R NOTE
+declare -A R NOTE PPS CPS
 na() { NOTE[$1.$2]=$3; }
 # every system must hold every point: a short count is said under the table
 stored() { # SYSTEM COUNT
@@ -140,12 +145,15 @@ R[gi.tags_pps]=$(val "$T/gt.out" tags_pps)
 say "  ingest: $(printf '%.0f' "${R[gi.tags_pps]}") points/s"
 rm -rf "$T/gemba-tags"
 
-# --- gemba over HTTP -----------------------------------------------------------------------------
-say "gemba serve ..."
+# --- the servers: gemba serve, InfluxDB, VictoriaMetrics ------------------------------------------
 cat > "$T/plant.yaml" <<'YAML'
 site: {name: bench, timezone: UTC}
 areas: [{name: a, lines: [{name: l, machines: [{name: m}]}]}]
 YAML
+gemba_fresh() { # an empty data directory with an engineer's token (writes and reads) in it
+  rm -rf "$T/gemba"
+  TOKEN=$("$G" token create --data "$T/gemba" --role engineer --id bench 2>>"$T/g.err")
+}
 gemba_start() {
   rm -f "$T/g.ready"
   "$G" serve --config "$T/plant.yaml" --data "$T/gemba" --listen 127.0.0.1:0 --ready-file "$T/g.ready" 2>>"$T/g.err" &
@@ -153,10 +161,110 @@ gemba_start() {
   wait_file "$T/g.ready"; GURL=$(cat "$T/g.ready")
 }
 gemba_stop() { kill -TERM "$GPID"; wait "$GPID" || { say "gemba serve failed: $(tail -3 "$T/g.err")"; exit 1; }; }
-TOKEN=$("$G" token create --data "$T/gemba" --role engineer --id bench 2>>"$T/g.err") # writes and reads
-gemba_start
-post_lp gh "$GPID" "$GURL/write?db=bench&precision=ns&u=bench&p=$TOKEN"
-gemba_stop # a clean stop writes the head to block files: what stays on disk
+HAVE_IX=""; command -v influxd >/dev/null && HAVE_IX=1
+HAVE_VM=""; command -v victoria-metrics >/dev/null && HAVE_VM=1
+influx_start() { # on $T/influx, made when missing
+  IP=$(free_port); IP2=$(free_port)
+  mkdir -p "$T/influx"
+  # snapshots and full compactions after seconds of quiet instead of 10 min / 4 h, so the bytes
+  # measured are those of compacted TSM files
+  cat > "$T/influx/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$IP2"
+[meta]
+  dir = "$T/influx/meta"
+[data]
+  dir = "$T/influx/data"
+  wal-dir = "$T/influx/wal"
+  query-log-enabled = false
+  cache-max-memory-size = "8g"
+  cache-snapshot-write-cold-duration = "2s"
+  compact-full-write-cold-duration = "5s"
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:$IP"
+  log-enabled = false
+  max-row-limit = 0
+[continuous_queries]
+  enabled = false
+CONF
+  influxd run -config "$T/influx/influxdb.conf" 2>>"$T/influx.log" &
+  IPID=$!; PIDS+=("$IPID")
+  IURL=http://127.0.0.1:$IP
+  wait_http "$IURL/ping"
+}
+vm_start() { # on $T/vm; the response cache off: else repeated queries over old data measure it
+  VP=$(free_port)
+  victoria-metrics -storageDataPath "$T/vm" -httpListenAddr "127.0.0.1:$VP" -retentionPeriod 100y \
+    -search.disableCache -loggerLevel ERROR 2>>"$T/vm.log" &
+  VPID=$!; PIDS+=("$VPID")
+  VURL=http://127.0.0.1:$VP
+  wait_http "$VURL/health"
+}
+stop_pid() { kill -TERM "$1"; wait "$1" || true; } # the stores keep what they took on a TERM
+
+# sizes and queries of a peer, on the data of its last round, while it still runs: each settles
+# its own way first (InfluxDB's snapshots and full compactions, VictoriaMetrics' merges)
+influx_measure() {
+  wait_settled 300 "$T/influx/data" "$T/influx/wal"
+  R[ix.bpp]=$(echo "$(bytes "$T/influx/data" "$T/influx/wal") / $N" | bc -l)
+  iq() { echo "$IURL/query?db=bench&q=$(uri "$1")"; }
+  stored ix "$(curl -s "$(iq 'SELECT count(*) FROM /.*/')" | jq '[.results[].series[]?.values[][1:][] | numbers] | add')"
+  get_ms ix avg_ms "$(iq "SELECT mean(f) FROM plant WHERE \"tag\" = 't00000' AND time >= $D0 AND time < $D1 GROUP BY time(1m)")"
+  get_ms ix latest_ms "$(iq "SELECT last(*) FROM plant GROUP BY \"tag\"")"
+  get_ms ix scan_ms "$(iq "SELECT f FROM plant WHERE \"tag\" = 't00001'")"
+}
+vm_measure() {
+  # in-memory parts to disk, then every partition merged into as few parts as it will
+  curl -sf "$VURL/internal/force_flush" >/dev/null
+  curl -sf "$VURL/internal/force_merge" >/dev/null || true
+  wait_settled 300 "$T/vm"
+  R[vm.bpp]=$(echo "$(bytes "$T/vm") / $N" | bc -l)
+  local s0=$((D0 / 1000000000)) s1=$((D1 / 1000000000))
+  stored vm "$(curl -s "$VURL/api/v1/query?query=$(uri 'sum(count_over_time({__name__!=""}[15y]))')&time=$s1" | jq -r '.data.result[0].value[1]')"
+  get_ms vm avg_ms "$VURL/api/v1/query_range?query=$(uri 'avg_over_time(plant_f{tag="t00000"}[1m])')&start=$((s0 + 60))&end=$s1&step=60s"
+  get_ms vm latest_ms "$VURL/api/v1/query?query=$(uri 'last_over_time({__name__=~"plant_.*"}[10m])')&time=$s1"
+  get_ms vm scan_ms "$VURL/api/v1/export?match[]=$(uri 'plant_f{tag="t00001"}')"
+}
+
+# --- ingest over HTTP: rounds in which the three servers take turns --------------------------------
+for r in $(seq 1 "$ROUNDS"); do
+  say "HTTP ingest, round $r of $ROUNDS: gemba serve ..."
+  gemba_fresh
+  gemba_start
+  post_lp gh "$GPID" "$GURL/write?db=bench&precision=ns&u=bench&p=$TOKEN"
+  gemba_stop # a clean stop writes the head to block files: what stays on disk
+  if [ -n "$HAVE_IX" ]; then
+    say "  InfluxDB ..."
+    rm -rf "$T/influx"
+    influx_start
+    curl -sf -X POST "$IURL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
+    post_lp ix "$IPID" "$IURL/write?db=bench&precision=ns"
+    if [ "$r" = "$ROUNDS" ]; then say "  InfluxDB: size and queries ..."; influx_measure; fi
+    stop_pid "$IPID"
+    rm -rf "$T/influx"
+  fi
+  if [ -n "$HAVE_VM" ]; then
+    say "  VictoriaMetrics ..."
+    rm -rf "$T/vm"
+    vm_start
+    post_lp vm "$VPID" "$VURL/write?precision=ns"
+    if [ "$r" = "$ROUNDS" ]; then say "  VictoriaMetrics: size and queries ..."; vm_measure; fi
+    stop_pid "$VPID"
+    rm -rf "$T/vm"
+  fi
+done
+[ -n "$HAVE_IX" ] || for m in ingest_pps bpp avg_ms latest_ms scan_ms; do na ix $m "influxdb not installed"; done
+[ -n "$HAVE_VM" ] || for m in ingest_pps bpp avg_ms latest_ms scan_ms; do na vm $m "victoria-metrics not installed"; done
+for s in gh ix vm; do
+  [ -n "${PPS[$s]:-}" ] || continue
+  R[$s.ingest_pps]=$(med "${PPS[$s]}"); R[$s.cpu_pps]=$(med "${CPS[$s]}")
+done
+# gemba's last round stays for its size and queries below (the peers' were taken in their round)
+
+# --- gemba over HTTP: size and queries -----------------------------------------------------------
+say "gemba serve: size and queries ..."
 "$G" store stats --data "$T/gemba" --format json > "$T/gh.stats"
 [ "$(jq .points "$T/gh.stats")" = "$N" ] || { say "gemba stored $(jq .points "$T/gh.stats") of $N points"; exit 1; }
 R[gh.bpp]=$(jq .bytes_per_point "$T/gh.stats")
@@ -219,80 +327,6 @@ else
   for m in ingest_pps bpp avg_ms latest_ms scan_ms; do na pg $m "postgresql-15 not installed"; done
 fi
 
-# --- InfluxDB 1.6 --------------------------------------------------------------------------------
-if command -v influxd >/dev/null; then
-  say "InfluxDB ..."
-  IP=$(free_port); IP2=$(free_port)
-  mkdir -p "$T/influx"
-  # snapshots and full compactions after seconds of quiet instead of 10 min / 4 h, so the bytes
-  # measured are those of compacted TSM files
-  cat > "$T/influx/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$IP2"
-[meta]
-  dir = "$T/influx/meta"
-[data]
-  dir = "$T/influx/data"
-  wal-dir = "$T/influx/wal"
-  query-log-enabled = false
-  cache-max-memory-size = "8g"
-  cache-snapshot-write-cold-duration = "2s"
-  compact-full-write-cold-duration = "5s"
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$IP"
-  log-enabled = false
-  max-row-limit = 0
-[continuous_queries]
-  enabled = false
-CONF
-  influxd run -config "$T/influx/influxdb.conf" 2>"$T/influx/log" &
-  IPID=$!; PIDS+=("$IPID")
-  IURL=http://127.0.0.1:$IP
-  wait_http "$IURL/ping"
-  curl -sf -X POST "$IURL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
-  post_lp ix "$IPID" "$IURL/write?db=bench&precision=ns"
-  wait_settled 300 "$T/influx/data" "$T/influx/wal"
-  R[ix.bpp]=$(echo "$(bytes "$T/influx/data" "$T/influx/wal") / $N" | bc -l)
-  iq() { echo "$IURL/query?db=bench&q=$(uri "$1")"; }
-  stored ix "$(curl -s "$(iq 'SELECT count(*) FROM /.*/')" | jq '[.results[].series[]?.values[][1:][] | numbers] | add')"
-  get_ms ix avg_ms "$(iq "SELECT mean(f) FROM plant WHERE \"tag\" = 't00000' AND time >= $D0 AND time < $D1 GROUP BY time(1m)")"
-  get_ms ix latest_ms "$(iq "SELECT last(*) FROM plant GROUP BY \"tag\"")"
-  get_ms ix scan_ms "$(iq "SELECT f FROM plant WHERE \"tag\" = 't00001'")"
-  kill -TERM "$IPID"; wait "$IPID" || true
-  rm -rf "$T/influx"
-else
-  for m in ingest_pps bpp avg_ms latest_ms scan_ms; do na ix $m "influxdb not installed"; done
-fi
-
-# --- VictoriaMetrics -----------------------------------------------------------------------------
-if command -v victoria-metrics >/dev/null; then
-  say "VictoriaMetrics ..."
-  VP=$(free_port)
-  # the response cache off: otherwise repeated queries over old data measure the cache alone
-  victoria-metrics -storageDataPath "$T/vm" -httpListenAddr "127.0.0.1:$VP" -retentionPeriod 100y \
-    -search.disableCache -loggerLevel ERROR 2>"$T/vm.log" &
-  VPID=$!; PIDS+=("$VPID")
-  VURL=http://127.0.0.1:$VP
-  wait_http "$VURL/health"
-  post_lp vm "$VPID" "$VURL/write?precision=ns"
-  # in-memory parts to disk, then every partition merged into as few parts as it will
-  curl -sf "$VURL/internal/force_flush" >/dev/null
-  curl -sf "$VURL/internal/force_merge" >/dev/null || true
-  wait_settled 300 "$T/vm"
-  R[vm.bpp]=$(echo "$(bytes "$T/vm") / $N" | bc -l)
-  s0=$((D0 / 1000000000)); s1=$((D1 / 1000000000))
-  stored vm "$(curl -s "$VURL/api/v1/query?query=$(uri 'sum(count_over_time({__name__!=""}[15y]))')&time=$s1" | jq -r '.data.result[0].value[1]')"
-  get_ms vm avg_ms "$VURL/api/v1/query_range?query=$(uri 'avg_over_time(plant_f{tag="t00000"}[1m])')&start=$((s0 + 60))&end=$s1&step=60s"
-  get_ms vm latest_ms "$VURL/api/v1/query?query=$(uri 'last_over_time({__name__=~"plant_.*"}[10m])')&time=$s1"
-  get_ms vm scan_ms "$VURL/api/v1/export?match[]=$(uri 'plant_f{tag="t00001"}')"
-  kill -TERM "$VPID"; wait "$VPID" || true
-  rm -rf "$T/vm"
-else
-  for m in ingest_pps bpp avg_ms latest_ms scan_ms; do na vm $m "victoria-metrics not installed"; done
-fi
-
 # --- the table -----------------------------------------------------------------------------------
 SYS=(gi gh sq pg ix vm)
 declare -A NAME=([gi]="gemba" [gh]="gemba HTTP" [sq]="SQLite" [pg]="PostgreSQL" [ix]="InfluxDB" [vm]="Victoria")
@@ -340,6 +374,7 @@ for k in "${!NOTE[@]}"; do
     *) printf 'n/a %s, %s: %s\n' "${NAME[${k%%.*}]}" "${LABEL[${k#*.}]}" "${NOTE[$k]}" ;;
   esac
 done | sort
+rounds() { [ -n "${PPS[$1]:-}" ] && printf '%.0f ' ${PPS[$1]} | sed 's/ $//' || echo "n/a"; }
 checked="Every system was checked to hold all $N points."
 for k in "${!NOTE[@]}"; do case $k in *.stored) checked="" ;; esac; done
 cat <<NOTES
@@ -351,6 +386,9 @@ gemba: ingest = points accepted (log + memory, synced every 1 s), including the 
   goes in from adapters), with the store's tick on a thread of its own as gemba serve runs it.
   Its latest over HTTP is GET /api/v1/latest?match=plant,*: the 10,000 plant tags, as the
   peers' queries.
+Ingest over HTTP: the median of $ROUNDS rounds in which gemba, InfluxDB and VictoriaMetrics took
+  turns, each into a fresh server. Points/s of every round: gemba $(rounds gh), InfluxDB
+  $(rounds ix), VictoriaMetrics $(rounds vm).
 Ingest per server CPU-second: the points over the CPU time (user + system, every thread) the
   server process used while taking them; the client shares the machine's cores, so points/s
   alone also measures the client.
