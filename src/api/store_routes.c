@@ -139,16 +139,17 @@ enum MHD_Result gb_api_influx_query(gb_req_t *r)
 {
     const char *q = gb_req_arg(r, "q");
     char *form = NULL;
-    if (!q && r->body) { /* application/x-www-form-urlencoded */
-        for (char *p = r->body; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
-            if (strncmp(p, "q=", 2)) continue;
-            size_t n = strcspn(p + 2, "&");
-            form = gb_xstrndup(p + 2, n);
-            for (char *c = form; *c; c++)
-                if (*c == '+') *c = ' ';
-            MHD_http_unescape(form);
-            q = form;
-            break;
+    if (!q && r->body) { /* application/x-www-form-urlencoded: fields split by '&' */
+        for (const char *p = r->body; *p && !q;) {
+            size_t n = strcspn(p, "&");
+            if (!strncmp(p, "q=", 2)) {
+                form = gb_xstrndup(p + 2, n - 2);
+                for (char *c = form; *c; c++)
+                    if (*c == '+') *c = ' ';
+                MHD_http_unescape(form);
+                q = form;
+            }
+            p += n + (p[n] == '&');
         }
     }
     enum MHD_Result ret;

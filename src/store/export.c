@@ -158,17 +158,9 @@ static inline bool escape_in8(uint64_t w)
     const uint64_t ones = 0x0101010101010101u, high = ones * 0x80;
     uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
     /* (x - 1) & ~x has a byte's top bit set where x's byte is 0 (or below N, for x - N * ones,
-     * N <= 0x80); a borrow can set another, but only above a byte that is one */
-    return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) ||
-           (w & high);
-}
-
-/* The length of the UTF-8 sequence at S[0..N) (whose first byte is past ASCII); 0: malformed. */
-static size_t utf8_seq(const char *s, size_t n)
-{
-    unsigned c = (unsigned char)s[0];
-    size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-    return len <= n && gb_utf8_valid(s, len) == len ? len : 0;
+     * N <= 0x80); a borrow can set another, but only above a byte that is one. W's own top bits
+     * are the bytes past ASCII. */
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) & high;
 }
 
 /*
@@ -188,7 +180,7 @@ static void json_str(out_t *o, const char *s, size_t n)
         }
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x80) {
-            size_t k = utf8_seq(s + i, n - i);
+            size_t k = gb_utf8_char(s + i, n - i);
             if (k) {
                 i += k;
                 continue;
@@ -639,8 +631,7 @@ int gb_query_latest(gb_store_t *s, const char *const *tags, size_t ntags, const 
     out_t o = {.json = true, .first_point = true};
     PUTS(&o, "{\"series\":[");
     int rc = 0;
-    /* fnmatch without flags: a trailing '*' matches any rest, '/' too, so a prefix compare will do
-     */
+    /* fnmatch without flags: a trailing '*' matches any rest, '/' too: a prefix compare does */
     latest_match_t m = {&o, gb_xcalloc(nmatch ? nmatch : 1, sizeof *m.match), nmatch};
     for (size_t i = 0; i < nmatch; i++) {
         pattern_t *x = &m.match[i];

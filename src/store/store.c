@@ -245,6 +245,13 @@ static void drain_bucket(gb_store_t *s, uint32_t b)
     g->bn[b] = 0;
 }
 
+/* The bucket of series NO (the last takes the series made since the buckets were spread). */
+static inline uint32_t bucket_of(const gb_stage_t *g, uint32_t no)
+{
+    uint32_t b = no >> g->shift;
+    return b < GB_STAGE_BUCKETS ? b : GB_STAGE_BUCKETS - 1;
+}
+
 static inline void stage_add(gb_store_t *s, uint32_t no, gb_time_t t, gb_quality_t q, gb_slot_t v)
 {
     gb_stage_t *g = &s->stage;
@@ -256,15 +263,13 @@ static inline void stage_add(gb_store_t *s, uint32_t no, gb_time_t t, gb_quality
         g->q = gb_xmalloc(cap);
         g->shift = stage_shift(s->nseries);
     }
-    uint32_t b = no >> g->shift;
-    if (b >= GB_STAGE_BUCKETS) b = GB_STAGE_BUCKETS - 1;
+    uint32_t b = bucket_of(g, no);
     if (g->bn[b] == GB_STAGE_BUCKET_POINTS) {
         if (g->shift == stage_shift(s->nseries)) {
             drain_bucket(s, b); /* that bucket alone: the lock is held a short while */
         } else {                /* all, and the series made since spread over the buckets again */
             gb_store__drain(s);
-            b = no >> g->shift;
-            if (b >= GB_STAGE_BUCKETS) b = GB_STAGE_BUCKETS - 1;
+            b = bucket_of(g, no);
         }
     }
     if (s->head_points++ == 0) s->head_since = gb_mono_ns();

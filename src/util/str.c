@@ -121,44 +121,46 @@ bool gb_name_valid(const char *s)
     return true;
 }
 
-size_t gb_utf8_valid(const char *s, size_t n)
+size_t gb_utf8_char(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
+    if (!n) return 0;
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    /* the length of the sequence, and the range its second byte must be in (RFC 3629) */
+    size_t len;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0) lo = 0xa0; /* not overlong */
+        if (c == 0xed) hi = 0x9f; /* not a surrogate */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0) lo = 0x90; /* not overlong */
+        if (c == 0xf4) hi = 0x8f; /* not above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n < len || p[1] < lo || p[1] > hi) return 0;
+    for (size_t k = 2; k < len; k++)
+        if ((p[k] & 0xc0) != 0x80) return 0;
+    return len;
+}
+
+size_t gb_utf8_valid(const char *s, size_t n)
+{
     size_t i = 0;
     while (i < n) {
-        if (n - i >= 8) { /* ASCII, the usual text, eight bytes at a time */
-            uint64_t w;
-            memcpy(&w, p + i, 8);
-            if (!(w & 0x8080808080808080u)) {
-                i += 8;
-                continue;
-            }
-        }
-        unsigned c = p[i];
-        if (c < 0x80) {
-            i++;
+        uint64_t w;
+        if (n - i >= 8 && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080u))) {
+            i += 8; /* ASCII, the usual text, eight bytes at a time */
             continue;
         }
-        /* the length of the sequence, and the range its second byte must be in (RFC 3629) */
-        size_t len;
-        unsigned lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            if (c == 0xe0) lo = 0xa0;      /* not overlong */
-            else if (c == 0xed) hi = 0x9f; /* not a surrogate */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            if (c == 0xf0) lo = 0x90;      /* not overlong */
-            else if (c == 0xf4) hi = 0x8f; /* not above U+10FFFF */
-        } else {
-            return i;
-        }
-        if (n - i < len || p[i + 1] < lo || p[i + 1] > hi) return i;
-        for (size_t k = 2; k < len; k++)
-            if ((p[i + k] & 0xc0) != 0x80) return i;
-        i += len;
+        size_t k = gb_utf8_char(s + i, n - i);
+        if (!k) return i;
+        i += k;
     }
     return n;
 }

@@ -26,6 +26,12 @@ const char *gb_did_you_mean(const char *word, const char *const *candidates);
 void gb_strlcpy(char *dst, const char *src, size_t size);
 
 /*
+ * The length of the character at S[0..N) when it is well-formed UTF-8 (1 to 4), else 0: no
+ * overlong forms, no surrogates, nothing above U+10FFFF, no sequence cut short.
+ */
+size_t gb_utf8_char(const char *s, size_t n);
+
+/*
  * The length of the longest prefix of S[0..N) that is well-formed UTF-8 (N when all of it is):
  * no overlong forms, no surrogates, nothing above U+10FFFF, no sequence cut short.
  */

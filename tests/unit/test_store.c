@@ -1817,8 +1817,8 @@ static void ref_json_str(text_t *b, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         char e[8];
         unsigned char c = (unsigned char)s[i];
-        size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-        if (c >= 0x80 && (len > n - i || gb_utf8_valid(s + i, len) != len)) {
+        size_t len = gb_utf8_char(s + i, n - i);
+        if (c >= 0x80 && !len) {
             add(b, "\xef\xbf\xbd", 3); /* not UTF-8: U+FFFD */
         } else if (c >= 0x80) {
             add(b, s + i, len);
