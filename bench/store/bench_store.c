@@ -653,6 +653,7 @@ typedef struct post_job {
     size_t nbody;
     atomic_size_t next;
     atomic_int failed;
+    double *ms; /* per body, how long its request took */
 } post_job_t;
 
 /* CPU time (user + system) of this process so far, in seconds */
@@ -700,7 +701,10 @@ static void *post_worker(void *arg)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->buf + j->cut[k]);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(j->cut[k + 1] - j->cut[k]));
         long code = 0;
-        if (curl_easy_perform(c) != CURLE_OK ||
+        double t0 = wall_s();
+        CURLcode cc = curl_easy_perform(c);
+        j->ms[k] = (wall_s() - t0) * 1e3;
+        if (cc != CURLE_OK ||
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 204) {
             if (atomic_fetch_add(&j->failed, 1) == 0)
                 fprintf(stderr, "bench_store: POST %s answered %ld\n", j->url, code);
@@ -721,6 +725,7 @@ static int cmd_post(const char *url, const char *file, size_t batch, int clients
     for (size_t i = 0; i < len; i++)
         if (j.buf[i] == '\n' && ++lines % batch == 0) j.cut[++j.nbody] = i + 1;
     if (j.cut[j.nbody] < len) j.cut[++j.nbody] = len;
+    j.ms = calloc(j.nbody ? j.nbody : 1, sizeof *j.ms);
     pthread_t th[64];
     if (clients < 1 || clients > 64) clients = 4;
     unsigned long long i0, b0, i1, b1;
@@ -731,10 +736,15 @@ static int cmd_post(const char *url, const char *file, size_t batch, int clients
     double s = wall_s() - t0;
     machine_ticks(&i1, &b1);
     if (j.failed) return 1;
-    /* idle_pct: how much of the machine's cores nobody used meanwhile (server and client share them) */
-    printf("ingest_pps %.0f\nbodies %zu\nclient_cpu_s %.3f\nwall_s %.3f\nidle_pct %.1f\n",
+    /* idle_pct: how much of the machine's cores nobody used meanwhile (server and client share
+     * them); write_*_ms: how long a body's request took, from sending to the answer */
+    qsort(j.ms, j.nbody, sizeof *j.ms, cmp_double);
+    printf("ingest_pps %.0f\nbodies %zu\nclient_cpu_s %.3f\nwall_s %.3f\nidle_pct %.1f\n"
+           "write_p50_ms %.2f\nwrite_p99_ms %.2f\nwrite_max_ms %.2f\n",
            (double)lines / s, j.nbody, cpu_s() - c0, s,
-           i1 + b1 > i0 + b0 ? 100.0 * (double)(i1 - i0) / (double)(i1 + b1 - i0 - b0) : 0.0);
+           i1 + b1 > i0 + b0 ? 100.0 * (double)(i1 - i0) / (double)(i1 + b1 - i0 - b0) : 0.0,
+           j.ms[j.nbody / 2], j.ms[j.nbody * 99 / 100], j.ms[j.nbody ? j.nbody - 1 : 0]);
+    free(j.ms);
     return 0;
 }
 

@@ -7,7 +7,9 @@
  *               retention dropped, kept longer than the points (see src/store/rollup.c)
  * Samples are appended to the log and kept in memory per series (the head); a flush writes the
  * head to a new block file and drops the log segments it covers. A flush happens when the head
- * holds flush_points points or its oldest point waited flush_interval, and at close.
+ * holds flush_points points or its oldest point waited flush_interval (on the store's flush
+ * thread: the writer goes on; it waits only when the head holds twice flush_points), and at
+ * close.
  *
  * Series are named by path (a tag's path, or a name given on import), not by the registry's
  * numeric ids, so a store outlives edits of the plant file. A series' type is fixed by its first
@@ -108,7 +110,7 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
 /* Writes out the log and syncs it to disk. 0 or GB_ENOSPC / GB_EIO. */
 int gb_store_sync(gb_store_t *s);
 
-/* Syncs when the sync interval has passed; flushes when the head is due. */
+/* Syncs when the sync interval has passed; tells the flush thread when the head is due. */
 int gb_store_tick(gb_store_t *s);
 
 /* Writes the head to a new block file now. 0, or GB_ENOSPC / GB_EIO (the head is kept). */

@@ -1020,8 +1020,9 @@ static int compact_locked(gb_store_t *s);
 
 /*
  * Writes the head to a new block file. Called with the lock held, and returns with it held, but
- * lets go of it while it encodes and writes: the head is frozen (readers still see it) and a new
- * one takes appends meanwhile. One flush at a time; a second one asked for meanwhile is skipped.
+ * lets go of it while it syncs the log, encodes and writes, and deletes the log segments the file
+ * covers: the head is frozen (readers still see it) and a new one takes appends meanwhile. One
+ * flush at a time; a second one asked for meanwhile is skipped.
  */
 static int flush_locked(gb_store_t *s)
 {
@@ -1040,8 +1041,13 @@ static int flush_locked(gb_store_t *s)
     uint64_t frozen_points = s->head_points;
     s->head_points = 0;
     s->flushing = true;
+    pthread_cond_broadcast(&s->flushed_cv); /* writers held back by a full head go on */
     uint64_t no = s->next_file++;
     pthread_mutex_unlock(&s->mu);
+    /* the log's syncs, off the lock: writers carry on in the new segment meanwhile */
+    if ((rc = gb_wal_rotate_finish(s->wal)) != 0)
+        gb_error("store", "cannot sync the write-ahead log: %s (the flush goes on)", gb_strerror(rc));
+    rc = 0;
 
     bfw_t w;
     bfw_init(&w);
@@ -1062,6 +1068,7 @@ static int flush_locked(gb_store_t *s)
     rc = bfw_write(s, &w, no, no, closed);
 
     pthread_mutex_lock(&s->mu);
+    char **gone = NULL;
     if (!rc) rc = bfw_install(s, &w, ser, no, no);
     if (rc) {
         /* the frozen points go back in front of what came meanwhile: nothing is lost */
@@ -1092,16 +1099,106 @@ static int flush_locked(gb_store_t *s)
             }
         }
         s->covered = closed;
-        gb_wal_drop(s->wal, closed);
+        gone = gb_wal_drop(s->wal, closed);
     }
     if (s->head_points) s->head_since = gb_mono_ns();
     s->flushing = false;
     free(w.refs);
     free(ser);
+    if (gone) { /* deleted off the lock */
+        pthread_mutex_unlock(&s->mu);
+        gb_wal_remove(gone);
+        pthread_mutex_lock(&s->mu);
+    }
     /* merges cascade: eight files of one level make one of the next */
     while (!rc && compact_locked(s) > 0) {
     }
     return rc;
+}
+
+/* ---- the flush thread -------------------------------------------------------------------------- */
+
+/* Whether the head is due for a flush: big enough, or its oldest point waited long enough. */
+static bool flush_wanted(const gb_store_t *s)
+{
+    return s->head_points && !s->o.readonly &&
+           (s->head_points >= s->o.flush_points ||
+            gb_mono_ns() - s->head_since >= s->o.flush_interval_ns);
+}
+
+/* Waits on CV (with the lock held) for at most NS nanoseconds. */
+static void wait_for(gb_store_t *s, pthread_cond_t *cv, int64_t ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ns += ts.tv_nsec;
+    ts.tv_sec += ns / GB_NS_PER_S;
+    ts.tv_nsec = ns % GB_NS_PER_S;
+    pthread_cond_timedwait(cv, &s->mu, &ts);
+}
+
+static void *flusher_main(void *arg)
+{
+    gb_store_t *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->flusher_stop) {
+        if (!s->flushing && flush_wanted(s)) {
+            int rc = flush_locked(s); /* lets go of the lock while it works */
+            if (rc && rc != s->flush_failed)
+                gb_error("store", "flush failed: %s; the points stay in memory and in the log, "
+                                  "and the flush is tried again every second",
+                         gb_strerror(rc));
+            else if (!rc && s->flush_failed)
+                gb_info("store", "flushes go through again");
+            s->flush_failed = rc;
+            pthread_cond_broadcast(&s->flushed_cv); /* also to writers held back: it failed */
+            if (!rc) continue;
+        }
+        /* a flush failed, or a compaction or rollup pass holds the files: look again in a while;
+         * else wait for a writer's or the tick's call */
+        if (s->flush_failed || (s->flushing && flush_wanted(s)))
+            wait_for(s, &s->flush_cv, s->flush_failed ? GB_NS_PER_S : GB_NS_PER_S / 20);
+        else
+            pthread_cond_wait(&s->flush_cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void flusher_start(gb_store_t *s)
+{
+    if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0) {
+        gb_warn("store", "cannot start the flush thread: flushes run on the writers' threads");
+        return;
+    }
+    pthread_setname_np(s->flusher, "gemba-flush");
+    s->flusher_on = true;
+}
+
+static void flusher_stop(gb_store_t *s)
+{
+    if (!s->flusher_on) return;
+    pthread_mutex_lock(&s->mu);
+    s->flusher_stop = true;
+    pthread_cond_signal(&s->flush_cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->flusher, NULL);
+    s->flusher_on = false;
+}
+
+/*
+ * The head is due for a flush (the lock held): the flush thread is told, and the caller goes on.
+ * When the head has grown to two flushes' worth (the thread is busy with a flush or a merge), the
+ * caller waits until a flush takes it: memory stays bounded when writers outrun the disk. Without
+ * the thread, flushes here.
+ */
+static int flush_due(gb_store_t *s)
+{
+    if (!s->flusher_on) return flush_locked(s);
+    pthread_cond_signal(&s->flush_cv);
+    while (!s->flush_failed && !s->flusher_stop && s->head_points >= 2 * s->o.flush_points)
+        pthread_cond_wait(&s->flushed_cv, &s->mu);
+    return 0;
 }
 
 /* ---- compaction ------------------------------------------------------------------------------ */
@@ -1482,6 +1579,8 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     *out = NULL;
     gb_store_t *s = gb_xcalloc(1, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->flush_cv, NULL);
+    pthread_cond_init(&s->flushed_cv, NULL);
     pthread_rwlock_init(&s->names, NULL);
     s->dir = gb_xstrdup(dir);
     if (opts) s->o = *opts;
@@ -1527,6 +1626,7 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     pthread_mutex_lock(&s->mu); /* alone with it still, but retention lets go of the lock */
     retention_locked(s, gb_now());
     pthread_mutex_unlock(&s->mu);
+    if (!s->o.readonly) flusher_start(s);
     *out = s;
     return 0;
 fail:
@@ -1702,7 +1802,7 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
     if (s->o.sync_always)
         rc = gb_wal_sync(s->wal);
     else if (s->head_points >= s->o.flush_points)
-        rc = flush_locked(s);
+        rc = flush_due(s);
 out:
     pthread_mutex_unlock(&s->mu);
     free(nos);
@@ -1734,10 +1834,7 @@ int gb_store_tick(gb_store_t *s)
     if (!rc && !s->o.readonly && s->nret &&
         (s->retention_due || gb_mono_ns() - s->last_retention >= 3600 * GB_NS_PER_S))
         retention_locked(s, gb_now());
-    if (!rc && !s->o.readonly &&
-        (s->head_points >= s->o.flush_points ||
-         (s->head_points && gb_mono_ns() - s->head_since >= s->o.flush_interval_ns)))
-        rc = flush_locked(s);
+    if (!rc && flush_wanted(s)) rc = flush_due(s);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -1745,6 +1842,8 @@ int gb_store_tick(gb_store_t *s)
 int gb_store_flush(gb_store_t *s)
 {
     pthread_mutex_lock(&s->mu);
+    while (s->flushing) /* the flush thread's (or a compaction's) first: then all of the rest */
+        wait_for(s, &s->flushed_cv, GB_NS_PER_S / 100);
     int rc = flush_locked(s);
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -1762,6 +1861,7 @@ int gb_store_close(gb_store_t *s)
 {
     if (!s) return 0;
     int rc = 0;
+    flusher_stop(s); /* a flush it was writing is finished first */
     if (s->wal && !s->o.readonly) {
         pthread_mutex_lock(&s->mu);
         rc = gb_wal_sync(s->wal);
@@ -1799,6 +1899,8 @@ int gb_store_close(gb_store_t *s)
     free(s->ret);
     gb_pts_clear(&s->latest);
     gb_map_clear(&s->by_path);
+    pthread_cond_destroy(&s->flush_cv);
+    pthread_cond_destroy(&s->flushed_cv);
     pthread_mutex_destroy(&s->mu);
     pthread_rwlock_destroy(&s->names);
     free(s->dir);

@@ -112,6 +112,14 @@ struct gb_store {
     size_t nret;
     int64_t last_retention; /* monotonic time of the last retention pass */
     bool retention_due;     /* a pass could not make its rollups (busy): the next tick tries */
+    /* The flush thread: flushes, and the merges after them, run on it, so that the writer whose
+     * append makes a flush due does not wait for it (an HTTP write would wait a flush's whole
+     * encoding). It waits on FLUSH_CV; a writer held back (the head a whole flush ahead of a
+     * flush still running) waits on FLUSHED_CV. Without it (not started) they run inline. */
+    pthread_t flusher;
+    bool flusher_on, flusher_stop;
+    pthread_cond_t flush_cv, flushed_cv;
+    int flush_failed; /* the error of the last background flush (0: it went through) */
 };
 
 /* A block of a query's snapshot. */

@@ -55,6 +55,13 @@ struct gb_wal {
     unsigned char *out;
     size_t out_len, out_cap, written;
     int out_rc;
+    /* A rotation's slow half (gb_wal_rotate_finish), done without the caller's lock: under ROT_MU,
+     * ROT_PENDING until the closed segment (ROT_OLD) and the new one's header (ROT_NEW) are
+     * synced and the new name is in the directory for good. A sync waits for it. */
+    pthread_mutex_t rot_mu;
+    pthread_cond_t rot_cv;
+    bool rot_pending;
+    int rot_old, rot_new;
 };
 
 static void put32(unsigned char *p, uint32_t v)
@@ -135,7 +142,8 @@ static int replay(int fd, uint64_t seq, gb_wal_record_fn each, void *ctx, off_t 
     return rc;
 }
 
-static int open_segment(gb_wal_t *w, uint64_t seq)
+/* Opens segment SEQ for appending (made, with its header, when new; synced with SYNC). */
+static int open_segment(gb_wal_t *w, uint64_t seq, bool sync)
 {
     char *p = seg_path(w, seq);
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_APPEND, 0640);
@@ -146,7 +154,7 @@ static int open_segment(gb_wal_t *w, uint64_t seq)
     } else {
         struct stat st;
         if (fstat(fd, &st) == 0 && st.st_size == 0 &&
-            (write(fd, WAL_MAGIC, WAL_MAGIC_LEN) != WAL_MAGIC_LEN || fdatasync(fd) != 0)) {
+            (write(fd, WAL_MAGIC, WAL_MAGIC_LEN) != WAL_MAGIC_LEN || (sync && fdatasync(fd) != 0))) {
             gb_error("store", "cannot write %s: %s", p, strerror(errno));
             close(fd);
             fd = -1;
@@ -183,7 +191,9 @@ int gb_wal_open(const char *dir, uint64_t after, bool readonly, gb_wal_record_fn
     *out = NULL;
     gb_wal_t *w = gb_xcalloc(1, sizeof *w);
     w->dir = gb_xstrdup(dir);
-    w->fd = w->lock_fd = -1;
+    w->fd = w->lock_fd = w->rot_old = w->rot_new = -1;
+    pthread_mutex_init(&w->rot_mu, NULL);
+    pthread_cond_init(&w->rot_cv, NULL);
     w->readonly = readonly;
     w->cap = WAL_BUFFER + 4096;
     w->limit = WAL_BUFFER;
@@ -249,7 +259,7 @@ int gb_wal_open(const char *dir, uint64_t after, bool readonly, gb_wal_record_fn
         free(p);
     }
     free(segs);
-    if (!readonly && (rc = open_segment(w, last > after ? last : after + 1)) != 0) goto fail;
+    if (!readonly && (rc = open_segment(w, last > after ? last : after + 1, true)) != 0) goto fail;
     w->last_sync = gb_mono_ns();
     *out = w;
     return 0;
@@ -435,11 +445,22 @@ int gb_wal_flush_if_full(gb_wal_t *w)
     return w->len >= w->limit ? hand_over(w, false) : 0;
 }
 
+/* Waits for a rotation's slow half: until then the closed segment and the new name may not be on
+ * disk for good, and a sync must not say otherwise. */
+static void rotation_settle(gb_wal_t *w)
+{
+    pthread_mutex_lock(&w->rot_mu);
+    while (w->rot_pending)
+        pthread_cond_wait(&w->rot_cv, &w->rot_mu);
+    pthread_mutex_unlock(&w->rot_mu);
+}
+
 int gb_wal_sync(gb_wal_t *w)
 {
     if (!w || w->fd < 0) return 0;
     int rc = write_out(w);
     if (rc) return rc;
+    rotation_settle(w);
     if (w->dirty && fdatasync(w->fd) != 0) return errno == ENOSPC ? GB_ENOSPC : GB_EIO;
     w->dirty = false;
     w->sync_failed = false;
@@ -483,35 +504,74 @@ size_t gb_wal_pending(const gb_wal_t *w)
 
 int gb_wal_rotate(gb_wal_t *w, uint64_t *closed)
 {
-    int rc = gb_wal_sync(w);
+    int rc = write_out(w);
     if (rc) return rc;
     int old = w->fd;
     uint64_t seq = w->seq;
-    if ((rc = open_segment(w, seq + 1)) != 0) return rc;
-    close(old);
-    /* the new segment's name must survive a crash before anything depends on it */
-    int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    if ((rc = open_segment(w, seq + 1, false)) != 0) return rc;
+    w->dirty = true; /* the new segment's header */
+    pthread_mutex_lock(&w->rot_mu);
+    w->rot_old = old;
+    w->rot_new = w->fd;
+    w->rot_pending = true;
+    pthread_mutex_unlock(&w->rot_mu);
     *closed = seq;
     return 0;
 }
 
-void gb_wal_drop(gb_wal_t *w, uint64_t seq)
+int gb_wal_rotate_finish(gb_wal_t *w)
 {
+    pthread_mutex_lock(&w->rot_mu);
+    bool pending = w->rot_pending;
+    int old = w->rot_old, fresh = w->rot_new;
+    pthread_mutex_unlock(&w->rot_mu);
+    if (!pending) return 0;
+    int rc = 0;
+    if (fdatasync(old) != 0 || fdatasync(fresh) != 0)
+        rc = errno == ENOSPC || errno == EDQUOT ? GB_ENOSPC : GB_EIO;
+    close(old);
+    /* the new segment's name must survive a crash before anything depends on it */
+    int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0 && !rc) rc = GB_EIO;
+        close(dfd);
+    }
+    pthread_mutex_lock(&w->rot_mu);
+    w->rot_pending = false;
+    w->rot_old = w->rot_new = -1;
+    pthread_cond_broadcast(&w->rot_cv);
+    pthread_mutex_unlock(&w->rot_mu);
+    return rc;
+}
+
+char **gb_wal_drop(gb_wal_t *w, uint64_t seq)
+{
+    char **gone = NULL;
+    size_t n = 0;
     for (uint64_t s = w->first; s <= seq && s < w->seq; s++) {
         char *p = seg_path(w, s);
         struct stat st;
         if (stat(p, &st) == 0) {
             w->bytes -= (uint64_t)st.st_size <= w->bytes ? (uint64_t)st.st_size : w->bytes;
-            if (unlink(p) != 0 && errno != ENOENT)
-                gb_warn("store", "cannot remove %s: %s", p, strerror(errno));
+            gone = gb_xrealloc(gone, (n + 2) * sizeof *gone);
+            gone[n++] = p;
+            gone[n] = NULL;
+        } else {
+            free(p);
         }
-        free(p);
         w->first = s + 1;
     }
+    return gone;
+}
+
+void gb_wal_remove(char **gone)
+{
+    for (size_t i = 0; gone && gone[i]; i++) {
+        if (unlink(gone[i]) != 0 && errno != ENOENT)
+            gb_warn("store", "cannot remove %s: %s", gone[i], strerror(errno));
+        free(gone[i]);
+    }
+    free(gone);
 }
 
 uint64_t gb_wal_current(const gb_wal_t *w)
@@ -545,6 +605,9 @@ void gb_wal_close(gb_wal_t *w)
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
     }
+    gb_wal_rotate_finish(w); /* a rotation whose caller did not finish it (it always does) */
+    pthread_cond_destroy(&w->rot_cv);
+    pthread_mutex_destroy(&w->rot_mu);
     if (w->fd >= 0) close(w->fd);
     if (w->lock_fd >= 0) close(w->lock_fd);
     free(w->out);

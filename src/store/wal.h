@@ -12,7 +12,7 @@
  * interval (by the writer thread, in the background) and by gb_wal_sync (in the caller). A failed
  * write (a full disk) keeps what could not be written in the buffer and reports GB_ENOSPC /
  * GB_EIO; the caller refuses new data until a write succeeds.
- * Not thread-safe: the store serialises calls.
+ * Not thread-safe: the store serialises calls (gb_wal_rotate_finish and gb_wal_remove aside).
  */
 #ifndef GB_STORE_WAL_H
 #define GB_STORE_WAL_H
@@ -61,10 +61,22 @@ int gb_wal_tick(gb_wal_t *w, int64_t interval_ns);
 /* Bytes buffered but not written yet. */
 size_t gb_wal_pending(const gb_wal_t *w);
 
-/* Syncs the current segment and starts the next; *CLOSED gets the number of the one closed. */
+/*
+ * Starts the next segment; *CLOSED gets the number of the one closed. The quick half, under the
+ * caller's lock: the buffer is written out and appends go to the new segment. The slow half,
+ * gb_wal_rotate_finish, syncs the closed segment, the new one's header and the directory, and may
+ * run without the caller's lock (one thread at a time, before the next rotation); a gb_wal_sync
+ * meanwhile waits for it. 0, or GB_ENOSPC / GB_EIO.
+ */
 int gb_wal_rotate(gb_wal_t *w, uint64_t *closed);
-/* Deletes the segments numbered up to SEQ (their data is in block files). */
-void gb_wal_drop(gb_wal_t *w, uint64_t seq);
+int gb_wal_rotate_finish(gb_wal_t *w);
+/*
+ * Forgets the segments numbered up to SEQ (their data is in block files) and returns their paths
+ * (NULL-terminated; NULL when none) for gb_wal_remove, which deletes the files and may run
+ * without the caller's lock: unlinking a large file takes milliseconds.
+ */
+char **gb_wal_drop(gb_wal_t *w, uint64_t seq);
+void gb_wal_remove(char **gone);
 
 /* Creates DIR and its missing parents (mode 0750). 0, or -1 with errno set. */
 int gb_mkdirs(const char *dir);

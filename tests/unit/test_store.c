@@ -758,6 +758,81 @@ static void test_flush_while_writing(void **state)
     free(dir);
 }
 
+/* Sums a series' values and counts its points. */
+typedef struct {
+    uint64_t n;
+    double sum;
+} tally_t;
+
+static int tally(void *ctx, const gb_point_t *p)
+{
+    tally_t *t = ctx;
+    t->n++;
+    t->sum += p->v.f64;
+    return 0;
+}
+
+/*
+ * Flushes run on the store's flush thread: writes that make the head due for one go on without
+ * anyone calling a flush or a tick, and the head reaches block files meanwhile. A writer faster
+ * than the flushes is held back once the head holds two flushes' worth, so memory stays bounded
+ * (the points being flushed aside, the head never holds more than that and a batch). Every point
+ * is there afterwards, and after a reopen.
+ */
+static void test_flush_thread(void **state)
+{
+    (void)state;
+    enum { SERIES = 50, BATCH = 1000, BATCHES = 60, FLUSH = 4000 };
+    char *dir = tmpdir();
+    gb_store_opts_t o = {.flush_points = FLUSH};
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    static char names[SERIES][16];
+    for (int i = 0; i < SERIES; i++)
+        snprintf(names[i], sizeof names[i], "f%02d", i);
+    gb_store_wpoint_t *w = calloc(BATCH, sizeof *w);
+    uint64_t most = 0;
+    gb_store_info_t info;
+    for (int b = 0; b < BATCHES; b++) {
+        for (int i = 0; i < BATCH; i++) {
+            int k = b * BATCH + i;
+            w[i] = (gb_store_wpoint_t){names[k % SERIES], (gb_time_t)(k / SERIES) * GB_NS_PER_S,
+                                       GB_Q_GOOD, {.type = GB_VT_F64, .f64 = k}};
+        }
+        size_t bad = 1;
+        assert_int_equal(gb_store_write_points(s, w, BATCH, &bad), 0);
+        assert_int_equal(bad, 0);
+        gb_store_stat(s, &info);
+        if (info.head_points > most) most = info.head_points;
+    }
+    /* head and the flush being written: each at most two flushes' worth and a batch */
+    assert_true(most <= 2 * (2 * FLUSH + BATCH));
+    /* the flushes due are written with no call: the head goes under a flush's worth */
+    for (int i = 0; i < 2000; i++) {
+        gb_store_stat(s, &info);
+        if (info.head_points < FLUSH) break;
+        usleep(5000);
+    }
+    assert_true(info.head_points < FLUSH);
+    assert_true(info.block_files >= 1);
+    assert_int_equal(info.points, BATCH * BATCHES);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < SERIES; i++) {
+            tally_t t = {0};
+            assert_int_equal(gb_store_read(s, names[i], INT64_MIN, INT64_MAX, tally, &t), 0);
+            /* series i holds k = i, i + 50, ...: 1200 points */
+            assert_int_equal(t.n, BATCH * BATCHES / SERIES);
+            double want = (double)t.n * i + SERIES * (double)t.n * (t.n - 1) / 2;
+            assert_true(t.sum == want);
+        }
+        assert_int_equal(gb_store_close(s), 0);
+        if (pass == 0) assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    }
+    free(w);
+    rmrf(dir);
+    free(dir);
+}
+
 /*
  * Many flushes make many files; eight of a level are merged into one of the next. 70 flushes of
  * 10 points leave one file of 64 flushes and 6 of one, every point readable, a point rewritten in
@@ -2148,6 +2223,7 @@ int main(void)
         cmocka_unit_test(test_aggregates),
         cmocka_unit_test(test_time_weighted_average),
         cmocka_unit_test(test_flush_while_writing),
+        cmocka_unit_test(test_flush_thread),
         cmocka_unit_test(test_compaction),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_version1_files),
