@@ -27,6 +27,8 @@ typedef struct series {
     gb_vtype_t type;
     gb_pts_t head;
     gb_pts_t frozen; /* the head a flush is writing out: read-only until the flush ends */
+    gb_pts_t spare;  /* empty arrays, the next flush's new head (numbers and booleans): a flush's
+                      * worth of points then comes in without growing arrays page by page */
     gb_bref_t *blocks;
     size_t nblocks, cblocks;
     uint64_t block_points;
@@ -119,7 +121,8 @@ struct gb_store {
     pthread_t flusher;
     bool flusher_on, flusher_stop;
     pthread_cond_t flush_cv, flushed_cv;
-    int flush_failed; /* the error of the last background flush (0: it went through) */
+    int flush_failed;   /* the error of the last background flush (0: it went through) */
+    uint64_t flush_gen; /* heads frozen so far (a flush took the head) */
 };
 
 /* A block of a query's snapshot. */
