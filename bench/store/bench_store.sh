@@ -89,13 +89,14 @@ post_lp() { # SYSTEM PID URL: one round's numbers go to PPS[SYSTEM] and CPS[SYST
   "$H" post "$3" "$LP" "$BATCH" "$CLIENTS" > "$T/$1.out"
   c1=$(cpu_s "$2")
   pps=$(val "$T/$1.out" ingest_pps); cps=$(echo "$N / ($c1 - $c0)" | bc -l)
-  PPS[$1]+="$pps "; CPS[$1]+="$cps "
+  PPS[$1]+="$pps "; CPS[$1]+="$cps "; P99[$1]+="$(val "$T/$1.out" write_p99_ms) "
   say "  ingest: $(printf '%.0f' "$pps") points/s, $(printf '%.0f' "$cps") per server CPU-second, machine $(val "$T/$1.out" idle_pct) % idle"
+  say "  write requests: median $(val "$T/$1.out" write_p50_ms) ms, p99 $(val "$T/$1.out" write_p99_ms) ms, longest $(val "$T/$1.out" write_max_ms) ms"
 }
 # the median of the numbers in $1
 med() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ a[NR] = $1 } END { printf "%.6f\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # R[system.measure] = value; NOTE[system.measure] = why a value is missing
-declare -A R NOTE PPS CPS
+declare -A R NOTE PPS CPS P99
 na() { NOTE[$1.$2]=$3; }
 # every system must hold every point: a short count is said under the table
 stored() { # SYSTEM COUNT
@@ -259,7 +260,7 @@ done
 [ -n "$HAVE_VM" ] || for m in ingest_pps bpp avg_ms latest_ms scan_ms; do na vm $m "victoria-metrics not installed"; done
 for s in gh ix vm; do
   [ -n "${PPS[$s]:-}" ] || continue
-  R[$s.ingest_pps]=$(med "${PPS[$s]}"); R[$s.cpu_pps]=$(med "${CPS[$s]}")
+  R[$s.ingest_pps]=$(med "${PPS[$s]}"); R[$s.cpu_pps]=$(med "${CPS[$s]}"); R[$s.p99_ms]=$(med "${P99[$s]}")
 done
 # gemba's last round stays for its size and queries below (the peers' were taken in their round)
 
@@ -330,9 +331,9 @@ fi
 # --- the table -----------------------------------------------------------------------------------
 SYS=(gi gh sq pg ix vm)
 declare -A NAME=([gi]="gemba" [gh]="gemba HTTP" [sq]="SQLite" [pg]="PostgreSQL" [ix]="InfluxDB" [vm]="Victoria")
-MEAS=(ingest_pps tags_pps cpu_pps bpp avg_ms latest_ms scan_ms)
+MEAS=(ingest_pps tags_pps cpu_pps p99_ms bpp avg_ms latest_ms scan_ms)
 declare -A LABEL=([ingest_pps]="ingest, points/s" [tags_pps]="ingest by tag id, points/s"
-  [cpu_pps]="ingest per server CPU-second" [bpp]="disk, bytes/point"
+  [cpu_pps]="ingest per server CPU-second" [p99_ms]="write request p99, ms" [bpp]="disk, bytes/point"
   [avg_ms]="1-day 1-min avg, 1 Hz tag, ms" [latest_ms]="latest of 10,000 tags, ms" [scan_ms]="raw scan of 1 M points, ms")
 # the gemba a peer is compared with: SQLite with gemba in-process (both libraries), the servers
 # with gemba serve over HTTP; where gemba HTTP has no number, gemba in-process
@@ -378,8 +379,9 @@ rounds() { [ -n "${PPS[$1]:-}" ] && printf '%.0f ' ${PPS[$1]} | sed 's/ $//' || 
 checked="Every system was checked to hold all $N points."
 for k in "${!NOTE[@]}"; do case $k in *.stored) checked="" ;; esac; done
 cat <<NOTES
-gemba: ingest = points accepted (log + memory, synced every 1 s), including the flushes to block
-  files at every 4 M points; the last flush, at close, took $(val "$T/gi.out" flush_s) s in-process.
+gemba: ingest = points accepted (log + memory, synced every 1 s). The flushes to block files at
+  every 4 M points run on the store's flush thread beside the writers, which wait for one only
+  when the head holds 8 M points. The last flush, at close, took $(val "$T/gi.out" flush_s) s in-process.
   Disk = the data directory after a clean stop. $checked
   In-process, points go in by series name (gb_store_write_points, as imports and HTTP writes do)
   and, on the row below, by tag id (gb_store_append with the plant's registry, as machine data
