@@ -980,21 +980,30 @@ int gb_store__write_file(gb_store_t *s, gb_fkind_t k, uint64_t lo, uint64_t no,
     char *dir = gb_xasprintf("%s/%s", s->dir, KINDS[k].dir);
     if (k != GB_FK_BLOCKS) gb_mkdirs(dir); /* made on first use: a store without rollups has none */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    int rc = fd < 0 ? GB_EIO : 0;
-    if (!rc) rc = write_all(fd, body, blen);
-    if (!rc) rc = write_all(fd, foot, flen);
-    if (!rc) rc = write_all(fd, tr, sizeof tr);
-    if (!rc && fdatasync(fd) != 0) rc = errno == ENOSPC ? GB_ENOSPC : GB_EIO;
+    int rc = fd < 0 ? GB_EIO : 0, err = fd < 0 ? errno : 0;
+    if (!rc && (rc = write_all(fd, body, blen)) != 0) err = errno;
+    if (!rc && (rc = write_all(fd, foot, flen)) != 0) err = errno;
+    if (!rc && (rc = write_all(fd, tr, sizeof tr)) != 0) err = errno;
+    if (!rc && fdatasync(fd) != 0) {
+        err = errno;
+        rc = err == ENOSPC ? GB_ENOSPC : GB_EIO;
+    }
     if (fd >= 0) close(fd);
-    if (!rc && rename(tmp, fin) != 0) rc = GB_EIO;
+    if (!rc && rename(tmp, fin) != 0) {
+        err = errno;
+        rc = GB_EIO;
+    }
     if (!rc) {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
             fsync(dfd);
             close(dfd);
         }
+        s->write_failing = false;
     } else {
-        gb_error("store", "cannot write %s: %s", fin, gb_strerror(rc));
+        /* once until a file is written again: a flush that fails is tried again every second */
+        if (!s->write_failing) gb_error("store", "cannot write %s: %s", fin, strerror(err));
+        s->write_failing = true;
         unlink(tmp);
     }
     free(dir);
@@ -1152,9 +1161,12 @@ static void wait_for(gb_store_t *s, pthread_cond_t *cv, int64_t ns)
 static void *flusher_main(void *arg)
 {
     gb_store_t *s = arg;
+    int64_t retry_at = 0; /* after a failed flush: not again before this (however often told) */
     pthread_mutex_lock(&s->mu);
     while (!s->flusher_stop) {
-        if (!s->flushing && flush_wanted(s)) {
+        int64_t now = gb_mono_ns();
+        bool wanted = flush_wanted(s), may = !s->flush_failed || now >= retry_at;
+        if (wanted && may && !s->flushing) {
             int rc = flush_locked(s); /* lets go of the lock while it works */
             if (rc && rc != s->flush_failed)
                 gb_error("store", "flush failed: %s; the points stay in memory and in the log, "
@@ -1163,13 +1175,16 @@ static void *flusher_main(void *arg)
             else if (!rc && s->flush_failed)
                 gb_info("store", "flushes go through again");
             s->flush_failed = rc;
+            retry_at = gb_mono_ns() + GB_NS_PER_S;
             pthread_cond_broadcast(&s->flushed_cv); /* also to writers held back: it failed */
-            if (!rc) continue;
+            continue;
         }
-        /* a flush failed, or a compaction or rollup pass holds the files: look again in a while;
-         * else wait for a writer's or the tick's call */
-        if (s->flush_failed || (s->flushing && flush_wanted(s)))
-            wait_for(s, &s->flush_cv, s->flush_failed ? GB_NS_PER_S : GB_NS_PER_S / 20);
+        /* a failed flush's next try, or a compaction or rollup pass holding the files: look
+         * again in a while; else wait for a writer's or the tick's call */
+        if (wanted && !may)
+            wait_for(s, &s->flush_cv, retry_at - now);
+        else if (wanted)
+            wait_for(s, &s->flush_cv, GB_NS_PER_S / 20);
         else
             pthread_cond_wait(&s->flush_cv, &s->mu);
     }

@@ -123,6 +123,8 @@ struct gb_store {
     pthread_cond_t flush_cv, flushed_cv;
     int flush_failed;   /* the error of the last background flush (0: it went through) */
     uint64_t flush_gen; /* heads frozen so far (a flush took the head) */
+    bool write_failing; /* writing a block or rollup file failed (logged) and has not worked since:
+                         * one writer of files at a time (FLUSHING) reads and sets it */
 };
 
 /* A block of a query's snapshot. */

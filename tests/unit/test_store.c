@@ -833,6 +833,85 @@ static void test_flush_thread(void **state)
     free(dir);
 }
 
+/* How many times NEEDLE occurs in the file PATH. */
+static int occurrences(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        for (const char *p = line; (p = strstr(p, needle)) != NULL; p++)
+            n++;
+    fclose(f);
+    return n;
+}
+
+/*
+ * A flush that fails on the flush thread (the blocks directory gone, a file in its place) loses
+ * nothing: writes go on being taken and every point stays readable; the failure is logged once
+ * however often the flush is tried again (every second); and once the directory is back the
+ * flush goes through by itself. Every point is then in block files, and there after a reopen.
+ */
+static void test_flush_thread_failure(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_opts_t o = {.flush_points = 1000};
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    char blocks[600], away[600], logf[600];
+    snprintf(blocks, sizeof blocks, "%s/blocks", dir);
+    snprintf(away, sizeof away, "%s/blocks.away", dir);
+    snprintf(logf, sizeof logf, "%s/log", dir);
+    assert_int_equal(rename(blocks, away), 0);
+    int fd = open(blocks, O_WRONLY | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    /* the log into a file meanwhile */
+    fflush(stderr);
+    int saved = dup(2), lf = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && lf >= 0);
+    assert_true(dup2(lf, 2) == 2);
+    for (int i = 0; i < 3000; i++)
+        put_f(s, "x", (gb_time_t)i * GB_NS_PER_S, i);
+    usleep(2500 * 1000); /* the flush is tried two or three times */
+    gb_store_info_t info;
+    gb_store_stat(s, &info);
+    assert_int_equal(info.points, 3000);
+    assert_int_equal(info.head_points, 3000);
+    assert_int_equal(info.block_files, 0);
+    tally_t t = {0};
+    assert_int_equal(gb_store_read(s, "x", INT64_MIN, INT64_MAX, tally, &t), 0);
+    assert_int_equal(t.n, 3000);
+    assert_int_equal(unlink(blocks), 0);
+    assert_int_equal(rename(away, blocks), 0);
+    for (int i = 0; i < 1000; i++) { /* the next try goes through */
+        gb_store_stat(s, &info);
+        if (info.head_points == 0) break;
+        usleep(5000);
+    }
+    fflush(stderr);
+    assert_true(dup2(saved, 2) == 2);
+    close(saved);
+    close(lf);
+    assert_int_equal(info.head_points, 0);
+    assert_true(info.block_files >= 1);
+    assert_int_equal(info.points, 3000);
+    assert_int_equal(occurrences(logf, "cannot write"), 1);
+    assert_int_equal(occurrences(logf, "flush failed"), 1);
+    assert_int_equal(occurrences(logf, "flushes go through again"), 1);
+    assert_int_equal(gb_store_close(s), 0);
+    assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    t = (tally_t){0};
+    assert_int_equal(gb_store_read(s, "x", INT64_MIN, INT64_MAX, tally, &t), 0);
+    assert_int_equal(t.n, 3000);
+    assert_true(t.sum == 2999.0 * 3000 / 2);
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 /*
  * Many flushes make many files; eight of a level are merged into one of the next. 70 flushes of
  * 10 points leave one file of 64 flushes and 6 of one, every point readable, a point rewritten in
@@ -2224,6 +2303,7 @@ int main(void)
         cmocka_unit_test(test_time_weighted_average),
         cmocka_unit_test(test_flush_while_writing),
         cmocka_unit_test(test_flush_thread),
+        cmocka_unit_test(test_flush_thread_failure),
         cmocka_unit_test(test_compaction),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_version1_files),
