@@ -163,9 +163,55 @@ static void merge_runs(key_t_ *k, size_t n)
     free(start);
 }
 
+/*
+ * Sorts P by time in place, stably, by insertion, when every point is a few places from its own:
+ * the head of writers that interleave (a body now and then ahead of the one before it) takes
+ * one pass and few moves, without the keys and copies of merge_runs. False when it would take
+ * more than a few moves a point: P is then in some order that merge_runs still sorts right
+ * (equal times kept in their order).
+ */
+static bool insertion_sort(gb_pts_t *p)
+{
+    size_t budget = 4 * p->n + 64;
+    gb_time_t *t = p->t;
+    gb_slot_t *v = p->v;
+    uint8_t *q = p->q;
+    for (size_t i = 1; i < p->n; i++) {
+        gb_time_t ti = t[i];
+        if (ti >= t[i - 1]) continue;
+        gb_slot_t vi = v[i];
+        uint8_t qi = q[i];
+        size_t j = i;
+        bool spent = false;
+        while (j > 0 && t[j - 1] > ti && !(spent = budget-- == 0)) {
+            t[j] = t[j - 1];
+            v[j] = v[j - 1];
+            q[j] = q[j - 1];
+            j--;
+        }
+        t[j] = ti; /* past greater times only: equal ones keep their order */
+        v[j] = vi;
+        q[j] = qi;
+        if (spent) return false;
+    }
+    return true;
+}
+
 void gb_pts_sort_dedupe(gb_pts_t *p)
 {
     if (gb_pts_sorted(p)) return;
+    if (insertion_sort(p)) {
+        size_t m = 0;
+        for (size_t j = 0; j < p->n; j++) {
+            if (j + 1 < p->n && p->t[j + 1] == p->t[j]) continue; /* the later one wins */
+            p->t[m] = p->t[j];
+            p->v[m] = p->v[j];
+            p->q[m] = p->q[j];
+            m++;
+        }
+        p->n = m;
+        return;
+    }
     key_t_ *k = gb_xmalloc(p->n * sizeof *k);
     for (size_t i = 0; i < p->n; i++)
         k[i] = (key_t_){p->t[i], i};
