@@ -339,7 +339,7 @@ static int open_tcp(haas_t *h, char *err, size_t errsz)
             else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
         }
         if (e) {
-            snprintf(err, errsz, "cannot connect to %s: %s", h->where, strerror(e));
+            snprintf(err, errsz, "cannot connect to %.200s: %s", h->where, strerror(e));
             close(fd);
             fd = -1;
         }
@@ -395,10 +395,10 @@ static int send_all(haas_t *h, int fd, const char *text, char *err, size_t errsz
         if (w > 0) {
             off += (size_t)w;
         } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-            snprintf(err, errsz, "cannot send to %s: %s", h->where, strerror(errno));
+            snprintf(err, errsz, "cannot send to %.200s: %s", h->where, strerror(errno));
             return GB_EIO;
         } else if (wait_fd(h, fd, POLLOUT, deadline) <= 0) {
-            snprintf(err, errsz, "%s takes no more data (flow control held for %lld ms)",
+            snprintf(err, errsz, "%.200s takes no more data (flow control held for %lld ms)",
                      h->where, (long long)(h->dur[D_TIMEOUT] / GB_NS_PER_MS));
             return stopping(h) ? GB_ECLOSED : GB_EIO;
         }
@@ -418,7 +418,7 @@ static int receive(haas_t *h, int fd, char *err, size_t errsz)
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
     if (r == 0 && h->serial) return 0; /* a tty with nobody at the other end reads as empty */
     if (r == 0) snprintf(err, errsz, "the control closed the connection");
-    else snprintf(err, errsz, "read from %s failed: %s", h->where, strerror(errno));
+    else snprintf(err, errsz, "read from %.200s failed: %s", h->where, strerror(errno));
     return GB_EIO;
 }
 
@@ -507,7 +507,7 @@ static int ask(haas_t *h, int fd, const char *cmd, int want, uint32_t var, gb_ha
         if (w == 0) {
             char d[32];
             gb_duration_format(h->dur[D_TIMEOUT], d, sizeof d);
-            snprintf(err, errsz, "no reply to %s from %s within %s", cmd, h->where, d);
+            snprintf(err, errsz, "no reply to %s from %.200s within %s", cmd, h->where, d);
             return GB_ETIMEDOUT;
         }
         if ((rc = receive(h, fd, err, errsz)) < 0) return rc;
