@@ -1059,8 +1059,10 @@ static int flush_locked(gb_store_t *s)
     uint64_t no = s->next_file++;
     pthread_mutex_unlock(&s->mu);
     /* the log's syncs, off the lock: writers carry on in the new segment meanwhile */
-    if ((rc = gb_wal_rotate_finish(s->wal)) != 0)
+    rc = gb_wal_rotate_finish(s->wal);
+    if (rc && !s->sync_failing) /* once until a sync works again */
         gb_error("store", "cannot sync the write-ahead log: %s (the flush goes on)", gb_strerror(rc));
+    s->sync_failing = rc != 0; /* only the flush (FLUSHING) reads and sets it */
     rc = 0;
 
     bfw_t w;

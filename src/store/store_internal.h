@@ -125,6 +125,7 @@ struct gb_store {
     uint64_t flush_gen; /* heads frozen so far (a flush took the head) */
     bool write_failing; /* writing a block or rollup file failed (logged) and has not worked since:
                          * one writer of files at a time (FLUSHING) reads and sets it */
+    bool sync_failing;  /* the same for a flush's sync of the log */
 };
 
 /* A block of a query's snapshot. */
