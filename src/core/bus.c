@@ -12,6 +12,7 @@
 #include "gemba/error.h"
 #include "gemba/log.h"
 #include "gemba/time.h"
+#include "util/cond.h"
 #include "util/str.h"
 
 #include <math.h>
@@ -50,27 +51,12 @@ struct gb_bus {
     bool *has_kept;
 };
 
-static void cond_init_mono(pthread_cond_t *c)
-{
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(c, &a);
-    pthread_condattr_destroy(&a);
-}
-
-static void wait_until(pthread_cond_t *c, pthread_mutex_t *mu, int64_t mono_ns)
-{
-    struct timespec ts = {(time_t)(mono_ns / GB_NS_PER_S), (long)(mono_ns % GB_NS_PER_S)};
-    pthread_cond_timedwait(c, mu, &ts);
-}
-
 gb_bus_t *gb_bus_new(const gb_tags_t *reg)
 {
     gb_bus_t *bus = gb_xcalloc(1, sizeof *bus);
     bus->reg = reg;
     pthread_mutex_init(&bus->mu, NULL);
-    cond_init_mono(&bus->room);
+    gb_cond_init_mono(&bus->room);
     uint32_t n = gb_tags_count(reg);
     bus->newest = gb_xcalloc(n, sizeof *bus->newest);
     bus->kept = gb_xcalloc(n, sizeof *bus->kept);
@@ -121,7 +107,7 @@ int gb_bus_subscribe(gb_bus_t *bus, const char *name, gb_bus_policy_t policy, si
     c->capacity = capacity;
     c->ops = ops;
     c->ctx = ctx;
-    cond_init_mono(&c->wake);
+    gb_cond_init_mono(&c->wake);
     return 0;
 }
 
@@ -242,7 +228,7 @@ int gb_bus_publish(gb_bus_t *bus, gb_batch_t *b, int64_t timeout_ns)
         if (c->policy != GB_BUS_BLOCK || has_room(c, b->n)) continue;
         c->st.blocked++;
         while (!has_room(c, b->n) && !bus->closed && gb_mono_ns() < deadline)
-            wait_until(&bus->room, &bus->mu, deadline);
+            gb_cond_wait_until(&bus->room, &bus->mu, deadline);
         if (bus->closed) {
             rc = GB_ECLOSED;
             goto out;
@@ -321,7 +307,7 @@ static void *consumer_main(void *arg)
         }
         int64_t until = gb_mono_ns() + backoff;
         if (bus->closed && until > bus->deadline) until = bus->deadline;
-        wait_until(&c->wake, &bus->mu, until);
+        gb_cond_wait_until(&c->wake, &bus->mu, until);
         if (backoff < GB_NS_PER_S) backoff *= 2;
     }
     pthread_mutex_unlock(&bus->mu);

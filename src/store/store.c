@@ -45,6 +45,7 @@
 #include "store/engine.h"
 #include "store/store_internal.h"
 #include "store/wal.h"
+#include "util/cond.h"
 #include "util/map.h"
 #include "util/str.h"
 
@@ -1149,17 +1150,6 @@ static bool flush_wanted(const gb_store_t *s)
             gb_mono_ns() - s->head_since >= s->o.flush_interval_ns);
 }
 
-/* Waits on CV (with the lock held) for at most NS nanoseconds. */
-static void wait_for(gb_store_t *s, pthread_cond_t *cv, int64_t ns)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ns += ts.tv_nsec;
-    ts.tv_sec += ns / GB_NS_PER_S;
-    ts.tv_nsec = ns % GB_NS_PER_S;
-    pthread_cond_timedwait(cv, &s->mu, &ts);
-}
-
 static void *flusher_main(void *arg)
 {
     gb_store_t *s = arg;
@@ -1184,9 +1174,9 @@ static void *flusher_main(void *arg)
         /* a failed flush's next try, or a compaction or rollup pass holding the files: look
          * again in a while; else wait for a writer's or the tick's call */
         if (wanted && !may)
-            wait_for(s, &s->flush_cv, retry_at - now);
+            gb_cond_wait_until(&s->flush_cv, &s->mu, retry_at);
         else if (wanted)
-            wait_for(s, &s->flush_cv, GB_NS_PER_S / 20);
+            gb_cond_wait_until(&s->flush_cv, &s->mu, now + GB_NS_PER_S / 20);
         else
             pthread_cond_wait(&s->flush_cv, &s->mu);
     }
@@ -1613,8 +1603,8 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     *out = NULL;
     gb_store_t *s = gb_xcalloc(1, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->flush_cv, NULL);
-    pthread_cond_init(&s->flushed_cv, NULL);
+    gb_cond_init_mono(&s->flush_cv);
+    gb_cond_init_mono(&s->flushed_cv);
     pthread_rwlock_init(&s->names, NULL);
     s->dir = gb_xstrdup(dir);
     if (opts) s->o = *opts;
@@ -1880,7 +1870,7 @@ int gb_store_flush(gb_store_t *s)
 {
     pthread_mutex_lock(&s->mu);
     while (s->flushing) /* the flush thread's (or a compaction's) first: then all of the rest */
-        wait_for(s, &s->flushed_cv, GB_NS_PER_S / 100);
+        gb_cond_wait_until(&s->flushed_cv, &s->mu, gb_mono_ns() + GB_NS_PER_S / 100);
     int rc = flush_locked(s);
     pthread_mutex_unlock(&s->mu);
     return rc;

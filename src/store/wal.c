@@ -3,8 +3,9 @@
  * segment starts with the 8-byte magic; a record is u32 length | u32 CRC-32 | payload, all
  * little-endian. A replay stops at the first record that is short, too long or fails its CRC: in
  * the last segment that is the torn tail of an interrupted write, cut off when opened for
- * writing; in an earlier segment it cannot be a torn write (segments are synced before the next
- * begins), so it is reported as damage and the rest of that segment is skipped.
+ * writing; in an earlier segment it is reported as damage and the rest of that segment is
+ * skipped. (A segment is synced right after the next begins, before any sync of the next one
+ * returns, so only a machine crash in those milliseconds leaves a torn tail there.)
  */
 #include "store/wal.h"
 #include "util/crc.h"

@@ -772,6 +772,16 @@ static int tally(void *ctx, const gb_point_t *p)
     return 0;
 }
 
+/* Waits (up to 10 s) for the flush thread to bring the head under LIMIT points; *INFO as then. */
+static void head_under(gb_store_t *s, uint64_t limit, gb_store_info_t *info)
+{
+    for (int i = 0; i < 2000; i++) {
+        gb_store_stat(s, info);
+        if (info->head_points < limit) return;
+        usleep(5000);
+    }
+}
+
 /*
  * Flushes run on the store's flush thread: writes that make the head due for one go on without
  * anyone calling a flush or a tick, and the head reaches block files meanwhile. A writer faster
@@ -808,11 +818,7 @@ static void test_flush_thread(void **state)
     /* head and the flush being written: each at most two flushes' worth and a batch */
     assert_true(most <= 2 * (2 * FLUSH + BATCH));
     /* the flushes due are written with no call: the head goes under a flush's worth */
-    for (int i = 0; i < 2000; i++) {
-        gb_store_stat(s, &info);
-        if (info.head_points < FLUSH) break;
-        usleep(5000);
-    }
+    head_under(s, FLUSH, &info);
     assert_true(info.head_points < FLUSH);
     assert_true(info.block_files >= 1);
     assert_int_equal(info.points, BATCH * BATCHES);
@@ -886,11 +892,7 @@ static void test_flush_thread_failure(void **state)
     assert_int_equal(t.n, 3000);
     assert_int_equal(unlink(blocks), 0);
     assert_int_equal(rename(away, blocks), 0);
-    for (int i = 0; i < 1000; i++) { /* the next try goes through */
-        gb_store_stat(s, &info);
-        if (info.head_points == 0) break;
-        usleep(5000);
-    }
+    head_under(s, 1, &info); /* the next try goes through */
     fflush(stderr);
     assert_true(dup2(saved, 2) == 2);
     close(saved);
