@@ -893,6 +893,9 @@ static void test_flush_thread_failure(void **state)
     assert_int_equal(unlink(blocks), 0);
     assert_int_equal(rename(away, blocks), 0);
     head_under(s, 1, &info); /* the next try goes through */
+    /* the thread says so once the flush has returned, a moment after the head is in its file */
+    for (int i = 0; i < 2000 && occurrences(logf, "flushes go through again") == 0; i++)
+        usleep(5000);
     fflush(stderr);
     assert_true(dup2(saved, 2) == 2);
     close(saved);
