@@ -405,7 +405,8 @@ static int cmd_gemba(const char *out, const char *dir, size_t batch)
         gb_value_t v = {.type = GB_VT_F64, .f64 = d.v[i]};
         if (d.kind[d.sid[i]] == 'i') v = (gb_value_t){.type = GB_VT_I64, .i64 = (int64_t)d.v[i]};
         if (d.kind[d.sid[i]] == 'b') v = (gb_value_t){.type = GB_VT_BOOL, .b = d.v[i] != 0};
-        w[i] = (gb_store_wpoint_t){d.path[d.sid[i]], d.t[i], GB_Q_GOOD, v};
+        w[i] = (gb_store_wpoint_t){
+            .path = d.path[d.sid[i]], .t = d.t[i], .q = GB_Q_GOOD, .v = v};
     }
     gb_store_opts_t o = {0}; /* as gemba serve runs it: sync every 1 s, flush at 4 M points */
     gb_store_t *s;

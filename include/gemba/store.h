@@ -96,8 +96,14 @@ typedef struct gb_store_wpoint {
     const char *path; /* the series */
     gb_time_t t;
     gb_quality_t q;
-    gb_value_t v;     /* a string is copied */
+    gb_value_t v;  /* a string is copied */
+    uint32_t hash; /* gb_store_path_hash(path) when the caller has it at hand; 0: not given */
 } gb_store_wpoint_t;
+
+/* The hash of a series name of N bytes that gb_store_wpoint_t.hash may carry: a writer that has
+ * the name in its cache as it parses saves the store a second pass over it. A wrong hash costs a
+ * look-up under the store's lock, never a point. */
+uint32_t gb_store_path_hash(const char *path, size_t n);
 
 /*
  * Appends N points in one log record (the fast way in for imports and HTTP writes). A point whose
@@ -178,8 +184,8 @@ int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p);
  * store's lock and handed out after it, so EACH holds no writer up and may call the store (a
  * point's string lasts the call). Stops at EACH's non-zero value, returned.
  */
-int gb_store_each_latest(gb_store_t *s, int (*each)(void *ctx, const char *path, const gb_point_t *p),
-                         void *ctx);
+int gb_store_each_latest(gb_store_t *s,
+                         int (*each)(void *ctx, const char *path, const gb_point_t *p), void *ctx);
 
 typedef enum {
     GB_AGG_COUNT,

@@ -75,11 +75,13 @@ static void room_for_point(gb_ingest_t *in)
 }
 
 /* Takes a point whose series name is PATH as it is, NUL-terminated in the caller's buffer. */
-static int add_in_place(gb_ingest_t *in, const char *path, gb_time_t t, const gb_value_t *v)
+static int add_in_place(gb_ingest_t *in, const char *path, size_t plen, gb_time_t t,
+                        const gb_value_t *v)
 {
     room_for_point(in);
     in->at[in->n] = IN_PLACE;
-    in->pts[in->n++] = (gb_store_wpoint_t){path, t, GB_Q_GOOD, *v};
+    /* hashed now, while the line is in the cache */
+    in->pts[in->n++] = (gb_store_wpoint_t){path, t, GB_Q_GOOD, *v, gb_store_path_hash(path, plen)};
     in->in_place = true;
     return in->n >= BATCH ? gb_ingest_flush(in) : 0;
 }
@@ -109,7 +111,7 @@ static int add2(gb_ingest_t *in, const char *path, size_t plen, const char *fiel
     if (slen) memcpy(a, v->str, slen);
     in->alen += need;
     gb_store_wpoint_t *w = &in->pts[in->n++];
-    *w = (gb_store_wpoint_t){NULL, t, GB_Q_GOOD, *v};
+    *w = (gb_store_wpoint_t){.t = t, .q = GB_Q_GOOD, .v = *v};
     return in->n >= BATCH ? gb_ingest_flush(in) : 0;
 }
 
@@ -136,9 +138,10 @@ int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precisi
             if (fl.nfields == 1) {
                 /* "KEY FIELD=..." becomes "KEY#FIELD\0...": the series' name, where it is */
                 char *line = buf + pos;
+                size_t plen = fl.keylen + 1 + fl.fields[0].key.n;
                 line[fl.keylen] = '#';
-                line[fl.keylen + 1 + fl.fields[0].key.n] = 0;
-                rc = add_in_place(in, line, t, &fl.fields[0].v);
+                line[plen] = 0;
+                rc = add_in_place(in, line, plen, t, &fl.fields[0].v);
             } else {
                 for (size_t f = 0; f < fl.nfields && !rc; f++)
                     rc = add2(in, buf + pos, fl.keylen, fl.fields[f].key.p, fl.fields[f].key.n, t,

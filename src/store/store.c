@@ -1062,7 +1062,8 @@ static int flush_locked(gb_store_t *s)
     /* the log's syncs, off the lock: writers carry on in the new segment meanwhile */
     rc = gb_wal_rotate_finish(s->wal);
     if (rc && !s->sync_failing) /* once until a sync works again */
-        gb_error("store", "cannot sync the write-ahead log: %s (the flush goes on)", gb_strerror(rc));
+        gb_error("store", "cannot sync the write-ahead log: %s (the flush goes on)",
+                 gb_strerror(rc));
     s->sync_failing = rc != 0; /* only the flush (FLUSHING) reads and sets it */
     rc = 0;
 
@@ -1140,7 +1141,8 @@ static int flush_locked(gb_store_t *s)
     return rc;
 }
 
-/* ---- the flush thread -------------------------------------------------------------------------- */
+/* ---- the flush thread --------------------------------------------------------------------------
+ */
 
 /* Whether the head is due for a flush: big enough, or its oldest point waited long enough. */
 static bool flush_wanted(const gb_store_t *s)
@@ -1161,8 +1163,9 @@ static void *flusher_main(void *arg)
         if (wanted && may && !s->flushing) {
             int rc = flush_locked(s); /* lets go of the lock while it works */
             if (rc && rc != s->flush_failed)
-                gb_error("store", "flush failed: %s; the points stay in memory and in the log, "
-                                  "and the flush is tried again every second",
+                gb_error("store",
+                         "flush failed: %s; the points stay in memory and in the log, "
+                         "and the flush is tried again every second",
                          gb_strerror(rc));
             else if (!rc && s->flush_failed)
                 gb_info("store", "flushes go through again");
@@ -1766,13 +1769,18 @@ out:
     return rc;
 }
 
+uint32_t gb_store_path_hash(const char *path, size_t n)
+{
+    return gb_map_hash_n(path, n);
+}
+
 int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n, size_t *refused)
 {
     /* the names looked up before the store's lock is taken, so that writers (HTTP requests on
      * their threads) do that part side by side; the few new ones are made under the lock */
     uint32_t *nos = gb_xmalloc((n ? n : 1) * sizeof *nos);
-    for (size_t i = 0; i < n; i++)
-        nos[i] = gb_map_hash(pts[i].path);
+    for (size_t i = 0; i < n; i++) /* a hash of 0 given is computed again: it comes out 0 */
+        nos[i] = pts[i].hash ? pts[i].hash : gb_map_hash(pts[i].path);
     pthread_rwlock_rdlock(&s->names);
     /* slots and keys fetched ahead: their cache misses overlap */
     enum { SLOT_AHEAD = 16, KEY_AHEAD = 8 };
@@ -1840,7 +1848,7 @@ out:
 int gb_store_write(gb_store_t *s, const char *path, gb_time_t t, gb_quality_t q,
                    const gb_value_t *v)
 {
-    gb_store_wpoint_t p = {path, t, q, *v};
+    gb_store_wpoint_t p = {.path = path, .t = t, .q = q, .v = *v};
     size_t bad = 0;
     int rc = gb_store_write_points(s, &p, 1, &bad);
     return rc ? rc : bad ? GB_EINVAL : 0;

@@ -16,9 +16,8 @@ static inline uint64_t mix(uint64_t h, uint64_t w)
  * The key's hash, eight bytes a step (series names are tens of bytes: a byte a step, as FNV-1a
  * goes, was most of a lookup), finished with splitmix64's avalanche.
  */
-static uint32_t hash(const char *s)
+static uint32_t hash_n(const char *s, size_t n)
 {
-    size_t n = strlen(s);
     uint64_t h = 0x9e3779b97f4a7c15u ^ n, w;
     for (; n >= 8; s += 8, n -= 8) {
         memcpy(&w, s, 8);
@@ -33,6 +32,11 @@ static uint32_t hash(const char *s)
     return (uint32_t)(h ^ (h >> 32));
 }
 
+static uint32_t hash(const char *s)
+{
+    return hash_n(s, strlen(s));
+}
+
 void gb_map_init(gb_map_t *m)
 {
     memset(m, 0, sizeof *m);
@@ -40,7 +44,8 @@ void gb_map_init(gb_map_t *m)
 
 void gb_map_clear(gb_map_t *m)
 {
-    for (size_t i = 0; i < m->cap; i++) free(m->slots[i].key);
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->slots[i].key);
     free(m->slots);
     memset(m, 0, sizeof *m);
 }
@@ -85,6 +90,11 @@ bool gb_map_get(const gb_map_t *m, const char *key, uint32_t *value)
 uint32_t gb_map_hash(const char *key)
 {
     return hash(key);
+}
+
+uint32_t gb_map_hash_n(const char *key, size_t n)
+{
+    return hash_n(key, n);
 }
 
 void gb_map_prefetch(const gb_map_t *m, uint32_t h, bool key)

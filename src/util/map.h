@@ -36,6 +36,8 @@ bool gb_map_get(const gb_map_t *m, const char *key, uint32_t *value);
  * and gb_map_get_h the key at hand. The cache misses then overlap instead of coming one by one.
  */
 uint32_t gb_map_hash(const char *key);
+/* The same of a key whose length N is known (KEY[N] is its NUL). */
+uint32_t gb_map_hash_n(const char *key, size_t n);
 void gb_map_prefetch(const gb_map_t *m, uint32_t h, bool key);
 bool gb_map_get_h(const gb_map_t *m, const char *key, uint32_t h, uint32_t *value);
 

@@ -704,10 +704,10 @@ static void *writer_main(void *arg)
     for (int b = 0; b < 200; b++) {
         for (int i = 0; i < 1000; i++) {
             int k = b * 1000 + i;
-            pts[i] = (gb_store_wpoint_t){names[k % 10],
-                                         (gb_time_t)(k / 10) * GB_NS_PER_MS,
-                                         GB_Q_GOOD,
-                                         {.type = GB_VT_F64, .f64 = k}};
+            pts[i] = (gb_store_wpoint_t){.path = names[k % 10],
+                                         .t = (gb_time_t)(k / 10) * GB_NS_PER_MS,
+                                         .q = GB_Q_GOOD,
+                                         .v = {.type = GB_VT_F64, .f64 = k}};
         }
         if (gb_store_write_points(w->s, pts, 1000, NULL) != 0) break;
     }
@@ -806,8 +806,10 @@ static void test_flush_thread(void **state)
     for (int b = 0; b < BATCHES; b++) {
         for (int i = 0; i < BATCH; i++) {
             int k = b * BATCH + i;
-            w[i] = (gb_store_wpoint_t){names[k % SERIES], (gb_time_t)(k / SERIES) * GB_NS_PER_S,
-                                       GB_Q_GOOD, {.type = GB_VT_F64, .f64 = k}};
+            w[i] = (gb_store_wpoint_t){.path = names[k % SERIES],
+                                       .t = (gb_time_t)(k / SERIES) * GB_NS_PER_S,
+                                       .q = GB_Q_GOOD,
+                                       .v = {.type = GB_VT_F64, .f64 = k}};
         }
         size_t bad = 1;
         assert_int_equal(gb_store_write_points(s, w, BATCH, &bad), 0);
@@ -1125,7 +1127,13 @@ static void test_many_series_interleaved(void **state)
             double v = (double)(++seq);
             x->t[x->n] = t;
             x->v[x->n++] = v;
-            w[nw++] = (gb_store_wpoint_t){paths[sid], t, GB_Q_GOOD, {.type = GB_VT_F64, .f64 = v}};
+            /* the name's hash given, not given, or wrong (which costs a look-up under the lock,
+             * never a point) */
+            uint32_t h = seq % 3 == 0   ? gb_store_path_hash(paths[sid], strlen(paths[sid]))
+                         : seq % 3 == 1 ? 0
+                                        : (uint32_t)seq * 2654435761u;
+            w[nw++] =
+                (gb_store_wpoint_t){paths[sid], t, GB_Q_GOOD, {.type = GB_VT_F64, .f64 = v}, h};
         }
         size_t refused = 1;
         assert_int_equal(gb_store_write_points(s, w, nw, &refused), 0);
@@ -1201,8 +1209,10 @@ static void test_stage_bucket_drained_alone(void **state)
     int made = SB_SERIES;                 /* series up to here exist; the rest are made half way */
     for (int i = 0; i < SB_SERIES; i++) { /* every series once, in order: numbers 0..4095 */
         n[i] = 1;
-        w[0] = (gb_store_wpoint_t){
-            paths[i], GB_NS_PER_S, GB_Q_GOOD, {.type = GB_VT_F64, .f64 = i * 1e6 + 1}};
+        w[0] = (gb_store_wpoint_t){.path = paths[i],
+                                   .t = GB_NS_PER_S,
+                                   .q = GB_Q_GOOD,
+                                   .v = {.type = GB_VT_F64, .f64 = i * 1e6 + 1}};
         assert_int_equal(gb_store_write_points(s, w, 1, NULL), 0);
     }
     gb_point_t p; /* a read drains the stage, which then spreads the 4096 series by 64 a bucket */
@@ -1212,17 +1222,17 @@ static void test_stage_bucket_drained_alone(void **state)
         if (r == SB_ROUNDS / 2) made = nseries;
         for (int h = 0; h < SB_HOT; h++) { /* the hot series: the first bucket */
             int k = ++n[h];
-            w[nw++] = (gb_store_wpoint_t){paths[h],
-                                          (gb_time_t)k * GB_NS_PER_S,
-                                          GB_Q_GOOD,
-                                          {.type = GB_VT_F64, .f64 = h * 1e6 + k}};
+            w[nw++] = (gb_store_wpoint_t){.path = paths[h],
+                                          .t = (gb_time_t)k * GB_NS_PER_S,
+                                          .q = GB_Q_GOOD,
+                                          .v = {.type = GB_VT_F64, .f64 = h * 1e6 + k}};
         }
         for (int c = 0; c < 8; c++) { /* a few cold ones, and the new ones once they are made */
             int sid = SB_HOT + (r * 8 + c) * 37 % (made - SB_HOT), k = ++n[sid];
-            w[nw++] = (gb_store_wpoint_t){paths[sid],
-                                          (gb_time_t)k * GB_NS_PER_S,
-                                          GB_Q_GOOD,
-                                          {.type = GB_VT_F64, .f64 = sid * 1e6 + k}};
+            w[nw++] = (gb_store_wpoint_t){.path = paths[sid],
+                                          .t = (gb_time_t)k * GB_NS_PER_S,
+                                          .q = GB_Q_GOOD,
+                                          .v = {.type = GB_VT_F64, .f64 = sid * 1e6 + k}};
         }
         assert_int_equal(gb_store_write_points(s, w, nw, NULL), 0);
     }
@@ -1365,7 +1375,7 @@ static void test_sort_dedupe_model(void **state)
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             unsigned r = (unsigned)(x % 100);
             if (round % 2 && r >= 90) r = 80; /* odd rounds: only near their place */
-            if (r < 70) /* on in order */
+            if (r < 70)                       /* on in order */
                 t += (gb_time_t)(x >> 40) % 3;
             else if (r < 90) /* back a little: a batch that overlaps */
                 t -= (gb_time_t)(x >> 40) % 50;
@@ -1565,11 +1575,12 @@ static void test_version1_files(void **state)
             {"v1/f",
              t,
              GB_Q_GOOD,
-             {.type = GB_VT_F64, .f64 = 20 + (double)((i * 37) % 1000) / 10.0}},
-            {"v1/x", t, GB_Q_GOOD, {.type = GB_VT_F64, .f64 = i % 50 == 0 ? NAN : i / 3.0}},
-            {"v1/i", t, GB_Q_GOOD, {.type = GB_VT_I64, .i64 = (int64_t)i * 3 - 1000}},
-            {"v1/b", t, GB_Q_GOOD, {.type = GB_VT_BOOL, .b = (i / 7) % 2}},
-            {"v1/s", t, GB_Q_GOOD, {.type = GB_VT_STR, .str = str, .len = strlen(str)}},
+             {.type = GB_VT_F64, .f64 = 20 + (double)((i * 37) % 1000) / 10.0},
+             0},
+            {"v1/x", t, GB_Q_GOOD, {.type = GB_VT_F64, .f64 = i % 50 == 0 ? NAN : i / 3.0}, 0},
+            {"v1/i", t, GB_Q_GOOD, {.type = GB_VT_I64, .i64 = (int64_t)i * 3 - 1000}, 0},
+            {"v1/b", t, GB_Q_GOOD, {.type = GB_VT_BOOL, .b = (i / 7) % 2}, 0},
+            {"v1/s", t, GB_Q_GOOD, {.type = GB_VT_STR, .str = str, .len = strlen(str)}, 0},
         };
         assert_int_equal(gb_store_write_points(s, p, 5, NULL), 0);
     }
