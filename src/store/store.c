@@ -1141,8 +1141,7 @@ static int flush_locked(gb_store_t *s)
     return rc;
 }
 
-/* ---- the flush thread --------------------------------------------------------------------------
- */
+/* ---- the flush thread ---------------------------------------------------------------------- */
 
 /* Whether the head is due for a flush: big enough, or its oldest point waited long enough. */
 static bool flush_wanted(const gb_store_t *s)
