@@ -120,7 +120,13 @@ int gb_password_hash(const char *password, char out[GB_AUTH_HASH_MAX])
 bool gb_password_verify(const char *hash, const char *password)
 {
     if (!password || strlen(password) > GB_AUTH_PASSWORD_MAX || sodium_init() < 0) return false;
-    return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+    /* libsodium takes the hash as a buffer of crypto_pwhash_STRBYTES: a shorter string (a
+     * damaged users file) is copied into one, zero-filled, rather than read past its end */
+    char h[crypto_pwhash_STRBYTES] = {0};
+    size_t n = hash ? strnlen(hash, sizeof h) : sizeof h;
+    if (n == sizeof h) return false; /* none, or longer than any hash */
+    memcpy(h, hash, n);
+    return crypto_pwhash_str_verify(h, password, strlen(password)) == 0;
 }
 
 static void token_hash(const char *secret, unsigned char out[TOKEN_HASH_LEN])

@@ -476,7 +476,7 @@ int gb_lp_line_end(const char *buf, size_t len, size_t max, size_t *out)
         i++;
     if (i < len && buf[i] == '#') st = REST;
     for (; i < len; i++) {
-        if (i == max) {
+        if (i >= max) { /* an escape may step over MAX */
             const char *nl = memchr(buf + i, '\n', len - i);
             *out = nl ? (size_t)(nl - buf) + 1 : len;
             return GB_ERANGE;
