@@ -62,6 +62,12 @@ static void test_password_hash(void **state)
     assert_false(gb_password_verify(h1, "correct horsE"));
     assert_false(gb_password_verify(h1, ""));
     assert_false(gb_password_verify("not a hash", "correct horse"));
+    assert_false(gb_password_verify(NULL, "correct horse"));
+    char *huge = gb_xcalloc(1, 300); /* longer than any hash: refused, not read to its end */
+    memcpy(huge, h1, strlen(h1));
+    memset(huge + strlen(h1), 'x', 299 - strlen(h1));
+    assert_false(gb_password_verify(huge, "correct horse"));
+    free(huge);
     /* too short, too long */
     assert_int_equal(gb_password_hash("1234567", h1), GB_EINVAL);
     char *big = gb_xcalloc(1, GB_AUTH_PASSWORD_MAX + 2);

@@ -418,6 +418,9 @@ static void test_lp_line_end(void **state)
     assert_int_equal(n, 6);
     assert_int_equal(gb_lp_line_end("m f=12\n", 7, 6, &n), GB_ERANGE);
     assert_int_equal(n, 7);
+    /* an escape just before the limit steps over it: the line is still cut there */
+    assert_int_equal(gb_lp_line_end("m\\ xy f=1\n", 10, 2, &n), GB_ERANGE);
+    assert_int_equal(n, 10);
     assert_int_equal(gb_lp_line_end("", 0, 6, &n), 0);
     assert_int_equal(n, 0);
 }
