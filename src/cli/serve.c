@@ -46,12 +46,16 @@
 typedef struct store_ctx {
     gb_store_t *store;
     const gb_tags_t *tags;
+    uint64_t stored; /* the adapters' samples stored: touched only by the store consumer's thread
+                      * until the bus has stopped */
 } store_ctx_t;
 
 static int store_deliver(void *ctx, const gb_batch_t *b)
 {
     store_ctx_t *s = ctx;
-    return gb_store_append(s->store, s->tags, b);
+    int rc = gb_store_append(s->store, s->tags, b);
+    if (rc == 0) s->stored += b->n;
+    return rc;
 }
 
 static const gb_consumer_ops_t store_consumer = {GB_CONSUMER_API_VERSION, store_deliver, NULL};
@@ -207,6 +211,7 @@ int gb_cmd_serve(int argc, char **argv)
     int fd = -1;
     char url[128], err[256];
     results_ctx_t rctx = {0};
+    store_ctx_t sctx = {0};
 
     /* 2. the socket: a bad or busy address is reported before anything is written */
     rc = gb_api_listen(listen, &fd, url, sizeof url, err, sizeof err);
@@ -239,7 +244,7 @@ int gb_cmd_serve(int argc, char **argv)
     /* 4. the bus and its consumers, then the adapters that feed it */
     bus = gb_bus_new(tags);
     latest = gb_latest_new(tags);
-    store_ctx_t sctx = {store, tags};
+    sctx = (store_ctx_t){store, tags, 0};
     gb_bus_subscribe(bus, "store", GB_BUS_BLOCK, STORE_QUEUE_SAMPLES, &store_consumer, &sctx);
     gb_bus_subscribe(bus, "latest", GB_BUS_DROP, LATEST_QUEUE_SAMPLES, &gb_latest_consumer, latest);
     stream = gb_stream_new(plant, tags);
@@ -336,11 +341,16 @@ out:
         gb_error("serve", "the data directory could not take everything accepted");
         exit_code = GB_EXIT_FAIL;
     }
+    /* the adapters' samples, then what else went into the store: the OEE results, and the
+     * points written over HTTP */
+    uint64_t http = stored - sctx.stored - rctx.written;
     if (bus)
-        gb_info("serve", "stopped: %llu samples accepted, %llu stored, %llu lost; %llu OEE results "
-                "stored", (unsigned long long)st.published,
-                (unsigned long long)(stored - rctx.written), (unsigned long long)lost,
-                (unsigned long long)rctx.written);
+        gb_info("serve",
+                "stopped: %llu samples accepted, %llu stored, %llu lost; %llu OEE results stored; "
+                "%llu point%s written over HTTP",
+                (unsigned long long)st.published, (unsigned long long)sctx.stored,
+                (unsigned long long)lost, (unsigned long long)rctx.written, (unsigned long long)http,
+                http == 1 ? "" : "s");
     if (lost) exit_code = GB_EXIT_FAIL;
     if (ready && exit_code == GB_EXIT_OK) unlink(ready);
     gb_adapters_destroy(adapters, nadapters);

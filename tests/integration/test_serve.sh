@@ -44,9 +44,16 @@ hdrs=$(curl -sSI -X DELETE "$GB_URL/api/v1/health"); grep -qi '^Allow: GET, HEAD
 [ "$(status /)" = 200 ] || fail "dashboard page"
 page=$(get /); grep -q '<title>gemba</title>' <<<"$page" || fail "dashboard page content"
 
+# points written over HTTP are counted apart from the adapters' samples
+code=$(printf 'probe,line=a temp=21.5\nprobe,line=a temp=21.6 1700000000000000000\n' |
+  curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $GB_TOKEN" --data-binary @- \
+    "$GB_URL/api/v1/write")
+[ "$code" = 204 ] || fail "line-protocol write: $code"
+
 sleep 1
 gb_stop
 grep -q 'msg="received SIGTERM; stopping"' "$T/stderr" || fail "no shutdown log line"
+grep -q 'OEE results stored; 2 points written over HTTP"' "$T/stderr" || fail "HTTP points not counted: $(grep 'stopped:' "$T/stderr")"
 line=$(grep -o 'stopped: [0-9]* samples accepted, [0-9]* stored, [0-9]* lost; [0-9]* OEE results stored' "$T/stderr") || fail "no final counts"
 read -r accepted stored lost results < <(sed -E 's/stopped: ([0-9]+) samples accepted, ([0-9]+) stored, ([0-9]+) lost; ([0-9]+) OEE results stored/\1 \2 \3 \4/' <<<"$line")
 [ "$accepted" -gt 0 ] || fail "nothing accepted"
@@ -54,8 +61,8 @@ read -r accepted stored lost results < <(sed -E 's/stopped: ([0-9]+) samples acc
 
 # what the store holds is exactly what was accepted
 points=$("$GEMBA" store stats --data "$T/data" --format json | jq .points)
-[ "$points" = $((accepted + results)) ] || fail "store holds $points points, daemon accepted $accepted and derived $results"
-stats=$("$GEMBA" store stats --data "$T/data"); grep -q "^points: *$((accepted + results))\$" <<<"$stats" || fail "text stats"
+[ "$points" = $((accepted + results + 2)) ] || fail "store holds $points points, daemon accepted $accepted, derived $results and took 2 over HTTP"
+stats=$("$GEMBA" store stats --data "$T/data"); grep -q "^points: *$((accepted + results + 2))\$" <<<"$stats" || fail "text stats"
 
 # every log line is logfmt: time, level, module, quoted message
 bad=$(grep -cvE '^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z level=(error|warn|info|debug) module=[a-z]+ msg=".*"$' "$T/stderr" || true)
@@ -68,5 +75,5 @@ gb_stop
 line=$(grep -o 'stopped: [0-9]* samples accepted, [0-9]* stored, [0-9]* lost; [0-9]* OEE results stored' "$T/stderr" | tail -1)
 read -r second results2 < <(sed -E 's/stopped: ([0-9]+) samples accepted, .* ([0-9]+) OEE results stored/\1 \2/' <<<"$line")
 points=$("$GEMBA" store stats --data "$T/data" --format json | jq .points)
-[ "$points" = $((accepted + results + second + results2)) ] || fail "after restart: $points points, expected $((accepted + results + second + results2))"
+[ "$points" = $((accepted + results + 2 + second + results2)) ] || fail "after restart: $points points, expected $((accepted + results + 2 + second + results2))"
 echo "ok: stop took ${GB_STOP_MS} ms; $points points kept"
