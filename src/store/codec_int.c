@@ -237,7 +237,8 @@ static inline __attribute__((always_inline)) void chunk_of(const int64_t *x, siz
  * that each chunk is read from memory once. The divisor of all y - min(y) equals that of all
  * |y - y0|, so the candidate can be checked before the minimum is known.
  */
-GB_CLONES static void chunk_stats(const int64_t *x, size_t n, unsigned mask, scratch_t *s, ordstat_t *os)
+GB_CLONES static void chunk_stats(const int64_t *x, size_t n, unsigned mask, scratch_t *s,
+                                  ordstat_t *os)
 {
     for (unsigned k = 0; k <= 2; k++) {
         if (!(mask >> k & 1)) continue;

@@ -1714,6 +1714,14 @@ static uint32_t series_for_tag(gb_store_t *s, const gb_tags_t *reg, uint32_t tag
     return no;
 }
 
+/* After a record is sealed (the lock held): synced at once under --sync always, else a flush
+ * asked for when the head is due. */
+static int record_sealed(gb_store_t *s)
+{
+    if (s->o.sync_always) return gb_wal_sync(s->wal); /* the batch is in the buffer: it will land */
+    return s->head_points >= s->o.flush_points ? flush_due(s) : 0;
+}
+
 int gb_store_append(gb_store_t *s, const gb_tags_t *reg, const gb_batch_t *b)
 {
     pthread_mutex_lock(&s->mu);
@@ -1759,10 +1767,7 @@ int gb_store_append(gb_store_t *s, const gb_tags_t *reg, const gb_batch_t *b)
     put32(p + 1, cnt);
     gb_wal_seal(s->wal, off);
     s->appended += b->n;
-    if (s->o.sync_always)
-        rc = gb_wal_sync(s->wal); /* the batch is in the buffer: it will land */
-    else if (s->head_points >= s->o.flush_points)
-        rc = flush_due(s);
+    rc = record_sealed(s);
 out:
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -1833,10 +1838,7 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
     put32(p + 1, cnt);
     gb_wal_seal(s->wal, off);
     s->appended += cnt;
-    if (s->o.sync_always)
-        rc = gb_wal_sync(s->wal);
-    else if (s->head_points >= s->o.flush_points)
-        rc = flush_due(s);
+    rc = record_sealed(s);
 out:
     pthread_mutex_unlock(&s->mu);
     free(nos);
