@@ -349,8 +349,8 @@ out:
                 "stopped: %llu samples accepted, %llu stored, %llu lost; %llu OEE results stored; "
                 "%llu point%s written over HTTP",
                 (unsigned long long)st.published, (unsigned long long)sctx.stored,
-                (unsigned long long)lost, (unsigned long long)rctx.written, (unsigned long long)http,
-                http == 1 ? "" : "s");
+                (unsigned long long)lost, (unsigned long long)rctx.written,
+                (unsigned long long)http, http == 1 ? "" : "s");
     if (lost) exit_code = GB_EXIT_FAIL;
     if (ready && exit_code == GB_EXIT_OK) unlink(ready);
     gb_adapters_destroy(adapters, nadapters);
