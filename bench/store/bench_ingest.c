@@ -32,7 +32,7 @@ static int count_point(void *ctx, const gb_point_t *p)
     return 0;
 }
 
-static int count_window(void *ctx, gb_time_t w, double v)
+static int count_window(void *ctx, gb_time_t w, const gb_value_t *v)
 {
     (void)w;
     (void)v;

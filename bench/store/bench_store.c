@@ -381,7 +381,7 @@ static int count_pt(void *ctx, const gb_point_t *p)
     return 0;
 }
 
-static int count_win(void *ctx, gb_time_t w, double v)
+static int count_win(void *ctx, gb_time_t w, const gb_value_t *v)
 {
     (void)w;
     (void)v;

@@ -91,6 +91,8 @@ void gb_value_keep_set(gb_value_keep_t *k, const gb_value_t *v);
 void gb_value_keep_clear(gb_value_keep_t *k);
 
 /* True when A and B have the same type and value (floats compared bit for bit, NaN equal NaN). */
+/* V as a number: integers and booleans (0, 1) converted, a string NaN. */
+double gb_value_number(const gb_value_t *v);
 bool gb_value_equal(const gb_value_t *a, const gb_value_t *b);
 
 /* The string value of S (a GB_VT_STR sample of B), not NUL-terminated; *LEN gets its length. */

@@ -202,12 +202,23 @@ typedef enum {
 /* Parses an aggregate's name ("avg", "twa" ...). 0 or GB_EINVAL. */
 int gb_agg_parse(const char *name, gb_agg_t *out);
 const char *gb_agg_name(gb_agg_t a);
+/*
+ * The type of aggregate A's results over a series of type SERIES: count an integer; first and
+ * last the series' own (exact, strings too); min and max the series' own for numbers and
+ * booleans (integers exact up to 2^53); sum, avg, stddev and twa floats.
+ */
+gb_vtype_t gb_agg_type(gb_agg_t a, gb_vtype_t series);
+
+/* Takes one window's result (a string borrowed for the call); non-zero stops the aggregate. */
+typedef int (*gb_agg_each_fn)(void *ctx, gb_time_t window, const gb_value_t *value);
 
 /*
  * Aggregates series PATH (numbers and bools; count, first and last also strings) over windows
  * [FROM + k*STEP, FROM + (k+1)*STEP) up to TO, calling EACH with the window's start and the
  * result for every window that has points (TWA: every window from the first point on, the value
- * before a window carrying into it). NaN values count for count only. Whole blocks inside a
+ * before a window carrying into it). A NaN point counts for count, and is what first or last
+ * gives when it is the window's first or last; min, max, sum, avg and stddev leave it out (NaN
+ * for a window without a number), and twa counts no time for it. Whole blocks inside a
  * window are answered from their statistics, without decoding. Where retention replaced the
  * points by rollups, the rollups answer, when FROM and STEP are whole multiples of their width
  * (1 h, else 1 min; FROM counted from the epoch): exactly what the points would have given.
@@ -215,8 +226,7 @@ const char *gb_agg_name(gb_agg_t a);
  * first, last).
  */
 int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to, int64_t step,
-                       gb_agg_t agg, int (*each)(void *ctx, gb_time_t window, double value),
-                       void *ctx);
+                       gb_agg_t agg, gb_agg_each_fn each, void *ctx);
 
 /* Calls EACH for every series: path, type, points (head and blocks). */
 int gb_store_each_series(gb_store_t *s,

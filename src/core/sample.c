@@ -125,6 +125,17 @@ void gb_value_keep_clear(gb_value_keep_t *k)
     memset(k, 0, sizeof *k);
 }
 
+double gb_value_number(const gb_value_t *v)
+{
+    switch (v->type) {
+    case GB_VT_F64: return v->f64;
+    case GB_VT_I64: return (double)v->i64;
+    case GB_VT_BOOL: return v->b ? 1 : 0;
+    case GB_VT_STR: break;
+    }
+    return NAN;
+}
+
 bool gb_value_equal(const gb_value_t *a, const gb_value_t *b)
 {
     if (a->type != b->type) return false;

@@ -317,11 +317,10 @@ static void raw_point(out_t *o, const gb_point_t *p)
         csv_point(o, p->t, &p->v);
 }
 
-static int agg_point(void *ctx, gb_time_t w, double value)
+static int agg_point(void *ctx, gb_time_t w, const gb_value_t *v)
 {
     out_t *o = ctx;
-    gb_value_t v = {.type = GB_VT_F64, .f64 = value};
-    raw_point(o, &(gb_point_t){w, GB_Q_GOOD, v});
+    raw_point(o, &(gb_point_t){w, GB_Q_GOOD, *v});
     /* an aggregate is made whole at once: the limit stops it */
     return o->limit && o->read + o->len - o->off > o->limit ? GB_ERANGE : 0;
 }
@@ -435,7 +434,8 @@ static void series_start(gb_query_stream_t *qs)
     puts_(o, qs->tag ? ",{\"tag\":" : "{\"tag\":");
     json_str(o, o->tag, strlen(o->tag));
     PUTS(o, ",\"type\":\"");
-    puts_(o, q->aggregate ? "float" : gb_vtype_name(qs->types[qs->tag]));
+    gb_vtype_t type = qs->types[qs->tag];
+    puts_(o, gb_vtype_name(q->aggregate ? gb_agg_type(q->agg, type) : type));
     PUTS(o, "\"");
     if (q->aggregate) {
         char d[32];

@@ -510,34 +510,63 @@ const char *gb_agg_name(gb_agg_t a)
     return (unsigned)a < sizeof agg_names / sizeof *agg_names ? agg_names[a] : "?";
 }
 
+gb_vtype_t gb_agg_type(gb_agg_t a, gb_vtype_t series)
+{
+    switch (a) {
+    case GB_AGG_COUNT:
+        return GB_VT_I64;
+    case GB_AGG_FIRST:
+    case GB_AGG_LAST:
+        return series;
+    case GB_AGG_MIN:
+    case GB_AGG_MAX:
+        return series == GB_VT_STR ? GB_VT_F64 : series;
+    default:
+        return GB_VT_F64;
+    }
+}
+
+/*
+ * One window's aggregate being made. First and last are kept as stored (a slot: exact for
+ * integers); a string's as where it is: point FIRST_I / LAST_I of the merged points or, when it
+ * came from a decoded block (whose arrays the next block reuses), a copy.
+ */
 typedef struct acc {
     uint64_t count, nnum; /* all points; points with a number (not NaN) */
     double sum, sumsq, min, max;
     gb_time_t tfirst, tlast;
-    double first, last;
-    double twa_int;  /* integral of value over time (value x ns) */
-    int64_t twa_dur; /* ns with a known value */
+    gb_slot_t first, last;
+    size_t first_i, last_i;        /* strings: SIZE_MAX when the copy holds it */
+    gb_value_keep_t sfirst, slast; /* strings' copies: their memory outlives acc_reset */
+    double twa_int;                /* integral of value over time (value x ns) */
+    int64_t twa_dur;               /* ns with a known value */
 } acc_t;
 
 static void acc_reset(acc_t *a)
 {
+    gb_value_keep_t f = a->sfirst, l = a->slast;
     memset(a, 0, sizeof *a);
+    a->sfirst = f;
+    a->slast = l;
     a->min = INFINITY;
     a->max = -INFINITY;
     a->tfirst = INT64_MAX;
     a->tlast = INT64_MIN;
 }
 
-static void acc_point(acc_t *a, gb_time_t t, double x)
+/* Point I of the merged points: at T, slot V, number X (NaN for a string). */
+static void acc_point(acc_t *a, gb_time_t t, gb_slot_t v, size_t i, double x)
 {
     a->count++;
     if (t < a->tfirst) {
         a->tfirst = t;
-        a->first = x;
+        a->first = v;
+        a->first_i = i;
     }
     if (t > a->tlast) {
         a->tlast = t;
-        a->last = x;
+        a->last = v;
+        a->last_i = i;
     }
     if (isnan(x)) return;
     a->nnum++;
@@ -558,6 +587,25 @@ static uint32_t first_at(const gb_time_t *t, uint32_t lo, uint32_t hi, gb_time_t
             hi = mid;
     }
     return lo;
+}
+
+/* Point I of a decoded block as a slot (0 for a string). */
+static gb_slot_t block_slot(gb_vtype_t type, const gb_block_out_t *bo, uint32_t i)
+{
+    gb_value_t v = {.type = type};
+    if (type == GB_VT_F64)
+        v.f64 = bo->f64[i];
+    else if (type == GB_VT_I64)
+        v.i64 = bo->i64[i];
+    else if (type == GB_VT_BOOL)
+        v.b = bo->b[i] != 0;
+    return gb_slot_of(type, &v);
+}
+
+/* String I of a decoded string block (borrowing its arena). */
+static gb_value_t block_str(const gb_block_out_t *bo, uint32_t i)
+{
+    return (gb_value_t){.type = GB_VT_STR, .str = bo->arena + bo->str[i].off, .len = bo->str[i].len};
 }
 
 /* Points K..E-1 of a decoded block, in time order, all in the window being summed. */
@@ -622,21 +670,23 @@ static void acc_run(acc_t *a, gb_vtype_t type, const gb_block_out_t *bo, uint32_
             mx = x > mx ? x : mx;
         }
     }
-    double first = type == GB_VT_F64    ? bo->f64[k]
-                   : type == GB_VT_I64  ? (double)bo->i64[k]
-                   : type == GB_VT_BOOL ? (double)bo->b[k]
-                                        : NAN;
-    double last = type == GB_VT_F64    ? bo->f64[e - 1]
-                  : type == GB_VT_I64  ? (double)bo->i64[e - 1]
-                  : type == GB_VT_BOOL ? (double)bo->b[e - 1]
-                                       : NAN;
     if (bo->t[k] < a->tfirst) {
         a->tfirst = bo->t[k];
-        a->first = first;
+        a->first = block_slot(type, bo, k);
+        if (type == GB_VT_STR) {
+            gb_value_t v = block_str(bo, k);
+            gb_value_keep_set(&a->sfirst, &v);
+            a->first_i = SIZE_MAX;
+        }
     }
     if (bo->t[e - 1] > a->tlast) {
         a->tlast = bo->t[e - 1];
-        a->last = last;
+        a->last = block_slot(type, bo, e - 1);
+        if (type == GB_VT_STR) {
+            gb_value_t v = block_str(bo, e - 1);
+            gb_value_keep_set(&a->slast, &v);
+            a->last_i = SIZE_MAX;
+        }
     }
     a->count += e - k;
     a->nnum += nnum;
@@ -650,14 +700,14 @@ static void acc_block(acc_t *a, gb_vtype_t type, const gb_bstats_t *st)
 {
     /* NaN points are not in the block's min/max/sum: count them only through count */
     a->count += st->count;
-    double f = gb_slot_number(type, st->first), l = gb_slot_number(type, st->last);
-    if (st->tmin < a->tfirst) {
+    (void)type;
+    if (st->tmin < a->tfirst) { /* never a string's: text keeps no statistics */
         a->tfirst = st->tmin;
-        a->first = f;
+        a->first = st->first;
     }
     if (st->tmax > a->tlast) {
         a->tlast = st->tmax;
-        a->last = l;
+        a->last = st->last;
     }
     if (st->nnum) {
         a->nnum += st->nnum;
@@ -668,23 +718,18 @@ static void acc_block(acc_t *a, gb_vtype_t type, const gb_bstats_t *st)
     }
 }
 
-static double acc_value(const acc_t *a, gb_agg_t agg)
+/* A number aggregate: sum, avg, stddev, twa (and min, max for acc_value). */
+static double acc_number(const acc_t *a, gb_agg_t agg)
 {
     switch (agg) {
-    case GB_AGG_COUNT:
-        return (double)a->count;
     case GB_AGG_MIN:
         return a->nnum ? a->min : NAN;
     case GB_AGG_MAX:
         return a->nnum ? a->max : NAN;
     case GB_AGG_SUM:
-        return a->sum;
+        return a->nnum ? a->sum : NAN;
     case GB_AGG_AVG:
         return a->nnum ? a->sum / (double)a->nnum : NAN;
-    case GB_AGG_FIRST:
-        return a->first;
-    case GB_AGG_LAST:
-        return a->last;
     case GB_AGG_STDDEV: {
         if (a->nnum < 2) return a->nnum ? 0 : NAN;
         double m = a->sum / (double)a->nnum;
@@ -693,8 +738,40 @@ static double acc_value(const acc_t *a, gb_agg_t agg)
     }
     case GB_AGG_TWA:
         return a->twa_dur ? a->twa_int / (double)a->twa_dur : NAN;
+    default:
+        return NAN;
     }
-    return NAN;
+}
+
+/* The value of a first or last: SLOT, or for a string point I of PTS or the copy K. */
+static gb_value_t acc_end(gb_vtype_t type, gb_slot_t slot, size_t i, const gb_value_keep_t *k,
+                          const gb_pts_t *pts)
+{
+    if (type != GB_VT_STR) {
+        gb_pts_t one = {.type = type, .v = &slot, .n = 1};
+        return gb_pts_value(&one, 0);
+    }
+    return i == SIZE_MAX ? k->v : gb_pts_value(pts, i);
+}
+
+/* The window's result for AGG over a series of TYPE (PTS: the merged points a string is in);
+ * of the type gb_agg_type says. Min and max of integers are exact up to 2^53. */
+static gb_value_t acc_value(const acc_t *a, gb_agg_t agg, gb_vtype_t type, const gb_pts_t *pts)
+{
+    if (agg == GB_AGG_COUNT) return (gb_value_t){.type = GB_VT_I64, .i64 = (int64_t)a->count};
+    if (agg == GB_AGG_FIRST) return acc_end(type, a->first, a->first_i, &a->sfirst, pts);
+    if (agg == GB_AGG_LAST) return acc_end(type, a->last, a->last_i, &a->slast, pts);
+    double x = acc_number(a, agg);
+    gb_vtype_t rt = gb_agg_type(agg, type);
+    if (rt == GB_VT_I64 && !isnan(x)) return (gb_value_t){.type = GB_VT_I64, .i64 = (int64_t)x};
+    if (rt == GB_VT_BOOL && !isnan(x)) return (gb_value_t){.type = GB_VT_BOOL, .b = x != 0};
+    return (gb_value_t){.type = GB_VT_F64, .f64 = x};
+}
+
+/* Hands window W's result V to EACH. */
+static int emit(gb_agg_each_fn each, void *ctx, gb_time_t w, gb_value_t v)
+{
+    return each(ctx, w, &v);
 }
 
 /* The window index of T (floor division, also before FROM). */
@@ -713,7 +790,7 @@ static int64_t window_of(gb_time_t t, gb_time_t from, int64_t step)
 typedef struct twa {
     gb_time_t from, to;
     int64_t step;
-    int (*each)(void *ctx, gb_time_t window, double value);
+    gb_agg_each_fn each;
     void *ctx;
     bool has;    /* a value is in force ... */
     gb_time_t t; /* ... since T */
@@ -729,7 +806,8 @@ static void twa_window(twa_t *a, int64_t w)
 {
     if (w == a->cur) return;
     if (a->cur != INT64_MIN && a->dur && !a->rc)
-        a->rc = a->each(a->ctx, a->from + a->cur * a->step, a->integral / (double)a->dur);
+        a->rc = emit(a->each, a->ctx, a->from + a->cur * a->step,
+                     (gb_value_t){.type = GB_VT_F64, .f64 = a->integral / (double)a->dur});
     a->cur = w;
     a->integral = 0;
     a->dur = 0;
@@ -896,8 +974,7 @@ static void rsnap_free(rsnap_t *rs)
 }
 
 int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_t to, int64_t step,
-                       gb_agg_t agg, int (*each)(void *ctx, gb_time_t window, double value),
-                       void *ctx)
+                       gb_agg_t agg, gb_agg_each_fn each, void *ctx)
 {
     if (step <= 0 || to <= from) return GB_EINVAL;
     gb_time_t lo = agg == GB_AGG_TWA ? INT64_MIN : from;
@@ -961,7 +1038,7 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
             cl[j] = cl[j - 1];
             cl[j - 1] = t;
         }
-    acc_t a;
+    acc_t a = {0};
     acc_reset(&a);
     int64_t cur = INT64_MIN;
     size_t ci = 0;
@@ -976,7 +1053,7 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
         gb_time_t t = next == 2 ? tr : next == 0 ? tp : tc;
         int64_t w = window_of(t, from, step);
         if (w != cur) {
-            if (cur != INT64_MIN && a.count) rc = each(ctx, from + cur * step, acc_value(&a, agg));
+            if (cur != INT64_MIN && a.count) rc = emit(each, ctx, from + cur * step, acc_value(&a, agg, sn.type, &pts));
             acc_reset(&a);
             cur = w;
         }
@@ -984,7 +1061,8 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
             acc_block(&a, sn.type, &rs.r.r[ri].st);
             ri++;
         } else if (next == 0) {
-            acc_point(&a, t, sn.type == GB_VT_STR ? NAN : gb_slot_number(sn.type, pts.v[pi]));
+            acc_point(&a, t, pts.v[pi], pi,
+                      sn.type == GB_VT_STR ? NAN : gb_slot_number(sn.type, pts.v[pi]));
             pi++;
         } else if (cl[ci]->inside) {
             acc_block(&a, sn.type, &cl[ci]->r.st);
@@ -1004,7 +1082,7 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
                 int64_t wk = window_of(bo.t[k], from, step);
                 if (wk != cur) {
                     if (cur != INT64_MIN && a.count)
-                        rc = each(ctx, from + cur * step, acc_value(&a, agg));
+                        rc = emit(each, ctx, from + cur * step, acc_value(&a, agg, sn.type, &pts));
                     acc_reset(&a);
                     cur = wk;
                 }
@@ -1016,8 +1094,10 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
             ci++;
         }
     }
-    if (!rc && cur != INT64_MIN && a.count) rc = each(ctx, from + cur * step, acc_value(&a, agg));
+    if (!rc && cur != INT64_MIN && a.count) rc = emit(each, ctx, from + cur * step, acc_value(&a, agg, sn.type, &pts));
     gb_block_out_clear(&bo);
+    gb_value_keep_clear(&a.sfirst);
+    gb_value_keep_clear(&a.slast);
     free(cl);
 out_pts:
     gb_pts_clear(&pts);

@@ -56,12 +56,12 @@ typedef struct {
     double v[1024];
 } ans_t;
 
-static int keep_ans(void *ctx, gb_time_t window, double value)
+static int keep_ans(void *ctx, gb_time_t window, const gb_value_t *v)
 {
     ans_t *a = ctx;
     assert_true(a->n < 1024);
     a->w[a->n] = window;
-    a->v[a->n++] = value;
+    a->v[a->n++] = gb_value_number(v);
     return 0;
 }
 

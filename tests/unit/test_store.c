@@ -581,12 +581,12 @@ typedef struct {
     int n;
 } aggs_t;
 
-static int got_agg(void *ctx, gb_time_t w, double v)
+static int got_agg(void *ctx, gb_time_t w, const gb_value_t *v)
 {
     aggs_t *a = ctx;
     if (a->n < 128) {
         a->w[a->n] = w;
-        a->v[a->n] = v;
+        a->v[a->n] = gb_value_number(v);
         a->n++;
     }
     return 0;
@@ -642,6 +642,99 @@ static void test_aggregates(void **state)
         assert_true(fabs(sd - sqrt((3600.0 / 3599.0) * 299.916666666666667)) < 1e-9);
         if (pass == 0) assert_int_equal(gb_store_flush(s), 0);
     }
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
+/* The values of one aggregate's windows, as given (strings copied). */
+typedef struct typed_aggs {
+    gb_value_t v[8];
+    char str[8][16];
+    int n;
+} typed_aggs_t;
+
+static int got_typed(void *ctx, gb_time_t w, const gb_value_t *v)
+{
+    (void)w;
+    typed_aggs_t *a = ctx;
+    assert_true(a->n < 8);
+    a->v[a->n] = *v;
+    if (v->type == GB_VT_STR) {
+        assert_true(v->len < sizeof a->str[0]);
+        memcpy(a->str[a->n], v->str, v->len);
+        a->str[a->n][v->len] = 0;
+        a->v[a->n].str = a->str[a->n];
+    }
+    a->n++;
+    return 0;
+}
+
+static typed_aggs_t typed1(gb_store_t *s, const char *path, gb_time_t to, int64_t step, gb_agg_t f)
+{
+    typed_aggs_t a = {0};
+    assert_int_equal(gb_store_aggregate(s, path, 0, to, step, f, got_typed, &a), 0);
+    return a;
+}
+
+/*
+ * Aggregates come in their own type: count an integer; first and last exactly the series' value
+ * (a string, an integer beyond 2^53); min and max of integers integers. Text "s0" at 0 s, "s9" at
+ * 9 s and "s5" at 5 s; integers 2^53 + 1 at 1 s and -2^53 - 3 at 2 s. Asked of the head, then of
+ * the blocks (strings decoded from them, numbers from their statistics). A window of NaN only has
+ * no sum, like no min or avg.
+ */
+static void test_typed_aggregates(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    const gb_time_t S = GB_NS_PER_S;
+    const int64_t big = 9007199254740993, low = -9007199254740995;
+    static const char *const text[] = {"s0", "s9", "s5"};
+    static const int at[] = {0, 9, 5};
+    for (int i = 0; i < 3; i++) {
+        gb_value_t v = {.type = GB_VT_STR, .str = text[i], .len = 2};
+        assert_int_equal(gb_store_write(s, "txt", at[i] * S, GB_Q_GOOD, &v), 0);
+    }
+    gb_value_t i1 = {.type = GB_VT_I64, .i64 = big}, i2 = {.type = GB_VT_I64, .i64 = low};
+    assert_int_equal(gb_store_write(s, "int", 1 * S, GB_Q_GOOD, &i1), 0);
+    assert_int_equal(gb_store_write(s, "int", 2 * S, GB_Q_GOOD, &i2), 0);
+    put_f(s, "nan", 0, NAN);
+    for (int pass = 0; pass < 2; pass++) {
+        typed_aggs_t a = typed1(s, "txt", 10 * S, 10 * S, GB_AGG_FIRST);
+        assert_int_equal(a.n, 1);
+        assert_int_equal(a.v[0].type, GB_VT_STR);
+        assert_string_equal(a.v[0].str, "s0");
+        a = typed1(s, "txt", 10 * S, 10 * S, GB_AGG_LAST);
+        assert_int_equal(a.v[0].type, GB_VT_STR);
+        assert_string_equal(a.v[0].str, "s9");
+        a = typed1(s, "txt", 10 * S, 5 * S, GB_AGG_LAST); /* [0,5): s0; [5,10): s5 then s9 */
+        assert_int_equal(a.n, 2);
+        assert_string_equal(a.v[0].str, "s0");
+        assert_string_equal(a.v[1].str, "s9");
+        a = typed1(s, "txt", 10 * S, 10 * S, GB_AGG_COUNT);
+        assert_int_equal(a.v[0].type, GB_VT_I64);
+        assert_int_equal(a.v[0].i64, 3);
+        a = typed1(s, "int", 10 * S, 10 * S, GB_AGG_FIRST);
+        assert_int_equal(a.v[0].type, GB_VT_I64);
+        assert_true(a.v[0].i64 == big);
+        a = typed1(s, "int", 10 * S, 10 * S, GB_AGG_LAST);
+        assert_true(a.v[0].type == GB_VT_I64 && a.v[0].i64 == low);
+        a = typed1(s, "int", 10 * S, 10 * S, GB_AGG_MIN);
+        assert_true(a.v[0].type == GB_VT_I64 && a.v[0].i64 == (int64_t)(double)low);
+        a = typed1(s, "int", 10 * S, 10 * S, GB_AGG_AVG);
+        assert_int_equal(a.v[0].type, GB_VT_F64);
+        a = typed1(s, "nan", 10 * S, 10 * S, GB_AGG_SUM);
+        assert_true(a.n == 1 && a.v[0].type == GB_VT_F64 && isnan(a.v[0].f64));
+        a = typed1(s, "nan", 10 * S, 10 * S, GB_AGG_COUNT);
+        assert_true(a.n == 1 && a.v[0].i64 == 1);
+        if (pass == 0) assert_int_equal(gb_store_flush(s), 0);
+    }
+    assert_int_equal(gb_agg_type(GB_AGG_MAX, GB_VT_BOOL), GB_VT_BOOL);
+    assert_int_equal(gb_agg_type(GB_AGG_SUM, GB_VT_I64), GB_VT_F64);
+    assert_int_equal(gb_agg_type(GB_AGG_LAST, GB_VT_STR), GB_VT_STR);
     assert_int_equal(gb_store_close(s), 0);
     rmrf(dir);
     free(dir);
@@ -1495,10 +1588,10 @@ static int v1_point(void *ctx, const gb_point_t *p)
     return 0;
 }
 
-static int v1_window(void *ctx, gb_time_t w, double v)
+static int v1_window(void *ctx, gb_time_t w, const gb_value_t *v)
 {
     (void)w;
-    *(double *)ctx = v;
+    *(double *)ctx = gb_value_number(v);
     return 0;
 }
 
@@ -2319,6 +2412,7 @@ int main(void)
         cmocka_unit_test(test_stage_bucket_drained_alone),
         cmocka_unit_test(test_replays_fixed_width_records),
         cmocka_unit_test(test_aggregates),
+        cmocka_unit_test(test_typed_aggregates),
         cmocka_unit_test(test_time_weighted_average),
         cmocka_unit_test(test_flush_while_writing),
         cmocka_unit_test(test_flush_thread),
