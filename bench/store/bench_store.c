@@ -414,7 +414,7 @@ static int cmd_gemba(const char *out, const char *dir, size_t batch)
     double t0 = wall_s();
     for (size_t i = 0; i < d.n; i += batch) {
         size_t refused = 0, n = d.n - i < batch ? d.n - i : batch;
-        if (gb_store_write_points(s, w + i, n, &refused) != 0 || refused) die("write_points");
+        if (gb_store_write_points(s, w + i, n, &refused, NULL) != 0 || refused) die("write_points");
         if (gb_store_tick(s) != 0) die("tick");
     }
     if (gb_store_sync(s) != 0) die("sync");

@@ -91,6 +91,9 @@ int gb_store_append(gb_store_t *s, const gb_tags_t *reg, const gb_batch_t *b);
 int gb_store_write(gb_store_t *s, const char *path, gb_time_t t, gb_quality_t q,
                    const gb_value_t *v);
 
+/* The longest series name (path) the store takes, in bytes. */
+#define GB_STORE_PATH_MAX 8191u
+
 /* One point for gb_store_write_points. */
 typedef struct gb_store_wpoint {
     const char *path; /* the series */
@@ -107,11 +110,13 @@ uint32_t gb_store_path_hash(const char *path, size_t n);
 
 /*
  * Appends N points in one log record (the fast way in for imports and HTTP writes). A point whose
- * series exists with another type is refused and counted in *REFUSED (may be NULL); the others
- * are taken. 0, or GB_ENOSPC / GB_EIO when earlier data could not be written: then nothing is
- * taken.
+ * series exists with another type, whose new series' name is longer than GB_STORE_PATH_MAX, or
+ * whose text is longer than GB_SAMPLE_STR_MAX, is refused and counted in *REFUSED, the first of
+ * them *FIRST (index into PTS; N when none) -- both may be NULL; the others are taken. 0, or
+ * GB_ENOSPC / GB_EIO when earlier data could not be written: then nothing is taken.
  */
-int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n, size_t *refused);
+int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n, size_t *refused,
+                          size_t *first);
 
 /* Writes out the log and syncs it to disk. 0 or GB_ENOSPC / GB_EIO. */
 int gb_store_sync(gb_store_t *s);

@@ -23,6 +23,7 @@ void gb_ingest_clear(gb_ingest_t *in)
 {
     free(in->pts);
     free(in->at);
+    free(in->lineno);
     free(in->arena);
     if (in->csv) {
         gb_csv_reader_clear(in->csv);
@@ -31,16 +32,33 @@ void gb_ingest_clear(gb_ingest_t *in)
     memset(in, 0, sizeof *in);
 }
 
+/* Counts N refused on LINE; says why when it is the earliest line refused so far (a batch's points
+ * are refused when it is written, after later lines may have been). */
+static void vrefuse(gb_ingest_t *in, uint64_t n, uint64_t line, const char *fmt, va_list ap)
+{
+    in->refused += n;
+    if (in->first_line && in->first_line <= line) return;
+    in->first_line = line;
+    vsnprintf(in->first_error, sizeof in->first_error, fmt, ap);
+}
+
+static void refuse_n(gb_ingest_t *in, uint64_t n, uint64_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void refuse_n(gb_ingest_t *in, uint64_t n, uint64_t line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vrefuse(in, n, line, fmt, ap);
+    va_end(ap);
+}
+
 static void refuse(gb_ingest_t *in, uint64_t line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void refuse(gb_ingest_t *in, uint64_t line, const char *fmt, ...)
 {
-    in->refused++;
-    if (in->first_line) return;
-    in->first_line = line;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(in->first_error, sizeof in->first_error, fmt, ap);
+    vrefuse(in, 1, line, fmt, ap);
     va_end(ap);
 }
 
@@ -54,11 +72,16 @@ int gb_ingest_flush(gb_ingest_t *in)
         in->pts[i].path = path;
         if (in->pts[i].v.type == GB_VT_STR) in->pts[i].v.str = path + strlen(path) + 1;
     }
-    size_t bad = 0;
-    int rc = gb_store_write_points(in->store, in->pts, in->n, &bad);
+    size_t bad = 0, first = 0;
+    int rc = gb_store_write_points(in->store, in->pts, in->n, &bad, &first);
     if (rc) return rc;
     in->points += in->n - bad;
-    if (bad) refuse(in, in->line, "%zu points whose series is stored with another type", bad);
+    if (bad) {
+        const gb_store_wpoint_t *w = &in->pts[first];
+        refuse_n(in, bad, in->lineno[first],
+                 "series %.100s%s is stored with another type than this %s value", w->path,
+                 strlen(w->path) > 100 ? "..." : "", gb_vtype_name(w->v.type));
+    }
     in->n = 0;
     in->alen = 0;
     in->in_place = false;
@@ -72,14 +95,33 @@ static void room_for_point(gb_ingest_t *in)
     in->cap = in->cap ? in->cap * 2 : 1024;
     in->pts = gb_xrealloc(in->pts, in->cap * sizeof *in->pts);
     in->at = gb_xrealloc(in->at, in->cap * sizeof *in->at);
+    in->lineno = gb_xrealloc(in->lineno, in->cap * sizeof *in->lineno);
+}
+
+/* Whether a point of series name length PLEN and value V can be stored; refused (on the current
+ * line) when not. */
+static bool fits(gb_ingest_t *in, size_t plen, const gb_value_t *v)
+{
+    if (plen > GB_STORE_PATH_MAX) {
+        refuse(in, in->line, "a series name of %zu bytes, longer than %u", plen, GB_STORE_PATH_MAX);
+        return false;
+    }
+    if (v->type == GB_VT_STR && v->len > GB_SAMPLE_STR_MAX) {
+        refuse(in, in->line, "a text value of %zu bytes, longer than %u", v->len,
+               GB_SAMPLE_STR_MAX);
+        return false;
+    }
+    return true;
 }
 
 /* Takes a point whose series name is PATH as it is, NUL-terminated in the caller's buffer. */
 static int add_in_place(gb_ingest_t *in, const char *path, size_t plen, gb_time_t t,
                         const gb_value_t *v)
 {
+    if (!fits(in, plen, v)) return 0;
     room_for_point(in);
     in->at[in->n] = IN_PLACE;
+    in->lineno[in->n] = in->line;
     /* hashed now, while the line is in the cache */
     in->pts[in->n++] = (gb_store_wpoint_t){path, t, GB_Q_GOOD, *v, gb_store_path_hash(path, plen)};
     in->in_place = true;
@@ -90,9 +132,10 @@ static int add_in_place(gb_ingest_t *in, const char *path, size_t plen, gb_time_
 static int add2(gb_ingest_t *in, const char *path, size_t plen, const char *field, size_t flen,
                 gb_time_t t, const gb_value_t *v)
 {
-    room_for_point(in);
     size_t slen = v->type == GB_VT_STR ? v->len : 0,
            need = plen + (field ? 1 + flen : 0) + 1 + slen;
+    if (!fits(in, plen + (field ? 1 + flen : 0), v)) return 0;
+    room_for_point(in);
     if (in->alen + need > in->acap) {
         while (in->alen + need > in->acap)
             in->acap = in->acap ? in->acap * 2 : 1 << 16;
@@ -100,6 +143,7 @@ static int add2(gb_ingest_t *in, const char *path, size_t plen, const char *fiel
     }
     char *a = in->arena + in->alen;
     in->at[in->n] = in->alen;
+    in->lineno[in->n] = in->line;
     memcpy(a, path, plen);
     a += plen;
     if (field) {

@@ -23,14 +23,15 @@ typedef struct gb_ingest {
     uint64_t line;         /* lines (rows) read so far */
     uint64_t points;       /* points written */
     uint64_t refused;      /* lines, rows or points refused */
-    uint64_t first_line;   /* line of the first refusal (0: none) */
+    uint64_t first_line;   /* the earliest line refused (0: none) */
     char first_error[200]; /* what was wrong with it */
     /* the batch being built */
     gb_store_wpoint_t *pts;
     size_t n, cap;
     char *arena; /* series names (and strings) of the batch */
     size_t alen, acap;
-    size_t *at;    /* per point, where its name starts in the arena (its string follows the NUL) */
+    size_t *at; /* per point, where its name starts in the arena (its string follows the NUL) */
+    uint64_t *lineno; /* per point, its line (row) */
     bool in_place; /* some names are in the caller's buffer: written before gb_ingest_lp returns */
     gb_csv_reader_t *csv;
 } gb_ingest_t;

@@ -605,7 +605,8 @@ static gb_slot_t block_slot(gb_vtype_t type, const gb_block_out_t *bo, uint32_t 
 /* String I of a decoded string block (borrowing its arena). */
 static gb_value_t block_str(const gb_block_out_t *bo, uint32_t i)
 {
-    return (gb_value_t){.type = GB_VT_STR, .str = bo->arena + bo->str[i].off, .len = bo->str[i].len};
+    return (gb_value_t){
+        .type = GB_VT_STR, .str = bo->arena + bo->str[i].off, .len = bo->str[i].len};
 }
 
 /* Points K..E-1 of a decoded block, in time order, all in the window being summed. */
@@ -1053,7 +1054,8 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
         gb_time_t t = next == 2 ? tr : next == 0 ? tp : tc;
         int64_t w = window_of(t, from, step);
         if (w != cur) {
-            if (cur != INT64_MIN && a.count) rc = emit(each, ctx, from + cur * step, acc_value(&a, agg, sn.type, &pts));
+            if (cur != INT64_MIN && a.count)
+                rc = emit(each, ctx, from + cur * step, acc_value(&a, agg, sn.type, &pts));
             acc_reset(&a);
             cur = w;
         }
@@ -1094,7 +1096,8 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
             ci++;
         }
     }
-    if (!rc && cur != INT64_MIN && a.count) rc = emit(each, ctx, from + cur * step, acc_value(&a, agg, sn.type, &pts));
+    if (!rc && cur != INT64_MIN && a.count)
+        rc = emit(each, ctx, from + cur * step, acc_value(&a, agg, sn.type, &pts));
     gb_block_out_clear(&bo);
     gb_value_keep_clear(&a.sfirst);
     gb_value_keep_clear(&a.slast);

@@ -1703,7 +1703,11 @@ static uint32_t series_for_tag(gb_store_t *s, const gb_tags_t *reg, uint32_t tag
     const gb_tag_t *t = gb_tags_get(reg, tag);
     series_t *x = find_series(s, t->path);
     uint32_t no = GB_NONE;
-    if (x && x->type != (gb_vtype_t)t->type)
+    if (strlen(t->path) > GB_STORE_PATH_MAX)
+        gb_error("store",
+                 "tag %.100s... has a path longer than %u bytes: its samples are not stored",
+                 t->path, GB_STORE_PATH_MAX);
+    else if (x && x->type != (gb_vtype_t)t->type)
         gb_error("store",
                  "series %s is stored as %s, but the tag is now %s: its samples are not "
                  "stored",
@@ -1778,7 +1782,8 @@ uint32_t gb_store_path_hash(const char *path, size_t n)
     return gb_map_hash_n(path, n);
 }
 
-int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n, size_t *refused)
+int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n, size_t *refused,
+                          size_t *first)
 {
     /* the names looked up before the store's lock is taken, so that writers (HTTP requests on
      * their threads) do that part side by side; the few new ones are made under the lock */
@@ -1797,7 +1802,7 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
     }
     pthread_rwlock_unlock(&s->names);
     pthread_mutex_lock(&s->mu);
-    size_t bad = 0;
+    size_t bad = 0, first_bad = n;
     int rc = disk_check(s);
     if (!rc) rc = gb_wal_flush_if_full(s->wal);
     if (rc || n == 0) goto out;
@@ -1807,10 +1812,13 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
     for (size_t i = 0; i < n; i++) {
         uint32_t no = nos[i];
         if (no == GB_NONE) /* new, or made by another writer since the look-up */
-            no = gb_store__add_series(s, pts[i].path, pts[i].v.type);
-        if (s->stype[no] != pts[i].v.type) {
+            no = strlen(pts[i].path) > GB_STORE_PATH_MAX
+                     ? GB_NONE
+                     : gb_store__add_series(s, pts[i].path, pts[i].v.type);
+        if (no == GB_NONE || s->stype[no] != pts[i].v.type ||
+            (pts[i].v.type == GB_VT_STR && pts[i].v.len > GB_SAMPLE_STR_MAX)) {
             nos[i] = GB_NONE;
-            bad++;
+            if (!bad++) first_bad = i;
             continue;
         }
         nos[i] = no;
@@ -1843,6 +1851,7 @@ out:
     pthread_mutex_unlock(&s->mu);
     free(nos);
     if (refused) *refused = bad;
+    if (first) *first = first_bad;
     return rc;
 }
 
@@ -1851,7 +1860,7 @@ int gb_store_write(gb_store_t *s, const char *path, gb_time_t t, gb_quality_t q,
 {
     gb_store_wpoint_t p = {.path = path, .t = t, .q = q, .v = *v};
     size_t bad = 0;
-    int rc = gb_store_write_points(s, &p, 1, &bad);
+    int rc = gb_store_write_points(s, &p, 1, &bad, NULL);
     return rc ? rc : bad ? GB_EINVAL : 0;
 }
 

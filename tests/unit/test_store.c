@@ -469,6 +469,99 @@ static void test_lp_ingest_strings(void **state)
     free(dir);
 }
 
+static void count_series(void *ctx, const char *path, gb_vtype_t type, uint64_t points)
+{
+    (void)path;
+    (void)type;
+    (void)points;
+    (*(uint64_t *)ctx)++;
+}
+
+/* Ingests TEXT (line protocol) into S in one call; returns the ingest's state, cleared after. */
+static gb_ingest_t ingest_text(gb_store_t *s, char *text, size_t len)
+{
+    gb_ingest_t in, out;
+    gb_ingest_init(&in, s);
+    size_t used;
+    assert_int_equal(gb_ingest_lp(&in, text, len, true, GB_LP_NS, 0, &used), 0);
+    assert_int_equal(gb_ingest_flush(&in), 0);
+    out = in;
+    out.pts = NULL;
+    out.at = NULL;
+    out.lineno = NULL;
+    out.arena = NULL;
+    out.csv = NULL;
+    in.first_error[0] = 0;
+    gb_ingest_clear(&in);
+    return out;
+}
+
+/*
+ * What is refused is counted point by point and located by its own line: a value of another type
+ * than its series' (found when the batch is written, after later lines), a series name longer
+ * than the store keeps (the quick way and the full parser's), text longer than a sample holds.
+ * Nothing refused reaches the store, which opens again as it was.
+ */
+static void test_lp_ingest_refusals(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    char t1[] = "tc v=1 1\ntc v=\"a\" 2\ntc v=3 3\nok v=1 4\ntc v=\"b\" 5\n";
+    gb_ingest_t r = ingest_text(s, t1, strlen(t1));
+    assert_int_equal(r.points, 3);
+    assert_int_equal(r.refused, 2);
+    assert_int_equal(r.first_line, 2);
+    assert_non_null(
+        strstr(r.first_error, "series tc#v is stored with another type than this string"));
+    /* an earlier line's refusal found later still comes first; a later one does not replace it */
+    char t2[] = "ok v=bad 1\nok v=2 2\n";
+    r = ingest_text(s, t2, strlen(t2));
+    assert_int_equal(r.first_line, 1);
+    assert_int_equal(r.refused, 1);
+    /* names: 9,000 bytes the quick way, then the full parser's (an escape sends it there) */
+    size_t big = 9000, len = 0;
+    char *t3 = malloc(2 * big + GB_SAMPLE_STR_MAX + 300);
+    assert_non_null(t3);
+    len += (size_t)sprintf(t3 + len, "m,t=");
+    memset(t3 + len, 'y', big);
+    len += big;
+    len += (size_t)sprintf(t3 + len, " v=1 1\nm,t=\\ ");
+    memset(t3 + len, 'z', big);
+    len += big;
+    len += (size_t)sprintf(t3 + len, " v=1 2\nm v=2 3\nstr s=\"");
+    memset(t3 + len, 'x', GB_SAMPLE_STR_MAX + 1);
+    len += GB_SAMPLE_STR_MAX + 1;
+    len += (size_t)sprintf(t3 + len, "\" 4\n");
+    r = ingest_text(s, t3, len);
+    assert_int_equal(r.points, 1);
+    assert_int_equal(r.refused, 3);
+    assert_int_equal(r.first_line, 1);
+    assert_non_null(strstr(r.first_error, "longer than 8191"));
+    free(t3);
+    /* the store itself refuses such a name, whoever writes it */
+    char *name = malloc(70000);
+    assert_non_null(name);
+    memset(name, 'n', 69999);
+    name[69999] = 0;
+    gb_store_wpoint_t w[2] = {{.path = "ok#v", .t = 9, .v = {.type = GB_VT_F64, .f64 = 1}},
+                              {.path = name, .t = 9, .v = {.type = GB_VT_F64, .f64 = 1}}};
+    size_t bad = 0, first = 0;
+    assert_int_equal(gb_store_write_points(s, w, 2, &bad, &first), 0);
+    assert_int_equal(bad, 1);
+    assert_int_equal(first, 1);
+    free(name);
+    assert_int_equal(gb_store_close(s), 0);
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    uint64_t nser = 0;
+    assert_int_equal(gb_store_each_series(s, count_series, &nser), 0);
+    assert_int_equal(nser, 3); /* tc#v, ok#v, m#v */
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 /* ---- the historian: reading back ------------------------------------------------------------ */
 
 typedef struct {
@@ -802,7 +895,7 @@ static void *writer_main(void *arg)
                                          .q = GB_Q_GOOD,
                                          .v = {.type = GB_VT_F64, .f64 = k}};
         }
-        if (gb_store_write_points(w->s, pts, 1000, NULL) != 0) break;
+        if (gb_store_write_points(w->s, pts, 1000, NULL, NULL) != 0) break;
     }
     __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
     return NULL;
@@ -905,7 +998,7 @@ static void test_flush_thread(void **state)
                                        .v = {.type = GB_VT_F64, .f64 = k}};
         }
         size_t bad = 1;
-        assert_int_equal(gb_store_write_points(s, w, BATCH, &bad), 0);
+        assert_int_equal(gb_store_write_points(s, w, BATCH, &bad, NULL), 0);
         assert_int_equal(bad, 0);
         gb_store_stat(s, &info);
         if (info.head_points > most) most = info.head_points;
@@ -1229,7 +1322,7 @@ static void test_many_series_interleaved(void **state)
                 (gb_store_wpoint_t){paths[sid], t, GB_Q_GOOD, {.type = GB_VT_F64, .f64 = v}, h};
         }
         size_t refused = 1;
-        assert_int_equal(gb_store_write_points(s, w, nw, &refused), 0);
+        assert_int_equal(gb_store_write_points(s, w, nw, &refused, NULL), 0);
         assert_int_equal(refused, 0);
         if (r % 17 == 5) check_series(s, &m[r], r); /* a read between writes */
         if (r == MS_ROUNDS / 2) assert_int_equal(gb_store_flush(s), 0);
@@ -1306,7 +1399,7 @@ static void test_stage_bucket_drained_alone(void **state)
                                    .t = GB_NS_PER_S,
                                    .q = GB_Q_GOOD,
                                    .v = {.type = GB_VT_F64, .f64 = i * 1e6 + 1}};
-        assert_int_equal(gb_store_write_points(s, w, 1, NULL), 0);
+        assert_int_equal(gb_store_write_points(s, w, 1, NULL, NULL), 0);
     }
     gb_point_t p; /* a read drains the stage, which then spreads the 4096 series by 64 a bucket */
     assert_int_equal(gb_store_latest(s, paths[0], &p), 0);
@@ -1327,7 +1420,7 @@ static void test_stage_bucket_drained_alone(void **state)
                                           .q = GB_Q_GOOD,
                                           .v = {.type = GB_VT_F64, .f64 = sid * 1e6 + k}};
         }
-        assert_int_equal(gb_store_write_points(s, w, nw, NULL), 0);
+        assert_int_equal(gb_store_write_points(s, w, nw, NULL, NULL), 0);
     }
     assert_true(n[0] * SB_HOT > 2 * 16384); /* the hot bucket filled more than once */
     sb_check_all(s, n, nseries);
@@ -1675,7 +1768,7 @@ static void test_version1_files(void **state)
             {"v1/b", t, GB_Q_GOOD, {.type = GB_VT_BOOL, .b = (i / 7) % 2}, 0},
             {"v1/s", t, GB_Q_GOOD, {.type = GB_VT_STR, .str = str, .len = strlen(str)}, 0},
         };
-        assert_int_equal(gb_store_write_points(s, p, 5, NULL), 0);
+        assert_int_equal(gb_store_write_points(s, p, 5, NULL, NULL), 0);
     }
     v1_expect(s, V1_N + 100);
     assert_int_equal(gb_store_close(s), 0);
@@ -2404,6 +2497,7 @@ int main(void)
         cmocka_unit_test(test_tick_syncs_in_background),
         cmocka_unit_test(test_lp_ingest_in_pieces),
         cmocka_unit_test(test_lp_ingest_strings),
+        cmocka_unit_test(test_lp_ingest_refusals),
         cmocka_unit_test(test_each_latest_outside_the_lock),
         cmocka_unit_test(test_late_and_replaced),
         cmocka_unit_test(test_head_order),
