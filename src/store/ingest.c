@@ -114,11 +114,11 @@ static bool fits(gb_ingest_t *in, size_t plen, const gb_value_t *v)
     return true;
 }
 
-/* Takes a point whose series name is PATH as it is, NUL-terminated in the caller's buffer. */
+/* Takes a point whose series name is PATH as it is, NUL-terminated in the caller's buffer (a name
+ * fast_takes let through). */
 static int add_in_place(gb_ingest_t *in, const char *path, size_t plen, gb_time_t t,
                         const gb_value_t *v)
 {
-    if (!fits(in, plen, v)) return 0;
     room_for_point(in);
     in->at[in->n] = IN_PLACE;
     in->lineno[in->n] = in->line;
@@ -164,10 +164,49 @@ static int add(gb_ingest_t *in, const char *path, size_t plen, gb_time_t t, cons
     return add2(in, path, plen, NULL, 0, t, v);
 }
 
+/* Whether every field of line L can be stored (NAME: SIZE bytes to make series names in); else
+ * the line is refused whole, as InfluxDB does, and none of it is taken. */
+static bool line_takes(gb_ingest_t *in, const gb_lp_line_t *l, char *name, size_t size)
+{
+    for (size_t f = 0; f < l->nfields; f++) {
+        size_t nl;
+        gb_value_t v;
+        if (gb_lp_series_name(l, f, name, size, &nl) != 0 || nl > GB_STORE_PATH_MAX) {
+            refuse(in, in->line, "a series name longer than %u bytes", GB_STORE_PATH_MAX);
+            return false;
+        }
+        if (gb_lp_value_to_sample(&l->fields[f].value, &v) != 0) {
+            refuse(in, in->line, "field %.*s: an unsigned value above 2^63-1",
+                   (int)l->fields[f].key.n, l->fields[f].key.p);
+            return false;
+        }
+        if (v.type == GB_VT_STR && v.len > GB_SAMPLE_STR_MAX) {
+            refuse(in, in->line, "field %.*s: a text value of %zu bytes, longer than %u",
+                   (int)l->fields[f].key.n, l->fields[f].key.p, v.len, GB_SAMPLE_STR_MAX);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether every field of the quick way's line FL fits in a series name; else refused whole. */
+static bool fast_takes(gb_ingest_t *in, const gb_lp_fast_t *fl)
+{
+    for (size_t f = 0; f < fl->nfields; f++)
+        if (fl->keylen + 1 + fl->fields[f].key.n > GB_STORE_PATH_MAX) {
+            refuse(in, in->line, "a series name of %zu bytes, longer than %u",
+                   fl->keylen + 1 + fl->fields[f].key.n, GB_STORE_PATH_MAX);
+            return false;
+        }
+    return true;
+}
+
 int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precision_t prec,
                  gb_time_t now, size_t *used)
 {
     size_t pos = 0;
+    /* a byte-order mark before the first line (an editor's) is not part of its name */
+    if (in->line == 0 && len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) pos = 3;
     int rc = 0;
     gb_lp_line_t *l = gb_xmalloc(sizeof *l);
     gb_lp_fast_t fl;
@@ -179,6 +218,10 @@ int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precisi
                        eof && win <= GB_LP_LINE_MAX, prec, &fl)) {
             in->line++;
             gb_time_t t = fl.has_time ? fl.t : now;
+            if (!fast_takes(in, &fl)) {
+                pos += fl.len;
+                continue;
+            }
             if (fl.nfields == 1) {
                 /* "KEY FIELD=..." becomes "KEY#FIELD\0...": the series' name, where it is */
                 char *line = buf + pos;
@@ -207,19 +250,12 @@ int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precisi
         gb_lp_err_t err;
         if (gb_lp_parse(buf + pos, n, prec, l, &err) != 0) {
             refuse(in, in->line, "column %zu: %s", err.column, err.why);
-        } else if (!l->comment) {
+        } else if (!l->comment && line_takes(in, l, name, sizeof name)) {
             for (size_t f = 0; f < l->nfields && !rc; f++) {
                 size_t nl;
                 gb_value_t v;
-                if (gb_lp_series_name(l, f, name, sizeof name, &nl) != 0) {
-                    refuse(in, in->line, "a series name longer than %zu bytes", sizeof name - 1);
-                    continue;
-                }
-                if (gb_lp_value_to_sample(&l->fields[f].value, &v) != 0) {
-                    refuse(in, in->line, "field %.*s: an unsigned value above 2^63-1",
-                           (int)l->fields[f].key.n, l->fields[f].key.p);
-                    continue;
-                }
+                gb_lp_series_name(l, f, name, sizeof name, &nl);
+                gb_lp_value_to_sample(&l->fields[f].value, &v);
                 rc = add(in, name, nl, l->has_time ? l->t : now, &v);
             }
         }

@@ -469,99 +469,6 @@ static void test_lp_ingest_strings(void **state)
     free(dir);
 }
 
-static void count_series(void *ctx, const char *path, gb_vtype_t type, uint64_t points)
-{
-    (void)path;
-    (void)type;
-    (void)points;
-    (*(uint64_t *)ctx)++;
-}
-
-/* Ingests TEXT (line protocol) into S in one call; returns the ingest's state, cleared after. */
-static gb_ingest_t ingest_text(gb_store_t *s, char *text, size_t len)
-{
-    gb_ingest_t in, out;
-    gb_ingest_init(&in, s);
-    size_t used;
-    assert_int_equal(gb_ingest_lp(&in, text, len, true, GB_LP_NS, 0, &used), 0);
-    assert_int_equal(gb_ingest_flush(&in), 0);
-    out = in;
-    out.pts = NULL;
-    out.at = NULL;
-    out.lineno = NULL;
-    out.arena = NULL;
-    out.csv = NULL;
-    in.first_error[0] = 0;
-    gb_ingest_clear(&in);
-    return out;
-}
-
-/*
- * What is refused is counted point by point and located by its own line: a value of another type
- * than its series' (found when the batch is written, after later lines), a series name longer
- * than the store keeps (the quick way and the full parser's), text longer than a sample holds.
- * Nothing refused reaches the store, which opens again as it was.
- */
-static void test_lp_ingest_refusals(void **state)
-{
-    (void)state;
-    char *dir = tmpdir();
-    gb_store_t *s;
-    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
-    char t1[] = "tc v=1 1\ntc v=\"a\" 2\ntc v=3 3\nok v=1 4\ntc v=\"b\" 5\n";
-    gb_ingest_t r = ingest_text(s, t1, strlen(t1));
-    assert_int_equal(r.points, 3);
-    assert_int_equal(r.refused, 2);
-    assert_int_equal(r.first_line, 2);
-    assert_non_null(
-        strstr(r.first_error, "series tc#v is stored with another type than this string"));
-    /* an earlier line's refusal found later still comes first; a later one does not replace it */
-    char t2[] = "ok v=bad 1\nok v=2 2\n";
-    r = ingest_text(s, t2, strlen(t2));
-    assert_int_equal(r.first_line, 1);
-    assert_int_equal(r.refused, 1);
-    /* names: 9,000 bytes the quick way, then the full parser's (an escape sends it there) */
-    size_t big = 9000, len = 0;
-    char *t3 = malloc(2 * big + GB_SAMPLE_STR_MAX + 300);
-    assert_non_null(t3);
-    len += (size_t)sprintf(t3 + len, "m,t=");
-    memset(t3 + len, 'y', big);
-    len += big;
-    len += (size_t)sprintf(t3 + len, " v=1 1\nm,t=\\ ");
-    memset(t3 + len, 'z', big);
-    len += big;
-    len += (size_t)sprintf(t3 + len, " v=1 2\nm v=2 3\nstr s=\"");
-    memset(t3 + len, 'x', GB_SAMPLE_STR_MAX + 1);
-    len += GB_SAMPLE_STR_MAX + 1;
-    len += (size_t)sprintf(t3 + len, "\" 4\n");
-    r = ingest_text(s, t3, len);
-    assert_int_equal(r.points, 1);
-    assert_int_equal(r.refused, 3);
-    assert_int_equal(r.first_line, 1);
-    assert_non_null(strstr(r.first_error, "longer than 8191"));
-    free(t3);
-    /* the store itself refuses such a name, whoever writes it */
-    char *name = malloc(70000);
-    assert_non_null(name);
-    memset(name, 'n', 69999);
-    name[69999] = 0;
-    gb_store_wpoint_t w[2] = {{.path = "ok#v", .t = 9, .v = {.type = GB_VT_F64, .f64 = 1}},
-                              {.path = name, .t = 9, .v = {.type = GB_VT_F64, .f64 = 1}}};
-    size_t bad = 0, first = 0;
-    assert_int_equal(gb_store_write_points(s, w, 2, &bad, &first), 0);
-    assert_int_equal(bad, 1);
-    assert_int_equal(first, 1);
-    free(name);
-    assert_int_equal(gb_store_close(s), 0);
-    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
-    uint64_t nser = 0;
-    assert_int_equal(gb_store_each_series(s, count_series, &nser), 0);
-    assert_int_equal(nser, 3); /* tc#v, ok#v, m#v */
-    assert_int_equal(gb_store_close(s), 0);
-    rmrf(dir);
-    free(dir);
-}
-
 /* ---- the historian: reading back ------------------------------------------------------------ */
 
 typedef struct {
@@ -828,6 +735,111 @@ static void test_typed_aggregates(void **state)
     assert_int_equal(gb_agg_type(GB_AGG_MAX, GB_VT_BOOL), GB_VT_BOOL);
     assert_int_equal(gb_agg_type(GB_AGG_SUM, GB_VT_I64), GB_VT_F64);
     assert_int_equal(gb_agg_type(GB_AGG_LAST, GB_VT_STR), GB_VT_STR);
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
+static void count_series(void *ctx, const char *path, gb_vtype_t type, uint64_t points)
+{
+    (void)path;
+    (void)type;
+    (void)points;
+    (*(uint64_t *)ctx)++;
+}
+
+/* Ingests TEXT (line protocol) into S in one call; returns the ingest's state, cleared after. */
+static gb_ingest_t ingest_text(gb_store_t *s, char *text, size_t len)
+{
+    gb_ingest_t in, out;
+    gb_ingest_init(&in, s);
+    size_t used;
+    assert_int_equal(gb_ingest_lp(&in, text, len, true, GB_LP_NS, 0, &used), 0);
+    assert_int_equal(gb_ingest_flush(&in), 0);
+    out = in;
+    out.pts = NULL;
+    out.at = NULL;
+    out.lineno = NULL;
+    out.arena = NULL;
+    out.csv = NULL;
+    in.first_error[0] = 0;
+    gb_ingest_clear(&in);
+    return out;
+}
+
+/*
+ * What is refused is counted point by point and located by its own line: a value of another type
+ * than its series' (found when the batch is written, after later lines), a series name longer
+ * than the store keeps (the quick way and the full parser's), text longer than a sample holds.
+ * Nothing refused reaches the store, which opens again as it was.
+ */
+static void test_lp_ingest_refusals(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    char t1[] = "tc v=1 1\ntc v=\"a\" 2\ntc v=3 3\nok v=1 4\ntc v=\"b\" 5\n";
+    gb_ingest_t r = ingest_text(s, t1, strlen(t1));
+    assert_int_equal(r.points, 3);
+    assert_int_equal(r.refused, 2);
+    assert_int_equal(r.first_line, 2);
+    assert_non_null(
+        strstr(r.first_error, "series tc#v is stored with another type than this string"));
+    /* an earlier line's refusal found later still comes first; a later one does not replace it */
+    char t2[] = "ok v=bad 1\nok v=2 2\n";
+    r = ingest_text(s, t2, strlen(t2));
+    assert_int_equal(r.first_line, 1);
+    assert_int_equal(r.refused, 1);
+    /* names: 9,000 bytes the quick way, then the full parser's (an escape sends it there) */
+    size_t big = 9000, len = 0;
+    char *t3 = malloc(2 * big + GB_SAMPLE_STR_MAX + 300);
+    assert_non_null(t3);
+    len += (size_t)sprintf(t3 + len, "m,t=");
+    memset(t3 + len, 'y', big);
+    len += big;
+    len += (size_t)sprintf(t3 + len, " v=1 1\nm,t=\\ ");
+    memset(t3 + len, 'z', big);
+    len += big;
+    len += (size_t)sprintf(t3 + len, " v=1 2\nm v=2 3\nstr s=\"");
+    memset(t3 + len, 'x', GB_SAMPLE_STR_MAX + 1);
+    len += GB_SAMPLE_STR_MAX + 1;
+    len += (size_t)sprintf(t3 + len, "\" 4\n");
+    r = ingest_text(s, t3, len);
+    assert_int_equal(r.points, 1);
+    assert_int_equal(r.refused, 3);
+    assert_int_equal(r.first_line, 1);
+    assert_non_null(strstr(r.first_error, "longer than 8191"));
+    free(t3);
+    /* a line with one field that cannot be stored is refused whole, as InfluxDB does; a
+     * byte-order mark before the first line is not part of a name */
+    char t4[] = "\xef\xbb\xbf"
+                "bom v=1 1\ncpu a=-1i,u=18446744073709551615u 1\ncpu b=1,c=\"x\" 2\n";
+    r = ingest_text(s, t4, strlen(t4));
+    assert_int_equal(r.points, 3);
+    assert_int_equal(r.refused, 1);
+    assert_int_equal(r.first_line, 2);
+    aggs_t none = {0}; /* nothing of the refused line */
+    assert_int_equal(gb_store_aggregate(s, "cpu#a", 0, 10, 10, GB_AGG_COUNT, got_agg, &none),
+                     GB_ENOENT);
+    /* the store itself refuses such a name, whoever writes it */
+    char *name = malloc(70000);
+    assert_non_null(name);
+    memset(name, 'n', 69999);
+    name[69999] = 0;
+    gb_store_wpoint_t w[2] = {{.path = "ok#v", .t = 9, .v = {.type = GB_VT_F64, .f64 = 1}},
+                              {.path = name, .t = 9, .v = {.type = GB_VT_F64, .f64 = 1}}};
+    size_t bad = 0, first = 0;
+    assert_int_equal(gb_store_write_points(s, w, 2, &bad, &first), 0);
+    assert_int_equal(bad, 1);
+    assert_int_equal(first, 1);
+    free(name);
+    assert_int_equal(gb_store_close(s), 0);
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    uint64_t nser = 0;
+    assert_int_equal(gb_store_each_series(s, count_series, &nser), 0);
+    assert_int_equal(nser, 6); /* tc#v, ok#v, m#v, bom#v, cpu#b, cpu#c */
+    assert_int_equal(typed1(s, "bom#v", 10, 10, GB_AGG_COUNT).n, 1);
     assert_int_equal(gb_store_close(s), 0);
     rmrf(dir);
     free(dir);
