@@ -310,6 +310,11 @@ enum MHD_Result gb_api_query(gb_req_t *r)
         snprintf(d, sizeof d, "to must be after from");
     q.aggregate = agg != NULL;
     if (!d[0]) gb_query_align_from(&q, from);
+    if (!d[0] && q.aggregate && gb_query_windows(&q) > GB_QUERY_WINDOWS_MAX)
+        snprintf(d, sizeof d,
+                 "step %.100s makes %llu windows from 'from' to 'to', more than %u: take a longer "
+                 "step or a shorter range",
+                 step, (unsigned long long)gb_query_windows(&q), GB_QUERY_WINDOWS_MAX);
     if (d[0]) {
         free(tc.tags);
         return gb_problem(r, MHD_HTTP_BAD_REQUEST, "%s", d);

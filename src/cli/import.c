@@ -91,14 +91,32 @@ int gb_cmd_import(int argc, char **argv)
     if (gb_lp_precision_parse(precision, strlen(precision), &prec) != 0)
         return gb_cli_usage_error("import", "--precision is ns, us, ms, s, m or h, not '%s'",
                                   precision);
+    /* every file readable before anything is imported: a mistyped name costs nothing */
+    bool unreadable = false;
+    for (int i = optind; i < argc; i++) {
+        FILE *f = strcmp(argv[i], "-") ? fopen(argv[i], "rb") : stdin;
+        if (!f) {
+            fprintf(stderr, "gemba import: cannot read %s: %s\n", argv[i], strerror(errno));
+            unreadable = true;
+        } else if (f != stdin) {
+            fclose(f);
+        }
+    }
+    if (unreadable) {
+        fprintf(stderr, "gemba import: nothing was imported\n");
+        return GB_EXIT_FAIL;
+    }
     gb_store_t *s;
     int rc = gb_store_open(data, NULL, &s);
     if (rc) {
         if (rc == GB_EBUSY)
             fprintf(stderr,
-                    "gemba import: %s belongs to a running gemba serve; send the data to its "
-                    "POST /api/v1/write instead\n",
+                    "gemba import: %s is in use by another gemba process; while gemba serve "
+                    "runs on it, send the data to its POST /api/v1/write instead\n",
                     data);
+        else
+            fprintf(stderr, "gemba import: cannot open the store in %s: %s\n", data,
+                    gb_strerror(rc));
         return GB_EXIT_FAIL;
     }
     int exit_code = GB_EXIT_OK;
@@ -204,6 +222,12 @@ int gb_cmd_query(int argc, char **argv)
     }
     if (q.to <= q.from) return gb_cli_usage_error("query", "--to must be after --from");
     gb_query_align_from(&q, from);
+    if (q.aggregate && gb_query_windows(&q) > GB_QUERY_WINDOWS_MAX)
+        return gb_cli_usage_error("query",
+                                  "--step %s makes %llu windows from --from to --to, more than "
+                                  "%u: take a longer step or a shorter range",
+                                  step, (unsigned long long)gb_query_windows(&q),
+                                  GB_QUERY_WINDOWS_MAX);
     gb_store_opts_t ro = {.readonly = true};
     gb_store_t *s;
     int rc = gb_store_open(data, &ro, &s);

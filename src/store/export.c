@@ -415,6 +415,13 @@ int gb_query_open(gb_store_t *s, const gb_query_t *q, gb_query_stream_t **out, s
     return 0;
 }
 
+uint64_t gb_query_windows(const gb_query_t *q)
+{
+    if (q->step <= 0 || q->to <= q->from) return 0;
+    uint64_t span = (uint64_t)q->to - (uint64_t)q->from, step = (uint64_t)q->step;
+    return span / step + (span % step != 0);
+}
+
 uint64_t gb_query_bound(const gb_query_stream_t *qs)
 {
     return qs->bound;

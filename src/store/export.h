@@ -92,4 +92,11 @@ int gb_query_time_parse(const char *s, gb_time_t now, gb_time_t *out);
  */
 void gb_query_align_from(gb_query_t *q, const char *from);
 
+/* The most step windows an aggregate spans (five years of minutes): a query beyond is refused
+ * before it starts (a 1 ns step over hours would run for minutes and fill the memory). */
+#define GB_QUERY_WINDOWS_MAX 3000000u
+
+/* How many step windows Q's [from, to) spans (with aggregate; saturating). */
+uint64_t gb_query_windows(const gb_query_t *q);
+
 #endif

@@ -751,8 +751,10 @@ int gb_store__list(gb_store_t *s, gb_fkind_t k, gb_fname_t **out, size_t *nout)
     char *dir = gb_xasprintf("%s/%s", s->dir, KINDS[k].dir);
     DIR *d = opendir(dir);
     if (!d) {
+        int e = errno;
+        if (e != ENOENT) gb_error("store", "cannot read the directory %s: %s", dir, strerror(e));
         free(dir);
-        return errno == ENOENT ? 0 : GB_EIO;
+        return e == ENOENT ? 0 : GB_EIO;
     }
     gb_fname_t *f = NULL;
     size_t n = 0, cap = 0;
@@ -1631,10 +1633,15 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
         rc = GB_ENOENT;
         goto fail;
     }
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        gb_error("store", "the data directory %s is a file, not a directory", dir);
+        rc = GB_EINVAL;
+        goto fail;
+    }
     if (!s->o.readonly) {
         char *bdir = gb_xasprintf("%s/blocks", dir);
         int mk = gb_mkdirs(bdir);
-        if (mk != 0) gb_error("store", "cannot create data directory %s: %s", dir, strerror(errno));
+        if (mk != 0) gb_error("store", "cannot create %s: %s", bdir, strerror(errno));
         free(bdir);
         if (mk != 0) {
             rc = GB_EIO;

@@ -207,6 +207,7 @@ int gb_wal_open(const char *dir, uint64_t after, bool readonly, gb_wal_record_fn
         }
         char *lp = gb_xasprintf("%s/LOCK", dir);
         w->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+        if (w->lock_fd < 0) gb_error("store", "cannot open %s: %s", lp, strerror(errno));
         free(lp);
         if (w->lock_fd < 0 || flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0) {
             rc = w->lock_fd < 0 ? GB_EIO : GB_EBUSY;

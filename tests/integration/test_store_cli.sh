@@ -79,4 +79,18 @@ rc=0; "$GEMBA" query --data "$D1" "plant/press/state, with comma" --from -1d --t
 printf 'when,what\n1,2\n' > "$T/bad.csv"
 rc=0; "$GEMBA" import --data "$T/d4" "$T/bad.csv" 2>"$T/b.err" || rc=$?
 [ "$rc" = 2 ] && grep -q 'bad.csv:1:' "$T/b.err" || fail "bad header: $rc $(cat "$T/b.err")"
+# a file that is not there: said, and nothing of the others imported
+rc=0; "$GEMBA" import --data "$T/d5" "$T/no-such.csv" "$T/agg.csv" 2>"$T/m.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "cannot read .*no-such.csv" "$T/m.err" && grep -q "nothing was imported" "$T/m.err" \
+  && [ ! -e "$T/d5" ] || fail "a missing file: $rc $(cat "$T/m.err")"
+# a data directory that is a file
+rc=0; "$GEMBA" query --data "$T/agg.csv" agg 2>"$T/f.err" >/dev/null || rc=$?
+[ "$rc" = 1 ] && grep -q "is a file, not a directory" "$T/f.err" || fail "--data a file: $rc $(cat "$T/f.err")"
+# an aggregate of millions of windows is refused before it starts
+rc=0; "$GEMBA" query --data "$T/d3" agg --from 2025-11-22T08:26:40Z --to 2025-11-22T08:27:40Z --agg twa --step 1ns \
+  2>"$T/w.err" >/dev/null || rc=$?
+[ "$rc" = 2 ] && grep -q "60000000000 windows" "$T/w.err" || fail "1 ns windows: $rc $(cat "$T/w.err")"
+# text aggregates: the first and last text, as text
+[ "$("$GEMBA" query --data "$D1" "plant/press/state, with comma" --from 0 --to now --agg last --step 1000000h --format json \
+  | jq -r '.series[0].type + " " + (.series[0].points[0][1] | type)')" = "string string" ] || fail "last of text"
 echo ok

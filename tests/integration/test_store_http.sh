@@ -40,6 +40,7 @@ jq -e '.series[0].points | length == 1 and (.[0][0] | test(":00.000000000Z$")) a
   || fail "relative from on the minute: $rel"
 [ "$(status "/api/v1/query?tag=nope")" = 404 ] || fail "unknown series"
 [ "$(status "/api/v1/query?tag=m%23v&agg=avg")" = 400 ] || fail "agg without step"
+[ "$(status "/api/v1/query?tag=m%23v&from=-1h&to=now&agg=twa&step=1ns")" = 400 ] || fail "3.6e12 windows"
 get '/api/v1/query?tag=m%23v&format=csv' > "$T/http.csv"
 # longer answers, numbers (written as the client reads them) and text (made whole first): the
 # same bytes as the command line's, compared after the stop below
