@@ -8,6 +8,7 @@
 #include "gemba/time.h"
 #include "util/str.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,55 @@ static const char *influx2_code(unsigned status)
     }
 }
 
+/*
+ * Refusals worth a line in the log: failed or insufficient credentials (someone may be guessing
+ * tokens) and refused writes (a collector whose data is being lost). Said once a minute per
+ * client address and status, the next line counting those not said, so a collector retrying
+ * every second cannot flood the log.
+ */
+#define REFUSAL_SLOTS 64
+#define REFUSAL_QUIET (60 * GB_NS_PER_S)
+
+static struct {
+    char addr[INET6_ADDRSTRLEN];
+    unsigned status;
+    gb_time_t said; /* monotonic ns */
+    uint64_t unsaid;
+} refusals[REFUSAL_SLOTS];
+static pthread_mutex_t refusals_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void log_refusal(const gb_req_t *r, unsigned status, const char *detail)
+{
+    bool write = r->route && (r->route->flags & GB_ROUTE_BIG_BODY);
+    if (status != MHD_HTTP_UNAUTHORIZED && status != MHD_HTTP_FORBIDDEN && !write) return;
+    uint32_t h = status * 2654435761u;
+    for (const char *c = r->addr; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    gb_time_t now = gb_mono_ns();
+    uint64_t unsaid = 0;
+    pthread_mutex_lock(&refusals_mu);
+    size_t i = h % REFUSAL_SLOTS;
+    bool same = refusals[i].status == status && !strcmp(refusals[i].addr, r->addr);
+    if (same && now - refusals[i].said < REFUSAL_QUIET) {
+        refusals[i].unsaid++;
+        pthread_mutex_unlock(&refusals_mu);
+        return;
+    }
+    if (same) unsaid = refusals[i].unsaid;
+    snprintf(refusals[i].addr, sizeof refusals[i].addr, "%s", r->addr);
+    refusals[i].status = status;
+    refusals[i].said = now;
+    refusals[i].unsaid = 0;
+    pthread_mutex_unlock(&refusals_mu);
+    char more[96] = "";
+    if (unsaid)
+        snprintf(more, sizeof more, " (and %llu more like it from there in the minute before)",
+                 (unsigned long long)unsaid);
+    gb_warn("http", "refused %.10s %.200s from %s%s%s: %u %s%s", r->method, r->url,
+            r->addr[0] ? r->addr : "an unknown address", r->who.name[0] ? " as " : "",
+            r->who.name, status, detail, more);
+}
+
 enum MHD_Result gb_problem_x(gb_req_t *r, unsigned status, const char *code, json_t *ext,
                              const char *fmt, ...)
 {
@@ -112,6 +162,7 @@ enum MHD_Result gb_problem_x(gb_req_t *r, unsigned status, const char *code, jso
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
     gb_utf8_scrub(detail); /* it may quote a client's bytes, and JSON strings are UTF-8 */
+    log_refusal(r, status, detail);
     unsigned flags = r->route ? r->route->flags : 0;
     bool influx = flags & (GB_ROUTE_INFLUX | GB_ROUTE_INFLUX2);
     json_t *doc;

@@ -81,11 +81,12 @@ enum MHD_Result gb_api_write(gb_req_t *r)
                               GB_API_WRITE_MAX >> 20);
         const char *ps = gb_req_arg(r, "precision");
         gb_lp_precision_t prec = GB_LP_NS;
-        if (ps && gb_lp_precision_parse(ps, strlen(ps), &prec) != 0)
+        /* an empty precision= is nanoseconds, as InfluxDB 1.x takes it */
+        if (ps && *ps && gb_lp_precision_parse(ps, strlen(ps), &prec) != 0)
             return gb_problem(r, MHD_HTTP_BAD_REQUEST, "precision is n, ns, u, us, ms, s, m or h");
         /* gzip, as Telegraf and the InfluxDB client libraries send by default */
         const char *ce = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Encoding");
-        bool gzip = ce && !strcasecmp(ce, "gzip");
+        bool gzip = ce && (!strcasecmp(ce, "gzip") || !strcasecmp(ce, "x-gzip")); /* RFC 9110 */
         if (ce && !gzip && strcasecmp(ce, "identity"))
             return gb_problem(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
                               "Content-Encoding '%.40s': a body is plain or gzip", ce);
@@ -135,6 +136,25 @@ enum MHD_Result gb_api_write(gb_req_t *r)
  * fails. gemba keeps one store, which needs no database made: that statement is answered as
  * done, and any other is refused with where to read instead.
  */
+/* Whether Q is one statement: nothing but blanks after a ';' outside quotes. */
+static bool one_statement(const char *q)
+{
+    char quote = 0;
+    for (const char *p = q; *p; p++) {
+        if (quote) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == quote)
+                quote = 0;
+        } else if (*p == '"' || *p == '\'') {
+            quote = *p;
+        } else if (*p == ';') {
+            return p[1 + strspn(p + 1, " \t\r\n")] == 0;
+        }
+    }
+    return true;
+}
+
 enum MHD_Result gb_api_influx_query(gb_req_t *r)
 {
     const char *q = gb_req_arg(r, "q");
@@ -155,9 +175,15 @@ enum MHD_Result gb_api_influx_query(gb_req_t *r)
     enum MHD_Result ret;
     if (!q) {
         ret = gb_problem(r, MHD_HTTP_BAD_REQUEST, "missing required parameter \"q\"");
+    } else if (!one_statement(q)) {
+        ret = gb_problem(r, MHD_HTTP_BAD_REQUEST,
+                         "one statement at a time: gemba's /query takes CREATE DATABASE only");
     } else {
         q += strspn(q, " \t\r\n");
-        if (!strncasecmp(q, "CREATE DATABASE", 15) && (q[15] == ' ' || q[15] == '\t')) {
+        if (!strncasecmp(q, "CREATE DATABASE", 15) && (q[15] == ' ' || q[15] == '\t') &&
+            strcmp(r->method, "POST")) {
+            ret = gb_problem(r, MHD_HTTP_METHOD_NOT_ALLOWED, "CREATE DATABASE needs POST");
+        } else if (!strncasecmp(q, "CREATE DATABASE", 15) && (q[15] == ' ' || q[15] == '\t')) {
             static const char done[] = "{\"results\":[{\"statement_id\":0}]}";
             ret = gb_reply(r, MHD_HTTP_OK, "application/json", done, sizeof done - 1,
                            MHD_RESPMEM_PERSISTENT);

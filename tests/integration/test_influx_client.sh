@@ -50,6 +50,17 @@ PY
 [ "$(curl -s -o "$T/q" -w '%{http_code}' -X POST --data 'q=CREATE+DATABASE+%22telegraf%22' \
        "$GB_URL/query?u=telegraf&p=$TOKEN")" = 200 ] || fail "CREATE DATABASE as a form: $(cat "$T/q")"
 jq -e '.results[0].statement_id == 0' "$T/q" >/dev/null || fail "its answer: $(cat "$T/q")"
+# one statement at a time (a DROP behind it is not answered as done), and CREATE only by POST
+[ "$(curl -s -o "$T/q" -w '%{http_code}' -X POST --data 'q=CREATE+DATABASE+a;+DROP+DATABASE+b' \
+       "$GB_URL/query?u=telegraf&p=$TOKEN")" = 400 ] || fail "two statements: $(cat "$T/q")"
+[ "$(curl -s -o "$T/q" -w '%{http_code}' -X POST --data 'q=CREATE+DATABASE+%22a;b%22;+' \
+       "$GB_URL/query?u=telegraf&p=$TOKEN")" = 200 ] || fail "a ; inside a name: $(cat "$T/q")"
+[ "$(curl -s -o "$T/q" -w '%{http_code}' "$GB_URL/query?q=CREATE+DATABASE+x&u=telegraf&p=$TOKEN")" = 405 ] \
+  || fail "CREATE by GET: $(cat "$T/q")"
+# an empty precision is nanoseconds, and x-gzip is gzip, as InfluxDB 1.x takes them
+printf 'xg v=1 1763800000000000000\n' | gzip -c > "$T/x.gz"
+[ "$(curl -s -o "$T/q" -w '%{http_code}' -X POST -H 'Content-Encoding: x-gzip' --data-binary @"$T/x.gz" \
+       "$GB_URL/write?db=plant&precision=&u=telegraf&p=$TOKEN")" = 204 ] || fail "x-gzip, precision=: $(cat "$T/q")"
 for gz in false true; do
   s="press,gz=$gz,line=l1"
   q=$(get "/api/v1/query?tag=$(jq -rn --arg s "$s#force" '$s | @uri')&tag=$(jq -rn --arg s "$s#cycles" '$s | @uri')&tag=$(jq -rn --arg s "$s#state" '$s | @uri')&format=json")

@@ -20,6 +20,11 @@ jq -e '.error | test("token")' "$T/resp" >/dev/null || fail "401 body: $(cat "$T
 [ "$(echo 'm v=1 1763800000000000000' | w /write -H 'Authorization: Token gbt_engineer-1_00')" = 401 ] || fail "a bad token"
 [ "$(echo 'm v=1 1763800000000000000' | w /write -H "Authorization: Token $(gb_token viewer)")" = 403 ] || fail "a viewer's write"
 jq -e '.error | test("engineer")' "$T/resp" >/dev/null || fail "403 body: $(cat "$T/resp")"
+# refusals are logged, once a minute per address and status: three 401s (the two above and
+# this one) make one line
+[ "$(echo 'm v=1 1763800000000000000' | w /write -H 'Authorization: Token gbt_engineer-2_00')" = 401 ] || fail "a bad token"
+[ "$(grep -c 'refused POST /write from 127.0.0.1: 401' "$T/stderr")" = 1 ] || fail "401s logged: $(grep refused "$T/stderr")"
+grep -q 'refused POST /write from 127.0.0.1 as .*: 403 ' "$T/stderr" || fail "403 logged: $(grep refused "$T/stderr")"
 [ "$(echo 'm v=1 1763800000000000000' | w /write -H "Authorization: Token $TOKEN")" = 204 ] || fail "Token: $(cat "$T/resp")"
 [ "$(echo 'm v=2 1763800001' | w "/write?db=plant&u=telegraf&p=$TOKEN&precision=s")" = 204 ] || fail "u/p: $(cat "$T/resp")"
 [ "$(echo 'm v=3 1763800002000' | w "/api/v1/write?precision=ms" -u "any:$TOKEN")" = 204 ] || fail "basic: $(cat "$T/resp")"
