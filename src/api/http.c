@@ -147,6 +147,14 @@ static enum MHD_Result health(gb_req_t *r)
     return gb_reply_json(r, MHD_HTTP_OK, gb_api_health(&r->api->src));
 }
 
+/* GET /ping, InfluxDB 1.x's: the client libraries ask it before they write, and read the API
+ * version from its header (the 1.8 API's, which the write routes follow). */
+static enum MHD_Result influx_ping(gb_req_t *r)
+{
+    gb_req_header(r, "X-Influxdb-Version", "1.8.10");
+    return gb_reply(r, MHD_HTTP_NO_CONTENT, NULL, NULL, 0, MHD_RESPMEM_PERSISTENT);
+}
+
 #define NONE GB_ROLE_NONE
 #define VIEWER GB_ROLE_VIEWER
 #define OPERATOR GB_ROLE_OPERATOR
@@ -167,6 +175,7 @@ static const gb_route_t routes[] = {
     {"GET", "/setup", NONE, 0, account_page},
     /* open to anyone: is the daemon well, what the API looks like, the first admin, signing in */
     {"GET", "/api/v1/health", NONE, 0, health},
+    {"GET", "/ping", NONE, GB_ROUTE_INFLUX, influx_ping},
     {"GET", "/api/v1/openapi.json", NONE, 0, openapi},
     {"GET", "/api/v1/setup", NONE, 0, gb_api_setup_get},
     {"POST", "/api/v1/setup", NONE, 0, gb_api_setup_post},

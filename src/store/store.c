@@ -1641,7 +1641,9 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     if (!s->o.readonly) {
         char *bdir = gb_xasprintf("%s/blocks", dir);
         int mk = gb_mkdirs(bdir);
-        if (mk != 0) gb_error("store", "cannot create %s: %s", bdir, strerror(errno));
+        if (mk != 0)
+            gb_error("store", "cannot create the data directory %s (making %s): %s", dir, bdir,
+                     strerror(errno));
         free(bdir);
         if (mk != 0) {
             rc = GB_EIO;

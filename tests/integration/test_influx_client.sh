@@ -21,6 +21,7 @@ url = urllib.parse.urlparse(sys.argv[1])
 for gz in (False, True):
     c = InfluxDBClient(host=url.hostname, port=url.port, username="telegraf",
                        password=sys.argv[2], database="plant", gzip=gz)
+    assert c.ping() == "1.8.10", c.ping()  # the client's own check that a server is there
     c.create_database("plant")  # what collectors ask first: done, gemba needs no database made
     try:
         c.query("SELECT * FROM press")

@@ -31,7 +31,7 @@ gb_stop
 rc=0
 "$GEMBA" serve --demo --data /proc/gemba-cannot --listen 127.0.0.1:0 2>"$T/err" || rc=$?
 [ "$rc" = 1 ] || fail "bad data dir: exit $rc"
-grep -q "cannot create data directory" "$T/err" || fail "bad data dir: $(cat "$T/err")"
+grep -q "cannot create the data directory /proc/gemba-cannot" "$T/err" || fail "bad data dir: $(cat "$T/err")"
 
 # not a gemba log
 mkdir -p "$T/d2/wal" && echo "not a log" > "$T/d2/wal/00000001.wal"
