@@ -120,9 +120,10 @@ enum MHD_Result gb_api_write(gb_req_t *r)
             gb_strerror(rc), (unsigned long long)in->points);
     else if (in->refused)
         ret = gb_problem(r, MHD_HTTP_BAD_REQUEST,
-                         "partial write: line %llu: %s (%llu refused, %llu points written)",
+                         "partial write: line %llu: %s (%llu refused, %llu point%s written)",
                          (unsigned long long)in->first_line, in->first_error,
-                         (unsigned long long)in->refused, (unsigned long long)in->points);
+                         (unsigned long long)in->refused, (unsigned long long)in->points,
+                         in->points == 1 ? "" : "s");
     else
         ret = gb_reply(r, MHD_HTTP_NO_CONTENT, NULL, NULL, 0, MHD_RESPMEM_PERSISTENT);
     write_job_free(j);

@@ -127,7 +127,11 @@ int gb_cmd_import(int argc, char **argv)
         gb_ingest_init(&in, s);
         int frc = import_file(&in, argv[i], lp, prec);
         if (frc) exit_code = frc;
-        if (in.refused) {
+        if (in.csv && in.csv->failed) { /* the header: nothing of the file was read */
+            fprintf(stderr, "gemba import: %s:%llu: %s; the file was not imported\n", argv[i],
+                    (unsigned long long)in.first_line, in.first_error);
+            if (exit_code == GB_EXIT_OK) exit_code = GB_EXIT_USAGE;
+        } else if (in.refused) {
             fprintf(stderr, "gemba import: %s:%llu: %s (%llu %s refused in all)\n", argv[i],
                     (unsigned long long)in.first_line, in.first_error,
                     (unsigned long long)in.refused, lp ? "lines or points" : "rows");

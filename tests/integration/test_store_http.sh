@@ -102,7 +102,7 @@ head -c 34000000 /dev/zero | gzip -c > "$T/bomb.gz"
 # line protocol is UTF-8: other bytes are refused by line, and an answer that quotes them is JSON
 [ "$(printf 'caf\xe9 v=1 1763800000000000000\nok v=1 1763800000000000000\n' | w /api/v1/write -H "Authorization: Token $TOKEN")" = 400 ] \
   || fail "a Latin-1 line: $(cat "$T/resp")"
-jq -e '.detail | test("line 1: column 4: .*UTF-8") and test("1 points written")' "$T/resp" >/dev/null || fail "Latin-1: $(cat "$T/resp")"
+jq -e '.detail | test("line 1: column 4: .*UTF-8") and test("1 point written")' "$T/resp" >/dev/null || fail "Latin-1: $(cat "$T/resp")"
 [ "$(printf 'm v=1u\xff 1\n' | w /write -H "Authorization: Token $TOKEN")" = 400 ] || fail "a bad byte in a value: $(cat "$T/resp")"
 jq -e '.error | test("UTF-8")' "$T/resp" >/dev/null || fail "its answer: $(cat "$T/resp")"
 [ "$(echo 'm v=1 1' | w /write -H "Authorization: Token $TOKEN" -H $'Content-Encoding: x\xffz')" = 415 ] || fail "a bad encoding"
