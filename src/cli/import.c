@@ -132,9 +132,14 @@ int gb_cmd_import(int argc, char **argv)
                     (unsigned long long)in.first_line, in.first_error);
             if (exit_code == GB_EXIT_OK) exit_code = GB_EXIT_USAGE;
         } else if (in.refused) {
-            fprintf(stderr, "gemba import: %s:%llu: %s (%llu %s refused in all)\n", argv[i],
-                    (unsigned long long)in.first_line, in.first_error,
-                    (unsigned long long)in.refused, lp ? "lines or points" : "rows");
+            for (size_t k = 0; k < in.nreport; k++)
+                fprintf(stderr, "gemba import: %s:%llu: %s\n", argv[i],
+                        (unsigned long long)in.report[k].line, in.report[k].why);
+            char listed[48] = "";
+            if (in.refused > in.nreport)
+                snprintf(listed, sizeof listed, " (the first %zu listed above)", in.nreport);
+            fprintf(stderr, "gemba import: %s: %llu %s refused in all%s\n", argv[i],
+                    (unsigned long long)in.refused, lp ? "lines or points" : "rows", listed);
             if (exit_code == GB_EXIT_OK) exit_code = GB_EXIT_USAGE;
         }
         total += in.points;

@@ -37,9 +37,16 @@ void gb_ingest_clear(gb_ingest_t *in)
 static void vrefuse(gb_ingest_t *in, uint64_t n, uint64_t line, const char *fmt, va_list ap)
 {
     in->refused += n;
-    if (in->first_line && in->first_line <= line) return;
-    in->first_line = line;
-    vsnprintf(in->first_error, sizeof in->first_error, fmt, ap);
+    size_t k = in->nreport; /* where it goes among the earliest GB_INGEST_REPORTS */
+    while (k > 0 && in->report[k - 1].line > line)
+        k--;
+    if (k == GB_INGEST_REPORTS) return;
+    if (in->nreport < GB_INGEST_REPORTS) in->nreport++;
+    memmove(&in->report[k + 1], &in->report[k], (in->nreport - 1 - k) * sizeof in->report[0]);
+    in->report[k].line = line;
+    vsnprintf(in->report[k].why, sizeof in->report[k].why, fmt, ap);
+    in->first_line = in->report[0].line;
+    memcpy(in->first_error, in->report[0].why, sizeof in->first_error);
 }
 
 static void refuse_n(gb_ingest_t *in, uint64_t n, uint64_t line, const char *fmt, ...)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #define GB_LP_LINE_MAX (1u << 20) /* the longest line-protocol line taken */
+#define GB_INGEST_REPORTS 10       /* refusals kept to be told, the earliest lines' */
 
 typedef struct gb_ingest {
     gb_store_t *store;
@@ -25,6 +26,11 @@ typedef struct gb_ingest {
     uint64_t refused;      /* lines, rows or points refused */
     uint64_t first_line;   /* the earliest line refused (0: none) */
     char first_error[200]; /* what was wrong with it */
+    struct {
+        uint64_t line;
+        char why[200];
+    } report[GB_INGEST_REPORTS]; /* the refusals of the earliest lines, in line order */
+    size_t nreport;
     /* the batch being built */
     gb_store_wpoint_t *pts;
     size_t n, cap;

@@ -811,6 +811,18 @@ static void test_lp_ingest_refusals(void **state)
     assert_int_equal(r.first_line, 1);
     assert_non_null(strstr(r.first_error, "longer than 8191"));
     free(t3);
+    /* the refusals of the ten earliest lines are kept in line order, also one found only when
+     * the batch is written (the conflict on line 1, after the parse errors of lines 2 to 12) */
+    char t5[300] = "tc v=\"s\" 1\n";
+    for (int i = 2; i <= 12; i++)
+        strcat(t5, "bad\n");
+    r = ingest_text(s, t5, strlen(t5));
+    assert_int_equal(r.refused, 12);
+    assert_int_equal(r.nreport, GB_INGEST_REPORTS);
+    assert_int_equal(r.report[0].line, 1);
+    assert_non_null(strstr(r.report[0].why, "another type"));
+    for (size_t k = 1; k < GB_INGEST_REPORTS; k++)
+        assert_int_equal(r.report[k].line, k + 1);
     /* a line with one field that cannot be stored is refused whole, as InfluxDB does; a
      * byte-order mark before the first line is not part of a name */
     char t4[] = "\xef\xbb\xbf"
