@@ -111,7 +111,8 @@ uint32_t gb_store_path_hash(const char *path, size_t n);
 /*
  * Appends N points in one log record (the fast way in for imports and HTTP writes). A point whose
  * series exists with another type, whose new series' name is longer than GB_STORE_PATH_MAX, or
- * whose text is longer than GB_SAMPLE_STR_MAX, is refused and counted in *REFUSED, the first of
+ * whose text is longer than GB_SAMPLE_STR_MAX, or whose time is INT64_MAX (which no query's
+ * [from, to) reaches), is refused and counted in *REFUSED, the first of
  * them *FIRST (index into PTS; N when none) -- both may be NULL; the others are taken. 0, or
  * GB_ENOSPC / GB_EIO when earlier data could not be written: then nothing is taken.
  */

@@ -105,10 +105,22 @@ static void room_for_point(gb_ingest_t *in)
     in->lineno = gb_xrealloc(in->lineno, in->cap * sizeof *in->lineno);
 }
 
-/* Whether a point of series name length PLEN and value V can be stored; refused (on the current
- * line) when not. */
-static bool fits(gb_ingest_t *in, size_t plen, const gb_value_t *v)
+/* Whether time T can be stored: not the range's last nanosecond, which no query's [from, to)
+ * reaches; refused (on the current line) when not. */
+static bool time_fits(gb_ingest_t *in, gb_time_t t)
 {
+    if (t != INT64_MAX) return true;
+    refuse(in, in->line,
+           "the time %lld ns is past the latest stored, 2262-04-11T23:47:16.854775806Z",
+           (long long)t);
+    return false;
+}
+
+/* Whether a point of series name length PLEN, time T and value V can be stored; refused (on the
+ * current line) when not. */
+static bool fits(gb_ingest_t *in, size_t plen, gb_time_t t, const gb_value_t *v)
+{
+    if (!time_fits(in, t)) return false;
     if (plen > GB_STORE_PATH_MAX) {
         refuse(in, in->line, "a series name of %zu bytes, longer than %u", plen, GB_STORE_PATH_MAX);
         return false;
@@ -141,7 +153,7 @@ static int add2(gb_ingest_t *in, const char *path, size_t plen, const char *fiel
 {
     size_t slen = v->type == GB_VT_STR ? v->len : 0,
            need = plen + (field ? 1 + flen : 0) + 1 + slen;
-    if (!fits(in, plen + (field ? 1 + flen : 0), v)) return 0;
+    if (!fits(in, plen + (field ? 1 + flen : 0), t, v)) return 0;
     room_for_point(in);
     if (in->alen + need > in->acap) {
         while (in->alen + need > in->acap)
@@ -175,6 +187,7 @@ static int add(gb_ingest_t *in, const char *path, size_t plen, gb_time_t t, cons
  * the line is refused whole, as InfluxDB does, and none of it is taken. */
 static bool line_takes(gb_ingest_t *in, const gb_lp_line_t *l, char *name, size_t size)
 {
+    if (l->has_time && !time_fits(in, l->t)) return false;
     for (size_t f = 0; f < l->nfields; f++) {
         size_t nl;
         gb_value_t v;
@@ -199,6 +212,7 @@ static bool line_takes(gb_ingest_t *in, const gb_lp_line_t *l, char *name, size_
 /* Whether every field of the quick way's line FL fits in a series name; else refused whole. */
 static bool fast_takes(gb_ingest_t *in, const gb_lp_fast_t *fl)
 {
+    if (fl->has_time && !time_fits(in, fl->t)) return false;
     for (size_t f = 0; f < fl->nfields; f++)
         if (fl->keylen + 1 + fl->fields[f].key.n > GB_STORE_PATH_MAX) {
             refuse(in, in->line, "a series name of %zu bytes, longer than %u",

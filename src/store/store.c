@@ -1825,7 +1825,8 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
                      ? GB_NONE
                      : gb_store__add_series(s, pts[i].path, pts[i].v.type);
         if (no == GB_NONE || s->stype[no] != pts[i].v.type ||
-            (pts[i].v.type == GB_VT_STR && pts[i].v.len > GB_SAMPLE_STR_MAX)) {
+            (pts[i].v.type == GB_VT_STR && pts[i].v.len > GB_SAMPLE_STR_MAX) ||
+            pts[i].t == INT64_MAX) {
             nos[i] = GB_NONE;
             if (!bad++) first_bad = i;
             continue;

@@ -823,6 +823,13 @@ static void test_lp_ingest_refusals(void **state)
     assert_non_null(strstr(r.report[0].why, "another type"));
     for (size_t k = 1; k < GB_INGEST_REPORTS; k++)
         assert_int_equal(r.report[k].line, k + 1);
+    /* the range's last nanosecond, which no [from, to) reaches, is refused; its first is not */
+    char t6[] =
+        "m v=1 9223372036854775807\nm v=1 -9223372036854775808\nm v=1 9223372036854775806\n";
+    r = ingest_text(s, t6, strlen(t6));
+    assert_int_equal(r.refused, 1);
+    assert_int_equal(r.points, 2);
+    assert_non_null(strstr(r.first_error, "past the latest stored"));
     /* a line with one field that cannot be stored is refused whole, as InfluxDB does; a
      * byte-order mark before the first line is not part of a name */
     char t4[] = "\xef\xbb\xbf"
