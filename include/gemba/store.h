@@ -99,9 +99,20 @@ typedef struct gb_store_wpoint {
     const char *path; /* the series */
     gb_time_t t;
     gb_quality_t q;
-    gb_value_t v;  /* a string is copied */
-    uint32_t hash; /* gb_store_path_hash(path) when the caller has it at hand; 0: not given */
+    bool with_prev; /* of one line with the point before: taken or refused with it */
+    gb_value_t v;   /* a string is copied */
+    uint32_t hash;  /* gb_store_path_hash(path) when the caller has it at hand; 0: not given */
 } gb_store_wpoint_t;
+
+/* Why gb_store_write_points refused a point. */
+typedef enum {
+    GB_WP_TAKEN,    /* not refused */
+    GB_WP_TYPE,     /* its series holds another type */
+    GB_WP_NAME,     /* its new series' name is longer than GB_STORE_PATH_MAX */
+    GB_WP_TEXT,     /* its text is longer than GB_SAMPLE_STR_MAX */
+    GB_WP_TIME,     /* its time is INT64_MAX, which no query's [from, to) reaches */
+    GB_WP_WITH_LINE /* another point of its line (with_prev) was refused */
+} gb_wp_why_t;
 
 /* The hash of a series name of N bytes that gb_store_wpoint_t.hash may carry: a writer that has
  * the name in its cache as it parses saves the store a second pass over it. A wrong hash costs a
@@ -109,15 +120,14 @@ typedef struct gb_store_wpoint {
 uint32_t gb_store_path_hash(const char *path, size_t n);
 
 /*
- * Appends N points in one log record (the fast way in for imports and HTTP writes). A point whose
- * series exists with another type, whose new series' name is longer than GB_STORE_PATH_MAX, or
- * whose text is longer than GB_SAMPLE_STR_MAX, or whose time is INT64_MAX (which no query's
- * [from, to) reaches), is refused and counted in *REFUSED, the first of
- * them *FIRST (index into PTS; N when none) -- both may be NULL; the others are taken. 0, or
+ * Appends N points in one log record (the fast way in for imports and HTTP writes). A point that
+ * cannot be stored (see gb_wp_why_t) is refused, and with it the other points of its line (a run
+ * joined by with_prev); the others are taken. *REFUSED counts the points refused and WHY[i] (N
+ * entries, written only when some are) says why point i was -- both may be NULL. 0, or
  * GB_ENOSPC / GB_EIO when earlier data could not be written: then nothing is taken.
  */
 int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n, size_t *refused,
-                          size_t *first);
+                          uint8_t *why);
 
 /* Writes out the log and syncs it to disk. 0 or GB_ENOSPC / GB_EIO. */
 int gb_store_sync(gb_store_t *s);

@@ -183,6 +183,7 @@ enum MHD_Result gb_api_influx_query(gb_req_t *r)
         q += strspn(q, " \t\r\n");
         if (!strncasecmp(q, "CREATE DATABASE", 15) && (q[15] == ' ' || q[15] == '\t') &&
             strcmp(r->method, "POST")) {
+            gb_req_header(r, "Allow", "POST");
             ret = gb_problem(r, MHD_HTTP_METHOD_NOT_ALLOWED, "CREATE DATABASE needs POST");
         } else if (!strncasecmp(q, "CREATE DATABASE", 15) && (q[15] == ' ' || q[15] == '\t')) {
             static const char done[] = "{\"results\":[{\"statement_id\":0}]}";

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -95,12 +96,15 @@ int gb_cmd_import(int argc, char **argv)
     bool unreadable = false;
     for (int i = optind; i < argc; i++) {
         FILE *f = strcmp(argv[i], "-") ? fopen(argv[i], "rb") : stdin;
+        struct stat st;
         if (!f) {
             fprintf(stderr, "gemba import: cannot read %s: %s\n", argv[i], strerror(errno));
             unreadable = true;
-        } else if (f != stdin) {
-            fclose(f);
+        } else if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "gemba import: %s is a directory; name the files in it\n", argv[i]);
+            unreadable = true;
         }
+        if (f && f != stdin) fclose(f);
     }
     if (unreadable) {
         fprintf(stderr, "gemba import: nothing was imported\n");
@@ -152,8 +156,8 @@ int gb_cmd_import(int argc, char **argv)
                 gb_strerror(crc));
         return GB_EXIT_FAIL;
     }
-    fprintf(stderr, "gemba import: %llu points into %s%s\n", (unsigned long long)total, data,
-            refused ? "; some input was refused (above)" : "");
+    fprintf(stderr, "gemba import: %llu point%s into %s%s\n", (unsigned long long)total,
+            total == 1 ? "" : "s", data, refused ? "; some input was refused (above)" : "");
     return exit_code;
 }
 

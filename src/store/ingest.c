@@ -24,6 +24,7 @@ void gb_ingest_clear(gb_ingest_t *in)
     free(in->pts);
     free(in->at);
     free(in->lineno);
+    free(in->why);
     free(in->arena);
     if (in->csv) {
         gb_csv_reader_clear(in->csv);
@@ -32,11 +33,11 @@ void gb_ingest_clear(gb_ingest_t *in)
     memset(in, 0, sizeof *in);
 }
 
-/* Counts N refused on LINE; says why when it is the earliest line refused so far (a batch's points
- * are refused when it is written, after later lines may have been). */
-static void vrefuse(gb_ingest_t *in, uint64_t n, uint64_t line, const char *fmt, va_list ap)
+/* Counts LINE refused; keeps why when it is among the GB_INGEST_REPORTS earliest lines refused
+ * (a batch's points are refused when it is written, after later lines may have been). */
+static void vrefuse(gb_ingest_t *in, uint64_t line, const char *fmt, va_list ap)
 {
-    in->refused += n;
+    in->refused++;
     size_t k = in->nreport; /* where it goes among the earliest GB_INGEST_REPORTS */
     while (k > 0 && in->report[k - 1].line > line)
         k--;
@@ -49,24 +50,45 @@ static void vrefuse(gb_ingest_t *in, uint64_t n, uint64_t line, const char *fmt,
     memcpy(in->first_error, in->report[0].why, sizeof in->first_error);
 }
 
-static void refuse_n(gb_ingest_t *in, uint64_t n, uint64_t line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void refuse_n(gb_ingest_t *in, uint64_t n, uint64_t line, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vrefuse(in, n, line, fmt, ap);
-    va_end(ap);
-}
-
 static void refuse(gb_ingest_t *in, uint64_t line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void refuse(gb_ingest_t *in, uint64_t line, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vrefuse(in, 1, line, fmt, ap);
+    vrefuse(in, line, fmt, ap);
     va_end(ap);
+}
+
+/* After a write that refused points: each line refused (whole, the store refuses a line's points
+ * together) is counted once, and why is the first of its points refused for itself. */
+static void refused_lines(gb_ingest_t *in)
+{
+    for (size_t a = 0, b; a < in->n; a = b) {
+        size_t self = SIZE_MAX;
+        for (b = a; b < in->n && (b == a || in->pts[b].with_prev); b++)
+            if (self == SIZE_MAX && in->why[b] != GB_WP_TAKEN && in->why[b] != GB_WP_WITH_LINE)
+                self = b;
+        if (self == SIZE_MAX) continue; /* taken */
+        const gb_store_wpoint_t *w = &in->pts[self];
+        uint64_t line = in->lineno[a];
+        const char *more = strlen(w->path) > 100 ? "..." : "";
+        switch ((gb_wp_why_t)in->why[self]) {
+        case GB_WP_TYPE:
+            refuse(in, line, "series %.100s%s is stored with another type than this %s value",
+                   w->path, more, gb_vtype_name(w->v.type));
+            break;
+        case GB_WP_NAME:
+            refuse(in, line, "a series name longer than %u bytes", GB_STORE_PATH_MAX);
+            break;
+        case GB_WP_TEXT:
+            refuse(in, line, "a text value longer than %u bytes", GB_SAMPLE_STR_MAX);
+            break;
+        default:
+            refuse(in, line, "series %.100s%s: a time the store does not keep", w->path, more);
+            break;
+        }
+    }
 }
 
 int gb_ingest_flush(gb_ingest_t *in)
@@ -79,16 +101,11 @@ int gb_ingest_flush(gb_ingest_t *in)
         in->pts[i].path = path;
         if (in->pts[i].v.type == GB_VT_STR) in->pts[i].v.str = path + strlen(path) + 1;
     }
-    size_t bad = 0, first = 0;
-    int rc = gb_store_write_points(in->store, in->pts, in->n, &bad, &first);
+    size_t bad = 0;
+    int rc = gb_store_write_points(in->store, in->pts, in->n, &bad, in->why);
     if (rc) return rc;
     in->points += in->n - bad;
-    if (bad) {
-        const gb_store_wpoint_t *w = &in->pts[first];
-        refuse_n(in, bad, in->lineno[first],
-                 "series %.100s%s is stored with another type than this %s value", w->path,
-                 strlen(w->path) > 100 ? "..." : "", gb_vtype_name(w->v.type));
-    }
+    if (bad) refused_lines(in);
     in->n = 0;
     in->alen = 0;
     in->in_place = false;
@@ -103,6 +120,7 @@ static void room_for_point(gb_ingest_t *in)
     in->pts = gb_xrealloc(in->pts, in->cap * sizeof *in->pts);
     in->at = gb_xrealloc(in->at, in->cap * sizeof *in->at);
     in->lineno = gb_xrealloc(in->lineno, in->cap * sizeof *in->lineno);
+    in->why = gb_xrealloc(in->why, in->cap);
 }
 
 /* Whether time T can be stored: not the range's last nanosecond, which no query's [from, to)
@@ -135,25 +153,32 @@ static bool fits(gb_ingest_t *in, size_t plen, gb_time_t t, const gb_value_t *v)
 
 /* Takes a point whose series name is PATH as it is, NUL-terminated in the caller's buffer (a name
  * fast_takes let through). */
-static int add_in_place(gb_ingest_t *in, const char *path, size_t plen, gb_time_t t,
-                        const gb_value_t *v)
+static void add_in_place(gb_ingest_t *in, const char *path, size_t plen, gb_time_t t,
+                         const gb_value_t *v)
 {
     room_for_point(in);
     in->at[in->n] = IN_PLACE;
     in->lineno[in->n] = in->line;
     /* hashed now, while the line is in the cache */
-    in->pts[in->n++] = (gb_store_wpoint_t){path, t, GB_Q_GOOD, *v, gb_store_path_hash(path, plen)};
+    in->pts[in->n++] =
+        (gb_store_wpoint_t){path, t, GB_Q_GOOD, false, *v, gb_store_path_hash(path, plen)};
     in->in_place = true;
+}
+
+/* Writes the batch when it is full: called between lines, so a line's points go together. */
+static int batch_due(gb_ingest_t *in)
+{
     return in->n >= BATCH ? gb_ingest_flush(in) : 0;
 }
 
-/* Takes a point of series PATH (or, with FIELD, PATH '#' FIELD) at T with value V. */
-static int add2(gb_ingest_t *in, const char *path, size_t plen, const char *field, size_t flen,
-                gb_time_t t, const gb_value_t *v)
+/* Takes a point of series PATH (or, with FIELD, PATH '#' FIELD) at T with value V; WITH_PREV when
+ * of one line with the point before. */
+static void add2(gb_ingest_t *in, const char *path, size_t plen, const char *field, size_t flen,
+                 gb_time_t t, const gb_value_t *v, bool with_prev)
 {
     size_t slen = v->type == GB_VT_STR ? v->len : 0,
            need = plen + (field ? 1 + flen : 0) + 1 + slen;
-    if (!fits(in, plen + (field ? 1 + flen : 0), t, v)) return 0;
+    if (!fits(in, plen + (field ? 1 + flen : 0), t, v)) return;
     room_for_point(in);
     if (in->alen + need > in->acap) {
         while (in->alen + need > in->acap)
@@ -174,13 +199,7 @@ static int add2(gb_ingest_t *in, const char *path, size_t plen, const char *fiel
     if (slen) memcpy(a, v->str, slen);
     in->alen += need;
     gb_store_wpoint_t *w = &in->pts[in->n++];
-    *w = (gb_store_wpoint_t){.t = t, .q = GB_Q_GOOD, .v = *v};
-    return in->n >= BATCH ? gb_ingest_flush(in) : 0;
-}
-
-static int add(gb_ingest_t *in, const char *path, size_t plen, gb_time_t t, const gb_value_t *v)
-{
-    return add2(in, path, plen, NULL, 0, t, v);
+    *w = (gb_store_wpoint_t){.t = t, .q = GB_Q_GOOD, .with_prev = with_prev, .v = *v};
 }
 
 /* Whether every field of line L can be stored (NAME: SIZE bytes to make series names in); else
@@ -249,13 +268,14 @@ int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precisi
                 size_t plen = fl.keylen + 1 + fl.fields[0].key.n;
                 line[fl.keylen] = '#';
                 line[plen] = 0;
-                rc = add_in_place(in, line, plen, t, &fl.fields[0].v);
+                add_in_place(in, line, plen, t, &fl.fields[0].v);
             } else {
-                for (size_t f = 0; f < fl.nfields && !rc; f++)
-                    rc = add2(in, buf + pos, fl.keylen, fl.fields[f].key.p, fl.fields[f].key.n, t,
-                              &fl.fields[f].v);
+                for (size_t f = 0; f < fl.nfields; f++)
+                    add2(in, buf + pos, fl.keylen, fl.fields[f].key.p, fl.fields[f].key.n, t,
+                         &fl.fields[f].v, f > 0);
             }
             pos += fl.len;
+            rc = batch_due(in);
             continue;
         }
         size_t n;
@@ -272,13 +292,14 @@ int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precisi
         if (gb_lp_parse(buf + pos, n, prec, l, &err) != 0) {
             refuse(in, in->line, "column %zu: %s", err.column, err.why);
         } else if (!l->comment && line_takes(in, l, name, sizeof name)) {
-            for (size_t f = 0; f < l->nfields && !rc; f++) {
+            for (size_t f = 0; f < l->nfields; f++) {
                 size_t nl;
                 gb_value_t v;
                 gb_lp_series_name(l, f, name, sizeof name, &nl);
                 gb_lp_value_to_sample(&l->fields[f].value, &v);
-                rc = add(in, name, nl, l->has_time ? l->t : now, &v);
+                add2(in, name, nl, NULL, 0, l->has_time ? l->t : now, &v, f > 0);
             }
+            rc = batch_due(in);
         }
         pos += n;
     }
@@ -305,7 +326,8 @@ int gb_ingest_csv(gb_ingest_t *in, const char *buf, size_t len, bool eof, size_t
         pos += u;
         if (r == GB_CSV_ROW) {
             in->line = row.line;
-            if ((rc = add(in, row.series.p, row.series.n, row.t, &row.value)) != 0) break;
+            add2(in, row.series.p, row.series.n, NULL, 0, row.t, &row.value, false);
+            if ((rc = batch_due(in)) != 0) break;
             continue;
         }
         if (r == GB_EPROTO || r == GB_ERANGE) {

@@ -38,6 +38,7 @@ typedef struct gb_ingest {
     size_t alen, acap;
     size_t *at; /* per point, where its name starts in the arena (its string follows the NUL) */
     uint64_t *lineno; /* per point, its line (row) */
+    uint8_t *why;     /* per point, a gb_wp_why_t after a write that refused some */
     bool in_place; /* some names are in the caller's buffer: written before gb_ingest_lp returns */
     gb_csv_reader_t *csv;
 } gb_ingest_t;

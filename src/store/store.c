@@ -1791,8 +1791,38 @@ uint32_t gb_store_path_hash(const char *path, size_t n)
     return gb_map_hash_n(path, n);
 }
 
+/* Why point W (of series NO, GB_NONE when it could not be made) cannot be stored; GB_WP_TAKEN
+ * when it can. */
+static gb_wp_why_t point_refusal(const gb_store_t *s, const gb_store_wpoint_t *w, uint32_t no)
+{
+    if (no == GB_NONE) return GB_WP_NAME;
+    if (s->stype[no] != w->v.type) return GB_WP_TYPE;
+    if (w->v.type == GB_VT_STR && w->v.len > GB_SAMPLE_STR_MAX) return GB_WP_TEXT;
+    if (w->t == INT64_MAX) return GB_WP_TIME;
+    return GB_WP_TAKEN;
+}
+
+/* Refuses the points of the lines (runs joined by with_prev) that hold a refused point: WHY[i]
+ * set for each; returns how many more were refused. */
+static size_t refuse_lines(const gb_store_wpoint_t *pts, size_t n, uint32_t *nos, uint8_t *why)
+{
+    size_t more = 0;
+    for (size_t a = 0, b; a < n; a = b) {
+        bool any = why[a] != GB_WP_TAKEN;
+        for (b = a + 1; b < n && pts[b].with_prev; b++)
+            any |= why[b] != GB_WP_TAKEN;
+        for (size_t i = a; any && i < b; i++)
+            if (why[i] == GB_WP_TAKEN) {
+                why[i] = GB_WP_WITH_LINE;
+                nos[i] = GB_NONE;
+                more++;
+            }
+    }
+    return more;
+}
+
 int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n, size_t *refused,
-                          size_t *first)
+                          uint8_t *why)
 {
     /* the names looked up before the store's lock is taken, so that writers (HTTP requests on
      * their threads) do that part side by side; the few new ones are made under the lock */
@@ -1811,7 +1841,8 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
     }
     pthread_rwlock_unlock(&s->names);
     pthread_mutex_lock(&s->mu);
-    size_t bad = 0, first_bad = n;
+    size_t bad = 0;
+    uint8_t *whyb = NULL; /* WHY, or our own when the caller gave none */
     int rc = disk_check(s);
     if (!rc) rc = gb_wal_flush_if_full(s->wal);
     if (rc || n == 0) goto out;
@@ -1824,16 +1855,23 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
             no = strlen(pts[i].path) > GB_STORE_PATH_MAX
                      ? GB_NONE
                      : gb_store__add_series(s, pts[i].path, pts[i].v.type);
-        if (no == GB_NONE || s->stype[no] != pts[i].v.type ||
-            (pts[i].v.type == GB_VT_STR && pts[i].v.len > GB_SAMPLE_STR_MAX) ||
-            pts[i].t == INT64_MAX) {
+        gb_wp_why_t r = point_refusal(s, &pts[i], no);
+        if (r != GB_WP_TAKEN) {
             nos[i] = GB_NONE;
-            if (!bad++) first_bad = i;
+            if (!bad++) {
+                whyb = why ? why : gb_xmalloc(n);
+                memset(whyb, GB_WP_TAKEN, n);
+            }
+            whyb[i] = (uint8_t)r;
             continue;
         }
         nos[i] = no;
         if (s->declared[no] != seg) declare(s, no);
         need += PACKED_MAX + (pts[i].v.type == GB_VT_STR ? pts[i].v.len : 0);
+    }
+    if (bad) { /* the rest of their lines (a declared series may then go without points) */
+        bad += refuse_lines(pts, n, nos, whyb);
+        if (whyb != why) free(whyb);
     }
     unsigned char *p = gb_wal_reserve(s->wal, need);
     p[0] = REC_PACKED;
@@ -1861,7 +1899,6 @@ out:
     pthread_mutex_unlock(&s->mu);
     free(nos);
     if (refused) *refused = bad;
-    if (first) *first = first_bad;
     return rc;
 }
 

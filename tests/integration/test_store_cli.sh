@@ -83,6 +83,10 @@ rc=0; "$GEMBA" import --data "$T/d4" "$T/bad.csv" 2>"$T/b.err" || rc=$?
 rc=0; "$GEMBA" import --data "$T/d5" "$T/no-such.csv" "$T/agg.csv" 2>"$T/m.err" || rc=$?
 [ "$rc" = 1 ] && grep -q "cannot read .*no-such.csv" "$T/m.err" && grep -q "nothing was imported" "$T/m.err" \
   && [ ! -e "$T/d5" ] || fail "a missing file: $rc $(cat "$T/m.err")"
+# a directory among the files: also said before anything is imported
+mkdir -p "$T/adir"
+rc=0; "$GEMBA" import --data "$T/d5" "$T/agg.csv" "$T/adir" 2>"$T/m.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "adir is a directory" "$T/m.err" && [ ! -e "$T/d5" ] || fail "a directory: $rc $(cat "$T/m.err")"
 # a data directory that is a file
 rc=0; "$GEMBA" query --data "$T/agg.csv" agg 2>"$T/f.err" >/dev/null || rc=$?
 [ "$rc" = 1 ] && grep -q "is a file, not a directory" "$T/f.err" || fail "--data a file: $rc $(cat "$T/f.err")"

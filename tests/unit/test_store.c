@@ -823,6 +823,21 @@ static void test_lp_ingest_refusals(void **state)
     assert_non_null(strstr(r.report[0].why, "another type"));
     for (size_t k = 1; k < GB_INGEST_REPORTS; k++)
         assert_int_equal(r.report[k].line, k + 1);
+    /* a line with a field of another type than its series' is refused whole, each such line
+     * listed (not only a batch's first) */
+    char t7[] =
+        "k a=1,b=1 1\nk a=1i 2\nk b=1i 3\nk a=1i,b=1i 4\nk a=1i,b=2 5\nk a=2,b=2i 6\nk a=\"s\" 7\n";
+    r = ingest_text(s, t7, strlen(t7));
+    assert_int_equal(r.points, 2);
+    assert_int_equal(r.refused, 6);
+    assert_int_equal(r.nreport, 6);
+    for (size_t k = 0; k < 6; k++)
+        assert_int_equal(r.report[k].line, k + 2);
+    assert_non_null(
+        strstr(r.report[4].why, "series k#b is stored with another type than this int value"));
+    aggs_t ka = {0};
+    assert_int_equal(gb_store_aggregate(s, "k#a", 0, 10, 10, GB_AGG_COUNT, got_agg, &ka), 0);
+    assert_true(ka.n == 1 && ka.v[0] == 1);
     /* the range's last nanosecond, which no [from, to) reaches, is refused; its first is not */
     char t6[] =
         "m v=1 9223372036854775807\nm v=1 -9223372036854775808\nm v=1 9223372036854775806\n";
@@ -848,16 +863,18 @@ static void test_lp_ingest_refusals(void **state)
     name[69999] = 0;
     gb_store_wpoint_t w[2] = {{.path = "ok#v", .t = 9, .v = {.type = GB_VT_F64, .f64 = 1}},
                               {.path = name, .t = 9, .v = {.type = GB_VT_F64, .f64 = 1}}};
-    size_t bad = 0, first = 0;
-    assert_int_equal(gb_store_write_points(s, w, 2, &bad, &first), 0);
+    size_t bad = 0;
+    uint8_t why[2] = {9, 9};
+    assert_int_equal(gb_store_write_points(s, w, 2, &bad, why), 0);
     assert_int_equal(bad, 1);
-    assert_int_equal(first, 1);
+    assert_int_equal(why[0], GB_WP_TAKEN);
+    assert_int_equal(why[1], GB_WP_NAME);
     free(name);
     assert_int_equal(gb_store_close(s), 0);
     assert_int_equal(gb_store_open(dir, NULL, &s), 0);
     uint64_t nser = 0;
     assert_int_equal(gb_store_each_series(s, count_series, &nser), 0);
-    assert_int_equal(nser, 6); /* tc#v, ok#v, m#v, bom#v, cpu#b, cpu#c */
+    assert_int_equal(nser, 8); /* tc#v, ok#v, m#v, bom#v, cpu#b, cpu#c, k#a, k#b */
     assert_int_equal(typed1(s, "bom#v", 10, 10, GB_AGG_COUNT).n, 1);
     assert_int_equal(gb_store_close(s), 0);
     rmrf(dir);
@@ -1349,8 +1366,8 @@ static void test_many_series_interleaved(void **state)
             uint32_t h = seq % 3 == 0   ? gb_store_path_hash(paths[sid], strlen(paths[sid]))
                          : seq % 3 == 1 ? 0
                                         : (uint32_t)seq * 2654435761u;
-            w[nw++] =
-                (gb_store_wpoint_t){paths[sid], t, GB_Q_GOOD, {.type = GB_VT_F64, .f64 = v}, h};
+            w[nw++] = (gb_store_wpoint_t){
+                paths[sid], t, GB_Q_GOOD, false, {.type = GB_VT_F64, .f64 = v}, h};
         }
         size_t refused = 1;
         assert_int_equal(gb_store_write_points(s, w, nw, &refused, NULL), 0);
@@ -1792,12 +1809,18 @@ static void test_version1_files(void **state)
             {"v1/f",
              t,
              GB_Q_GOOD,
+             false,
              {.type = GB_VT_F64, .f64 = 20 + (double)((i * 37) % 1000) / 10.0},
              0},
-            {"v1/x", t, GB_Q_GOOD, {.type = GB_VT_F64, .f64 = i % 50 == 0 ? NAN : i / 3.0}, 0},
-            {"v1/i", t, GB_Q_GOOD, {.type = GB_VT_I64, .i64 = (int64_t)i * 3 - 1000}, 0},
-            {"v1/b", t, GB_Q_GOOD, {.type = GB_VT_BOOL, .b = (i / 7) % 2}, 0},
-            {"v1/s", t, GB_Q_GOOD, {.type = GB_VT_STR, .str = str, .len = strlen(str)}, 0},
+            {"v1/x",
+             t,
+             GB_Q_GOOD,
+             false,
+             {.type = GB_VT_F64, .f64 = i % 50 == 0 ? NAN : i / 3.0},
+             0},
+            {"v1/i", t, GB_Q_GOOD, false, {.type = GB_VT_I64, .i64 = (int64_t)i * 3 - 1000}, 0},
+            {"v1/b", t, GB_Q_GOOD, false, {.type = GB_VT_BOOL, .b = (i / 7) % 2}, 0},
+            {"v1/s", t, GB_Q_GOOD, false, {.type = GB_VT_STR, .str = str, .len = strlen(str)}, 0},
         };
         assert_int_equal(gb_store_write_points(s, p, 5, NULL, NULL), 0);
     }
