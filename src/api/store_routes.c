@@ -181,11 +181,11 @@ enum MHD_Result gb_api_influx_query(gb_req_t *r)
                          "one statement at a time: gemba's /query takes CREATE DATABASE only");
     } else {
         q += strspn(q, " \t\r\n");
-        if (!strncasecmp(q, "CREATE DATABASE", 15) && (q[15] == ' ' || q[15] == '\t') &&
-            strcmp(r->method, "POST")) {
+        bool create = !strncasecmp(q, "CREATE DATABASE", 15) && (q[15] == ' ' || q[15] == '\t');
+        if (create && strcmp(r->method, "POST")) {
             gb_req_header(r, "Allow", "POST");
             ret = gb_problem(r, MHD_HTTP_METHOD_NOT_ALLOWED, "CREATE DATABASE needs POST");
-        } else if (!strncasecmp(q, "CREATE DATABASE", 15) && (q[15] == ' ' || q[15] == '\t')) {
+        } else if (create) {
             static const char done[] = "{\"results\":[{\"statement_id\":0}]}";
             ret = gb_reply(r, MHD_HTTP_OK, "application/json", done, sizeof done - 1,
                            MHD_RESPMEM_PERSISTENT);
@@ -338,11 +338,12 @@ enum MHD_Result gb_api_query(gb_req_t *r)
         snprintf(d, sizeof d, "to must be after from");
     q.aggregate = agg != NULL;
     if (!d[0]) gb_query_align_from(&q, from);
-    if (!d[0] && q.aggregate && gb_query_windows(&q) > GB_QUERY_WINDOWS_MAX)
+    uint64_t windows = !d[0] && q.aggregate ? gb_query_windows(&q) : 0;
+    if (windows > GB_QUERY_WINDOWS_MAX)
         snprintf(d, sizeof d,
                  "step %.100s makes %llu windows from 'from' to 'to', more than %u: take a longer "
                  "step or a shorter range",
-                 step, (unsigned long long)gb_query_windows(&q), GB_QUERY_WINDOWS_MAX);
+                 step, (unsigned long long)windows, GB_QUERY_WINDOWS_MAX);
     if (d[0]) {
         free(tc.tags);
         return gb_problem(r, MHD_HTTP_BAD_REQUEST, "%s", d);

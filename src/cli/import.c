@@ -235,12 +235,12 @@ int gb_cmd_query(int argc, char **argv)
     }
     if (q.to <= q.from) return gb_cli_usage_error("query", "--to must be after --from");
     gb_query_align_from(&q, from);
-    if (q.aggregate && gb_query_windows(&q) > GB_QUERY_WINDOWS_MAX)
+    uint64_t windows = q.aggregate ? gb_query_windows(&q) : 0;
+    if (windows > GB_QUERY_WINDOWS_MAX)
         return gb_cli_usage_error("query",
                                   "--step %s makes %llu windows from --from to --to, more than "
                                   "%u: take a longer step or a shorter range",
-                                  step, (unsigned long long)gb_query_windows(&q),
-                                  GB_QUERY_WINDOWS_MAX);
+                                  step, (unsigned long long)windows, GB_QUERY_WINDOWS_MAX);
     gb_store_opts_t ro = {.readonly = true};
     gb_store_t *s;
     int rc = gb_store_open(data, &ro, &s);

@@ -73,21 +73,12 @@ static void refused_lines(gb_ingest_t *in)
         const gb_store_wpoint_t *w = &in->pts[self];
         uint64_t line = in->lineno[a];
         const char *more = strlen(w->path) > 100 ? "..." : "";
-        switch ((gb_wp_why_t)in->why[self]) {
-        case GB_WP_TYPE:
+        /* a too long name or text, or the range's last nanosecond, fits already refused */
+        if (in->why[self] == GB_WP_TYPE)
             refuse(in, line, "series %.100s%s is stored with another type than this %s value",
                    w->path, more, gb_vtype_name(w->v.type));
-            break;
-        case GB_WP_NAME:
-            refuse(in, line, "a series name longer than %u bytes", GB_STORE_PATH_MAX);
-            break;
-        case GB_WP_TEXT:
-            refuse(in, line, "a text value longer than %u bytes", GB_SAMPLE_STR_MAX);
-            break;
-        default:
-            refuse(in, line, "series %.100s%s: a time the store does not keep", w->path, more);
-            break;
-        }
+        else
+            refuse(in, line, "series %.100s%s: a point the store does not take", w->path, more);
     }
 }
 
@@ -123,22 +114,17 @@ static void room_for_point(gb_ingest_t *in)
     in->why = gb_xrealloc(in->why, in->cap);
 }
 
-/* Whether time T can be stored: not the range's last nanosecond, which no query's [from, to)
- * reaches; refused (on the current line) when not. */
-static bool time_fits(gb_ingest_t *in, gb_time_t t)
-{
-    if (t != INT64_MAX) return true;
-    refuse(in, in->line,
-           "the time %lld ns is past the latest stored, 2262-04-11T23:47:16.854775806Z",
-           (long long)t);
-    return false;
-}
-
-/* Whether a point of series name length PLEN, time T and value V can be stored; refused (on the
- * current line) when not. */
+/* Whether a point of series name length PLEN, time T and value V can be stored (the store's own
+ * limits, checked before a line is taken so that a line goes whole or not at all); refused (on
+ * the current line) when not. */
 static bool fits(gb_ingest_t *in, size_t plen, gb_time_t t, const gb_value_t *v)
 {
-    if (!time_fits(in, t)) return false;
+    if (t == INT64_MAX) { /* the range's last nanosecond, which no query's [from, to) reaches */
+        refuse(in, in->line,
+               "the time %lld ns is past the latest stored, 2262-04-11T23:47:16.854775806Z",
+               (long long)t);
+        return false;
+    }
     if (plen > GB_STORE_PATH_MAX) {
         refuse(in, in->line, "a series name of %zu bytes, longer than %u", plen, GB_STORE_PATH_MAX);
         return false;
@@ -171,14 +157,13 @@ static int batch_due(gb_ingest_t *in)
     return in->n >= BATCH ? gb_ingest_flush(in) : 0;
 }
 
-/* Takes a point of series PATH (or, with FIELD, PATH '#' FIELD) at T with value V; WITH_PREV when
- * of one line with the point before. */
+/* Takes a point of series PATH (or, with FIELD, PATH '#' FIELD) at T with value V (one that
+ * fits); WITH_PREV when of one line with the point before. */
 static void add2(gb_ingest_t *in, const char *path, size_t plen, const char *field, size_t flen,
                  gb_time_t t, const gb_value_t *v, bool with_prev)
 {
     size_t slen = v->type == GB_VT_STR ? v->len : 0,
            need = plen + (field ? 1 + flen : 0) + 1 + slen;
-    if (!fits(in, plen + (field ? 1 + flen : 0), t, v)) return;
     room_for_point(in);
     if (in->alen + need > in->acap) {
         while (in->alen + need > in->acap)
@@ -202,15 +187,14 @@ static void add2(gb_ingest_t *in, const char *path, size_t plen, const char *fie
     *w = (gb_store_wpoint_t){.t = t, .q = GB_Q_GOOD, .with_prev = with_prev, .v = *v};
 }
 
-/* Whether every field of line L can be stored (NAME: SIZE bytes to make series names in); else
- * the line is refused whole, as InfluxDB does, and none of it is taken. */
-static bool line_takes(gb_ingest_t *in, const gb_lp_line_t *l, char *name, size_t size)
+/* Whether every field of line L, at T, can be stored (NAME: SIZE bytes to make series names in);
+ * else the line is refused whole, as InfluxDB does, and none of it is taken. */
+static bool line_takes(gb_ingest_t *in, const gb_lp_line_t *l, gb_time_t t, char *name, size_t size)
 {
-    if (l->has_time && !time_fits(in, l->t)) return false;
     for (size_t f = 0; f < l->nfields; f++) {
         size_t nl;
         gb_value_t v;
-        if (gb_lp_series_name(l, f, name, size, &nl) != 0 || nl > GB_STORE_PATH_MAX) {
+        if (gb_lp_series_name(l, f, name, size, &nl) != 0) {
             refuse(in, in->line, "a series name longer than %u bytes", GB_STORE_PATH_MAX);
             return false;
         }
@@ -219,25 +203,16 @@ static bool line_takes(gb_ingest_t *in, const gb_lp_line_t *l, char *name, size_
                    (int)l->fields[f].key.n, l->fields[f].key.p);
             return false;
         }
-        if (v.type == GB_VT_STR && v.len > GB_SAMPLE_STR_MAX) {
-            refuse(in, in->line, "field %.*s: a text value of %zu bytes, longer than %u",
-                   (int)l->fields[f].key.n, l->fields[f].key.p, v.len, GB_SAMPLE_STR_MAX);
-            return false;
-        }
+        if (!fits(in, nl, t, &v)) return false;
     }
     return true;
 }
 
-/* Whether every field of the quick way's line FL fits in a series name; else refused whole. */
-static bool fast_takes(gb_ingest_t *in, const gb_lp_fast_t *fl)
+/* The same for the quick way's line FL at T. */
+static bool fast_takes(gb_ingest_t *in, const gb_lp_fast_t *fl, gb_time_t t)
 {
-    if (fl->has_time && !time_fits(in, fl->t)) return false;
     for (size_t f = 0; f < fl->nfields; f++)
-        if (fl->keylen + 1 + fl->fields[f].key.n > GB_STORE_PATH_MAX) {
-            refuse(in, in->line, "a series name of %zu bytes, longer than %u",
-                   fl->keylen + 1 + fl->fields[f].key.n, GB_STORE_PATH_MAX);
-            return false;
-        }
+        if (!fits(in, fl->keylen + 1 + fl->fields[f].key.n, t, &fl->fields[f].v)) return false;
     return true;
 }
 
@@ -258,7 +233,7 @@ int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precisi
                        eof && win <= GB_LP_LINE_MAX, prec, &fl)) {
             in->line++;
             gb_time_t t = fl.has_time ? fl.t : now;
-            if (!fast_takes(in, &fl)) {
+            if (!fast_takes(in, &fl, t)) {
                 pos += fl.len;
                 continue;
             }
@@ -291,7 +266,7 @@ int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precisi
         gb_lp_err_t err;
         if (gb_lp_parse(buf + pos, n, prec, l, &err) != 0) {
             refuse(in, in->line, "column %zu: %s", err.column, err.why);
-        } else if (!l->comment && line_takes(in, l, name, sizeof name)) {
+        } else if (!l->comment && line_takes(in, l, l->has_time ? l->t : now, name, sizeof name)) {
             for (size_t f = 0; f < l->nfields; f++) {
                 size_t nl;
                 gb_value_t v;
@@ -326,7 +301,8 @@ int gb_ingest_csv(gb_ingest_t *in, const char *buf, size_t len, bool eof, size_t
         pos += u;
         if (r == GB_CSV_ROW) {
             in->line = row.line;
-            add2(in, row.series.p, row.series.n, NULL, 0, row.t, &row.value, false);
+            if (fits(in, row.series.n, row.t, &row.value))
+                add2(in, row.series.p, row.series.n, NULL, 0, row.t, &row.value, false);
             if ((rc = batch_due(in)) != 0) break;
             continue;
         }

@@ -697,11 +697,10 @@ static void acc_run(acc_t *a, gb_vtype_t type, const gb_block_out_t *bo, uint32_
     a->max = mx;
 }
 
-static void acc_block(acc_t *a, gb_vtype_t type, const gb_bstats_t *st)
+static void acc_block(acc_t *a, const gb_bstats_t *st)
 {
     /* NaN points are not in the block's min/max/sum: count them only through count */
     a->count += st->count;
-    (void)type;
     if (st->tmin < a->tfirst) { /* never a string's: text keeps no statistics */
         a->tfirst = st->tmin;
         a->first = st->first;
@@ -1060,14 +1059,14 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
             cur = w;
         }
         if (next == 2) {
-            acc_block(&a, sn.type, &rs.r.r[ri].st);
+            acc_block(&a, &rs.r.r[ri].st);
             ri++;
         } else if (next == 0) {
             acc_point(&a, t, pts.v[pi], pi,
                       sn.type == GB_VT_STR ? NAN : gb_slot_number(sn.type, pts.v[pi]));
             pi++;
         } else if (cl[ci]->inside) {
-            acc_block(&a, sn.type, &cl[ci]->r.st);
+            acc_block(&a, &cl[ci]->r.st);
             ci++;
         } else { /* a block across windows: its points, from the decoded arrays */
             unsigned char *buf;

@@ -1629,11 +1629,12 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     gb_pts_init(&s->latest, GB_VT_STR);
     int rc;
     struct stat st;
-    if (s->o.readonly && stat(dir, &st) != 0) {
+    bool exists = stat(dir, &st) == 0;
+    if (s->o.readonly && !exists) {
         rc = GB_ENOENT;
         goto fail;
     }
-    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+    if (exists && !S_ISDIR(st.st_mode)) {
         gb_error("store", "the data directory %s is a file, not a directory", dir);
         rc = GB_EINVAL;
         goto fail;

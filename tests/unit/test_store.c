@@ -757,12 +757,12 @@ static gb_ingest_t ingest_text(gb_store_t *s, char *text, size_t len)
     assert_int_equal(gb_ingest_lp(&in, text, len, true, GB_LP_NS, 0, &used), 0);
     assert_int_equal(gb_ingest_flush(&in), 0);
     out = in;
-    out.pts = NULL;
+    out.pts = NULL; /* the batch's memory goes with IN */
     out.at = NULL;
     out.lineno = NULL;
+    out.why = NULL;
     out.arena = NULL;
     out.csv = NULL;
-    in.first_error[0] = 0;
     gb_ingest_clear(&in);
     return out;
 }
