@@ -23,6 +23,8 @@
 # The data set (bench_store gen): a seeded plant load of 10,000 tags at 1-100 Hz (floats, ints,
 # booleans) of MPOINTS million points, plus every column of the SKAB and NAB sensor files in
 # ../shared/data/sensors when present.
+# Disk by data set: each of the three (SKAB, NAB, the plant load) alone into a fresh store of
+# every system, for a second table (the row stores on the sensor sets only).
 #
 # usage: [ROUNDS=N] bench/store/bench_store.sh BUILD_DIR [MPOINTS] [BATCH] [CLIENTS] [SENSORS_DIR]
 set -euo pipefail
@@ -63,8 +65,13 @@ wait_file() { for _ in $(seq 1 600); do [ -s "$1" ] && return 0; sleep 0.1; done
 # KEY from a `key value` file
 val() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 uri() { jq -rn --arg s "$1" '$s | @uri'; }
-# du in bytes of the given paths
-bytes() { du -sb "$@" | awk '{ s += $1 } END { print s }'; }
+# the bytes of the files under the given paths: each file's length, or what is allocated to it
+# when less (InfluxDB makes its series file in 4 MiB pieces that are mostly holes, which take no
+# disk), not counting directories or block rounding; a file a store deletes meanwhile is skipped
+bytes() {
+  { find "$@" -type f -printf '%s %b\n' 2>/dev/null || true; } |
+    awk '{ a = $2 * 512; s += a < $1 ? a : $1 } END { printf "%.0f\n", s }'
+}
 # waits until the bytes under the paths stay the same for 3 looks 2 s apart (at most LIMIT s)
 wait_settled() {
   local limit=$1; shift
@@ -98,6 +105,7 @@ post_lp() { # SYSTEM PID URL: one round's numbers go to PPS[SYSTEM] and CPS[SYST
 med() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ a[NR] = $1 } END { printf "%.6f\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # R[system.measure] = value; NOTE[system.measure] = why a value is missing
 declare -A R NOTE PPS CPS P99
+declare -A NAME=([gi]="gemba" [gh]="gemba HTTP" [sq]="SQLite" [pg]="PostgreSQL" [ix]="InfluxDB" [vm]="Victoria")
 na() { NOTE[$1.$2]=$3; }
 # every system must hold every point: a short count is said under the table
 stored() { # SYSTEM COUNT
@@ -130,6 +138,37 @@ say "generating ${MPOINTS} M points of plant load (+ sensor files) ..."
 N=$(val "$T/gen.out" points); D0=$(val "$T/gen.out" day_from); D1=$(val "$T/gen.out" day_to)
 LP=$T/data/data.lp
 say "  $N points in $(val "$T/gen.out" series) series; $(val "$T/gen.out" sensor_points) of them from sensor files"
+
+# each data set alone as well, for the sizes by data set: the SKAB files, the NAB files and the
+# plant load, each in a directory of its own in the same three forms (series numbered anew), with
+# its time range, so that every store's bytes a point can be taken on each
+mkdir -p "$T/sets/skab" "$T/sets/nab" "$T/sets/plant"
+awk -F, -v D="$T/sets" '
+  FILENAME ~ /series\.csv$/ {
+    sid = $1; set[sid] = $3; id[sid] = n[$3]++; sub(/^[^,]*,/, "")
+    print id[sid] "," $0 > (D "/" set[sid] "/series.csv"); next
+  }
+  FILENAME ~ /points\.csv$/ {
+    sid = $1; k = set[sid]; t = $2 / 1e9; sub(/^[^,]*,/, "")
+    print id[sid] "," $0 > (D "/" k "/points.csv")
+    if (!(k in lo) || t < lo[k]) lo[k] = t
+    if (!(k in hi) || t > hi[k]) hi[k] = t
+    next
+  }
+  { m = $0; sub(/,.*/, "", m); print > (D "/" m "/data.lp") }
+  END { for (k in lo) printf "%d %d\n", lo[k], hi[k] + 1 > (D "/" k "/range") }
+' "$T/data/series.csv" "$T/data/points.csv" "$LP"
+SETS=()
+for s in skab nab plant; do [ -s "$T/sets/$s/points.csv" ] && SETS+=("$s"); done
+declare -A SETNAME=([skab]="SKAB" [nab]="NAB" [plant]="plant load")
+declare -A DS DSN # DS[system.set]: bytes on disk of the set alone; DSN[set]: its points
+for s in "${SETS[@]}"; do DSN[$s]=$(wc -l < "$T/sets/$s/points.csv"); done
+# the bytes SYSTEM took for SET, and the points it says it holds (a short count is said)
+ds_put() { # SYSTEM SET BYTES STORED
+  DS[$1.$2]=$3
+  [ "$4" = "${DSN[$2]}" ] || NOTE[$1.stored_$2]="holds ${4:-?} of the ${DSN[$2]} points of ${SETNAME[$2]} alone"
+  say "  ${NAME[$1]}: $3 bytes, $(awk -v b="$3" -v n="${DSN[$2]}" 'BEGIN { printf "%.2f", b / n }') bytes/point"
+}
 
 # --- gemba in-process: by series name and by tag id, in rounds that take turns ------------------
 declare -a GI_PPS GT_PPS
@@ -284,6 +323,42 @@ get_ms gh scan_ms "$GURL/api/v1/query?tag=$S1&format=csv" "$TOKEN"
 gemba_stop
 rm -rf "$T/gemba"
 
+# --- sizes by data set: gemba, InfluxDB, VictoriaMetrics ------------------------------------------
+# each set alone into a fresh store, settled as above (gemba by `gemba import`, the peers over
+# HTTP as in the rounds)
+for s in "${SETS[@]}"; do
+  say "disk by data set: ${SETNAME[$s]} alone, ${DSN[$s]} points ..."
+  read -r s0 s1 < "$T/sets/$s/range"
+  rm -rf "$T/ds-gemba"
+  "$G" import --data "$T/ds-gemba" "$T/sets/$s/data.lp" >/dev/null 2>>"$T/g.err"
+  "$G" store stats --data "$T/ds-gemba" --format json > "$T/ds.stats"
+  ds_put gi "$s" "$(jq .bytes "$T/ds.stats")" "$(jq .points "$T/ds.stats")"
+  rm -rf "$T/ds-gemba"
+  if [ -n "$HAVE_IX" ]; then
+    rm -rf "$T/influx"
+    influx_start
+    curl -sf -X POST "$IURL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
+    "$H" post "$IURL/write?db=bench&precision=ns" "$T/sets/$s/data.lp" "$BATCH" "$CLIENTS" >/dev/null
+    wait_settled 300 "$T/influx/data" "$T/influx/wal"
+    ds_put ix "$s" "$(bytes "$T/influx/data" "$T/influx/wal")" \
+      "$(curl -s "$IURL/query?db=bench&q=$(uri 'SELECT count(*) FROM /.*/')" | jq '[.results[].series[]?.values[][1:][] | numbers] | add')"
+    stop_pid "$IPID"
+    rm -rf "$T/influx"
+  fi
+  if [ -n "$HAVE_VM" ]; then
+    rm -rf "$T/vm"
+    vm_start
+    "$H" post "$VURL/write?precision=ns" "$T/sets/$s/data.lp" "$BATCH" "$CLIENTS" >/dev/null
+    curl -sf "$VURL/internal/force_flush" >/dev/null
+    curl -sf "$VURL/internal/force_merge" >/dev/null || true
+    wait_settled 300 "$T/vm"
+    ds_put vm "$s" "$(bytes "$T/vm")" \
+      "$(curl -s "$VURL/api/v1/query?query=$(uri "sum(count_over_time({__name__!=\"\"}[$((s1 - s0 + 1))s]))")&time=$s1" | jq -r '.data.result[0].value[1]')"
+    stop_pid "$VPID"
+    rm -rf "$T/vm"
+  fi
+done
+
 # --- SQLite --------------------------------------------------------------------------------------
 say "SQLite ..."
 quiet
@@ -293,6 +368,14 @@ if grep -q '^na' "$T/sq.out"; then
 else
   take sq "$T/sq.out"
   stored sq "$(val "$T/sq.out" stored_points)"
+  # the sensor sets alone (not the plant load: minutes more, for rows stored as they are, whose
+  # size a point the table above already gives)
+  for s in "${SETS[@]}"; do
+    [ "$s" = plant ] && continue
+    rm -f "$T/sqlite.db"*
+    "$H" sqlite "$T/sets/$s" "$T/sqlite.db" "$BATCH" > "$T/ds.out"
+    ds_put sq "$s" "$(val "$T/ds.out" bytes)" "$(val "$T/ds.out" stored_points)"
+  done
 fi
 rm -f "$T/sqlite.db"*
 
@@ -329,6 +412,14 @@ if [ -x "$PGBIN/postgres" ] && id postgres >/dev/null 2>&1; then
   pg_time avg_ms "SELECT t / 60000000000 AS m, avg(v) FROM points WHERE sid = 0 AND t >= $D0 AND t < $D1 GROUP BY 1 ORDER BY 1;"
   pg_time latest_ms "SELECT s.sid, p.t, p.v FROM series s CROSS JOIN LATERAL (SELECT t, v FROM points WHERE sid = s.sid ORDER BY t DESC LIMIT 1) p WHERE s.sid < 10000;"
   pg_time scan_ms "SELECT t, v FROM points WHERE sid = 1 ORDER BY t;"
+  for s in "${SETS[@]}"; do # the sensor sets alone, as SQLite's
+    [ "$s" = plant ] && continue
+    "${PSQL[@]}" -c "CREATE TABLE p_$s (sid int NOT NULL, t bigint NOT NULL, v double precision NOT NULL);
+                     CREATE INDEX p_${s}_sid_t ON p_$s (sid, t);" \
+      -c "\\copy p_$s FROM '$T/sets/$s/points.csv' WITH (FORMAT csv)" -c "VACUUM ANALYZE p_$s" -c "CHECKPOINT"
+    ds_put pg "$s" "$("${PSQL[@]}" -At -c "SELECT pg_total_relation_size('p_$s')")" \
+      "$("${PSQL[@]}" -At -c "SELECT count(*) FROM p_$s")"
+  done
   runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/pg/data" -m fast -w stop >/dev/null
   rm -rf "$T/pg"
 else
@@ -337,7 +428,6 @@ fi
 
 # --- the table -----------------------------------------------------------------------------------
 SYS=(gi gh sq pg ix vm)
-declare -A NAME=([gi]="gemba" [gh]="gemba HTTP" [sq]="SQLite" [pg]="PostgreSQL" [ix]="InfluxDB" [vm]="Victoria")
 MEAS=(ingest_pps tags_pps cpu_pps p99_ms bpp avg_ms latest_ms scan_ms)
 declare -A LABEL=([ingest_pps]="ingest, points/s" [tags_pps]="ingest by tag id, points/s"
   [cpu_pps]="ingest per server CPU-second" [p99_ms]="write request p99, ms" [bpp]="disk, bytes/point"
@@ -376,15 +466,39 @@ for m in "${MEAS[@]}"; do
   printf '\n'
 done
 printf '\n'
+if [ ${#SETS[@]} -gt 0 ]; then
+  printf 'disk by data set, bytes/point: each set alone into a fresh store (the last column: how many\ntimes the smallest peer is larger than gemba)\n\n'
+  printf '%-14s %10s' "data set" "points"; for y in gi sq pg ix vm; do printf ' %10s' "${NAME[$y]}"; done
+  printf ' %10s\n' "smallest"
+  ds_row() { # LABEL POINTS SETS...: the bytes of the sets over their points, for every system
+    local label=$1 n=$2 y k b g="" best=""; shift 2
+    printf '%-14s %10s' "$label" "$n"
+    for y in gi sq pg ix vm; do
+      b=0
+      for k in "$@"; do [ -n "${DS[$y.$k]:-}" ] && b=$((b + DS[$y.$k])) || { b=""; break; }; done
+      if [ -z "$b" ]; then printf ' %10s' "n/a"; continue; fi
+      printf ' %10s' "$(awk -v b="$b" -v n="$n" 'BEGIN { printf "%.2f", b / n }')"
+      [ $y = gi ] && g=$b && continue
+      [ -z "$best" ] || [ "$b" -lt "$best" ] && best=$b
+    done
+    if [ -n "$best" ] && [ -n "${g:-}" ]; then printf ' %10s\n' "$(awk -v p="$best" -v g="$g" 'BEGIN { printf "%.2fx", p / g }')"; else printf ' %10s\n' "n/a"; fi
+  }
+  for s in "${SETS[@]}"; do ds_row "${SETNAME[$s]}" "${DSN[$s]}" "$s"; done
+  if [ -n "${DSN[skab]:-}" ] && [ -n "${DSN[nab]:-}" ]; then
+    ds_row "SKAB + NAB" "$((DSN[skab] + DSN[nab]))" skab nab
+  fi
+  printf '\nSQLite and PostgreSQL store rows as they are: they are measured on the sensor sets alone, and\n'
+  printf 'on the whole load (mostly plant load) in the table above. "SKAB + NAB" adds the two sets up.\n\n'
+fi
 for k in "${!NOTE[@]}"; do
   case $k in
-    *.stored) printf 'WARNING %s %s\n' "${NAME[${k%%.*}]}" "${NOTE[$k]}" ;;
+    *.stored*) printf 'WARNING %s %s\n' "${NAME[${k%%.*}]}" "${NOTE[$k]}" ;;
     *) printf 'n/a %s, %s: %s\n' "${NAME[${k%%.*}]}" "${LABEL[${k#*.}]}" "${NOTE[$k]}" ;;
   esac
 done | sort
 rounds() { [ -n "${PPS[$1]:-}" ] && printf '%.0f ' ${PPS[$1]} | sed 's/ $//' || echo "n/a"; }
 checked="Every system was checked to hold all $N points."
-for k in "${!NOTE[@]}"; do case $k in *.stored) checked="" ;; esac; done
+for k in "${!NOTE[@]}"; do case $k in *.stored*) checked="" ;; esac; done
 cat <<NOTES
 gemba: ingest = points accepted (log + memory, synced every 1 s). The flushes to block files at
   every 4 M points run on the store's flush thread beside the writers, which wait for one only
@@ -407,6 +521,8 @@ Ingest per server CPU-second: the points over the CPU time (user + system, every
 SQLite: (series, time) primary key, WITHOUT ROWID, synchronous=NORMAL, 256 MiB cache; disk = the
   file after a TRUNCATE checkpoint. PostgreSQL: one double column (ints and booleans as numbers);
   disk = table and index after VACUUM ANALYZE and CHECKPOINT (WAL not counted).
+Disk of the servers: the bytes of the files in their directories, each file's length or, when
+  less, what the filesystem gave it (InfluxDB's series file is 4 MiB pieces, mostly holes).
 InfluxDB: disk = data and WAL directories once snapshots and full compactions settled.
 VictoriaMetrics: disk = its whole storage directory after /internal/force_flush and
   /internal/force_merge settled; its latest query looks back 10 min (every tag has points
