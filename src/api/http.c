@@ -511,17 +511,18 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src, const gb_api_tls_t *t
      * behind one NAT) gets 20 */
     api->by_user = gb_ratelimit_new(4096, 5, GB_NS_PER_S, 900 * GB_NS_PER_S, 3600 * GB_NS_PER_S);
     api->by_addr = gb_ratelimit_new(4096, 20, GB_NS_PER_S, 900 * GB_NS_PER_S, 3600 * GB_NS_PER_S);
-    /* live-stream clients wait suspended (stream_routes.c): resumable from the hub's thread */
+    /* live-stream clients wait suspended (stream_routes.c): resumable from the hub's thread;
+     * connections are taken by our own thread (accept.c), which spreads them over the pool */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
     if (api->tls) flags |= MHD_USE_TLS;
     /* TLS 1.2 and 1.3 only: the older versions have known breaks */
     static const char priorities[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
     api->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)512,
         /* without TLS the list ends here, and the TLS options after it are never read */
         api->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, api->tls_pem.cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, api->tls_pem.key_pem, MHD_OPTION_HTTPS_PRIORITIES, priorities,
@@ -534,13 +535,19 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src, const gb_api_tls_t *t
         return NULL;
     }
     api->work = gb_api_work_start();
+    if (!(api->accept = gb_api_accept_start(fd, api->mhd))) {
+        close(fd);
+        gb_api_stop(api);
+        return NULL;
+    }
     return api;
 }
 
 void gb_api_stop(gb_api_t *api)
 {
     if (!api) return;
-    gb_api_work_stop(api->work); /* its waiting connections are resumed first */
+    gb_api_accept_stop(api->accept); /* no new connections */
+    gb_api_work_stop(api->work);     /* its waiting connections are resumed first */
     if (api->mhd) MHD_stop_daemon(api->mhd);
     gb_api_work_free(api->work);
     gb_sessions_free(api->sessions);

@@ -31,10 +31,12 @@
 #define GB_API_CSRF_HEADER "X-CSRF-Token"
 
 typedef struct gb_api_work gb_api_work_t;
+typedef struct gb_api_accept gb_api_accept_t;
 
 struct gb_api {
     struct MHD_Daemon *mhd;
-    gb_api_work_t *work; /* the worker threads of gb_api_offload (work.c) */
+    gb_api_accept_t *accept; /* the thread that takes connections (accept.c) */
+    gb_api_work_t *work;     /* the worker threads of gb_api_offload (work.c) */
     gb_api_source_t src;
     bool tls;             /* cookies get Secure */
     gb_api_tls_t tls_pem; /* our copy, which libmicrohttpd reads */
@@ -73,6 +75,12 @@ typedef struct gb_req {
     bool work_done;
     struct gb_req *work_next;
 } gb_req_t;
+
+/* Takes the connections on listen socket FD (which becomes its own) and hands them to MHD;
+ * NULL, logged, when it cannot start (FD is then the caller's still). */
+gb_api_accept_t *gb_api_accept_start(int fd, struct MHD_Daemon *mhd);
+/* Stops taking connections and closes the listen socket. */
+void gb_api_accept_stop(gb_api_accept_t *a);
 
 /* The worker threads of gb_api_offload: one per core (at least 2). */
 gb_api_work_t *gb_api_work_start(void);

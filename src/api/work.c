@@ -1,9 +1,9 @@
 /*
- * Work off the connection's thread: a handler with a heavy part (parsing and storing a batch of
- * line protocol) hands it to a pool of worker threads, one per core, and its connection waits
- * suspended meanwhile. libmicrohttpd ties each connection to one of its threads for good, and
- * several busy writers often end up on the same one; through the pool they use every core, and
- * the connection's thread goes on serving its other connections (a dashboard, say).
+ * Work off the connection's thread: a handler with a heavy part (parsing and storing a large batch
+ * of line protocol) hands it to a pool of worker threads, one per core, and its connection waits
+ * suspended meanwhile. libmicrohttpd ties each connection to one of its threads for good; through
+ * the pool the work uses every core whichever threads its connections are on, and the
+ * connection's thread goes on serving its other connections (a dashboard, say).
  *
  * A worker runs the job, marks it done and resumes the connection; libmicrohttpd then calls the
  * handler again, which answers from the job's result. When the pool is stopped (or could not be

@@ -25,6 +25,19 @@ rc=0
 [ "$rc" = 1 ] || fail "shared data dir: exit $rc"
 grep -q "is in use by another gemba process" "$T/err" || fail "shared data dir: $(cat "$T/err")"
 check_sanitizers "$T/err"
+
+# out of file descriptors: said once, the connections wait, and served again once some close
+have=$(ls "/proc/$GB_PID/fd" | wc -l)
+prlimit --pid "$GB_PID" --nofile=$((have + 8)):$((have + 8))
+conns=()
+for _ in $(seq 1 24); do exec {c}<>"/dev/tcp/127.0.0.1/$port"; conns+=("$c"); done
+wait_for 5 grep -q 'cannot accept connections: Too many open files' "$T/stderr" \
+  || fail "no word of the full descriptor table: $(tail -3 "$T/stderr")"
+sleep 0.5 # a few retries, which must not be logged again
+for c in "${conns[@]}"; do exec {c}>&-; done
+wait_for 10 grep -q 'accepting connections again' "$T/stderr" || fail "no recovery: $(tail -3 "$T/stderr")"
+[ "$(grep -c 'cannot accept connections' "$T/stderr")" = 1 ] || fail "said more than once: $(grep accept "$T/stderr")"
+[ "$(status /api/v1/health)" = 200 ] || fail "health after the descriptors came back"
 gb_stop
 
 # a data directory that cannot be created

@@ -1,7 +1,8 @@
 # Writers side by side over HTTP: six connections post line protocol at once, their batches parsed
-# and stored on the server's worker threads. While they write, other requests are answered; a stop
-# (SIGTERM) in the middle of their writes is clean and quick, and every point a writer was told
-# was written (204) is stored, each series exactly once a point.
+# and stored on their connections' threads (small bodies) or on the worker threads (bodies over
+# 1 MiB, or gzip over 64 KiB: both checked first, stored whole). While they write, other requests
+# are answered; a stop (SIGTERM) in the middle of their writes is clean and quick, and every point
+# a writer was told was written (204) is stored, each series exactly once a point.
 source "$(dirname "$0")/lib.sh"
 cat > "$T/plant.yaml" <<'YAML'
 site: {name: writers, timezone: UTC}
@@ -10,6 +11,26 @@ YAML
 gb_start --config "$T/plant.yaml"
 TOKEN=$(gb_token engineer)
 B=1000 # points a batch
+
+# a body over 1 MiB and a gzip one over 64 KiB, stored on a worker thread
+awk 'BEGIN { for (i = 0; i < 40000; i++) printf "big%d v=%di 1763800%06d\n", i % 7, i, i }' >"$T/big.lp"
+[ "$(stat -c %s "$T/big.lp")" -gt 1048576 ] || fail "big.lp is not over 1 MiB"
+awk 'BEGIN { srand(7); for (i = 0; i < 60000; i++) printf "gz%d v=%.6f 1763800%06d\n", i % 5, rand(), i }' \
+  | gzip -c >"$T/big.gz"
+[ "$(stat -c %s "$T/big.gz")" -gt 65536 ] || fail "big.gz is not over 64 KiB"
+code=$(curl -s -o "$T/resp" -w '%{http_code}' -X POST --data-binary @"$T/big.lp" \
+  -H "Authorization: Token $TOKEN" "$GB_URL/write?precision=ms")
+[ "$code" = 204 ] || fail "a body over 1 MiB answered $code: $(cat "$T/resp")"
+code=$(curl -s -o "$T/resp" -w '%{http_code}' -X POST --data-binary @"$T/big.gz" -H 'Content-Encoding: gzip' \
+  -H "Authorization: Token $TOKEN" "$GB_URL/write?precision=ms")
+[ "$code" = 204 ] || fail "a gzip body over 64 KiB answered $code: $(cat "$T/resp")"
+for p in big gz; do
+  n=$(get "/api/v1/latest?match=$p*" | jq '[.series[].tag] | length')
+  [ "$n" = "$([ $p = big ] && echo 7 || echo 5)" ] || fail "$p: $n series"
+done
+count=$(get "/api/v1/query?tag=big0%23v&agg=count&step=1h&from=2025-11-22T00:00:00Z&to=2025-11-23T00:00:00Z" \
+  | jq '[.series[0].points[][1]] | add')
+[ "$count" = 5715 ] || fail "big0 holds $count points, not 5715"
 
 # writer N: posts batches of series wN#v (values 0, 1, 2 ... one a millisecond) until $T/stop
 # appears or the daemon is gone; counts the points of the batches answered 204 in $T/acked.N
