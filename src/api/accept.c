@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -28,6 +29,7 @@
 struct gb_api_accept {
     int fd;   /* the listen socket (ours: closed at the stop) */
     int wake; /* an eventfd written to stop the thread */
+    atomic_bool stop;
     struct MHD_Daemon *mhd;
     pthread_t th;
 };
@@ -66,14 +68,18 @@ static void *accept_main(void *arg)
 {
     gb_api_accept_t *a = arg;
     bool failing = false;
-    for (;;) {
+    while (!atomic_load(&a->stop)) {
         /* after a failure, only the stop is waited for, 100 ms: the connections still waiting
          * keep the listen socket readable */
         struct pollfd p[2] = {{.fd = a->wake, .events = POLLIN}, {.fd = a->fd, .events = POLLIN}};
         int n = poll(p, failing ? 1 : 2, failing ? 100 : -1);
-        if (n < 0 && errno != EINTR) {
-            gb_error("http", "poll on the listen socket: %s", strerror(errno));
-            break;
+        if (n < 0 && errno != EINTR) { /* out of memory, say: as a failure to accept */
+            if (!failing)
+                gb_error("http", "cannot accept connections: poll: %s (tried again every 100 ms)",
+                         strerror(errno));
+            failing = true;
+            usleep(100 * 1000);
+            continue;
         }
         if (n > 0 && p[0].revents) break; /* stopping */
         if (n > 0 || failing) take_waiting(a, &failing);
@@ -103,6 +109,7 @@ void gb_api_accept_stop(gb_api_accept_t *a)
 {
     if (!a) return;
     uint64_t one = 1;
+    atomic_store(&a->stop, true); /* seen within 100 ms even if poll keeps failing */
     /* an eventfd's counter takes a 1 (it could only refuse at 2^64 - 2) */
     while (write(a->wake, &one, sizeof one) < 0 && errno == EINTR) {
     }
