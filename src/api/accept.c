@@ -7,12 +7,14 @@
  * Spread, their writes are stored on their own connections' threads side by side (store_routes.c)
  * without a hand-off to another thread.
  *
- * A failure to accept that is the machine's (out of file descriptors or memory) is logged once
- * until accepting works again, and the thread waits 100 ms before it tries again instead of
- * spinning; the connection stays in the kernel's queue meanwhile.
+ * At GB_API_CONNECTIONS_MAX connections, and after a failure to accept that is the machine's (out
+ * of file descriptors or memory), the thread pauses 100 ms at a time instead of spinning, and
+ * the connections wait in the kernel's queue meanwhile; each pause is told once when it starts
+ * and once when it ends.
  */
 #include "api/server.h"
 #include "gemba/log.h"
+#include "gemba/time.h"
 #include "util/str.h"
 
 #include <errno.h>
@@ -34,55 +36,108 @@ struct gb_api_accept {
     pthread_t th;
 };
 
-/* Takes the connections waiting (the listen socket is non-blocking). *FAILING is set on a
- * failure that needs a pause (logged when it was not set already), and cleared, logged, once
- * every connection waiting has been taken: a table of descriptors that is full again after one
- * connection is not told twice. */
-static void take_waiting(gb_api_accept_t *a, bool *failing)
+/* Why taking connections pauses (100 ms at a time), each told once when it starts and ends --
+ * the limit of connections at most once a minute, as a burst of them may reach it again and
+ * again. */
+typedef enum { TAKING, FAILING, FULL } pause_why_t;
+
+typedef struct pause_state {
+    pause_why_t why;
+    bool told;         /* that this pause began */
+    int64_t full_told; /* when the limit was last told (monotonic ns) */
+} pause_state_t;
+
+static void enter(pause_state_t *st, pause_why_t to, const char *err)
+{
+    if (st->why == to) return;
+    if (st->told && st->why == FAILING) gb_info("http", "accepting connections again");
+    if (st->told && st->why == FULL)
+        gb_info("http", "below the limit of %d connections again", GB_API_CONNECTIONS_MAX);
+    st->why = to;
+    st->told = false;
+    if (to == FAILING) {
+        gb_error("http", "cannot accept connections: %s (tried again every 100 ms)", err);
+        st->told = true;
+    } else if (to == FULL && (!st->full_told || gb_mono_ns() - st->full_told >= 60 * GB_NS_PER_S)) {
+        gb_warn("http",
+                "at the limit of %d connections: new ones wait in the kernel's queue until some "
+                "close",
+                GB_API_CONNECTIONS_MAX);
+        st->told = true;
+        st->full_told = gb_mono_ns();
+    }
+}
+
+/* An error of accept that concerns one connection only: the next one is taken. Linux passes a
+ * connection's pending network errors on this way; EPERM is a firewall's refusal. */
+static bool one_connection(int e)
+{
+    switch (e) {
+    case ECONNABORTED:
+    case EINTR:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+    case EPERM:
+        return true;
+    }
+    return false;
+}
+
+/* Takes the connections waiting (the listen socket is non-blocking) while there is room for
+ * them: until the queue is empty (then TAKING) or a pause is due (ST->why says why). */
+static void take_waiting(gb_api_accept_t *a, pause_state_t *st)
 {
     for (;;) {
+        const union MHD_DaemonInfo *in =
+            MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (in && in->num_connections >= GB_API_CONNECTIONS_MAX) {
+            enter(st, FULL, NULL);
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int c = accept4(a->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
         if (c < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if (*failing) gb_info("http", "accepting connections again");
-                *failing = false;
+                enter(st, TAKING, NULL);
                 return;
             }
-            /* the client gave up before we took it, or a signal: the next one */
-            if (errno == ECONNABORTED || errno == EINTR || errno == EPROTO) continue;
-            if (!*failing)
-                gb_error("http", "cannot accept connections: %s (tried again every 100 ms)",
-                         strerror(errno));
-            *failing = true;
+            if (one_connection(errno)) continue;
+            enter(st, FAILING, strerror(errno));
             return;
         }
         /* the socket is libmicrohttpd's from here, closed by it even when it refuses it (its
-         * connection limit) */
-        MHD_add_connection(a->mhd, c, (struct sockaddr *)&ss, sl);
+         * own limit, above ours, reached in a burst before its count caught up) */
+        if (MHD_add_connection(a->mhd, c, (struct sockaddr *)&ss, sl) != MHD_YES) {
+            enter(st, FULL, NULL);
+            return;
+        }
     }
 }
 
 static void *accept_main(void *arg)
 {
     gb_api_accept_t *a = arg;
-    bool failing = false;
+    pause_state_t st = {TAKING, false, 0};
     while (!atomic_load(&a->stop)) {
-        /* after a failure, only the stop is waited for, 100 ms: the connections still waiting
-         * keep the listen socket readable */
+        /* in a pause, only the stop is waited for, 100 ms: the connections still waiting keep
+         * the listen socket readable */
+        bool pause = st.why != TAKING;
         struct pollfd p[2] = {{.fd = a->wake, .events = POLLIN}, {.fd = a->fd, .events = POLLIN}};
-        int n = poll(p, failing ? 1 : 2, failing ? 100 : -1);
+        int n = poll(p, pause ? 1 : 2, pause ? 100 : -1);
         if (n < 0 && errno != EINTR) { /* out of memory, say: as a failure to accept */
-            if (!failing)
-                gb_error("http", "cannot accept connections: poll: %s (tried again every 100 ms)",
-                         strerror(errno));
-            failing = true;
+            enter(&st, FAILING, strerror(errno));
             usleep(100 * 1000);
             continue;
         }
         if (n > 0 && p[0].revents) break; /* stopping */
-        if (n > 0 || failing) take_waiting(a, &failing);
+        if (n > 0 || pause) take_waiting(a, &st);
     }
     return NULL;
 }

@@ -387,6 +387,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         r->method = method;
         r->url = url;
         client_address(c, r->addr, sizeof r->addr);
+        /* stopping: what is under way finishes, a new request (a collector's next batch on its
+         * keep-alive connection) is refused, so that the stop is quick; the writer sends it
+         * again once the server is back */
+        if (atomic_load(&r->api->stopping))
+            return gb_problem(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                              "the server is stopping; send this again once it is back");
         /* A request with a body is judged now, so a refused one is never read; libmicrohttpd
          * then closes the connection. One without waits for the next call, and an answer then
          * keeps the connection open: a page's first GET /api/v1/session is often a 401. */
@@ -521,8 +527,9 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src, const gb_api_tls_t *t
     api->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)512,
+        (unsigned)THREADS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        /* above ours (accept.c), which its count of connections may lag behind in a burst */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(GB_API_CONNECTIONS_MAX + 64),
         /* without TLS the list ends here, and the TLS options after it are never read */
         api->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, api->tls_pem.cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, api->tls_pem.key_pem, MHD_OPTION_HTTPS_PRIORITIES, priorities,
@@ -546,8 +553,9 @@ gb_api_t *gb_api_start(int fd, const gb_api_source_t *src, const gb_api_tls_t *t
 void gb_api_stop(gb_api_t *api)
 {
     if (!api) return;
-    gb_api_accept_stop(api->accept); /* no new connections */
-    gb_api_work_stop(api->work);     /* its waiting connections are resumed first */
+    atomic_store(&api->stopping, true); /* no new requests */
+    gb_api_accept_stop(api->accept);    /* no new connections */
+    gb_api_work_stop(api->work);        /* its waiting connections are resumed first */
     if (api->mhd) MHD_stop_daemon(api->mhd);
     gb_api_work_free(api->work);
     gb_sessions_free(api->sessions);

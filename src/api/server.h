@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 
 #define GB_API_BODY_MAX 65536         /* a JSON body */
 #define GB_API_WRITE_MAX (32u << 20)  /* a line-protocol body */
@@ -29,6 +30,8 @@
 #define GB_API_SESSION_IDLE (12 * 3600 * GB_NS_PER_S)    /* a shift and then some */
 #define GB_API_SESSION_MAX_AGE (7 * 86400 * GB_NS_PER_S) /* then sign in again */
 #define GB_API_CSRF_HEADER "X-CSRF-Token"
+/* Connections served at once; more wait in the kernel's queue until some close. */
+#define GB_API_CONNECTIONS_MAX 512
 
 typedef struct gb_api_work gb_api_work_t;
 typedef struct gb_api_accept gb_api_accept_t;
@@ -36,6 +39,7 @@ typedef struct gb_api_accept gb_api_accept_t;
 struct gb_api {
     struct MHD_Daemon *mhd;
     gb_api_accept_t *accept; /* the thread that takes connections (accept.c) */
+    atomic_bool stopping;    /* new requests are refused (503) while those under way finish */
     gb_api_work_t *work;     /* the worker threads of gb_api_offload (work.c) */
     gb_api_source_t src;
     bool tls;             /* cookies get Secure */
@@ -73,6 +77,7 @@ typedef struct gb_req {
     void *work_ctx;                    /* the handler's: what the work needs and what it found */
     void (*work_free)(void *work_ctx); /* frees a WORK_CTX the handler did not */
     bool work_done;
+    bool work_skipped; /* not run: the server is stopping (the handler answers 503) */
     struct gb_req *work_next;
 } gb_req_t;
 
@@ -84,8 +89,9 @@ void gb_api_accept_stop(gb_api_accept_t *a);
 
 /* The worker threads of gb_api_offload: one per core (at least 2). */
 gb_api_work_t *gb_api_work_start(void);
-/* Runs the jobs still queued and stops the threads (later jobs run on the connection's thread);
- * before libmicrohttpd stops, so no connection is left waiting. Free it after. */
+/* Stops the threads once the jobs under way are done; the jobs not started are handed back with
+ * work_skipped set (later ones run on the connection's thread). Before libmicrohttpd stops, so
+ * no connection is left waiting. Free it after. */
 void gb_api_work_stop(gb_api_work_t *w);
 void gb_api_work_free(gb_api_work_t *w);
 

@@ -34,8 +34,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* The largest body stored on its connection's thread (about 20,000 lines, a few ms to store);
- * a gzip body counts as 16 times its size. */
+/* The most text a write stores on its connection's thread (some 20,000 lines, a few ms' work). */
 #define WRITE_INLINE_MAX (1u << 20)
 
 /* A write's batch and what became of it, between the handler and the thread that stores it. */
@@ -55,18 +54,28 @@ static void write_job_free(void *ctx)
     free(j);
 }
 
+/* A gzip body's text, of at most MAX bytes, takes the body's place (freed, and wiped, with the
+ * request); what gb_gunzip said (the body stays as it was when not 0). */
+static int unzip_body(gb_req_t *r, size_t max)
+{
+    char *text;
+    size_t len;
+    int rc = gb_gunzip(r->body, r->len, max, &text, &len);
+    if (rc) return rc;
+    free(r->body);
+    r->body = text;
+    r->len = len;
+    r->cap = len + 1;
+    return 0;
+}
+
 static void write_work(gb_req_t *r)
 {
     write_job_t *j = r->work_ctx;
-    /* a gzip body: its text takes the body's place (freed, and wiped, with the request) */
+    if (j->unzip) return; /* damaged: nothing to store */
     if (j->gzip) {
-        char *text;
-        size_t len;
-        if ((j->unzip = gb_gunzip(r->body, r->len, GB_API_WRITE_MAX, &text, &len)) != 0) return;
-        free(r->body);
-        r->body = text;
-        r->len = len;
-        r->cap = len + 1;
+        j->gzip = false;
+        if ((j->unzip = unzip_body(r, GB_API_WRITE_MAX)) != 0) return;
     }
     size_t used;
     j->rc =
@@ -103,8 +112,20 @@ enum MHD_Result gb_api_write(gb_req_t *r)
         /* a body of a few milliseconds' work is stored on its connection's thread (connections
          * are spread over the pool's threads), without the hand-off to a worker and back; a
          * bigger one on a worker, so that the connection's thread goes on serving the others
-         * it has (a dashboard's live stream, say) meanwhile */
-        if (r->len <= (gzip ? WRITE_INLINE_MAX / 16 : WRITE_INLINE_MAX))
+         * it has (a dashboard's live stream, say) meanwhile. A gzip body is unzipped here as far
+         * as that size: one whose text is longer (a repetitive one can be 500 times larger) is
+         * unzipped again, whole, on the worker. */
+        bool here = r->len <= WRITE_INLINE_MAX;
+        if (here && gzip) {
+            int u = unzip_body(r, WRITE_INLINE_MAX);
+            if (u == GB_ERANGE) {
+                here = false;
+            } else {
+                j->gzip = false;
+                j->unzip = u;
+            }
+        }
+        if (here)
             write_work(r);
         else if (gb_api_offload(r, write_work))
             return MHD_YES;
@@ -113,7 +134,11 @@ enum MHD_Result gb_api_write(gb_req_t *r)
     gb_ingest_t *in = &j->in;
     int rc = j->rc;
     enum MHD_Result ret;
-    if (j->unzip == GB_ERANGE)
+    if (r->work_skipped)
+        ret = gb_problem(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                         "the server is stopping; nothing of this batch was written: send it again "
+                         "once the server is back");
+    else if (j->unzip == GB_ERANGE)
         ret = gb_problem(r, MHD_HTTP_CONTENT_TOO_LARGE,
                          "the body decompresses to more than %u MiB; send smaller batches",
                          GB_API_WRITE_MAX >> 20);

@@ -68,7 +68,17 @@ void gb_api_work_stop(gb_api_work_t *w)
 {
     if (!w) return;
     pthread_mutex_lock(&w->mu);
-    w->stop = true; /* the jobs queued still run: their connections are waiting on them */
+    w->stop = true;
+    /* the jobs not started are answered without being run (a collector sends its batch again
+     * once the server is back), so that a stop does not wait for a queue of large writes; the
+     * ones under way finish */
+    for (gb_req_t *r = w->head, *next; r; r = next) {
+        next = r->work_next;
+        r->work_skipped = true;
+        r->work_done = true;
+        MHD_resume_connection(r->c);
+    }
+    w->head = w->tail = NULL;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     for (int i = 0; i < w->nth; i++)

@@ -1,6 +1,7 @@
 # What a user sees when serve cannot start: a broken plant file, a busy port, a data directory in
-# use. Each gets a clear message and the documented exit code. And once it runs, a full table of
-# file descriptors: said once, and connections are served again when some close.
+# use. Each gets a clear message and the documented exit code. And once it runs, its limit of
+# connections and a full table of file descriptors: each said once, and connections are served
+# again when some close.
 source "$(dirname "$0")/lib.sh"
 cd "$GB_SRC"
 
@@ -26,6 +27,24 @@ rc=0
 [ "$rc" = 1 ] || fail "shared data dir: exit $rc"
 grep -q "is in use by another gemba process" "$T/err" || fail "shared data dir: $(cat "$T/err")"
 check_sanitizers "$T/err"
+
+# at the limit of 512 connections (libmicrohttpd counts them a little late, so a burst may pass it
+# by a few): said once, a new one waits in the kernel's queue, and is served once some close
+conns=()
+for _ in $(seq 1 520); do exec {c}<>"/dev/tcp/127.0.0.1/$port"; conns+=("$c"); done
+sleep 0.5
+t0=$(date +%s%N)
+# (the subshell closes its copies of the connections, or they would stay open in it)
+(for c in "${conns[@]}"; do exec {c}>&-; done; status /api/v1/health >"$T/late") &
+wait_for 5 grep -q 'at the limit of 512 connections' "$T/stderr" || fail "no word of the limit: $(tail -3 "$T/stderr")"
+sleep 1
+for c in "${conns[@]:0:20}"; do exec {c}>&-; done
+wait $!
+[ "$(cat "$T/late")" = 200 ] || fail "a connection past the limit answered $(cat "$T/late")"
+[ $(( ($(date +%s%N) - t0) / 1000000 )) -ge 900 ] || fail "a connection past the limit was served at once"
+for c in "${conns[@]:20}"; do exec {c}>&-; done
+wait_for 10 grep -q 'below the limit of 512 connections again' "$T/stderr" || fail "no word of the end of the limit"
+[ "$(grep -c 'at the limit of 512' "$T/stderr")" = 1 ] || fail "the limit said more than once"
 
 # out of file descriptors: said once, the connections wait, and served again once some close
 have=$(ls "/proc/$GB_PID/fd" | wc -l)
