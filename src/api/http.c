@@ -19,6 +19,7 @@
 #include "gemba/error.h"
 #include "gemba/log.h"
 #include "gemba/time.h"
+#include "util/quiet.h"
 #include "util/str.h"
 
 #include <arpa/inet.h>
@@ -428,6 +429,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return r->route->fn(r);
 }
 
+/* libmicrohttpd's messages are about clients (one that closed mid-request, a TLS handshake gone
+ * wrong): anyone can cause them, thousands a second, so each is said at most once a minute. */
+static gb_quiet_t mhd_said = GB_QUIET_INIT;
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -436,7 +441,13 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(buf);
     while (n && buf[n - 1] == '\n')
         buf[--n] = 0;
-    gb_warn("http", "%s", buf);
+    uint64_t unsaid;
+    if (!gb_quiet_say(&mhd_said, buf, &unsaid)) return;
+    if (unsaid)
+        gb_warn("http", "%s (and %llu more like it in the minute before)", buf,
+                (unsigned long long)unsaid);
+    else
+        gb_warn("http", "%s", buf);
 }
 
 /* Reads a whole PEM file holding a block whose label ends in LABEL into a string; NULL with a

@@ -6,9 +6,9 @@
 #include "gemba/error.h"
 #include "gemba/log.h"
 #include "gemba/time.h"
+#include "util/quiet.h"
 #include "util/str.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,40 +110,16 @@ static const char *influx2_code(unsigned status)
  * client address and status, the next line counting those not said, so a collector retrying
  * every second cannot flood the log.
  */
-#define REFUSAL_SLOTS 64
-#define REFUSAL_QUIET (60 * GB_NS_PER_S)
-
-static struct {
-    char addr[INET6_ADDRSTRLEN];
-    unsigned status;
-    gb_time_t said; /* monotonic ns */
-    uint64_t unsaid;
-} refusals[REFUSAL_SLOTS];
-static pthread_mutex_t refusals_mu = PTHREAD_MUTEX_INITIALIZER;
+static gb_quiet_t refusals = GB_QUIET_INIT;
 
 static void log_refusal(const gb_req_t *r, unsigned status, const char *detail)
 {
     bool write = r->route && (r->route->flags & GB_ROUTE_BIG_BODY);
     if (status != MHD_HTTP_UNAUTHORIZED && status != MHD_HTTP_FORBIDDEN && !write) return;
-    uint32_t h = status * 2654435761u;
-    for (const char *c = r->addr; *c; c++)
-        h = (h ^ (unsigned char)*c) * 16777619u;
-    gb_time_t now = gb_mono_ns();
-    uint64_t unsaid = 0;
-    pthread_mutex_lock(&refusals_mu);
-    size_t i = h % REFUSAL_SLOTS;
-    bool same = refusals[i].status == status && !strcmp(refusals[i].addr, r->addr);
-    if (same && now - refusals[i].said < REFUSAL_QUIET) {
-        refusals[i].unsaid++;
-        pthread_mutex_unlock(&refusals_mu);
-        return;
-    }
-    if (same) unsaid = refusals[i].unsaid;
-    snprintf(refusals[i].addr, sizeof refusals[i].addr, "%s", r->addr);
-    refusals[i].status = status;
-    refusals[i].said = now;
-    refusals[i].unsaid = 0;
-    pthread_mutex_unlock(&refusals_mu);
+    char key[INET6_ADDRSTRLEN + 16];
+    snprintf(key, sizeof key, "%u %s", status, r->addr);
+    uint64_t unsaid;
+    if (!gb_quiet_say(&refusals, key, &unsaid)) return;
     char more[96] = "";
     if (unsaid)
         snprintf(more, sizeof more, " (and %llu more like it from there in the minute before)",

@@ -1,4 +1,5 @@
-/* util: the string map, edit distance and suggestions, names, log-once, diagnostics order. */
+/* util: the string map, edit distance and suggestions, names, log-once, quiet lines, diagnostics
+ * order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include "gemba/log.h"
 #include "gemba/time.h"
 #include "util/map.h"
+#include "util/quiet.h"
 #include "util/str.h"
 
 #include <stdio.h>
@@ -198,13 +200,42 @@ static void test_utf8(void **state)
     assert_string_equal(v, "ok ?\xc3\xa4 ?? x");
 }
 
+/* A key is said once a minute, the ones left out counted; other keys are not held back. */
+static void test_quiet(void **state)
+{
+    (void)state;
+    static gb_quiet_t q = GB_QUIET_INIT;
+    uint64_t unsaid = 99;
+    assert_true(gb_quiet_say(&q, "401 127.0.0.1", &unsaid));
+    assert_int_equal(unsaid, 0);
+    for (int i = 0; i < 5; i++)
+        assert_false(gb_quiet_say(&q, "401 127.0.0.1", &unsaid));
+    assert_true(gb_quiet_say(&q, "401 127.0.0.2", &unsaid));
+    assert_true(gb_quiet_say(&q, "403 127.0.0.1", &unsaid));
+    /* a minute later (the slots' times moved back), the next one says how many were left out */
+    for (int k = 0; k < GB_QUIET_SLOTS; k++)
+        q.slot[k].said -= 61 * GB_NS_PER_S;
+    assert_true(gb_quiet_say(&q, "401 127.0.0.1", &unsaid));
+    assert_int_equal(unsaid, 5);
+    assert_false(gb_quiet_say(&q, "401 127.0.0.1", &unsaid));
+    /* keys are told apart on their first GB_QUIET_KEY - 1 bytes */
+    char a[300], b[300];
+    memset(a, 'x', sizeof a - 1);
+    a[sizeof a - 1] = 0;
+    memcpy(b, a, sizeof b);
+    b[10] = 'y';
+    assert_true(gb_quiet_say(&q, a, &unsaid));
+    assert_true(gb_quiet_say(&q, b, &unsaid));
+    assert_false(gb_quiet_say(&q, a, &unsaid));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_map),   cmocka_unit_test(test_suggestions),
         cmocka_unit_test(test_names), cmocka_unit_test(test_log_once_and_levels),
         cmocka_unit_test(test_diag_sorted),   cmocka_unit_test(test_rfc3339),
-        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_utf8),          cmocka_unit_test(test_quiet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
