@@ -210,9 +210,9 @@ gemba_start() {
 gemba_stop() { kill -TERM "$GPID"; wait "$GPID" || { say "gemba serve failed: $(tail -3 "$T/g.err")"; exit 1; }; }
 HAVE_IX=""; command -v influxd >/dev/null && HAVE_IX=1
 HAVE_VM=""; command -v victoria-metrics >/dev/null && HAVE_VM=1
-influx_start() { # on $T/influx, made when missing
+influx_start() { # on a new $T/influx, with the database bench made
   IP=$(free_port); IP2=$(free_port)
-  mkdir -p "$T/influx"
+  rm -rf "$T/influx"; mkdir -p "$T/influx"
   # snapshots and full compactions after seconds of quiet instead of 10 min / 4 h, so the bytes
   # measured are those of compacted TSM files
   cat > "$T/influx/influxdb.conf" <<CONF
@@ -240,14 +240,24 @@ CONF
   IPID=$!; PIDS+=("$IPID")
   IURL=http://127.0.0.1:$IP
   wait_http "$IURL/ping"
+  curl -sf -X POST "$IURL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
 }
-vm_start() { # on $T/vm; the response cache off: else repeated queries over old data measure it
+influx_points() { # the points InfluxDB holds
+  curl -s "$IURL/query?db=bench&q=$(uri 'SELECT count(*) FROM /.*/')" | jq '[.results[].series[]?.values[][1:][] | numbers] | add'
+}
+vm_start() { # on a new $T/vm; the response cache off: else repeated queries over old data measure it
   VP=$(free_port)
+  rm -rf "$T/vm"
   victoria-metrics -storageDataPath "$T/vm" -httpListenAddr "127.0.0.1:$VP" -retentionPeriod 100y \
     -search.disableCache -loggerLevel ERROR 2>>"$T/vm.log" &
   VPID=$!; PIDS+=("$VPID")
   VURL=http://127.0.0.1:$VP
   wait_http "$VURL/health"
+}
+vm_settle() { # in-memory parts to disk, then every partition merged into as few parts as it will
+  curl -sf "$VURL/internal/force_flush" >/dev/null
+  curl -sf "$VURL/internal/force_merge" >/dev/null || true
+  wait_settled 300 "$T/vm"
 }
 stop_pid() { kill -TERM "$1"; wait "$1" || true; } # the stores keep what they took on a TERM
 
@@ -257,16 +267,13 @@ influx_measure() {
   wait_settled 300 "$T/influx/data" "$T/influx/wal"
   R[ix.bpp]=$(echo "$(bytes "$T/influx/data" "$T/influx/wal") / $N" | bc -l)
   iq() { echo "$IURL/query?db=bench&q=$(uri "$1")"; }
-  stored ix "$(curl -s "$(iq 'SELECT count(*) FROM /.*/')" | jq '[.results[].series[]?.values[][1:][] | numbers] | add')"
+  stored ix "$(influx_points)"
   get_ms ix avg_ms "$(iq "SELECT mean(f) FROM plant WHERE \"tag\" = 't00000' AND time >= $D0 AND time < $D1 GROUP BY time(1m)")"
   get_ms ix latest_ms "$(iq "SELECT last(*) FROM plant GROUP BY \"tag\"")"
   get_ms ix scan_ms "$(iq "SELECT f FROM plant WHERE \"tag\" = 't00001'")"
 }
 vm_measure() {
-  # in-memory parts to disk, then every partition merged into as few parts as it will
-  curl -sf "$VURL/internal/force_flush" >/dev/null
-  curl -sf "$VURL/internal/force_merge" >/dev/null || true
-  wait_settled 300 "$T/vm"
+  vm_settle
   R[vm.bpp]=$(echo "$(bytes "$T/vm") / $N" | bc -l)
   local s0=$((D0 / 1000000000)) s1=$((D1 / 1000000000))
   stored vm "$(curl -s "$VURL/api/v1/query?query=$(uri 'sum(count_over_time({__name__!=""}[15y]))')&time=$s1" | jq -r '.data.result[0].value[1]')"
@@ -284,9 +291,7 @@ for r in $(seq 1 "$ROUNDS"); do
   gemba_stop # a clean stop writes the head to block files: what stays on disk
   if [ -n "$HAVE_IX" ]; then
     say "  InfluxDB ..."
-    rm -rf "$T/influx"
     influx_start
-    curl -sf -X POST "$IURL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
     post_lp ix "$IPID" "$IURL/write?db=bench&precision=ns"
     if [ "$r" = "$ROUNDS" ]; then say "  InfluxDB: size and queries ..."; influx_measure; fi
     stop_pid "$IPID"
@@ -294,7 +299,6 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
   if [ -n "$HAVE_VM" ]; then
     say "  VictoriaMetrics ..."
-    rm -rf "$T/vm"
     vm_start
     post_lp vm "$VPID" "$VURL/write?precision=ns"
     if [ "$r" = "$ROUNDS" ]; then say "  VictoriaMetrics: size and queries ..."; vm_measure; fi
@@ -335,23 +339,17 @@ for s in "${SETS[@]}"; do
   ds_put gi "$s" "$(jq .bytes "$T/ds.stats")" "$(jq .points "$T/ds.stats")"
   rm -rf "$T/ds-gemba"
   if [ -n "$HAVE_IX" ]; then
-    rm -rf "$T/influx"
     influx_start
-    curl -sf -X POST "$IURL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
     "$H" post "$IURL/write?db=bench&precision=ns" "$T/sets/$s/data.lp" "$BATCH" "$CLIENTS" >/dev/null
     wait_settled 300 "$T/influx/data" "$T/influx/wal"
-    ds_put ix "$s" "$(bytes "$T/influx/data" "$T/influx/wal")" \
-      "$(curl -s "$IURL/query?db=bench&q=$(uri 'SELECT count(*) FROM /.*/')" | jq '[.results[].series[]?.values[][1:][] | numbers] | add')"
+    ds_put ix "$s" "$(bytes "$T/influx/data" "$T/influx/wal")" "$(influx_points)"
     stop_pid "$IPID"
     rm -rf "$T/influx"
   fi
   if [ -n "$HAVE_VM" ]; then
-    rm -rf "$T/vm"
     vm_start
     "$H" post "$VURL/write?precision=ns" "$T/sets/$s/data.lp" "$BATCH" "$CLIENTS" >/dev/null
-    curl -sf "$VURL/internal/force_flush" >/dev/null
-    curl -sf "$VURL/internal/force_merge" >/dev/null || true
-    wait_settled 300 "$T/vm"
+    vm_settle
     ds_put vm "$s" "$(bytes "$T/vm")" \
       "$(curl -s "$VURL/api/v1/query?query=$(uri "sum(count_over_time({__name__!=\"\"}[$((s1 - s0 + 1))s]))")&time=$s1" | jq -r '.data.result[0].value[1]')"
     stop_pid "$VPID"
