@@ -187,25 +187,27 @@ static void add2(gb_ingest_t *in, const char *path, size_t plen, const char *fie
     *w = (gb_store_wpoint_t){.t = t, .q = GB_Q_GOOD, .with_prev = with_prev, .v = *v};
 }
 
-/* Whether every field of line L, at T, can be stored (NAME: SIZE bytes to make series names in);
- * else the line is refused whole, as InfluxDB does, and none of it is taken. */
-static bool line_takes(gb_ingest_t *in, const gb_lp_line_t *l, gb_time_t t, char *name, size_t size)
+/* Takes every field of line L at T (NAME: SIZE bytes to make series names in); when one cannot
+ * be stored, the line is refused whole, as InfluxDB does, and what was taken of it is dropped. */
+static void take_line(gb_ingest_t *in, const gb_lp_line_t *l, gb_time_t t, char *name, size_t size)
 {
+    size_t n0 = in->n, a0 = in->alen;
     for (size_t f = 0; f < l->nfields; f++) {
         size_t nl;
         gb_value_t v;
         if (gb_lp_series_name(l, f, name, size, &nl) != 0) {
             refuse(in, in->line, "a series name longer than %u bytes", GB_STORE_PATH_MAX);
-            return false;
-        }
-        if (gb_lp_value_to_sample(&l->fields[f].value, &v) != 0) {
+        } else if (gb_lp_value_to_sample(&l->fields[f].value, &v) != 0) {
             refuse(in, in->line, "field %.*s: an unsigned value above 2^63-1",
                    (int)l->fields[f].key.n, l->fields[f].key.p);
-            return false;
+        } else if (fits(in, nl, t, &v)) {
+            add2(in, name, nl, NULL, 0, t, &v, f > 0);
+            continue;
         }
-        if (!fits(in, nl, t, &v)) return false;
+        in->n = n0;
+        in->alen = a0;
+        return;
     }
-    return true;
 }
 
 /* The same for the quick way's line FL at T. */
@@ -266,14 +268,8 @@ int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precisi
         gb_lp_err_t err;
         if (gb_lp_parse(buf + pos, n, prec, l, &err) != 0) {
             refuse(in, in->line, "column %zu: %s", err.column, err.why);
-        } else if (!l->comment && line_takes(in, l, l->has_time ? l->t : now, name, sizeof name)) {
-            for (size_t f = 0; f < l->nfields; f++) {
-                size_t nl;
-                gb_value_t v;
-                gb_lp_series_name(l, f, name, sizeof name, &nl);
-                gb_lp_value_to_sample(&l->fields[f].value, &v);
-                add2(in, name, nl, NULL, 0, l->has_time ? l->t : now, &v, f > 0);
-            }
+        } else if (!l->comment) {
+            take_line(in, l, l->has_time ? l->t : now, name, sizeof name);
             rc = batch_due(in);
         }
         pos += n;
