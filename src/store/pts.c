@@ -4,6 +4,7 @@
  * is three flat arrays -- cheap to append to, sort and scan.
  */
 #include "store/engine.h"
+#include "util/pool.h"
 #include "util/str.h"
 
 #include <stdlib.h>
@@ -15,13 +16,34 @@ void gb_pts_init(gb_pts_t *p, gb_vtype_t type)
     p->type = type;
 }
 
+void gb_pts_init_in(gb_pts_t *p, gb_vtype_t type, struct gb_pool *pool)
+{
+    gb_pts_init(p, type);
+    p->pool = pool;
+}
+
+_Static_assert(sizeof(gb_time_t) == 8 && sizeof(gb_slot_t) == 8,
+               "pool sizes: 8 bytes a time, a value");
+
+/* Frees P's times, values and qualities (CAP of each). */
+static void free_arrays(const gb_pts_t *p, size_t cap)
+{
+    if (p->pool) {
+        gb_pool_free(p->pool, p->t, cap * 8);
+        gb_pool_free(p->pool, p->v, cap * 8);
+        gb_pool_free(p->pool, p->q, cap);
+    } else {
+        free(p->t);
+        free(p->v);
+        free(p->q);
+    }
+}
+
 void gb_pts_clear(gb_pts_t *p)
 {
-    free(p->t);
-    free(p->v);
-    free(p->q);
+    free_arrays(p, p->cap);
     free(p->arena);
-    gb_pts_init(p, p->type);
+    gb_pts_init_in(p, p->type, p->pool);
 }
 
 void gb_pts_reset(gb_pts_t *p)
@@ -36,9 +58,16 @@ void gb_pts_reserve(gb_pts_t *p, size_t n)
     size_t cap = p->cap ? p->cap * 2 : 64;
     while (cap < n)
         cap *= 2;
-    p->t = gb_xrealloc(p->t, cap * sizeof *p->t);
-    p->v = gb_xrealloc(p->v, cap * sizeof *p->v);
-    p->q = gb_xrealloc(p->q, cap * sizeof *p->q);
+    if (p->pool) { /* times and values are 8 bytes a point, qualities 1 */
+        gb_pool_t *o = p->pool;
+        p->t = gb_pool_grow(o, p->t, p->cap * 8, cap * 8, p->n * 8);
+        p->v = gb_pool_grow(o, p->v, p->cap * 8, cap * 8, p->n * 8);
+        p->q = gb_pool_grow(o, p->q, p->cap, cap, p->n);
+    } else {
+        p->t = gb_xrealloc(p->t, cap * sizeof *p->t);
+        p->v = gb_xrealloc(p->v, cap * sizeof *p->v);
+        p->q = gb_xrealloc(p->q, cap * sizeof *p->q);
+    }
     p->cap = cap;
 }
 
@@ -216,32 +245,21 @@ void gb_pts_sort_dedupe(gb_pts_t *p)
     for (size_t i = 0; i < p->n; i++)
         k[i] = (key_t_){p->t[i], i};
     merge_runs(k, p->n);
-    gb_time_t *t = gb_xmalloc(p->n * sizeof *t);
-    gb_slot_t *v = gb_xmalloc(p->n * sizeof *v);
-    uint8_t *q = gb_xmalloc(p->n * sizeof *q);
-    size_t m = 0;
+    gb_pts_t o; /* the new arrays, from P's own allocator */
+    gb_pts_init_in(&o, p->type, p->pool);
+    gb_pts_reserve(&o, p->n);
     for (size_t j = 0; j < p->n; j++) {
         if (j + 1 < p->n && k[j + 1].t == k[j].t) continue; /* a later one at the same time wins */
-        t[m] = k[j].t;
-        v[m] = p->v[k[j].i];
-        q[m] = p->q[k[j].i];
-        m++;
+        o.t[o.n] = k[j].t;
+        o.v[o.n] = p->v[k[j].i];
+        o.q[o.n] = p->q[k[j].i];
+        o.n++;
     }
     free(k);
-    free(p->t);
-    free(p->v);
-    free(p->q);
-    p->t = t;
-    p->v = v;
-    p->q = q;
-    p->n = m;
-    p->cap = m ? m : 0;
-    if (!m) {
-        p->t = NULL;
-        p->v = NULL;
-        p->q = NULL;
-        free(t);
-        free(v);
-        free(q);
-    }
+    free_arrays(p, p->cap);
+    p->t = o.t;
+    p->v = o.v;
+    p->q = o.q;
+    p->n = o.n;
+    p->cap = o.cap;
 }

@@ -130,7 +130,9 @@ uint32_t gb_store__add_series(gb_store_t *s, const char *path, gb_vtype_t type)
                 x->keep_roll[w] = x->keep_ns > 0 && roll[w] > x->keep_ns ? roll[w] : 0;
             break;
         }
-    gb_pts_init(&x->head, type);
+    gb_pts_init_in(&x->head, type, &s->heads);
+    gb_pts_init_in(&x->frozen, type, &s->heads);
+    gb_pts_init_in(&x->spare, type, &s->heads);
     no = s->nseries++;
     s->series[no] = x;
     s->declared[no] = 0;
@@ -1051,8 +1053,8 @@ static int flush_locked(gb_store_t *s)
         if (x->spare.cap)
             x->head = x->spare; /* empty */
         else
-            gb_pts_init(&x->head, x->type);
-        gb_pts_init(&x->spare, x->type);
+            gb_pts_init_in(&x->head, x->type, &s->heads);
+        gb_pts_init_in(&x->spare, x->type, &s->heads);
     }
     uint64_t frozen_points = s->head_points;
     s->head_points = 0;
@@ -1079,7 +1081,8 @@ static int flush_locked(gb_store_t *s)
             bfw_series(&w, x, i, &x->frozen);
             continue;
         }
-        gb_pts_init(&sorted, x->type); /* a private copy: readers may be reading the frozen one */
+        /* a private copy: readers may be reading the frozen one */
+        gb_pts_init_in(&sorted, x->type, &s->heads);
         gb_pts_add_range(&sorted, &x->frozen, 0, x->frozen.n);
         gb_pts_sort_dedupe(&sorted);
         bfw_series(&w, x, i, &sorted);
@@ -1098,7 +1101,7 @@ static int flush_locked(gb_store_t *s)
             gb_pts_add_range(&x->frozen, &x->head, 0, x->head.n);
             gb_pts_clear(&x->head);
             x->head = x->frozen;
-            gb_pts_init(&x->frozen, x->type);
+            gb_pts_init_in(&x->frozen, x->type, &s->heads);
         }
         s->head_points += frozen_points;
     } else {
@@ -1123,7 +1126,7 @@ static int flush_locked(gb_store_t *s)
             }
             gb_pts_clear(&x->spare);
             x->spare = *f;
-            gb_pts_init(f, x->type);
+            gb_pts_init_in(f, x->type, &s->heads);
         }
         s->covered = closed;
         gone = gb_wal_drop(s->wal, closed);
@@ -1607,6 +1610,7 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     *out = NULL;
     gb_store_t *s = gb_xcalloc(1, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
+    gb_pool_init(&s->heads);
     gb_cond_init_mono(&s->flush_cv);
     gb_cond_init_mono(&s->flushed_cv);
     pthread_rwlock_init(&s->names, NULL);
@@ -1983,6 +1987,7 @@ int gb_store_close(gb_store_t *s)
         free(s->series[i]);
     }
     free(s->series);
+    gb_pool_clear(&s->heads);
     free(s->declared);
     free(s->stype);
     stage_clear(&s->stage);

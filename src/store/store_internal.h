@@ -9,6 +9,7 @@
 #include "store/engine.h"
 #include "store/wal.h"
 #include "util/map.h"
+#include "util/pool.h"
 
 #include <pthread.h>
 
@@ -89,6 +90,7 @@ struct gb_store {
     uint64_t *declared; /* the log segment the series was last declared in (0: none) */
     uint8_t *stype;     /* its value type */
     gb_stage_t stage;
+    gb_pool_t heads; /* the heads' (head, frozen, spare) times, values and qualities */
     uint32_t *tag_series; /* registry tag id -> series number + 1 (0 = not looked up yet) */
     uint32_t ntag;
     const gb_tags_t *reg;

@@ -1,5 +1,5 @@
 /* util: the string map, edit distance and suggestions, names, log-once, quiet lines, diagnostics
- * order. */
+ * order, the block pool. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 #include "gemba/log.h"
 #include "gemba/time.h"
 #include "util/map.h"
+#include "util/pool.h"
 #include "util/quiet.h"
 #include "util/str.h"
 
@@ -229,6 +230,68 @@ static void test_quiet(void **state)
     assert_false(gb_quiet_say(&q, a, &unsaid));
 }
 
+static void test_pool(void **state)
+{
+    (void)state;
+    gb_pool_t p;
+    gb_pool_init(&p);
+    assert_int_equal(gb_pool_size(1), 64);
+    assert_int_equal(gb_pool_size(64), 64);
+    assert_int_equal(gb_pool_size(65), 128);
+    assert_int_equal(gb_pool_size(GB_POOL_SLAB / 4), GB_POOL_SLAB / 4);
+    assert_int_equal(gb_pool_size(GB_POOL_SLAB / 4 + 1), GB_POOL_SLAB / 4 + (2u << 20));
+    /* a block given back is the next one of its size; blocks of a size do not overlap */
+    char *a = gb_pool_alloc(&p, 100), *b = gb_pool_alloc(&p, 128);
+    assert_true(b >= a + 128 || a >= b + 128);
+    assert_int_equal((uintptr_t)a % 64, 0);
+    memset(a, 1, 100);
+    memset(b, 2, 128);
+    gb_pool_free(&p, a, 100);
+    assert_ptr_equal(gb_pool_alloc(&p, 120), a);
+    assert_int_equal(b[127], 2);
+    /* grown: the kept bytes stay, the block moves only when its size is not enough */
+    for (int i = 0; i < 100; i++)
+        a[i] = (char)i;
+    assert_ptr_equal(gb_pool_grow(&p, a, 100, 128, 100), a);
+    char *g = gb_pool_grow(&p, a, 128, 5000, 100);
+    assert_ptr_not_equal(g, a);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(g[i], i);
+    assert_ptr_equal(gb_pool_alloc(&p, 90), a); /* the old block went back */
+    /* past a slab's worth: the rest of the first is listed, more slabs are mapped */
+    size_t big = GB_POOL_SLAB / 4, nb = 0;
+    char *blocks[16];
+    for (; nb < 16; nb++) {
+        blocks[nb] = gb_pool_alloc(&p, big);
+        memset(blocks[nb], (int)nb, big);
+    }
+    assert_true(p.nslabs >= 4);
+    for (size_t i = 0; i < nb; i++)
+        assert_int_equal(blocks[i][big - 1], (char)i);
+    /* the first slab's rest, a little under 8 MiB, was cut into 4 MiB, 2 MiB ... and listed */
+    assert_non_null(p.free[22 - GB_POOL_MIN_SHIFT]);
+    assert_non_null(p.free[21 - GB_POOL_MIN_SHIFT]);
+    /* a large block is a mapping of its own, grown in place or moved with its bytes */
+    char *l = gb_pool_alloc(&p, 9u << 20);
+    memset(l, 7, 9u << 20);
+    size_t mapped = p.mapped;
+    char *l2 = gb_pool_grow(&p, l, 9u << 20, 40u << 20, 9u << 20);
+    assert_int_equal(l2[0], 7);
+    assert_int_equal(l2[(9u << 20) - 1], 7);
+    l2[(40u << 20) - 1] = 1;
+    assert_int_equal(p.mapped, mapped + (30u << 20));
+    gb_pool_free(&p, l2, 40u << 20);
+    assert_int_equal(p.mapped, mapped - (10u << 20));
+    /* a slab block grown past the slab size becomes a large one, its bytes kept */
+    char *s = gb_pool_alloc(&p, 4096);
+    memset(s, 9, 4096);
+    char *s2 = gb_pool_grow(&p, s, 4096, 12u << 20, 4096);
+    assert_int_equal(s2[4095], 9);
+    gb_pool_free(&p, s2, 12u << 20);
+    gb_pool_clear(&p);
+    assert_int_equal(p.nslabs, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_names), cmocka_unit_test(test_log_once_and_levels),
         cmocka_unit_test(test_diag_sorted),   cmocka_unit_test(test_rfc3339),
         cmocka_unit_test(test_utf8),          cmocka_unit_test(test_quiet),
+        cmocka_unit_test(test_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

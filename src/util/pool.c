@@ -1,0 +1,179 @@
+/*
+ * The pool's blocks: sizes are powers of two from 64 bytes, cut one after another from slabs
+ * (so aligned to 64 bytes at least), and kept in a list per size once given back. A slab's
+ * rest, too small for the block asked for, is cut into the largest blocks that fit and listed,
+ * so nothing of a slab is lost.
+ *
+ * Under AddressSanitizer the pool marks what is not handed out (lists, a slab's rest, a block's
+ * bytes past the size asked for) as unaddressable, so that an overrun of a block is caught as it
+ * would be with malloc.
+ */
+#include "util/pool.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_ASAN 1
+#endif
+#ifdef POOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define HIDE(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define SHOW(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define HIDE(p, n) ((void)(p), (void)(n))
+#define SHOW(p, n) ((void)(p), (void)(n))
+#endif
+
+#define LARGE_STEP (2u << 20)             /* a large block's sizes */
+#define SLAB_BLOCK_MAX (GB_POOL_SLAB / 4) /* larger blocks are mappings of their own */
+
+static void oom(void)
+{
+    fputs("gemba: out of memory\n", stderr);
+    abort();
+}
+
+/* The size class of a slab block of SIZE bytes: block 64 << class. */
+static unsigned class_of(size_t size)
+{
+    unsigned c = 0;
+    while (((size_t)1 << (GB_POOL_MIN_SHIFT + c)) < size)
+        c++;
+    return c;
+}
+
+size_t gb_pool_size(size_t size)
+{
+    if (size > SLAB_BLOCK_MAX) return (size + LARGE_STEP - 1) / LARGE_STEP * LARGE_STEP;
+    return (size_t)1 << (GB_POOL_MIN_SHIFT + class_of(size));
+}
+
+/* LEN bytes of new memory; NULL when the system has none. */
+static void *map(size_t len)
+{
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+void gb_pool_init(gb_pool_t *p)
+{
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+}
+
+void gb_pool_clear(gb_pool_t *p)
+{
+    for (size_t i = 0; i < p->nslabs; i++) {
+        SHOW(p->slabs[i], GB_POOL_SLAB); /* the addresses may be anyone's next */
+        munmap(p->slabs[i], GB_POOL_SLAB);
+    }
+    free(p->slabs);
+    pthread_mutex_destroy(&p->mu);
+    memset(p, 0, sizeof *p);
+}
+
+static void push(gb_pool_t *p, void *b, unsigned c)
+{
+    SHOW(b, sizeof(void *));
+    *(void **)b = p->free[c];
+    HIDE(b, (size_t)1 << (GB_POOL_MIN_SHIFT + c));
+    p->free[c] = b;
+}
+
+/* A new slab to cut from, the old one's rest listed first. Locked. */
+static void new_slab(gb_pool_t *p)
+{
+    while (p->left >= ((size_t)1 << GB_POOL_MIN_SHIFT)) {
+        unsigned c = class_of(p->left);
+        if (((size_t)1 << (GB_POOL_MIN_SHIFT + c)) > p->left) c--;
+        size_t n = (size_t)1 << (GB_POOL_MIN_SHIFT + c);
+        push(p, p->cur, c);
+        p->cur += n;
+        p->left -= n;
+    }
+    char *s = map(GB_POOL_SLAB);
+    if (!s) oom();
+    HIDE(s, GB_POOL_SLAB);
+    if (p->nslabs == p->cslabs) {
+        p->cslabs = p->cslabs ? p->cslabs * 2 : 16;
+        p->slabs = realloc(p->slabs, p->cslabs * sizeof *p->slabs);
+        if (!p->slabs) oom();
+    }
+    p->slabs[p->nslabs++] = s;
+    p->mapped += GB_POOL_SLAB;
+    p->cur = s;
+    p->left = GB_POOL_SLAB;
+}
+
+void *gb_pool_alloc(gb_pool_t *p, size_t size)
+{
+    size_t n = gb_pool_size(size ? size : 1);
+    void *b;
+    pthread_mutex_lock(&p->mu);
+    if (n > SLAB_BLOCK_MAX) {
+        b = map(n);
+        if (!b) oom();
+        p->mapped += n;
+    } else {
+        unsigned c = class_of(n);
+        if (p->free[c]) {
+            b = p->free[c];
+            SHOW(b, sizeof(void *));
+            p->free[c] = *(void **)b;
+        } else {
+            if (p->left < n) new_slab(p);
+            b = p->cur;
+            p->cur += n;
+            p->left -= n;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    SHOW(b, size);
+    return b;
+}
+
+void gb_pool_free(gb_pool_t *p, void *b, size_t size)
+{
+    if (!b) return;
+    size_t n = gb_pool_size(size ? size : 1);
+    pthread_mutex_lock(&p->mu);
+    if (n > SLAB_BLOCK_MAX) {
+        munmap(b, n);
+        p->mapped -= n;
+    } else {
+        push(p, b, class_of(n));
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+void *gb_pool_grow(gb_pool_t *p, void *b, size_t old, size_t size, size_t keep)
+{
+    size_t was = b ? gb_pool_size(old ? old : 1) : 0, n = gb_pool_size(size ? size : 1);
+    if (b && n <= was) {
+        SHOW(b, size);
+        return b;
+    }
+    if (b && was > SLAB_BLOCK_MAX) { /* a mapping of its own: moved by the kernel, not copied */
+        pthread_mutex_lock(&p->mu);
+        void *m = mremap(b, was, n, MREMAP_MAYMOVE);
+        if (m == MAP_FAILED) oom();
+        p->mapped += n - was;
+        pthread_mutex_unlock(&p->mu);
+        return m;
+    }
+    void *m = gb_pool_alloc(p, size);
+    if (b) {
+        memcpy(m, b, keep);
+        gb_pool_free(p, b, old);
+    }
+    return m;
+}
