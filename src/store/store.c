@@ -1666,7 +1666,10 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     pthread_mutex_lock(&s->mu); /* alone with it still, but retention lets go of the lock */
     retention_locked(s, gb_now());
     pthread_mutex_unlock(&s->mu);
-    if (!s->o.readonly) flusher_start(s);
+    if (!s->o.readonly) {
+        gb_pool_ahead(&s->heads);
+        flusher_start(s);
+    }
     *out = s;
     return 0;
 fail:

@@ -68,10 +68,56 @@ void gb_pool_init(gb_pool_t *p)
 {
     memset(p, 0, sizeof *p);
     pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+}
+
+/* A slab with its pages faulted in; NULL when the system has no memory for it. */
+static void *map_ready(void)
+{
+    char *s = map(GB_POOL_SLAB);
+    if (s && madvise(s, GB_POOL_SLAB, MADV_POPULATE_WRITE) != 0) /* before Linux 5.14 */
+        for (size_t i = 0; i < GB_POOL_SLAB; i += 4096)
+            ((volatile char *)s)[i] = 0;
+    return s;
+}
+
+static void *helper_main(void *arg)
+{
+    gb_pool_t *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->helper_stop) {
+        if (!p->want || p->ready) { /* only this thread makes one ready: it stays so */
+            pthread_cond_wait(&p->cv, &p->mu);
+            continue;
+        }
+        p->want = false;
+        pthread_mutex_unlock(&p->mu);
+        void *s = map_ready(); /* without the lock: the pool is used meanwhile */
+        pthread_mutex_lock(&p->mu);
+        p->ready = s; /* NULL (no memory): the taker maps its own, and says so if it cannot */
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+void gb_pool_ahead(gb_pool_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->ahead = true;
+    pthread_mutex_unlock(&p->mu);
 }
 
 void gb_pool_clear(gb_pool_t *p)
 {
+    if (p->helper_on) {
+        pthread_mutex_lock(&p->mu);
+        p->helper_stop = true;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->helper, NULL);
+    }
+    if (p->ready) munmap(p->ready, GB_POOL_SLAB);
+    pthread_cond_destroy(&p->cv);
     for (size_t i = 0; i < p->nslabs; i++) {
         SHOW(p->slabs[i], GB_POOL_SLAB); /* the addresses may be anyone's next */
         munmap(p->slabs[i], GB_POOL_SLAB);
@@ -100,8 +146,17 @@ static void new_slab(gb_pool_t *p)
         p->cur += n;
         p->left -= n;
     }
-    char *s = map(GB_POOL_SLAB);
-    if (!s) oom();
+    char *s = p->ready;
+    p->ready = NULL;
+    if (!s && !(s = map(GB_POOL_SLAB))) oom();
+    if (p->ahead && p->nslabs >= 1) { /* a store past its first slab: the next made ready */
+        if (!p->helper_on && pthread_create(&p->helper, NULL, helper_main, p) == 0) {
+            p->helper_on = true;
+            pthread_setname_np(p->helper, "gemba-pool");
+        }
+        p->want = true;
+        pthread_cond_signal(&p->cv);
+    }
     HIDE(s, GB_POOL_SLAB);
     if (p->nslabs == p->cslabs) {
         p->cslabs = p->cslabs ? p->cslabs * 2 : 16;

@@ -290,6 +290,21 @@ static void test_pool(void **state)
     gb_pool_free(&p, s2, 12u << 20);
     gb_pool_clear(&p);
     assert_int_equal(p.nslabs, 0);
+
+    /* ahead: from the second slab on, the next one is made ready by the pool's thread */
+    gb_pool_init(&p);
+    gb_pool_ahead(&p);
+    char *c[40];
+    for (size_t i = 0; i < 40; i++) { /* 4 MiB each, 8 to a slab: 5 slabs */
+        c[i] = gb_pool_alloc(&p, 4u << 20);
+        memset(c[i], (int)i, 4u << 20);
+        assert_int_equal(p.helper_on, p.nslabs >= 2);
+    }
+    for (size_t i = 0; i < 40; i++)
+        assert_int_equal(c[i][(4u << 20) - 1], (char)i);
+    assert_int_equal(p.nslabs, 5);
+    gb_pool_clear(&p); /* the thread stopped, the slab made ahead (if any) unmapped */
+    assert_false(p.helper_on);
 }
 
 int main(void)
