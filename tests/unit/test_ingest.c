@@ -1380,6 +1380,30 @@ static void test_lp_fast(void **state)
     assert_int_equal(lp(many), 0);
 }
 
+/* Every byte at every place of a long tag value: an ordinary one is part of the value, any other
+ * leaves the line to the full parser. */
+static void test_lp_fast_bytes(void **state)
+{
+    (void)state;
+    static const char special[] = " ,=\n\r#\\\"";
+    for (int c = 0; c < 256; c++) {
+        bool plain = c != 0 && c < 0x80 && !strchr(special, c);
+        for (size_t at = 0; at < 90; at++) {
+            char line[128];
+            memcpy(line, "m,tag=", 6);
+            memset(line + 6, 'x', 90);
+            line[6 + at] = (char)c;
+            memcpy(line + 96, " f=1 17\n", 8);
+            assert_int_equal(gb_lp_fast(line, 104, true, GB_LP_NS, &F), plain);
+            if (plain) {
+                assert_int_equal(F.keylen, 96);
+                assert_int_equal(F.len, 104);
+                assert_int_equal(F.t, 17);
+            }
+        }
+    }
+}
+
 /* Decimal text to the nearest double: the quick exact path and strtod agree on every input. */
 static void test_f64_parse_exact(void **state)
 {
@@ -1450,6 +1474,7 @@ int main(void)
         cmocka_unit_test(test_lp_format),
         cmocka_unit_test(test_lp_values_and_samples),
         cmocka_unit_test(test_lp_fast),
+        cmocka_unit_test(test_lp_fast_bytes),
         cmocka_unit_test(test_f64_parse_exact),
         cmocka_unit_test(test_query_align_from),
         cmocka_unit_test(test_csv_reading),
