@@ -9,9 +9,9 @@
  * would be with malloc.
  */
 #include "util/pool.h"
+#include "util/str.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -36,19 +36,11 @@
 #define LARGE_STEP (2u << 20)             /* a large block's sizes */
 #define SLAB_BLOCK_MAX (GB_POOL_SLAB / 4) /* larger blocks are mappings of their own */
 
-static void oom(void)
-{
-    fputs("gemba: out of memory\n", stderr);
-    abort();
-}
-
-/* The size class of a slab block of SIZE bytes: block 64 << class. */
+/* The size class of a slab block of SIZE bytes (at least 1): block 64 << class. */
 static unsigned class_of(size_t size)
 {
-    unsigned c = 0;
-    while (((size_t)1 << (GB_POOL_MIN_SHIFT + c)) < size)
-        c++;
-    return c;
+    if (size <= (size_t)1 << GB_POOL_MIN_SHIFT) return 0;
+    return (unsigned)(64 - __builtin_clzll((unsigned long long)size - 1)) - GB_POOL_MIN_SHIFT;
 }
 
 size_t gb_pool_size(size_t size)
@@ -148,7 +140,7 @@ static void new_slab(gb_pool_t *p)
     }
     char *s = p->ready;
     p->ready = NULL;
-    if (!s && !(s = map(GB_POOL_SLAB))) oom();
+    if (!s && !(s = map(GB_POOL_SLAB))) gb_oom();
     if (p->ahead && p->nslabs >= 1) { /* a store past its first slab: the next made ready */
         if (!p->helper_on && pthread_create(&p->helper, NULL, helper_main, p) == 0) {
             p->helper_on = true;
@@ -160,8 +152,7 @@ static void new_slab(gb_pool_t *p)
     HIDE(s, GB_POOL_SLAB);
     if (p->nslabs == p->cslabs) {
         p->cslabs = p->cslabs ? p->cslabs * 2 : 16;
-        p->slabs = realloc(p->slabs, p->cslabs * sizeof *p->slabs);
-        if (!p->slabs) oom();
+        p->slabs = gb_xrealloc(p->slabs, p->cslabs * sizeof *p->slabs);
     }
     p->slabs[p->nslabs++] = s;
     p->mapped += GB_POOL_SLAB;
@@ -176,7 +167,7 @@ void *gb_pool_alloc(gb_pool_t *p, size_t size)
     pthread_mutex_lock(&p->mu);
     if (n > SLAB_BLOCK_MAX) {
         b = map(n);
-        if (!b) oom();
+        if (!b) gb_oom();
         p->mapped += n;
     } else {
         unsigned c = class_of(n);
@@ -220,7 +211,7 @@ void *gb_pool_grow(gb_pool_t *p, void *b, size_t old, size_t size, size_t keep)
     if (b && was > SLAB_BLOCK_MAX) { /* a mapping of its own: moved by the kernel, not copied */
         pthread_mutex_lock(&p->mu);
         void *m = mremap(b, was, n, MREMAP_MAYMOVE);
-        if (m == MAP_FAILED) oom();
+        if (m == MAP_FAILED) gb_oom();
         p->mapped += n - was;
         pthread_mutex_unlock(&p->mu);
         return m;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void oom(void)
+_Noreturn void gb_oom(void)
 {
     fputs("gemba: out of memory\n", stderr);
     abort();
@@ -17,21 +17,21 @@ static void oom(void)
 void *gb_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p) oom();
+    if (!p) gb_oom();
     return p;
 }
 
 void *gb_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) oom();
+    if (!p) gb_oom();
     return p;
 }
 
 void *gb_xrealloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
-    if (!p) oom();
+    if (!p) gb_oom();
     return p;
 }
 
@@ -54,7 +54,7 @@ char *gb_xasprintf(const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0) oom();
+    if (n < 0) gb_oom();
     char *p = gb_xmalloc((size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(p, (size_t)n + 1, fmt, ap);

@@ -12,6 +12,8 @@ void *gb_xrealloc(void *p, size_t n);
 char *gb_xstrdup(const char *s);
 char *gb_xstrndup(const char *s, size_t n);
 char *gb_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* What those do when memory runs out: says so on stderr and aborts. */
+_Noreturn void gb_oom(void);
 
 /* Levenshtein edit distance between A and B (ASCII, case-sensitive). */
 size_t gb_edit_distance(const char *a, const char *b);
