@@ -1135,9 +1135,13 @@ static int flush_locked(gb_store_t *s)
     s->flushing = false;
     free(w.refs);
     free(ser);
-    if (gone) { /* deleted off the lock */
+    /* off the lock: the log segments the file covers deleted, and, on the flush thread, the
+     * memory of the arrays the heads outgrew given back (at close the pool goes whole) */
+    bool trim = !rc && s->flusher_on && pthread_equal(pthread_self(), s->flusher);
+    if (gone || trim) {
         pthread_mutex_unlock(&s->mu);
-        gb_wal_remove(gone);
+        if (gone) gb_wal_remove(gone);
+        if (trim) gb_pool_trim(&s->heads);
         pthread_mutex_lock(&s->mu);
     }
     /* merges cascade: eight files of one level make one of the next */

@@ -99,6 +99,35 @@ void gb_pool_ahead(gb_pool_t *p)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Trimmed blocks are at least this large: a smaller one is a system call for a page or less. */
+#define TRIM_MIN 8192u
+
+void gb_pool_trim(gb_pool_t *p)
+{
+    for (unsigned c = class_of(TRIM_MIN); c < GB_POOL_CLASSES; c++) {
+        size_t n = (size_t)1 << (GB_POOL_MIN_SHIFT + c);
+        for (;;) {
+            pthread_mutex_lock(&p->mu);
+            char *b = p->free[c];
+            if (b) {
+                SHOW(b, sizeof(void *));
+                p->free[c] = *(void **)b;
+                HIDE(b, sizeof(void *));
+            }
+            pthread_mutex_unlock(&p->mu);
+            if (!b) break;
+            (void)madvise(b, n, MADV_DONTNEED); /* without the lock: a system call */
+            pthread_mutex_lock(&p->mu);
+            if (p->cold[c].n == p->cold[c].cap) {
+                p->cold[c].cap = p->cold[c].cap ? p->cold[c].cap * 2 : 64;
+                p->cold[c].b = gb_xrealloc(p->cold[c].b, p->cold[c].cap * sizeof *p->cold[c].b);
+            }
+            p->cold[c].b[p->cold[c].n++] = b;
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
 void gb_pool_clear(gb_pool_t *p)
 {
     if (p->helper_on) {
@@ -115,6 +144,8 @@ void gb_pool_clear(gb_pool_t *p)
         munmap(p->slabs[i], GB_POOL_SLAB);
     }
     free(p->slabs);
+    for (unsigned c = 0; c < GB_POOL_CLASSES; c++)
+        free(p->cold[c].b);
     pthread_mutex_destroy(&p->mu);
     memset(p, 0, sizeof *p);
 }
@@ -175,6 +206,8 @@ void *gb_pool_alloc(gb_pool_t *p, size_t size)
             b = p->free[c];
             SHOW(b, sizeof(void *));
             p->free[c] = *(void **)b;
+        } else if (p->cold[c].n) {
+            b = p->cold[c].b[--p->cold[c].n];
         } else {
             if (p->left < n) new_slab(p);
             b = p->cur;

@@ -29,7 +29,11 @@
 typedef struct gb_pool {
     pthread_mutex_t mu;
     void *free[GB_POOL_CLASSES]; /* blocks given back, by size class (linked through them) */
-    char *cur;                   /* the slab blocks are cut from, and its unused rest */
+    struct {
+        void **b; /* blocks given back and then to the system (gb_pool_trim): mapped, unbacked */
+        size_t n, cap;
+    } cold[GB_POOL_CLASSES];
+    char *cur; /* the slab blocks are cut from, and its unused rest */
     size_t left;
     void **slabs; /* every slab, to unmap at the end */
     size_t nslabs, cslabs;
@@ -50,6 +54,14 @@ void gb_pool_init(gb_pool_t *p);
  * taker's thread, which may hold a lock all others wait on). That slab's memory is taken ahead.
  */
 void gb_pool_ahead(gb_pool_t *p);
+/*
+ * Gives the memory of the blocks given back since the last call to the system (those of 8 KiB
+ * and more; their addresses stay the pool's, and a block taken again is backed anew as it is
+ * written). Growing arrays leave blocks of every size behind them that only arrays of that size
+ * reuse: without this, a store's memory after a burst of writes stayed some 60 % above what its
+ * heads hold. Takes the pool's lock a block at a time.
+ */
+void gb_pool_trim(gb_pool_t *p);
 /* Stops that thread and gives every slab back to the system; large blocks still out are the
  * caller's to have freed. */
 void gb_pool_clear(gb_pool_t *p);

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static void test_map(void **state)
 {
@@ -305,6 +307,35 @@ static void test_pool(void **state)
     assert_int_equal(p.nslabs, 5);
     gb_pool_clear(&p); /* the thread stopped, the slab made ahead (if any) unmapped */
     assert_false(p.helper_on);
+
+    /* trim: blocks given back of 8 KiB and more go back to the system (no page of theirs left in
+     * memory), and are taken again, as new memory, before any new block is cut */
+    gb_pool_init(&p);
+    char *t[8], *small = gb_pool_alloc(&p, 4096);
+    for (size_t i = 0; i < 8; i++) {
+        t[i] = gb_pool_alloc(&p, 64u << 10);
+        memset(t[i], 1, 64u << 10);
+    }
+    for (size_t i = 0; i < 8; i++)
+        gb_pool_free(&p, t[i], 64u << 10);
+    gb_pool_free(&p, small, 4096);
+    gb_pool_trim(&p);
+    assert_int_equal(p.cold[16 - GB_POOL_MIN_SHIFT].n, 8);
+    assert_ptr_equal(p.free[12 - GB_POOL_MIN_SHIFT], small); /* under 8 KiB: kept as it is */
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char resident[16];
+    for (size_t i = 0; i < 8; i++) {
+        char *al = (char *)((uintptr_t)(t[i] + page - 1) & ~(uintptr_t)(page - 1));
+        assert_int_equal(mincore(al, (size_t)(8 * page), resident), 0);
+        for (int k = 0; k < 8; k++)
+            assert_int_equal(resident[k] & 1, 0);
+    }
+    char *again = gb_pool_alloc(&p, 40000);
+    assert_ptr_equal(again, t[0]); /* the last trimmed of its size first */
+    assert_int_equal(again[100], 0); /* new memory: zeros */
+    again[100] = 5;
+    assert_int_equal(p.cold[16 - GB_POOL_MIN_SHIFT].n, 7);
+    gb_pool_clear(&p);
 }
 
 int main(void)
