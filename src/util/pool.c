@@ -33,6 +33,7 @@
 #define SHOW(p, n) ((void)(p), (void)(n))
 #endif
 
+#define PAGE 4096u                        /* the smallest page of the systems gemba runs on */
 #define LARGE_STEP (2u << 20)             /* a large block's sizes */
 #define SLAB_BLOCK_MAX (GB_POOL_SLAB / 4) /* larger blocks are mappings of their own */
 
@@ -99,8 +100,9 @@ void gb_pool_ahead(gb_pool_t *p)
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Trimmed blocks are at least this large: a smaller one is a system call for a page or less. */
-#define TRIM_MIN 8192u
+/* Trimmed blocks are at least a page (those cut since are on pages; one cut from a slab's rest
+ * may not be, and gives back the whole pages inside it). */
+#define TRIM_MIN PAGE
 
 void gb_pool_trim(gb_pool_t *p)
 {
@@ -116,7 +118,10 @@ void gb_pool_trim(gb_pool_t *p)
             }
             pthread_mutex_unlock(&p->mu);
             if (!b) break;
-            (void)madvise(b, n, MADV_DONTNEED); /* without the lock: a system call */
+            /* without the lock: a system call */
+            char *lo = (char *)(((uintptr_t)b + PAGE - 1) & ~(uintptr_t)(PAGE - 1)),
+                 *hi = (char *)(((uintptr_t)b + n) & ~(uintptr_t)(PAGE - 1));
+            if (hi > lo) (void)madvise(lo, (size_t)(hi - lo), MADV_DONTNEED);
             pthread_mutex_lock(&p->mu);
             if (p->cold[c].n == p->cold[c].cap) {
                 p->cold[c].cap = p->cold[c].cap ? p->cold[c].cap * 2 : 64;
@@ -158,17 +163,24 @@ static void push(gb_pool_t *p, void *b, unsigned c)
     p->free[c] = b;
 }
 
-/* A new slab to cut from, the old one's rest listed first. Locked. */
-static void new_slab(gb_pool_t *p)
+/* The slab's next LEN bytes (a multiple of 64) cut into the largest blocks that fit, listed. */
+static void list_rest(gb_pool_t *p, size_t len)
 {
-    while (p->left >= ((size_t)1 << GB_POOL_MIN_SHIFT)) {
-        unsigned c = class_of(p->left);
-        if (((size_t)1 << (GB_POOL_MIN_SHIFT + c)) > p->left) c--;
+    while (len >= ((size_t)1 << GB_POOL_MIN_SHIFT)) {
+        unsigned c = class_of(len);
+        if (((size_t)1 << (GB_POOL_MIN_SHIFT + c)) > len) c--;
         size_t n = (size_t)1 << (GB_POOL_MIN_SHIFT + c);
         push(p, p->cur, c);
         p->cur += n;
         p->left -= n;
+        len -= n;
     }
+}
+
+/* A new slab to cut from, the old one's rest listed first. Locked. */
+static void new_slab(gb_pool_t *p)
+{
+    list_rest(p, p->left);
     char *s = p->ready;
     p->ready = NULL;
     if (!s && !(s = map(GB_POOL_SLAB))) gb_oom();
@@ -209,7 +221,13 @@ void *gb_pool_alloc(gb_pool_t *p, size_t size)
         } else if (p->cold[c].n) {
             b = p->cold[c].b[--p->cold[c].n];
         } else {
-            if (p->left < n) new_slab(p);
+            /* a block of a page or more starts on a page (slabs do), so that gb_pool_trim can
+             * give all of it back; the bytes skipped are listed as smaller blocks */
+            size_t skip = n >= PAGE ? (PAGE - ((uintptr_t)p->cur & (PAGE - 1))) & (PAGE - 1) : 0;
+            if (p->left < skip + n)
+                new_slab(p);
+            else
+                list_rest(p, skip);
             b = p->cur;
             p->cur += n;
             p->left -= n;

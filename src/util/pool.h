@@ -55,7 +55,7 @@ void gb_pool_init(gb_pool_t *p);
  */
 void gb_pool_ahead(gb_pool_t *p);
 /*
- * Gives the memory of the blocks given back since the last call to the system (those of 8 KiB
+ * Gives the memory of the blocks given back since the last call to the system (those of 4 KiB
  * and more; their addresses stay the pool's, and a block taken again is backed anew as it is
  * written). Growing arrays leave blocks of every size behind them that only arrays of that size
  * reuse: without this, a store's memory after a burst of writes stayed some 60 % above what its

@@ -308,33 +308,41 @@ static void test_pool(void **state)
     gb_pool_clear(&p); /* the thread stopped, the slab made ahead (if any) unmapped */
     assert_false(p.helper_on);
 
-    /* trim: blocks given back of 8 KiB and more go back to the system (no page of theirs left in
-     * memory), and are taken again, as new memory, before any new block is cut */
+    /* trim: blocks given back of a page and more go back to the system, all their pages (such a
+     * block starts on a page, however the blocks before it fell), and are taken again, as new
+     * memory, before any new block is cut */
     gb_pool_init(&p);
-    char *t[8], *small = gb_pool_alloc(&p, 4096);
+    char *odd = gb_pool_alloc(&p, 100), *t[8], *half = gb_pool_alloc(&p, 2048);
+    char *small = gb_pool_alloc(&p, 4096);
     for (size_t i = 0; i < 8; i++) {
         t[i] = gb_pool_alloc(&p, 64u << 10);
+        assert_int_equal((uintptr_t)t[i] % 4096, 0);
         memset(t[i], 1, 64u << 10);
     }
+    assert_int_equal((uintptr_t)small % 4096, 0);
+    memset(small, 1, 4096);
     for (size_t i = 0; i < 8; i++)
         gb_pool_free(&p, t[i], 64u << 10);
     gb_pool_free(&p, small, 4096);
+    gb_pool_free(&p, half, 2048);
     gb_pool_trim(&p);
     assert_int_equal(p.cold[16 - GB_POOL_MIN_SHIFT].n, 8);
-    assert_ptr_equal(p.free[12 - GB_POOL_MIN_SHIFT], small); /* under 8 KiB: kept as it is */
-    long page = sysconf(_SC_PAGESIZE);
+    assert_int_equal(p.cold[12 - GB_POOL_MIN_SHIFT].n, 1);
+    assert_ptr_equal(p.free[11 - GB_POOL_MIN_SHIFT], half); /* under a page: kept as it is */
     unsigned char resident[16];
     for (size_t i = 0; i < 8; i++) {
-        char *al = (char *)((uintptr_t)(t[i] + page - 1) & ~(uintptr_t)(page - 1));
-        assert_int_equal(mincore(al, (size_t)(8 * page), resident), 0);
-        for (int k = 0; k < 8; k++)
+        assert_int_equal(mincore(t[i], 64u << 10, resident), 0);
+        for (int k = 0; k < 16; k++)
             assert_int_equal(resident[k] & 1, 0);
     }
+    assert_int_equal(mincore(small, 4096, resident), 0);
+    assert_int_equal(resident[0] & 1, 0);
     char *again = gb_pool_alloc(&p, 40000);
     assert_ptr_equal(again, t[0]); /* the last trimmed of its size first */
     assert_int_equal(again[100], 0); /* new memory: zeros */
     again[100] = 5;
     assert_int_equal(p.cold[16 - GB_POOL_MIN_SHIFT].n, 7);
+    gb_pool_free(&p, odd, 100);
     gb_pool_clear(&p);
 }
 
