@@ -14,7 +14,7 @@
  */
 #include "api/server.h"
 #include "gemba/log.h"
-#include "gemba/time.h"
+#include "util/quiet.h"
 #include "util/str.h"
 
 #include <errno.h>
@@ -43,9 +43,10 @@ typedef enum { TAKING, FAILING, FULL } pause_why_t;
 
 typedef struct pause_state {
     pause_why_t why;
-    bool told;         /* that this pause began */
-    int64_t full_told; /* when the limit was last told (monotonic ns) */
+    bool told; /* that this pause began */
 } pause_state_t;
+
+static gb_quiet_t full_said = GB_QUIET_INIT; /* the limit, told once a minute */
 
 static void enter(pause_state_t *st, pause_why_t to, const char *err)
 {
@@ -58,13 +59,14 @@ static void enter(pause_state_t *st, pause_why_t to, const char *err)
     if (to == FAILING) {
         gb_error("http", "cannot accept connections: %s (tried again every 100 ms)", err);
         st->told = true;
-    } else if (to == FULL && (!st->full_told || gb_mono_ns() - st->full_told >= 60 * GB_NS_PER_S)) {
-        gb_warn("http",
-                "at the limit of %d connections: new ones wait in the kernel's queue until some "
-                "close",
-                GB_API_CONNECTIONS_MAX);
-        st->told = true;
-        st->full_told = gb_mono_ns();
+    } else if (to == FULL) {
+        uint64_t unsaid;
+        st->told = gb_quiet_say(&full_said, "full", &unsaid);
+        if (st->told)
+            gb_warn("http",
+                    "at the limit of %d connections: new ones wait in the kernel's queue until "
+                    "some close",
+                    GB_API_CONNECTIONS_MAX);
     }
 }
 
@@ -124,7 +126,7 @@ static void take_waiting(gb_api_accept_t *a, pause_state_t *st)
 static void *accept_main(void *arg)
 {
     gb_api_accept_t *a = arg;
-    pause_state_t st = {TAKING, false, 0};
+    pause_state_t st = {TAKING, false};
     while (!atomic_load(&a->stop)) {
         /* in a pause, only the stop is waited for, 100 ms: the connections still waiting keep
          * the listen socket readable */

@@ -25,9 +25,10 @@ void gb_pts_init_in(gb_pts_t *p, gb_vtype_t type, struct gb_pool *pool)
 _Static_assert(sizeof(gb_time_t) == 8 && sizeof(gb_slot_t) == 8,
                "pool sizes: 8 bytes a time, a value");
 
-/* Frees P's times, values and qualities (CAP of each). */
-static void free_arrays(const gb_pts_t *p, size_t cap)
+/* Frees P's times, values and qualities. */
+static void free_arrays(const gb_pts_t *p)
 {
+    size_t cap = p->cap;
     if (p->pool) {
         gb_pool_free(p->pool, p->t, cap * 8);
         gb_pool_free(p->pool, p->v, cap * 8);
@@ -41,7 +42,7 @@ static void free_arrays(const gb_pts_t *p, size_t cap)
 
 void gb_pts_clear(gb_pts_t *p)
 {
-    free_arrays(p, p->cap);
+    free_arrays(p);
     free(p->arena);
     gb_pts_init_in(p, p->type, p->pool);
 }
@@ -256,7 +257,7 @@ void gb_pts_sort_dedupe(gb_pts_t *p)
         o.n++;
     }
     free(k);
-    free_arrays(p, p->cap);
+    free_arrays(p);
     p->t = o.t;
     p->v = o.v;
     p->q = o.q;
