@@ -50,23 +50,40 @@ typedef struct series {
 /*
  * Points appended but not in their series' heads yet (numbers and booleans; strings go to the
  * head at once). The log holds them already. The stage is GB_STAGE_BUCKETS buckets, each for a
- * range of series numbers and in arrival order; appending is sequential, and gb_store__drain
- * moves the points bucket by bucket, so that the heads it writes to at a time are few enough to
- * stay in cache. Appending straight to thousands of interleaved heads misses the cache at every
- * point. A bucket that fills is drained alone (the store's lock is then held for its points only,
- * not for the whole stage's); reads and flushes drain them all.
+ * range of series numbers and in arrival order; appending is sequential, and a bucket's points
+ * go to their heads together, so that the heads written to at a time are few enough to stay in
+ * cache. Appending straight to thousands of interleaved heads misses the cache at every point.
+ *
+ * A bucket's points are a chunk. A writer that fills one hands it over (to PENDING) and takes an
+ * empty one, under the store's lock; it moves the chunks handed over into their heads after it
+ * lets go of that lock, under DMU alone. So one writer puts a batch in the log while another
+ * drains: the heads' part, the larger, is off the lock every writer queues on.
+ *
+ * The rule that keeps readers right: whoever holds the store's lock and reads or changes a head
+ * (or a series' newest point) calls gb_store__drain first. It takes DMU, which waits for a drain
+ * under way, drains every chunk pending and the live ones; and since chunks are handed over
+ * only under the store's lock, none is pending again, and no head changes, until that lock is
+ * let go. The series table and the drain's arrays below grow under both locks.
+ * Locks, in the order they are taken: the store's, DMU, PMU (the lists), the heads' pool.
  */
 #define GB_STAGE_BUCKETS 64
 #define GB_STAGE_BUCKET_POINTS 16384
-typedef struct gb_stage {
-    uint32_t *no; /* bucket b's points at [b * GB_STAGE_BUCKET_POINTS, + bn[b]) */
+typedef struct gb_chunk {
+    uint32_t *no; /* series numbers, times, values and qualities, in arrival order */
     gb_time_t *t;
     gb_slot_t *v;
     uint8_t *q;
-    uint32_t bn[GB_STAGE_BUCKETS];
+    uint32_t n;
+    struct gb_chunk *next; /* in PENDING or SPARE */
+} gb_chunk_t;
+typedef struct gb_stage {
+    gb_chunk_t *ck[GB_STAGE_BUCKETS]; /* the live chunk of each bucket (NULL: none yet) */
     unsigned shift; /* series no goes to bucket no >> shift (the last takes the rest) */
-    size_t n;
-    /* per series, while draining: where its points go, how many, and its newest */
+    size_t n;       /* points in the live chunks */
+    pthread_mutex_t dmu, pmu;
+    gb_chunk_t *pending, *plast; /* handed over, oldest first: drained in that order */
+    gb_chunk_t *spare;           /* drained, for reuse */
+    /* per series, while draining (under DMU): where its points go, how many, and its newest */
     struct gb_stage_dst {
         gb_time_t *t;
         gb_slot_t *v;
@@ -74,7 +91,7 @@ typedef struct gb_stage {
         gb_time_t tmax;
         uint32_t imax, cnt;
     } *dst;
-    uint32_t *touched; /* the series with points in the stage */
+    uint32_t *touched; /* the series with points in the chunk */
 } gb_stage_t;
 
 struct gb_store {

@@ -18,6 +18,7 @@
 #include "store/codec_bits.h"
 #include "store/engine.h"
 #include "store/ingest.h"
+#include "store/store_internal.h"
 
 #include <fcntl.h>
 #include <float.h>
@@ -1004,6 +1005,137 @@ static int tally(void *ctx, const gb_point_t *p)
     t->n++;
     t->sum += p->v.f64;
     return 0;
+}
+
+/*
+ * Writers that fill the stage's chunks and drain them off the store's lock, while a reader and
+ * flushes run: every writer sees its own last write at once (the reads drain what others handed
+ * over and have not drained yet), and in the end every point is there once.
+ */
+/* few series, so that a chunk (a series' 16,384 points here) fills between two reads */
+enum { RW_WRITERS = 3, RW_SERIES = 2, RW_BATCH = 4000, RW_BATCHES = 60 };
+
+typedef struct {
+    gb_store_t *s;
+    int id;
+    int failed; /* what went wrong, 0: nothing */
+} rw_writer_t;
+
+static void *rw_writer_main(void *arg)
+{
+    rw_writer_t *w = arg;
+    char names[RW_SERIES][16];
+    for (int k = 0; k < RW_SERIES; k++)
+        snprintf(names[k], sizeof names[k], "rw%d/s%02d", w->id, k);
+    gb_store_wpoint_t *pts = calloc(RW_BATCH, sizeof *pts);
+    for (int b = 0; b < RW_BATCHES && !w->failed; b++) {
+        for (int i = 0; i < RW_BATCH; i++) {
+            int k = i % RW_SERIES, seq = b * (RW_BATCH / RW_SERIES) + i / RW_SERIES;
+            pts[i] = (gb_store_wpoint_t){.path = names[k],
+                                         .t = (gb_time_t)seq * GB_NS_PER_MS,
+                                         .q = GB_Q_GOOD,
+                                         .v = {.type = GB_VT_F64, .f64 = seq}};
+        }
+        if (gb_store_write_points(w->s, pts, RW_BATCH, NULL, NULL) != 0) {
+            w->failed = 1;
+            break;
+        }
+        /* this writer's newest point of a series, and all its points so far, read back: by the
+         * first writer now and then, by the others at the end */
+        if (w->id == 0 ? b % 12 != 11 : b != RW_BATCHES - 1) continue;
+        int k = b % RW_SERIES, last = (b + 1) * (RW_BATCH / RW_SERIES) - 1;
+        gb_point_t p;
+        uint64_t n = 0;
+        if (gb_store_latest(w->s, names[k], &p) != 0 || p.t != (gb_time_t)last * GB_NS_PER_MS)
+            w->failed = 2;
+        else if (gb_store_read(w->s, names[k], INT64_MIN, INT64_MAX, count_one, &n) != 0 ||
+                 n != (uint64_t)last + 1)
+            w->failed = 3;
+    }
+    free(pts);
+    return NULL;
+}
+
+/*
+ * A chunk handed over while another thread drains stays pending when its writer returns: a read
+ * right after must still see its points (it drains what is pending first), and the later of
+ * two points at one time must still win.
+ */
+static void test_pending_chunk_seen_by_readers(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    assert_int_equal(gb_store_write(s, "p", 0, GB_Q_GOOD, &(gb_value_t){.type = GB_VT_F64}), 0);
+    enum { N = GB_STAGE_BUCKET_POINTS + 100 };
+    gb_store_wpoint_t *pts = calloc(N, sizeof *pts);
+    for (int i = 0; i < N; i++) /* times 1..N, then 1..100 again with other values */
+        pts[i] = (gb_store_wpoint_t){
+            .path = "p",
+            .t = (i < GB_STAGE_BUCKET_POINTS ? i + 1 : i - GB_STAGE_BUCKET_POINTS + 1),
+            .q = GB_Q_GOOD,
+            .v = {.type = GB_VT_F64, .f64 = i < GB_STAGE_BUCKET_POINTS ? 1 : 2}};
+    pthread_mutex_lock(&s->stage.dmu); /* another drain under way: the writer leaves its chunk */
+    assert_int_equal(gb_store_write_points(s, pts, N, NULL, NULL), 0);
+    pthread_mutex_lock(&s->stage.pmu);
+    bool pending = s->stage.pending != NULL;
+    pthread_mutex_unlock(&s->stage.pmu);
+    pthread_mutex_unlock(&s->stage.dmu);
+    assert_true(pending);
+    tally_t t = {0};
+    assert_int_equal(gb_store_read(s, "p", INT64_MIN, INT64_MAX, tally, &t), 0);
+    assert_int_equal(t.n, GB_STAGE_BUCKET_POINTS + 1);            /* 0..16384, each time once */
+    assert_true(t.sum == GB_STAGE_BUCKET_POINTS - 100 + 2 * 100); /* 1..100 hold the later 2 */
+    gb_point_t p;
+    assert_int_equal(gb_store_latest(s, "p", &p), 0);
+    assert_int_equal(p.t, GB_STAGE_BUCKET_POINTS);
+    free(pts);
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
+static void test_writers_drain_off_the_lock(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    gb_store_opts_t o = {.flush_points = 300000}; /* flushes of their own too */
+    assert_int_equal(gb_store_open(dir, &o, &s), 0);
+    rw_writer_t w[RW_WRITERS];
+    pthread_t th[RW_WRITERS];
+    for (int i = 0; i < RW_WRITERS; i++) {
+        w[i] = (rw_writer_t){s, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, rw_writer_main, &w[i]), 0);
+    }
+    for (int r = 0; r < 3; r++) { /* a reader of every series' count, and a flush */
+        gb_store_info_t info;
+        gb_store_stat(s, &info);
+        assert_true(info.points <= (uint64_t)RW_WRITERS * RW_BATCHES * RW_BATCH);
+        usleep(20000);
+    }
+    assert_int_equal(gb_store_flush(s), 0);
+    for (int i = 0; i < RW_WRITERS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].failed, 0);
+    }
+    const uint64_t per = (uint64_t)RW_BATCHES * RW_BATCH / RW_SERIES;
+    for (int i = 0; i < RW_WRITERS; i++)
+        for (int k = 0; k < RW_SERIES; k++) {
+            char name[16];
+            snprintf(name, sizeof name, "rw%d/s%02d", i, k);
+            tally_t t = {0};
+            assert_int_equal(gb_store_read(s, name, INT64_MIN, INT64_MAX, tally, &t), 0);
+            assert_int_equal(t.n, per);
+            assert_true(t.sum == (double)(per - 1) * (double)per / 2);
+        }
+    assert_int_equal(gb_store_close(s), 0);
+    gb_store_info_t info;
+    assert_int_equal(gb_store_scan(dir, &info, NULL, NULL), 0);
+    assert_int_equal(info.points, (uint64_t)RW_WRITERS * RW_BATCHES * RW_BATCH);
+    rmrf(dir);
+    free(dir);
 }
 
 /* Waits (up to 10 s) for the flush thread to bring the head under LIMIT points; *INFO as then. */
@@ -2563,6 +2695,8 @@ int main(void)
         cmocka_unit_test(test_typed_aggregates),
         cmocka_unit_test(test_time_weighted_average),
         cmocka_unit_test(test_flush_while_writing),
+        cmocka_unit_test(test_writers_drain_off_the_lock),
+        cmocka_unit_test(test_pending_chunk_seen_by_readers),
         cmocka_unit_test(test_flush_thread),
         cmocka_unit_test(test_flush_thread_failure),
         cmocka_unit_test(test_compaction),
