@@ -414,6 +414,10 @@ out:
 int gb_auth_open(const char *data_dir, gb_auth_t **out)
 {
     *out = NULL;
+    if (!*data_dir) { /* "" + "/auth" would be a directory at the root of the file system */
+        gb_error("auth", "the data directory's name is empty: give --data a directory");
+        return GB_EINVAL;
+    }
     if (sodium_init() < 0) {
         gb_error("auth", "libsodium failed to initialise");
         return GB_EIO;

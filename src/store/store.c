@@ -1715,6 +1715,10 @@ static void retention_locked(gb_store_t *s, gb_time_t now)
 int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out)
 {
     *out = NULL;
+    if (!*dir) { /* "" + "/blocks" would be a directory at the root of the file system */
+        gb_error("store", "the data directory's name is empty: give --data a directory");
+        return GB_EINVAL;
+    }
     gb_store_t *s = gb_xcalloc(1, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->stage.dmu, NULL);

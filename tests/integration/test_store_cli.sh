@@ -90,6 +90,11 @@ rc=0; "$GEMBA" import --data "$T/d5" "$T/agg.csv" "$T/adir" 2>"$T/m.err" || rc=$
 # a data directory that is a file
 rc=0; "$GEMBA" query --data "$T/agg.csv" agg 2>"$T/f.err" >/dev/null || rc=$?
 [ "$rc" = 1 ] && grep -q "is a file, not a directory" "$T/f.err" || fail "--data a file: $rc $(cat "$T/f.err")"
+# an empty --data (a variable that was not set) is refused: "" + "/blocks" is the root's
+rc=0; "$GEMBA" import --data "" "$T/agg.csv" 2>"$T/e.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "data directory's name is empty" "$T/e.err" || fail "--data '': $rc $(cat "$T/e.err")"
+rc=0; "$GEMBA" token create --data "" --role viewer 2>"$T/e.err" >/dev/null || rc=$?
+[ "$rc" != 0 ] && grep -q "data directory's name is empty" "$T/e.err" || fail "token --data '': $rc $(cat "$T/e.err")"
 # an aggregate of millions of windows is refused before it starts
 rc=0; "$GEMBA" query --data "$T/d3" agg --from 2025-11-22T08:26:40Z --to 2025-11-22T08:27:40Z --agg twa --step 1ns \
   2>"$T/w.err" >/dev/null || rc=$?
