@@ -100,8 +100,11 @@ wait_for "mill values" is val mill xpos 12.5
 wait_for "first part" above mill 380
 [ "$(val mill serial)" = 1234567 ] && [ "$(val mill mode)" = MEM ] && [ "$(val mill controller_mode)" = AUTOMATIC ] \
   && [ "$(val mill program)" = O01234 ] || fail "mill: $(get /api/v1/tags | jq -c '[.tags[] | select(.machine == "mill") | {(.name): .value}] | add')"
-se=$(get /api/v1/tags | jq -r '[.tags[] | select(.machine == "mill" and (.name == "status" or .name == "execution")) | .value] | join("/")')
-case "$se" in BUSY/ACTIVE|IDLE/READY) ;; *) fail "mill status/execution $se" ;; esac
+# status and execution are two tags, each of its own reply: between the two a read may see one
+# changed and not yet the other, so the pair is read until both agree
+mill_se() { get /api/v1/tags | jq -r '[.tags[] | select(.machine == "mill" and (.name == "status" or .name == "execution")) | .value] | join("/")'; }
+se_agree() { case "$(mill_se)" in BUSY/ACTIVE|IDLE/READY) return 0 ;; *) return 1 ;; esac; }
+wait_for "mill status and execution to agree" se_agree
 wait_for "lathe values" is val lathe x 12.5
 wait_for "lathe part" above lathe 10
 [ "$(val lathe serial)" = 1234567 ] || fail "lathe serial $(val lathe serial)"
