@@ -341,21 +341,16 @@ static inline void stage_add(gb_store_t *s, uint32_t no, gb_time_t t, gb_quality
     uint32_t b = bucket_of(g, no);
     gb_chunk_t *c = g->ck[b];
     if (!c || c->n == GB_STAGE_BUCKET_POINTS) {
-        if (!c) {
-            if (!g->n) g->shift = stage_shift(s->nseries);
+        if (c && g->shift == stage_shift(s->nseries)) {
+            hand_over(g, b); /* drained by this writer once it lets go of the lock */
+        } else if (c || !g->n) {
+            /* all drained (none is staged), and the series made since spread over the buckets */
+            gb_store__drain(s);
+            g->shift = stage_shift(s->nseries);
             b = bucket_of(g, no);
-            c = g->ck[b] ? g->ck[b] : (g->ck[b] = chunk_get(g));
         }
-        if (c->n == GB_STAGE_BUCKET_POINTS) {
-            if (g->shift == stage_shift(s->nseries)) {
-                hand_over(g, b); /* drained by this writer once it lets go of the lock */
-            } else {             /* all, and the series made since spread over the buckets again */
-                gb_store__drain(s);
-                b = bucket_of(g, no);
-                if (!g->ck[b]) g->ck[b] = chunk_get(g);
-            }
-            c = g->ck[b];
-        }
+        if (!g->ck[b]) g->ck[b] = chunk_get(g);
+        c = g->ck[b];
     }
     if (s->head_points++ == 0) s->head_since = gb_mono_ns();
     size_t i = c->n++;
