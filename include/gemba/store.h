@@ -191,7 +191,7 @@ bool gb_store_cursor_next(gb_store_cursor_t *c, gb_point_t *p);
 /* Closes C (NULL: nothing). */
 void gb_store_cursor_close(gb_store_cursor_t *c);
 
-/* The newest point of series PATH (*P's string borrows the store until the next call). */
+/* The newest point of series PATH (*P's string is the calling thread's until its next call). */
 int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p);
 
 /*

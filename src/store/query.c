@@ -23,6 +23,7 @@
 #include "util/str.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -370,6 +371,38 @@ static int keep_last(void *ctx, const gb_point_t *p)
     return 0;
 }
 
+/*
+ * The point gb_store_latest hands out, the calling thread's own: its string stays until that
+ * thread's next call. It was one buffer of the store's, filled under the lock and read after it:
+ * two HTTP requests asking at once could each get the other's point, or a string freed under it.
+ */
+static pthread_key_t latest_key;
+static pthread_once_t latest_once = PTHREAD_ONCE_INIT;
+
+static void latest_keep_free(void *k)
+{
+    gb_value_keep_clear(k);
+    free(k);
+}
+
+static void latest_key_make(void)
+{
+    if (pthread_key_create(&latest_key, latest_keep_free) != 0) gb_oom();
+}
+
+/* *P as the newest point of a series: T, Q and V, V's string copied to this thread's buffer. */
+static void latest_out(gb_point_t *p, gb_time_t t, gb_quality_t q, const gb_value_t *v)
+{
+    pthread_once(&latest_once, latest_key_make);
+    gb_value_keep_t *k = pthread_getspecific(latest_key);
+    if (!k) {
+        k = gb_xcalloc(1, sizeof *k);
+        if (pthread_setspecific(latest_key, k) != 0) gb_oom();
+    }
+    gb_value_keep_set(k, v);
+    *p = (gb_point_t){t, q, k->v};
+}
+
 int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p)
 {
     pthread_mutex_lock(&s->mu);
@@ -381,15 +414,8 @@ int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p)
     gb_store__drain(s);
     gb_vtype_t type = x->type;
     if (x->has_last) { /* the common case: a memory read */
-        if (s->latest.type != type) {
-            gb_pts_clear(&s->latest);
-            gb_pts_init(&s->latest, type);
-        }
-        gb_pts_reset(&s->latest);
-        gb_pts_add(&s->latest, x->last_t, x->last_q, &x->last_v.v);
+        latest_out(p, x->last_t, x->last_q, &x->last_v.v);
         pthread_mutex_unlock(&s->mu);
-        *p =
-            (gb_point_t){s->latest.t[0], (gb_quality_t)s->latest.q[0], gb_pts_value(&s->latest, 0)};
         return 0;
     }
     /* not known yet (the newest point is in a block): the newest block and the head hold it */
@@ -400,13 +426,17 @@ int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p)
         if (x->frozen.t[i] > from) from = x->frozen.t[i];
     pthread_mutex_unlock(&s->mu);
     if (from == INT64_MIN) return GB_ENOENT;
-    gb_pts_clear(&s->latest);
-    gb_pts_init(&s->latest, type);
-    int rc = gb_store_read(s, path, from, from == INT64_MAX ? INT64_MAX : from + 1, keep_last,
-                           &s->latest);
+    gb_pts_t last;
+    gb_pts_init(&last, type);
+    int rc =
+        gb_store_read(s, path, from, from == INT64_MAX ? INT64_MAX : from + 1, keep_last, &last);
+    if (!rc && !last.n) rc = GB_ENOENT;
+    if (!rc) {
+        gb_value_t v = gb_pts_value(&last, 0);
+        latest_out(p, last.t[0], (gb_quality_t)last.q[0], &v);
+    }
+    gb_pts_clear(&last);
     if (rc) return rc;
-    if (!s->latest.n) return GB_ENOENT;
-    *p = (gb_point_t){s->latest.t[0], (gb_quality_t)s->latest.q[0], gb_pts_value(&s->latest, 0)};
     pthread_mutex_lock(&s->mu);
     x = gb_store__find(s, path);
     if (x) gb_store__remember_last(x, p->t, p->q, &p->v);

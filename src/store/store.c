@@ -1738,7 +1738,6 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     }
     s->o.retention = NULL;
     gb_map_init(&s->by_path);
-    gb_pts_init(&s->latest, GB_VT_STR);
     int rc;
     struct stat st;
     bool exists = stat(dir, &st) == 0;
@@ -2109,7 +2108,6 @@ int gb_store_close(gb_store_t *s)
     for (size_t i = 0; i < s->nret; i++)
         free((char *)s->ret[i].pattern);
     free(s->ret);
-    gb_pts_clear(&s->latest);
     gb_map_clear(&s->by_path);
     pthread_cond_destroy(&s->flush_cv);
     pthread_cond_destroy(&s->flushed_cv);

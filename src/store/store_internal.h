@@ -125,7 +125,6 @@ struct gb_store {
     uint32_t *rmap;
     size_t nrmap;
     uint64_t rseq;
-    gb_pts_t latest;     /* holds the string gb_store_latest hands out */
     bool full_logged;    /* the max_disk_bytes refusal was logged (until space comes back) */
     bool flushing;       /* a flush or compaction is writing a block file (without the lock) */
     unsigned readers;    /* queries reading block files now (a retired file stays open until 0) */

@@ -1056,6 +1056,61 @@ static void *rw_writer_main(void *arg)
     return NULL;
 }
 
+/* Threads asking for the newest point of their own series at once each get their own. */
+typedef struct {
+    gb_store_t *s;
+    int id, wrong;
+} latest_asker_t;
+
+static void *latest_asker_main(void *arg)
+{
+    latest_asker_t *a = arg;
+    char num[16], str[16], want[16];
+    snprintf(num, sizeof num, "n%d", a->id);
+    snprintf(str, sizeof str, "s%d", a->id);
+    snprintf(want, sizeof want, "text %d", a->id);
+    for (int i = 0; i < 20000; i++) {
+        gb_point_t p;
+        if (gb_store_latest(a->s, num, &p) != 0 || p.v.f64 != a->id || p.t != a->id) a->wrong++;
+        if (gb_store_latest(a->s, str, &p) != 0 || p.v.len != strlen(want) ||
+            memcmp(p.v.str, want, p.v.len) != 0)
+            a->wrong++;
+    }
+    return NULL;
+}
+
+static void test_latest_from_threads(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    enum { ASKERS = 4 };
+    latest_asker_t a[ASKERS];
+    pthread_t th[ASKERS];
+    for (int i = 0; i < ASKERS; i++) {
+        char name[16], text[16];
+        snprintf(name, sizeof name, "n%d", i);
+        assert_int_equal(
+            gb_store_write(s, name, i, GB_Q_GOOD, &(gb_value_t){.type = GB_VT_F64, .f64 = i}), 0);
+        snprintf(name, sizeof name, "s%d", i);
+        snprintf(text, sizeof text, "text %d", i);
+        gb_value_t v = {.type = GB_VT_STR, .str = text, .len = strlen(text)};
+        assert_int_equal(gb_store_write(s, name, i, GB_Q_GOOD, &v), 0);
+    }
+    for (int i = 0; i < ASKERS; i++) {
+        a[i] = (latest_asker_t){s, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, latest_asker_main, &a[i]), 0);
+    }
+    for (int i = 0; i < ASKERS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(a[i].wrong, 0);
+    }
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 /*
  * A chunk handed over while another thread drains stays pending when its writer returns: a read
  * right after must still see its points (it drains what is pending first), and the later of
@@ -2697,6 +2752,7 @@ int main(void)
         cmocka_unit_test(test_flush_while_writing),
         cmocka_unit_test(test_writers_drain_off_the_lock),
         cmocka_unit_test(test_pending_chunk_seen_by_readers),
+        cmocka_unit_test(test_latest_from_threads),
         cmocka_unit_test(test_flush_thread),
         cmocka_unit_test(test_flush_thread_failure),
         cmocka_unit_test(test_compaction),
