@@ -201,52 +201,54 @@ static void drain_chunk(gb_store_t *s, const gb_chunk_t *c)
     gb_stage_t *g = &s->stage;
     size_t n = c->n, nt = 0;
     const uint32_t *no = c->no;
-    const gb_time_t *tt = c->t;
-    const gb_slot_t *vv = c->v;
-    const uint8_t *qq = c->q;
     struct gb_stage_dst *dst = g->dst;
     for (size_t i = 0; i < n; i++)
         if (dst[no[i]].cnt++ == 0) g->touched[nt++] = no[i];
+    /* the chunk's points in series order (arrival order within one): each series' points then go
+     * to its head as one run of stores. Stored in arrival order, every store went to one of a few
+     * hundred heads' ends in turn, and missed the cache far more often (two thirds of the drain's
+     * time was those stores) */
+    uint32_t at = 0;
     for (size_t j = 0; j < nt; j++) {
         struct gb_stage_dst *d = &dst[g->touched[j]];
-        gb_pts_t *h = &s->series[g->touched[j]]->head;
-        gb_pts_reserve(h, h->n + d->cnt);
-        d->t = h->t + h->n;
-        d->v = h->v + h->n;
-        d->q = h->q + h->n;
-        d->tmax = INT64_MIN;
-        h->n += d->cnt;
+        d->at = at;
+        at += d->cnt;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct gb_stage_dst *d = &dst[no[i]];
-        /* every field read before the stores, which the compiler must assume may alias them */
-        gb_time_t *pt = d->t, t = tt[i];
-        gb_slot_t *pv = d->v;
-        uint8_t *pq = d->q;
-        gb_time_t tmax = d->tmax;
-        *pt = t;
-        *pv = vv[i];
-        *pq = qq[i];
-        d->t = pt + 1;
-        d->v = pv + 1;
-        d->q = pq + 1;
-        if (t >= tmax) { /* at one time, the later point wins */
-            d->tmax = t;
-            d->imax = (uint32_t)i;
-        }
-    }
+    if (!g->order) g->order = gb_xmalloc(GB_STAGE_BUCKET_POINTS * sizeof *g->order);
+    uint32_t *order = g->order;
+    for (size_t i = 0; i < n; i++)
+        order[dst[no[i]].at++] = (uint32_t)i;
+    at = 0;
     for (size_t j = 0; j < nt; j++) {
         struct gb_stage_dst *d = &dst[g->touched[j]];
         series_t *x = s->series[g->touched[j]];
+        gb_pts_t *h = &x->head;
+        uint32_t cnt = d->cnt;
+        gb_pts_reserve(h, h->n + cnt);
+        gb_time_t *pt = h->t + h->n, tmax = INT64_MIN;
+        gb_slot_t *pv = h->v + h->n;
+        uint8_t *pq = h->q + h->n;
+        const uint32_t *ord = order + at;
+        uint32_t imax = 0;
+        for (uint32_t m = 0; m < cnt; m++) {
+            uint32_t i = ord[m];
+            gb_time_t t = c->t[i];
+            pt[m] = t;
+            pv[m] = c->v[i];
+            pq[m] = c->q[i];
+            if (t >= tmax) { /* at one time, the later point wins */
+                tmax = t;
+                imax = i;
+            }
+        }
+        h->n += cnt;
+        at += cnt;
         d->cnt = 0;
         if (x->has_last || x->blocks_tmax == INT64_MIN) {
-            gb_pts_t one = {.type = x->type,
-                            .t = &c->t[d->imax],
-                            .v = &c->v[d->imax],
-                            .q = &c->q[d->imax],
-                            .n = 1};
+            gb_pts_t one = {
+                .type = x->type, .t = &c->t[imax], .v = &c->v[imax], .q = &c->q[imax], .n = 1};
             gb_value_t v = gb_pts_value(&one, 0);
-            gb_store__remember_last(x, d->tmax, (gb_quality_t)c->q[d->imax], &v);
+            gb_store__remember_last(x, tmax, (gb_quality_t)c->q[imax], &v);
         }
     }
 }
@@ -398,6 +400,7 @@ static void stage_clear(gb_stage_t *g)
     chunk_free(g->spare);
     free(g->dst);
     free(g->touched);
+    free(g->order);
     pthread_mutex_destroy(&g->dmu);
     pthread_mutex_destroy(&g->pmu);
 }

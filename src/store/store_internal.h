@@ -83,14 +83,12 @@ typedef struct gb_stage {
     pthread_mutex_t dmu, pmu;
     gb_chunk_t *pending, *plast; /* handed over, oldest first: drained in that order */
     gb_chunk_t *spare;           /* drained, for reuse */
-    /* per series, while draining (under DMU): where its points go, how many, and its newest */
+    /* per series, while draining (under DMU): its points in the chunk, and where they start in
+     * ORDER, the chunk's points in series order */
     struct gb_stage_dst {
-        gb_time_t *t;
-        gb_slot_t *v;
-        uint8_t *q;
-        gb_time_t tmax;
-        uint32_t imax, cnt;
+        uint32_t cnt, at;
     } *dst;
+    uint32_t *order;
     uint32_t *touched; /* the series with points in the chunk */
 } gb_stage_t;
 
