@@ -253,14 +253,17 @@ static void drain_chunk(gb_store_t *s, const gb_chunk_t *c)
     }
 }
 
-/* Drains the chunks handed over, oldest first, and keeps them for reuse. DMU held. */
-static void drain_pending(gb_store_t *s)
+/* Drains at most MAX of the chunks handed over, oldest first, and keeps them for reuse. DMU
+ * held. */
+static void drain_pending(gb_stage_t *g, gb_store_t *s, size_t max)
 {
-    gb_stage_t *g = &s->stage;
-    for (;;) {
+    for (size_t k = 0; k < max; k++) {
         pthread_mutex_lock(&g->pmu);
         gb_chunk_t *c = g->pending;
-        if (c && !(g->pending = c->next)) g->plast = NULL;
+        if (c) {
+            if (!(g->pending = c->next)) g->plast = NULL;
+            g->npending--;
+        }
         pthread_mutex_unlock(&g->pmu);
         if (!c) return;
         drain_chunk(s, c);
@@ -272,19 +275,27 @@ static void drain_pending(gb_store_t *s)
     }
 }
 
-/* After a writer lets go of the store's lock: the chunks handed over drained, unless another
- * thread drains now (it goes on until none is left, and looks again after it lets go). */
+/*
+ * After a writer lets go of the store's lock: two of the chunks handed over drained (its own, and
+ * one more), unless another thread drains now. A writer that drained until none was left could
+ * be kept at it by the others' chunks while its own request waited (the longest writes doubled).
+ * A chunk left over is drained by the next writer, or by the next read or flush, which drain all;
+ * when more than PENDING_MAX wait, a writer waits its turn to drain, so they keep up.
+ */
+#define PENDING_MAX 16
 static void drain_handed(gb_store_t *s)
 {
     gb_stage_t *g = &s->stage;
-    for (;;) {
-        pthread_mutex_lock(&g->pmu);
-        bool any = g->pending != NULL;
-        pthread_mutex_unlock(&g->pmu);
-        if (!any || pthread_mutex_trylock(&g->dmu) != 0) return;
-        drain_pending(s);
-        pthread_mutex_unlock(&g->dmu);
-    }
+    pthread_mutex_lock(&g->pmu);
+    size_t np = g->npending;
+    pthread_mutex_unlock(&g->pmu);
+    if (!np) return;
+    if (np > PENDING_MAX)
+        pthread_mutex_lock(&g->dmu);
+    else if (pthread_mutex_trylock(&g->dmu) != 0)
+        return;
+    drain_pending(g, s, np > PENDING_MAX ? np - PENDING_MAX / 2 : 2);
+    pthread_mutex_unlock(&g->dmu);
 }
 
 /* An empty chunk: a drained one, or a new one. */
@@ -333,6 +344,7 @@ static void hand_over(gb_stage_t *g, uint32_t b)
     else
         g->pending = c;
     g->plast = c;
+    g->npending++;
     pthread_mutex_unlock(&g->pmu);
     g->ck[b] = chunk_get(g);
 }
@@ -367,7 +379,7 @@ void gb_store__drain(gb_store_t *s)
 {
     gb_stage_t *g = &s->stage;
     pthread_mutex_lock(&g->dmu);
-    drain_pending(s);
+    drain_pending(g, s, SIZE_MAX);
     if (g->n) {
         for (uint32_t b = 0; b < GB_STAGE_BUCKETS; b++)
             if (g->ck[b] && g->ck[b]->n) {

@@ -82,6 +82,7 @@ typedef struct gb_stage {
     size_t n;       /* points in the live chunks */
     pthread_mutex_t dmu, pmu;
     gb_chunk_t *pending, *plast; /* handed over, oldest first: drained in that order */
+    size_t npending;
     gb_chunk_t *spare;           /* drained, for reuse */
     /* per series, while draining (under DMU): its points in the chunk, and where they start in
      * ORDER, the chunk's points in series order */
