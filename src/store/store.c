@@ -1196,7 +1196,11 @@ static int flush_locked(gb_store_t *s)
     rc = bfw_write(s, &w, no, no, closed);
 
     pthread_mutex_lock(&s->mu);
-    gb_store__drain(s); /* writers drained chunks into the heads meanwhile: none now */
+    /* writers drained chunks into the heads meanwhile: none now, and none until the lock goes
+     * (the live chunks may stay: they go to whichever arrays are the head then) */
+    pthread_mutex_lock(&s->stage.dmu);
+    drain_pending(&s->stage, s, SIZE_MAX);
+    pthread_mutex_unlock(&s->stage.dmu);
     char **gone = NULL;
     if (!rc) rc = bfw_install(s, &w, ser, no, no);
     if (rc) {

@@ -44,6 +44,17 @@ static unsigned class_of(size_t size)
     return (unsigned)(64 - __builtin_clzll((unsigned long long)size - 1)) - GB_POOL_MIN_SHIFT;
 }
 
+/* The first block listed of class C, taken off its list (NULL: none). Locked. */
+static void *pop(gb_pool_t *p, unsigned c)
+{
+    void *b = p->free[c];
+    if (b) {
+        SHOW(b, sizeof(void *));
+        p->free[c] = *(void **)b;
+    }
+    return b;
+}
+
 size_t gb_pool_size(size_t size)
 {
     if (size > SLAB_BLOCK_MAX) return (size + LARGE_STEP - 1) / LARGE_STEP * LARGE_STEP;
@@ -110,12 +121,8 @@ void gb_pool_trim(gb_pool_t *p)
         size_t n = (size_t)1 << (GB_POOL_MIN_SHIFT + c);
         for (;;) {
             pthread_mutex_lock(&p->mu);
-            char *b = p->free[c];
-            if (b) {
-                SHOW(b, sizeof(void *));
-                p->free[c] = *(void **)b;
-                HIDE(b, sizeof(void *));
-            }
+            char *b = pop(p, c);
+            if (b) HIDE(b, sizeof(void *));
             pthread_mutex_unlock(&p->mu);
             if (!b) break;
             /* without the lock: a system call */
@@ -215,9 +222,7 @@ void *gb_pool_alloc(gb_pool_t *p, size_t size)
     } else {
         unsigned c = class_of(n);
         if (p->free[c]) {
-            b = p->free[c];
-            SHOW(b, sizeof(void *));
-            p->free[c] = *(void **)b;
+            b = pop(p, c);
         } else if (p->cold[c].n) {
             b = p->cold[c].b[--p->cold[c].n];
         } else {
