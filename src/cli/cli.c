@@ -91,16 +91,19 @@ static const gb_command_t commands[] = {
      gb_cmd_oee},
     {"replay-shdr", "serve a recorded MTConnect SHDR log like an adapter, for testing",
      "usage: gemba replay-shdr FILE [--listen HOST:PORT] [--speed N|max] [--loop]\n"
-     "                         [--keep-time] [--ready-file PATH]\n"
+     "                         [--start TIME | --keep-time] [--ready-file PATH]\n"
      "\n"
      "Plays a recorded SHDR log to every client that connects, as an MTConnect adapter would,\n"
      "so a plant file can be tried without the machine. Timestamps are moved so the recording\n"
-     "starts now, keeping its spacing (--keep-time sends them as recorded). Answers * PING.\n"
+     "starts when the client connects, keeping its spacing. Answers * PING.\n"
      "\n"
      "  --listen HOST:PORT  where to listen (default 127.0.0.1:7878; port 0 takes a free one)\n"
      "  --speed N|max       N times the recorded pace (default 1); max sends as fast as the\n"
      "                      client reads, with time stamps still spaced as recorded\n"
      "  --loop              start over at the end, time moving on\n"
+     "  --start TIME        send the stamps as recorded, moved so the first is TIME (RFC 3339),\n"
+     "                      the same for every client: one that reconnects gets them again\n"
+     "  --keep-time         send the stamps as recorded\n"
      "  --ready-file PATH   when listening, write HOST:PORT here\n"
      "\n"
      "Exit: 0 after SIGINT/SIGTERM, 1 when it cannot listen, 2 on bad usage or an empty file.\n",

@@ -2,7 +2,9 @@
  * gemba replay-shdr: serves a recorded SHDR log on a TCP port the way an MTConnect adapter does,
  * for testing a setup without the machine. Each client gets the recording from its start, with
  * the recorded timing (or N times faster, or as fast as it reads with --speed max). Timestamps
- * are moved so the recording starts now, keeping its spacing; --keep-time sends them as recorded.
+ * are moved so the recording starts now, keeping its spacing; --start TIME moves the recorded
+ * stamps by one offset so the first is TIME, the same for every client (a reconnecting client
+ * gets the same stamps again, splices included); --keep-time sends them as recorded.
  * `* PING` gets `* PONG <ms>`. With --loop the recording repeats, time moving on.
  */
 #include "adapters/mtconnect/codec_shdr.h"
@@ -29,7 +31,8 @@
 typedef struct rline {
     char *text;      /* without the line end */
     size_t ts_len;   /* length of its timestamp field, 0 when it has none */
-    gb_time_t t;
+    gb_time_t t;     /* its time, never before the line's before it */
+    gb_time_t rec;   /* its time as recorded */
 } rline_t;
 
 typedef struct replay {
@@ -37,7 +40,8 @@ typedef struct replay {
     size_t n;
     gb_time_t first_t, last_t;
     double speed;    /* 0 = max */
-    bool loop, keep_time;
+    bool loop, keep_time, has_start;
+    gb_time_t start; /* --start: where the recording starts for every client */
 } replay_t;
 
 typedef struct client {
@@ -116,6 +120,7 @@ static void *play(void *arg)
                 char ts[48];
                 /* at --speed N the stamps follow the wall clock; at max they keep the spacing */
                 gb_time_t t = wall0 + (r->speed > 0 ? (gb_time_t)((double)rel / r->speed) : rel);
+                if (r->has_start) t = l->rec - r->first_t + r->start + (gb_time_t)round * span;
                 gb_time_format(t, ts, sizeof ts);
                 n = (size_t)snprintf(out, cap, "%s%s\n", ts, l->text + l->ts_len);
             } else {
@@ -163,6 +168,7 @@ static int load(const char *file, replay_t *r)
         size_t fl = bar ? (size_t)(bar - ln) : (size_t)n;
         if (fl >= 19 && gb_shdr_time(ln, fl, &l->t) == 0) {
             l->ts_len = fl;
+            l->rec = l->t;
             if (have && l->t < r->last_t) /* spliced recordings: keep their order, not their clock */
                 l->t = r->last_t;
             if (!have) r->first_t = l->t;
@@ -181,12 +187,13 @@ static int load(const char *file, replay_t *r)
 
 int gb_cmd_replay_shdr(int argc, char **argv)
 {
-    const char *listen_on = "127.0.0.1:7878", *speed_s = "1", *ready = NULL;
+    const char *listen_on = "127.0.0.1:7878", *speed_s = "1", *ready = NULL, *start = NULL;
     replay_t r = {0};
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'}, {"speed", required_argument, NULL, 's'},
         {"loop", no_argument, NULL, 'L'},         {"keep-time", no_argument, NULL, 'k'},
-        {"ready-file", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
+        {"ready-file", required_argument, NULL, 'r'}, {"start", required_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0}};
     opterr = 0;
     optind = 1;
     int c;
@@ -197,6 +204,7 @@ int gb_cmd_replay_shdr(int argc, char **argv)
         case 'L': r.loop = true; break;
         case 'k': r.keep_time = true; break;
         case 'r': ready = optarg; break;
+        case 'S': start = optarg; break;
         case ':': return gb_cli_usage_error("replay-shdr", "option '%s' needs a value", argv[optind - 1]);
         default: return gb_cli_usage_error("replay-shdr", "unknown option '%s'", argv[optind - 1]);
         }
@@ -210,6 +218,15 @@ int gb_cmd_replay_shdr(int argc, char **argv)
         if (*end || !(r.speed > 0) || r.speed > 1e6)
             return gb_cli_usage_error("replay-shdr", "--speed is a factor above 0, or max, not '%s'",
                                       speed_s);
+    }
+    if (start) {
+        if (r.keep_time)
+            return gb_cli_usage_error("replay-shdr", "--start and --keep-time exclude each other: "
+                                      "one moves the stamps, the other keeps them");
+        if (gb_time_parse_rfc3339(start, strlen(start), &r.start) != 0)
+            return gb_cli_usage_error("replay-shdr", "--start takes an RFC 3339 time such as "
+                                      "2026-03-02T06:00:00Z, not '%s'", start);
+        r.has_start = true;
     }
     if (load(argv[optind], &r) != 0) return GB_EXIT_USAGE;
     int fd;

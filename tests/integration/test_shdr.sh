@@ -31,7 +31,10 @@ settle() { # waits until the adapter's sample count stops moving
 }
 
 # --- 1. connect, all tags, peer down and back, nothing duplicated -------------------------
-start_replay 0 --speed max --keep-time
+# the adapter's stamps are the same on both connections, and ahead of the clock, so that OEE
+# takes every state (a machine's history does not reach back before gemba started)
+t0=$(date -u -d '+60 seconds' +%Y-%m-%dT%H:%M:%SZ)
+start_replay 0 --speed max --start "$t0"
 sed "s/@PORT@/$RPORT/" "$GB_SRC/tests/data/shdr/plant.yaml.in" > "$T/plant.yaml"
 gb_start --config "$T/plant.yaml"
 settle
@@ -55,7 +58,7 @@ for _ in $(seq 1 100); do [ "$(health '.adapters[0].state')" != connected ] && b
 h=$(get /api/v1/health)
 [ "$(jq -r .status <<<"$h")" = degraded ] || fail "health not degraded with the adapter gone: $h"
 jq -e '.adapters[0].last_error | test("closed the connection|cannot connect")' <<<"$h" >/dev/null || fail "no last_error: $h"
-start_replay "$RPORT" --speed max --keep-time
+start_replay "$RPORT" --speed max --start "$t0"
 for _ in $(seq 1 100); do [ "$(health '.adapters[0].connects')" = 2 ] && break; sleep 0.1; done
 [ "$(health '.adapters[0].connects')" = 2 ] || fail "did not reconnect: $(get /api/v1/health)"
 settle
@@ -69,6 +72,29 @@ points=$("$GEMBA" store stats --data "$T/data" --format json | jq .points)
 # the stored state changes are the machine's timeline: idle, running, down, running, setup, ...
 states=$("$GEMBA" store stats --data "$T/data" --format json | jq '.by_series[] | select(.series | endswith("cnc07/oee.state")) | .points')
 [ "$states" -ge 8 ] || fail "only $states state changes stored"
+
+# --- 1b. lines without a timestamp: stamped on arrival; after a reconnect, the adapter restating
+# a tag's last value is a resend, and a changed value is new --------------------------------------
+rm -rf "$T/data"
+R0=$R R="$T/untimed.shdr"
+printf '|avail|AVAILABLE|execution|READY\n|program|O1010\n' > "$R"
+start_replay 0 --speed max
+sed "s/@PORT@/$RPORT/" "$GB_SRC/tests/data/shdr/plant.yaml.in" > "$T/plant.yaml"
+gb_start --config "$T/plant.yaml"
+settle
+[ "$(health '.adapters[0].samples')" = 3 ] || fail "untimed lines: $(get /api/v1/health)"
+stop_replay
+printf '|avail|AVAILABLE|execution|ACTIVE\n|program|O1010\n' > "$R"
+start_replay "$RPORT" --speed max
+for _ in $(seq 1 100); do [ "$(health '.adapters[0].connects')" = 2 ] && break; sleep 0.1; done
+settle
+[ "$(health '.adapters[0].samples') $(health '.adapters[0].duplicates')" = "4 2" ] \
+  || fail "untimed restatements after a reconnect: $(get /api/v1/health)"
+[ "$(get /api/v1/tags | jq -r '.tags[] | select(.name == "execution") | .value')" = ACTIVE ] \
+  || fail "the changed untimed value was not taken"
+stop_replay
+gb_stop
+R=$R0
 
 # --- 2. the replayed hour, by hand ------------------------------------------------------------
 rm -rf "$T/data"

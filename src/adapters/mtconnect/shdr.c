@@ -42,7 +42,9 @@ typedef struct target {
     gb_vtype_t type;
     int field;
     gb_time_t last_t; /* newest time published for this tag (resend detection) */
+    uint32_t last_h;  /* hash of the value published last */
     bool has_last;
+    bool fresh; /* nothing published for this tag yet on the current connection */
     struct target *next;
 } target_t;
 
@@ -172,8 +174,10 @@ static int shdr_create(const gb_adapter_env_t *env, void **state)
             gb_map_put(&a->targets, key, h);
         }
         target_t *t = &a->pool[i];
-        *t = (target_t){env->bindings[i].tag, env->bindings[i].ptag->type, field, 0, false,
-                        a->heads[h]};
+        *t = (target_t){.tag = env->bindings[i].tag,
+                        .type = env->bindings[i].ptag->type,
+                        .field = field,
+                        .next = a->heads[h]};
         a->heads[h] = t;
     }
     pthread_mutex_init(&a->mu, NULL);
@@ -216,16 +220,22 @@ static target_t *targets_for(shdr_t *a, const gb_shdr_item_t *it)
 /*
  * Adds VALUE (text) to B for target T; false when it does not fit the tag's type. A value no
  * newer than the last one published for the tag is a resend (an adapter repeats its state after
- * a reconnect): it is dropped and counted in *DUPS.
+ * a reconnect): it is dropped and counted in *DUPS. So is a value without a timestamp (UNTIMED,
+ * stamped on arrival) that repeats the tag's last value before the connection brought anything
+ * new for the tag: the adapter restating what it had said, not a new observation.
  */
-static bool add_value(gb_batch_t *b, target_t *t, gb_time_t ts, gb_shdr_span_t v, uint64_t *dups)
+static bool add_value(gb_batch_t *b, target_t *t, gb_time_t ts, bool untimed, gb_shdr_span_t v,
+                      uint64_t *dups)
 {
-    if (t->has_last && ts <= t->last_t) {
+    uint32_t h = gb_map_hash_n(v.p, v.n);
+    if (t->has_last && (ts <= t->last_t || (untimed && t->fresh && h == t->last_h))) {
         (*dups)++;
         return true;
     }
     t->last_t = ts;
+    t->last_h = h;
     t->has_last = true;
+    t->fresh = false;
     return gb_mtc_add_value(b, ts, t->tag, t->type, v.p, v.n);
 }
 
@@ -233,13 +243,14 @@ static bool add_value(gb_batch_t *b, target_t *t, gb_time_t ts, gb_shdr_span_t v
 typedef struct series_ctx {
     gb_batch_t *b;
     target_t *t;
+    bool untimed;
     uint64_t *dups;
 } series_ctx_t;
 
 static bool add_series_value(void *ctx, gb_time_t ts, const char *v, size_t n)
 {
     series_ctx_t *c = ctx;
-    return add_value(c->b, c->t, ts, (gb_shdr_span_t){v, n}, c->dups);
+    return add_value(c->b, c->t, ts, c->untimed, (gb_shdr_span_t){v, n}, c->dups);
 }
 
 static gb_time_t line_time(shdr_t *a, const gb_shdr_line_t *l, gb_time_t arrival)
@@ -271,6 +282,7 @@ static uint64_t handle_items(shdr_t *a, const gb_shdr_line_t *l, gb_time_t t, gb
                              uint64_t *dups)
 {
     uint64_t bad = 0;
+    bool untimed = !l->has_time;
     for (size_t i = 0; i < l->nitems; i++) {
         const gb_shdr_item_t *it = &l->items[i];
         target_t *first = targets_for(a, it);
@@ -288,14 +300,15 @@ static uint64_t handle_items(shdr_t *a, const gb_shdr_line_t *l, gb_time_t t, gb
                     /* levels are case-insensitive on the wire; tags hold them in capitals */
                     char lvl[16];
                     size_t n = gb_mtc_level(it->f[0].p, it->f[0].n, lvl, sizeof lvl);
-                    ok = add_value(b, tg, t, (gb_shdr_span_t){lvl, n}, dups);
+                    ok = add_value(b, tg, t, untimed, (gb_shdr_span_t){lvl, n}, dups);
                 } else {
-                    ok = add_value(b, tg, t, it->f[tg->field], dups);
+                    ok = add_value(b, tg, t, untimed, it->f[tg->field], dups);
                 }
                 break;
             }
             case GB_SHDR_MESSAGE:
-                ok = add_value(b, tg, t, tg->field == GB_MTC_F_CODE ? it->f[0] : it->f[1], dups);
+                ok = add_value(b, tg, t, untimed, tg->field == GB_MTC_F_CODE ? it->f[0] : it->f[1],
+                              dups);
                 break;
             case GB_SHDR_TIMESERIES: {
                 /* values spread over count/rate seconds from the line's time */
@@ -306,12 +319,12 @@ static uint64_t handle_items(shdr_t *a, const gb_shdr_line_t *l, gb_time_t t, gb
                     rb[it->f[1].n] = 0;
                     rate = strtod(rb, NULL);
                 }
-                series_ctx_t sc = {b, tg, dups};
+                series_ctx_t sc = {b, tg, untimed, dups};
                 ok = gb_mtc_each_series_value(t, rate, it->f[2].p, it->f[2].n, add_series_value,
                                               &sc);
                 break;
             }
-            default: ok = add_value(b, tg, t, it->f[0], dups);
+            default: ok = add_value(b, tg, t, untimed, it->f[0], dups);
             }
             if (!ok) bad++;
         }
@@ -370,6 +383,8 @@ static void session(shdr_t *a, int fd)
     /* a new connection may restart the device's clock: splices are judged within one */
     a->has_device_t = false;
     a->shift = 0;
+    for (size_t i = 0; i < a->nheads; i++)
+        for (target_t *t = a->heads[i]; t; t = t->next) t->fresh = true;
     send_line(fd, "* PING\n");
     while (!stopping(a)) {
         int64_t now = gb_mono_ns();
