@@ -276,10 +276,11 @@ static void drain_pending(gb_stage_t *g, gb_store_t *s, size_t max)
 }
 
 /*
- * After a writer lets go of the store's lock: two of the chunks handed over drained (its own, and
- * one more), unless another thread drains now. A writer that drained until none was left could
- * be kept at it by the others' chunks while its own request waited (the longest writes doubled).
- * A chunk left over is drained by the next writer, or by the next read or flush, which drain all;
+ * After a writer lets go of the store's lock: the drain thread is told of the chunks handed over.
+ * Without it, or when it has fallen behind, the writer drains two of them (its own, and one
+ * more), unless another thread drains now. A writer that drained until none was left could be
+ * kept at it by the others' chunks while its own request waited (the longest writes doubled). A
+ * chunk left over is drained by the next writer, or by the next read or flush, which drain all;
  * when more than PENDING_MAX wait, a writer waits its turn to drain, so they keep up.
  */
 #define PENDING_MAX 16
@@ -288,14 +289,63 @@ static void drain_handed(gb_store_t *s)
     gb_stage_t *g = &s->stage;
     pthread_mutex_lock(&g->pmu);
     size_t np = g->npending;
+    bool told = np && np <= PENDING_MAX && g->drainer_on;
+    if (told) pthread_cond_signal(&g->dcv);
     pthread_mutex_unlock(&g->pmu);
-    if (!np) return;
+    if (!np || told) return;
     if (np > PENDING_MAX)
         pthread_mutex_lock(&g->dmu);
     else if (pthread_mutex_trylock(&g->dmu) != 0)
         return;
     drain_pending(g, s, np > PENDING_MAX ? np - PENDING_MAX / 2 : 2);
     pthread_mutex_unlock(&g->dmu);
+}
+
+/*
+ * The drain thread: the chunks handed over, two at a time, so that a reader waiting for DMU
+ * (under the store's lock, which every writer then waits for too) waits for two at most.
+ */
+static void *drainer_main(void *arg)
+{
+    gb_store_t *s = arg;
+    gb_stage_t *g = &s->stage;
+    pthread_mutex_lock(&g->pmu);
+    while (!g->drainer_stop) {
+        if (!g->npending) {
+            pthread_cond_wait(&g->dcv, &g->pmu);
+            continue;
+        }
+        pthread_mutex_unlock(&g->pmu);
+        pthread_mutex_lock(&g->dmu);
+        drain_pending(g, s, 2);
+        pthread_mutex_unlock(&g->dmu);
+        pthread_mutex_lock(&g->pmu);
+    }
+    pthread_mutex_unlock(&g->pmu);
+    return NULL;
+}
+
+static void drainer_start(gb_store_t *s)
+{
+    gb_stage_t *g = &s->stage;
+    if (pthread_create(&g->drainer, NULL, drainer_main, s) != 0) {
+        gb_warn("store", "cannot start the drain thread: writers drain their own points");
+        return;
+    }
+    pthread_setname_np(g->drainer, "gemba-drain");
+    g->drainer_on = true;
+}
+
+static void drainer_stop(gb_store_t *s)
+{
+    gb_stage_t *g = &s->stage;
+    if (!g->drainer_on) return;
+    pthread_mutex_lock(&g->pmu);
+    g->drainer_stop = true;
+    pthread_cond_signal(&g->dcv);
+    pthread_mutex_unlock(&g->pmu);
+    pthread_join(g->drainer, NULL);
+    g->drainer_on = false;
 }
 
 /* An empty chunk: a drained one, or a new one. */
@@ -415,6 +465,7 @@ static void stage_clear(gb_stage_t *g)
     free(g->order);
     pthread_mutex_destroy(&g->dmu);
     pthread_mutex_destroy(&g->pmu);
+    pthread_cond_destroy(&g->dcv);
 }
 
 /* ---- the log --------------------------------------------------------------------------------- */
@@ -1737,6 +1788,7 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->stage.dmu, NULL);
     pthread_mutex_init(&s->stage.pmu, NULL);
+    pthread_cond_init(&s->stage.dcv, NULL);
     gb_pool_init(&s->heads);
     gb_cond_init_mono(&s->flush_cv);
     gb_cond_init_mono(&s->flushed_cv);
@@ -1794,6 +1846,7 @@ int gb_store_open(const char *dir, const gb_store_opts_t *opts, gb_store_t **out
     pthread_mutex_unlock(&s->mu);
     if (!s->o.readonly) {
         gb_pool_ahead(&s->heads);
+        drainer_start(s);
         flusher_start(s);
     }
     *out = s;
@@ -2089,6 +2142,7 @@ int gb_store_close(gb_store_t *s)
 {
     if (!s) return 0;
     int rc = 0;
+    drainer_stop(s); /* what it left, the close's flush drains */
     flusher_stop(s); /* a flush it was writing is finished first */
     if (s->wal && !s->o.readonly) {
         pthread_mutex_lock(&s->mu);

@@ -55,9 +55,10 @@ typedef struct series {
  * cache. Appending straight to thousands of interleaved heads misses the cache at every point.
  *
  * A bucket's points are a chunk. A writer that fills one hands it over (to PENDING) and takes an
- * empty one, under the store's lock; it moves the chunks handed over into their heads after it
- * lets go of that lock, under DMU alone. So one writer puts a batch in the log while another
- * drains: the heads' part, the larger, is off the lock every writer queues on.
+ * empty one, under the store's lock; the drain thread moves the chunks handed over into their
+ * heads, under DMU alone, while writers put their next batches in the log: the heads' part, the
+ * larger, is off the lock every writer queues on, and off the writers' threads. When it falls
+ * behind (or was not started), the writers drain after they let go of the store's lock.
  *
  * The rule that keeps readers right: whoever holds the store's lock and reads or changes a head
  * (or a series' newest point) calls gb_store__drain first. It takes DMU, which waits for a drain
@@ -84,6 +85,11 @@ typedef struct gb_stage {
     gb_chunk_t *pending, *plast; /* handed over, oldest first: drained in that order */
     size_t npending;
     gb_chunk_t *spare;           /* drained, for reuse */
+    /* the drain thread: woken (DCV, with PMU) when a writer has handed chunks over, it drains
+     * them on a core of its own while the writers go on (not started: the writers drain) */
+    pthread_t drainer;
+    bool drainer_on, drainer_stop;
+    pthread_cond_t dcv;
     /* per series, while draining (under DMU): its points in the chunk, and where they start in
      * ORDER, the chunk's points in series order */
     struct gb_stage_dst {

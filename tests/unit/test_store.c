@@ -1151,6 +1151,52 @@ static void test_pending_chunk_seen_by_readers(void **state)
     free(dir);
 }
 
+/* A chunk handed over while another drain holds the heads is drained by the drain thread, with
+ * no reader and no further writer to do it. */
+static void test_drain_thread(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    assert_true(s->stage.drainer_on);
+    /* the series made first: a new series takes the heads' lock too */
+    assert_int_equal(gb_store_write(s, "p", 0, GB_Q_GOOD, &(gb_value_t){.type = GB_VT_F64}), 0);
+    enum { N = GB_STAGE_BUCKET_POINTS + 100 };
+    gb_store_wpoint_t *pts = calloc(N, sizeof *pts);
+    for (int i = 0; i < N; i++)
+        pts[i] = (gb_store_wpoint_t){
+            .path = "p", .t = i + 1, .q = GB_Q_GOOD, .v = {.type = GB_VT_F64, .f64 = i}};
+    pthread_mutex_lock(&s->stage.dmu); /* the writer hands its full chunk over and goes */
+    assert_int_equal(gb_store_write_points(s, pts, N, NULL, NULL), 0);
+    pthread_mutex_lock(&s->stage.pmu);
+    assert_non_null(s->stage.pending);
+    pthread_mutex_unlock(&s->stage.pmu);
+    pthread_mutex_unlock(&s->stage.dmu);
+    bool drained = false;
+    for (int i = 0; i < 500 && !drained; i++) {
+        pthread_mutex_lock(&s->stage.pmu);
+        drained = s->stage.pending == NULL;
+        pthread_mutex_unlock(&s->stage.pmu);
+        if (!drained) usleep(10000);
+    }
+    assert_true(drained);
+    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->stage.dmu);
+    size_t in_head = gb_store__find(s, "p")->head.n, staged = s->stage.n;
+    pthread_mutex_unlock(&s->stage.dmu);
+    pthread_mutex_unlock(&s->mu);
+    assert_int_equal(in_head, GB_STAGE_BUCKET_POINTS); /* the chunk; the rest is still staged */
+    assert_int_equal(staged, N + 1 - GB_STAGE_BUCKET_POINTS);
+    tally_t t = {0};
+    assert_int_equal(gb_store_read(s, "p", INT64_MIN, INT64_MAX, tally, &t), 0);
+    assert_int_equal(t.n, N + 1);
+    free(pts);
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 static void test_writers_drain_off_the_lock(void **state)
 {
     (void)state;
@@ -2752,6 +2798,7 @@ int main(void)
         cmocka_unit_test(test_flush_while_writing),
         cmocka_unit_test(test_writers_drain_off_the_lock),
         cmocka_unit_test(test_pending_chunk_seen_by_readers),
+        cmocka_unit_test(test_drain_thread),
         cmocka_unit_test(test_latest_from_threads),
         cmocka_unit_test(test_flush_thread),
         cmocka_unit_test(test_flush_thread_failure),
