@@ -80,6 +80,17 @@ gb_value_t gb_pts_value(const gb_pts_t *p, size_t i);
  * of equal times: a second sample for the same time replaces the first.
  */
 void gb_pts_sort_dedupe(gb_pts_t *p);
+/* Memory kept between sorts by a caller that sorts often (the flush): keys and sorted points. */
+typedef struct gb_pts_scratch {
+    void *k;       /* keys, and as many again for the merge */
+    size_t *start; /* the runs' starts */
+    gb_time_t *t;  /* room for CAP times, then values and qualities */
+    size_t cap;
+} gb_pts_scratch_t;
+/* The same, with SC's memory for the keys and the sorted points, which go back to P's own
+ * arrays: no memory is taken when SC has room. */
+void gb_pts_sort_dedupe_in(gb_pts_t *p, gb_pts_scratch_t *sc);
+void gb_pts_scratch_free(gb_pts_scratch_t *sc);
 /* True when P's times strictly increase. */
 bool gb_pts_sorted(const gb_pts_t *p);
 

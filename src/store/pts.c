@@ -158,39 +158,36 @@ typedef struct {
 /*
  * Sorts K[0..N) by time, stably, as runs already in order merged pairwise: a head is a few such
  * runs (writers' batches overlap a little), so this is a pass or two over it, and at worst
- * n log n.
+ * n log n. TMP has room for N keys, START for N + 1 run starts.
  */
-static void merge_runs(key_t_ *k, size_t n)
+static void merge_runs(key_t_ *k, size_t n, key_t_ *tmp, size_t *start)
 {
-    size_t *start = gb_xmalloc((n + 1) * sizeof *start), nr = 0;
+    size_t nr = 0;
     for (size_t i = 0; i < n; i++)
         if (i == 0 || k[i].t < k[i - 1].t) start[nr++] = i;
     start[nr] = n;
-    if (nr > 1) {
-        key_t_ *tmp = gb_xmalloc(n * sizeof *tmp), *src = k, *dst = tmp;
-        while (nr > 1) {
-            size_t m = 0;
-            for (size_t r = 0; r < nr; r += 2) {
-                size_t lo = start[r], mid = start[r + 1], hi = r + 2 <= nr ? start[r + 2] : mid;
-                size_t a = lo, b = mid, o = lo;
-                /* the left run came first: at equal times it goes first, so arrival order holds */
-                while (a < mid && b < hi)
-                    dst[o++] = src[b].t < src[a].t ? src[b++] : src[a++];
-                memcpy(dst + o, src + a, (mid - a) * sizeof *dst);
-                o += mid - a;
-                memcpy(dst + o, src + b, (hi - b) * sizeof *dst);
-                start[m++] = lo;
-            }
-            start[m] = n;
-            nr = m;
-            key_t_ *sw = src;
-            src = dst;
-            dst = sw;
+    if (nr <= 1) return;
+    key_t_ *src = k, *dst = tmp;
+    while (nr > 1) {
+        size_t m = 0;
+        for (size_t r = 0; r < nr; r += 2) {
+            size_t lo = start[r], mid = start[r + 1], hi = r + 2 <= nr ? start[r + 2] : mid;
+            size_t a = lo, b = mid, o = lo;
+            /* the left run came first: at equal times it goes first, so arrival order holds */
+            while (a < mid && b < hi)
+                dst[o++] = src[b].t < src[a].t ? src[b++] : src[a++];
+            memcpy(dst + o, src + a, (mid - a) * sizeof *dst);
+            o += mid - a;
+            memcpy(dst + o, src + b, (hi - b) * sizeof *dst);
+            start[m++] = lo;
         }
-        if (src != k) memcpy(k, src, n * sizeof *k);
-        free(tmp);
+        start[m] = n;
+        nr = m;
+        key_t_ *sw = src;
+        src = dst;
+        dst = sw;
     }
-    free(start);
+    if (src != k) memcpy(k, src, n * sizeof *k);
 }
 
 /*
@@ -227,35 +224,99 @@ static bool insertion_sort(gb_pts_t *p)
     return true;
 }
 
+/* Keeps the last of each run of equal times of the sorted P. */
+static void dedupe_sorted(gb_pts_t *p)
+{
+    size_t m = 0;
+    for (size_t j = 0; j < p->n; j++) {
+        if (j + 1 < p->n && p->t[j + 1] == p->t[j]) continue; /* the later one wins */
+        p->t[m] = p->t[j];
+        p->v[m] = p->v[j];
+        p->q[m] = p->q[j];
+        m++;
+    }
+    p->n = m;
+}
+
+/* K[0..P->n) sorted: P's points in time order, the last at each time, into T, V and Q; their
+ * count. */
+static size_t gather(const gb_pts_t *p, const key_t_ *k, gb_time_t *t, gb_slot_t *v, uint8_t *q)
+{
+    size_t m = 0;
+    for (size_t j = 0; j < p->n; j++) {
+        if (j + 1 < p->n && k[j + 1].t == k[j].t) continue; /* a later one at the same time wins */
+        t[m] = k[j].t;
+        v[m] = p->v[k[j].i];
+        q[m] = p->q[k[j].i];
+        m++;
+    }
+    return m;
+}
+
+/* Makes room in SC for keys and points of N. */
+static void scratch_room(gb_pts_scratch_t *sc, size_t n)
+{
+    if (n <= sc->cap) return;
+    size_t cap = sc->cap ? sc->cap : 1024;
+    while (cap < n)
+        cap *= 2;
+    free(sc->k);
+    free(sc->start);
+    free(sc->t);
+    /* one block each: keys and the merge's other half; times, values and qualities */
+    sc->k = gb_xmalloc(2 * cap * sizeof(key_t_));
+    sc->start = gb_xmalloc((cap + 1) * sizeof *sc->start);
+    sc->t = gb_xmalloc(cap * (8 + 8 + 1));
+    sc->cap = cap;
+}
+
+void gb_pts_sort_dedupe_in(gb_pts_t *p, gb_pts_scratch_t *sc)
+{
+    if (gb_pts_sorted(p)) return;
+    if (insertion_sort(p)) {
+        dedupe_sorted(p);
+        return;
+    }
+    scratch_room(sc, p->n);
+    key_t_ *k = sc->k;
+    for (size_t i = 0; i < p->n; i++)
+        k[i] = (key_t_){p->t[i], i};
+    merge_runs(k, p->n, k + sc->cap, sc->start);
+    gb_time_t *t = sc->t;
+    gb_slot_t *v = (gb_slot_t *)(t + sc->cap);
+    uint8_t *q = (uint8_t *)(v + sc->cap);
+    size_t m = gather(p, k, t, v, q);
+    memcpy(p->t, t, m * sizeof *t); /* back in P's own arrays: no new memory for P */
+    memcpy(p->v, v, m * sizeof *v);
+    memcpy(p->q, q, m);
+    p->n = m;
+}
+
+void gb_pts_scratch_free(gb_pts_scratch_t *sc)
+{
+    free(sc->k);
+    free(sc->start);
+    free(sc->t);
+    memset(sc, 0, sizeof *sc);
+}
+
 void gb_pts_sort_dedupe(gb_pts_t *p)
 {
     if (gb_pts_sorted(p)) return;
     if (insertion_sort(p)) {
-        size_t m = 0;
-        for (size_t j = 0; j < p->n; j++) {
-            if (j + 1 < p->n && p->t[j + 1] == p->t[j]) continue; /* the later one wins */
-            p->t[m] = p->t[j];
-            p->v[m] = p->v[j];
-            p->q[m] = p->q[j];
-            m++;
-        }
-        p->n = m;
+        dedupe_sorted(p);
         return;
     }
-    key_t_ *k = gb_xmalloc(p->n * sizeof *k);
+    key_t_ *k = gb_xmalloc(2 * p->n * sizeof *k);
+    size_t *start = gb_xmalloc((p->n + 1) * sizeof *start);
     for (size_t i = 0; i < p->n; i++)
         k[i] = (key_t_){p->t[i], i};
-    merge_runs(k, p->n);
+    merge_runs(k, p->n, k + p->n, start);
+    free(start);
     gb_pts_t o; /* the new arrays, from P's own allocator */
     gb_pts_init_in(&o, p->type, p->pool);
     gb_pts_reserve(&o, p->n);
-    for (size_t j = 0; j < p->n; j++) {
-        if (j + 1 < p->n && k[j + 1].t == k[j].t) continue; /* a later one at the same time wins */
-        o.t[o.n] = k[j].t;
-        o.v[o.n] = p->v[k[j].i];
-        o.q[o.n] = p->q[k[j].i];
-        o.n++;
-    }
+    o.n = gather(p, k, o.t, o.v, o.q);
     free(k);
     free_arrays(p);
     p->t = o.t;

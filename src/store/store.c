@@ -1229,7 +1229,7 @@ static int flush_locked(gb_store_t *s)
 
     bfw_t w;
     bfw_init(&w);
-    gb_pts_t sorted;
+    gb_pts_t *sorted = &s->fsorted;
     for (uint32_t i = 0; i < nser; i++) {
         series_t *x = ser[i];
         if (!x->frozen.n) continue;
@@ -1237,12 +1237,13 @@ static int flush_locked(gb_store_t *s)
             bfw_series(&w, x, i, &x->frozen);
             continue;
         }
-        /* a private copy: readers may be reading the frozen one */
-        gb_pts_init_in(&sorted, x->type, &s->heads);
-        gb_pts_add_range(&sorted, &x->frozen, 0, x->frozen.n);
-        gb_pts_sort_dedupe(&sorted);
-        bfw_series(&w, x, i, &sorted);
-        gb_pts_clear(&sorted);
+        /* a private copy, in memory kept from flush to flush: readers may be reading the
+         * frozen one */
+        gb_pts_reset(sorted);
+        sorted->type = x->type;
+        gb_pts_add_range(sorted, &x->frozen, 0, x->frozen.n);
+        gb_pts_sort_dedupe_in(sorted, &s->fscratch);
+        bfw_series(&w, x, i, sorted);
     }
     rc = bfw_write(s, &w, no, no, closed);
 
@@ -2173,6 +2174,8 @@ int gb_store_close(gb_store_t *s)
     }
     free(s->series);
     gb_pool_clear(&s->heads);
+    gb_pts_clear(&s->fsorted);
+    gb_pts_scratch_free(&s->fscratch);
     free(s->declared);
     free(s->stype);
     stage_clear(&s->stage);

@@ -113,6 +113,10 @@ struct gb_store {
     uint8_t *stype;     /* its value type */
     gb_stage_t stage;
     gb_pool_t heads; /* the heads' (head, frozen, spare) times, values and qualities */
+    /* a flush's copy of a head out of order, and its sort's memory, kept from flush to flush
+     * (one flush at a time: FLUSHING) */
+    gb_pts_t fsorted;
+    gb_pts_scratch_t fscratch;
     uint32_t *tag_series; /* registry tag id -> series number + 1 (0 = not looked up yet) */
     uint32_t ntag;
     const gb_tags_t *reg;

@@ -1831,6 +1831,7 @@ static void test_sort_dedupe_model(void **state)
 {
     (void)state;
     uint64_t x = 88172645463325252u;
+    gb_pts_scratch_t sc = {0};
     for (int round = 0; round < 200; round++) {
         size_t n = 1 + (size_t)(round * 37 % 1500);
         gb_pts_t p;
@@ -1869,16 +1870,25 @@ static void test_sort_dedupe_model(void **state)
             mv[m] = mv[i];
             m++;
         }
+        gb_pts_t c; /* the same sorted with the flush's kept memory, of all rounds so far */
+        gb_pts_init(&c, GB_VT_I64);
+        gb_pts_add_range(&c, &p, 0, p.n);
         gb_pts_sort_dedupe(&p);
+        gb_pts_sort_dedupe_in(&c, &sc);
         assert_int_equal(p.n, m);
+        assert_int_equal(c.n, m);
         for (size_t i = 0; i < m; i++) {
             assert_int_equal(p.t[i], mt[i]);
             assert_int_equal((int64_t)p.v[i], mv[i]);
+            assert_int_equal(c.t[i], mt[i]);
+            assert_int_equal((int64_t)c.v[i], mv[i]);
         }
         gb_pts_clear(&p);
+        gb_pts_clear(&c);
         free(mt);
         free(mv);
     }
+    gb_pts_scratch_free(&sc);
 }
 
 static void test_head_order(void **state)
