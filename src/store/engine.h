@@ -94,6 +94,48 @@ void gb_pts_scratch_free(gb_pts_scratch_t *sc);
 /* True when P's times strictly increase. */
 bool gb_pts_sorted(const gb_pts_t *p);
 
+/*
+ * A series' points in memory as the store's heads keep them: in segments that never move. A head
+ * grows by a new segment, twice the size of the one before up to 256 KiB, so no point is copied
+ * as it grows (arrays that doubled copied every point about once, on the writers' side, into
+ * memory the kernel then faulted in). Strings are in one arena, as in gb_pts_t.
+ */
+typedef struct gb_seg {
+    struct gb_seg *next;
+    uint32_t n, cap;
+    unsigned shift; /* the block is 1 << shift bytes, this header first */
+    gb_time_t *t;
+    gb_slot_t *v;
+    uint8_t *q;
+} gb_seg_t;
+typedef struct gb_head {
+    gb_vtype_t type;
+    gb_seg_t *first, *last;
+    size_t n;
+    char *arena;
+    size_t alen, acap;
+    struct gb_pool *pool; /* where the segments come from */
+} gb_head_t;
+
+void gb_head_init(gb_head_t *h, gb_vtype_t type, struct gb_pool *pool);
+/* Gives the segments back; H stays an empty head of its type and pool. */
+void gb_head_clear(gb_head_t *h);
+/* H's last segment when it has room, else a new last one. */
+gb_seg_t *gb_head_room(gb_head_t *h);
+/* Appends one point; V's string (if any) is copied. */
+void gb_head_add(gb_head_t *h, gb_time_t t, gb_quality_t q, const gb_value_t *v);
+/* Segment G of H seen as point arrays (read only; strings in H's arena). */
+gb_pts_t gb_head_view(const gb_head_t *h, const gb_seg_t *g);
+/* Appends H's points to P (of H's type). */
+void gb_pts_add_head(gb_pts_t *p, const gb_head_t *h);
+/* H becomes FRONT's points, then its own; FRONT is left empty. */
+void gb_head_take_front(gb_head_t *h, gb_head_t *front);
+/* H's segments put on the list *DONE (to be given back with gb_head_free_list) and its strings
+ * freed; H is left empty. */
+void gb_head_detach(gb_head_t *h, gb_seg_t **done);
+/* Gives back the segments of list L to POOL. */
+void gb_head_free_list(struct gb_pool *pool, gb_seg_t *l);
+
 typedef struct gb_bstats {
     uint32_t count;
     uint32_t nnum; /* points with a number (not NaN): what min, max and sums cover */

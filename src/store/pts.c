@@ -72,19 +72,25 @@ void gb_pts_reserve(gb_pts_t *p, size_t n)
     p->cap = cap;
 }
 
+/* String S of LEN bytes put at the end of an arena: its slot (where, and how long). */
+static gb_slot_t arena_put(char **arena, size_t *alen, size_t *acap, const char *s, size_t len)
+{
+    if (*alen + len > *acap) {
+        size_t cap = *acap ? *acap : 4096;
+        while (cap < *alen + len)
+            cap *= 2;
+        *arena = gb_xrealloc(*arena, cap);
+        *acap = cap;
+    }
+    if (len) memcpy(*arena + *alen, s, len);
+    gb_slot_t slot = (gb_slot_t)*alen << 24 | (gb_slot_t)len;
+    *alen += len;
+    return slot;
+}
+
 static gb_slot_t put_string(gb_pts_t *p, const char *s, size_t len)
 {
-    if (p->alen + len > p->acap) {
-        size_t cap = p->acap ? p->acap : 4096;
-        while (cap < p->alen + len)
-            cap *= 2;
-        p->arena = gb_xrealloc(p->arena, cap);
-        p->acap = cap;
-    }
-    if (len) memcpy(p->arena + p->alen, s, len);
-    gb_slot_t slot = (gb_slot_t)p->alen << 24 | (gb_slot_t)len;
-    p->alen += len;
-    return slot;
+    return arena_put(&p->arena, &p->alen, &p->acap, s, len);
 }
 
 void gb_pts_add(gb_pts_t *p, gb_time_t t, gb_quality_t q, const gb_value_t *v)
@@ -324,4 +330,139 @@ void gb_pts_sort_dedupe(gb_pts_t *p)
     p->q = o.q;
     p->n = o.n;
     p->cap = o.cap;
+}
+
+/* ---- heads: segments that never move ---------------------------------------------------------- */
+
+#define SEG_HDR ((sizeof(gb_seg_t) + 15) & ~(size_t)15)
+#define SEG_MIN_SHIFT 10 /* 1 KiB: 57 points (a slow tag's head is no larger than before) */
+#define SEG_MAX_SHIFT 18 /* 256 KiB: 15,417 points */
+
+void gb_head_init(gb_head_t *h, gb_vtype_t type, struct gb_pool *pool)
+{
+    memset(h, 0, sizeof *h);
+    h->type = type;
+    h->pool = pool;
+}
+
+static void seg_free(struct gb_pool *pool, gb_seg_t *g)
+{
+    if (pool)
+        gb_pool_free(pool, g, (size_t)1 << g->shift);
+    else
+        free(g);
+}
+
+void gb_head_free_list(struct gb_pool *pool, gb_seg_t *l)
+{
+    while (l) {
+        gb_seg_t *next = l->next;
+        seg_free(pool, l);
+        l = next;
+    }
+}
+
+void gb_head_clear(gb_head_t *h)
+{
+    gb_head_free_list(h->pool, h->first);
+    free(h->arena);
+    gb_head_init(h, h->type, h->pool);
+}
+
+gb_seg_t *gb_head_room(gb_head_t *h)
+{
+    gb_seg_t *g = h->last;
+    if (g && g->n < g->cap) return g;
+    unsigned sh = g ? g->shift + 1 : SEG_MIN_SHIFT;
+    if (sh > SEG_MAX_SHIFT) sh = SEG_MAX_SHIFT;
+    size_t bytes = (size_t)1 << sh;
+    g = h->pool ? gb_pool_alloc(h->pool, bytes) : gb_xmalloc(bytes);
+    /* one block: this header, then times, values and qualities */
+    uint32_t cap = (uint32_t)((bytes - SEG_HDR) / (8 + 8 + 1));
+    gb_time_t *t = (gb_time_t *)((char *)g + SEG_HDR);
+    *g = (gb_seg_t){.cap = cap, .shift = sh, .t = t, .v = (gb_slot_t *)(t + cap)};
+    g->q = (uint8_t *)(g->v + cap);
+    if (h->last)
+        h->last->next = g;
+    else
+        h->first = g;
+    h->last = g;
+    return g;
+}
+
+void gb_head_add(gb_head_t *h, gb_time_t t, gb_quality_t q, const gb_value_t *v)
+{
+    gb_seg_t *g = gb_head_room(h);
+    gb_slot_t s = h->type != GB_VT_STR
+                      ? gb_slot_of(h->type, v)
+                      : arena_put(&h->arena, &h->alen, &h->acap, v->str,
+                                  v->len > GB_SAMPLE_STR_MAX ? GB_SAMPLE_STR_MAX : v->len);
+    g->t[g->n] = t;
+    g->v[g->n] = s;
+    g->q[g->n] = (uint8_t)q;
+    g->n++;
+    h->n++;
+}
+
+gb_pts_t gb_head_view(const gb_head_t *h, const gb_seg_t *g)
+{
+    return (gb_pts_t){.type = h->type,
+                      .t = g->t,
+                      .v = g->v,
+                      .q = g->q,
+                      .n = g->n,
+                      .cap = g->n,
+                      .arena = h->arena,
+                      .alen = h->alen,
+                      .acap = h->acap};
+}
+
+void gb_pts_add_head(gb_pts_t *p, const gb_head_t *h)
+{
+    for (const gb_seg_t *g = h->first; g; g = g->next) {
+        gb_pts_t w = gb_head_view(h, g);
+        gb_pts_add_range(p, &w, 0, w.n);
+    }
+}
+
+void gb_head_take_front(gb_head_t *h, gb_head_t *front)
+{
+    if (!front->n) {
+        gb_head_clear(front);
+        return;
+    }
+    if (h->type != GB_VT_STR) { /* the segments linked: nothing copied */
+        front->last->next = h->first;
+        if (!h->last) h->last = front->last;
+        h->first = front->first;
+        h->n += front->n;
+        front->first = front->last = NULL;
+        gb_head_clear(front);
+        return;
+    }
+    /* strings point into their own head's arena: the points copied into a new head */
+    gb_head_t nh;
+    gb_head_init(&nh, h->type, h->pool);
+    const gb_head_t *parts[2] = {front, h};
+    for (int k = 0; k < 2; k++)
+        for (const gb_seg_t *g = parts[k]->first; g; g = g->next) {
+            gb_pts_t w = gb_head_view(parts[k], g);
+            for (size_t i = 0; i < w.n; i++) {
+                gb_value_t v = gb_pts_value(&w, i);
+                gb_head_add(&nh, w.t[i], (gb_quality_t)w.q[i], &v);
+            }
+        }
+    gb_head_clear(front);
+    gb_head_clear(h);
+    *h = nh;
+}
+
+void gb_head_detach(gb_head_t *h, gb_seg_t **done)
+{
+    if (h->last) {
+        h->last->next = *done;
+        *done = h->first;
+    }
+    h->first = h->last = NULL;
+    gb_head_clear(h);
 }

@@ -62,14 +62,17 @@ static void snapshot_locked(gb_store_t *s, series_t *x, gb_time_t from, gb_time_
     sn->hmin = INT64_MAX;
     sn->hmax = INT64_MIN;
     /* a flush's frozen head, then the head: older writes first */
-    const gb_pts_t *parts[2] = {&x->frozen, &x->head};
+    const gb_head_t *parts[2] = {&x->frozen, &x->head};
     for (int k = 0; k < 2; k++)
-        for (size_t i = 0; i < parts[k]->n; i++) {
-            gb_time_t t = parts[k]->t[i];
-            if (t < from || t >= to || (t >= xlo && t < xhi)) continue;
-            gb_pts_add_from(&sn->head, parts[k], i);
-            if (t < sn->hmin) sn->hmin = t;
-            if (t > sn->hmax) sn->hmax = t;
+        for (const gb_seg_t *g = parts[k]->first; g; g = g->next) {
+            gb_pts_t w = gb_head_view(parts[k], g);
+            for (size_t i = 0; i < w.n; i++) {
+                gb_time_t t = w.t[i];
+                if (t < from || t >= to || (t >= xlo && t < xhi)) continue;
+                gb_pts_add_from(&sn->head, &w, i);
+                if (t < sn->hmin) sn->hmin = t;
+                if (t > sn->hmax) sn->hmax = t;
+            }
         }
 }
 
@@ -420,10 +423,11 @@ int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p)
     }
     /* not known yet (the newest point is in a block): the newest block and the head hold it */
     gb_time_t from = x->blocks_tmax;
-    for (size_t i = 0; i < x->head.n; i++)
-        if (x->head.t[i] > from) from = x->head.t[i];
-    for (size_t i = 0; i < x->frozen.n; i++)
-        if (x->frozen.t[i] > from) from = x->frozen.t[i];
+    const gb_head_t *parts[2] = {&x->frozen, &x->head};
+    for (int k = 0; k < 2; k++)
+        for (const gb_seg_t *g = parts[k]->first; g; g = g->next)
+            for (size_t i = 0; i < g->n; i++)
+                if (g->t[i] > from) from = g->t[i];
     pthread_mutex_unlock(&s->mu);
     if (from == INT64_MIN) return GB_ENOENT;
     gb_pts_t last;

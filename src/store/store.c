@@ -135,9 +135,8 @@ uint32_t gb_store__add_series(gb_store_t *s, const char *path, gb_vtype_t type)
                 x->keep_roll[w] = x->keep_ns > 0 && roll[w] > x->keep_ns ? roll[w] : 0;
             break;
         }
-    gb_pts_init_in(&x->head, type, &s->heads);
-    gb_pts_init_in(&x->frozen, type, &s->heads);
-    gb_pts_init_in(&x->spare, type, &s->heads);
+    gb_head_init(&x->head, type, &s->heads);
+    gb_head_init(&x->frozen, type, &s->heads);
     no = s->nseries++;
     s->series[no] = x;
     s->declared[no] = 0;
@@ -180,7 +179,7 @@ void gb_store__remember_last(series_t *x, gb_time_t t, gb_quality_t q, const gb_
 static void head_add(gb_store_t *s, series_t *x, gb_time_t t, gb_quality_t q, const gb_value_t *v)
 {
     if (s->head_points++ == 0) s->head_since = gb_mono_ns();
-    gb_pts_add(&x->head, t, q, v);
+    gb_head_add(&x->head, t, q, v);
     if (x->has_last || x->blocks_tmax == INT64_MIN) gb_store__remember_last(x, t, q, v);
 }
 
@@ -222,24 +221,30 @@ static void drain_chunk(gb_store_t *s, const gb_chunk_t *c)
     for (size_t j = 0; j < nt; j++) {
         struct gb_stage_dst *d = &dst[g->touched[j]];
         series_t *x = s->series[g->touched[j]];
-        gb_pts_t *h = &x->head;
+        gb_head_t *h = &x->head;
         uint32_t cnt = d->cnt;
-        gb_pts_reserve(h, h->n + cnt);
-        gb_time_t *pt = h->t + h->n, tmax = INT64_MIN;
-        gb_slot_t *pv = h->v + h->n;
-        uint8_t *pq = h->q + h->n;
         const uint32_t *ord = order + at;
+        gb_time_t tmax = INT64_MIN;
         uint32_t imax = 0;
-        for (uint32_t m = 0; m < cnt; m++) {
-            uint32_t i = ord[m];
-            gb_time_t t = c->t[i];
-            pt[m] = t;
-            pv[m] = c->v[i];
-            pq[m] = c->q[i];
-            if (t >= tmax) { /* at one time, the later point wins */
-                tmax = t;
-                imax = i;
+        for (uint32_t m = 0; m < cnt;) { /* segment by segment */
+            gb_seg_t *sg = gb_head_room(h);
+            uint32_t k = sg->cap - sg->n < cnt - m ? sg->cap - sg->n : cnt - m;
+            gb_time_t *pt = sg->t + sg->n;
+            gb_slot_t *pv = sg->v + sg->n;
+            uint8_t *pq = sg->q + sg->n;
+            for (uint32_t e = 0; e < k; e++) {
+                uint32_t i = ord[m + e];
+                gb_time_t t = c->t[i];
+                pt[e] = t;
+                pv[e] = c->v[i];
+                pq[e] = c->q[i];
+                if (t >= tmax) { /* at one time, the later point wins */
+                    tmax = t;
+                    imax = i;
+                }
             }
+            sg->n += k;
+            m += k;
         }
         h->n += cnt;
         at += cnt;
@@ -1188,6 +1193,9 @@ static int bfw_install(gb_store_t *s, bfw_t *w, series_t **ser, uint64_t lo, uin
 
 static int compact_locked(gb_store_t *s);
 
+/* The most points a flush's sorting memory is kept for, from flush to flush (some 7 MiB). */
+#define FSORT_KEEP (128u << 10)
+
 /*
  * Writes the head to a new block file. Called with the lock held, and returns with it held, but
  * lets go of it while it syncs the log, encodes and writes, and deletes the log segments the file
@@ -1206,11 +1214,7 @@ static int flush_locked(gb_store_t *s)
     for (uint32_t i = 0; i < nser; i++) {
         series_t *x = ser[i] = s->series[i];
         x->frozen = x->head;
-        if (x->spare.cap)
-            x->head = x->spare; /* empty */
-        else
-            gb_pts_init_in(&x->head, x->type, &s->heads);
-        gb_pts_init_in(&x->spare, x->type, &s->heads);
+        gb_head_init(&x->head, x->type, &s->heads);
     }
     uint64_t frozen_points = s->head_points;
     s->head_points = 0;
@@ -1233,17 +1237,24 @@ static int flush_locked(gb_store_t *s)
     for (uint32_t i = 0; i < nser; i++) {
         series_t *x = ser[i];
         if (!x->frozen.n) continue;
-        if (gb_pts_sorted(&x->frozen)) { /* the usual case: written as it is */
-            bfw_series(&w, x, i, &x->frozen);
-            continue;
+        if (x->frozen.first == x->frozen.last) { /* one segment, in order: written as it is */
+            gb_pts_t one = gb_head_view(&x->frozen, x->frozen.first);
+            if (gb_pts_sorted(&one)) {
+                bfw_series(&w, x, i, &one);
+                continue;
+            }
         }
-        /* a private copy, in memory kept from flush to flush: readers may be reading the
-         * frozen one */
+        /* its segments in one copy, in memory kept from flush to flush, sorted when they are
+         * out of order (readers may be reading the frozen head meanwhile) */
         gb_pts_reset(sorted);
         sorted->type = x->type;
-        gb_pts_add_range(sorted, &x->frozen, 0, x->frozen.n);
+        gb_pts_add_head(sorted, &x->frozen);
         gb_pts_sort_dedupe_in(sorted, &s->fscratch);
         bfw_series(&w, x, i, sorted);
+    }
+    if (sorted->cap > FSORT_KEEP) { /* a large one's memory is not kept for ever */
+        gb_pts_clear(sorted);
+        gb_pts_scratch_free(&s->fscratch);
     }
     rc = bfw_write(s, &w, no, no, closed);
 
@@ -1254,41 +1265,16 @@ static int flush_locked(gb_store_t *s)
     drain_pending(&s->stage, s, SIZE_MAX);
     pthread_mutex_unlock(&s->stage.dmu);
     char **gone = NULL;
+    gb_seg_t *done = NULL; /* the written heads' segments */
     if (!rc) rc = bfw_install(s, &w, ser, no, no);
     if (rc) {
         /* the frozen points go back in front of what came meanwhile: nothing is lost */
-        for (uint32_t i = 0; i < nser; i++) {
-            series_t *x = ser[i];
-            gb_pts_add_range(&x->frozen, &x->head, 0, x->head.n);
-            gb_pts_clear(&x->head);
-            x->head = x->frozen;
-            gb_pts_init_in(&x->frozen, x->type, &s->heads);
-        }
+        for (uint32_t i = 0; i < nser; i++)
+            gb_head_take_front(&ser[i]->head, &ser[i]->frozen);
         s->head_points += frozen_points;
     } else {
-        for (uint32_t i = 0; i < nser; i++) {
-            /* the larger of the written head's arrays and the new head's carry on as the head,
-             * the other as the spare, the head of the next flush's time: the points need no
-             * fresh memory (grown, copied, and faulted in and zeroed by the kernel page by page,
-             * a third of the time of a fast ingest) */
-            series_t *x = ser[i];
-            gb_pts_t *f = &x->frozen, *h = &x->head;
-            if (x->type == GB_VT_STR) {
-                gb_pts_clear(f);
-                continue;
-            }
-            gb_pts_reset(f);
-            if (f->cap > h->cap) {
-                gb_pts_add_range(f, h, 0, h->n); /* fits: no new memory */
-                gb_pts_t t = *h;
-                *h = *f;
-                *f = t;
-                gb_pts_reset(f);
-            }
-            gb_pts_clear(&x->spare);
-            x->spare = *f;
-            gb_pts_init_in(f, x->type, &s->heads);
-        }
+        for (uint32_t i = 0; i < nser; i++)
+            gb_head_detach(&ser[i]->frozen, &done);
         s->covered = closed;
         gone = gb_wal_drop(s->wal, closed);
     }
@@ -1296,13 +1282,16 @@ static int flush_locked(gb_store_t *s)
     s->flushing = false;
     free(w.refs);
     free(ser);
-    /* off the lock: the log segments the file covers deleted, and, on the flush thread, the
-     * memory of the arrays the heads outgrew given back (at close the pool goes whole) */
+    /* off the lock: the log segments the file covers deleted; on the flush thread, the memory
+     * of the segments that stayed unused since the last flush given back (at close the pool
+     * goes whole); then the written heads' segments given back to the pool, after that, so
+     * that the next heads take them with their memory still there */
     bool trim = !rc && s->flusher_on && pthread_equal(pthread_self(), s->flusher);
-    if (gone || trim) {
+    if (gone || trim || done) {
         pthread_mutex_unlock(&s->mu);
         if (gone) gb_wal_remove(gone);
         if (trim) gb_pool_trim(&s->heads);
+        gb_head_free_list(&s->heads, done);
         pthread_mutex_lock(&s->mu);
     }
     /* merges cascade: eight files of one level make one of the next */
@@ -2163,9 +2152,8 @@ int gb_store_close(gb_store_t *s)
     free(s->stale);
     gb_store__rollups_clear(s);
     for (uint32_t i = 0; i < s->nseries; i++) {
-        gb_pts_clear(&s->series[i]->head);
-        gb_pts_clear(&s->series[i]->frozen);
-        gb_pts_clear(&s->series[i]->spare);
+        gb_head_clear(&s->series[i]->head);
+        gb_head_clear(&s->series[i]->frozen);
         gb_value_keep_clear(&s->series[i]->last_v);
         free(s->series[i]->blocks);
         free(s->series[i]->rollups);

@@ -26,10 +26,8 @@ typedef enum { GB_FK_BLOCKS, GB_FK_ROLLUPS } gb_fkind_t;
 typedef struct series {
     char *path;
     gb_vtype_t type;
-    gb_pts_t head;
-    gb_pts_t frozen; /* the head a flush is writing out: read-only until the flush ends */
-    gb_pts_t spare;  /* empty arrays, the next flush's new head (numbers and booleans): a flush's
-                      * worth of points then comes in without growing arrays page by page */
+    gb_head_t head;
+    gb_head_t frozen; /* the head a flush is writing out: read-only until the flush ends */
     gb_bref_t *blocks;
     size_t nblocks, cblocks;
     uint64_t block_points;
@@ -112,7 +110,7 @@ struct gb_store {
     uint64_t *declared; /* the log segment the series was last declared in (0: none) */
     uint8_t *stype;     /* its value type */
     gb_stage_t stage;
-    gb_pool_t heads; /* the heads' (head, frozen, spare) times, values and qualities */
+    gb_pool_t heads; /* the heads' segments */
     /* a flush's copy of a head out of order, and its sort's memory, kept from flush to flush
      * (one flush at a time: FLUSHING) */
     gb_pts_t fsorted;

@@ -1891,6 +1891,78 @@ static void test_sort_dedupe_model(void **state)
     gb_pts_scratch_free(&sc);
 }
 
+/* A head's segments: points kept in order across segments of growing size, read back through
+ * views, and a head put in front of another (numbers linked, strings copied). */
+static void test_head_segments(void **state)
+{
+    (void)state;
+    gb_pool_t pool;
+    gb_pool_init(&pool);
+    enum { N = 40000 };
+    gb_head_t a, b;
+    gb_head_init(&a, GB_VT_I64, &pool);
+    gb_head_init(&b, GB_VT_I64, &pool);
+    for (int i = 0; i < N; i++) {
+        gb_value_t v = {.type = GB_VT_I64, .i64 = i};
+        gb_head_add(i < N / 2 ? &a : &b, i, GB_Q_GOOD, &v);
+    }
+    size_t nseg = 0, seen = 0;
+    uint32_t last_cap = 0;
+    for (const gb_seg_t *g = a.first; g; g = g->next, nseg++) {
+        assert_true(g->cap >= last_cap); /* each no smaller than the one before */
+        last_cap = g->cap;
+        gb_pts_t w = gb_head_view(&a, g);
+        for (size_t i = 0; i < w.n; i++, seen++)
+            assert_int_equal((int64_t)w.v[i], (int64_t)seen);
+    }
+    assert_int_equal(seen, N / 2);
+    assert_true(nseg > 4);
+    gb_head_take_front(&b, &a); /* b: a's points, then its own */
+    assert_int_equal(b.n, N);
+    assert_int_equal(a.n, 0);
+    assert_null(a.first);
+    gb_pts_t all;
+    gb_pts_init(&all, GB_VT_I64);
+    gb_pts_add_head(&all, &b);
+    assert_int_equal(all.n, N);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(all.t[i], (gb_time_t)i);
+        assert_int_equal((int64_t)all.v[i], (int64_t)i);
+    }
+    gb_pts_clear(&all);
+    gb_seg_t *done = NULL;
+    gb_head_detach(&b, &done);
+    assert_int_equal(b.n, 0);
+    assert_non_null(done);
+    gb_head_free_list(&pool, done);
+    /* strings: each head's own arena, so putting one in front copies */
+    gb_head_t sa, sb;
+    gb_head_init(&sa, GB_VT_STR, &pool);
+    gb_head_init(&sb, GB_VT_STR, &pool);
+    char txt[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(txt, sizeof txt, "v%d", i);
+        gb_value_t v = {.type = GB_VT_STR, .str = txt, .len = strlen(txt)};
+        gb_head_add(i < 100 ? &sa : &sb, i, GB_Q_GOOD, &v);
+    }
+    gb_head_take_front(&sb, &sa);
+    assert_int_equal(sb.n, 300);
+    gb_pts_t st;
+    gb_pts_init(&st, GB_VT_STR);
+    gb_pts_add_head(&st, &sb);
+    for (size_t i = 0; i < 300; i++) {
+        gb_value_t v = gb_pts_value(&st, i);
+        snprintf(txt, sizeof txt, "v%zu", i);
+        assert_int_equal(v.len, strlen(txt));
+        assert_memory_equal(v.str, txt, v.len);
+    }
+    gb_pts_clear(&st);
+    gb_head_clear(&sb);
+    gb_head_clear(&sa);
+    gb_head_clear(&a);
+    gb_pool_clear(&pool);
+}
+
 static void test_head_order(void **state)
 {
     (void)state;
@@ -2809,6 +2881,7 @@ int main(void)
         cmocka_unit_test(test_writers_drain_off_the_lock),
         cmocka_unit_test(test_pending_chunk_seen_by_readers),
         cmocka_unit_test(test_drain_thread),
+        cmocka_unit_test(test_head_segments),
         cmocka_unit_test(test_latest_from_threads),
         cmocka_unit_test(test_flush_thread),
         cmocka_unit_test(test_flush_thread_failure),
