@@ -118,9 +118,12 @@ static void *play(void *arg)
             size_t n;
             if (l->ts_len && !r->keep_time) {
                 char ts[48];
-                /* at --speed N the stamps follow the wall clock; at max they keep the spacing */
-                gb_time_t t = wall0 + (r->speed > 0 ? (gb_time_t)((double)rel / r->speed) : rel);
-                if (r->has_start) t = l->rec - r->first_t + r->start + (gb_time_t)round * span;
+                /* --start: the stamps as recorded, moved; else at --speed N they follow the wall
+                 * clock, at max they keep the spacing */
+                gb_time_t t =
+                    r->has_start
+                        ? l->rec - r->first_t + r->start + (gb_time_t)round * span
+                        : wall0 + (r->speed > 0 ? (gb_time_t)((double)rel / r->speed) : rel);
                 gb_time_format(t, ts, sizeof ts);
                 n = (size_t)snprintf(out, cap, "%s%s\n", ts, l->text + l->ts_len);
             } else {

@@ -36,13 +36,10 @@ typedef struct gb_pts {
     size_t n, cap;
     char *arena;
     size_t alen, acap;
-    struct gb_pool *pool; /* where T, V and Q come from (NULL: malloc) */
 } gb_pts_t;
 
 void gb_pts_init(gb_pts_t *p, gb_vtype_t type);
-/* The same, with the times, values and qualities in POOL's blocks (a store's heads). */
-void gb_pts_init_in(gb_pts_t *p, gb_vtype_t type, struct gb_pool *pool);
-/* Frees the points; P stays an empty gb_pts_t of its type and pool. */
+/* Frees the points; P stays an empty gb_pts_t of its type. */
 void gb_pts_clear(gb_pts_t *p);
 void gb_pts_reset(gb_pts_t *p);
 /* Appends one point; V's string (if any) is copied. */

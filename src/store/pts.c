@@ -16,35 +16,13 @@ void gb_pts_init(gb_pts_t *p, gb_vtype_t type)
     p->type = type;
 }
 
-void gb_pts_init_in(gb_pts_t *p, gb_vtype_t type, struct gb_pool *pool)
-{
-    gb_pts_init(p, type);
-    p->pool = pool;
-}
-
-_Static_assert(sizeof(gb_time_t) == 8 && sizeof(gb_slot_t) == 8,
-               "pool sizes: 8 bytes a time, a value");
-
-/* Frees P's times, values and qualities. */
-static void free_arrays(const gb_pts_t *p)
-{
-    size_t cap = p->cap;
-    if (p->pool) {
-        gb_pool_free(p->pool, p->t, cap * 8);
-        gb_pool_free(p->pool, p->v, cap * 8);
-        gb_pool_free(p->pool, p->q, cap);
-    } else {
-        free(p->t);
-        free(p->v);
-        free(p->q);
-    }
-}
-
 void gb_pts_clear(gb_pts_t *p)
 {
-    free_arrays(p);
+    free(p->t);
+    free(p->v);
+    free(p->q);
     free(p->arena);
-    gb_pts_init_in(p, p->type, p->pool);
+    gb_pts_init(p, p->type);
 }
 
 void gb_pts_reset(gb_pts_t *p)
@@ -59,16 +37,9 @@ void gb_pts_reserve(gb_pts_t *p, size_t n)
     size_t cap = p->cap ? p->cap * 2 : 64;
     while (cap < n)
         cap *= 2;
-    if (p->pool) { /* times and values are 8 bytes a point, qualities 1 */
-        gb_pool_t *o = p->pool;
-        p->t = gb_pool_grow(o, p->t, p->cap * 8, cap * 8, p->n * 8);
-        p->v = gb_pool_grow(o, p->v, p->cap * 8, cap * 8, p->n * 8);
-        p->q = gb_pool_grow(o, p->q, p->cap, cap, p->n);
-    } else {
-        p->t = gb_xrealloc(p->t, cap * sizeof *p->t);
-        p->v = gb_xrealloc(p->v, cap * sizeof *p->v);
-        p->q = gb_xrealloc(p->q, cap * sizeof *p->q);
-    }
+    p->t = gb_xrealloc(p->t, cap * sizeof *p->t);
+    p->v = gb_xrealloc(p->v, cap * sizeof *p->v);
+    p->q = gb_xrealloc(p->q, cap * sizeof *p->q);
     p->cap = cap;
 }
 
@@ -308,28 +279,9 @@ void gb_pts_scratch_free(gb_pts_scratch_t *sc)
 
 void gb_pts_sort_dedupe(gb_pts_t *p)
 {
-    if (gb_pts_sorted(p)) return;
-    if (insertion_sort(p)) {
-        dedupe_sorted(p);
-        return;
-    }
-    key_t_ *k = gb_xmalloc(2 * p->n * sizeof *k);
-    size_t *start = gb_xmalloc((p->n + 1) * sizeof *start);
-    for (size_t i = 0; i < p->n; i++)
-        k[i] = (key_t_){p->t[i], i};
-    merge_runs(k, p->n, k + p->n, start);
-    free(start);
-    gb_pts_t o; /* the new arrays, from P's own allocator */
-    gb_pts_init_in(&o, p->type, p->pool);
-    gb_pts_reserve(&o, p->n);
-    o.n = gather(p, k, o.t, o.v, o.q);
-    free(k);
-    free_arrays(p);
-    p->t = o.t;
-    p->v = o.v;
-    p->q = o.q;
-    p->n = o.n;
-    p->cap = o.cap;
+    gb_pts_scratch_t sc = {0};
+    gb_pts_sort_dedupe_in(p, &sc);
+    gb_pts_scratch_free(&sc);
 }
 
 /* ---- heads: segments that never move ---------------------------------------------------------- */

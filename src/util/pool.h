@@ -2,8 +2,8 @@
  * A pool of power-of-two blocks for memory that a program grows fast and keeps: the store's
  * heads, which take every point written until a flush.
  *
- * Why not malloc: a head's arrays double as points come, from thousands of series at once, on
- * the writers' threads. glibc gives each such thread an arena that it grows an mprotect call at a
+ * Why not malloc: heads take new segments as points come, from thousands of series at once, off
+ * the store's lock. glibc gives each such thread an arena that it grows an mprotect call at a
  * time, and the request buffers that come and go on the same arena land among the heads' blocks,
  * so that each request's buffers are new memory again. On a fast HTTP ingest into a new store,
  * allocation took about a tenth of the writers' time, much of it under the store's lock. The
@@ -57,8 +57,8 @@ void gb_pool_ahead(gb_pool_t *p);
 /*
  * Gives the memory of the blocks given back since the last call to the system (those of 4 KiB
  * and more; their addresses stay the pool's, and a block taken again is backed anew as it is
- * written). Growing arrays leave blocks of every size behind them that only arrays of that size
- * reuse: without this, a store's memory after a burst of writes stayed some 60 % above what its
+ * written). Blocks of every size stay listed after a burst of writes that only blocks of that
+ * size reuse: without this, a store's memory after such a burst stayed some 60 % above what its
  * heads hold. Takes the pool's lock a block at a time.
  */
 void gb_pool_trim(gb_pool_t *p);
