@@ -82,7 +82,8 @@ typedef struct gb_stage {
     pthread_mutex_t dmu, pmu;
     gb_chunk_t *pending, *plast; /* handed over, oldest first: drained in that order */
     size_t npending;
-    gb_chunk_t *spare;           /* drained, for reuse */
+    gb_chunk_t *spare;    /* drained, for reuse */
+    struct gb_pool *pool; /* the chunks' arrays are its blocks (the heads' pool) */
     /* the drain thread: woken (DCV, with PMU) when a writer has handed chunks over, it drains
      * them on a core of its own while the writers go on (not started: the writers drain) */
     pthread_t drainer;

@@ -184,21 +184,27 @@ static void list_rest(gb_pool_t *p, size_t len)
     }
 }
 
+/* The helper asked for the next slab (started on first use). Locked. */
+static void want_next(gb_pool_t *p)
+{
+    if (!p->helper_on && pthread_create(&p->helper, NULL, helper_main, p) == 0) {
+        p->helper_on = true;
+        pthread_setname_np(p->helper, "gemba-pool");
+    }
+    p->want = true;
+    pthread_cond_signal(&p->cv);
+}
+
 /* A new slab to cut from, the old one's rest listed first. Locked. */
 static void new_slab(gb_pool_t *p)
 {
     list_rest(p, p->left);
     char *s = p->ready;
     p->ready = NULL;
+    p->backed = s ? s + GB_POOL_SLAB : NULL;
     if (!s && !(s = map(GB_POOL_SLAB))) gb_oom();
-    if (p->ahead && p->nslabs >= 1) { /* a store past its first slab: the next made ready */
-        if (!p->helper_on && pthread_create(&p->helper, NULL, helper_main, p) == 0) {
-            p->helper_on = true;
-            pthread_setname_np(p->helper, "gemba-pool");
-        }
-        p->want = true;
-        pthread_cond_signal(&p->cv);
-    }
+    if (!p->backed) p->backed = s;
+    if (p->ahead && p->nslabs >= 1) want_next(p); /* a store past its first slab */
     HIDE(s, GB_POOL_SLAB);
     if (p->nslabs == p->cslabs) {
         p->cslabs = p->cslabs ? p->cslabs * 2 : 16;
@@ -208,6 +214,24 @@ static void new_slab(gb_pool_t *p)
     p->mapped += GB_POOL_SLAB;
     p->cur = s;
     p->left = GB_POOL_SLAB;
+}
+
+/*
+ * The slab's bytes up to END backed before they are handed out (a pool asked to take its memory
+ * ahead, on a slab the helper did not make ready): BACK_STEP at a time, in one call, not a fault
+ * a page as each is first written. Past half of the first slab, the helper starts on the next,
+ * so that it is ready when this one is cut. Locked.
+ */
+#define BACK_STEP (2u << 20)
+static void back_to(gb_pool_t *p, const char *end)
+{
+    if (!p->ahead || end <= p->backed) return;
+    size_t len = (size_t)(end - p->backed + BACK_STEP - 1) / BACK_STEP * BACK_STEP;
+    char *slab_end = p->cur + p->left;
+    if (len > (size_t)(slab_end - p->backed)) len = (size_t)(slab_end - p->backed);
+    (void)madvise(p->backed, len, MADV_POPULATE_WRITE); /* else faulted a page at a time */
+    p->backed += len;
+    if (p->nslabs == 1 && !p->want && !p->ready && p->left < GB_POOL_SLAB / 2) want_next(p);
 }
 
 void *gb_pool_alloc(gb_pool_t *p, size_t size)
@@ -233,6 +257,7 @@ void *gb_pool_alloc(gb_pool_t *p, size_t size)
                 new_slab(p);
             else
                 list_rest(p, skip);
+            back_to(p, p->cur + n);
             b = p->cur;
             p->cur += n;
             p->left -= n;

@@ -35,6 +35,7 @@ typedef struct gb_pool {
     } cold[GB_POOL_CLASSES];
     char *cur; /* the slab blocks are cut from, and its unused rest */
     size_t left;
+    char *backed; /* in that slab, where the pages not yet faulted in start (gb_pool_ahead) */
     void **slabs; /* every slab, to unmap at the end */
     size_t nslabs, cslabs;
     size_t mapped; /* bytes taken from the system, slabs and large blocks */
@@ -49,9 +50,10 @@ typedef struct gb_pool {
 
 void gb_pool_init(gb_pool_t *p);
 /*
- * From the pool's second slab on, a thread of its own keeps one slab ready ahead of need: mapped,
- * with its pages faulted in (about a third cheaper than one fault at a time, and done off the
- * taker's thread, which may hold a lock all others wait on). That slab's memory is taken ahead.
+ * Once half of the pool's first slab is cut, a thread of its own keeps one slab ready ahead of
+ * need: mapped, with its pages faulted in (about a third cheaper than one fault at a time, and
+ * done off the taker's thread, which may hold a lock all others wait on). That slab's memory is
+ * taken ahead. The first slab's pages are faulted in 2 MiB at a time as it is cut.
  */
 void gb_pool_ahead(gb_pool_t *p);
 /*

@@ -293,14 +293,20 @@ static void test_pool(void **state)
     gb_pool_clear(&p);
     assert_int_equal(p.nslabs, 0);
 
-    /* ahead: from the second slab on, the next one is made ready by the pool's thread */
+    /* ahead: every block's pages are there before it is first written (the first slab's
+     * faulted in as it is cut, the next ones made ready by the pool's thread, which starts once
+     * the first slab is past half cut) */
     gb_pool_init(&p);
     gb_pool_ahead(&p);
     char *c[40];
+    static unsigned char in[(4u << 20) / 4096];
     for (size_t i = 0; i < 40; i++) { /* 4 MiB each, 8 to a slab: 5 slabs */
         c[i] = gb_pool_alloc(&p, 4u << 20);
+        assert_int_equal(mincore(c[i], 4u << 20, in), 0);
+        for (size_t k = 0; k < sizeof in; k++)
+            assert_int_equal(in[k] & 1, 1);
         memset(c[i], (int)i, 4u << 20);
-        assert_int_equal(p.helper_on, p.nslabs >= 2);
+        assert_int_equal(p.helper_on, i >= 5); /* 12 MiB left before the sixth was cut */
     }
     for (size_t i = 0; i < 40; i++)
         assert_int_equal(c[i][(4u << 20) - 1], (char)i);
