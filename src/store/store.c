@@ -355,8 +355,8 @@ static void drainer_stop(gb_store_t *s)
 
 /*
  * An empty chunk: a drained one, or a new one. A new one's arrays are blocks of the heads' pool,
- * each a power of two (with malloc they were a mapping the writer faulted in a page at a time:
- * a quarter of the page faults of an HTTP load).
+ * each a power of two, their pages there ahead (with malloc they were a mapping the writer
+ * faulted in a page at a time, under the store's lock: one fault in seven of an HTTP load).
  */
 enum { CHUNK_P = GB_STAGE_BUCKET_POINTS };
 static gb_chunk_t *chunk_get(gb_stage_t *g)
