@@ -218,7 +218,24 @@ static void drain_chunk(gb_store_t *s, const gb_chunk_t *c)
     for (size_t i = 0; i < n; i++)
         order[dst[no[i]].at++] = (uint32_t)i;
     at = 0;
+    /* the next heads' memory fetched ahead, each step once the one before has come: the series,
+     * its last segment's header, the ends it is written at; their cache misses then overlap */
+    enum { SERIES_AHEAD = 8, SEG_AHEAD = 4, END_AHEAD = 2 };
     for (size_t j = 0; j < nt; j++) {
+        if (j + SERIES_AHEAD < nt)
+            __builtin_prefetch(&s->series[g->touched[j + SERIES_AHEAD]]->head, 1);
+        if (j + SEG_AHEAD < nt) {
+            const gb_seg_t *ag = s->series[g->touched[j + SEG_AHEAD]]->head.last;
+            if (ag) __builtin_prefetch(ag, 1);
+        }
+        if (j + END_AHEAD < nt) {
+            const gb_seg_t *ag = s->series[g->touched[j + END_AHEAD]]->head.last;
+            if (ag && ag->n < ag->cap) {
+                __builtin_prefetch(ag->t + ag->n, 1);
+                __builtin_prefetch(ag->v + ag->n, 1);
+                __builtin_prefetch(ag->q + ag->n, 1);
+            }
+        }
         struct gb_stage_dst *d = &dst[g->touched[j]];
         series_t *x = s->series[g->touched[j]];
         gb_head_t *h = &x->head;
