@@ -284,5 +284,14 @@ int gb_store_read_all(const char *dir,
                       int (*each)(void *ctx, const char *path, const gb_sample_t *s,
                                   const char *str, size_t len),
                       void *ctx);
+/*
+ * The same, of the series WANT says yes to (NULL: every series) and of their samples at FROM and
+ * later: a series left out is not read at all (a daemon's start that needs its plant's tags of the
+ * last days does not read a store's whole history of other series).
+ */
+int gb_store_read_all_of(const char *dir, gb_time_t from, bool (*want)(void *ctx, const char *path),
+                         int (*each)(void *ctx, const char *path, const gb_sample_t *s,
+                                     const char *str, size_t len),
+                         void *ctx);
 
 #endif

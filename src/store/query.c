@@ -1284,6 +1284,14 @@ int gb_store_read_all(const char *dir,
                                   const char *str, size_t len),
                       void *ctx)
 {
+    return gb_store_read_all_of(dir, INT64_MIN, NULL, each, ctx);
+}
+
+int gb_store_read_all_of(const char *dir, gb_time_t from, bool (*want)(void *ctx, const char *path),
+                         int (*each)(void *ctx, const char *path, const gb_sample_t *s,
+                                     const char *str, size_t len),
+                         void *ctx)
+{
     gb_store_opts_t o = {.readonly = true};
     gb_store_t *s;
     int rc = gb_store_open(dir, &o, &s);
@@ -1298,7 +1306,8 @@ int gb_store_read_all(const char *dir,
         gb_store_series_type(s, names.paths[i], &type);
         gb_pts_init(&cur[i].pts, type);
         cur[i].series = i;
-        rc = gb_store_read(s, names.paths[i], INT64_MIN, INT64_MAX, collect_point, &cur[i].pts);
+        if (want && !want(ctx, names.paths[i])) continue;
+        rc = gb_store_read(s, names.paths[i], from, INT64_MAX, collect_point, &cur[i].pts);
         if (!rc && cur[i].pts.n) heap[nh++] = &cur[i];
     }
     /* every series' points, merged into one stream in time order */

@@ -470,6 +470,59 @@ static void test_lp_ingest_strings(void **state)
     free(dir);
 }
 
+/* Samples of a read_all_of, as "path@t=v" joined by spaces. */
+typedef struct {
+    char text[256];
+    size_t len;
+} sampled_t;
+
+static int text_of_sample(void *ctx, const char *path, const gb_sample_t *smp, const char *str,
+                          size_t len)
+{
+    sampled_t *x = ctx;
+    (void)str;
+    (void)len;
+    x->len += (size_t)snprintf(x->text + x->len, sizeof x->text - x->len, "%s%s@%lld=%g",
+                               x->len ? " " : "", path, (long long)smp->t, smp->v.f64);
+    return 0;
+}
+
+static bool want_not_b(void *ctx, const char *path)
+{
+    (void)ctx;
+    return strcmp(path, "b") != 0;
+}
+
+/* read_all_of: only the series wanted, only from the time given, merged in time order, from block
+ * files and the log alike; the whole store is what read_all gives. */
+static void test_read_all_of(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    const char *paths[] = {"a", "b", "c"};
+    for (int k = 0; k < 2; k++) { /* times 1..3 flushed to a block file, 4..6 left in the log */
+        for (int i = 1; i <= 3; i++)
+            for (int p = 0; p < 3; p++) {
+                gb_value_t v = {.type = GB_VT_F64, .f64 = p * 10 + k * 3 + i};
+                assert_int_equal(gb_store_write(s, paths[p], k * 3 + i, GB_Q_GOOD, &v), 0);
+            }
+        if (!k) assert_int_equal(gb_store_flush(s), 0);
+    }
+    assert_int_equal(gb_store_close(s), 0);
+    sampled_t x = {0};
+    assert_int_equal(gb_store_read_all_of(dir, 3, want_not_b, text_of_sample, &x), 0);
+    assert_string_equal(x.text, "a@3=3 c@3=23 a@4=4 c@4=24 a@5=5 c@5=25 a@6=6 c@6=26");
+    digest_t all = digest_of(dir), none = {0, 0};
+    assert_int_equal(all.n, 18);
+    assert_int_equal(gb_store_read_all_of(dir, INT64_MIN, NULL, digest_sample, &none), 0);
+    assert_int_equal(none.n, all.n);
+    assert_true(none.h == all.h);
+    rmrf(dir);
+    free(dir);
+}
+
 /* ---- the historian: reading back ------------------------------------------------------------ */
 
 typedef struct {
@@ -2885,6 +2938,7 @@ int main(void)
         cmocka_unit_test(test_latest_from_threads),
         cmocka_unit_test(test_flush_thread),
         cmocka_unit_test(test_flush_thread_failure),
+        cmocka_unit_test(test_read_all_of),
         cmocka_unit_test(test_compaction),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_version1_files),

@@ -790,12 +790,19 @@ static int rb_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Only the plant's tags are read back: a store may hold much else (writes over HTTP). */
+static bool rb_want(void *ctx, const char *path)
+{
+    const rebuild_t *rb = ctx;
+    return gb_tags_find(rb->l->tags, path) != NULL;
+}
+
 int gb_oee_live_rebuild(gb_oee_live_t *l, const char *data_dir, gb_time_t since, uint64_t *n)
 {
     rebuild_t rb = {.l = l, .since = since};
     rb.last_touch = gb_xcalloc(l->plant->nmachines ? l->plant->nmachines : 1, sizeof *rb.last_touch);
     for (size_t i = 0; i < l->plant->nmachines; i++) rb.last_touch[i] = INT64_MIN / 2;
-    int rc = gb_store_read_all(data_dir, rb_sample, &rb);
+    int rc = gb_store_read_all_of(data_dir, since, rb_want, rb_sample, &rb);
     if (rc == GB_ENOENT) rc = 0; /* a new store: nothing to rebuild */
     if (rc == 0 && rb.n) {
         if (rb.n > 1) qsort(rb.ev, rb.n, sizeof *rb.ev, rb_cmp);
