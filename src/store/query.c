@@ -1302,11 +1302,11 @@ int gb_store_read_all_of(const char *dir, gb_time_t from, bool (*want)(void *ctx
     cursor_t **heap = gb_xcalloc(names.n ? names.n : 1, sizeof *heap);
     size_t nh = 0;
     for (size_t i = 0; i < names.n && !rc; i++) {
+        if (want && !want(ctx, names.paths[i])) continue; /* its cursor stays empty */
         gb_vtype_t type = GB_VT_F64;
         gb_store_series_type(s, names.paths[i], &type);
         gb_pts_init(&cur[i].pts, type);
         cur[i].series = i;
-        if (want && !want(ctx, names.paths[i])) continue;
         rc = gb_store_read(s, names.paths[i], from, INT64_MAX, collect_point, &cur[i].pts);
         if (!rc && cur[i].pts.n) heap[nh++] = &cur[i];
     }

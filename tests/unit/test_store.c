@@ -493,8 +493,8 @@ static bool want_not_b(void *ctx, const char *path)
     return strcmp(path, "b") != 0;
 }
 
-/* read_all_of: only the series wanted, only from the time given, merged in time order, from block
- * files and the log alike; the whole store is what read_all gives. */
+/* read_all_of: only the series wanted, only from the time given, merged in time order across
+ * flushes; unfiltered, the whole store as read_all gives it. */
 static void test_read_all_of(void **state)
 {
     (void)state;
@@ -502,7 +502,7 @@ static void test_read_all_of(void **state)
     gb_store_t *s;
     assert_int_equal(gb_store_open(dir, NULL, &s), 0);
     const char *paths[] = {"a", "b", "c"};
-    for (int k = 0; k < 2; k++) { /* times 1..3 flushed to a block file, 4..6 left in the log */
+    for (int k = 0; k < 2; k++) { /* two flushes: times 1..3, then 4..6 at the close */
         for (int i = 1; i <= 3; i++)
             for (int p = 0; p < 3; p++) {
                 gb_value_t v = {.type = GB_VT_F64, .f64 = p * 10 + k * 3 + i};
@@ -514,11 +514,11 @@ static void test_read_all_of(void **state)
     sampled_t x = {0};
     assert_int_equal(gb_store_read_all_of(dir, 3, want_not_b, text_of_sample, &x), 0);
     assert_string_equal(x.text, "a@3=3 c@3=23 a@4=4 c@4=24 a@5=5 c@5=25 a@6=6 c@6=26");
-    digest_t all = digest_of(dir), none = {0, 0};
+    digest_t all = digest_of(dir), unfiltered = {0, 0};
     assert_int_equal(all.n, 18);
-    assert_int_equal(gb_store_read_all_of(dir, INT64_MIN, NULL, digest_sample, &none), 0);
-    assert_int_equal(none.n, all.n);
-    assert_true(none.h == all.h);
+    assert_int_equal(gb_store_read_all_of(dir, INT64_MIN, NULL, digest_sample, &unfiltered), 0);
+    assert_int_equal(unfiltered.n, all.n);
+    assert_true(unfiltered.h == all.h);
     rmrf(dir);
     free(dir);
 }
