@@ -83,6 +83,8 @@ typedef struct gb_pts_scratch {
     size_t *start; /* the runs' starts */
     gb_time_t *t;  /* room for CAP times, then values and qualities */
     size_t cap;
+    gb_time_t *mt; /* a run merge's shorter side: MCAP times, then values and qualities */
+    size_t mcap;
 } gb_pts_scratch_t;
 /* The same, with SC's memory for the keys and the sorted points, which go back to P's own
  * arrays: no memory is taken when SC has room. */

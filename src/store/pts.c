@@ -167,36 +167,106 @@ static void merge_runs(key_t_ *k, size_t n, key_t_ *tmp, size_t *start)
     if (src != k) memcpy(k, src, n * sizeof *k);
 }
 
-/*
- * Sorts P by time in place, stably, by insertion, when every point is a few places from its own:
- * the head of writers that interleave (a body now and then ahead of the one before it) takes
- * one pass and few moves, without the keys and copies of merge_runs. False when it would take
- * more than a few moves a point: P is then in some order that merge_runs still sorts right
- * (equal times kept in their order).
- */
-static bool insertion_sort(gb_pts_t *p)
+/* Room in SC for the shorter side of a run merge: N points. */
+static void side_room(gb_pts_scratch_t *sc, size_t n)
 {
-    size_t budget = 4 * p->n + 64;
+    if (n <= sc->mcap) return;
+    size_t cap = sc->mcap ? sc->mcap * 2 : 256;
+    while (cap < n)
+        cap *= 2;
+    free(sc->mt);
+    sc->mt = gb_xmalloc(cap * (8 + 8 + 1)); /* times, then values, then qualities */
+    sc->mcap = cap;
+}
+
+/* The first of T[0..HI] above X, T[HI] being above it: searched back from HI in growing steps
+ * (the points a late run goes before are the last few), then by halves. */
+static size_t first_above(const gb_time_t *t, size_t hi, gb_time_t x)
+{
+    size_t d = 1;
+    while (d <= hi && t[hi - d] > x) {
+        hi -= d;
+        d *= 2;
+    }
+    size_t lo = d <= hi ? hi - d + 1 : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t[mid] > x)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return hi;
+}
+
+/*
+ * Sorts P by time in place, stably, when it is runs in order that overlap a little: the head of
+ * writers that interleave, a body now and then stored ahead of the one before it. Each run that
+ * starts below the point before it is merged with just the sorted points it goes before (A, the
+ * ahead body's few points), through memory for the shorter of the two: one pass, and a move per
+ * point of each overlap. Points moved one place at a time (an insertion sort, before) cost the
+ * flush of an HTTP load half its time, and the keys of merge_runs, made in memory first touched
+ * there, most of the rest. False when it would move more than a few points per point: P is then
+ * in an order that merge_runs still sorts right (the first part sorted, equal times kept in
+ * their order, the rest as it came).
+ */
+static bool run_merge(gb_pts_t *p, gb_pts_scratch_t *sc)
+{
+    size_t n = p->n, budget = 8 * n + 64;
     gb_time_t *t = p->t;
     gb_slot_t *v = p->v;
     uint8_t *q = p->q;
-    for (size_t i = 1; i < p->n; i++) {
-        gb_time_t ti = t[i];
-        if (ti >= t[i - 1]) continue;
-        gb_slot_t vi = v[i];
-        uint8_t qi = q[i];
-        size_t j = i;
-        bool spent = false;
-        while (j > 0 && t[j - 1] > ti && !(spent = budget-- == 0)) {
-            t[j] = t[j - 1];
-            v[j] = v[j - 1];
-            q[j] = q[j - 1];
-            j--;
+    for (size_t i = 1; i < n;) {
+        if (t[i] >= t[i - 1]) {
+            i++;
+            continue;
         }
-        t[j] = ti; /* past greater times only: equal ones keep their order */
-        v[j] = vi;
-        q[j] = qi;
-        if (spent) return false;
+        gb_time_t top = t[i - 1];
+        size_t a = first_above(t, i - 1, t[i]); /* equal times before it stay before it */
+        size_t b = i + 1;                       /* the run's points below TOP: [i, b) */
+        while (b < n && t[b] >= t[b - 1] && t[b] < top)
+            b++;
+        size_t na = i - a, nb = b - i, ns = na < nb ? na : nb;
+        if (na + nb > budget) return false;
+        budget -= na + nb;
+        side_room(sc, ns);
+        gb_time_t *mt = sc->mt;
+        gb_slot_t *mv = (gb_slot_t *)(mt + sc->mcap);
+        uint8_t *mq = (uint8_t *)(mv + sc->mcap);
+        size_t from = na <= nb ? a : i; /* the shorter side, set aside */
+        memcpy(mt, t + from, ns * sizeof *t);
+        memcpy(mv, v + from, ns * sizeof *v);
+        memcpy(mq, q + from, ns);
+        if (na <= nb) { /* forwards: A from the side, B where it is; at equal times A first */
+            size_t x = 0, y = i, o = a;
+            for (; x < na && y < b; o++)
+                if (t[y] < mt[x]) {
+                    t[o] = t[y], v[o] = v[y], q[o] = q[y];
+                    y++;
+                } else {
+                    t[o] = mt[x], v[o] = mv[x], q[o] = mq[x];
+                    x++;
+                }
+            memcpy(t + o, mt + x, (na - x) * sizeof *t); /* B's rest is in its place */
+            memcpy(v + o, mv + x, (na - x) * sizeof *v);
+            memcpy(q + o, mq + x, na - x);
+        } else { /* backwards: B from the side, A where it is; at equal times B last */
+            size_t x = i, y = nb, o = b;
+            while (x > a && y > 0) {
+                o--;
+                if (t[x - 1] > mt[y - 1]) {
+                    x--;
+                    t[o] = t[x], v[o] = v[x], q[o] = q[x];
+                } else {
+                    y--;
+                    t[o] = mt[y], v[o] = mv[y], q[o] = mq[y];
+                }
+            }
+            memcpy(t + a, mt, y * sizeof *t); /* A's rest is in its place */
+            memcpy(v + a, mv, y * sizeof *v);
+            memcpy(q + a, mq, y);
+        }
+        i = b; /* [0, b) is in order now, its last TOP */
     }
     return true;
 }
@@ -205,7 +275,9 @@ static bool insertion_sort(gb_pts_t *p)
 static void dedupe_sorted(gb_pts_t *p)
 {
     size_t m = 0;
-    for (size_t j = 0; j < p->n; j++) {
+    while (m + 1 < p->n && p->t[m + 1] != p->t[m]) /* up to the first twice: nothing moves */
+        m++;
+    for (size_t j = m; j < p->n; j++) {
         if (j + 1 < p->n && p->t[j + 1] == p->t[j]) continue; /* the later one wins */
         p->t[m] = p->t[j];
         p->v[m] = p->v[j];
@@ -250,7 +322,7 @@ static void scratch_room(gb_pts_scratch_t *sc, size_t n)
 void gb_pts_sort_dedupe_in(gb_pts_t *p, gb_pts_scratch_t *sc)
 {
     if (gb_pts_sorted(p)) return;
-    if (insertion_sort(p)) {
+    if (run_merge(p, sc)) {
         dedupe_sorted(p);
         return;
     }
@@ -274,6 +346,7 @@ void gb_pts_scratch_free(gb_pts_scratch_t *sc)
     free(sc->k);
     free(sc->start);
     free(sc->t);
+    free(sc->mt);
     memset(sc, 0, sizeof *sc);
 }
 
