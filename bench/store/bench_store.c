@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -698,6 +699,12 @@ static void *post_worker(void *arg)
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: text/plain");
     h = curl_slist_append(h, "Expect:");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    /* the client shares the machine's cores with the server it loads, the more so the faster
+     * the server: no SIGPIPE handler set and reset around every request (two system calls;
+     * SIGPIPE is ignored once, in cmd_post), and a body sent from a buffer of 1 MiB, in four
+     * times fewer copies and send calls than libcurl's 64 KiB */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
     for (size_t k; (k = atomic_fetch_add(&j->next, 1)) < j->nbody;) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, j->buf + j->cut[k]);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(j->cut[k + 1] - j->cut[k]));
@@ -729,6 +736,7 @@ static int cmd_post(const char *url, const char *file, size_t batch, int clients
     j.ms = calloc(j.nbody ? j.nbody : 1, sizeof *j.ms);
     pthread_t th[64];
     if (clients < 1 || clients > 64) clients = 4;
+    signal(SIGPIPE, SIG_IGN); /* a server that closes: curl's error, not the client's death */
     unsigned long long i0, b0, i1, b1;
     machine_ticks(&i0, &b0);
     double t0 = wall_s(), c0 = cpu_s();
