@@ -151,8 +151,8 @@ static void add_in_place(gb_ingest_t *in, const char *path, size_t plen, gb_time
     in->at[in->n] = IN_PLACE;
     in->lineno[in->n] = in->line;
     /* hashed now, while the line is in the cache */
-    in->pts[in->n++] =
-        (gb_store_wpoint_t){path, t, GB_Q_GOOD, false, *v, gb_store_path_hash(path, plen)};
+    in->pts[in->n++] = (gb_store_wpoint_t){
+        path, t, GB_Q_GOOD, false, *v, gb_store_path_hash(path, plen), (uint32_t)plen};
     in->in_place = true;
 }
 

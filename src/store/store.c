@@ -2029,9 +2029,17 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
 {
     /* the names looked up before the store's lock is taken, so that writers (HTTP requests on
      * their threads) do that part side by side; the few new ones are made under the lock */
-    uint32_t *nos = gb_xmalloc((n ? n : 1) * sizeof *nos);
-    for (size_t i = 0; i < n; i++) /* a hash of 0 given is computed again: it comes out 0 */
-        nos[i] = pts[i].hash ? pts[i].hash : gb_map_hash(pts[i].path);
+    uint32_t *nos = gb_xmalloc((n ? n : 1) * 2 * sizeof *nos), *lens = nos + (n ? n : 1);
+    for (size_t i = 0; i < n; i++) { /* a hash of 0 given is computed again: it comes out 0 */
+        if (pts[i].hash && pts[i].plen) {
+            nos[i] = pts[i].hash;
+            lens[i] = pts[i].plen;
+        } else {
+            size_t len = strlen(pts[i].path);
+            nos[i] = gb_map_hash_n(pts[i].path, len);
+            lens[i] = len > GB_STORE_PATH_MAX ? GB_STORE_PATH_MAX + 1 : (uint32_t)len;
+        }
+    }
     pthread_rwlock_rdlock(&s->names);
     /* slots and keys fetched ahead: their cache misses overlap */
     enum { SLOT_AHEAD = 16, KEY_AHEAD = 8 };
@@ -2040,7 +2048,7 @@ int gb_store_write_points(gb_store_t *s, const gb_store_wpoint_t *pts, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (i + SLOT_AHEAD < n) gb_map_prefetch(&s->by_path, nos[i + SLOT_AHEAD], false);
         if (i + KEY_AHEAD < n) gb_map_prefetch(&s->by_path, nos[i + KEY_AHEAD], true);
-        if (!gb_map_get_h(&s->by_path, pts[i].path, nos[i], &nos[i])) nos[i] = GB_NONE;
+        if (!gb_map_get_hn(&s->by_path, pts[i].path, lens[i], nos[i], &nos[i])) nos[i] = GB_NONE;
     }
     pthread_rwlock_unlock(&s->names);
     pthread_mutex_lock(&s->mu);

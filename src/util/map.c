@@ -55,47 +55,94 @@ void gb_map_init(gb_map_t *m)
 
 void gb_map_clear(gb_map_t *m)
 {
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->slots[i].key);
     free(m->slots);
+    free(m->keys);
     memset(m, 0, sizeof *m);
 }
 
-static gb_map_slot_t *find(const gb_map_t *m, const char *key, uint32_t h)
+/* Whether the N bytes at A and B are the same: eight at a time, the last eight overlapping the
+ * ones before (both have N bytes), shorter keys four or one at a time. */
+static inline bool same(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    if (n >= 8) {
+        for (size_t o = 0; n - o > 8; o += 8) {
+            memcpy(&x, a + o, 8);
+            memcpy(&y, b + o, 8);
+            if (x != y) return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t p, q, r, t;
+        memcpy(&p, a, 4);
+        memcpy(&q, b, 4);
+        memcpy(&r, a + n - 4, 4);
+        memcpy(&t, b + n - 4, 4);
+        return p == q && r == t;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
+/* KEY's slot (N bytes, hash H), or the empty one where it would go. */
+static gb_map_slot_t *find(const gb_map_t *m, const char *key, size_t n, uint32_t h)
 {
     size_t mask = m->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         gb_map_slot_t *s = &m->slots[i];
-        if (!s->key || (s->hash == h && strcmp(s->key, key) == 0)) return s;
+        if (!s->at || (s->hash == h && s->len == n && same(m->keys + s->at - 1, key, n))) return s;
     }
 }
 
+/* The map at twice its size: each slot moved to the first empty one from its hash (no two keys
+ * are equal). */
 static void grow(gb_map_t *m)
 {
-    gb_map_t bigger = {gb_xcalloc(m->cap ? m->cap * 2 : 16, sizeof(gb_map_slot_t)),
-                       m->cap ? m->cap * 2 : 16, m->n};
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].key) *find(&bigger, m->slots[i].key, m->slots[i].hash) = m->slots[i];
+    size_t cap = m->cap ? m->cap * 2 : 16;
+    gb_map_slot_t *slots = gb_xcalloc(cap, sizeof *slots);
+    for (size_t i = 0; i < m->cap; i++) {
+        const gb_map_slot_t *s = &m->slots[i];
+        if (!s->at) continue;
+        size_t j = s->hash & (cap - 1);
+        while (slots[j].at)
+            j = (j + 1) & (cap - 1);
+        slots[j] = *s;
+    }
     free(m->slots);
-    *m = bigger;
+    m->slots = slots;
+    m->cap = cap;
 }
 
 bool gb_map_put(gb_map_t *m, const char *key, uint32_t value)
 {
+    size_t n = strlen(key);
+    if (n >= UINT32_MAX || m->klen + n + 1 >= UINT32_MAX) gb_oom(); /* 4 GiB of keys */
     if ((m->n + 1) * 2 > m->cap) grow(m);
-    uint32_t h = hash(key);
-    gb_map_slot_t *s = find(m, key, h);
-    if (s->key) return false;
-    s->key = gb_xstrdup(key);
-    s->hash = h;
-    s->value = value;
+    uint32_t h = hash_n(key, n);
+    gb_map_slot_t *s = find(m, key, n, h);
+    if (s->at) return false;
+    if (m->klen + n + 1 > m->kcap) {
+        size_t cap = m->kcap ? m->kcap * 2 : 4096;
+        while (cap < m->klen + n + 1)
+            cap *= 2;
+        m->keys = gb_xrealloc(m->keys, cap);
+        m->kcap = cap;
+    }
+    memcpy(m->keys + m->klen, key, n + 1);
+    *s = (gb_map_slot_t){h, value, (uint32_t)m->klen + 1, (uint32_t)n};
+    m->klen += n + 1;
     m->n++;
     return true;
 }
 
 bool gb_map_get(const gb_map_t *m, const char *key, uint32_t *value)
 {
-    return gb_map_get_h(m, key, hash(key), value);
+    size_t n = strlen(key);
+    return gb_map_get_hn(m, key, n, hash_n(key, n), value);
 }
 
 uint32_t gb_map_hash(const char *key)
@@ -114,15 +161,20 @@ void gb_map_prefetch(const gb_map_t *m, uint32_t h, bool key)
     const gb_map_slot_t *s = &m->slots[h & (m->cap - 1)];
     if (!key)
         __builtin_prefetch(s);
-    else if (s->hash == h && s->key)
-        __builtin_prefetch(s->key);
+    else if (s->hash == h && s->at)
+        __builtin_prefetch(m->keys + s->at - 1);
+}
+
+bool gb_map_get_hn(const gb_map_t *m, const char *key, size_t n, uint32_t h, uint32_t *value)
+{
+    if (!m->cap) return false;
+    const gb_map_slot_t *s = find(m, key, n, h);
+    if (!s->at) return false;
+    *value = s->value;
+    return true;
 }
 
 bool gb_map_get_h(const gb_map_t *m, const char *key, uint32_t h, uint32_t *value)
 {
-    if (!m->cap) return false;
-    gb_map_slot_t *s = find(m, key, h);
-    if (!s->key) return false;
-    *value = s->value;
-    return true;
+    return gb_map_get_hn(m, key, strlen(key), h, value);
 }

@@ -1,5 +1,8 @@
 /*
- * A string-keyed hash map to uint32 values (open addressing, linear probing). Keys are copied.
+ * A string-keyed hash map to uint32 values (open addressing, linear probing). Keys are copied,
+ * one after another into one block, and a slot holds its key's length and place there: a look-up
+ * compares the lengths, then the bytes, without a call, in memory that holds keys alone (a key
+ * of its own allocation was a cache miss of its own, and strcmp a call, for every look-up).
  * Not thread-safe: build it, then share it read-only.
  */
 #ifndef GB_UTIL_MAP_H
@@ -10,15 +13,18 @@
 #include <stdint.h>
 
 typedef struct gb_map_slot {
-    char *key; /* owned; NULL when empty */
     uint32_t hash;
     uint32_t value;
+    uint32_t at;  /* the key's offset in the keys' block, plus one; 0: the slot is empty */
+    uint32_t len; /* the key's length */
 } gb_map_slot_t;
 
 typedef struct gb_map {
     gb_map_slot_t *slots;
     size_t cap; /* power of two */
     size_t n;
+    char *keys; /* every key, NUL-terminated, in the order put */
+    size_t klen, kcap;
 } gb_map_t;
 
 void gb_map_init(gb_map_t *m);
@@ -40,5 +46,7 @@ uint32_t gb_map_hash(const char *key);
 uint32_t gb_map_hash_n(const char *key, size_t n);
 void gb_map_prefetch(const gb_map_t *m, uint32_t h, bool key);
 bool gb_map_get_h(const gb_map_t *m, const char *key, uint32_t h, uint32_t *value);
+/* The same of a key whose length N is known (KEY[N] is its NUL). */
+bool gb_map_get_hn(const gb_map_t *m, const char *key, size_t n, uint32_t h, uint32_t *value);
 
 #endif

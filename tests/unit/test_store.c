@@ -1647,13 +1647,16 @@ static void test_many_series_interleaved(void **state)
             double v = (double)(++seq);
             x->t[x->n] = t;
             x->v[x->n++] = v;
-            /* the name's hash given, not given, or wrong (which costs a look-up under the lock,
-             * never a point) */
-            uint32_t h = seq % 3 == 0   ? gb_store_path_hash(paths[sid], strlen(paths[sid]))
-                         : seq % 3 == 1 ? 0
+            /* the name's hash and length given, not given, or wrong (which costs a look-up
+             * under the lock, never a point) */
+            uint32_t plen = (uint32_t)strlen(paths[sid]);
+            uint32_t h = seq % 5 < 2    ? gb_store_path_hash(paths[sid], plen)
+                         : seq % 5 == 2 ? 0
                                         : (uint32_t)seq * 2654435761u;
+            if (seq % 5 == 1) plen = plen > 1 ? plen - 1 : plen + 1; /* a wrong length */
+            if (seq % 5 == 4) plen = 0;                              /* not given */
             w[nw++] = (gb_store_wpoint_t){
-                paths[sid], t, GB_Q_GOOD, false, {.type = GB_VT_F64, .f64 = v}, h};
+                paths[sid], t, GB_Q_GOOD, false, {.type = GB_VT_F64, .f64 = v}, h, plen};
         }
         size_t refused = 1;
         assert_int_equal(gb_store_write_points(s, w, nw, &refused, NULL), 0);
@@ -2179,16 +2182,24 @@ static void test_version1_files(void **state)
              GB_Q_GOOD,
              false,
              {.type = GB_VT_F64, .f64 = 20 + (double)((i * 37) % 1000) / 10.0},
+             0,
              0},
             {"v1/x",
              t,
              GB_Q_GOOD,
              false,
              {.type = GB_VT_F64, .f64 = i % 50 == 0 ? NAN : i / 3.0},
+             0,
              0},
-            {"v1/i", t, GB_Q_GOOD, false, {.type = GB_VT_I64, .i64 = (int64_t)i * 3 - 1000}, 0},
-            {"v1/b", t, GB_Q_GOOD, false, {.type = GB_VT_BOOL, .b = (i / 7) % 2}, 0},
-            {"v1/s", t, GB_Q_GOOD, false, {.type = GB_VT_STR, .str = str, .len = strlen(str)}, 0},
+            {"v1/i", t, GB_Q_GOOD, false, {.type = GB_VT_I64, .i64 = (int64_t)i * 3 - 1000}, 0, 0},
+            {"v1/b", t, GB_Q_GOOD, false, {.type = GB_VT_BOOL, .b = (i / 7) % 2}, 0, 0},
+            {"v1/s",
+             t,
+             GB_Q_GOOD,
+             false,
+             {.type = GB_VT_STR, .str = str, .len = strlen(str)},
+             0,
+             0},
         };
         assert_int_equal(gb_store_write_points(s, p, 5, NULL, NULL), 0);
     }
