@@ -15,7 +15,7 @@
 #                       the raw points from /api/v1/export
 # The line-protocol writers all get the same bodies (BATCH lines each) from CLIENTS concurrent
 # keep-alive connections (bench_store post), each into a fresh server, in ROUNDS rounds (default
-# 3) in which gemba, InfluxDB and VictoriaMetrics take turns: their ingest numbers are the
+# 5) in which gemba, InfluxDB and VictoriaMetrics take turns: their ingest numbers are the
 # medians, so that a machine whose speed drifts over the minutes of the run (a shared one does)
 # favours none of them. gemba's in-process runs, by series name and by tag id, take turns in as
 # many rounds, and their ingest numbers are the medians too. Query latency is the median of 7 warm runs after one warm-up, each
@@ -28,7 +28,7 @@
 #
 # usage: [ROUNDS=N] bench/store/bench_store.sh BUILD_DIR [MPOINTS] [BATCH] [CLIENTS] [SENSORS_DIR]
 set -euo pipefail
-B=${1:?build dir}; MPOINTS=${2:-10}; BATCH=${3:-5000}; CLIENTS=${4:-4}; ROUNDS=${ROUNDS:-3}
+B=${1:?build dir}; MPOINTS=${2:-10}; BATCH=${3:-5000}; CLIENTS=${4:-4}; ROUNDS=${ROUNDS:-5}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 SENSORS=${5:-$SRC/../shared/data/sensors}
 G=$(realpath "$B/gemba"); H=$(realpath "$B/bench_store")
