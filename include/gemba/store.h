@@ -102,7 +102,7 @@ typedef struct gb_store_wpoint {
     bool with_prev; /* of one line with the point before: taken or refused with it */
     gb_value_t v;   /* a string is copied */
     uint32_t hash;  /* gb_store_path_hash(path) when the caller has it at hand; 0: not given */
-    uint32_t plen;  /* with the hash, strlen(path) (0: not given) */
+    uint32_t plen;  /* with the hash, strlen(path) (0: not given); never more: bytes read */
 } gb_store_wpoint_t;
 
 /* Why gb_store_write_points refused a point. */
@@ -117,7 +117,8 @@ typedef enum {
 
 /* The hash of a series name of N bytes that gb_store_wpoint_t.hash may carry (and N its plen): a
  * writer that has the name in its cache as it parses saves the store a second pass over it. A
- * wrong hash or length costs a look-up under the store's lock, never a point. */
+ * wrong hash, or a length short of the name's, costs a look-up under the store's lock, never a
+ * point. */
 uint32_t gb_store_path_hash(const char *path, size_t n);
 
 /*

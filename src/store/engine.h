@@ -77,7 +77,8 @@ gb_value_t gb_pts_value(const gb_pts_t *p, size_t i);
  * of equal times: a second sample for the same time replaces the first.
  */
 void gb_pts_sort_dedupe(gb_pts_t *p);
-/* Memory kept between sorts by a caller that sorts often (the flush): keys and sorted points. */
+/* Memory kept between sorts by a caller that sorts often (the flush): keys and sorted points,
+ * and the shorter side of a run merge. */
 typedef struct gb_pts_scratch {
     void *k;       /* keys, and as many again for the merge */
     size_t *start; /* the runs' starts */

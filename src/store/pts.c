@@ -204,11 +204,11 @@ static size_t first_above(const gb_time_t *t, size_t hi, gb_time_t x)
  * writers that interleave, a body now and then stored ahead of the one before it. Each run that
  * starts below the point before it is merged with just the sorted points it goes before (A, the
  * ahead body's few points), through memory for the shorter of the two: one pass, and a move per
- * point of each overlap. Points moved one place at a time (an insertion sort, before) cost the
- * flush of an HTTP load half its time, and the keys of merge_runs, made in memory first touched
- * there, most of the rest. False when it would move more than a few points per point: P is then
- * in an order that merge_runs still sorts right (the first part sorted, equal times kept in
- * their order, the rest as it came).
+ * point of each overlap. Before, late points moved one place at a time (an insertion sort) and,
+ * past its budget, the whole head went through merge_runs' keys in memory first touched there:
+ * half of the flush thread's time in an HTTP load. False when it would move more than a few
+ * points per point: P is then in an order that merge_runs still sorts right (the first part
+ * sorted, equal times kept in their order, the rest as it came).
  */
 static bool run_merge(gb_pts_t *p, gb_pts_scratch_t *sc)
 {

@@ -1647,14 +1647,14 @@ static void test_many_series_interleaved(void **state)
             double v = (double)(++seq);
             x->t[x->n] = t;
             x->v[x->n++] = v;
-            /* the name's hash and length given, not given, or wrong (which costs a look-up
-             * under the lock, never a point) */
+            /* the name's hash and length given, not given, or wrong (a wrong hash, or a length
+             * short of the name's, costs a look-up under the lock, never a point) */
             uint32_t plen = (uint32_t)strlen(paths[sid]);
             uint32_t h = seq % 5 < 2    ? gb_store_path_hash(paths[sid], plen)
                          : seq % 5 == 2 ? 0
                                         : (uint32_t)seq * 2654435761u;
-            if (seq % 5 == 1) plen = plen > 1 ? plen - 1 : plen + 1; /* a wrong length */
-            if (seq % 5 == 4) plen = 0;                              /* not given */
+            if (seq % 5 == 1) plen--;   /* short: the paths are longer than a byte */
+            if (seq % 5 == 4) plen = 0; /* not given */
             w[nw++] = (gb_store_wpoint_t){
                 paths[sid], t, GB_Q_GOOD, false, {.type = GB_VT_F64, .f64 = v}, h, plen};
         }
