@@ -49,17 +49,38 @@ trap 'exit 130' INT TERM
 cmake --build "$B" --target bench_store >/dev/null
 
 say() { printf '%s\n' "$*" >&2; }
-# a loopback port nobody listens on
+# a loopback port nobody listens on, below the ports the system gives outgoing connections (one
+# of those, taken between this check and the server's bind, made a server exit at its start)
 free_port() {
-  local p
+  local p lo=32768
+  read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  [ "$lo" -gt 11024 ] || lo=32768
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (lo - 10000)))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
-wait_http() { # URL: until it answers (any status), at most 60 s
-  for _ in $(seq 1 600); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+wait_http() { # URL [PID LOG]: until it answers (any status), at most 60 s; false at once if PID exits
+  for _ in $(seq 1 600); do
+    curl -s -o /dev/null "$1" && return 0
+    if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+      say "  exited before it answered at $1; the end of its log:"; tail -n 5 "$3" >&2 || true
+      return 1
+    fi
+    sleep 0.1
+  done
   say "not answering: $1"; exit 1
+}
+# a server started by START_FN (which sets the URL to wait for in WAIT_URL, its PID in WAIT_PID
+# and its log in WAIT_LOG) on free ports: started again on other ports, twice at most, when it
+# exits before it answers (a port taken between free_port and its bind)
+start_server() {
+  for try in 1 2 3; do
+    "$1"
+    wait_http "$WAIT_URL" "$WAIT_PID" "$WAIT_LOG" && return 0
+    [ "$try" = 3 ] && { say "cannot start it: see $WAIT_LOG"; exit 1; }
+    say "  starting it again on other ports"
+  done
 }
 wait_file() { for _ in $(seq 1 600); do [ -s "$1" ] && return 0; sleep 0.1; done; say "not ready: $1"; exit 1; }
 # KEY from a `key value` file
@@ -210,7 +231,7 @@ gemba_start() {
 gemba_stop() { kill -TERM "$GPID"; wait "$GPID" || { say "gemba serve failed: $(tail -3 "$T/g.err")"; exit 1; }; }
 HAVE_IX=""; command -v influxd >/dev/null && HAVE_IX=1
 HAVE_VM=""; command -v victoria-metrics >/dev/null && HAVE_VM=1
-influx_start() { # on a new $T/influx, with the database bench made
+influx_run() { # influxd on a new $T/influx and free ports
   IP=$(free_port); IP2=$(free_port)
   rm -rf "$T/influx"; mkdir -p "$T/influx"
   # snapshots and full compactions after seconds of quiet instead of 10 min / 4 h, so the bytes
@@ -239,21 +260,25 @@ CONF
   influxd run -config "$T/influx/influxdb.conf" 2>>"$T/influx.log" &
   IPID=$!; PIDS+=("$IPID")
   IURL=http://127.0.0.1:$IP
-  wait_http "$IURL/ping"
+  WAIT_URL=$IURL/ping WAIT_PID=$IPID WAIT_LOG=$T/influx.log
+}
+influx_start() { # on a new $T/influx, with the database bench made
+  start_server influx_run
   curl -sf -X POST "$IURL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null
 }
 influx_points() { # the points InfluxDB holds
   curl -s "$IURL/query?db=bench&q=$(uri 'SELECT count(*) FROM /.*/')" | jq '[.results[].series[]?.values[][1:][] | numbers] | add'
 }
-vm_start() { # on a new $T/vm; the response cache off: else repeated queries over old data measure it
+vm_run() { # on a new $T/vm; the response cache off: else repeated queries over old data measure it
   VP=$(free_port)
   rm -rf "$T/vm"
   victoria-metrics -storageDataPath "$T/vm" -httpListenAddr "127.0.0.1:$VP" -retentionPeriod 100y \
     -search.disableCache -loggerLevel ERROR 2>>"$T/vm.log" &
   VPID=$!; PIDS+=("$VPID")
   VURL=http://127.0.0.1:$VP
-  wait_http "$VURL/health"
+  WAIT_URL=$VURL/health WAIT_PID=$VPID WAIT_LOG=$T/vm.log
 }
+vm_start() { start_server vm_run; }
 vm_settle() { # in-memory parts to disk, then every partition merged into as few parts as it will
   curl -sf "$VURL/internal/force_flush" >/dev/null
   curl -sf "$VURL/internal/force_merge" >/dev/null || true
