@@ -50,7 +50,7 @@ cmake --build "$B" --target bench_store >/dev/null
 
 say() { printf '%s\n' "$*" >&2; }
 # a loopback port nobody listens on, below the ports the system gives outgoing connections (one
-# of those, taken between this check and the server's bind, made a server exit at its start)
+# of those could be taken between this check and the server's bind)
 free_port() {
   local p lo=32768
   read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
@@ -78,7 +78,7 @@ start_server() {
   for try in 1 2 3; do
     "$1"
     wait_http "$WAIT_URL" "$WAIT_PID" "$WAIT_LOG" && return 0
-    [ "$try" = 3 ] && { say "cannot start it: see $WAIT_LOG"; exit 1; }
+    [ "$try" = 3 ] && { say "cannot start it (the end of its log is above)"; exit 1; }
     say "  starting it again on other ports"
   done
 }
