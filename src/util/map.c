@@ -43,11 +43,6 @@ static uint32_t hash_n(const char *s, size_t n)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-static uint32_t hash(const char *s)
-{
-    return hash_n(s, strlen(s));
-}
-
 void gb_map_init(gb_map_t *m)
 {
     memset(m, 0, sizeof *m);
@@ -145,11 +140,6 @@ bool gb_map_get(const gb_map_t *m, const char *key, uint32_t *value)
     return gb_map_get_hn(m, key, n, hash_n(key, n), value);
 }
 
-uint32_t gb_map_hash(const char *key)
-{
-    return hash(key);
-}
-
 uint32_t gb_map_hash_n(const char *key, size_t n)
 {
     return hash_n(key, n);
@@ -172,9 +162,4 @@ bool gb_map_get_hn(const gb_map_t *m, const char *key, size_t n, uint32_t h, uin
     if (!s->at) return false;
     *value = s->value;
     return true;
-}
-
-bool gb_map_get_h(const gb_map_t *m, const char *key, uint32_t h, uint32_t *value)
-{
-    return gb_map_get_hn(m, key, strlen(key), h, value);
 }

@@ -37,16 +37,13 @@ bool gb_map_put(gb_map_t *m, const char *key, uint32_t value);
 bool gb_map_get(const gb_map_t *m, const char *key, uint32_t *value);
 
 /*
- * Many look-ups at once: gb_map_hash the keys; then, going through them, gb_map_prefetch the slot
- * of a key some way ahead, its key (KEY true, once the slot has come) a little less far ahead,
- * and gb_map_get_h the key at hand. The cache misses then overlap instead of coming one by one.
+ * Many look-ups at once: gb_map_hash_n the keys (of N bytes each, KEY[N] their NUL); then, going
+ * through them, gb_map_prefetch the slot of a key some way ahead, its key (KEY true, once the slot
+ * has come) a little less far ahead, and gb_map_get_hn the key at hand. The cache misses then
+ * overlap instead of coming one by one.
  */
-uint32_t gb_map_hash(const char *key);
-/* The same of a key whose length N is known (KEY[N] is its NUL). */
 uint32_t gb_map_hash_n(const char *key, size_t n);
 void gb_map_prefetch(const gb_map_t *m, uint32_t h, bool key);
-bool gb_map_get_h(const gb_map_t *m, const char *key, uint32_t h, uint32_t *value);
-/* The same of a key whose length N is known (KEY[N] is its NUL). */
 bool gb_map_get_hn(const gb_map_t *m, const char *key, size_t n, uint32_t h, uint32_t *value);
 
 #endif
