@@ -69,6 +69,26 @@ static inline double gb_u2f(uint64_t u)
     return v;
 }
 
+/* ---- decimals: a double as digits d / 10^e, the way short decimals are kept ---- */
+
+#define GB_DEC_EXP_MAX 18               /* 10^18 < 2^63 and exact as a double */
+#define GB_DEC_ROUND 6755399441055744.0 /* 2^52 + 2^51: adding it rounds to integer */
+#define GB_DEC_LIMIT 2251799813685248.0 /* 2^51: the rounding works below this */
+static const double GB_P10[GB_DEC_EXP_MAX + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
+                                                  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+                                                  1e14, 1e15, 1e16, 1e17, 1e18};
+
+/* d = v * 10^e rounded; 1 when d / 10^e (one correctly rounded division, as a decoder does it)
+ * gives v back bit for bit, 0 when not, -1 when v * 10^e is too large (or NaN, infinite). */
+static inline int gb_dec_digits(double v, unsigned e, int64_t *d, double *back)
+{
+    double x = v * GB_P10[e];
+    if (!(__builtin_fabs(x) < GB_DEC_LIMIT)) return -1;
+    *d = (int64_t)((x + GB_DEC_ROUND) - GB_DEC_ROUND);
+    *back = (double)*d / GB_P10[e];
+    return gb_f2u(*back) == gb_f2u(v);
+}
+
 /* Signed to unsigned so that small magnitudes of either sign stay small. */
 static inline uint64_t gb_zz(int64_t v)
 {

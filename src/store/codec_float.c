@@ -53,16 +53,10 @@
 #include <emmintrin.h>
 #endif
 
-#define EXP_MAX 18                      /* 10^18 < 2^63 and exact as a double */
-#define ROUND_MAGIC 6755399441055744.0  /* 2^52 + 2^51: adding it rounds to integer */
-#define DIGITS_LIMIT 2251799813685248.0 /* 2^51: the magic works below this */
-#define NEAR_LIMIT (INT64_C(1) << 20)   /* |bit difference| of a near exception */
-#define NEAR_BITS 12 /* estimated cost of a near exception, besides its difference */
-#define FAR_BITS 72  /* and of a far one */
-#define XOR_SLICE 128                   /* values per sampled slice for Gorilla/Chimp */
-
-static const double P10[EXP_MAX + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
-                                        1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+#define NEAR_LIMIT (INT64_C(1) << 20) /* |bit difference| of a near exception */
+#define NEAR_BITS 12  /* estimated cost of a near exception, besides its difference */
+#define FAR_BITS 72   /* and of a far one */
+#define XOR_SLICE 128 /* values per sampled slice for Gorilla/Chimp */
 
 /* ---- Gorilla ---- */
 
@@ -284,25 +278,15 @@ static int xor_decode(int codec, gb_rd_t *r, size_t n, double *v)
 
 /* ---- decimal ---- */
 
-/* d = v * 10^e rounded; true when d / 10^e gives v back bit for bit. */
-static inline int dec_digits(double v, unsigned e, int64_t *d, double *back)
-{
-    double x = v * P10[e];
-    if (!(fabs(x) < DIGITS_LIMIT)) return -1; /* NaN, infinities, too large */
-    *d = (int64_t)((x + ROUND_MAGIC) - ROUND_MAGIC);
-    *back = (double)*d / P10[e];
-    return gb_f2u(*back) == gb_f2u(v);
-}
-
 /* True when V round-trips through exponent E. A multiplication says whether v * 10^e is close
  * to an integer; only then the division that decoding does confirms it. */
 static int dec_works(double v, unsigned e)
 {
-    double x = v * P10[e], back;
+    double x = v * GB_P10[e], back;
     int64_t d;
-    if (!(fabs(x) < DIGITS_LIMIT)) return 0;
-    double r = (x + ROUND_MAGIC) - ROUND_MAGIC;
-    return fabs(x - r) <= fabs(x) * 0x1p-50 && dec_digits(v, e, &d, &back) == 1;
+    if (!(fabs(x) < GB_DEC_LIMIT)) return 0;
+    double r = (x + GB_DEC_ROUND) - GB_DEC_ROUND;
+    return fabs(x - r) <= fabs(x) * 0x1p-50 && gb_dec_digits(v, e, &d, &back) == 1;
 }
 
 /*
@@ -318,7 +302,7 @@ static int dec_smallest(double v, int hint)
             e--;
         return e;
     }
-    while (++e <= EXP_MAX)
+    while (++e <= GB_DEC_EXP_MAX)
         if (dec_works(v, (unsigned)e)) return e;
     return -1;
 }
@@ -326,9 +310,9 @@ static int dec_smallest(double v, int hint)
 /* Estimated bits of V as an exception at exponent E: near ones pay for their difference. */
 static double exception_bits(double v, unsigned e)
 {
-    double x = v * P10[e];
-    if (!(fabs(x) < DIGITS_LIMIT)) return FAR_BITS;
-    double back = ((x + ROUND_MAGIC) - ROUND_MAGIC) / P10[e];
+    double x = v * GB_P10[e];
+    if (!(fabs(x) < GB_DEC_LIMIT)) return FAR_BITS;
+    double back = ((x + GB_DEC_ROUND) - GB_DEC_ROUND) / GB_P10[e];
     int64_t diff = (int64_t)(gb_f2u(v) - gb_f2u(back));
     if (diff <= -NEAR_LIMIT || diff >= NEAR_LIMIT) return FAR_BITS;
     return NEAR_BITS + gb_bits(gb_zz(diff));
@@ -347,7 +331,7 @@ static int dec_exponent(const double *v, size_t n)
     size_t cnt = n / 32, none = 0;
     cnt = cnt < 32 ? 32 : cnt > MAX_SAMPLE ? MAX_SAMPLE : cnt;
     cnt = cnt > n ? n : cnt;
-    int es[MAX_SAMPLE], hint = 0, lo = EXP_MAX, hi = 0;
+    int es[MAX_SAMPLE], hint = 0, lo = GB_DEC_EXP_MAX, hi = 0;
     for (size_t j = 0; j < cnt; j++) {
         es[j] = dec_smallest(v[j * n / cnt], hint);
         if (es[j] < 0) {
@@ -388,12 +372,12 @@ static int dec_encode(const double *v, size_t n, unsigned e, gb_buf_t *out, size
     /* the common case first, without branches: every value's digits r (0 when out of range, so
      * that the conversion below is defined) and whether all of them divide back bit for bit.
      * The division bounds the loop, so SSE2 does two at a time. */
-    const double p = P10[e];
+    const double p = GB_P10[e];
     uint64_t fails = 0;
     size_t i = 0;
 #ifdef __SSE2__
-    const __m128d vp = _mm_set1_pd(p), magic = _mm_set1_pd(ROUND_MAGIC);
-    const __m128d limit = _mm_set1_pd(DIGITS_LIMIT), sign = _mm_set1_pd(-0.0);
+    const __m128d vp = _mm_set1_pd(p), magic = _mm_set1_pd(GB_DEC_ROUND);
+    const __m128d limit = _mm_set1_pd(GB_DEC_LIMIT), sign = _mm_set1_pd(-0.0);
     for (; i + 2 <= n; i += 2) {
         __m128d vv = _mm_loadu_pd(v + i), x = _mm_mul_pd(vv, vp);
         __m128d r = _mm_sub_pd(_mm_add_pd(x, magic), magic);
@@ -404,8 +388,8 @@ static int dec_encode(const double *v, size_t n, unsigned e, gb_buf_t *out, size
     }
 #endif
     for (; i < n; i++) {
-        double x = v[i] * p, r = (x + ROUND_MAGIC) - ROUND_MAGIC;
-        rr[i] = r = fabs(x) < DIGITS_LIMIT ? r : 0;
+        double x = v[i] * p, r = (x + GB_DEC_ROUND) - GB_DEC_ROUND;
+        rr[i] = r = fabs(x) < GB_DEC_LIMIT ? r : 0;
         fails |= gb_f2u(r / p) != gb_f2u(v[i]);
     }
     for (i = 0; i < n; i++)
@@ -418,7 +402,7 @@ static int dec_encode(const double *v, size_t n, unsigned e, gb_buf_t *out, size
             continue;
         }
         int64_t diff =
-            fabs(v[i] * p) < DIGITS_LIMIT ? (int64_t)(gb_f2u(v[i]) - gb_f2u(back)) : INT64_MIN;
+            fabs(v[i] * p) < GB_DEC_LIMIT ? (int64_t)(gb_f2u(v[i]) - gb_f2u(back)) : INT64_MIN;
         if (diff > -NEAR_LIMIT && diff < NEAR_LIMIT) {
             if (first_ok == n) first_ok = i;
             pos[nn] = (int64_t)i;
@@ -474,9 +458,9 @@ static int dec_decode(gb_rd_t *r, size_t n, double *v, int64_t *tmp)
     if ((rc = gb_rd_u8(r, &e)) || (rc = gb_rd_count(r, n, &nn)) ||
         (rc = gb_rd_count(r, n - nn, &nf)))
         return rc;
-    if (e > EXP_MAX) return GB_EPROTO;
+    if (e > GB_DEC_EXP_MAX) return GB_EPROTO;
     if ((rc = gb_icodec_decode(r, n, GB_IC_ALL, tmp, NULL))) return rc;
-    const double p = P10[e];
+    const double p = GB_P10[e];
     size_t i = 0;
 #ifdef __SSE2__
     const __m128d vp = _mm_set1_pd(p); /* the division bounds the loop: two at a time */

@@ -95,19 +95,21 @@ void gb_pts_scratch_free(gb_pts_scratch_t *sc);
 bool gb_pts_sorted(const gb_pts_t *p);
 
 /*
- * A series' points in memory as the store's heads keep them: in segments that never move. A head
- * grows by a new segment, twice the size of the one before up to 256 KiB, so no point is copied
- * as it grows (arrays that doubled copied every point about once, on the writers' side, into
- * memory the kernel then faulted in). Strings are in one arena, as in gb_pts_t.
+ * A series' points in memory as the store's heads keep them: encoded as they come, about 3 bytes a
+ * point for a sensor's short decimals against the 17 of a time, a value and a quality as they
+ * are (see pts.c for the encoding). The encoding is in segments that never move; a head grows by
+ * a new one, twice the size of the one before up to 64 KiB. Each segment decodes on its own.
+ * Strings are in one arena, as in gb_pts_t, the segments holding their slots.
  */
 typedef struct gb_seg {
     struct gb_seg *next;
-    uint32_t n, cap;
+    uint32_t n;     /* points */
+    uint32_t len;   /* bytes of encoding, after this header */
+    uint32_t cap;   /* bytes of room for it */
     unsigned shift; /* the block is 1 << shift bytes, this header first */
-    gb_time_t *t;
-    gb_slot_t *v;
-    uint8_t *q;
 } gb_seg_t;
+#define GB_SEG_HDR ((sizeof(gb_seg_t) + 15) & ~(size_t)15) /* the encoding's offset in a segment   \
+                                                            */
 typedef struct gb_head {
     gb_vtype_t type;
     gb_seg_t *first, *last;
@@ -115,17 +117,26 @@ typedef struct gb_head {
     char *arena;
     size_t alen, acap;
     struct gb_pool *pool; /* where the segments come from */
+    /* the encoding's state after LAST's last point: its time and step, its value (an integer:
+     * a slot, a decimal's digits or a float's bits) and, for floats, the form values take */
+    struct gb_head_enc {
+        uint64_t t, step, m;
+        uint8_t mode;
+        uint8_t raw_run; /* floats kept raw since the last search for a decimal form */
+    } enc;
 } gb_head_t;
 
 void gb_head_init(gb_head_t *h, gb_vtype_t type, struct gb_pool *pool);
 /* Gives the segments back; H stays an empty head of its type and pool. */
 void gb_head_clear(gb_head_t *h);
-/* H's last segment when it has room, else a new last one. */
-gb_seg_t *gb_head_room(gb_head_t *h);
 /* Appends one point; V's string (if any) is copied. */
 void gb_head_add(gb_head_t *h, gb_time_t t, gb_quality_t q, const gb_value_t *v);
-/* Segment G of H seen as point arrays (read only; strings in H's arena). */
-gb_pts_t gb_head_view(const gb_head_t *h, const gb_seg_t *g);
+/* Appends the N points T[ORD[i]], V[ORD[i]], Q[ORD[i]] (V holds slots: numbers or booleans). */
+void gb_head_add_run(gb_head_t *h, const gb_time_t *t, const gb_slot_t *v, const uint8_t *q,
+                     const uint32_t *ord, uint32_t n);
+/* Segment G of H decoded into SCRATCH's arrays and seen as point arrays (read only; strings in
+ * H's arena). SCRATCH is a gb_pts_t of any type, kept by the caller for the next segment. */
+gb_pts_t gb_head_seg_view(const gb_head_t *h, const gb_seg_t *g, gb_pts_t *scratch);
 /* Appends H's points to P (of H's type). */
 void gb_pts_add_head(gb_pts_t *p, const gb_head_t *h);
 /* H becomes FRONT's points, then its own; FRONT is left empty. */

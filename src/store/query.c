@@ -63,9 +63,11 @@ static void snapshot_locked(gb_store_t *s, series_t *x, gb_time_t from, gb_time_
     sn->hmax = INT64_MIN;
     /* a flush's frozen head, then the head: older writes first */
     const gb_head_t *parts[2] = {&x->frozen, &x->head};
+    gb_pts_t sc; /* a segment's points, decoded */
+    gb_pts_init(&sc, x->type);
     for (int k = 0; k < 2; k++)
         for (const gb_seg_t *g = parts[k]->first; g; g = g->next) {
-            gb_pts_t w = gb_head_view(parts[k], g);
+            gb_pts_t w = gb_head_seg_view(parts[k], g, &sc);
             for (size_t i = 0; i < w.n; i++) {
                 gb_time_t t = w.t[i];
                 if (t < from || t >= to || (t >= xlo && t < xhi)) continue;
@@ -74,6 +76,7 @@ static void snapshot_locked(gb_store_t *s, series_t *x, gb_time_t from, gb_time_
                 if (t > sn->hmax) sn->hmax = t;
             }
         }
+    gb_pts_clear(&sc);
 }
 
 /* A block is clean when no other block and not the head overlap it, and none of it is left out. */
@@ -424,10 +427,15 @@ int gb_store_latest(gb_store_t *s, const char *path, gb_point_t *p)
     /* not known yet (the newest point is in a block): the newest block and the head hold it */
     gb_time_t from = x->blocks_tmax;
     const gb_head_t *parts[2] = {&x->frozen, &x->head};
+    gb_pts_t sc; /* a segment's points, decoded */
+    gb_pts_init(&sc, type);
     for (int k = 0; k < 2; k++)
-        for (const gb_seg_t *g = parts[k]->first; g; g = g->next)
-            for (size_t i = 0; i < g->n; i++)
-                if (g->t[i] > from) from = g->t[i];
+        for (const gb_seg_t *g = parts[k]->first; g; g = g->next) {
+            gb_pts_t w = gb_head_seg_view(parts[k], g, &sc);
+            for (size_t i = 0; i < w.n; i++)
+                if (w.t[i] > from) from = w.t[i];
+        }
+    gb_pts_clear(&sc);
     pthread_mutex_unlock(&s->mu);
     if (from == INT64_MIN) return GB_ENOENT;
     gb_pts_t last;

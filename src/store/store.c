@@ -218,8 +218,8 @@ static void drain_chunk(gb_store_t *s, const gb_chunk_t *c)
     for (size_t i = 0; i < n; i++)
         order[dst[no[i]].at++] = (uint32_t)i;
     at = 0;
-    /* the next heads' memory fetched ahead, each step once the one before has come: the series,
-     * its last segment's header, the ends it is written at; their cache misses then overlap */
+    /* the next heads fetched ahead, each step once the one before has come: the series, its last
+     * segment's header, where its encoding goes on; their cache misses then overlap */
     enum { SERIES_AHEAD = 8, SEG_AHEAD = 4, END_AHEAD = 2 };
     for (size_t j = 0; j < nt; j++) {
         if (j + SERIES_AHEAD < nt)
@@ -230,11 +230,7 @@ static void drain_chunk(gb_store_t *s, const gb_chunk_t *c)
         }
         if (j + END_AHEAD < nt) {
             const gb_seg_t *ag = s->series[g->touched[j + END_AHEAD]]->head.last;
-            if (ag && ag->n < ag->cap) {
-                __builtin_prefetch(ag->t + ag->n, 1);
-                __builtin_prefetch(ag->v + ag->n, 1);
-                __builtin_prefetch(ag->q + ag->n, 1);
-            }
+            if (ag) __builtin_prefetch((const char *)ag + GB_SEG_HDR + ag->len, 1);
         }
         struct gb_stage_dst *d = &dst[g->touched[j]];
         series_t *x = s->series[g->touched[j]];
@@ -243,27 +239,14 @@ static void drain_chunk(gb_store_t *s, const gb_chunk_t *c)
         const uint32_t *ord = order + at;
         gb_time_t tmax = INT64_MIN;
         uint32_t imax = 0;
-        for (uint32_t m = 0; m < cnt;) { /* segment by segment */
-            gb_seg_t *sg = gb_head_room(h);
-            uint32_t k = sg->cap - sg->n < cnt - m ? sg->cap - sg->n : cnt - m;
-            gb_time_t *pt = sg->t + sg->n;
-            gb_slot_t *pv = sg->v + sg->n;
-            uint8_t *pq = sg->q + sg->n;
-            for (uint32_t e = 0; e < k; e++) {
-                uint32_t i = ord[m + e];
-                gb_time_t t = c->t[i];
-                pt[e] = t;
-                pv[e] = c->v[i];
-                pq[e] = c->q[i];
-                if (t >= tmax) { /* at one time, the later point wins */
-                    tmax = t;
-                    imax = i;
-                }
+        for (uint32_t e = 0; e < cnt; e++) {
+            uint32_t i = ord[e];
+            if (c->t[i] >= tmax) { /* at one time, the later point wins */
+                tmax = c->t[i];
+                imax = i;
             }
-            sg->n += k;
-            m += k;
         }
-        h->n += cnt;
+        gb_head_add_run(h, c->t, c->v, c->q, ord, cnt);
         at += cnt;
         d->cnt = 0;
         if (x->has_last || x->blocks_tmax == INT64_MIN) {
@@ -1261,15 +1244,8 @@ static int flush_locked(gb_store_t *s)
     for (uint32_t i = 0; i < nser; i++) {
         series_t *x = ser[i];
         if (!x->frozen.n) continue;
-        if (x->frozen.first == x->frozen.last) { /* one segment, in order: written as it is */
-            gb_pts_t one = gb_head_view(&x->frozen, x->frozen.first);
-            if (gb_pts_sorted(&one)) {
-                bfw_series(&w, x, i, &one);
-                continue;
-            }
-        }
-        /* its segments in one copy, in memory kept from flush to flush, sorted when they are
-         * out of order (readers may be reading the frozen head meanwhile) */
+        /* its points decoded in memory kept from flush to flush, sorted when they are out of
+         * order (readers may be reading the frozen head meanwhile) */
         gb_pts_reset(sorted);
         sorted->type = x->type;
         gb_pts_add_head(sorted, &x->frozen);

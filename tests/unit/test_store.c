@@ -1964,13 +1964,18 @@ static void test_head_segments(void **state)
     }
     size_t nseg = 0, seen = 0;
     uint32_t last_cap = 0;
+    gb_pts_t sc;
+    gb_pts_init(&sc, GB_VT_I64);
     for (const gb_seg_t *g = a.first; g; g = g->next, nseg++) {
         assert_true(g->cap >= last_cap); /* each no smaller than the one before */
         last_cap = g->cap;
-        gb_pts_t w = gb_head_view(&a, g);
-        for (size_t i = 0; i < w.n; i++, seen++)
+        gb_pts_t w = gb_head_seg_view(&a, g, &sc);
+        for (size_t i = 0; i < w.n; i++, seen++) {
+            assert_int_equal(w.t[i], (gb_time_t)seen);
             assert_int_equal((int64_t)w.v[i], (int64_t)seen);
+        }
     }
+    gb_pts_clear(&sc);
     assert_int_equal(seen, N / 2);
     assert_true(nseg > 4);
     gb_head_take_front(&b, &a); /* b: a's points, then its own */
@@ -2017,6 +2022,118 @@ static void test_head_segments(void **state)
     gb_head_clear(&sa);
     gb_head_clear(&a);
     gb_pool_clear(&pool);
+}
+
+/* The bytes of H's encoding, segment headers left out. */
+static size_t head_bytes(const gb_head_t *h)
+{
+    size_t b = 0;
+    for (const gb_seg_t *g = h->first; g; g = g->next)
+        b += g->len;
+    return b;
+}
+
+/* TYPE's points T, V, Q into a head one at a time and N - SPLIT of them in one run, then back: the
+ * very bits of every value, time and quality. */
+static void head_round_trip(gb_vtype_t type, const gb_time_t *t, const gb_slot_t *v,
+                            const uint8_t *q, size_t n, size_t split)
+{
+    gb_head_t h;
+    gb_head_init(&h, type, NULL);
+    for (size_t i = 0; i < split; i++) {
+        gb_pts_t one = {.type = type,
+                        .t = (gb_time_t *)&t[i],
+                        .v = (gb_slot_t *)&v[i],
+                        .q = (uint8_t *)&q[i],
+                        .n = 1};
+        gb_value_t x = gb_pts_value(&one, 0);
+        gb_head_add(&h, t[i], (gb_quality_t)q[i], &x);
+    }
+    uint32_t *ord = malloc((n - split + 1) * sizeof *ord);
+    for (size_t i = split; i < n; i++)
+        ord[i - split] = (uint32_t)i;
+    gb_head_add_run(&h, t, v, q, ord, (uint32_t)(n - split));
+    free(ord);
+    gb_pts_t p;
+    gb_pts_init(&p, type);
+    gb_pts_add_head(&p, &h);
+    assert_int_equal(p.n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(p.t[i], t[i]);
+        assert_int_equal(p.q[i], q[i]);
+        assert_true(p.v[i] == v[i]); /* floats' bits: NaN payloads, -0.0 */
+    }
+    gb_pts_clear(&p);
+    gb_head_clear(&h);
+}
+
+/* The heads' encoding: every float, integer and time comes back bit for bit, whatever it is; a
+ * sensor's short decimals at a steady rate take about 3 bytes a point. */
+static void test_head_encoding(void **state)
+{
+    (void)state;
+    enum { N = 64 };
+    gb_time_t t[N];
+    gb_slot_t v[N];
+    uint8_t q[N];
+    const double odd[] = {-0.0,      0.0,       NAN,         -NAN,
+                          INFINITY,  -INFINITY, DBL_MIN / 4, DBL_MAX,
+                          -DBL_MAX,  0.1 + 0.2, 1.0 / 3,     74.93588199999998,
+                          1e18,      1e-18,     123456.789,  9007199254740993.0,
+                          0.0265878, 233.062,   5e-324,      33.7};
+    const size_t nodd = sizeof odd / sizeof *odd;
+    uint64_t nan_payload = 0x7ff8000000000123u;
+    for (size_t i = 0; i < N; i++) {
+        /* times from the range's ends, going back, jumping, repeating */
+        static const gb_time_t tt[] = {INT64_MIN,  INT64_MAX - 1, 0,         -1,
+                                       1000000000, 999999999,     999999999, 2000000000};
+        t[i] = i < 8 ? tt[i] : (gb_time_t)(i * 1000000000LL + (gb_time_t)(i % 3) * 7);
+        q[i] = (uint8_t)(i % 3);
+        double f = odd[i % nodd];
+        v[i] = i == 40 ? nan_payload : gb_f2u(f);
+    }
+    for (size_t split = 0; split <= N; split += 16)
+        head_round_trip(GB_VT_F64, t, v, q, N, split);
+    /* floats going from decimals to none and back, and needing more digits as they go */
+    const double walk[] = {33.7, 33.65, 33.651, 1.0 / 3, 2.0 / 3, 33.7, 33.8, -12.25, 1e300, 0.5};
+    for (size_t i = 0; i < N; i++)
+        v[i] = gb_f2u(walk[i % 10] + (double)(i / 10));
+    head_round_trip(GB_VT_F64, t, v, q, N, N / 2);
+    /* integers from the ends of the range, and booleans */
+    const int64_t ints[] = {INT64_MIN, INT64_MAX, 0, -1, 1, INT64_MIN + 1, 42};
+    for (size_t i = 0; i < N; i++)
+        v[i] = (gb_slot_t)ints[i % 7];
+    head_round_trip(GB_VT_I64, t, v, q, N, 10);
+    for (size_t i = 0; i < N; i++)
+        v[i] = (gb_slot_t)(i % 5 == 0);
+    head_round_trip(GB_VT_BOOL, t, v, q, N, 33);
+    /* a float that is no decimal, many times: kept raw, and found again as a decimal later */
+    gb_time_t *lt = malloc(1000 * sizeof *lt);
+    gb_slot_t *lv = malloc(1000 * sizeof *lv);
+    uint8_t *lq = calloc(1000, 1);
+    for (size_t i = 0; i < 1000; i++) {
+        lt[i] = (gb_time_t)i;
+        lv[i] = gb_f2u(i < 500 ? sqrt((double)i + 2) : (double)i / 8);
+    }
+    head_round_trip(GB_VT_F64, lt, lv, lq, 1000, 300);
+    /* the plant's kind of signal: 1 Hz, a walk of one-decimal steps */
+    gb_head_t h;
+    gb_head_init(&h, GB_VT_F64, NULL);
+    double x = 50.0;
+    uint64_t rng = 7;
+    for (int i = 0; i < 20000; i++) {
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        x = round((x + (double)((int)(rng >> 60) - 8) / 10) * 10) / 10;
+        gb_value_t pv = {.type = GB_VT_F64, .f64 = x};
+        gb_head_add(&h, 1763769600000000000LL + (gb_time_t)i * 1000000000, GB_Q_GOOD, &pv);
+    }
+    size_t bytes = head_bytes(&h);
+    print_message("head: %.2f bytes a point\n", (double)bytes / 20000);
+    assert_true(bytes < 20000 * 3);
+    gb_head_clear(&h);
+    free(lt);
+    free(lv);
+    free(lq);
 }
 
 static void test_head_order(void **state)
@@ -2946,6 +3063,7 @@ int main(void)
         cmocka_unit_test(test_pending_chunk_seen_by_readers),
         cmocka_unit_test(test_drain_thread),
         cmocka_unit_test(test_head_segments),
+        cmocka_unit_test(test_head_encoding),
         cmocka_unit_test(test_latest_from_threads),
         cmocka_unit_test(test_flush_thread),
         cmocka_unit_test(test_flush_thread_failure),
