@@ -95,7 +95,7 @@ void gb_pts_scratch_free(gb_pts_scratch_t *sc);
 bool gb_pts_sorted(const gb_pts_t *p);
 
 /*
- * A series' points in memory as the store's heads keep them: encoded as they come, about 3 bytes a
+ * A series' points in memory as the store's heads keep them: encoded as they come, 2 to 3 bytes a
  * point for a sensor's short decimals against the 17 of a time, a value and a quality as they
  * are (see pts.c for the encoding). The encoding is in segments that never move; a head grows by
  * a new one, twice the size of the one before up to 64 KiB. Each segment decodes on its own.
@@ -108,8 +108,8 @@ typedef struct gb_seg {
     uint32_t cap;   /* bytes of room for it */
     unsigned shift; /* the block is 1 << shift bytes, this header first */
 } gb_seg_t;
-#define GB_SEG_HDR ((sizeof(gb_seg_t) + 15) & ~(size_t)15) /* the encoding's offset in a segment   \
-                                                            */
+/* Where a segment's encoding starts, after its header. */
+#define GB_SEG_HDR ((sizeof(gb_seg_t) + 15) & ~(size_t)15)
 typedef struct gb_head {
     gb_vtype_t type;
     gb_seg_t *first, *last;
