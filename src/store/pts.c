@@ -382,7 +382,6 @@ void gb_pts_sort_dedupe(gb_pts_t *p)
  * made a single writer's ingest about a quarter faster (20.5 -> 25.4 M points/s, faster in 10
  * of 10 rounds).
  */
-#define SEG_HDR GB_SEG_HDR
 #define SEG_MIN_SHIFT 8  /* 256 bytes: a slow tag's head in one */
 #define SEG_MAX_SHIFT 16 /* 64 KiB: some 20,000 points of a sensor's */
 #define REC_MAX 32       /* a point's bytes at most: 10 + 1 + 8 + 10 */
@@ -425,7 +424,7 @@ void gb_head_clear(gb_head_t *h)
 
 static inline unsigned char *seg_bytes(const gb_seg_t *g)
 {
-    return (unsigned char *)g + SEG_HDR;
+    return (unsigned char *)g + GB_SEG_HDR;
 }
 
 /* H's last segment when it has room for a point, else a new last one (the encoding's state set
@@ -438,7 +437,7 @@ static gb_seg_t *head_room(gb_head_t *h)
     if (sh > SEG_MAX_SHIFT) sh = SEG_MAX_SHIFT;
     size_t bytes = (size_t)1 << sh;
     g = h->pool ? gb_pool_alloc(h->pool, bytes) : gb_xmalloc(bytes);
-    *g = (gb_seg_t){.cap = (uint32_t)(bytes - SEG_HDR), .shift = sh};
+    *g = (gb_seg_t){.cap = (uint32_t)(bytes - GB_SEG_HDR), .shift = sh};
     if (h->last)
         h->last->next = g;
     else
@@ -482,9 +481,8 @@ static inline unsigned char *put_point(struct gb_head_enc *e, gb_vtype_t type, u
             else
                 form = dec_form(v, &m);
         } else if (e->mode == M_KEEP || ++e->raw_run >= RAW_SEARCH) {
-            form = dec_form(v, &m);
+            form = dec_form(v, &m); /* M stays V when none */
             e->raw_run = 0;
-            if (form == M_RAW) m = v;
         }
         if (form == M_RAW && e->mode == M_RAW) form = M_KEEP; /* raw still */
     }
@@ -530,9 +528,11 @@ void gb_head_add(gb_head_t *h, gb_time_t t, gb_quality_t q, const gb_value_t *v)
     add_slot(h, t, q, s);
 }
 
-void gb_head_add_run(gb_head_t *h, const gb_time_t *t, const gb_slot_t *v, const uint8_t *q,
-                     const uint32_t *ord, uint32_t n)
+uint32_t gb_head_add_run(gb_head_t *h, const gb_time_t *t, const gb_slot_t *v, const uint8_t *q,
+                         const uint32_t *ord, uint32_t n)
 {
+    gb_time_t tmax = INT64_MIN;
+    uint32_t imax = n ? ord[0] : 0;
     for (uint32_t k = 0; k < n;) {
         gb_seg_t *g = head_room(h);
         unsigned char *b = seg_bytes(g), *p = b + g->len, *stop = b + g->cap - REC_MAX;
@@ -540,6 +540,10 @@ void gb_head_add_run(gb_head_t *h, const gb_time_t *t, const gb_slot_t *v, const
         struct gb_head_enc e = h->enc;
         for (; k < n && p <= stop; k++) {
             uint32_t i = ord[k];
+            if (t[i] >= tmax) { /* at one time, the later point wins */
+                tmax = t[i];
+                imax = i;
+            }
             p = put_point(&e, h->type, p, t[i], q[i], v[i]);
         }
         h->enc = e;
@@ -547,6 +551,7 @@ void gb_head_add_run(gb_head_t *h, const gb_time_t *t, const gb_slot_t *v, const
         g->n += k - k0;
         h->n += k - k0;
     }
+    return imax;
 }
 
 static inline uint64_t get_varint(const unsigned char **pp)
@@ -569,23 +574,19 @@ static void seg_decode(gb_vtype_t type, const gb_seg_t *g, gb_time_t *t, gb_slot
     uint64_t pt = 0, pdt = 0, pm = 0;
     unsigned mode = M_KEEP;
     for (uint32_t i = 0; i < g->n; i++) {
-        uint64_t hd = get_varint(&p), step;
+        uint64_t hd = get_varint(&p), step = pdt + (uint64_t)gb_unzz(hd >> 3);
         unsigned form = M_KEEP;
         q[i] = (uint8_t)(hd >> 1 & 3);
         if (hd & 1) {
             unsigned m = *p++;
             form = m & 63;
-            if (m & M_TIME) {
+            if (m & M_TIME) { /* the time whole (H's difference is 0) */
                 uint64_t w;
                 memcpy(&w, p, 8);
                 p += 8;
                 step = w - pt;
-            } else {
-                step = pdt + (uint64_t)gb_unzz(hd >> 3);
             }
             if (form != M_KEEP) mode = form;
-        } else {
-            step = pdt + (uint64_t)gb_unzz(hd >> 3);
         }
         pt += step;
         pdt = step;

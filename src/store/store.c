@@ -236,24 +236,14 @@ static void drain_chunk(gb_store_t *s, const gb_chunk_t *c)
         series_t *x = s->series[g->touched[j]];
         gb_head_t *h = &x->head;
         uint32_t cnt = d->cnt;
-        const uint32_t *ord = order + at;
-        gb_time_t tmax = INT64_MIN;
-        uint32_t imax = 0;
-        for (uint32_t e = 0; e < cnt; e++) {
-            uint32_t i = ord[e];
-            if (c->t[i] >= tmax) { /* at one time, the later point wins */
-                tmax = c->t[i];
-                imax = i;
-            }
-        }
-        gb_head_add_run(h, c->t, c->v, c->q, ord, cnt);
+        uint32_t imax = gb_head_add_run(h, c->t, c->v, c->q, order + at, cnt);
         at += cnt;
         d->cnt = 0;
         if (x->has_last || x->blocks_tmax == INT64_MIN) {
             gb_pts_t one = {
                 .type = x->type, .t = &c->t[imax], .v = &c->v[imax], .q = &c->q[imax], .n = 1};
             gb_value_t v = gb_pts_value(&one, 0);
-            gb_store__remember_last(x, tmax, (gb_quality_t)c->q[imax], &v);
+            gb_store__remember_last(x, c->t[imax], (gb_quality_t)c->q[imax], &v);
         }
     }
 }

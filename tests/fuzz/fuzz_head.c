@@ -11,6 +11,7 @@
  * plus a small step, or a power of ten's multiple; bits 4-5: the quality (mod 3); bit 6: the
  * point closes a run. Text values are slices of the input.
  */
+#include "store/codec_bits.h"
 #include "store/engine.h"
 #include "util/pool.h"
 
@@ -26,8 +27,6 @@ static uint64_t load64(const uint8_t *p)
     memcpy(&v, p, 8);
     return v;
 }
-
-static const double P10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -62,13 +61,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 memcpy(&x.f64, &vw, 8);
                 break;
             case 1:
-                x.f64 = (double)(int32_t)vw / P10[(vw >> 32) % 13];
+                x.f64 = (double)(int32_t)vw / GB_P10[(vw >> 32) % 13];
                 break;
             case 2:
                 x.f64 = pf + (double)(int8_t)vw / 100;
                 break;
             default:
-                x.f64 = (double)(int16_t)vw * P10[(vw >> 32) % 13];
+                x.f64 = (double)(int16_t)vw * GB_P10[(vw >> 32) % 13];
                 break;
             }
             pf = x.f64;
