@@ -131,10 +131,10 @@ void gb_head_init(gb_head_t *h, gb_vtype_t type, struct gb_pool *pool);
 void gb_head_clear(gb_head_t *h);
 /* Appends one point; V's string (if any) is copied. */
 void gb_head_add(gb_head_t *h, gb_time_t t, gb_quality_t q, const gb_value_t *v);
-/* Appends the N points T[ORD[i]], V[ORD[i]], Q[ORD[i]] (V holds slots: numbers or booleans);
- * returns the index (into T) of the newest, the later of those at one time. */
+/* Appends the N points T[i], V[i], Q[i] (V holds slots: numbers or booleans); returns the index
+ * of the newest, the later of those at one time. */
 uint32_t gb_head_add_run(gb_head_t *h, const gb_time_t *t, const gb_slot_t *v, const uint8_t *q,
-                         const uint32_t *ord, uint32_t n);
+                         uint32_t n);
 /* Segment G of H decoded into SCRATCH's arrays and seen as point arrays (read only; strings in
  * H's arena). SCRATCH is a gb_pts_t of any type, kept by the caller for the next segment. */
 gb_pts_t gb_head_seg_view(const gb_head_t *h, const gb_seg_t *g, gb_pts_t *scratch);

@@ -529,17 +529,16 @@ void gb_head_add(gb_head_t *h, gb_time_t t, gb_quality_t q, const gb_value_t *v)
 }
 
 uint32_t gb_head_add_run(gb_head_t *h, const gb_time_t *t, const gb_slot_t *v, const uint8_t *q,
-                         const uint32_t *ord, uint32_t n)
+                         uint32_t n)
 {
     gb_time_t tmax = INT64_MIN;
-    uint32_t imax = n ? ord[0] : 0;
-    for (uint32_t k = 0; k < n;) {
+    uint32_t imax = 0;
+    for (uint32_t i = 0; i < n;) {
         gb_seg_t *g = head_room(h);
         unsigned char *b = seg_bytes(g), *p = b + g->len, *stop = b + g->cap - REC_MAX;
-        uint32_t k0 = k;
+        uint32_t i0 = i;
         struct gb_head_enc e = h->enc;
-        for (; k < n && p <= stop; k++) {
-            uint32_t i = ord[k];
+        for (; i < n && p <= stop; i++) {
             if (t[i] >= tmax) { /* at one time, the later point wins */
                 tmax = t[i];
                 imax = i;
@@ -548,8 +547,8 @@ uint32_t gb_head_add_run(gb_head_t *h, const gb_time_t *t, const gb_slot_t *v, c
         }
         h->enc = e;
         g->len = (uint32_t)(p - b);
-        g->n += k - k0;
-        h->n += k - k0;
+        g->n += i - i0;
+        h->n += i - i0;
     }
     return imax;
 }

@@ -90,11 +90,13 @@ typedef struct gb_stage {
     bool drainer_on, drainer_stop;
     pthread_cond_t dcv;
     /* per series, while draining (under DMU): its points in the chunk, and where they start in
-     * ORDER, the chunk's points in series order */
+     * ST, SV, SQ, the chunk's times, slots and qualities in series order */
     struct gb_stage_dst {
         uint32_t cnt, at;
     } *dst;
-    uint32_t *order;
+    gb_time_t *st;
+    gb_slot_t *sv;
+    uint8_t *sq;
     uint32_t *touched; /* the series with points in the chunk */
 } gb_stage_t;
 

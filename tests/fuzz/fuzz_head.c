@@ -36,7 +36,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gb_time_t *t = malloc((n ? n : 1) * sizeof *t);
     gb_slot_t *v = malloc((n ? n : 1) * sizeof *v);
     uint8_t *q = malloc(n ? n : 1);
-    uint32_t *ord = malloc((n ? n : 1) * sizeof *ord);
     gb_value_t *val = calloc(n ? n : 1, sizeof *val);
     gb_pool_t pool;
     gb_pool_init(&pool);
@@ -87,13 +86,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         val[i] = x;
         v[i] = gb_slot_of(type, &x);
-        ord[i] = (uint32_t)i;
         /* the first half one at a time into A; the rest into B, in runs where numbers go so */
         if (i < half || type == GB_VT_STR) {
             gb_head_add(i < half ? &a : &b, t[i], (gb_quality_t)q[i], &x);
             run = i + 1;
         } else if ((f & 64) || i + 1 == n) {
-            gb_head_add_run(&b, t, v, q, ord + run, (uint32_t)(i + 1 - run));
+            gb_head_add_run(&b, t + run, v + run, q + run, (uint32_t)(i + 1 - run));
             run = i + 1;
         }
     }
@@ -128,7 +126,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(t);
     free(v);
     free(q);
-    free(ord);
     free(val);
     return 0;
 }

@@ -2049,11 +2049,7 @@ static void head_round_trip(gb_vtype_t type, const gb_time_t *t, const gb_slot_t
         gb_value_t x = gb_pts_value(&one, 0);
         gb_head_add(&h, t[i], (gb_quality_t)q[i], &x);
     }
-    uint32_t *ord = malloc((n - split + 1) * sizeof *ord);
-    for (size_t i = split; i < n; i++)
-        ord[i - split] = (uint32_t)i;
-    gb_head_add_run(&h, t, v, q, ord, (uint32_t)(n - split));
-    free(ord);
+    gb_head_add_run(&h, t + split, v + split, q + split, (uint32_t)(n - split));
     gb_pts_t p;
     gb_pts_init(&p, type);
     gb_pts_add_head(&p, &h);
