@@ -310,9 +310,9 @@ static int dec_smallest(double v, int hint)
 /* Estimated bits of V as an exception at exponent E: near ones pay for their difference. */
 static double exception_bits(double v, unsigned e)
 {
-    double x = v * GB_P10[e];
-    if (!(fabs(x) < GB_DEC_LIMIT)) return FAR_BITS;
-    double back = ((x + GB_DEC_ROUND) - GB_DEC_ROUND) / GB_P10[e];
+    int64_t d;
+    double back;
+    if (gb_dec_digits(v, e, &d, &back) < 0) return FAR_BITS;
     int64_t diff = (int64_t)(gb_f2u(v) - gb_f2u(back));
     if (diff <= -NEAR_LIMIT || diff >= NEAR_LIMIT) return FAR_BITS;
     return NEAR_BITS + gb_bits(gb_zz(diff));

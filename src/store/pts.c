@@ -553,6 +553,8 @@ uint32_t gb_head_add_run(gb_head_t *h, const gb_time_t *t, const gb_slot_t *v, c
     return imax;
 }
 
+/* A varint of a head's own encoding, which is never damaged: unchecked, unlike gb_rd_varint's
+ * reading of what comes from disk. */
 static inline uint64_t get_varint(const unsigned char **pp)
 {
     const unsigned char *p = *pp;
