@@ -83,7 +83,10 @@ void gb_pool_init(gb_pool_t *p)
  * first write (0.15 us for a later pass over the whole page). Written here, that trap is paid
  * on this thread, ahead, not on the thread that takes the block (the drain, which then kept a
  * single writer waiting). `bench_store tags`, medians of interleaved rounds: 21.6 -> 23.8 M
- * points/s (8 each), 22.8 -> 25.1 M (12 each).
+ * points/s (8 each), 22.8 -> 25.1 M (12 each). Huge pages (slabs on 2 MiB, MADV_HUGEPAGE) took
+ * a fresh server's page faults in an HTTP load from 44,800 to 12,100, but were slower there
+ * (168 against 154 ticks of CPU, 8 rounds) and in `bench_store tags` (22.8 against 28.3 M
+ * points/s, slower in 6 rounds of 6): the slabs stay in small pages.
  */
 static void *map_ready(void)
 {
