@@ -20,6 +20,7 @@
 #include "gemba/store.h"
 #include "store/codec.h"
 #include "store/engine.h"
+#include "util/crc.h"
 #include "util/str.h"
 
 #include <math.h>
@@ -50,6 +51,7 @@ static void snapshot_locked(gb_store_t *s, series_t *x, gb_time_t from, gb_time_
     sn->xlo = xlo;
     sn->xhi = xhi;
     gb_pts_init(&sn->head, x->type);
+    sn->afd = -1;
     sn->src = gb_xcalloc(x->nblocks ? x->nblocks : 1, sizeof *sn->src);
     for (size_t i = 0; i < x->nblocks; i++) {
         const gb_bref_t *r = &x->blocks[i];
@@ -120,13 +122,54 @@ void gb_store__snapshot_free(gb_snap_t *sn)
 {
     release(sn->store);
     free(sn->src);
+    free(sn->ahead);
     gb_pts_clear(&sn->head);
 }
 
-/* Reads block SRC's bytes (frame checked) into a new buffer *BUF. 0, GB_EIO or GB_EPROTO. */
-static int read_block(const src_t *src, unsigned char **buf)
+/* The most bytes of blocks one read takes ahead. */
+#define AHEAD_MAX (1u << 20)
+
+/*
+ * Block SRC (one of SN's sources) read, its frame checked: *FRAME points at its frame (8 bytes,
+ * then the block), valid until the next read of SN. 0, GB_EIO or GB_EPROTO.
+ *
+ * A series' blocks lie one after another in a file, in the order the snapshot has them: one
+ * read takes SRC and those that follow it there (up to AHEAD_MAX bytes, and not those a query
+ * answers from their statistics), and the next ones come from memory. A one-day aggregate of a
+ * 1 Hz series reads 22 blocks, a scan of a million points 245: on the machine the bench runs on
+ * a system call costs about a microsecond, and more around a read.
+ */
+static int read_block(snap_t *sn, const src_t *src, const unsigned char **frame)
 {
-    return gb_blockio_load(src->fd, &src->r, buf);
+    uint64_t off = src->r.off, end = off + 8 + src->r.len;
+    if (src->fd != sn->afd || off < sn->aoff || end > sn->aoff + sn->alen) {
+        size_t len = 8 + src->r.len;
+        for (size_t i = (size_t)(src - sn->src) + 1; i < sn->nsrc; i++) {
+            const src_t *b = &sn->src[i];
+            if (b->fd != src->fd || b->r.off != off + len || b->inside ||
+                len + 8 + b->r.len > AHEAD_MAX)
+                break;
+            len += 8 + b->r.len;
+        }
+        if (len > sn->acap) {
+            free(sn->ahead);
+            sn->ahead = gb_xmalloc(len);
+            sn->acap = len;
+        }
+        sn->afd = -1;
+        ssize_t got = pread(src->fd, sn->ahead, len, (off_t)off);
+        if (got < (ssize_t)(8 + src->r.len)) return GB_EIO;
+        sn->afd = src->fd;
+        sn->aoff = off;
+        sn->alen = (size_t)got; /* a short read: what it gave */
+    }
+    const unsigned char *f = sn->ahead + (off - sn->aoff);
+    uint32_t flen, crc;
+    memcpy(&flen, f, 4);
+    memcpy(&crc, f + 4, 4);
+    if (flen != src->r.len || gb_crc32(f + 8, flen) != crc) return GB_EPROTO;
+    *frame = f;
+    return 0;
 }
 
 static void damaged(const src_t *src, int rc)
@@ -135,17 +178,18 @@ static void damaged(const src_t *src, int rc)
              src->r.st.count, (unsigned long long)src->r.off, gb_strerror(rc));
 }
 
-/* Reads and decodes block SRC, appending its points in [FROM, TO) but not in [XLO, XHI) to OUT. */
-static int decode_into(const src_t *src, gb_time_t from, gb_time_t to, gb_time_t xlo, gb_time_t xhi,
-                       gb_pts_t *out, gb_pts_t *tmp)
+/* Reads and decodes block SRC of SN, appending its points in [FROM, TO) but not in [XLO, XHI) to
+ * OUT. */
+static int decode_into(snap_t *sn, const src_t *src, gb_time_t from, gb_time_t to, gb_pts_t *out,
+                       gb_pts_t *tmp)
 {
-    unsigned char *buf;
-    int rc = read_block(src, &buf);
+    gb_time_t xlo = sn->xlo, xhi = sn->xhi;
+    const unsigned char *buf;
+    int rc = read_block(sn, src, &buf);
     if (!rc) {
         gb_pts_reset(tmp);
         rc = gb_blockio_read(buf + 8, src->r.len, tmp);
     }
-    free(buf);
     if (rc) {
         damaged(src, rc);
         return rc;
@@ -164,7 +208,7 @@ void gb_store__merge(gb_snap_t *sn, gb_time_t from, gb_time_t to, bool unclean_o
     for (size_t i = 0; i < sn->nsrc; i++) {
         const src_t *c = &sn->src[i];
         if ((unclean_only && c->clean) || c->r.st.tmax < from || c->r.st.tmin >= to) continue;
-        decode_into(c, from, to, sn->xlo, sn->xhi, out, &tmp);
+        decode_into(sn, c, from, to, out, &tmp);
     }
     for (size_t i = 0; i < sn->head.n; i++)
         if (sn->head.t[i] >= from && sn->head.t[i] < to) gb_pts_add_from(out, &sn->head, i);
@@ -298,17 +342,16 @@ static void next_group(gb_store_cursor_t *c)
             for (size_t i = 0; i < sn->head.n; i++)
                 gb_pts_add_from(&c->pts, &sn->head, i);
         } else if (end - g == 1) { /* alone: decoded straight into pts, nothing to merge */
-            unsigned char *buf;
+            const unsigned char *buf;
             const src_t *src = &sn->src[c->sp[k].i];
-            int rc = read_block(src, &buf);
+            int rc = read_block(sn, src, &buf);
             if (!rc) rc = gb_blockio_read(buf + 8, src->r.len, &c->pts);
-            free(buf);
             if (rc) {
                 damaged(src, rc);
                 gb_pts_reset(&c->pts);
             }
         } else {
-            decode_into(&sn->src[c->sp[k].i], c->from, c->to, sn->xlo, sn->xhi, &c->pts, &c->tmp);
+            decode_into(sn, &sn->src[c->sp[k].i], c->from, c->to, &c->pts, &c->tmp);
         }
     }
     gb_pts_sort_dedupe(&c->pts); /* a check only, for one block or the head: they are sorted */
@@ -1126,10 +1169,9 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
             acc_block(&a, &cl[ci]->r.st);
             ci++;
         } else { /* a block across windows: its points, from the decoded arrays */
-            unsigned char *buf;
-            int brc = read_block(cl[ci], &buf);
+            const unsigned char *buf;
+            int brc = read_block(&sn, cl[ci], &buf);
             if (!brc) brc = gb_blockio_decode(buf + 8, cl[ci]->r.len, sn.type, &bo);
-            free(buf);
             if (brc) damaged(cl[ci], brc);
             /* the block's times are sorted: take it a window's run at a time, with no division
              * or branch on the window per point */

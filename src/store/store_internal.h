@@ -173,6 +173,11 @@ typedef struct gb_snap {
     gb_store_t *store;
     gb_time_t hmin, hmax;
     gb_time_t xlo, xhi; /* points in [xlo, xhi) are left out (they are in rollups) */
+    /* blocks read ahead: the frames at [aoff, aoff + alen) of file descriptor afd */
+    unsigned char *ahead;
+    size_t alen, acap;
+    uint64_t aoff;
+    int afd;
 } gb_snap_t;
 
 /* Moves the staged points to their series' heads. Every reader of a head calls it first. Locked. */

@@ -2581,6 +2581,104 @@ static int keep(void *ctx, const gb_point_t *p)
     return 0;
 }
 
+/* Points of series "a" read back: their count, and whether each is its time (times in [LO, HI)
+ * left out). */
+typedef struct {
+    uint64_t n;
+    gb_time_t lo, hi;
+    bool ok;
+} readback_t;
+
+static int readback_point(void *ctx, const gb_point_t *p)
+{
+    readback_t *r = ctx;
+    r->n++;
+    if (p->v.f64 != (double)p->t || (p->t >= r->lo && p->t < r->hi)) r->ok = false;
+    return 0;
+}
+
+static int readback_window(void *ctx, gb_time_t w, const gb_value_t *v)
+{
+    (void)w;
+    ((readback_t *)ctx)->n += (uint64_t)gb_value_number(v);
+    return 0;
+}
+
+/*
+ * A query reads a series' blocks that lie one after another in a file in one go and checks each
+ * block's frame as it takes it: a damaged block in the middle of such a run is skipped, and the
+ * blocks before and after it are read whole, by a raw read, a cursor and an aggregate.
+ */
+static void test_damaged_block_in_a_run(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    const int nb = 5, bp = GB_STORE_BLOCK_POINTS;
+    for (int i = 0; i < nb * bp; i++)
+        put_f(s, "a", i, i);
+    put_f(s, "b", 1, 7);
+    assert_int_equal(gb_store_close(s), 0);
+
+    /* the file's only series blocks: "a"'s five frames from offset 8, then "b"'s */
+    char cmd[700], path[600];
+    snprintf(cmd, sizeof cmd, "ls %s/blocks/*.gbb", dir);
+    FILE *ls = popen(cmd, "r");
+    assert_non_null(ls);
+    assert_non_null(fgets(path, sizeof path, ls));
+    pclose(ls);
+    path[strcspn(path, "\n")] = 0;
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    long off = 8;
+    for (int k = 0; k < 2; k++) { /* past the first two frames */
+        uint32_t len;
+        assert_int_equal(fseek(f, off, SEEK_SET), 0);
+        assert_int_equal(fread(&len, 4, 1, f), 1);
+        off += 8 + (long)len;
+    }
+    uint32_t len;
+    assert_int_equal(fseek(f, off, SEEK_SET), 0);
+    assert_int_equal(fread(&len, 4, 1, f), 1);
+    assert_int_equal(fseek(f, off + 8 + len / 2, SEEK_SET), 0); /* the third one's middle */
+    int c = fgetc(f);
+    assert_int_equal(fseek(f, off + 8 + len / 2, SEEK_SET), 0);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    gb_time_t lo = 2 * bp, hi = 3 * bp; /* the third block's points */
+    readback_t r = {0, lo, hi, true};
+    assert_int_equal(gb_store_read(s, "a", INT64_MIN, INT64_MAX, readback_point, &r), 0);
+    assert_true(r.ok);
+    assert_int_equal(r.n, (uint64_t)(nb - 1) * bp);
+
+    gb_store_cursor_t *cur;
+    assert_int_equal(gb_store_cursor_open(s, "a", 0, nb * bp, &cur), 0);
+    gb_point_t p;
+    readback_t rc = {0, lo, hi, true};
+    while (gb_store_cursor_next(cur, &p))
+        readback_point(&rc, &p);
+    gb_store_cursor_close(cur);
+    assert_true(rc.ok);
+    assert_int_equal(rc.n, (uint64_t)(nb - 1) * bp);
+
+    /* windows of 1000 cut across the blocks: each is decoded, none stands for itself */
+    readback_t ra = {0};
+    assert_int_equal(
+        gb_store_aggregate(s, "a", 0, nb * bp, 1000, GB_AGG_COUNT, readback_window, &ra), 0);
+    assert_int_equal(ra.n, (uint64_t)(nb - 1) * bp);
+
+    got_t g = {0};
+    assert_int_equal(gb_store_read(s, "b", INT64_MIN, INT64_MAX, got_point, &g), 0);
+    assert_int_equal(g.n, 1);
+    assert_true(g.v[0] == 7);
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 /*
  * Three flushes and a head whose times overlap, written in shuffled order with some times
  * written twice: a read hands out every time once, in order, with the value written last, and
@@ -3070,6 +3168,7 @@ int main(void)
         cmocka_unit_test(test_footer_entries),
         cmocka_unit_test(test_footer_length),
         cmocka_unit_test(test_cursor_merges_overlapping_sources),
+        cmocka_unit_test(test_damaged_block_in_a_run),
         cmocka_unit_test(test_query_text),
         cmocka_unit_test(test_latest_text),
     };
