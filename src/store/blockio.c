@@ -175,14 +175,19 @@ void gb_blockio_write(const gb_pts_t *p, size_t from, size_t n, unsigned char **
     free(str);
 }
 
+int gb_frame_check(const unsigned char *frame, uint32_t len)
+{
+    uint32_t flen, crc;
+    memcpy(&flen, frame, 4);
+    memcpy(&crc, frame + 4, 4);
+    return flen != len || gb_crc32(frame + 8, len) != crc ? GB_EPROTO : 0;
+}
+
 int gb_frame_load(int fd, uint64_t off, uint32_t len, unsigned char **buf)
 {
     *buf = gb_xmalloc((size_t)len + 8);
     if (pread(fd, *buf, (size_t)len + 8, (off_t)off) != (ssize_t)len + 8) return GB_EIO;
-    uint32_t flen, crc;
-    memcpy(&flen, *buf, 4);
-    memcpy(&crc, *buf + 4, 4);
-    return flen != len || gb_crc32(*buf + 8, len) != crc ? GB_EPROTO : 0;
+    return gb_frame_check(*buf, len);
 }
 
 int gb_blockio_load(int fd, const gb_bref_t *r, unsigned char **buf)

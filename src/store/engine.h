@@ -219,6 +219,9 @@ void gb_bstats_of(const gb_pts_t *p, size_t from, size_t n, gb_bstats_t *st);
  * 0, GB_EIO (short read) or GB_EPROTO.
  */
 int gb_frame_load(int fd, uint64_t off, uint32_t len, unsigned char **buf);
+/* Whether FRAME (8 bytes, then LEN more) holds a frame of LEN bytes whose CRC matches: 0 or
+ * GB_EPROTO. */
+int gb_frame_check(const unsigned char *frame, uint32_t len);
 
 /* ---- rollups (rollupio.c) ---- */
 

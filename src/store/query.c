@@ -20,7 +20,6 @@
 #include "gemba/store.h"
 #include "store/codec.h"
 #include "store/engine.h"
-#include "util/crc.h"
 #include "util/str.h"
 
 #include <math.h>
@@ -163,13 +162,8 @@ static int read_block(snap_t *sn, const src_t *src, const unsigned char **frame)
         sn->aoff = off;
         sn->alen = (size_t)got; /* a short read: what it gave */
     }
-    const unsigned char *f = sn->ahead + (off - sn->aoff);
-    uint32_t flen, crc;
-    memcpy(&flen, f, 4);
-    memcpy(&crc, f + 4, 4);
-    if (flen != src->r.len || gb_crc32(f + 8, flen) != crc) return GB_EPROTO;
-    *frame = f;
-    return 0;
+    *frame = sn->ahead + (off - sn->aoff);
+    return gb_frame_check(*frame, src->r.len);
 }
 
 static void damaged(const src_t *src, int rc)
