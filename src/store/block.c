@@ -333,9 +333,17 @@ static int decode_values(const gb_block_info_t *h, gb_rd_t *r, gb_block_out_t *o
     uint8_t c;
     int rc;
     switch (h->type) {
-    case GB_VT_F64:
+    case GB_VT_F64: {
+        int e;
         o->f64 = o->vbuf_;
-        return gb_fcodec_decode(h->value_codec, r, h->count, o->f64, tmp);
+        rc = gb_fcodec_decode(h->value_codec, r, h->count, o->f64, tmp, o->want_digits ? &e : NULL);
+        if (!rc && o->want_digits && e >= 0) {
+            o->f64 = NULL;
+            o->dig = tmp;
+            o->dscale = GB_P10[e];
+        }
+        return rc;
+    }
     case GB_VT_I64:
         o->i64 = o->vbuf_;
         rc = gb_icodec_decode(r, h->count, GB_IC_ALL, o->i64, &c);
@@ -401,6 +409,7 @@ static void out_empty(gb_block_out_t *o)
     o->n = 0;
     o->t = NULL;
     o->f64 = NULL;
+    o->dig = NULL;
     o->i64 = NULL;
     o->b = NULL;
     o->str = NULL;

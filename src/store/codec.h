@@ -39,6 +39,7 @@
 #include "gemba/sample.h"
 #include "util/buf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -146,6 +147,13 @@ typedef struct gb_block_out {
     gb_block_str_t *str; /* into arena */
     char *arena;         /* not NULL after a string block, even when every string is empty */
     size_t arena_len;
+    /* set by the caller before a decode: a DECIMAL float block may then give its digits instead
+     * of its values, where that is exact (no exceptions, every digit under 2^47 in magnitude, so
+     * that a block's add up in an int64). F64 is then NULL and value i is DIG[i] / DSCALE (a power
+     * of ten), correctly rounded: what F64[i] would have been. */
+    bool want_digits;
+    const int64_t *dig;
+    double dscale;
     /* storage */
     void *tbuf_, *vbuf_, *sbuf_; /* times, values, scratch (2 integers a point) */
     size_t cap_;

@@ -348,7 +348,8 @@ static int dec_exponent(const double *v, size_t n)
     for (int e = lo; e <= hi; e++) {
         double cost = 0;
         for (size_t j = 0; j < cnt; j++)
-            if (es[j] >= 0) cost += es[j] <= e ? 3.32 * e : exception_bits(v[j * n / cnt], (unsigned)e);
+            if (es[j] >= 0)
+                cost += es[j] <= e ? 3.32 * e : exception_bits(v[j * n / cnt], (unsigned)e);
         if (e == lo || cost < best) {
             best = cost;
             best_e = e;
@@ -450,18 +451,33 @@ static int read_exceptions(gb_rd_t *r, size_t k, size_t n, int64_t *tmp)
     return rc;
 }
 
-static int dec_decode(gb_rd_t *r, size_t n, double *v, int64_t *tmp)
+/* Reads a DECIMAL section of N values into V (TMP: scratch for 2N integers). With DIGITS_E, a
+ * section without exceptions whose digits are all under DIGITS_MAX leaves V alone and gives its
+ * exponent there, the digits in TMP[0..N); otherwise DIGITS_E gets -1 and V the values. */
+static int dec_decode(gb_rd_t *r, size_t n, double *v, int64_t *tmp, int *digits_e)
 {
     uint8_t e;
     uint64_t nn, nf;
     int rc;
+    if (digits_e) *digits_e = -1;
     if ((rc = gb_rd_u8(r, &e)) || (rc = gb_rd_count(r, n, &nn)) ||
         (rc = gb_rd_count(r, n - nn, &nf)))
         return rc;
     if (e > GB_DEC_EXP_MAX) return GB_EPROTO;
     if ((rc = gb_icodec_decode(r, n, GB_IC_ALL, tmp, NULL))) return rc;
-    const double p = GB_P10[e];
     size_t i = 0;
+    if (digits_e && nn + nf == 0) {
+        /* unsigned: a stream the CRC let through may hold any integer */
+        uint64_t over = 0;
+        for (i = 0; i < n; i++)
+            over |= ((uint64_t)tmp[i] + GB_DIGITS_MAX) >> 48;
+        if (!over) {
+            *digits_e = e;
+            return 0;
+        }
+        i = 0;
+    }
+    const double p = GB_P10[e];
 #ifdef __SSE2__
     const __m128d vp = _mm_set1_pd(p); /* the division bounds the loop: two at a time */
     for (; i + 2 <= n; i += 2)
@@ -609,14 +625,15 @@ int gb_fcodec_encode(const double *v, size_t n, int force, gb_buf_t *out, uint8_
     return rc;
 }
 
-int gb_fcodec_decode(uint8_t codec, gb_rd_t *r, size_t n, double *v, int64_t *tmp)
+int gb_fcodec_decode(uint8_t codec, gb_rd_t *r, size_t n, double *v, int64_t *tmp, int *digits_e)
 {
+    if (digits_e) *digits_e = -1;
     switch (codec) {
     case GB_CODEC_GORILLA:
     case GB_CODEC_CHIMP:
         return xor_decode(codec, r, n, v);
     case GB_CODEC_DECIMAL:
-        return dec_decode(r, n, v, tmp);
+        return dec_decode(r, n, v, tmp, digits_e);
     case GB_CODEC_F64BITS: {
         int rc = gb_icodec_decode(r, n, GB_IC_ALL, tmp, NULL);
         if (!rc) memcpy(v, tmp, n * sizeof *v);

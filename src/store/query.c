@@ -683,12 +683,18 @@ static uint32_t first_at(const gb_time_t *t, uint32_t lo, uint32_t hi, gb_time_t
     return lo;
 }
 
+/* Float I of a decoded float block, from its values or its digits. */
+static double block_f64(const gb_block_out_t *bo, uint32_t i)
+{
+    return bo->dig ? (double)bo->dig[i] / bo->dscale : bo->f64[i];
+}
+
 /* Point I of a decoded block as a slot (0 for a string). */
 static gb_slot_t block_slot(gb_vtype_t type, const gb_block_out_t *bo, uint32_t i)
 {
     gb_value_t v = {.type = type};
     if (type == GB_VT_F64)
-        v.f64 = bo->f64[i];
+        v.f64 = block_f64(bo, i);
     else if (type == GB_VT_I64)
         v.i64 = bo->i64[i];
     else if (type == GB_VT_BOOL)
@@ -703,47 +709,121 @@ static gb_value_t block_str(const gb_block_out_t *bo, uint32_t i)
         .type = GB_VT_STR, .str = bo->arena + bo->str[i].off, .len = bo->str[i].len};
 }
 
-/* Points K..E-1 of a decoded block, in time order, all in the window being summed. */
+/* What an aggregate needs of a window's numbers besides their count, first and last. */
+enum { NEED_SUM = 1, NEED_SQ = 2, NEED_MINMAX = 4 };
+
+static unsigned agg_needs(gb_agg_t agg)
+{
+    switch (agg) {
+    case GB_AGG_SUM:
+    case GB_AGG_AVG:
+        return NEED_SUM;
+    case GB_AGG_STDDEV:
+        return NEED_SUM | NEED_SQ;
+    case GB_AGG_MIN:
+    case GB_AGG_MAX:
+        return NEED_MINMAX;
+    default:
+        return 0;
+    }
+}
+
+/* Sum, sum of squares, min and max (as NEED asks) of the floats X[K..E), none of them NaN: four
+ * running sums break the chain of dependent additions, and nothing needs testing. */
+static void f64_run(const double *x, uint32_t k, uint32_t e, unsigned need, double *sum,
+                    double *sumsq, double *mn, double *mx)
+{
+    uint32_t i;
+    if (need & NEED_SUM) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (i = k; i + 4 <= e; i += 4) {
+            s0 += x[i];
+            s1 += x[i + 1];
+            s2 += x[i + 2];
+            s3 += x[i + 3];
+        }
+        for (; i < e; i++)
+            s0 += x[i];
+        *sum = s0 + ((s1 + s2) + s3);
+    }
+    if (need & NEED_SQ) {
+        double q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+        for (i = k; i + 4 <= e; i += 4) {
+            q0 += x[i] * x[i];
+            q1 += x[i + 1] * x[i + 1];
+            q2 += x[i + 2] * x[i + 2];
+            q3 += x[i + 3] * x[i + 3];
+        }
+        for (; i < e; i++)
+            q0 += x[i] * x[i];
+        *sumsq = q0 + ((q1 + q2) + q3);
+    }
+    if (need & NEED_MINMAX) {
+        double n0 = *mn, n1 = *mn, m0 = *mx, m1 = *mx;
+        for (i = k; i + 2 <= e; i += 2) {
+            n0 = x[i] < n0 ? x[i] : n0;
+            n1 = x[i + 1] < n1 ? x[i + 1] : n1;
+            m0 = x[i] > m0 ? x[i] : m0;
+            m1 = x[i + 1] > m1 ? x[i + 1] : m1;
+        }
+        for (; i < e; i++) {
+            n0 = x[i] < n0 ? x[i] : n0;
+            m0 = x[i] > m0 ? x[i] : m0;
+        }
+        *mn = n1 < n0 ? n1 : n0;
+        *mx = m1 > m0 ? m1 : m0;
+    }
+}
+
+/*
+ * The same from a block's decimal digits D[K..E) (value i is D[i] / P): the sum is the digits'
+ * exact integer sum divided once, the correctly rounded sum of the values as their decimals say
+ * (adding the values one by one rounds at every step, and costs a division a value to make
+ * them); the smallest and largest digits divide to the smallest and largest values, a correctly
+ * rounded division by a positive number keeping order.
+ */
+static void digits_run(const int64_t *d, double p, uint32_t k, uint32_t e, unsigned need,
+                       double *sum, double *sumsq, double *mn, double *mx)
+{
+    uint32_t i;
+    if (need & NEED_SUM) {
+        uint64_t s = 0; /* unsigned: what the decoder let through adds up in 63 bits anyway */
+        for (i = k; i < e; i++)
+            s += (uint64_t)d[i];
+        *sum = (double)(int64_t)s / p;
+    }
+    if (need & NEED_SQ) {
+        double q = 0;
+        for (i = k; i < e; i++) {
+            double x = (double)d[i] / p;
+            q += x * x;
+        }
+        *sumsq = q;
+    }
+    if (need & NEED_MINMAX) {
+        int64_t n0 = d[k], m0 = d[k];
+        for (i = k + 1; i < e; i++) {
+            n0 = d[i] < n0 ? d[i] : n0;
+            m0 = d[i] > m0 ? d[i] : m0;
+        }
+        double fn = (double)n0 / p, fx = (double)m0 / p;
+        *mn = fn < *mn ? fn : *mn;
+        *mx = fx > *mx ? fx : *mx;
+    }
+}
+
+/* Points K..E-1 (K < E) of a decoded block, in time order, all in the window being summed, for
+ * an aggregate that needs NEED; NONAN when the block's statistics say it holds no NaN. */
 static void acc_run(acc_t *a, gb_vtype_t type, const gb_block_out_t *bo, uint32_t k, uint32_t e,
-                    bool nonan)
+                    bool nonan, unsigned need)
 {
     double sum = 0, sumsq = 0, mn = a->min, mx = a->max;
     uint64_t nnum = 0;
-    if (type == GB_VT_F64 && nonan) {
-        /* a block without NaN (its statistics say so): four running sums break the chain of
-         * dependent additions, and nothing needs testing */
-        double s1 = 0, s2 = 0, s3 = 0, q1 = 0, q2 = 0, q3 = 0, mn1 = mn, mx1 = mx;
-        uint32_t i = k;
-        for (; i + 4 <= e; i += 4) {
-            double x0 = bo->f64[i], x1 = bo->f64[i + 1], x2 = bo->f64[i + 2], x3 = bo->f64[i + 3];
-            sum += x0;
-            s1 += x1;
-            s2 += x2;
-            s3 += x3;
-            sumsq += x0 * x0;
-            q1 += x1 * x1;
-            q2 += x2 * x2;
-            q3 += x3 * x3;
-            mn = x0 < mn ? x0 : mn;
-            mn1 = x1 < mn1 ? x1 : mn1;
-            mn = x2 < mn ? x2 : mn;
-            mn1 = x3 < mn1 ? x3 : mn1;
-            mx = x0 > mx ? x0 : mx;
-            mx1 = x1 > mx1 ? x1 : mx1;
-            mx = x2 > mx ? x2 : mx;
-            mx1 = x3 > mx1 ? x3 : mx1;
-        }
-        for (; i < e; i++) {
-            double x = bo->f64[i];
-            sum += x;
-            sumsq += x * x;
-            mn = x < mn ? x : mn;
-            mx = x > mx ? x : mx;
-        }
-        sum += (s1 + s2) + s3;
-        sumsq += (q1 + q2) + q3;
-        mn = mn1 < mn ? mn1 : mn;
-        mx = mx1 > mx ? mx1 : mx;
+    if (type == GB_VT_F64 && bo->dig) { /* the decoder gives digits only where there is no NaN */
+        digits_run(bo->dig, bo->dscale, k, e, need, &sum, &sumsq, &mn, &mx);
+        nnum = e - k;
+    } else if (type == GB_VT_F64 && nonan) {
+        f64_run(bo->f64, k, e, need, &sum, &sumsq, &mn, &mx);
         nnum = e - k;
     } else if (type == GB_VT_F64) {
         for (uint32_t i = k; i < e; i++) {
@@ -1138,6 +1218,8 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
     size_t ci = 0;
     gb_block_out_t bo;
     gb_block_out_init(&bo);
+    unsigned need = agg_needs(agg);
+    bo.want_digits = !(need & NEED_SQ);
     /* three sorted streams that do not overlap: points, clean blocks, rollups */
     while (!rc && (pi < pts.n || ci < ncl || ri < rs.r.n)) {
         gb_time_t tp = pi < pts.n ? pts.t[pi] : INT64_MAX;
@@ -1182,7 +1264,7 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
                 }
                 gb_time_t wend = from + (wk + 1) * step < to ? from + (wk + 1) * step : to;
                 uint32_t e = first_at(bo.t, k + 1, bo.n, wend);
-                acc_run(&a, sn.type, &bo, k, e, cl[ci]->r.st.nnum == cl[ci]->r.st.count);
+                acc_run(&a, sn.type, &bo, k, e, cl[ci]->r.st.nnum == cl[ci]->r.st.count, need);
                 k = e;
             }
             ci++;

@@ -152,7 +152,7 @@ static int get_floats(gb_rd_t *r, size_t n, double *x, int64_t *tmp)
 {
     uint8_t codec;
     int rc = gb_rd_u8(r, &codec);
-    return rc ? rc : gb_fcodec_decode(codec, r, n, x, tmp);
+    return rc ? rc : gb_fcodec_decode(codec, r, n, x, tmp, NULL);
 }
 
 /* Whether rollup R (after one starting at PREV) adds up; its columns were checked one by one. */

@@ -4,7 +4,8 @@
  * Decode mode (any input not starting with 0xEE or 0xCC): gb_block_info and gb_block_decode on
  * a copy of exactly the input's length. When decoding succeeds the points are valid input, so
  * they are encoded again -- once with the codecs chosen freely, once with the block's own value
- * codec forced -- and each block must decode to the same points, floats bit for bit.
+ * codec forced -- and each block must decode to the same points, floats bit for bit. Asked for
+ * its digits, a DECIMAL block must give digits that divide to the same values, or the values.
  *
  * Sealed mode (0xCC, then a block): the same, after the block's CRC is set right, so that
  * mutations reach the sections instead of stopping at the checksum.
@@ -53,6 +54,29 @@ static void same(const gb_block_out_t *a, const gb_block_out_t *b)
     }
 }
 
+/* Decodes block P (N bytes) asking for a DECIMAL block's digits, and traps unless they give
+ * EXPECT's values bit for bit, each under GB_DIGITS_MAX (2^47) in magnitude. */
+static void digits_agree(const uint8_t *p, size_t n, const gb_block_out_t *expect)
+{
+    gb_block_out_t o;
+    gb_block_out_init(&o);
+    o.want_digits = true;
+    if (gb_block_decode(p, n, &o)) __builtin_trap();
+    if (!o.dig) {
+        same(expect, &o);
+    } else {
+        if (o.type != GB_VT_F64 || o.value_codec != GB_CODEC_DECIMAL || o.n != expect->n)
+            __builtin_trap();
+        for (uint32_t i = 0; i < o.n; i++) {
+            double x = (double)o.dig[i] / o.dscale;
+            if (o.dig[i] >= INT64_C(1) << 47 || o.dig[i] < -(INT64_C(1) << 47) ||
+                memcmp(&x, &expect->f64[i], 8) || o.t[i] != expect->t[i])
+                __builtin_trap();
+        }
+    }
+    gb_block_out_clear(&o);
+}
+
 /* Encodes IN (which must be valid), decodes it, and traps unless EXPECT's points come back. */
 static void encode_decode(const gb_block_in_t *in, const gb_block_out_t *expect)
 {
@@ -62,6 +86,7 @@ static void encode_decode(const gb_block_in_t *in, const gb_block_out_t *expect)
     gb_block_out_init(&o);
     if (gb_block_encode(in, &b, NULL) || gb_block_decode(b.p, b.len, &o)) __builtin_trap();
     same(expect, &o);
+    digits_agree(b.p, b.len, expect);
     gb_block_out_clear(&o);
     gb_buf_clear(&b);
 }
@@ -94,6 +119,7 @@ static void decode_mode(const uint8_t *data, size_t size, int seal)
     gb_block_out_init(&o);
     if (gb_block_info(p, size, &info) == 0 && info.bytes > size) __builtin_trap();
     if (gb_block_decode(p, size, &o) == 0) {
+        digits_agree(p, size, &o);
         gb_block_in_t in = input_of(&o, 0);
         encode_decode(&in, &o);
         in.codec = o.value_codec;

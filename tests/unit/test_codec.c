@@ -385,6 +385,63 @@ static void test_sizes(void **state)
     free(v);
 }
 
+/* Decodes block P (N bytes) asking for digits; checks that they come exactly when WANT, and that
+ * each gives the value a plain decode gives, bit for bit. */
+static void digits_check(const uint8_t *p, size_t n, bool want)
+{
+    gb_block_out_t plain, dig;
+    gb_block_out_init(&plain);
+    gb_block_out_init(&dig);
+    dig.want_digits = true;
+    assert_int_equal(gb_block_decode(p, n, &plain), 0);
+    assert_int_equal(gb_block_decode(p, n, &dig), 0);
+    assert_int_equal(dig.n, plain.n);
+    assert_int_equal(dig.dig != NULL, want);
+    assert_int_equal(dig.f64 == NULL, want);
+    for (uint32_t i = 0; i < plain.n; i++) {
+        assert_int_equal(dig.t[i], plain.t[i]);
+        double x = want ? (double)dig.dig[i] / dig.dscale : dig.f64[i];
+        assert_memory_equal(&x, &plain.f64[i], sizeof x);
+    }
+    gb_block_out_clear(&plain);
+    gb_block_out_clear(&dig);
+}
+
+/*
+ * A DECIMAL block gives its digits to a reader that asks (the aggregates, which sum them): only
+ * when every value is its digits over the block's power of ten (no exception: not for a NaN, nor
+ * for a value a few units in the last place off a decimal) and the digits are under 2^47, so
+ * that a block's add up in 63 bits. A block of another codec never does.
+ */
+static void test_decimal_digits(void **state)
+{
+    (void)state;
+    const size_t n = 4096;
+    int64_t *t = times_regular(n, 1700000000000000000, 1000000000);
+    double *v = malloc(n * sizeof *v);
+    gb_buf_t b;
+    gb_buf_init(&b);
+    for (int k = 0; k < 5; k++) {
+        for (size_t i = 0; i < n; i++)
+            v[i] = (double)(-29800 + (int)(rnd() % 56)) / 1000; /* -29.800 .. -29.745: e = 3 */
+        if (k == 1) v[77] = NAN;
+        if (k == 2) v[78] = 74.93588199999998; /* a near exception */
+        if (k == 3) v[0] = 140737488355.328;   /* 2^47 / 1000: at e = 3, digits of 2^47 */
+        if (k == 4) v[0] = 140737488355.327;   /* one under */
+        gb_block_in_t in = {.type = GB_VT_F64, .n = n, .t = t, .f64 = v, .codec = GB_CODEC_DECIMAL};
+        b.len = 0;
+        assert_int_equal(gb_block_encode(&in, &b, NULL), 0);
+        digits_check(b.p, b.len, k == 0 || k == 4);
+    }
+    gb_block_in_t in = {.type = GB_VT_F64, .n = n, .t = t, .f64 = v, .codec = GB_CODEC_CHIMP};
+    b.len = 0;
+    assert_int_equal(gb_block_encode(&in, &b, NULL), 0);
+    digits_check(b.p, b.len, false);
+    gb_buf_clear(&b);
+    free(t);
+    free(v);
+}
+
 static void test_bools(void **state)
 {
     (void)state;
@@ -573,8 +630,8 @@ static void test_encode_refusals(void **state)
         big[i] = (gb_block_str_t){(uint32_t)i + 1, LEN};
         tt[i] = (int64_t)i;
     }
-    in = (gb_block_in_t){.type = GB_VT_STR, .n = N, .t = tt, .str = big, .arena = arena,
-                         .arena_len = LEN + N};
+    in = (gb_block_in_t){
+        .type = GB_VT_STR, .n = N, .t = tt, .str = big, .arena = arena, .arena_len = LEN + N};
     assert_int_equal(gb_block_encode(&in, &b, NULL), GB_ERANGE);
     assert_int_equal(b.len, 0);
     free(arena);
@@ -582,7 +639,8 @@ static void test_encode_refusals(void **state)
     free(tt);
     gb_buf_clear(&b);
 
-    for (int c = 1; c <= GB_CODEC_MAX; c++) assert_string_not_equal(gb_codec_name(c), "?");
+    for (int c = 1; c <= GB_CODEC_MAX; c++)
+        assert_string_not_equal(gb_codec_name(c), "?");
 }
 
 /* Encodes one block of each type and several codecs into B; returns their count, ENDS their ends.
@@ -1030,6 +1088,7 @@ int main(void)
         cmocka_unit_test(test_i64_extremes),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_decimal_digits),
         cmocka_unit_test(test_bools),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_stats),

@@ -701,6 +701,66 @@ static void test_aggregates(void **state)
     free(dir);
 }
 
+/*
+ * Sums of decimals are the decimals' sums. An hour of 1 Hz points, 0.1 in even minutes and 0.7 in
+ * odd ones: once flushed (one block, decoded window by window) each minute's sum is exactly 6 or
+ * 42 and its average exactly 0.1 or 0.7 -- adding the doubles one by one gives 6.000000000000001
+ * and 0.10000000000000002. Before the flush (the head) within the rounding of 60 additions. Beside
+ * it, the same with a NaN at second 30 (the block has an exception: its values are decoded and
+ * summed as doubles) and an integer-valued series of digits beyond 2^47 (the same), whose sums are
+ * exact either way.
+ */
+static void test_decimal_aggregates(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    const gb_time_t T0 = 1700000000 * GB_NS_PER_S, MIN = 60 * GB_NS_PER_S, H = 3600 * GB_NS_PER_S;
+    for (int i = 0; i < 3600; i++) {
+        double v = (i / 60) % 2 ? 0.7 : 0.1;
+        put_f(s, "dec", T0 + i * GB_NS_PER_S, v);
+        put_f(s, "nan", T0 + i * GB_NS_PER_S, i == 30 ? NAN : v);
+        put_f(s, "big", T0 + i * GB_NS_PER_S, 150e12 + i % 60);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        static const gb_agg_t fs[] = {GB_AGG_SUM,   GB_AGG_AVG,  GB_AGG_MIN,  GB_AGG_MAX,
+                                      GB_AGG_FIRST, GB_AGG_LAST, GB_AGG_COUNT};
+        for (size_t k = 0; k < sizeof fs / sizeof *fs; k++) {
+            aggs_t a = {0}, n = {0}, b = {0};
+            assert_int_equal(gb_store_aggregate(s, "dec", T0, T0 + H, MIN, fs[k], got_agg, &a), 0);
+            assert_int_equal(gb_store_aggregate(s, "nan", T0, T0 + H, MIN, fs[k], got_agg, &n), 0);
+            assert_int_equal(gb_store_aggregate(s, "big", T0, T0 + H, MIN, fs[k], got_agg, &b), 0);
+            assert_int_equal(a.n, 60);
+            assert_int_equal(n.n, 60);
+            assert_int_equal(b.n, 60);
+            for (int w = 0; w < 60; w++) {
+                double v = w % 2 ? 0.7 : 0.1;
+                double want = fs[k] == GB_AGG_SUM     ? (w % 2 ? 42 : 6)
+                              : fs[k] == GB_AGG_COUNT ? 60
+                                                      : v;
+                double bwant = fs[k] == GB_AGG_SUM                            ? 60 * 150e12 + 1770
+                               : fs[k] == GB_AGG_AVG                          ? 150e12 + 29.5
+                               : fs[k] == GB_AGG_COUNT                        ? 60
+                               : fs[k] == GB_AGG_MIN || fs[k] == GB_AGG_FIRST ? 150e12
+                                                                              : 150e12 + 59;
+                assert_int_equal(a.w[w], T0 + w * MIN);
+                if (pass == 1)
+                    assert_true(a.v[w] == want);
+                else
+                    assert_true(fabs(a.v[w] - want) <= 60 * DBL_EPSILON * want);
+                assert_true(b.v[w] == bwant);
+                if (w == 0 && fs[k] == GB_AGG_SUM) want = 5.9; /* the NaN is counted, not summed */
+                assert_true(fabs(n.v[w] - want) <= 60 * DBL_EPSILON * want);
+            }
+        }
+        if (pass == 0) assert_int_equal(gb_store_flush(s), 0);
+    }
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 /* The values of one aggregate's windows, as given (strings copied). */
 typedef struct typed_aggs {
     gb_value_t v[8];
@@ -3150,6 +3210,7 @@ int main(void)
         cmocka_unit_test(test_stage_bucket_drained_alone),
         cmocka_unit_test(test_replays_fixed_width_records),
         cmocka_unit_test(test_aggregates),
+        cmocka_unit_test(test_decimal_aggregates),
         cmocka_unit_test(test_typed_aggregates),
         cmocka_unit_test(test_time_weighted_average),
         cmocka_unit_test(test_flush_while_writing),
