@@ -382,16 +382,26 @@ static int decode(const uint8_t *p, size_t n, gb_block_out_t *o)
     o->t = o->tbuf_;
     gb_rd_init(&r, p + h.header_bytes, h.time_bytes);
     /* version 2 holds the times less the first, which the header has */
-    bool rising;
-    rc = gb_icodec_decode_from(&r, h.count, GB_IC_TIME, h.version >= 2 ? h.t_first : 0, o->t, &tc,
-                               &rising);
-    if (rc) return rc;
-    if (tc != h.time_codec || gb_rd_left(&r)) return GB_EPROTO;
-    if (o->t[0] != h.t_first || o->t[h.count - 1] != h.t_last) return GB_EPROTO;
-    /* the header has the last time above the first: steps the stream showed to be at least 1,
-     * adding up to less than 2^63, make every time above the one before */
-    for (size_t i = 1; i < h.count && !rising; i++)
-        if (o->t[i] <= o->t[i - 1]) return GB_EPROTO;
+    int64_t base = h.version >= 2 ? h.t_first : 0, t0, step;
+    if (o->want_step && gb_icodec_regular(&r, h.count, GB_IC_TIME, base, &t0, &step, &tc)) {
+        /* checked as the times would be; rising, the stream says */
+        if (tc != h.time_codec || gb_rd_left(&r) || t0 != h.t_first ||
+            (uint64_t)t0 + (h.count - 1) * (uint64_t)step != (uint64_t)h.t_last)
+            return GB_EPROTO;
+        o->t = NULL;
+        o->t0 = t0;
+        o->tstep = step;
+    } else {
+        bool rising;
+        rc = gb_icodec_decode_from(&r, h.count, GB_IC_TIME, base, o->t, &tc, &rising);
+        if (rc) return rc;
+        if (tc != h.time_codec || gb_rd_left(&r)) return GB_EPROTO;
+        if (o->t[0] != h.t_first || o->t[h.count - 1] != h.t_last) return GB_EPROTO;
+        /* the header has the last time above the first: steps the stream showed to be at least
+         * 1, adding up to less than 2^63, make every time above the one before */
+        for (size_t i = 1; i < h.count && !rising; i++)
+            if (o->t[i] <= o->t[i - 1]) return GB_EPROTO;
+    }
 
     gb_rd_init(&r, p + h.header_bytes + h.time_bytes, h.value_bytes);
     if ((rc = decode_values(&h, &r, o))) return rc;
@@ -408,6 +418,7 @@ static void out_empty(gb_block_out_t *o)
 {
     o->n = 0;
     o->t = NULL;
+    o->t0 = o->tstep = 0;
     o->f64 = NULL;
     o->dig = NULL;
     o->i64 = NULL;

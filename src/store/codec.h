@@ -140,7 +140,7 @@ typedef struct gb_block_out {
     gb_vtype_t type;
     uint32_t n;
     uint8_t time_codec, value_codec;
-    int64_t *t;  /* n times */
+    int64_t *t;  /* n times (NULL when want_step, below, gave a step instead) */
     double *f64; /* n values of the block's type; the other pointers are NULL */
     int64_t *i64;
     uint8_t *b;          /* 0 or 1 */
@@ -154,6 +154,10 @@ typedef struct gb_block_out {
     bool want_digits;
     const int64_t *dig;
     double dscale;
+    /* the same for times: a block of regular times (one step throughout) may then leave T NULL;
+     * time i is T0 + i * TSTEP (TSTEP >= 1, no overflow) */
+    bool want_step;
+    int64_t t0, tstep;
     /* storage */
     void *tbuf_, *vbuf_, *sbuf_; /* times, values, scratch (2 integers a point) */
     size_t cap_;

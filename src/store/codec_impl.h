@@ -53,6 +53,16 @@ int gb_icodec_decode(gb_rd_t *r, size_t n, unsigned allowed, int64_t *x, uint8_t
 int gb_icodec_decode_from(gb_rd_t *r, size_t n, unsigned allowed, int64_t base, int64_t *x,
                           uint8_t *codec, bool *rising);
 
+/*
+ * Whether the stream at R of N integers (plus BASE, wrapping) is regular: DELTA whose every
+ * mini-block holds the same one step, or DELTA_RLE of one run, in ALLOWED, rising as *RISING
+ * above says. Then integer i is *FIRST + i * *STEP, R is past the stream and *CODEC (may be NULL)
+ * has its codec: read without writing N integers. Otherwise false, R as it was (a stream that is
+ * not valid is not regular: gb_icodec_decode_from says what is wrong with it).
+ */
+bool gb_icodec_regular(gb_rd_t *r, size_t n, unsigned allowed, int64_t base, int64_t *first,
+                       int64_t *step, uint8_t *codec);
+
 /* ---- floats (codec_float.c) ---- */
 
 /*

@@ -1041,6 +1041,62 @@ int gb_icodec_decode_from(gb_rd_t *r, size_t n, unsigned allowed, int64_t base, 
     return rc;
 }
 
+/* The one step of a DELTA stream at R (after its codec byte) of N >= 2 values whose every
+ * mini-block has width 0 and the same step; false at the first that does not. */
+static bool plain_step(gb_rd_t *r, size_t n, uint64_t *x0, uint64_t *step)
+{
+    uint64_t base, g, q = 0, dq;
+    uint8_t shift, w;
+    if (gb_rd_varint(r, x0) || gb_rd_u8(r, &shift) || gb_rd_varint(r, &base) ||
+        gb_rd_varint(r, &g) || shift > MAX_SHIFT || g == 0)
+        return false;
+    base = (uint64_t)gb_unzz(base);
+    *x0 = (uint64_t)gb_unzz(*x0);
+    size_t m = n - 1, per = (size_t)CHUNK << shift;
+    for (size_t j0 = 0; j0 < m; j0 += per) {
+        if (gb_rd_u8(r, &w) || w != 0 || gb_rd_varint(r, &dq)) return false;
+        q += (uint64_t)gb_unzz(dq);
+        uint64_t ref = base + q * g;
+        if (j0 && ref != *step) return false;
+        *step = ref;
+    }
+    return true;
+}
+
+/* The same for a DELTA_RLE stream of one run. */
+static bool runs_step(gb_rd_t *r, size_t n, uint64_t *x0, uint64_t *step)
+{
+    uint64_t k;
+    int64_t val, len;
+    if (gb_rd_varint(r, x0) || gb_rd_count(r, n - 1, &k) || k != 1 ||
+        read_pair(r, 1, &val, 1, &len))
+        return false;
+    *x0 = (uint64_t)gb_unzz(*x0);
+    *step = (uint64_t)val;
+    return (uint64_t)len == n - 1;
+}
+
+bool gb_icodec_regular(gb_rd_t *r, size_t n, unsigned allowed, int64_t base, int64_t *first,
+                       int64_t *step, uint8_t *codec)
+{
+    gb_rd_t at = *r;
+    uint8_t c;
+    uint64_t x0 = 0, d = 0;
+    if (n < 2 || gb_rd_u8(&at, &c) || c >= 32 || !(allowed & GB_IC(c))) return false;
+    if (!(c == GB_CODEC_DELTA ? plain_step(&at, n, &x0, &d)
+                              : c == GB_CODEC_DELTA_RLE && runs_step(&at, n, &x0, &d)))
+        return false;
+    /* rising without wrapping, as gb_icodec_decode_from's *RISING says */
+    uint64_t all;
+    if ((int64_t)d < 1 || __builtin_mul_overflow(d, n - 1, &all) || all >= UINT64_C(1) << 63)
+        return false;
+    *r = at;
+    *first = (int64_t)(x0 + (uint64_t)base);
+    *step = (int64_t)d;
+    if (codec) *codec = c;
+    return true;
+}
+
 int gb_icodec_decode(gb_rd_t *r, size_t n, unsigned allowed, int64_t *x, uint8_t *codec)
 {
     return gb_icodec_decode_from(r, n, allowed, 0, x, codec, NULL);

@@ -683,6 +683,22 @@ static uint32_t first_at(const gb_time_t *t, uint32_t lo, uint32_t hi, gb_time_t
     return lo;
 }
 
+/* Time I of a decoded block, from its times or its step. */
+static gb_time_t block_time(const gb_block_out_t *bo, uint32_t i)
+{
+    return bo->t ? bo->t[i] : (gb_time_t)((uint64_t)bo->t0 + i * (uint64_t)bo->tstep);
+}
+
+/* The first index in [LO, HI) of a decoded block's points at or after X (HI when none). */
+static uint32_t block_first_at(const gb_block_out_t *bo, uint32_t lo, uint32_t hi, gb_time_t x)
+{
+    if (bo->t) return first_at(bo->t, lo, hi, x);
+    if (x <= bo->t0) return lo;
+    uint64_t d = (uint64_t)x - (uint64_t)bo->t0, s = (uint64_t)bo->tstep;
+    uint64_t i = d / s + (d % s != 0);
+    return i < lo ? lo : i > hi ? hi : (uint32_t)i;
+}
+
 /* Float I of a decoded float block, from its values or its digits. */
 static double block_f64(const gb_block_out_t *bo, uint32_t i)
 {
@@ -845,8 +861,9 @@ static void acc_run(acc_t *a, gb_vtype_t type, const gb_block_out_t *bo, uint32_
             mx = x > mx ? x : mx;
         }
     }
-    if (bo->t[k] < a->tfirst) {
-        a->tfirst = bo->t[k];
+    gb_time_t tk = block_time(bo, k), te = block_time(bo, e - 1);
+    if (tk < a->tfirst) {
+        a->tfirst = tk;
         a->first = block_slot(type, bo, k);
         if (type == GB_VT_STR) {
             gb_value_t v = block_str(bo, k);
@@ -854,8 +871,8 @@ static void acc_run(acc_t *a, gb_vtype_t type, const gb_block_out_t *bo, uint32_
             a->first_i = SIZE_MAX;
         }
     }
-    if (bo->t[e - 1] > a->tlast) {
-        a->tlast = bo->t[e - 1];
+    if (te > a->tlast) {
+        a->tlast = te;
         a->last = block_slot(type, bo, e - 1);
         if (type == GB_VT_STR) {
             gb_value_t v = block_str(bo, e - 1);
@@ -1220,6 +1237,7 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
     gb_block_out_init(&bo);
     unsigned need = agg_needs(agg);
     bo.want_digits = !(need & NEED_SQ);
+    bo.want_step = true;
     /* three sorted streams that do not overlap: points, clean blocks, rollups */
     while (!rc && (pi < pts.n || ci < ncl || ri < rs.r.n)) {
         gb_time_t tp = pi < pts.n ? pts.t[pi] : INT64_MAX;
@@ -1251,11 +1269,9 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
             if (brc) damaged(cl[ci], brc);
             /* the block's times are sorted: take it a window's run at a time, with no division
              * or branch on the window per point */
-            uint32_t k = 0;
-            while (!brc && k < bo.n && bo.t[k] < from)
-                k++;
-            while (!brc && !rc && k < bo.n && bo.t[k] < to) {
-                int64_t wk = window_of(bo.t[k], from, step);
+            uint32_t k = brc ? 0 : block_first_at(&bo, 0, bo.n, from);
+            while (!brc && !rc && k < bo.n && block_time(&bo, k) < to) {
+                int64_t wk = window_of(block_time(&bo, k), from, step);
                 if (wk != cur) {
                     if (cur != INT64_MIN && a.count)
                         rc = emit(each, ctx, from + cur * step, acc_value(&a, agg, sn.type, &pts));
@@ -1263,7 +1279,7 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
                     cur = wk;
                 }
                 gb_time_t wend = from + (wk + 1) * step < to ? from + (wk + 1) * step : to;
-                uint32_t e = first_at(bo.t, k + 1, bo.n, wend);
+                uint32_t e = block_first_at(&bo, k + 1, bo.n, wend);
                 acc_run(&a, sn.type, &bo, k, e, cl[ci]->r.st.nnum == cl[ci]->r.st.count, need);
                 k = e;
             }

@@ -5,7 +5,8 @@
  * a copy of exactly the input's length. When decoding succeeds the points are valid input, so
  * they are encoded again -- once with the codecs chosen freely, once with the block's own value
  * codec forced -- and each block must decode to the same points, floats bit for bit. Asked for
- * its digits, a DECIMAL block must give digits that divide to the same values, or the values.
+ * digits and a step, a block must give digits that divide to the same values (or the values) and
+ * a step that makes the same times (or the times).
  *
  * Sealed mode (0xCC, then a block): the same, after the block's CRC is set right, so that
  * mutations reach the sections instead of stopping at the checksum.
@@ -54,19 +55,25 @@ static void same(const gb_block_out_t *a, const gb_block_out_t *b)
     }
 }
 
-/* Decodes block P (N bytes) asking for a DECIMAL block's digits, and traps unless they give
- * EXPECT's values bit for bit, each under GB_DIGITS_MAX (2^47) in magnitude. */
+/* Decodes block P (N bytes) asking for a DECIMAL block's digits and regular times' step, and
+ * traps unless they give EXPECT's values bit for bit (digits under 2^47 in magnitude) and times. */
 static void digits_agree(const uint8_t *p, size_t n, const gb_block_out_t *expect)
 {
     gb_block_out_t o;
     gb_block_out_init(&o);
     o.want_digits = true;
-    if (gb_block_decode(p, n, &o)) __builtin_trap();
+    o.want_step = true;
+    if (gb_block_decode(p, n, &o) || o.n != expect->n) __builtin_trap();
+    if (!o.t) {
+        if (o.tstep < 1) __builtin_trap();
+        for (uint32_t i = 0; i < o.n; i++)
+            if ((int64_t)((uint64_t)o.t0 + i * (uint64_t)o.tstep) != expect->t[i]) __builtin_trap();
+        o.t = expect->t; /* the same, checked: same() below compares the values */
+    }
     if (!o.dig) {
         same(expect, &o);
     } else {
-        if (o.type != GB_VT_F64 || o.value_codec != GB_CODEC_DECIMAL || o.n != expect->n)
-            __builtin_trap();
+        if (o.type != GB_VT_F64 || o.value_codec != GB_CODEC_DECIMAL) __builtin_trap();
         for (uint32_t i = 0; i < o.n; i++) {
             double x = (double)o.dig[i] / o.dscale;
             if (o.dig[i] >= INT64_C(1) << 47 || o.dig[i] < -(INT64_C(1) << 47) ||

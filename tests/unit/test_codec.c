@@ -53,6 +53,8 @@ static int64_t *times_regular(size_t n, int64_t t0, int64_t step)
 }
 
 /* Encodes IN, decodes the block, and checks every time and value; returns the block's stats. */
+static int steps_given; /* how many blocks round_trip saw give a step for their times */
+
 static gb_block_stats_t round_trip(const gb_block_in_t *in)
 {
     gb_buf_t b;
@@ -88,6 +90,28 @@ static gb_block_stats_t round_trip(const gb_block_in_t *in)
             assert_memory_equal(o.arena + o.str[i].off, in->arena + in->str[i].off, in->str[i].len);
             break;
         }
+    }
+    gb_block_out_clear(&o);
+
+    /* asked for a step instead of times: given only for regular times, and it makes them; given
+     * for every regular DELTA or DELTA_RLE stream */
+    bool regular = in->n >= 2;
+    for (size_t i = 2; i < in->n && regular; i++)
+        regular =
+            (uint64_t)in->t[i] - (uint64_t)in->t[i - 1] == (uint64_t)in->t[1] - (uint64_t)in->t[0];
+    gb_block_out_init(&o);
+    o.want_step = true;
+    assert_int_equal(gb_block_decode(b.p, b.len, &o), 0);
+    if (!o.t) {
+        assert_true(regular);
+        for (size_t i = 0; i < in->n; i++)
+            assert_true((int64_t)((uint64_t)o.t0 + i * (uint64_t)o.tstep) == in->t[i]);
+        steps_given++;
+    } else {
+        assert_false(regular &&
+                     (st.time_codec == GB_CODEC_DELTA || st.time_codec == GB_CODEC_DELTA_RLE));
+        for (size_t i = 0; i < in->n; i++)
+            assert_true(o.t[i] == in->t[i]);
     }
     gb_block_out_clear(&o);
     gb_buf_clear(&b);
@@ -304,7 +328,9 @@ static void test_times(void **state)
             t[i] = x;
         }
         gb_block_in_t in = {.type = GB_VT_F64, .n = n, .t = t, .f64 = v};
+        int given = steps_given;
         round_trip(&in);
+        assert_int_equal(steps_given - given, kind == 0); /* only the 1 ns steps are regular */
         in.n = 1;
         round_trip(&in);
         in.n = 2;
@@ -318,7 +344,9 @@ static void test_times(void **state)
     for (size_t i = 0; i < GB_BLOCK_MAX_POINTS; i++)
         t[i] = (int64_t)i * 1000000;
     in = (gb_block_in_t){.type = GB_VT_F64, .n = GB_BLOCK_MAX_POINTS, .t = t, .f64 = v};
+    int given = steps_given;
     gb_block_stats_t st = round_trip(&in);
+    assert_int_equal(steps_given - given, 1);
     assert_true(st.time_bytes * 8 < GB_BLOCK_MAX_POINTS / 8);
     free(t);
     free(v);

@@ -754,6 +754,36 @@ static void test_decimal_aggregates(void **state)
                 assert_true(fabs(n.v[w] - want) <= 60 * DBL_EPSILON * want);
             }
         }
+        /* windows of 2.5 s from 0.75 s in, to 1.1 s before the end: 3 or 2 points each, whose
+         * bounds the block's regular times give by arithmetic once flushed; asked 128 windows
+         * at a time (what aggs_t holds), each checked against the points counted one by one */
+        const gb_time_t from = T0 + GB_NS_PER_S * 3 / 4, to = T0 + H - GB_NS_PER_S * 11 / 10,
+                        step = GB_NS_PER_S * 5 / 2;
+        int windows = 0;
+        for (gb_time_t f = from; f < to; f += 128 * step) {
+            gb_time_t e = f + 128 * step < to ? f + 128 * step : to;
+            aggs_t c = {0}, m = {0};
+            assert_int_equal(gb_store_aggregate(s, "dec", f, e, step, GB_AGG_COUNT, got_agg, &c),
+                             0);
+            assert_int_equal(gb_store_aggregate(s, "dec", f, e, step, GB_AGG_SUM, got_agg, &m), 0);
+            assert_int_equal(c.n, m.n);
+            for (int w = 0; w < c.n; w++, windows++) {
+                int cnt = 0;
+                double sum = 0;
+                for (int i = 0; i < 3600; i++) {
+                    gb_time_t t = T0 + i * GB_NS_PER_S;
+                    if (t >= c.w[w] && t < c.w[w] + step && t < e) {
+                        cnt++;
+                        sum += (i / 60) % 2 ? 0.7 : 0.1;
+                    }
+                }
+                assert_int_equal(c.w[w], f + w * step);
+                assert_true(cnt == 2 || cnt == 3);
+                assert_true(c.v[w] == cnt);
+                assert_true(fabs(m.v[w] - sum) <= 4 * DBL_EPSILON * sum);
+            }
+        }
+        assert_int_equal(windows, 1439); /* 1440 windows, the last ([3598.25, 3598.9) s) empty */
         if (pass == 0) assert_int_equal(gb_store_flush(s), 0);
     }
     assert_int_equal(gb_store_close(s), 0);
