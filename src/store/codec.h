@@ -147,10 +147,10 @@ typedef struct gb_block_out {
     gb_block_str_t *str; /* into arena */
     char *arena;         /* not NULL after a string block, even when every string is empty */
     size_t arena_len;
-    /* set by the caller before a decode: a DECIMAL float block may then give its digits instead
-     * of its values, where that is exact (no exceptions, every digit under 2^47 in magnitude, so
-     * that a block's add up in an int64). F64 is then NULL and value i is DIG[i] / DSCALE (a power
-     * of ten), correctly rounded: what F64[i] would have been. */
+    /* set by the caller before a decode: a DECIMAL float block without exceptions then gives its
+     * digits instead of its values. F64 is NULL and value i is (double)DIG[i] / DSCALE (a power
+     * of ten), correctly rounded: what F64[i] would have been. A damaged block the checksum let
+     * through may hold any digits: sum them with care. */
     bool want_digits;
     const int64_t *dig;
     double dscale;

@@ -74,8 +74,6 @@ static inline double gb_u2f(uint64_t u)
 #define GB_DEC_EXP_MAX 18               /* 10^18 < 2^63 and exact as a double */
 #define GB_DEC_ROUND 6755399441055744.0 /* 2^52 + 2^51: adding it rounds to integer */
 #define GB_DEC_LIMIT 2251799813685248.0 /* 2^51: the rounding works below this */
-/* digits under this in magnitude are handed out as they are: a block's 2^16 add up in an int64 */
-#define GB_DIGITS_MAX (UINT64_C(1) << 47)
 static const double GB_P10[GB_DEC_EXP_MAX + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
                                                   1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
                                                   1e14, 1e15, 1e16, 1e17, 1e18};

@@ -452,8 +452,8 @@ static int read_exceptions(gb_rd_t *r, size_t k, size_t n, int64_t *tmp)
 }
 
 /* Reads a DECIMAL section of N values into V (TMP: scratch for 2N integers). With DIGITS_E, a
- * section without exceptions whose digits are all under DIGITS_MAX leaves V alone and gives its
- * exponent there, the digits in TMP[0..N); otherwise DIGITS_E gets -1 and V the values. */
+ * section without exceptions leaves V alone and gives its exponent there, the digits in
+ * TMP[0..N); otherwise DIGITS_E gets -1 and V the values. */
 static int dec_decode(gb_rd_t *r, size_t n, double *v, int64_t *tmp, int *digits_e)
 {
     uint8_t e;
@@ -465,19 +465,12 @@ static int dec_decode(gb_rd_t *r, size_t n, double *v, int64_t *tmp, int *digits
         return rc;
     if (e > GB_DEC_EXP_MAX) return GB_EPROTO;
     if ((rc = gb_icodec_decode(r, n, GB_IC_ALL, tmp, NULL))) return rc;
-    size_t i = 0;
     if (digits_e && nn + nf == 0) {
-        /* unsigned: a stream the CRC let through may hold any integer */
-        uint64_t over = 0;
-        for (i = 0; i < n; i++)
-            over |= ((uint64_t)tmp[i] + GB_DIGITS_MAX) >> 48;
-        if (!over) {
-            *digits_e = e;
-            return 0;
-        }
-        i = 0;
+        *digits_e = e;
+        return 0;
     }
     const double p = GB_P10[e];
+    size_t i = 0;
 #ifdef __SSE2__
     const __m128d vp = _mm_set1_pd(p); /* the division bounds the loop: two at a time */
     for (; i + 2 <= n; i += 2)

@@ -74,10 +74,9 @@ int gb_fcodec_encode(const double *v, size_t n, int force, gb_buf_t *out, uint8_
 
 /*
  * Reads a CODEC value section of N floats into V; TMP is scratch for 2N integers. DIGITS_E (may be
- * NULL) asks for a DECIMAL section's digits instead of its values where that is exact: a section
- * without exceptions, every digit of magnitude under GB_DIGITS_MAX. Then V is left alone, the
- * digits are in TMP[0..N) (value i is TMP[i] / 10^e, correctly rounded) and *DIGITS_E is e;
- * otherwise it is -1.
+ * NULL) asks for a DECIMAL section's digits instead of its values where they say it all: a
+ * section without exceptions. Then V is left alone, the digits are in TMP[0..N) (value i is
+ * (double)TMP[i] / 10^e, as decoding computes it) and *DIGITS_E is e; otherwise it is -1.
  */
 int gb_fcodec_decode(uint8_t codec, gb_rd_t *r, size_t n, double *v, int64_t *tmp, int *digits_e);
 

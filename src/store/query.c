@@ -796,17 +796,28 @@ static void f64_run(const double *x, uint32_t k, uint32_t e, unsigned need, doub
  * exact integer sum divided once, the correctly rounded sum of the values as their decimals say
  * (adding the values one by one rounds at every step, and costs a division a value to make
  * them); the smallest and largest digits divide to the smallest and largest values, a correctly
- * rounded division by a positive number keeping order.
+ * rounded division by a positive number keeping order. Digits of 2^47 or more (a block holds
+ * under 2^17 points: the sum would not fit in 63 bits) are summed as values instead.
  */
 static void digits_run(const int64_t *d, double p, uint32_t k, uint32_t e, unsigned need,
                        double *sum, double *sumsq, double *mn, double *mx)
 {
     uint32_t i;
     if (need & NEED_SUM) {
-        uint64_t s = 0; /* unsigned: what the decoder let through adds up in 63 bits anyway */
-        for (i = k; i < e; i++)
+        /* unsigned, and the bound checked in the same pass: a block may hold any digits */
+        uint64_t s = 0, over = 0;
+        for (i = k; i < e; i++) {
             s += (uint64_t)d[i];
-        *sum = (double)(int64_t)s / p;
+            over |= ((uint64_t)d[i] + (UINT64_C(1) << 47)) >> 48;
+        }
+        if (!over) {
+            *sum = (double)(int64_t)s / p;
+        } else {
+            double x = 0;
+            for (i = k; i < e; i++)
+                x += (double)d[i] / p;
+            *sum = x;
+        }
     }
     if (need & NEED_SQ) {
         double q = 0;

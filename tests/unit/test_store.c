@@ -707,8 +707,8 @@ static void test_aggregates(void **state)
  * 42 and its average exactly 0.1 or 0.7 -- adding the doubles one by one gives 6.000000000000001
  * and 0.10000000000000002. Before the flush (the head) within the rounding of 60 additions. Beside
  * it, the same with a NaN at second 30 (the block has an exception: its values are decoded and
- * summed as doubles) and an integer-valued series of digits beyond 2^47 (the same), whose sums are
- * exact either way.
+ * summed as doubles) and an integer-valued series of digits beyond 2^47 (summed as values: 2^17
+ * of them could pass 63 bits), whose sums are exact either way.
  */
 static void test_decimal_aggregates(void **state)
 {
