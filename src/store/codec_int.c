@@ -784,20 +784,21 @@ int gb_icodec_encode(const int64_t *x, size_t n, unsigned allowed, gb_buf_t *out
 /* ---- reading ---- */
 
 /*
- * U[i] = ACC += U[i] for i = 0 .. N - 1: one running sum, four values a turn. The chain of
- * additions is the limit, one cycle a value, but a one-value loop that happens to straddle a
- * fetch boundary runs at half that speed: where the linker put this function decided a quarter of
- * the time it takes to decode a float block. Four values a turn make that cost small wherever it
- * lands. Returns the last sum.
+ * U[i] = ACC += U[i] for i = 0 .. N - 1, four values a turn. One running sum through every value
+ * is a chain of additions, a cycle a value; here the four's own partial sums come first (they
+ * depend on nothing before them, so turns overlap) and the running sum takes one addition a turn.
+ * (A one-value loop also ran at half speed where it straddled a fetch boundary: where the linker
+ * put it decided a quarter of the time a float block took to decode.) Returns the last sum.
  */
 static uint64_t prefix_sum(uint64_t *u, size_t n, uint64_t acc)
 {
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        u[i] = acc += u[i];
-        u[i + 1] = acc += u[i + 1];
-        u[i + 2] = acc += u[i + 2];
-        u[i + 3] = acc += u[i + 3];
+        uint64_t a = u[i], b = a + u[i + 1], c = b + u[i + 2], d = c + u[i + 3];
+        u[i] = acc + a;
+        u[i + 1] = acc + b;
+        u[i + 2] = acc + c;
+        u[i + 3] = acc += d;
     }
     for (; i < n; i++)
         u[i] = acc += u[i];
