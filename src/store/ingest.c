@@ -3,6 +3,7 @@
  */
 #include "store/ingest.h"
 #include "gemba/error.h"
+#include "util/map.h"
 #include "util/str.h"
 
 #include <stdarg.h>
@@ -142,17 +143,20 @@ static bool fits(gb_ingest_t *in, size_t plen, gb_time_t t, const gb_value_t *v)
     return true;
 }
 
-/* Takes a point whose series name is PATH as it is, NUL-terminated in the caller's buffer (a name
- * fast_takes let through). */
-static void add_in_place(gb_ingest_t *in, const char *path, size_t plen, gb_time_t t,
+/* Takes a point whose series name is PATH, PLEN bytes in the caller's buffer once byte AT is '#'
+ * and byte PLEN NUL (a name fast_takes let through), and makes it so. */
+static void add_in_place(gb_ingest_t *in, char *path, size_t plen, size_t at, gb_time_t t,
                          const gb_value_t *v)
 {
     room_for_point(in);
     in->at[in->n] = IN_PLACE;
     in->lineno[in->n] = in->line;
-    /* hashed now, while the line is in the cache */
-    in->pts[in->n++] = (gb_store_wpoint_t){
-        path, t, GB_Q_GOOD, false, *v, gb_store_path_hash(path, plen), (uint32_t)plen};
+    /* hashed now, while the line is in the cache, and before the '#' is written: the hash's
+     * load of the word that holds it would wait for the store */
+    uint32_t h = gb_map_hash_sub(path, plen, at, '#');
+    path[at] = '#';
+    path[plen] = 0;
+    in->pts[in->n++] = (gb_store_wpoint_t){path, t, GB_Q_GOOD, false, *v, h, (uint32_t)plen};
     in->in_place = true;
 }
 
@@ -250,11 +254,8 @@ int gb_ingest_lp(gb_ingest_t *in, char *buf, size_t len, bool eof, gb_lp_precisi
             }
             if (fl.nfields == 1) {
                 /* "KEY FIELD=..." becomes "KEY#FIELD\0...": the series' name, where it is */
-                char *line = buf + pos;
-                size_t plen = fl.keylen + 1 + fl.fields[0].key.n;
-                line[fl.keylen] = '#';
-                line[plen] = 0;
-                add_in_place(in, line, plen, t, &fl.fields[0].v);
+                add_in_place(in, buf + pos, fl.keylen + 1 + fl.fields[0].key.n, fl.keylen, t,
+                             &fl.fields[0].v);
             } else {
                 for (size_t f = 0; f < fl.nfields; f++)
                     add2(in, buf + pos, fl.keylen, fl.fields[f].key.p, fl.fields[f].key.n, t,

@@ -12,28 +12,42 @@ static inline uint64_t mix(uint64_t h, uint64_t w)
     return h ^ (h >> 31);
 }
 
+/* The eight bytes at KEY + O, with byte AT (of KEY) read as C: AT outside them (SIZE_MAX) reads
+ * them as they are. */
+static inline uint64_t load_sub(const char *key, size_t o, size_t at, uint64_t c)
+{
+    uint64_t w;
+    memcpy(&w, key + o, 8);
+    size_t d = at - o; /* wraps to a large number when AT is before O */
+    if (d < 8) w = (w & ~(UINT64_C(0xff) << (8 * d))) | c << (8 * d);
+    return w;
+}
+
 /*
  * The key's hash, eight bytes a step (series names are tens of bytes: a byte a step, as FNV-1a
  * goes, was most of a lookup), finished with splitmix64's avalanche. The last step takes the
  * key's last eight bytes, overlapping the step before when the length is not a multiple of eight
  * (a short key: its first and last four, or three of its bytes), never a copy of a variable
- * length, which cost a call and a stall a key.
+ * length, which cost a call and a stall a key. Byte AT is read as C (see gb_map_hash_sub).
  */
-static uint32_t hash_n(const char *s, size_t n)
+static inline uint32_t hash_sub(const char *key, size_t n, size_t at, unsigned char c)
 {
-    uint64_t h = 0x9e3779b97f4a7c15u ^ n, w;
-    const char *end = s + n;
+    uint64_t h = 0x9e3779b97f4a7c15u ^ n;
+    const char *s = key;
     if (n >= 8) {
-        for (; end - s > 8; s += 8) {
-            memcpy(&w, s, 8);
-            h = mix(h, w);
-        }
-        memcpy(&w, end - 8, 8);
-        h = mix(h, w);
+        size_t o = 0;
+        for (; n - o > 8; o += 8)
+            h = mix(h, load_sub(key, o, at, c));
+        h = mix(h, load_sub(key, n - 8, at, c));
+    } else if (at < n) { /* a short key being made: rare enough for a copy */
+        char k[8];
+        memcpy(k, key, n);
+        k[at] = (char)c;
+        return hash_sub(k, n, SIZE_MAX, 0);
     } else if (n >= 4) {
         uint32_t a, b;
         memcpy(&a, s, 4);
-        memcpy(&b, end - 4, 4);
+        memcpy(&b, s + n - 4, 4);
         h = mix(h, (uint64_t)a << 32 | b);
     } else if (n) {
         h = mix(h, (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[n >> 1] << 8 |
@@ -41,6 +55,11 @@ static uint32_t hash_n(const char *s, size_t n)
     }
     h = (h ^ (h >> 29)) * 0x94d049bb133111ebu;
     return (uint32_t)(h ^ (h >> 32));
+}
+
+static uint32_t hash_n(const char *s, size_t n)
+{
+    return hash_sub(s, n, SIZE_MAX, 0);
 }
 
 void gb_map_init(gb_map_t *m)
@@ -143,6 +162,11 @@ bool gb_map_get(const gb_map_t *m, const char *key, uint32_t *value)
 uint32_t gb_map_hash_n(const char *key, size_t n)
 {
     return hash_n(key, n);
+}
+
+uint32_t gb_map_hash_sub(const char *key, size_t n, size_t at, char c)
+{
+    return hash_sub(key, n, at, (unsigned char)c);
 }
 
 void gb_map_prefetch(const gb_map_t *m, uint32_t h, bool key)

@@ -43,6 +43,10 @@ bool gb_map_get(const gb_map_t *m, const char *key, uint32_t *value);
  * overlap instead of coming one by one.
  */
 uint32_t gb_map_hash_n(const char *key, size_t n);
+/* The hash gb_map_hash_n gives KEY's N bytes once byte AT (< N) is C: for a key about to be made
+ * in place. Hashed after the byte is written, the load of the word that holds it waits for the
+ * store to drain (a byte stored, eight loaded), a dozen cycles a key. */
+uint32_t gb_map_hash_sub(const char *key, size_t n, size_t at, char c);
 void gb_map_prefetch(const gb_map_t *m, uint32_t h, bool key);
 bool gb_map_get_hn(const gb_map_t *m, const char *key, size_t n, uint32_t h, uint32_t *value);
 

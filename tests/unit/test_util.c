@@ -43,6 +43,37 @@ static void test_map(void **state)
     assert_false(gb_map_get(&m, "x", &v));
 }
 
+/* A key hashed with one byte read as another hashes as the key with that byte written, for every
+ * length (the short keys' paths and the long ones') and every position; and a key made in place
+ * that way is found. */
+static void test_map_hash_sub(void **state)
+{
+    (void)state;
+    char key[48], made[48];
+    for (size_t n = 1; n <= 40; n++) {
+        for (size_t i = 0; i < n; i++)
+            key[i] = (char)('a' + (i * 7 + n) % 26);
+        key[n] = 0;
+        for (size_t at = 0; at < n; at++) {
+            memcpy(made, key, n + 1);
+            made[at] = '#';
+            assert_int_equal(gb_map_hash_sub(key, n, at, '#'), gb_map_hash_n(made, n));
+            /* a byte that was not '#' before: the hash is not that of the key as it was */
+            assert_int_not_equal(gb_map_hash_sub(key, n, at, '#'), gb_map_hash_n(key, n));
+        }
+    }
+    gb_map_t m;
+    gb_map_init(&m);
+    assert_true(gb_map_put(&m, "plant,tag=t00042#f", 7));
+    char line[] = "plant,tag=t00042 f=33.7";
+    uint32_t h = gb_map_hash_sub(line, 18, 16, '#'), v = 0;
+    line[16] = '#';
+    line[18] = 0;
+    assert_true(gb_map_get_hn(&m, line, 18, h, &v));
+    assert_int_equal(v, 7);
+    gb_map_clear(&m);
+}
+
 static void test_suggestions(void **state)
 {
     (void)state;
@@ -68,7 +99,8 @@ static void test_names(void **state)
     assert_false(gb_name_valid(".x"));
     assert_false(gb_name_valid("a b"));
     assert_false(gb_name_valid("a/b"));
-    assert_false(gb_name_valid("0123456789012345678901234567890123456789012345678901234567890123456789"));
+    assert_false(
+        gb_name_valid("0123456789012345678901234567890123456789012345678901234567890123456789"));
     char buf[4];
     gb_strlcpy(buf, "abcdef", sizeof buf);
     assert_string_equal(buf, "abc");
@@ -126,10 +158,10 @@ static void test_rfc3339(void **state)
     assert_int_equal(P("1970-01-01T00:00:00Z"), 0);
     assert_int_equal(t, 0);
     assert_int_equal(P("2261-12-31T23:59:59Z"), 0);
-    assert_true(t > 0); /* still representable */
+    assert_true(t > 0);                                 /* still representable */
     assert_int_not_equal(P("2262-06-01T00:00:00Z"), 0); /* beyond int64 ns */
     assert_int_not_equal(P("4052-11-23T05:00:00Z"), 0);
-    assert_int_not_equal(P("2026-11-23T06:00:00"), 0);   /* no zone */
+    assert_int_not_equal(P("2026-11-23T06:00:00"), 0); /* no zone */
     assert_int_not_equal(P("2026-11-23T06:00Z"), 0);
     assert_int_not_equal(P("2026-02-30T06:00:00Z"), 0);
     assert_int_not_equal(P("2026-11-23T24:00:00Z"), 0);
@@ -152,7 +184,11 @@ static long ref_utf8(const unsigned char *p, size_t n)
 {
     if (!n) return -1;
     unsigned c = p[0];
-    size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    size_t len = c < 0x80             ? 1
+                 : (c & 0xe0) == 0xc0 ? 2
+                 : (c & 0xf0) == 0xe0 ? 3
+                 : (c & 0xf8) == 0xf0 ? 4
+                                      : 0;
     if (!len || len != n) return -1;
     long cp = len == 1 ? (long)c : (long)(c & (0xff >> (len + 1)));
     for (size_t k = 1; k < len; k++) {
@@ -167,7 +203,8 @@ static long ref_utf8(const unsigned char *p, size_t n)
 static void test_utf8(void **state)
 {
     (void)state;
-    /* every sequence of one to three bytes, and four-byte ones on a grid, against the plain decoder */
+    /* every sequence of one to three bytes, and four-byte ones on a grid, against the plain decoder
+     */
     unsigned char b[4];
     for (unsigned x = 0; x < 256; x++) {
         b[0] = (unsigned char)x;
@@ -196,7 +233,7 @@ static void test_utf8(void **state)
     char u[64];
     snprintf(u, sizeof u, "%s\xed\xa0\x80tail", t); /* a surrogate */
     assert_int_equal(gb_utf8_valid(u, strlen(u)), strlen(t));
-    assert_int_equal(gb_utf8_valid("abcdefgh\xc3", 9), 8); /* cut short at the end */
+    assert_int_equal(gb_utf8_valid("abcdefgh\xc3", 9), 8);         /* cut short at the end */
     assert_int_equal(gb_utf8_valid("abcdefghij\xc0\x80", 12), 10); /* overlong */
     char v[] = "ok \xff\xc3\xa4 \xe2\x82 x";
     gb_utf8_scrub(v);
@@ -344,7 +381,7 @@ static void test_pool(void **state)
     assert_int_equal(mincore(small, 4096, resident), 0);
     assert_int_equal(resident[0] & 1, 0);
     char *again = gb_pool_alloc(&p, 40000);
-    assert_ptr_equal(again, t[0]); /* the last trimmed of its size first */
+    assert_ptr_equal(again, t[0]);   /* the last trimmed of its size first */
     assert_int_equal(again[100], 0); /* new memory: zeros */
     again[100] = 5;
     assert_int_equal(p.cold[16 - GB_POOL_MIN_SHIFT].n, 7);
@@ -355,10 +392,15 @@ static void test_pool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_map),   cmocka_unit_test(test_suggestions),
-        cmocka_unit_test(test_names), cmocka_unit_test(test_log_once_and_levels),
-        cmocka_unit_test(test_diag_sorted),   cmocka_unit_test(test_rfc3339),
-        cmocka_unit_test(test_utf8),          cmocka_unit_test(test_quiet),
+        cmocka_unit_test(test_map),
+        cmocka_unit_test(test_map_hash_sub),
+        cmocka_unit_test(test_suggestions),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_log_once_and_levels),
+        cmocka_unit_test(test_diag_sorted),
+        cmocka_unit_test(test_rfc3339),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_quiet),
         cmocka_unit_test(test_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
