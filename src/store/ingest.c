@@ -152,7 +152,8 @@ static void add_in_place(gb_ingest_t *in, char *path, size_t plen, size_t at, gb
     in->at[in->n] = IN_PLACE;
     in->lineno[in->n] = in->line;
     /* hashed now, while the line is in the cache, and before the '#' is written: the hash's
-     * load of the word that holds it would wait for the store */
+     * load of the word that holds it would wait for the store. (The store hashes names as its
+     * map does: gb_store_path_hash is gb_map_hash_n.) */
     uint32_t h = gb_map_hash_sub(path, plen, at, '#');
     path[at] = '#';
     path[plen] = 0;
