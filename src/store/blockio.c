@@ -80,7 +80,7 @@ void gb_bstats_of(const gb_pts_t *p, size_t from, size_t n, gb_bstats_t *st)
     if (p->type == GB_VT_STR) return;
     st->first = p->v[from];
     st->last = p->v[from + n - 1];
-    double mn = INFINITY, mx = -INFINITY, sum = 0, sumsq = 0;
+    double mn = INFINITY, mx = -INFINITY, sum = 0, sumc = 0, sumsq = 0;
     uint32_t nnum = 0;
     if (p->type == GB_VT_F64) { /* the usual type, its loop without a switch a point */
         for (size_t i = from; i < from + n; i++) {
@@ -90,7 +90,7 @@ void gb_bstats_of(const gb_pts_t *p, size_t from, size_t n, gb_bstats_t *st)
             nnum++;
             mn = x < mn ? x : mn;
             mx = x > mx ? x : mx;
-            sum += x;
+            gb_sum_add(&sum, &sumc, x);
             sumsq += x * x;
         }
     } else {
@@ -99,14 +99,14 @@ void gb_bstats_of(const gb_pts_t *p, size_t from, size_t n, gb_bstats_t *st)
             nnum++; /* integers and bools are never NaN */
             mn = x < mn ? x : mn;
             mx = x > mx ? x : mx;
-            sum += x;
+            gb_sum_add(&sum, &sumc, x);
             sumsq += x * x;
         }
     }
     st->nnum = nnum;
     st->min = mn;
     st->max = mx;
-    st->sum = sum;
+    st->sum = sum + sumc;
     st->sumsq = sumsq;
 }
 

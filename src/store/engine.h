@@ -148,11 +148,25 @@ void gb_head_detach(gb_head_t *h, gb_seg_t **done);
 /* Gives back the segments of list L to POOL. */
 void gb_head_free_list(struct gb_pool *pool, gb_seg_t *l);
 
+/*
+ * *S += X, the addition's rounding error gathered in *C (Neumaier's compensated sum): *S + *C is
+ * then the exact sum correctly rounded, but for rare cancellations. Sixty 0.1 add up to 6, not
+ * 5.999999999999995 -- the sum of their decimals, as a decimal block's digits give it. Not past
+ * an infinity (its error would be NaN).
+ */
+static inline void gb_sum_add(double *s, double *c, double x)
+{
+    double t = *s + x;
+    if (__builtin_isfinite(t))
+        *c += __builtin_fabs(*s) >= __builtin_fabs(x) ? (*s - t) + x : (x - t) + *s;
+    *s = t;
+}
+
 typedef struct gb_bstats {
     uint32_t count;
     uint32_t nnum; /* points with a number (not NaN): what min, max and sums cover */
     gb_time_t tmin, tmax;
-    double min, max, sum, sumsq; /* numbers only (bools as 0/1); 0 for strings */
+    double min, max, sum, sumsq; /* numbers only (bools as 0/1); 0 for strings; SUM compensated */
     gb_slot_t first, last;       /* values at tmin and tmax (strings: not kept, 0) */
 } gb_bstats_t;
 

@@ -611,8 +611,8 @@ gb_vtype_t gb_agg_type(gb_agg_t a, gb_vtype_t series)
  * came from a decoded block (whose arrays the next block reuses), a copy.
  */
 typedef struct acc {
-    uint64_t count, nnum; /* all points; points with a number (not NaN) */
-    double sum, sumsq, min, max;
+    uint64_t count, nnum;              /* all points; points with a number (not NaN) */
+    double sum, sumc, sumsq, min, max; /* SUM + SUMC: the sum (see gb_sum_add) */
     gb_time_t tfirst, tlast;
     gb_slot_t first, last;
     size_t first_i, last_i;        /* strings: SIZE_MAX when the copy holds it */
@@ -627,7 +627,7 @@ typedef struct acc {
 static void acc_reset(acc_t *a)
 {
     a->count = a->nnum = 0;
-    a->sum = a->sumsq = 0;
+    a->sum = a->sumc = a->sumsq = 0;
     a->min = INFINITY;
     a->max = -INFINITY;
     a->tfirst = INT64_MAX;
@@ -654,7 +654,7 @@ static void acc_point(acc_t *a, gb_time_t t, gb_slot_t v, size_t i, double x)
     }
     if (isnan(x)) return;
     a->nnum++;
-    a->sum += x;
+    gb_sum_add(&a->sum, &a->sumc, x);
     a->sumsq += x * x;
     if (x < a->min) a->min = x;
     if (x > a->max) a->max = x;
@@ -744,23 +744,21 @@ static unsigned agg_needs(gb_agg_t agg)
     }
 }
 
-/* Sum, sum of squares, min and max (as NEED asks) of the floats X[K..E), none of them NaN: four
- * running sums break the chain of dependent additions, and nothing needs testing. */
+/* Sum (compensated, in two running sums that break the chain of dependent additions), sum of
+ * squares, min and max (as NEED asks) of the floats X[K..E), none of them NaN. */
 static void f64_run(const double *x, uint32_t k, uint32_t e, unsigned need, double *sum,
                     double *sumsq, double *mn, double *mx)
 {
     uint32_t i;
     if (need & NEED_SUM) {
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (i = k; i + 4 <= e; i += 4) {
-            s0 += x[i];
-            s1 += x[i + 1];
-            s2 += x[i + 2];
-            s3 += x[i + 3];
+        double s0 = 0, s1 = 0, c0 = 0, c1 = 0;
+        for (i = k; i + 2 <= e; i += 2) {
+            gb_sum_add(&s0, &c0, x[i]);
+            gb_sum_add(&s1, &c1, x[i + 1]);
         }
-        for (; i < e; i++)
-            s0 += x[i];
-        *sum = s0 + ((s1 + s2) + s3);
+        if (i < e) gb_sum_add(&s0, &c0, x[i]);
+        gb_sum_add(&s0, &c0, s1);
+        *sum = s0 + (c0 + c1);
     }
     if (need & NEED_SQ) {
         double q0 = 0, q1 = 0, q2 = 0, q3 = 0;
@@ -813,10 +811,10 @@ static void digits_run(const int64_t *d, double p, uint32_t k, uint32_t e, unsig
         if (!over) {
             *sum = (double)(int64_t)s / p;
         } else {
-            double x = 0;
+            double x = 0, c = 0;
             for (i = k; i < e; i++)
-                x += (double)d[i] / p;
-            *sum = x;
+                gb_sum_add(&x, &c, (double)d[i] / p);
+            *sum = x + c;
         }
     }
     if (need & NEED_SQ) {
@@ -853,24 +851,28 @@ static void acc_run(acc_t *a, gb_vtype_t type, const gb_block_out_t *bo, uint32_
         f64_run(bo->f64, k, e, need, &sum, &sumsq, &mn, &mx);
         nnum = e - k;
     } else if (type == GB_VT_F64) {
+        double c = 0;
         for (uint32_t i = k; i < e; i++) {
             double x = bo->f64[i];
             if (isnan(x)) continue;
             nnum++;
-            sum += x;
+            gb_sum_add(&sum, &c, x);
             sumsq += x * x;
             mn = x < mn ? x : mn;
             mx = x > mx ? x : mx;
         }
+        sum += c;
     } else if (type == GB_VT_I64 || type == GB_VT_BOOL) {
+        double c = 0;
         for (uint32_t i = k; i < e; i++) {
             double x = type == GB_VT_I64 ? (double)bo->i64[i] : (double)bo->b[i];
             nnum++;
-            sum += x;
+            gb_sum_add(&sum, &c, x);
             sumsq += x * x;
             mn = x < mn ? x : mn;
             mx = x > mx ? x : mx;
         }
+        sum += c;
     }
     gb_time_t tk = block_time(bo, k), te = block_time(bo, e - 1);
     if (tk < a->tfirst) {
@@ -893,7 +895,7 @@ static void acc_run(acc_t *a, gb_vtype_t type, const gb_block_out_t *bo, uint32_
     }
     a->count += e - k;
     a->nnum += nnum;
-    a->sum += sum;
+    gb_sum_add(&a->sum, &a->sumc, sum);
     a->sumsq += sumsq;
     a->min = mn;
     a->max = mx;
@@ -913,7 +915,7 @@ static void acc_block(acc_t *a, const gb_bstats_t *st)
     }
     if (st->nnum) {
         a->nnum += st->nnum;
-        a->sum += st->sum;
+        gb_sum_add(&a->sum, &a->sumc, st->sum);
         a->sumsq += st->sumsq;
         if (st->min < a->min) a->min = st->min;
         if (st->max > a->max) a->max = st->max;
@@ -929,12 +931,12 @@ static double acc_number(const acc_t *a, gb_agg_t agg)
     case GB_AGG_MAX:
         return a->nnum ? a->max : NAN;
     case GB_AGG_SUM:
-        return a->nnum ? a->sum : NAN;
+        return a->nnum ? a->sum + a->sumc : NAN;
     case GB_AGG_AVG:
-        return a->nnum ? a->sum / (double)a->nnum : NAN;
+        return a->nnum ? (a->sum + a->sumc) / (double)a->nnum : NAN;
     case GB_AGG_STDDEV: {
         if (a->nnum < 2) return a->nnum ? 0 : NAN;
-        double m = a->sum / (double)a->nnum;
+        double m = (a->sum + a->sumc) / (double)a->nnum;
         double var = (a->sumsq - (double)a->nnum * m * m) / (double)(a->nnum - 1);
         return var > 0 ? sqrt(var) : 0;
     }
