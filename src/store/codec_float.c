@@ -451,15 +451,14 @@ static int read_exceptions(gb_rd_t *r, size_t k, size_t n, int64_t *tmp)
     return rc;
 }
 
-/* Reads a DECIMAL section of N values into V (TMP: scratch for 2N integers). With DIGITS_E, a
- * section without exceptions leaves V alone and gives its exponent there, the digits in
- * TMP[0..N); otherwise DIGITS_E gets -1 and V the values. */
+/* Reads a DECIMAL section of N values into V (TMP: scratch for 2N integers). With DIGITS_E (-1
+ * on the way in), a section without exceptions leaves V alone and gives its exponent there, the
+ * digits in TMP[0..N); otherwise V gets the values. */
 static int dec_decode(gb_rd_t *r, size_t n, double *v, int64_t *tmp, int *digits_e)
 {
     uint8_t e;
     uint64_t nn, nf;
     int rc;
-    if (digits_e) *digits_e = -1;
     if ((rc = gb_rd_u8(r, &e)) || (rc = gb_rd_count(r, n, &nn)) ||
         (rc = gb_rd_count(r, n - nn, &nf)))
         return rc;

@@ -795,10 +795,11 @@ static void f64_run(const double *x, uint32_t k, uint32_t e, unsigned need, doub
  * (adding the values one by one rounds at every step, and costs a division a value to make
  * them); the smallest and largest digits divide to the smallest and largest values, a correctly
  * rounded division by a positive number keeping order. Digits of 2^47 or more (a block holds
- * under 2^17 points: the sum would not fit in 63 bits) are summed as values instead.
+ * under 2^17 points: the sum would not fit in 63 bits) are summed as values instead. Squares are
+ * not made here: an aggregate that needs them asks the decoder for values, not digits.
  */
 static void digits_run(const int64_t *d, double p, uint32_t k, uint32_t e, unsigned need,
-                       double *sum, double *sumsq, double *mn, double *mx)
+                       double *sum, double *mn, double *mx)
 {
     uint32_t i;
     if (need & NEED_SUM) {
@@ -816,14 +817,6 @@ static void digits_run(const int64_t *d, double p, uint32_t k, uint32_t e, unsig
                 gb_sum_add(&x, &c, (double)d[i] / p);
             *sum = x + c;
         }
-    }
-    if (need & NEED_SQ) {
-        double q = 0;
-        for (i = k; i < e; i++) {
-            double x = (double)d[i] / p;
-            q += x * x;
-        }
-        *sumsq = q;
     }
     if (need & NEED_MINMAX) {
         int64_t n0 = d[k], m0 = d[k];
@@ -845,7 +838,7 @@ static void acc_run(acc_t *a, gb_vtype_t type, const gb_block_out_t *bo, uint32_
     double sum = 0, sumsq = 0, mn = a->min, mx = a->max;
     uint64_t nnum = 0;
     if (type == GB_VT_F64 && bo->dig) { /* the decoder gives digits only where there is no NaN */
-        digits_run(bo->dig, bo->dscale, k, e, need, &sum, &sumsq, &mn, &mx);
+        digits_run(bo->dig, bo->dscale, k, e, need, &sum, &mn, &mx);
         nnum = e - k;
     } else if (type == GB_VT_F64 && nonan) {
         f64_run(bo->f64, k, e, need, &sum, &sumsq, &mn, &mx);
@@ -1249,7 +1242,7 @@ int gb_store_aggregate(gb_store_t *s, const char *path, gb_time_t from, gb_time_
     gb_block_out_t bo;
     gb_block_out_init(&bo);
     unsigned need = agg_needs(agg);
-    bo.want_digits = !(need & NEED_SQ);
+    bo.want_digits = !(need & NEED_SQ); /* digits_run makes no squares */
     bo.want_step = true;
     /* three sorted streams that do not overlap: points, clean blocks, rollups */
     while (!rc && (pi < pts.n || ci < ncl || ri < rs.r.n)) {
