@@ -117,6 +117,8 @@ typedef struct gb_head {
     char *arena;
     size_t alen, acap;
     struct gb_pool *pool; /* where the segments come from */
+    gb_time_t tlast;      /* the time of the last point added */
+    bool unsorted;        /* a point came at or before the time of the one before it */
     /* the encoding's state after LAST's last point: its time and step, its value (an integer:
      * a slot, a decimal's digits or a float's bits) and, for floats, the form values take */
     struct gb_head_enc {
@@ -140,6 +142,10 @@ uint32_t gb_head_add_run(gb_head_t *h, const gb_time_t *t, const gb_slot_t *v, c
 gb_pts_t gb_head_seg_view(const gb_head_t *h, const gb_seg_t *g, gb_pts_t *scratch);
 /* Appends H's points to P (of H's type). */
 void gb_pts_add_head(gb_pts_t *p, const gb_head_t *h);
+/* Appends the points of H's segment G to P (of H's type, not strings). */
+void gb_pts_add_seg(gb_pts_t *p, const gb_head_t *h, const gb_seg_t *g);
+/* Drops P's first N points (N <= P->n; not strings). */
+void gb_pts_drop_front(gb_pts_t *p, size_t n);
 /* H becomes FRONT's points, then its own; FRONT is left empty. */
 void gb_head_take_front(gb_head_t *h, gb_head_t *front);
 /* H's segments put on the list *DONE (to be given back with gb_head_free_list) and its strings

@@ -32,6 +32,8 @@ void gb_pts_reset(gb_pts_t *p)
     p->alen = 0;
 }
 
+#define BACK_MIN (256u << 10) /* points from which gb_pts_reserve backs its arrays at once */
+
 void gb_pts_reserve(gb_pts_t *p, size_t n)
 {
     if (n <= p->cap) return;
@@ -42,6 +44,11 @@ void gb_pts_reserve(gb_pts_t *p, size_t n)
     p->v = gb_xrealloc(p->v, cap * sizeof *p->v);
     p->q = gb_xrealloc(p->q, cap * sizeof *p->q);
     p->cap = cap;
+    if (cap >= BACK_MIN) { /* a flush's or a long read's: backed whole, not a page at a time */
+        gb_pool_back(p->t, cap * sizeof *p->t);
+        gb_pool_back(p->v, cap * sizeof *p->v);
+        gb_pool_back(p->q, cap);
+    }
 }
 
 /* String S of LEN bytes put at the end of an arena: its slot (where, and how long). */
@@ -395,6 +402,7 @@ void gb_head_init(gb_head_t *h, gb_vtype_t type, struct gb_pool *pool)
     memset(h, 0, sizeof *h);
     h->type = type;
     h->pool = pool;
+    h->tlast = INT64_MIN;
     h->enc.mode = M_KEEP;
 }
 
@@ -516,7 +524,9 @@ static inline void add_slot(gb_head_t *h, gb_time_t t, unsigned q, gb_slot_t v)
     unsigned char *b = seg_bytes(g);
     g->len = (uint32_t)(put_point(&h->enc, h->type, b + g->len, t, q, v) - b);
     g->n++;
+    h->unsorted |= h->n && t <= h->tlast;
     h->n++;
+    h->tlast = t;
 }
 
 void gb_head_add(gb_head_t *h, gb_time_t t, gb_quality_t q, const gb_value_t *v)
@@ -531,6 +541,12 @@ void gb_head_add(gb_head_t *h, gb_time_t t, gb_quality_t q, const gb_value_t *v)
 uint32_t gb_head_add_run(gb_head_t *h, const gb_time_t *t, const gb_slot_t *v, const uint8_t *q,
                          uint32_t n)
 {
+    if (!n) return 0;
+    bool unsorted = h->n && t[0] <= h->tlast;
+    for (uint32_t i = 1; i < n; i++)
+        unsorted |= t[i] <= t[i - 1];
+    h->unsorted |= unsorted;
+    h->tlast = t[n - 1];
     gb_time_t tmax = INT64_MIN;
     uint32_t imax = 0;
     for (uint32_t i = 0; i < n;) {
@@ -632,10 +648,24 @@ void gb_pts_add_head(gb_pts_t *p, const gb_head_t *h)
         return;
     }
     gb_pts_reserve(p, p->n + h->n);
-    for (const gb_seg_t *g = h->first; g; g = g->next) {
-        seg_decode(h->type, g, p->t + p->n, p->v + p->n, p->q + p->n);
-        p->n += g->n;
-    }
+    for (const gb_seg_t *g = h->first; g; g = g->next)
+        gb_pts_add_seg(p, h, g);
+}
+
+void gb_pts_add_seg(gb_pts_t *p, const gb_head_t *h, const gb_seg_t *g)
+{
+    gb_pts_reserve(p, p->n + g->n);
+    seg_decode(h->type, g, p->t + p->n, p->v + p->n, p->q + p->n);
+    p->n += g->n;
+}
+
+void gb_pts_drop_front(gb_pts_t *p, size_t n)
+{
+    if (!n) return;
+    p->n -= n;
+    memmove(p->t, p->t + n, p->n * sizeof *p->t);
+    memmove(p->v, p->v + n, p->n * sizeof *p->v);
+    memmove(p->q, p->q + n, p->n);
 }
 
 void gb_head_take_front(gb_head_t *h, gb_head_t *front)
@@ -651,6 +681,10 @@ void gb_head_take_front(gb_head_t *h, gb_head_t *front)
             h->enc = front->enc;
         }
         h->first = front->first;
+        /* whether H's first point comes after FRONT's last is not known here: sorted at the
+         * flush, to be sure */
+        h->unsorted |= front->unsorted || (h->n && front->n);
+        if (!h->n) h->tlast = front->tlast;
         h->n += front->n;
         front->first = front->last = NULL;
         gb_head_clear(front);

@@ -98,6 +98,13 @@ static void *map_ready(void)
     return s;
 }
 
+void gb_pool_back(void *p, size_t len)
+{
+    uintptr_t lo = ((uintptr_t)p + PAGE - 1) & ~(uintptr_t)(PAGE - 1),
+              hi = ((uintptr_t)p + len) & ~(uintptr_t)(PAGE - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE); /* before 5.14: faults */
+}
+
 static void *helper_main(void *arg)
 {
     gb_pool_t *p = arg;

@@ -9,7 +9,8 @@
  * the time before plus the word's low 16 bits as a signed step; bits 1-2 (floats): the word's
  * bits, a decimal (its low 32 bits as digits, an exponent from its high bits), the float before
  * plus a small step, or a power of ten's multiple; bits 4-5: the quality (mod 3); bit 6: the
- * point closes a run. Text values are slices of the input.
+ * point closes a run. Text values are slices of the input. Each head must also know whether its
+ * times went up strictly (the flush writes such a head without sorting it).
  */
 #include "store/codec_bits.h"
 #include "store/engine.h"
@@ -26,6 +27,14 @@ static uint64_t load64(const uint8_t *p)
     uint64_t v;
     memcpy(&v, p, 8);
     return v;
+}
+
+/* Whether the N times T go up strictly. */
+static bool rising(const gb_time_t *t, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (t[i] <= t[i - 1]) return false;
+    return true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -96,7 +105,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     if (a.n != half || b.n != n - half) __builtin_trap();
+    /* each head says whether its times went up strictly, and knows its last */
+    if (a.unsorted != !rising(t, half) || b.unsorted != !rising(t + half, n - half))
+        __builtin_trap();
+    if ((half && a.tlast != t[half - 1]) || (n > half && b.tlast != t[n - 1])) __builtin_trap();
     gb_head_take_front(&b, &a);
+    /* joined, it may take itself as out of order when it is not, never the other way */
+    if ((!b.unsorted && !rising(t, n)) || (n && b.tlast != t[n - 1])) __builtin_trap();
     gb_pts_t p;
     gb_pts_init(&p, type);
     gb_pts_add_head(&p, &b);

@@ -2252,6 +2252,135 @@ static void test_head_order(void **state)
     free(dir);
 }
 
+/* A head knows whether its points came in strictly increasing time (then a flush writes them a
+ * block at a time without sorting): one at a time, in runs, and put in front of another. */
+static void test_head_unsorted(void **state)
+{
+    (void)state;
+    gb_pool_t pool;
+    gb_pool_init(&pool);
+    gb_head_t h;
+    gb_time_t t[4] = {10, 20, 30, 40};
+    gb_slot_t v[4] = {1, 2, 3, 4};
+    uint8_t q[4] = {0};
+    gb_value_t x = {.type = GB_VT_I64, .i64 = 5};
+    /* in order, over runs and single points: sorted */
+    gb_head_init(&h, GB_VT_I64, &pool);
+    gb_head_add_run(&h, t, v, q, 2);
+    gb_head_add_run(&h, t + 2, v + 2, q + 2, 2);
+    gb_head_add(&h, 41, GB_Q_GOOD, &x);
+    assert_false(h.unsorted);
+    assert_int_equal(h.tlast, 41);
+    gb_head_add(&h, 41, GB_Q_GOOD, &x); /* the same time again: a repeat to remove */
+    assert_true(h.unsorted);
+    gb_head_clear(&h);
+    assert_false(h.unsorted);
+    gb_head_add(&h, INT64_MIN, GB_Q_GOOD, &x); /* a first point at the range's start */
+    assert_false(h.unsorted);
+    gb_head_clear(&h);
+    /* a run that starts at or before the point before it; one that goes back inside */
+    gb_head_add(&h, 30, GB_Q_GOOD, &x);
+    gb_head_add_run(&h, t + 2, v + 2, q + 2, 2);
+    assert_true(h.unsorted);
+    gb_head_clear(&h);
+    gb_time_t back[3] = {5, 7, 6};
+    gb_head_add_run(&h, back, v, q, 3);
+    assert_true(h.unsorted);
+    gb_head_clear(&h);
+    /* put in front: of an empty head, its points' order and last time stay; of one with points,
+     * whose first time is not known, it is taken as out of order */
+    gb_head_t f;
+    gb_head_init(&f, GB_VT_I64, &pool);
+    gb_head_add_run(&f, t, v, q, 4);
+    gb_head_take_front(&h, &f);
+    assert_false(h.unsorted);
+    assert_int_equal(h.tlast, 40);
+    assert_int_equal(h.n, 4);
+    gb_head_add(&f, 1, GB_Q_GOOD, &x);
+    gb_head_take_front(&h, &f);
+    assert_true(h.unsorted);
+    assert_int_equal(h.tlast, 40);
+    gb_head_clear(&h);
+    gb_head_clear(&f);
+    gb_pool_clear(&pool);
+}
+
+/* Reads series PATH whole: N points, point i at T0 + i s with value i. */
+typedef struct {
+    int n, bad;
+} ramp_t;
+
+static int ramp_point(void *ctx, const gb_point_t *p)
+{
+    ramp_t *r = ctx;
+    if (p->t != 1000000000000 + (gb_time_t)r->n * GB_NS_PER_S || p->v.f64 != (double)r->n / 10)
+        r->bad++;
+    r->n++;
+    return 0;
+}
+
+/*
+ * A flush writes a series whose points came in order a segment and a block at a time, and one
+ * whose points did not whole after sorting: the same points give the same blocks either way,
+ * among them blocks that take points from two segments, and a last one of the rest.
+ */
+static void test_flush_in_order(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    gb_store_t *s;
+    assert_int_equal(gb_store_open(dir, NULL, &s), 0);
+    enum { N = 3 * GB_STORE_BLOCK_POINTS + 123, BATCH = 1000 };
+    gb_store_wpoint_t *w = calloc(BATCH, sizeof *w);
+    for (int pass = 0; pass < 2; pass++) {
+        const char *path = pass ? "swapped" : "ordered";
+        for (int i = 0; i < N; i += BATCH) {
+            int n = N - i < BATCH ? N - i : BATCH;
+            for (int k = 0; k < n; k++) {
+                int j = i + k;
+                if (pass && k + 1 < n && k % 2 == 0) j++; /* pairs swapped: 1 0 3 2 ... */
+                if (pass && k % 2 == 1) j--;
+                w[k] = (gb_store_wpoint_t){.path = path,
+                                           .t = 1000000000000 + (gb_time_t)j * GB_NS_PER_S,
+                                           .q = GB_Q_GOOD,
+                                           .v = {.type = GB_VT_F64, .f64 = (double)j / 10}};
+            }
+            size_t bad = 1;
+            assert_int_equal(gb_store_write_points(s, w, (size_t)n, &bad, NULL), 0);
+            assert_int_equal(bad, 0);
+        }
+    }
+    free(w);
+    assert_int_equal(gb_store_flush(s), 0);
+    gb_store_info_t info;
+    gb_store_stat(s, &info);
+    assert_int_equal(info.blocks, 2 * 4);
+    assert_int_equal(info.points, 2 * N);
+    for (int pass = 0; pass < 2; pass++) {
+        ramp_t r = {0, 0};
+        assert_int_equal(
+            gb_store_read(s, pass ? "swapped" : "ordered", INT64_MIN, INT64_MAX, ramp_point, &r),
+            0);
+        assert_int_equal(r.n, N);
+        assert_int_equal(r.bad, 0);
+    }
+    /* the blocks' statistics (a window over all of them is answered from them): the same */
+    for (int pass = 0; pass < 2; pass++) {
+        int nwin = 0;
+        gb_time_t from = 1000000000000, span = (gb_time_t)N * GB_NS_PER_S;
+        const char *path = pass ? "swapped" : "ordered";
+        assert_true(agg1(s, path, from, from + span, span, GB_AGG_SUM, &nwin) ==
+                    (double)N * (N - 1) / 20);
+        assert_true(agg1(s, path, from, from + span, span, GB_AGG_MAX, &nwin) ==
+                    (double)(N - 1) / 10);
+        assert_true(agg1(s, path, from, from + span, span, GB_AGG_COUNT, &nwin) == N);
+        assert_int_equal(nwin, 1);
+    }
+    assert_int_equal(gb_store_close(s), 0);
+    rmrf(dir);
+    free(dir);
+}
+
 /* ---- files of an earlier gemba --------------------------------------------------------------- */
 
 /*
@@ -3236,6 +3365,8 @@ int main(void)
         cmocka_unit_test(test_each_latest_outside_the_lock),
         cmocka_unit_test(test_late_and_replaced),
         cmocka_unit_test(test_head_order),
+        cmocka_unit_test(test_head_unsorted),
+        cmocka_unit_test(test_flush_in_order),
         cmocka_unit_test(test_sort_dedupe_model),
         cmocka_unit_test(test_many_series_interleaved),
         cmocka_unit_test(test_stage_bucket_drained_alone),
