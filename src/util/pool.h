@@ -50,10 +50,10 @@ typedef struct gb_pool {
 
 void gb_pool_init(gb_pool_t *p);
 /*
- * Once half of the pool's first slab is cut, a thread of its own keeps one slab ready ahead of
- * need: mapped, with its pages faulted in (about a third cheaper than one fault at a time, and
- * done off the taker's thread, which may hold a lock all others wait on) and each written once,
- * so that a hypervisor's trap on a page's first access is taken there too. That slab's memory is
+ * Once half of a slab is cut, a thread of its own makes the next one ready ahead of need:
+ * mapped, with its pages faulted in (about a third cheaper than one fault at a time, and done
+ * off the taker's thread, which may hold a lock all others wait on) and each written once, so
+ * that a hypervisor's trap on a page's first access is taken there too. That slab's memory is
  * taken ahead. The first slab's pages are faulted in 2 MiB at a time as it is cut.
  */
 void gb_pool_ahead(gb_pool_t *p);
