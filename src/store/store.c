@@ -1128,11 +1128,12 @@ static void bfw_series(bfw_t *w, const series_t *x, uint32_t k, const gb_pts_t *
 
 /*
  * Adds series X (number K in the caller's list) with the points of its frozen head, using S's
- * memory for them. A head whose points came in time order (most do) is decoded a segment at a
- * time and written a block at a time, so a flush's memory does not grow with its largest series:
- * decoded whole, the 1 M points of one series in an HTTP load were 4,400 of the flush's 5,000
- * page faults, each new page a trap to the host on a virtual machine (11 us a page on the bench's).
- * The blocks are the same either way. Any other head is decoded whole, sorted and rid of repeats.
+ * memory for them. A head whose points came in time order (a series from one writer) is decoded
+ * a segment at a time and written a block at a time, so a flush's memory does not grow with its
+ * largest series: decoded whole, the 1 M points of the bench's 100 Hz series were most of a
+ * flush's page faults, each new page a trap to the host on a virtual machine (11-16 us a page on
+ * the bench's). The blocks are the same either way. Any other head is decoded whole, sorted and
+ * rid of repeats.
  */
 static void bfw_frozen(gb_store_t *s, bfw_t *w, const series_t *x, uint32_t k)
 {
