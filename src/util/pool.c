@@ -88,21 +88,21 @@ void gb_pool_init(gb_pool_t *p)
  * (168 against 154 ticks of CPU, 8 rounds) and in `bench_store tags` (22.8 against 28.3 M
  * points/s, slower in 6 rounds of 6): the slabs stay in small pages.
  */
-static void *map_ready(void)
-{
-    char *s = map(GB_POOL_SLAB);
-    if (!s) return NULL;
-    (void)madvise(s, GB_POOL_SLAB, MADV_POPULATE_WRITE); /* fails before 5.14: the writes fault */
-    for (size_t i = 0; i < GB_POOL_SLAB; i += PAGE)
-        ((volatile char *)s)[i] = 0;
-    return s;
-}
-
 void gb_pool_back(void *p, size_t len)
 {
     uintptr_t lo = ((uintptr_t)p + PAGE - 1) & ~(uintptr_t)(PAGE - 1),
               hi = ((uintptr_t)p + len) & ~(uintptr_t)(PAGE - 1);
     if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE); /* before 5.14: faults */
+}
+
+static void *map_ready(void)
+{
+    char *s = map(GB_POOL_SLAB);
+    if (!s) return NULL;
+    gb_pool_back(s, GB_POOL_SLAB);
+    for (size_t i = 0; i < GB_POOL_SLAB; i += PAGE)
+        ((volatile char *)s)[i] = 0;
+    return s;
 }
 
 static void *helper_main(void *arg)
@@ -247,7 +247,7 @@ static void back_to(gb_pool_t *p, const char *end)
     size_t len = (size_t)(end - p->backed + BACK_STEP - 1) / BACK_STEP * BACK_STEP;
     char *slab_end = p->cur + p->left;
     if (len > (size_t)(slab_end - p->backed)) len = (size_t)(slab_end - p->backed);
-    (void)madvise(p->backed, len, MADV_POPULATE_WRITE); /* else faulted a page at a time */
+    gb_pool_back(p->backed, len);
     p->backed += len;
 }
 
@@ -256,11 +256,11 @@ static void back_to(gb_pool_t *p, const char *end)
  * memory ahead), so that it is there when this one is used up, and not before: a slab made
  * ready as soon as the one before was taken stayed unused, its 32 MiB backed for nothing, in
  * a store that never needed it (a third of the pool's work in an HTTP load of 10 M points).
- * Locked.
+ * Called once a slab is there to cut from. Locked.
  */
 static void ahead_of(gb_pool_t *p)
 {
-    if (p->ahead && !p->want && !p->ready && p->nslabs && p->left < GB_POOL_SLAB / 2)
+    if (p->ahead && !p->want && !p->ready && p->left < GB_POOL_SLAB / 2)
         want_next(p);
 }
 

@@ -2305,7 +2305,7 @@ static void test_head_unsorted(void **state)
     gb_pool_clear(&pool);
 }
 
-/* Reads series PATH whole: N points, point i at T0 + i s with value i. */
+/* Counts the points read, and those that are not point n at 1e12 ns + n s with value n / 10. */
 typedef struct {
     int n, bad;
 } ramp_t;
